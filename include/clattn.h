@@ -1,0 +1,325 @@
+/*
+ * clattn — attention on any OpenCL device, or on a POSIX-threads host path.
+ *
+ * The one public header. All functions return a clattn_status; details of the
+ * last failure on a context are in clattn_last_error(ctx).
+ *
+ * Math (Vaswani et al., 2017, "Attention Is All You Need", eq. 1 and sec. 3.2.2):
+ *   Attention(Q, K, V) = softmax(Q·Kᵀ·scale + mask)·V,       scale defaults to 1/sqrt(head_dim)
+ *   MultiHead(Q, K, V) = Concat(head_1 .. head_h)·W_Oᵀ + b_O,  head_i = Attention(Q·W_Qiᵀ, K·W_Kiᵀ, V·W_Viᵀ)
+ * Weights follow PyTorch's nn.Linear layout: W is [out_features, in_features] and y = x·Wᵀ + b.
+ *
+ * Threads: a clattn_context may be used by one thread at a time; use one context per thread
+ * (contexts share nothing mutable). Plans and MHA modules belong to their context and follow
+ * the same rule. clattn_status_string() and clattn_version_string() are thread-safe.
+ */
+#ifndef CLATTN_H
+#define CLATTN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "clattn_export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLATTN_VERSION_MAJOR 0
+#define CLATTN_VERSION_MINOR 1
+#define CLATTN_VERSION_PATCH 0
+
+/** @return "MAJOR.MINOR.PATCH" of the library actually linked. Static storage. */
+CLATTN_API const char *clattn_version_string(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status                                                                                      */
+
+/** Status codes. Values are pinned: they will not change between releases. */
+typedef enum clattn_status {
+    CLATTN_SUCCESS = 0,
+    CLATTN_ERROR_INVALID_ARGUMENT = 1, /**< a NULL pointer, bad dimension, stride, option or size overflow */
+    CLATTN_ERROR_UNSUPPORTED = 2,      /**< valid request this device/backend cannot do (a normal answer) */
+    CLATTN_ERROR_OUT_OF_MEMORY = 3,    /**< host or device allocation failed, or the problem exceeds device limits */
+    CLATTN_ERROR_DEVICE_NOT_FOUND = 4, /**< the device selector matched no device */
+    CLATTN_ERROR_OPENCL = 5,           /**< an OpenCL call failed; the message names the call and its code */
+    CLATTN_ERROR_KERNEL_BUILD = 6,     /**< a kernel failed to compile; the message carries the build log */
+    CLATTN_ERROR_IO = 7,               /**< a file (e.g. under CLATTN_KERNEL_DIR) could not be read */
+    CLATTN_ERROR_INTERNAL = 8          /**< a bug in clattn; please report it with the message */
+} clattn_status;
+
+/** @return fixed English text for a status ("invalid argument", ...). Never NULL; static storage. */
+CLATTN_API const char *clattn_status_string(clattn_status status);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Context and device selection                                                               */
+
+typedef struct clattn_context clattn_context;
+
+/** Which backend a context runs on. */
+typedef enum clattn_backend {
+    CLATTN_BACKEND_HOST = 0,  /**< POSIX-threads CPU path */
+    CLATTN_BACKEND_OPENCL = 1 /**< an OpenCL device */
+} clattn_backend;
+
+/** Options for clattn_context_create(). Zero-initialise, then set what you need. */
+typedef struct clattn_context_options {
+    /** Device selector; NULL means "read the CLATTN_DEVICE environment variable".
+     *  ""/unset: first GPU, else first CPU OpenCL device, else the host path.
+     *  "host": the POSIX-threads path even when OpenCL exists.
+     *  "<platform>:<type>:<device>": each field empty, an index (all digits) or a case-insensitive
+     *  substring of the platform name/vendor (resp. device name); type is gpu|cpu|accelerator|all.
+     *  Fewer fields are allowed ("pocl", "rusticl::", ":gpu:1", "portable:cpu:0"). */
+    const char *device;
+    /** Host-path worker threads; 0 means CLATTN_THREADS, else the number of online CPUs. */
+    int num_threads;
+} clattn_context_options;
+
+/**
+ * Creates a context on the device chosen by opts->device (or CLATTN_DEVICE). The choice is made
+ * once, here, and never changes. Platforms without devices are skipped; no OpenCL ICD at all
+ * (clGetPlatformIDs returns -1001) selects the host path.
+ *
+ * @param[out] ctx   receives the context; set to NULL on failure.
+ * @param[in]  opts  may be NULL (all defaults).
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx NULL, malformed selector, bad thread
+ *         count); CLATTN_ERROR_DEVICE_NOT_FOUND (selector matched nothing; the message lists what
+ *         exists — read it with clattn_last_error(NULL)); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ * @warning The caller owns *ctx and releases it with clattn_context_destroy().
+ */
+CLATTN_API clattn_status clattn_context_create(clattn_context **ctx, const clattn_context_options *opts);
+
+/**
+ * Wraps the caller's OpenCL objects. clattn retains them (clRetain*) and releases its references in
+ * clattn_context_destroy(); the caller keeps its own. Work is enqueued on @p queue, which must be an
+ * in-order queue of @p context on @p device.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (a NULL argument); CLATTN_ERROR_OPENCL.
+ */
+CLATTN_API clattn_status clattn_context_create_from_cl(clattn_context **ctx, cl_context context,
+                                                       cl_device_id device, cl_command_queue queue);
+
+/** Releases a context and everything it owns. Accepts NULL. */
+CLATTN_API void clattn_context_destroy(clattn_context *ctx);
+
+/**
+ * @return the message of the last failed call on @p ctx ("" if none). With ctx == NULL, the message of
+ *         the last failed clattn_context_create*() on this thread. Valid until the next call on ctx.
+ */
+CLATTN_API const char *clattn_last_error(const clattn_context *ctx);
+
+/** What a context runs on. Strings are NUL-terminated and truncated to fit. */
+typedef struct clattn_device_info {
+    clattn_backend backend;
+    char platform_name[128];    /**< OpenCL platform name; "host" on the host path */
+    char device_name[128];      /**< CL_DEVICE_NAME; CPU model on the host path when known */
+    char vendor[128];           /**< CL_DEVICE_VENDOR */
+    char driver_version[64];    /**< CL_DRIVER_VERSION */
+    char opencl_c_version[64];  /**< CL_DEVICE_OPENCL_C_VERSION; "" on the host path */
+    int num_threads;            /**< host path worker threads; compute units on OpenCL */
+    uint64_t global_mem_bytes;  /**< device global memory (bytes); 0 if unknown */
+    uint64_t local_mem_bytes;   /**< device local memory (bytes); 0 on the host path */
+    uint64_t max_work_group_size; /**< CL_DEVICE_MAX_WORK_GROUP_SIZE; 0 on the host path */
+} clattn_device_info;
+
+/** Fills @p info. @return CLATTN_SUCCESS or CLATTN_ERROR_INVALID_ARGUMENT (NULL argument). */
+CLATTN_API clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_info *info);
+
+/** The context's OpenCL objects (NULL on the host path). Not retained: do not release them. */
+CLATTN_API clattn_status clattn_context_get_cl(const clattn_context *ctx, cl_context *context,
+                                               cl_device_id *device, cl_command_queue *queue);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tensors                                                                                     */
+
+/**
+ * A view of a 4-D float32 (or uint8, for boolean masks) array: dims and strides in ELEMENTS, plus an
+ * element offset from the start of the buffer. A dim of size 1 ignores its stride (broadcast).
+ * Strides must be >= 0. Use clattn_tensor_contiguous() for a C-order (row-major) array.
+ */
+typedef struct clattn_tensor {
+    int64_t dims[4];
+    int64_t strides[4];
+    int64_t offset;
+} clattn_tensor;
+
+/** @return a C-order tensor of dims [d0, d1, d2, d3] (strides d1·d2·d3, d2·d3, d3, 1), offset 0. */
+CLATTN_API clattn_tensor clattn_tensor_contiguous(int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scaled dot-product attention                                                                */
+
+typedef enum clattn_causal {
+    CLATTN_CAUSAL_NONE = 0,
+    CLATTN_CAUSAL_TOP_LEFT = 1,     /**< key j allowed iff j <= i (PyTorch SDPA is_causal, OpenVINO) */
+    CLATTN_CAUSAL_BOTTOM_RIGHT = 2  /**< key j allowed iff j <= i + Lk' - Lq (FlashAttention, ONNX, KV-cache decode) */
+} clattn_causal;
+
+typedef enum clattn_mask_kind {
+    CLATTN_MASK_NONE = 0,
+    CLATTN_MASK_BOOL = 1,    /**< uint8 array; nonzero = may attend (PyTorch SDPA / ONNX convention) */
+    CLATTN_MASK_ADDITIVE = 2 /**< float32 array added to the scores; only -inf means "not allowed" */
+} clattn_mask_kind;
+
+/** Sentinel for an unbounded side of the sliding window. */
+#define CLATTN_WINDOW_UNBOUNDED (-1)
+
+/**
+ * Describes one scaled dot-product attention problem. Initialise with clattn_sdpa_desc_init().
+ *
+ *   q:   [B, Hq,  Lq, D]       k: [B, Hkv, Lk, D]      v: [B, Hkv, Lk, Dv]
+ *   out: [B, Hq,  Lq, Dv]      probs (optional): [B, Hq, Lq, Lk]
+ *   mask (optional): [Bm, Hm, Lqm, Lk] with Bm in {1,B}, Hm in {1,Hq}, Lqm in {1,Lq}  (broadcast by dims of 1)
+ *   kv_lengths (optional, given at execution): int32 [B], 0 <= kv_lengths[b] <= Lk
+ *
+ * Grouped-query attention: Hq must be a multiple of Hkv; query head h reads kv head h / (Hq / Hkv).
+ * For batch b, Lk' = kv_lengths[b] if use_kv_lengths else Lk. Key j is allowed for query i iff
+ *   j < Lk'; and causal: TOP_LEFT j <= i, BOTTOM_RIGHT j <= i + Lk' - Lq;
+ *   and window: i' - window_left <= j <= i' + window_right with i' = i + Lk' - Lq (-1 = unbounded side);
+ *   and mask: BOOL nonzero, ADDITIVE != -inf.
+ * Score s_ij = (q_i·k_j)·scale; with softcap c > 0, s_ij = c·tanh(s_ij / c) (before the mask); then
+ * an additive mask is added. Probabilities are the softmax over allowed keys; disallowed keys get exactly
+ * zero weight; a row with no allowed key outputs zeros (and zero probabilities).
+ */
+typedef struct clattn_sdpa_desc {
+    clattn_tensor q, k, v, out;
+    float scale;               /**< 0 means 1/sqrt(D); must be finite */
+    float softcap;             /**< 0 = off; else > 0 */
+    clattn_causal causal;
+    int64_t window_left;       /**< >= -1; -1 unbounded (default) */
+    int64_t window_right;      /**< >= -1; -1 unbounded (default) */
+    clattn_mask_kind mask_kind;
+    clattn_tensor mask;        /**< used when mask_kind != NONE; last dim must be Lk */
+    int use_kv_lengths;        /**< nonzero: kv_lengths are passed at execution */
+    int want_probs;            /**< nonzero: write probabilities to the probs tensor */
+    clattn_tensor probs;       /**< used when want_probs; dims [B, Hq, Lq, Lk] */
+} clattn_sdpa_desc;
+
+/**
+ * Sets defaults: contiguous tensors from the sizes given, scale 0 (= 1/sqrt(D)), no softcap, no causal
+ * mask, unbounded window, no mask, no kv_lengths, no probabilities (probs set contiguous for later use).
+ */
+CLATTN_API void clattn_sdpa_desc_init(clattn_sdpa_desc *desc, int64_t batch, int64_t num_heads,
+                                      int64_t num_kv_heads, int64_t q_len, int64_t kv_len,
+                                      int64_t head_dim, int64_t v_head_dim);
+
+typedef struct clattn_sdpa_plan clattn_sdpa_plan;
+
+/**
+ * Validates @p desc, chooses the kernel path, and compiles what the device needs.
+ * @param[out] plan  set to NULL on failure; release with clattn_sdpa_plan_destroy().
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (the message names the field and value, e.g.
+ *         "mask: dim 1 is 5, expected 1 or 12"); CLATTN_ERROR_UNSUPPORTED; CLATTN_ERROR_KERNEL_BUILD;
+ *         CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_IO.
+ */
+CLATTN_API clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **plan, clattn_context *ctx,
+                                                 const clattn_sdpa_desc *desc);
+
+/** Releases a plan. Accepts NULL. */
+CLATTN_API void clattn_sdpa_plan_destroy(clattn_sdpa_plan *plan);
+
+/** Device (or host) scratch bytes the plan uses per execution (0 when none). */
+CLATTN_API size_t clattn_sdpa_plan_workspace_size(const clattn_sdpa_plan *plan);
+
+/**
+ * Runs the plan on host arrays, synchronously, on any backend (OpenCL backends copy in and out).
+ * Pointers address element 0 of each buffer; tensor offsets and strides apply from there. Buffers
+ * must hold every element the tensor views reach. mask: uint8 for BOOL, float for ADDITIVE, NULL if
+ * none; kv_lengths: int32 [B] or NULL if !use_kv_lengths; probs NULL unless want_probs.
+ * out and probs must not overlap the inputs. Nothing is retained after return.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (NULL required buffer, kv_lengths[b] outside
+ *         [0, Lk]); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ */
+CLATTN_API clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const float *q, const float *k,
+                                             const float *v, const void *mask, const int32_t *kv_lengths,
+                                             float *out, float *probs);
+
+/**
+ * Enqueues the plan on the context's OpenCL queue with cl_mem buffers (zero copy). Only on an
+ * OpenCL context. kv_lengths is an int32 cl_mem of B elements, or NULL. The call returns after
+ * enqueueing; *event (if non-NULL) completes when out/probs are written. Waits for wait_list first.
+ * Values of kv_lengths are not validated on the host here (they are clamped to [0, Lk] on the device).
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT; CLATTN_ERROR_UNSUPPORTED (host context);
+ *         CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ */
+CLATTN_API clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, cl_mem k, cl_mem v,
+                                             cl_mem mask, cl_mem kv_lengths, cl_mem out, cl_mem probs,
+                                             cl_uint num_wait, const cl_event *wait_list,
+                                             cl_event *event);
+
+/** One-shot convenience: plan_create + execute + plan_destroy. Same statuses as those. */
+CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q,
+                                     const float *k, const float *v, const void *mask,
+                                     const int32_t *kv_lengths, float *out, float *probs);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Multi-head attention module (PyTorch nn.MultiheadAttention semantics, batch first)          */
+
+typedef struct clattn_mha clattn_mha;
+
+/**
+ * Weights of a multi-head attention block. All float32, C order, PyTorch nn.Linear layout [out, in].
+ *   w_q [E, E], w_k [E, kdim], w_v [E, vdim], w_o [E, E]; biases b_q, b_k, b_v, b_o [E] or NULL.
+ * E = embed_dim, head_dim = E / num_heads (E must be a multiple of num_heads).
+ */
+typedef struct clattn_mha_weights {
+    int64_t embed_dim, num_heads, kdim, vdim;  /**< kdim/vdim 0 means embed_dim */
+    const float *w_q, *w_k, *w_v, *w_o;
+    const float *b_q, *b_k, *b_v, *b_o;
+} clattn_mha_weights;
+
+/**
+ * Creates a module; the weights are copied (to the device on OpenCL), so the caller may free them.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_OPENCL.
+ */
+CLATTN_API clattn_status clattn_mha_create(clattn_mha **mha, clattn_context *ctx, const clattn_mha_weights *w);
+
+/** Releases a module. Accepts NULL. */
+CLATTN_API void clattn_mha_destroy(clattn_mha *mha);
+
+typedef enum clattn_probs_mode {
+    CLATTN_PROBS_NONE = 0,
+    CLATTN_PROBS_PER_HEAD = 1, /**< probs [B, H, Lq, Lk] */
+    CLATTN_PROBS_AVERAGED = 2  /**< probs [B, Lq, Lk], mean over heads (PyTorch average_attn_weights) */
+} clattn_probs_mode;
+
+/**
+ * Options for one forward pass. Same masking semantics as clattn_sdpa_desc (H = num_heads,
+ * Hkv = H). mask: [Bm, Hm, Lqm, Lk], each leading dim 1 or full; its strides are honoured.
+ */
+typedef struct clattn_mha_options {
+    float scale;               /**< 0 means 1/sqrt(head_dim) */
+    float softcap;             /**< 0 = off */
+    clattn_causal causal;
+    int64_t window_left, window_right; /**< -1 unbounded (set by clattn_mha_options_init) */
+    clattn_mask_kind mask_kind;
+    clattn_tensor mask;
+    clattn_probs_mode probs_mode;
+} clattn_mha_options;
+
+/** Sets defaults: no mask, unbounded window, default scale, no probabilities. */
+CLATTN_API void clattn_mha_options_init(clattn_mha_options *opts);
+
+/**
+ * out = MultiHead(query, key, value) with host arrays, synchronous.
+ *   query [B, Lq, E]; key [B, Lk, kdim]; value [B, Lk, vdim] (key/value NULL means self-attention:
+ *   both = query, Lk = Lq, which requires kdim = vdim = E); out [B, Lq, E]; all C order.
+ *   mask: uint8 or float per opts->mask_kind; kv_lengths: int32 [B] or NULL (key padding);
+ *   probs: per opts->probs_mode, or NULL when PROBS_NONE.
+ * @param opts NULL means defaults.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_OPENCL;
+ *         CLATTN_ERROR_KERNEL_BUILD.
+ */
+CLATTN_API clattn_status clattn_mha_forward(clattn_mha *mha, int64_t batch, int64_t q_len, int64_t kv_len,
+                                            const float *query, const float *key, const float *value,
+                                            const void *mask, const int32_t *kv_lengths,
+                                            const clattn_mha_options *opts, float *out, float *probs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLATTN_H */

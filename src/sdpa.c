@@ -1,0 +1,375 @@
+/*
+ * Scaled dot-product attention front end: validates a clattn_sdpa_desc into a clattn_sdpa_problem,
+ * lets the backend prepare a plan, and binds host pointers or cl_mem buffers to executions.
+ *
+ *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+ *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   kv_lengths: int32 [B]
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest size of one dim: kernels index rows and columns with 32-bit work-item ids. */
+#define CLATTN_MAX_DIM INT32_MAX
+
+clattn_tensor clattn_tensor_contiguous(int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    clattn_tensor t = {{d0, d1, d2, d3}, {d1 * d2 * d3, d2 * d3, d3, 1}, 0};
+    return t;
+}
+
+bool clattn_tensor_extent(const clattn_tensor *t, int64_t *extent)
+{
+    int64_t last = t->offset;
+    if (last < 0) return false;
+    for (int i = 0; i < 4; i++) {
+        if (t->dims[i] == 0) {
+            *extent = 0;
+            return true;
+        }
+        int64_t span;
+        if (t->dims[i] < 0 || t->strides[i] < 0) return false;
+        if (!clattn_mul_i64(t->dims[i] - 1, t->strides[i], &span)) return false;
+        if (!clattn_add_i64(last, span, &last)) return false;
+    }
+    return clattn_add_i64(last, 1, extent);
+}
+
+void clattn_sdpa_desc_init(clattn_sdpa_desc *d, int64_t batch, int64_t num_heads, int64_t num_kv_heads,
+                           int64_t q_len, int64_t kv_len, int64_t head_dim, int64_t v_head_dim)
+{
+    if (!d) return;
+    memset(d, 0, sizeof *d);
+    d->q = clattn_tensor_contiguous(batch, num_heads, q_len, head_dim);
+    d->k = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, head_dim);
+    d->v = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, v_head_dim);
+    d->out = clattn_tensor_contiguous(batch, num_heads, q_len, v_head_dim);
+    d->probs = clattn_tensor_contiguous(batch, num_heads, q_len, kv_len);
+    d->mask = clattn_tensor_contiguous(1, 1, q_len, kv_len);
+    d->window_left = CLATTN_WINDOW_UNBOUNDED;
+    d->window_right = CLATTN_WINDOW_UNBOUNDED;
+}
+
+/* Checks dims (>= 1, <= CLATTN_MAX_DIM), strides (>= 0) and offset, computes the extent (elements)
+ * and checks that extent * elem_size fits in size_t; zeroes the strides of size-1 dims. */
+static clattn_status check_tensor(clattn_context *ctx, const char *name, clattn_tensor *t, size_t elem_size,
+                                  int64_t *extent)
+{
+    for (int i = 0; i < 4; i++) {
+        if (t->dims[i] < 1 || t->dims[i] > CLATTN_MAX_DIM)
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected 1..%d", name, i,
+                                (long long)t->dims[i], CLATTN_MAX_DIM);
+        if (t->strides[i] < 0)
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: stride %d is %lld, expected >= 0", name,
+                                i, (long long)t->strides[i]);
+        if (t->dims[i] == 1) t->strides[i] = 0;
+    }
+    if (t->offset < 0)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: offset is %lld, expected >= 0", name,
+                            (long long)t->offset);
+    int64_t bytes;
+    if (!clattn_tensor_extent(t, extent) || !clattn_mul_i64(*extent, (int64_t)elem_size, &bytes) ||
+        (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "%s: the view [%lld, %lld, %lld, %lld] with strides [%lld, %lld, %lld, %lld] and "
+                            "offset %lld overflows the addressable size",
+                            name, (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
+                            (long long)t->dims[3], (long long)t->strides[0], (long long)t->strides[1],
+                            (long long)t->strides[2], (long long)t->strides[3], (long long)t->offset);
+    return CLATTN_SUCCESS;
+}
+
+/* An output view must not write one element twice: sorted by stride, each stride must be at least
+ * the span of the dims below it. (Sufficient, and what every dense or padded layout satisfies.) */
+static clattn_status check_no_overlap(clattn_context *ctx, const char *name, const clattn_tensor *t)
+{
+    int order[4] = {0, 1, 2, 3};
+    for (int a = 1; a < 4; a++)
+        for (int b = a; b > 0 && t->strides[order[b]] < t->strides[order[b - 1]]; b--) {
+            int tmp = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = tmp;
+        }
+    int64_t span = 1;
+    for (int a = 0; a < 4; a++) {
+        int i = order[a];
+        if (t->dims[i] == 1) continue;
+        if (t->strides[i] < span)
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                "%s: stride %d is %lld, which makes output elements overlap (expected >= %lld)",
+                                name, i, (long long)t->strides[i], (long long)span);
+        span = t->strides[i] * t->dims[i]; /* cannot overflow: the extent check passed */
+    }
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status expect_dim(clattn_context *ctx, const char *name, const clattn_tensor *t, int dim,
+                                int64_t want, const char *what)
+{
+    if (t->dims[dim] != want)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected %lld (%s)", name, dim,
+                            (long long)t->dims[dim], (long long)want, what);
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status expect_dim_or_one(clattn_context *ctx, const char *name, const clattn_tensor *t, int dim,
+                                       int64_t want, const char *what)
+{
+    if (t->dims[dim] != 1 && t->dims[dim] != want)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected 1 or %lld (%s)", name,
+                            dim, (long long)t->dims[dim], (long long)want, what);
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, clattn_sdpa_problem *p)
+{
+    memset(p, 0, sizeof *p);
+    p->q = d->q;
+    p->k = d->k;
+    p->v = d->v;
+    p->out = d->out;
+    CLATTN_TRY(check_tensor(ctx, "q", &p->q, sizeof(float), &p->q_extent));
+    CLATTN_TRY(check_tensor(ctx, "k", &p->k, sizeof(float), &p->k_extent));
+    CLATTN_TRY(check_tensor(ctx, "v", &p->v, sizeof(float), &p->v_extent));
+    CLATTN_TRY(check_tensor(ctx, "out", &p->out, sizeof(float), &p->out_extent));
+
+    p->B = d->q.dims[0];
+    p->Hq = d->q.dims[1];
+    p->Lq = d->q.dims[2];
+    p->D = d->q.dims[3];
+    p->Hkv = d->k.dims[1];
+    p->Lk = d->k.dims[2];
+    p->Dv = d->v.dims[3];
+
+    CLATTN_TRY(expect_dim_or_one(ctx, "k", &p->k, 0, p->B, "batch, q dim 0"));
+    CLATTN_TRY(expect_dim(ctx, "k", &p->k, 3, p->D, "head_dim, q dim 3"));
+    CLATTN_TRY(expect_dim_or_one(ctx, "v", &p->v, 0, p->B, "batch, q dim 0"));
+    CLATTN_TRY(expect_dim(ctx, "v", &p->v, 1, p->Hkv, "num_kv_heads, k dim 1"));
+    CLATTN_TRY(expect_dim(ctx, "v", &p->v, 2, p->Lk, "kv_len, k dim 2"));
+    if (p->Hq % p->Hkv != 0)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "k: dim 1 (num_kv_heads) is %lld, which does not divide num_heads %lld (q dim 1)",
+                            (long long)p->Hkv, (long long)p->Hq);
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 0, p->B, "batch, q dim 0"));
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 1, p->Hq, "num_heads, q dim 1"));
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 2, p->Lq, "q_len, q dim 2"));
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 3, p->Dv, "v_head_dim, v dim 3"));
+    CLATTN_TRY(check_no_overlap(ctx, "out", &p->out));
+
+    if (!isfinite(d->scale))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale: %g is not finite", (double)d->scale);
+    p->scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)p->D));
+    if (!isfinite(d->softcap) || d->softcap < 0.0f)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "softcap: %g, expected 0 (off) or a finite value > 0",
+                            (double)d->softcap);
+    p->softcap = d->softcap;
+    if ((int)d->causal < CLATTN_CAUSAL_NONE || (int)d->causal > CLATTN_CAUSAL_BOTTOM_RIGHT)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "causal: %d is not a clattn_causal value",
+                            (int)d->causal);
+    p->causal = d->causal;
+    if (d->window_left < -1 || d->window_right < -1)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "window_%s: %lld, expected -1 (unbounded) or >= 0",
+                            d->window_left < -1 ? "left" : "right",
+                            (long long)(d->window_left < -1 ? d->window_left : d->window_right));
+    p->window_left = d->window_left;
+    p->window_right = d->window_right;
+
+    if ((int)d->mask_kind < CLATTN_MASK_NONE || (int)d->mask_kind > CLATTN_MASK_ADDITIVE)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "mask_kind: %d is not a clattn_mask_kind value",
+                            (int)d->mask_kind);
+    p->mask_kind = d->mask_kind;
+    if (p->mask_kind != CLATTN_MASK_NONE) {
+        p->mask = d->mask;
+        size_t es = p->mask_kind == CLATTN_MASK_BOOL ? sizeof(uint8_t) : sizeof(float);
+        CLATTN_TRY(check_tensor(ctx, "mask", &p->mask, es, &p->mask_extent));
+        CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 0, p->B, "batch"));
+        CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 1, p->Hq, "num_heads"));
+        CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 2, p->Lq, "q_len"));
+        CLATTN_TRY(expect_dim(ctx, "mask", &p->mask, 3, p->Lk, "kv_len"));
+    }
+    p->use_kv_lengths = d->use_kv_lengths != 0;
+    p->want_probs = d->want_probs != 0;
+    if (p->want_probs) {
+        p->probs = d->probs;
+        CLATTN_TRY(check_tensor(ctx, "probs", &p->probs, sizeof(float), &p->probs_extent));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 0, p->B, "batch"));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 1, p->Hq, "num_heads"));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 2, p->Lq, "q_len"));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 3, p->Lk, "kv_len"));
+        CLATTN_TRY(check_no_overlap(ctx, "probs", &p->probs));
+    }
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ctx, const clattn_sdpa_desc *desc)
+{
+    if (!out) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: plan is NULL");
+    *out = NULL;
+    if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: ctx is NULL");
+    if (!desc) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: desc is NULL");
+    clattn_sdpa_plan *plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+    plan->ctx = ctx;
+    clattn_status st = validate(ctx, desc, &plan->p);
+    if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
+    if (st != CLATTN_SUCCESS) {
+        clattn_sdpa_plan_destroy(plan);
+        return st;
+    }
+    *out = plan;
+    return CLATTN_SUCCESS;
+}
+
+void clattn_sdpa_plan_destroy(clattn_sdpa_plan *plan)
+{
+    if (!plan) return;
+    if (plan->backend_data && plan->ctx->be->sdpa_release) plan->ctx->be->sdpa_release(plan->ctx, plan);
+    free(plan);
+}
+
+size_t clattn_sdpa_plan_workspace_size(const clattn_sdpa_plan *plan)
+{
+    return plan ? plan->workspace_bytes : 0;
+}
+
+/* Checks that exactly the buffers the plan needs are given. */
+static clattn_status check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
+                                    const void *q, const void *k, const void *v, const void *mask,
+                                    const void *kv_lengths, const void *out, const void *probs)
+{
+    const char *missing = !q ? "q" : !k ? "k" : !v ? "v" : !out ? "out" : NULL;
+    if (missing) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: %s is NULL", fn, missing);
+    if ((p->mask_kind != CLATTN_MASK_NONE) != (mask != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: mask is %s but desc.mask_kind is %d", fn,
+                            mask ? "given" : "NULL", (int)p->mask_kind);
+    if (p->use_kv_lengths != (kv_lengths != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: kv_lengths is %s but desc.use_kv_lengths is %d",
+                            fn, kv_lengths ? "given" : "NULL", (int)p->use_kv_lengths);
+    if (p->want_probs != (probs != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: probs is %s but desc.want_probs is %d", fn,
+                            probs ? "given" : "NULL", (int)p->want_probs);
+    return CLATTN_SUCCESS;
+}
+
+/* True when the view covers every element of its extent (so reading the extent back writes nothing
+ * the caller did not ask for). */
+static bool view_is_dense(const clattn_tensor *t, int64_t extent)
+{
+    return t->offset == 0 && t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3] == extent;
+}
+
+typedef struct staged {
+    clattn_buf buf;
+    bool owned;
+} staged;
+
+static clattn_status stage_in(clattn_context *ctx, staged *s, const void *src, int64_t elems, size_t es)
+{
+    size_t bytes = (size_t)elems * es;
+    CLATTN_TRY(ctx->be->buf_alloc(ctx, bytes, &s->buf));
+    s->owned = true;
+    if (src) CLATTN_TRY(ctx->be->buf_write(ctx, &s->buf, 0, src, bytes));
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const float *q, const float *k, const float *v,
+                                  const void *mask, const int32_t *kv_lengths, float *out, float *probs)
+{
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_execute: plan is NULL");
+    clattn_context *ctx = plan->ctx;
+    const clattn_sdpa_problem *p = &plan->p;
+    CLATTN_TRY(check_bindings(ctx, p, "clattn_sdpa_execute", q, k, v, mask, kv_lengths, out, probs));
+    if (kv_lengths)
+        for (int64_t b = 0; b < p->B; b++)
+            if (kv_lengths[b] < 0 || kv_lengths[b] > p->Lk)
+                return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                    "kv_lengths: element %lld is %d, expected 0..%lld (kv_len)", (long long)b,
+                                    (int)kv_lengths[b], (long long)p->Lk);
+
+    if (ctx->be == NULL) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "context has no backend");
+    if (ctx->info.backend == CLATTN_BACKEND_HOST) {
+        clattn_sdpa_bufs b = {{(void *)q, NULL}, {(void *)k, NULL},          {(void *)v, NULL},
+                              {(void *)mask, NULL}, {(void *)kv_lengths, NULL}, {out, NULL},
+                              {probs, NULL}};
+        return ctx->be->sdpa_run(ctx, plan, &b, 0, NULL, NULL);
+    }
+
+    /* OpenCL backend: stage through device buffers. Outputs with gaps are copied in first so that
+     * reading the whole extent back leaves the caller's gap elements unchanged. */
+    size_t mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
+    staged sq = {0}, sk = {0}, sv = {0}, sm = {0}, sl = {0}, so = {0}, sp = {0};
+    clattn_status st = stage_in(ctx, &sq, q, p->q_extent, sizeof(float));
+    if (!st) st = stage_in(ctx, &sk, k, p->k_extent, sizeof(float));
+    if (!st) st = stage_in(ctx, &sv, v, p->v_extent, sizeof(float));
+    if (!st && mask) st = stage_in(ctx, &sm, mask, p->mask_extent, mask_es);
+    if (!st && kv_lengths) st = stage_in(ctx, &sl, kv_lengths, p->B, sizeof(int32_t));
+    if (!st)
+        st = stage_in(ctx, &so, view_is_dense(&p->out, p->out_extent) ? NULL : out, p->out_extent, sizeof(float));
+    if (!st && probs)
+        st = stage_in(ctx, &sp, view_is_dense(&p->probs, p->probs_extent) ? NULL : probs, p->probs_extent,
+                      sizeof(float));
+    if (!st) {
+        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, sm.buf, sl.buf, so.buf, sp.buf};
+        st = ctx->be->sdpa_run(ctx, plan, &b, 0, NULL, NULL);
+    }
+    if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, out, (size_t)p->out_extent * sizeof(float));
+    if (!st && probs) st = ctx->be->buf_read(ctx, &sp.buf, 0, probs, (size_t)p->probs_extent * sizeof(float));
+    staged *all[] = {&sq, &sk, &sv, &sm, &sl, &so, &sp};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i]->owned) ctx->be->buf_free(ctx, &all[i]->buf);
+    return st;
+}
+
+/* Checks that a cl_mem holds the bytes a view reaches. */
+static clattn_status check_mem(clattn_context *ctx, const char *name, cl_mem m, int64_t elems, size_t es)
+{
+    size_t size = 0;
+    cl_int err = clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (err != CL_SUCCESS)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: clGetMemObjectInfo failed with %s (%d)", name,
+                            clattn_cl_error_string(err), (int)err);
+    if ((uint64_t)size < (uint64_t)elems * es)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: cl_mem holds %zu bytes, the view needs %llu",
+                            name, size, (unsigned long long)((uint64_t)elems * es));
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, cl_mem k, cl_mem v, cl_mem mask,
+                                  cl_mem kv_lengths, cl_mem out, cl_mem probs, cl_uint num_wait,
+                                  const cl_event *wait_list, cl_event *event)
+{
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_enqueue: plan is NULL");
+    clattn_context *ctx = plan->ctx;
+    const clattn_sdpa_problem *p = &plan->p;
+    if (ctx->info.backend != CLATTN_BACKEND_OPENCL)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "clattn_sdpa_enqueue: the context runs on the host path; "
+                                                           "use clattn_sdpa_execute");
+    if ((num_wait == 0) != (wait_list == NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_sdpa_enqueue: num_wait is %u but wait_list is %s", (unsigned)num_wait,
+                            wait_list ? "non-NULL" : "NULL");
+    CLATTN_TRY(check_bindings(ctx, p, "clattn_sdpa_enqueue", q, k, v, mask, kv_lengths, out, probs));
+    CLATTN_TRY(check_mem(ctx, "q", q, p->q_extent, sizeof(float)));
+    CLATTN_TRY(check_mem(ctx, "k", k, p->k_extent, sizeof(float)));
+    CLATTN_TRY(check_mem(ctx, "v", v, p->v_extent, sizeof(float)));
+    CLATTN_TRY(check_mem(ctx, "out", out, p->out_extent, sizeof(float)));
+    if (mask)
+        CLATTN_TRY(check_mem(ctx, "mask", mask, p->mask_extent, p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float)));
+    if (kv_lengths) CLATTN_TRY(check_mem(ctx, "kv_lengths", kv_lengths, p->B, sizeof(int32_t)));
+    if (probs) CLATTN_TRY(check_mem(ctx, "probs", probs, p->probs_extent, sizeof(float)));
+    clattn_sdpa_bufs b = {{NULL, q}, {NULL, k}, {NULL, v}, {NULL, mask}, {NULL, kv_lengths}, {NULL, out}, {NULL, probs}};
+    return ctx->be->sdpa_run(ctx, plan, &b, num_wait, wait_list, event);
+}
+
+clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q, const float *k,
+                          const float *v, const void *mask, const int32_t *kv_lengths, float *out, float *probs)
+{
+    clattn_sdpa_plan *plan = NULL;
+    CLATTN_TRY(clattn_sdpa_plan_create(&plan, ctx, desc));
+    clattn_status st = clattn_sdpa_execute(plan, q, k, v, mask, kv_lengths, out, probs);
+    clattn_sdpa_plan_destroy(plan);
+    return st;
+}

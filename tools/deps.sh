@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages clattn needs to build, test and run. Idempotent and non-interactive:
+# apt-get runs only when a package is missing. Usage: bash tools/deps.sh
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config git
+      ocl-icd-opencl-dev opencl-c-headers clinfo
+      libclblast-dev libopenblas-dev libcjson-dev libcmocka-dev
+      pocl-opencl-icd mesa-opencl-icd)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
