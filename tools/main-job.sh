@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j2 --target clattn_tool >/dev/null
+cmake --build --preset release -j2 --target clattn_cli >/dev/null
 D=tests/data/minilm
 for layer in 0 3; do
   ./build/tools/clattn mha --params "$D/layer${layer}_attn.safetensors" \

@@ -1,0 +1,1166 @@
+/*
+ * clattn — command-line front end of the library.
+ *
+ *   clattn devices                 list OpenCL platforms/devices and the host path; mark the selected one
+ *   clattn sdpa --query Q.npy ...  scaled dot-product attention on .npy arrays
+ *   clattn mha --params P.safetensors ...  multi-head attention (nn.MultiheadAttention / BERT weights)
+ *
+ * Arrays are NumPy .npy files (C order, little-endian); float16 inputs are converted to float32 on load
+ * (the library computes in float32) and the output is rounded back to float16.
+ * Exit codes: 0 success; 1 bad input, library failure or --expect over --tol; 2 bad command line.
+ * Every failure prints exactly one line "clattn: error: ..." on stderr.
+ */
+#include <clattn.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "half.h"
+#include "npy.h"
+#include "safetensors.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+#define MSG_MAX 4096
+
+/* ---- messages ------------------------------------------------------------------------------------ */
+
+/* Prints "clattn: error: <msg>" as one line: newlines inside msg become "; ". */
+static void print_error_line(const char *msg)
+{
+    char line[MSG_MAX];
+    size_t n = 0;
+    for (const char *p = msg; *p && n + 3 < sizeof line; p++) {
+        if (*p == '\n' || *p == '\r') {
+            while (p[1] == '\n' || p[1] == '\r' || p[1] == ' ' || p[1] == '\t') p++;
+            if (p[1] == '\0') break;
+            line[n++] = ';';
+            line[n++] = ' ';
+        } else {
+            line[n++] = *p;
+        }
+    }
+    line[n] = '\0';
+    fprintf(stderr, "clattn: error: %s\n", line);
+}
+
+static int errorf(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int errorf(int code, const char *fmt, ...)
+{
+    char msg[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    print_error_line(msg);
+    return code;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t len)
+{
+    return npy_shape_str(ndim, shape, buf, len);
+}
+
+/* ---- command-line options ------------------------------------------------------------------------- */
+
+typedef struct opt {
+    const char *name;  /* without the leading "--" */
+    const char *value; /* NULL if not given */
+} opt;
+
+/* Parses argv (after the subcommand) against opts[] (all options take a value; values may begin with
+ * '-'; "--name=value" works too). Returns EXIT_OK, EXIT_USAGE after printing the error, or -1 for
+ * --help. */
+static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size_t nopts)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return -1;
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
+            return errorf(EXIT_USAGE, "clattn %s: unexpected argument '%s' (see clattn %s --help)", cmd, a, cmd);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        opt *o = NULL;
+        for (size_t k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0) o = &opts[k];
+        if (!o)
+            return errorf(EXIT_USAGE, "clattn %s: unknown option '--%.*s' (see clattn %s --help)", cmd, (int)nlen,
+                          name, cmd);
+        if (o->value) return errorf(EXIT_USAGE, "clattn %s: option --%s given twice", cmd, o->name);
+        if (eq) {
+            o->value = eq + 1;
+        } else {
+            if (i + 1 >= argc) return errorf(EXIT_USAGE, "clattn %s: option --%s needs a value", cmd, o->name);
+            o->value = argv[++i];
+        }
+    }
+    return EXIT_OK;
+}
+
+static const char *get_opt(const opt *opts, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(opts[k].name, name) == 0) return opts[k].value;
+    return NULL;
+}
+
+static int parse_double(const char *opt_name, const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return errorf(EXIT_USAGE, "--%s: '%s' is not a finite number", opt_name, s);
+    *out = v;
+    return EXIT_OK;
+}
+
+static int parse_i64(const char *opt_name, const char *s, const char *end_of_field, int64_t *out)
+{
+    char buf[64];
+    size_t n = (size_t)(end_of_field - s);
+    if (n == 0 || n >= sizeof buf) return errorf(EXIT_USAGE, "--%s: empty or overlong integer in '%s'", opt_name, s);
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (end == buf || *end != '\0' || errno == ERANGE)
+        return errorf(EXIT_USAGE, "--%s: '%s' is not an integer", opt_name, buf);
+    *out = (int64_t)v;
+    return EXIT_OK;
+}
+
+/* Comma-separated integers; *vals is malloc'ed. */
+static int parse_int_list(const char *opt_name, const char *s, int64_t **vals, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    int64_t *v = calloc(cap, sizeof *v);
+    if (!v) return errorf(EXIT_FAIL, "out of memory");
+    size_t k = 0;
+    const char *p = s;
+    for (;;) {
+        const char *c = strchr(p, ',');
+        const char *e = c ? c : p + strlen(p);
+        if (parse_i64(opt_name, p, e, &v[k])) {
+            free(v);
+            return EXIT_USAGE;
+        }
+        k++;
+        if (!c) break;
+        p = c + 1;
+    }
+    *vals = v;
+    *n = k;
+    return EXIT_OK;
+}
+
+static int parse_causal(const char *s, clattn_causal *out)
+{
+    if (!s) *out = CLATTN_CAUSAL_NONE;
+    else if (strcmp(s, "top-left") == 0) *out = CLATTN_CAUSAL_TOP_LEFT;
+    else if (strcmp(s, "bottom-right") == 0) *out = CLATTN_CAUSAL_BOTTOM_RIGHT;
+    else if (strcmp(s, "none") == 0) *out = CLATTN_CAUSAL_NONE;
+    else return errorf(EXIT_USAGE, "--causal: '%s', expected top-left or bottom-right", s);
+    return EXIT_OK;
+}
+
+static int parse_window(const char *s, int64_t *left, int64_t *right)
+{
+    *left = *right = CLATTN_WINDOW_UNBOUNDED;
+    if (!s) return EXIT_OK;
+    int64_t *v = NULL;
+    size_t n = 0;
+    if (parse_int_list("window", s, &v, &n)) return EXIT_USAGE;
+    int rc = EXIT_OK;
+    if (n != 2) rc = errorf(EXIT_USAGE, "--window: '%s', expected LEFT,RIGHT (-1 = unbounded)", s);
+    else if (v[0] < -1 || v[1] < -1)
+        rc = errorf(EXIT_USAGE, "--window: %lld is below -1 (-1 = unbounded)", (long long)(v[0] < -1 ? v[0] : v[1]));
+    else {
+        *left = v[0];
+        *right = v[1];
+    }
+    free(v);
+    return rc;
+}
+
+/* --kv-lengths for B batch items, each in [0, Lk]; *out is malloc'ed (NULL when not given). */
+static int parse_kv_lengths(const char *s, int64_t B, int64_t Lk, int32_t **out)
+{
+    *out = NULL;
+    if (!s) return EXIT_OK;
+    int64_t *v = NULL;
+    size_t n = 0;
+    if (parse_int_list("kv-lengths", s, &v, &n)) return EXIT_USAGE;
+    int rc = EXIT_OK;
+    if ((int64_t)n != B) {
+        rc = errorf(EXIT_FAIL, "--kv-lengths: %zu values given, expected one per batch item (B = %lld)", n,
+                    (long long)B);
+    } else {
+        for (size_t b = 0; b < n && rc == EXIT_OK; b++)
+            if (v[b] < 0 || v[b] > Lk || v[b] > INT32_MAX)
+                rc = errorf(EXIT_FAIL, "--kv-lengths: value %lld for batch item %zu is outside [0, Lk = %lld]",
+                            (long long)v[b], b, (long long)Lk);
+    }
+    if (rc == EXIT_OK) {
+        *out = malloc((n ? n : 1) * sizeof **out);
+        if (!*out) rc = errorf(EXIT_FAIL, "out of memory");
+        for (size_t b = 0; b < n && *out; b++) (*out)[b] = (int32_t)v[b];
+    }
+    free(v);
+    return rc;
+}
+
+/* ---- arrays ------------------------------------------------------------------------------------- */
+
+/* A float input: float32 data (converted from float16 when the file is float16). */
+typedef struct farray {
+    const char *path;
+    npy_dtype dtype; /* F32 or F16: what the file held */
+    int ndim;
+    int64_t shape[NPY_MAX_DIMS];
+    int64_t count;
+    float *data;
+} farray;
+
+static void farray_free(farray *a)
+{
+    free(a->data);
+    a->data = NULL;
+}
+
+static int load_float(const char *path, const char *role, int want_ndim, farray *out)
+{
+    memset(out, 0, sizeof *out);
+    out->path = path;
+    npy_array a;
+    char err[NPY_ERR_MAX];
+    if (npy_read(path, &a, err, sizeof err)) return errorf(EXIT_FAIL, "%s", err);
+    char s[NPY_MAX_DIMS * 24];
+    shape_str(a.ndim, a.shape, s, sizeof s);
+    if (a.dtype != NPY_DTYPE_F32 && a.dtype != NPY_DTYPE_F16) {
+        int rc = errorf(EXIT_FAIL, "%s: dtype %s shape %s is not supported for %s (expected float32 or float16)", path,
+                        npy_dtype_name(&a), s, role);
+        npy_free(&a);
+        return rc;
+    }
+    if (want_ndim && a.ndim != want_ndim) {
+        int rc = errorf(EXIT_FAIL, "%s: %s must have %d dimensions, got shape %s (%s)", path, role, want_ndim, s,
+                        npy_dtype_name(&a));
+        npy_free(&a);
+        return rc;
+    }
+    out->dtype = a.dtype;
+    out->ndim = a.ndim;
+    memcpy(out->shape, a.shape, sizeof a.shape);
+    out->count = a.count;
+    if (a.dtype == NPY_DTYPE_F32) {
+        out->data = a.data;
+        return EXIT_OK;
+    }
+    out->data = malloc((size_t)(a.count ? a.count : 1) * sizeof(float));
+    if (!out->data) {
+        npy_free(&a);
+        return errorf(EXIT_FAIL, "%s: out of memory", path);
+    }
+    half_to_float_n(a.data, out->data, (size_t)a.count);
+    npy_free(&a);
+    return EXIT_OK;
+}
+
+static const char *dtype_name(npy_dtype d)
+{
+    return d == NPY_DTYPE_F16 ? "float16" : d == NPY_DTYPE_BOOL ? "bool" : "float32";
+}
+
+/* Product of dims with overflow check; returns -1 on overflow. */
+static int64_t checked_count(int n, const int64_t *dims)
+{
+    int64_t c = 1;
+    for (int i = 0; i < n; i++)
+        if (dims[i] < 0 || __builtin_mul_overflow(c, dims[i], &c)) return -1;
+    return c;
+}
+
+static float *alloc_floats(int n, const int64_t *dims, const char *what)
+{
+    int64_t c = checked_count(n, dims);
+    if (c < 0 || (uint64_t)c > SIZE_MAX / sizeof(float)) {
+        char s[128];
+        errorf(EXIT_FAIL, "%s of shape %s is too large", what, shape_str(n, dims, s, sizeof s));
+        return NULL;
+    }
+    float *p = calloc((size_t)(c ? c : 1), sizeof(float));
+    if (!p) {
+        char s[128];
+        errorf(EXIT_FAIL, "out of memory for %s of shape %s", what, shape_str(n, dims, s, sizeof s));
+    }
+    return p;
+}
+
+/* Writes float32 data as dtype (F32 or F16; F16 rounds in place into a temporary). */
+static int write_float(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, float *data)
+{
+    char err[NPY_ERR_MAX];
+    int64_t n = checked_count(ndim, shape);
+    if (dtype == NPY_DTYPE_F16) {
+        uint16_t *h = malloc((size_t)(n ? n : 1) * sizeof *h);
+        if (!h) return errorf(EXIT_FAIL, "%s: out of memory", path);
+        float_to_half_n(data, h, (size_t)n);
+        /* what was written, for --expect */
+        half_to_float_n(h, data, (size_t)n);
+        int rc = npy_write(path, NPY_DTYPE_F16, ndim, shape, h, err, sizeof err);
+        free(h);
+        if (rc) return errorf(EXIT_FAIL, "%s", err);
+        return EXIT_OK;
+    }
+    if (npy_write(path, NPY_DTYPE_F32, ndim, shape, data, err, sizeof err)) return errorf(EXIT_FAIL, "%s", err);
+    return EXIT_OK;
+}
+
+/* Loads a mask (bool, or float32/float16 additive) of rank 2..4 and maps it onto clattn's
+ * [Bm, Hm, Lqm, Lk] by NumPy broadcasting against [B, H, Lq, Lk]. A last dim of 1 is expanded over the
+ * keys (clattn needs mask dim 3 = Lk); other dims of 1 stay broadcast dims. */
+static int load_mask(const char *path, int64_t B, int64_t H, int64_t Lq, int64_t Lk, clattn_mask_kind *kind,
+                     clattn_tensor *t, void **buf)
+{
+    *buf = NULL;
+    npy_array a;
+    char err[NPY_ERR_MAX];
+    if (npy_read(path, &a, err, sizeof err)) return errorf(EXIT_FAIL, "%s", err);
+    char s[NPY_MAX_DIMS * 24];
+    shape_str(a.ndim, a.shape, s, sizeof s);
+    int rc = EXIT_OK;
+    if (a.dtype != NPY_DTYPE_BOOL && a.dtype != NPY_DTYPE_F32 && a.dtype != NPY_DTYPE_F16) {
+        rc = errorf(EXIT_FAIL, "%s: dtype %s shape %s is not supported for --mask (expected bool or float32/float16)",
+                    path, npy_dtype_name(&a), s);
+        goto done;
+    }
+    if (a.ndim < 2 || a.ndim > 4) {
+        rc = errorf(EXIT_FAIL, "%s: --mask must have 2 to 4 dimensions, got shape %s (%s)", path, s, npy_dtype_name(&a));
+        goto done;
+    }
+    int64_t target[4] = {B, H, Lq, Lk};
+    int64_t d[4] = {1, 1, 1, 1};
+    for (int i = 0; i < a.ndim; i++) d[4 - a.ndim + i] = a.shape[i];
+    for (int i = 0; i < 4; i++) {
+        if (d[i] != 1 && d[i] != target[i]) {
+            char ts[128];
+            rc = errorf(EXIT_FAIL, "%s: mask shape %s does not broadcast to [B,H,Lq,Lk] = %s (dim %d is %lld)", path, s,
+                        shape_str(4, target, ts, sizeof ts), i - (4 - a.ndim), (long long)d[i]);
+            goto done;
+        }
+    }
+    size_t es = a.dtype == NPY_DTYPE_BOOL ? 1 : sizeof(float);
+    *kind = a.dtype == NPY_DTYPE_BOOL ? CLATTN_MASK_BOOL : CLATTN_MASK_ADDITIVE;
+    /* float32 values of the file (converted from float16 if needed) */
+    void *src = a.data;
+    float *conv = NULL;
+    if (a.dtype == NPY_DTYPE_F16) {
+        conv = malloc((size_t)(a.count ? a.count : 1) * sizeof(float));
+        if (!conv) {
+            rc = errorf(EXIT_FAIL, "%s: out of memory", path);
+            goto done;
+        }
+        half_to_float_n(a.data, conv, (size_t)a.count);
+        src = conv;
+    }
+    if (d[3] == Lk) {
+        if (conv) {
+            *buf = conv;
+            conv = NULL;
+        } else {
+            *buf = a.data;
+            a.data = NULL;
+        }
+    } else { /* d[3] == 1, Lk != 1: repeat each value over the keys */
+        int64_t rows = d[0] * d[1] * d[2];
+        int64_t total;
+        if (__builtin_mul_overflow(rows, Lk, &total) || (uint64_t)total > SIZE_MAX / es) {
+            rc = errorf(EXIT_FAIL, "%s: mask expanded over %lld keys is too large", path, (long long)Lk);
+            free(conv);
+            goto done;
+        }
+        unsigned char *e = malloc((size_t)(total ? total : 1) * es);
+        if (!e) {
+            rc = errorf(EXIT_FAIL, "%s: out of memory", path);
+            free(conv);
+            goto done;
+        }
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < Lk; j++) memcpy(e + (size_t)(r * Lk + j) * es, (unsigned char *)src + (size_t)r * es, es);
+        *buf = e;
+        d[3] = Lk;
+    }
+    free(conv);
+    *t = clattn_tensor_contiguous(d[0], d[1], d[2], d[3]);
+done:
+    npy_free(&a);
+    return rc;
+}
+
+/* max |out - ref| over all elements (NaN in exactly one of them counts as +inf). */
+static double max_abs_err(const float *out, const float *ref, int64_t n)
+{
+    double m = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double a = out[i], b = ref[i];
+        double e;
+        if (isnan(a) || isnan(b)) e = (isnan(a) && isnan(b)) ? 0.0 : INFINITY;
+        else if (a == b) e = 0.0; /* equal infinities */
+        else e = fabs(a - b);
+        if (e > m || isnan(e)) m = e;
+    }
+    return m;
+}
+
+/* Compares data [ndim, shape] with the reference file; prints "<label>=<value>" to stdout. */
+static int check_expect(const char *ref_path, const char *label, const float *data, int ndim, const int64_t *shape,
+                        double *err_out)
+{
+    farray ref;
+    if (load_float(ref_path, "--expect", 0, &ref)) return EXIT_FAIL;
+    int same = ref.ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = ref.shape[i] == shape[i];
+    if (!same) {
+        char a[128], b[128];
+        int rc = errorf(EXIT_FAIL, "%s: reference shape %s does not match the output shape %s", ref_path,
+                        shape_str(ref.ndim, ref.shape, a, sizeof a), shape_str(ndim, shape, b, sizeof b));
+        farray_free(&ref);
+        return rc;
+    }
+    double e = max_abs_err(data, ref.data, ref.count);
+    printf("%s=%.6g\n", label, e);
+    *err_out = e;
+    farray_free(&ref);
+    return EXIT_OK;
+}
+
+/* --expect / --expect-probs: prints the errors; fails when one exceeds tol. */
+static int report_expect(const opt *o, size_t no, double tol, const float *out, int ndim, const int64_t *oshape,
+                         const float *probs, const int64_t *pshape)
+{
+    double e_out = 0.0, e_probs = 0.0;
+    const char *ref_out = get_opt(o, no, "expect"), *ref_probs = get_opt(o, no, "expect-probs");
+    if (ref_out && check_expect(ref_out, "max_abs_err", out, ndim, oshape, &e_out)) return EXIT_FAIL;
+    if (ref_probs && check_expect(ref_probs, "max_abs_err_probs", probs, 4, pshape, &e_probs)) return EXIT_FAIL;
+    fflush(stdout);
+    if (!(e_out <= tol)) return errorf(EXIT_FAIL, "max_abs_err %.6g exceeds --tol %g (%s)", e_out, tol, ref_out);
+    if (!(e_probs <= tol))
+        return errorf(EXIT_FAIL, "max_abs_err_probs %.6g exceeds --tol %g (%s)", e_probs, tol, ref_probs);
+    return EXIT_OK;
+}
+
+/* ---- context ------------------------------------------------------------------------------------ */
+
+static int make_context(const char *device, clattn_context **ctx)
+{
+    clattn_context_options o;
+    memset(&o, 0, sizeof o);
+    o.device = device;
+    clattn_status st = clattn_context_create(ctx, &o);
+    if (st != CLATTN_SUCCESS) {
+        const char *sel = device ? device : getenv("CLATTN_DEVICE");
+        return errorf(EXIT_FAIL, "%s (device selector '%s'): %s", clattn_status_string(st), sel ? sel : "",
+                      clattn_last_error(NULL));
+    }
+    return EXIT_OK;
+}
+
+static int lib_error(clattn_context *ctx, const char *call, clattn_status st)
+{
+    return errorf(EXIT_FAIL, "%s: %s: %s", call, clattn_status_string(st), clattn_last_error(ctx));
+}
+
+static void print_result(clattn_context *ctx, double setup_ms, double ms, int ndim, const int64_t *shape,
+                         npy_dtype dtype)
+{
+    clattn_device_info info;
+    memset(&info, 0, sizeof info);
+    clattn_context_get_info(ctx, &info);
+    char s[128];
+    printf("backend=%s device=\"%s\" platform=\"%s\" setup_ms=%.3f time_ms=%.3f out_shape=%s dtype=%s\n",
+           info.backend == CLATTN_BACKEND_HOST ? "host" : "opencl", info.device_name, info.platform_name, setup_ms,
+           ms, shape_str(ndim, shape, s, sizeof s), dtype_name(dtype));
+}
+
+/* ---- clattn sdpa ---------------------------------------------------------------------------------- */
+
+static const char sdpa_usage[] =
+    "usage: clattn sdpa --query Q.npy --key K.npy --value V.npy --out O.npy\n"
+    "                   [--mask M.npy] [--causal top-left|bottom-right] [--scale S] [--softcap C]\n"
+    "                   [--window LEFT,RIGHT] [--kv-lengths N1,N2,...] [--probs P.npy]\n"
+    "                   [--device SELECTOR] [--expect REF.npy] [--expect-probs REF.npy] [--tol T]\n"
+    "  Q [B,Hq,Lq,D], K [B,Hkv,Lk,D], V [B,Hkv,Lk,Dv] (float32 or float16, all the same) -> O [B,Hq,Lq,Dv]\n"
+    "  in Q's dtype. --mask: bool (true = may attend) or float additive (-inf = not allowed), rank 2..4,\n"
+    "  broadcast to [B,Hq,Lq,Lk] by NumPy rules. --window: key j allowed iff i'-LEFT <= j <= i'+RIGHT,\n"
+    "  i' = i + Lk - Lq, -1 = unbounded. --kv-lengths: valid keys per batch item. --probs: float32\n"
+    "  [B,Hq,Lq,Lk]. --device overrides CLATTN_DEVICE. --expect prints max_abs_err and fails above --tol\n"
+    "  (default 1e-4).\n";
+
+/* Options shared by sdpa and mha (the masking part). */
+typedef struct attn_opts {
+    clattn_causal causal;
+    float scale, softcap;
+    int64_t wl, wr;
+    double tol;
+} attn_opts;
+
+static int parse_attn_opts(const opt *o, size_t n, attn_opts *a)
+{
+    memset(a, 0, sizeof *a);
+    a->tol = 1e-4;
+    const char *s;
+    if (parse_causal(get_opt(o, n, "causal"), &a->causal)) return EXIT_USAGE;
+    if ((s = get_opt(o, n, "scale"))) {
+        double v = 0.0;
+        if (parse_double("scale", s, &v)) return EXIT_USAGE;
+        if (v == 0.0 || !isfinite((float)v))
+            return errorf(EXIT_USAGE, "--scale: '%s' must be a non-zero finite float (omit it for 1/sqrt(D))", s);
+        a->scale = (float)v;
+    }
+    if ((s = get_opt(o, n, "softcap"))) {
+        double v = 0.0;
+        if (parse_double("softcap", s, &v)) return EXIT_USAGE;
+        if (v < 0.0 || !isfinite((float)v)) return errorf(EXIT_USAGE, "--softcap: '%s' must be >= 0 (0 = off)", s);
+        a->softcap = (float)v;
+    }
+    if (parse_window(get_opt(o, n, "window"), &a->wl, &a->wr)) return EXIT_USAGE;
+    if ((s = get_opt(o, n, "tol"))) {
+        if (parse_double("tol", s, &a->tol)) return EXIT_USAGE;
+        if (a->tol < 0) return errorf(EXIT_USAGE, "--tol: '%s' must be >= 0", s);
+    }
+    return EXIT_OK;
+}
+
+static int require(const char *cmd, const opt *o, size_t n, const char *const *names)
+{
+    for (; *names; names++)
+        if (!get_opt(o, n, *names)) return errorf(EXIT_USAGE, "clattn %s: missing required option --%s", cmd, *names);
+    return EXIT_OK;
+}
+
+static int cmd_sdpa(int argc, char **argv)
+{
+    opt o[] = {{"query", NULL},   {"key", NULL},   {"value", NULL},        {"out", NULL},    {"mask", NULL},
+               {"causal", NULL},  {"scale", NULL}, {"softcap", NULL},      {"window", NULL}, {"kv-lengths", NULL},
+               {"probs", NULL},   {"device", NULL}, {"expect", NULL},      {"expect-probs", NULL},
+               {"tol", NULL}};
+    const size_t no = sizeof o / sizeof o[0];
+    int rc = parse_options("sdpa", argc, argv, o, no);
+    if (rc < 0) {
+        fputs(sdpa_usage, stdout);
+        return EXIT_OK;
+    }
+    if (rc) return rc;
+    static const char *const req[] = {"query", "key", "value", "out", NULL};
+    if (require("sdpa", o, no, req)) return EXIT_USAGE;
+    attn_opts ao;
+    if (parse_attn_opts(o, no, &ao)) return EXIT_USAGE;
+
+    farray q = {0}, k = {0}, v = {0};
+    int32_t *kvl = NULL;
+    void *mask = NULL;
+    float *out = NULL, *probs = NULL;
+    clattn_context *ctx = NULL;
+    clattn_sdpa_plan *plan = NULL;
+    char s1[128], s2[128];
+
+    rc = EXIT_FAIL;
+    if (load_float(get_opt(o, no, "query"), "--query", 4, &q) || load_float(get_opt(o, no, "key"), "--key", 4, &k) ||
+        load_float(get_opt(o, no, "value"), "--value", 4, &v))
+        goto done;
+    if (k.dtype != q.dtype || v.dtype != q.dtype) {
+        const farray *x = k.dtype != q.dtype ? &k : &v;
+        errorf(EXIT_FAIL, "dtype mismatch: %s is %s but %s is %s (all of Q, K, V must be the same)", q.path,
+               dtype_name(q.dtype), x->path, dtype_name(x->dtype));
+        goto done;
+    }
+    const int64_t B = q.shape[0], Hq = q.shape[1], Lq = q.shape[2], D = q.shape[3];
+    const int64_t Hkv = k.shape[1], Lk = k.shape[2], Dv = v.shape[3];
+    const char *why = NULL;
+    const farray *bad = &k;
+    if (k.shape[0] != B && k.shape[0] != 1) why = "batch (dim 0) differs";
+    else if (k.shape[3] != D) why = "head dim (dim 3) differs";
+    else if (Hkv == 0 || Hq % Hkv != 0) why = "number of query heads (Q dim 1) is not a multiple of K dim 1";
+    if (!why) {
+        bad = &v;
+        if (v.shape[0] != k.shape[0]) why = "batch (dim 0) differs from K";
+        else if (v.shape[1] != Hkv) why = "heads (dim 1) differ from K";
+        else if (v.shape[2] != Lk) why = "length (dim 2) differs from K";
+    }
+    if (why) {
+        errorf(EXIT_FAIL, "shape mismatch: %s %s vs %s %s: %s", bad->path, shape_str(4, bad->shape, s1, sizeof s1),
+               bad == &k ? q.path : k.path, shape_str(4, bad == &k ? q.shape : k.shape, s2, sizeof s2), why);
+        goto done;
+    }
+    if (parse_kv_lengths(get_opt(o, no, "kv-lengths"), B, Lk, &kvl)) goto done;
+
+    clattn_sdpa_desc desc;
+    clattn_sdpa_desc_init(&desc, B, Hq, Hkv, Lq, Lk, D, Dv);
+    desc.k = clattn_tensor_contiguous(k.shape[0], Hkv, Lk, D);
+    desc.v = clattn_tensor_contiguous(v.shape[0], Hkv, Lk, Dv);
+    desc.scale = ao.scale;
+    desc.softcap = ao.softcap;
+    desc.causal = ao.causal;
+    desc.window_left = ao.wl;
+    desc.window_right = ao.wr;
+    desc.use_kv_lengths = kvl != NULL;
+    if (get_opt(o, no, "mask") &&
+        load_mask(get_opt(o, no, "mask"), B, Hq, Lq, Lk, &desc.mask_kind, &desc.mask, &mask))
+        goto done;
+
+    int64_t oshape[4] = {B, Hq, Lq, Dv};
+    int64_t pshape[4] = {B, Hq, Lq, Lk};
+    if (!(out = alloc_floats(4, oshape, "output"))) goto done;
+    int want_probs = get_opt(o, no, "probs") || get_opt(o, no, "expect-probs");
+    if (want_probs) {
+        if (!(probs = alloc_floats(4, pshape, "probabilities"))) goto done;
+        desc.want_probs = 1;
+    }
+    if (make_context(get_opt(o, no, "device"), &ctx)) goto done;
+
+    double t0 = now_ms();
+    clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &desc);
+    if (st != CLATTN_SUCCESS) {
+        lib_error(ctx, "clattn_sdpa_plan_create", st);
+        goto done;
+    }
+    double t1 = now_ms();
+    st = clattn_sdpa_execute(plan, q.data, k.data, v.data, mask, kvl, out, probs);
+    double t2 = now_ms();
+    if (st != CLATTN_SUCCESS) {
+        lib_error(ctx, "clattn_sdpa_execute", st);
+        goto done;
+    }
+    if (write_float(get_opt(o, no, "out"), q.dtype, 4, oshape, out)) goto done;
+    if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
+    print_result(ctx, t1 - t0, t2 - t1, 4, oshape, q.dtype);
+    if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape)) goto done;
+    rc = EXIT_OK;
+done:
+    clattn_sdpa_plan_destroy(plan);
+    clattn_context_destroy(ctx);
+    farray_free(&q);
+    farray_free(&k);
+    farray_free(&v);
+    free(kvl);
+    free(mask);
+    free(out);
+    free(probs);
+    return rc;
+}
+
+/* ---- clattn mha ----------------------------------------------------------------------------------- */
+
+static const char mha_usage[] =
+    "usage: clattn mha --params P.safetensors [--prefix STR] --num-heads H --query X.npy\n"
+    "                  [--key K.npy --value V.npy] --out O.npy\n"
+    "                  [--mask M.npy] [--causal top-left|bottom-right] [--kv-lengths N1,N2,...]\n"
+    "                  [--scale S] [--softcap C] [--window LEFT,RIGHT] [--probs P.npy]\n"
+    "                  [--device SELECTOR] [--expect REF.npy] [--expect-probs REF.npy] [--tol T]\n"
+    "  X [B,Lq,E] (batch first); K [B,Lk,kdim] and V [B,Lk,vdim] default to X; O [B,Lq,E] in X's dtype.\n"
+    "  Weights (float32; float16 converted) named as nn.MultiheadAttention's state_dict (in_proj_weight,\n"
+    "  in_proj_bias, out_proj.weight, out_proj.bias, or q_proj_weight/k_proj_weight/v_proj_weight) or as\n"
+    "  Hugging Face BERT's attention block (self.query.weight/bias, self.key.*, self.value.*,\n"
+    "  output.dense.weight/bias), each name prefixed verbatim by --prefix. --probs: [B,H,Lq,Lk] float32.\n";
+
+/* Weights found in the safetensors file (float32 copies). */
+typedef struct mha_params {
+    float *tensors[8]; /* owned copies */
+    int ntensors;
+    clattn_mha_weights w;
+    const char *naming; /* "nn.MultiheadAttention" or "BERT" */
+} mha_params;
+
+static void mha_params_free(mha_params *p)
+{
+    for (int i = 0; i < p->ntensors; i++) free(p->tensors[i]);
+    p->ntensors = 0;
+}
+
+/* Finds prefix+suffix; when required and missing, reports. *t NULL when absent and optional. */
+static int find_tensor(const st_file *f, const char *prefix, const char *suffix, int required, const st_tensor **t)
+{
+    char name[1024];
+    snprintf(name, sizeof name, "%s%s", prefix, suffix);
+    *t = st_find(f, name);
+    if (!*t && required) return errorf(EXIT_FAIL, "%s: tensor '%s' not found", f->path, name);
+    return EXIT_OK;
+}
+
+/* Loads tensor t as float32 and checks its shape (ndim dims; a dim < 0 in want matches anything). */
+static int take_tensor(const st_file *f, const st_tensor *t, int ndim, const int64_t *want, mha_params *p,
+                       const float **out)
+{
+    char s[256], w[256];
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = want[i] < 0 || t->shape[i] == want[i];
+    if (!ok) {
+        char *pw = w;
+        size_t left = sizeof w;
+        int n = snprintf(pw, left, "[");
+        pw += n;
+        left -= (size_t)n;
+        for (int i = 0; i < ndim; i++) {
+            if (want[i] < 0) n = snprintf(pw, left, "%s*", i ? "," : "");
+            else n = snprintf(pw, left, "%s%lld", i ? "," : "", (long long)want[i]);
+            pw += n;
+            left -= (size_t)n;
+        }
+        snprintf(pw, left, "]");
+        return errorf(EXIT_FAIL, "%s: tensor '%s' has shape %s, expected %s", f->path, t->name,
+                      shape_str(t->ndim, t->shape, s, sizeof s), w);
+    }
+    char err[NPY_ERR_MAX];
+    float *d = NULL;
+    if (st_get_f32(f, t, &d, err, sizeof err)) return errorf(EXIT_FAIL, "%s", err);
+    p->tensors[p->ntensors++] = d;
+    *out = d;
+    return EXIT_OK;
+}
+
+/* Suggests a --prefix from names ending in a known suffix. */
+static void suggest_prefix(const st_file *f, char *buf, size_t len)
+{
+    static const char *const suffixes[] = {"in_proj_weight", "q_proj_weight", "self.query.weight"};
+    buf[0] = '\0';
+    for (size_t i = 0; i < f->num_tensors; i++) {
+        const char *n = f->tensors[i].name;
+        size_t nl = strlen(n);
+        for (size_t s = 0; s < 3; s++) {
+            size_t sl = strlen(suffixes[s]);
+            if (nl >= sl && strcmp(n + nl - sl, suffixes[s]) == 0) {
+                snprintf(buf, len, "; did you mean --prefix '%.*s'?", (int)(nl - sl), n);
+                return;
+            }
+        }
+    }
+}
+
+static int load_mha_params(const st_file *f, const char *prefix, mha_params *p)
+{
+    memset(p, 0, sizeof *p);
+    const st_tensor *t_in, *t_q, *t_bert;
+    find_tensor(f, prefix, "in_proj_weight", 0, &t_in);
+    find_tensor(f, prefix, "q_proj_weight", 0, &t_q);
+    find_tensor(f, prefix, "self.query.weight", 0, &t_bert);
+    clattn_mha_weights *w = &p->w;
+    const int64_t any2[2] = {-1, -1};
+    if (t_in || t_q) {
+        const st_tensor *t;
+        p->naming = "nn.MultiheadAttention";
+        find_tensor(f, prefix, "bias_k", 0, &t);
+        if (t) return errorf(EXIT_FAIL, "%s: '%s' found: add_bias_kv is not supported", f->path, t->name);
+        int64_t E;
+        if (t_in) {
+            if (t_in->ndim != 2 || t_in->shape[0] % 3 != 0 || t_in->shape[1] * 3 != t_in->shape[0]) {
+                char s[128];
+                return errorf(EXIT_FAIL, "%s: tensor '%s' has shape %s, expected [3*E,E]", f->path, t_in->name,
+                              shape_str(t_in->ndim, t_in->shape, s, sizeof s));
+            }
+            E = t_in->shape[1];
+            const float *in = NULL;
+            if (take_tensor(f, t_in, 2, t_in->shape, p, &in)) return EXIT_FAIL;
+            w->w_q = in;
+            w->w_k = in + E * E;
+            w->w_v = in + 2 * E * E;
+            w->kdim = w->vdim = E;
+        } else {
+            E = t_q->ndim == 2 ? t_q->shape[0] : -1;
+            int64_t wq[2] = {E, E};
+            if (take_tensor(f, t_q, 2, t_q->ndim == 2 ? wq : any2, p, &w->w_q)) return EXIT_FAIL;
+            int64_t wk[2] = {E, -1};
+            if (find_tensor(f, prefix, "k_proj_weight", 1, &t) || take_tensor(f, t, 2, wk, p, &w->w_k))
+                return EXIT_FAIL;
+            w->kdim = t->shape[1];
+            if (find_tensor(f, prefix, "v_proj_weight", 1, &t) || take_tensor(f, t, 2, wk, p, &w->w_v))
+                return EXIT_FAIL;
+            w->vdim = t->shape[1];
+        }
+        w->embed_dim = E;
+        find_tensor(f, prefix, "in_proj_bias", 0, &t);
+        if (t) {
+            int64_t b3[1] = {3 * E};
+            const float *b = NULL;
+            if (take_tensor(f, t, 1, b3, p, &b)) return EXIT_FAIL;
+            w->b_q = b;
+            w->b_k = b + E;
+            w->b_v = b + 2 * E;
+        }
+        int64_t ee[2] = {E, E}, e1[1] = {E};
+        if (find_tensor(f, prefix, "out_proj.weight", 1, &t) || take_tensor(f, t, 2, ee, p, &w->w_o)) return EXIT_FAIL;
+        find_tensor(f, prefix, "out_proj.bias", 0, &t);
+        if (t && take_tensor(f, t, 1, e1, p, &w->b_o)) return EXIT_FAIL;
+        return EXIT_OK;
+    }
+    if (t_bert) {
+        p->naming = "BERT";
+        const st_tensor *t;
+        const int64_t E = t_bert->shape[0];
+        int64_t ee[2] = {E, E}, e1[1] = {E};
+        static const char *const wn[4] = {"self.query.weight", "self.key.weight", "self.value.weight",
+                                          "output.dense.weight"};
+        static const char *const bn[4] = {"self.query.bias", "self.key.bias", "self.value.bias", "output.dense.bias"};
+        const float **wp[4] = {&w->w_q, &w->w_k, &w->w_v, &w->w_o};
+        const float **bp[4] = {&w->b_q, &w->b_k, &w->b_v, &w->b_o};
+        if (t_bert->ndim != 2) {
+            char s[128];
+            return errorf(EXIT_FAIL, "%s: tensor '%s' has shape %s, expected [E,E]", f->path, t_bert->name,
+                          shape_str(t_bert->ndim, t_bert->shape, s, sizeof s));
+        }
+        for (int i = 0; i < 4; i++) {
+            if (find_tensor(f, prefix, wn[i], 1, &t) || take_tensor(f, t, 2, ee, p, wp[i])) return EXIT_FAIL;
+            find_tensor(f, prefix, bn[i], 0, &t);
+            if (t && take_tensor(f, t, 1, e1, p, bp[i])) return EXIT_FAIL;
+        }
+        w->embed_dim = E;
+        w->kdim = w->vdim = E;
+        return EXIT_OK;
+    }
+    char hint[600];
+    suggest_prefix(f, hint, sizeof hint);
+    return errorf(EXIT_FAIL,
+                  "%s: no attention weights under prefix '%s': expected '%sin_proj_weight', '%sq_proj_weight' or "
+                  "'%sself.query.weight' (%zu tensors in the file)%s",
+                  f->path, prefix, prefix, prefix, prefix, f->num_tensors, hint);
+}
+
+static int cmd_mha(int argc, char **argv)
+{
+    opt o[] = {{"params", NULL}, {"prefix", NULL},     {"num-heads", NULL}, {"query", NULL},   {"key", NULL},
+               {"value", NULL},  {"out", NULL},        {"mask", NULL},      {"causal", NULL},  {"kv-lengths", NULL},
+               {"probs", NULL},  {"device", NULL},     {"scale", NULL},     {"softcap", NULL}, {"window", NULL},
+               {"expect", NULL}, {"expect-probs", NULL}, {"tol", NULL}};
+    const size_t no = sizeof o / sizeof o[0];
+    int rc = parse_options("mha", argc, argv, o, no);
+    if (rc < 0) {
+        fputs(mha_usage, stdout);
+        return EXIT_OK;
+    }
+    if (rc) return rc;
+    static const char *const req[] = {"params", "num-heads", "query", "out", NULL};
+    if (require("mha", o, no, req)) return EXIT_USAGE;
+    if (!get_opt(o, no, "key") != !get_opt(o, no, "value"))
+        return errorf(EXIT_USAGE, "clattn mha: --key and --value must be given together");
+    attn_opts ao;
+    if (parse_attn_opts(o, no, &ao)) return EXIT_USAGE;
+    int64_t H = 0;
+    const char *hs = get_opt(o, no, "num-heads");
+    if (parse_i64("num-heads", hs, hs + strlen(hs), &H)) return EXIT_USAGE;
+    if (H <= 0) return errorf(EXIT_USAGE, "--num-heads: %lld, expected a positive integer", (long long)H);
+    const char *prefix = get_opt(o, no, "prefix") ? get_opt(o, no, "prefix") : "";
+
+    st_file sf = {0};
+    mha_params mp = {0};
+    farray x = {0}, k = {0}, v = {0};
+    int32_t *kvl = NULL;
+    void *mask = NULL;
+    float *out = NULL, *probs = NULL;
+    clattn_context *ctx = NULL;
+    clattn_mha *mha = NULL;
+    char err[NPY_ERR_MAX], s1[128];
+    rc = EXIT_FAIL;
+
+    if (st_open(get_opt(o, no, "params"), &sf, err, sizeof err)) {
+        errorf(EXIT_FAIL, "%s", err);
+        goto done;
+    }
+    if (load_mha_params(&sf, prefix, &mp)) goto done;
+    const int64_t E = mp.w.embed_dim;
+    if (E % H != 0) {
+        errorf(EXIT_FAIL, "--num-heads %lld does not divide the embedding size %lld of %s", (long long)H, (long long)E,
+               sf.path);
+        goto done;
+    }
+    mp.w.num_heads = H;
+    if (load_float(get_opt(o, no, "query"), "--query", 3, &x)) goto done;
+    if (x.shape[2] != E) {
+        errorf(EXIT_FAIL, "shape mismatch: %s %s: last dim must be the embedding size %lld of %s", x.path,
+               shape_str(3, x.shape, s1, sizeof s1), (long long)E, sf.path);
+        goto done;
+    }
+    const int64_t B = x.shape[0], Lq = x.shape[1];
+    int64_t Lk = Lq;
+    if (get_opt(o, no, "key")) {
+        if (load_float(get_opt(o, no, "key"), "--key", 3, &k) || load_float(get_opt(o, no, "value"), "--value", 3, &v))
+            goto done;
+        const farray *bad = NULL;
+        const char *why = NULL;
+        if (k.dtype != x.dtype || v.dtype != x.dtype) {
+            bad = k.dtype != x.dtype ? &k : &v;
+            errorf(EXIT_FAIL, "dtype mismatch: %s is %s but %s is %s (query, key and value must be the same)", x.path,
+                   dtype_name(x.dtype), bad->path, dtype_name(bad->dtype));
+            goto done;
+        }
+        if (k.shape[0] != B) bad = &k, why = "batch (dim 0) differs from the query";
+        else if (k.shape[2] != mp.w.kdim) bad = &k, why = "last dim is not the key size (kdim) of the weights";
+        else if (v.shape[0] != B) bad = &v, why = "batch (dim 0) differs from the query";
+        else if (v.shape[1] != k.shape[1]) bad = &v, why = "length (dim 1) differs from the key";
+        else if (v.shape[2] != mp.w.vdim) bad = &v, why = "last dim is not the value size (vdim) of the weights";
+        if (why) {
+            errorf(EXIT_FAIL, "shape mismatch: %s %s: %s", bad->path, shape_str(3, bad->shape, s1, sizeof s1), why);
+            goto done;
+        }
+        Lk = k.shape[1];
+    } else if (mp.w.kdim != E || mp.w.vdim != E) {
+        errorf(EXIT_FAIL, "%s has kdim %lld / vdim %lld != embed_dim %lld: give --key and --value", sf.path,
+               (long long)mp.w.kdim, (long long)mp.w.vdim, (long long)E);
+        goto done;
+    }
+    if (parse_kv_lengths(get_opt(o, no, "kv-lengths"), B, Lk, &kvl)) goto done;
+
+    clattn_mha_options mo;
+    clattn_mha_options_init(&mo);
+    mo.scale = ao.scale;
+    mo.softcap = ao.softcap;
+    mo.causal = ao.causal;
+    mo.window_left = ao.wl;
+    mo.window_right = ao.wr;
+    if (get_opt(o, no, "mask") && load_mask(get_opt(o, no, "mask"), B, H, Lq, Lk, &mo.mask_kind, &mo.mask, &mask))
+        goto done;
+    int64_t oshape[3] = {B, Lq, E};
+    int64_t pshape[4] = {B, H, Lq, Lk};
+    if (!(out = alloc_floats(3, oshape, "output"))) goto done;
+    if (get_opt(o, no, "probs") || get_opt(o, no, "expect-probs")) {
+        if (!(probs = alloc_floats(4, pshape, "probabilities"))) goto done;
+        mo.probs_mode = CLATTN_PROBS_PER_HEAD;
+    }
+    if (make_context(get_opt(o, no, "device"), &ctx)) goto done;
+
+    double t0 = now_ms();
+    clattn_status st = clattn_mha_create(&mha, ctx, &mp.w);
+    if (st != CLATTN_SUCCESS) {
+        lib_error(ctx, "clattn_mha_create", st);
+        goto done;
+    }
+    double t1 = now_ms();
+    st = clattn_mha_forward(mha, B, Lq, Lk, x.data, k.data, v.data, mask, kvl, &mo, out, probs);
+    double t2 = now_ms();
+    if (st != CLATTN_SUCCESS) {
+        lib_error(ctx, "clattn_mha_forward", st);
+        goto done;
+    }
+    if (write_float(get_opt(o, no, "out"), x.dtype, 3, oshape, out)) goto done;
+    if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
+    print_result(ctx, t1 - t0, t2 - t1, 3, oshape, x.dtype);
+    if (report_expect(o, no, ao.tol, out, 3, oshape, probs, pshape)) goto done;
+    rc = EXIT_OK;
+done:
+    clattn_mha_destroy(mha);
+    clattn_context_destroy(ctx);
+    mha_params_free(&mp);
+    st_close(&sf);
+    farray_free(&x);
+    farray_free(&k);
+    farray_free(&v);
+    free(kvl);
+    free(mask);
+    free(out);
+    free(probs);
+    return rc;
+}
+
+/* ---- clattn devices ------------------------------------------------------------------------------- */
+
+static const char devices_usage[] =
+    "usage: clattn devices [--device SELECTOR]\n"
+    "  Lists every OpenCL platform and device and the host path; '*' marks the one CLATTN_DEVICE (or\n"
+    "  --device) selects. Indices are <platform>:<device> in clGetPlatformIDs/clGetDeviceIDs order.\n";
+
+static void cl_str(cl_device_id d, cl_device_info p, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (clGetDeviceInfo(d, p, len, buf, NULL) != CL_SUCCESS) snprintf(buf, len, "?");
+    buf[len - 1] = '\0';
+}
+
+static void cl_pstr(cl_platform_id pl, cl_platform_info p, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (clGetPlatformInfo(pl, p, len, buf, NULL) != CL_SUCCESS) snprintf(buf, len, "?");
+    buf[len - 1] = '\0';
+}
+
+static const char *human_bytes(uint64_t b, char *buf, size_t len)
+{
+    if (b >= (1ull << 30)) snprintf(buf, len, "%.2fGiB", (double)b / (double)(1ull << 30));
+    else if (b >= (1ull << 20)) snprintf(buf, len, "%.2fMiB", (double)b / (double)(1ull << 20));
+    else snprintf(buf, len, "%lluKiB", (unsigned long long)(b >> 10));
+    return buf;
+}
+
+static const char *type_name(cl_device_type t)
+{
+    if (t & CL_DEVICE_TYPE_GPU) return "gpu";
+    if (t & CL_DEVICE_TYPE_CPU) return "cpu";
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
+    return "other";
+}
+
+static int cmd_devices(int argc, char **argv)
+{
+    opt o[] = {{"device", NULL}};
+    int rc = parse_options("devices", argc, argv, o, 1);
+    if (rc < 0) {
+        fputs(devices_usage, stdout);
+        return EXIT_OK;
+    }
+    if (rc) return rc;
+
+    /* What the selector picks. */
+    const char *sel = o[0].value ? o[0].value : getenv("CLATTN_DEVICE");
+    clattn_context *ctx = NULL;
+    clattn_context_options co;
+    memset(&co, 0, sizeof co);
+    co.device = o[0].value;
+    clattn_status sel_st = clattn_context_create(&ctx, &co);
+    char sel_err[MSG_MAX] = "";
+    if (sel_st != CLATTN_SUCCESS) snprintf(sel_err, sizeof sel_err, "%s", clattn_last_error(NULL));
+    clattn_device_info sel_info;
+    memset(&sel_info, 0, sizeof sel_info);
+    cl_device_id sel_dev = NULL;
+    if (ctx) {
+        clattn_context_get_info(ctx, &sel_info);
+        clattn_context_get_cl(ctx, NULL, &sel_dev, NULL);
+    }
+    int marked = 0;
+    char selected_desc[600] = "";
+
+    cl_uint np = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &np);
+    if (err == -1001 || (err == CL_SUCCESS && np == 0)) {
+        printf("OpenCL: no platforms (no ICD installed)\n");
+        np = 0;
+    } else if (err != CL_SUCCESS) {
+        printf("OpenCL: clGetPlatformIDs failed (%d)\n", (int)err);
+        np = 0;
+    }
+    cl_platform_id *plats = np ? calloc(np, sizeof *plats) : NULL;
+    if (np && (!plats || clGetPlatformIDs(np, plats, NULL) != CL_SUCCESS)) np = 0;
+    for (cl_uint p = 0; p < np; p++) {
+        char pname[256], pvendor[256], pver[256];
+        cl_pstr(plats[p], CL_PLATFORM_NAME, pname, sizeof pname);
+        cl_pstr(plats[p], CL_PLATFORM_VENDOR, pvendor, sizeof pvendor);
+        cl_pstr(plats[p], CL_PLATFORM_VERSION, pver, sizeof pver);
+        cl_uint nd = 0;
+        cl_int derr = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
+        if (derr != CL_SUCCESS || nd == 0) {
+            printf("platform %u: \"%s\" vendor=\"%s\" version=\"%s\" (no devices)\n", p, pname, pvendor, pver);
+            continue;
+        }
+        printf("platform %u: \"%s\" vendor=\"%s\" version=\"%s\"\n", p, pname, pvendor, pver);
+        cl_device_id *devs = calloc(nd, sizeof *devs);
+        if (!devs || clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL) != CL_SUCCESS) {
+            free(devs);
+            continue;
+        }
+        for (cl_uint d = 0; d < nd; d++) {
+            char name[256], vendor[256], driver[128], clc[128], g[32], l[32];
+            cl_device_type type = 0;
+            cl_ulong gmem = 0, lmem = 0;
+            size_t wg = 0;
+            cl_str(devs[d], CL_DEVICE_NAME, name, sizeof name);
+            cl_str(devs[d], CL_DEVICE_VENDOR, vendor, sizeof vendor);
+            cl_str(devs[d], CL_DRIVER_VERSION, driver, sizeof driver);
+            cl_str(devs[d], CL_DEVICE_OPENCL_C_VERSION, clc, sizeof clc);
+            clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof type, &type, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+            /* Match the context's cl_device_id; without one, the first device with the same platform
+             * and device name. */
+            int is_sel = ctx && sel_info.backend == CLATTN_BACKEND_OPENCL && !marked &&
+                         (sel_dev ? devs[d] == sel_dev
+                                  : strncmp(name, sel_info.device_name, sizeof sel_info.device_name - 1) == 0 &&
+                                        strncmp(pname, sel_info.platform_name, sizeof sel_info.platform_name - 1) == 0);
+            if (is_sel) {
+                marked = 1;
+                snprintf(selected_desc, sizeof selected_desc, "opencl %u:%u \"%s\"", p, d, name);
+            }
+            printf("%s device %u:%u type=%s name=\"%s\" vendor=\"%s\" driver=\"%s\" opencl_c=\"%s\" global_mem=%s "
+                   "local_mem=%s max_work_group_size=%zu\n",
+                   is_sel ? "*" : " ", p, d, type_name(type), name, vendor, driver, clc,
+                   human_bytes(gmem, g, sizeof g), human_bytes(lmem, l, sizeof l), wg);
+        }
+        free(devs);
+    }
+    free(plats);
+
+    /* The host path. */
+    int host_sel = ctx && sel_info.backend == CLATTN_BACKEND_HOST;
+    clattn_context *hctx = NULL;
+    clattn_context_options ho;
+    memset(&ho, 0, sizeof ho);
+    ho.device = "host";
+    clattn_device_info hinfo;
+    memset(&hinfo, 0, sizeof hinfo);
+    if (host_sel) hinfo = sel_info;
+    else if (clattn_context_create(&hctx, &ho) == CLATTN_SUCCESS) clattn_context_get_info(hctx, &hinfo);
+    clattn_context_destroy(hctx);
+    printf("%s host name=\"%s\" threads=%d\n", host_sel ? "*" : " ", hinfo.device_name[0] ? hinfo.device_name : "cpu",
+           hinfo.num_threads);
+    if (host_sel) {
+        marked = 1;
+        snprintf(selected_desc, sizeof selected_desc, "host");
+    }
+    if (ctx && !marked) /* selected device not found by pointer (should not happen): name it anyway */
+        snprintf(selected_desc, sizeof selected_desc, "opencl \"%s\" (%s)", sel_info.device_name,
+                 sel_info.platform_name);
+    if (ctx) printf("selected: %s (CLATTN_DEVICE=\"%s\")\n", selected_desc, sel ? sel : "");
+    else printf("selected: none (CLATTN_DEVICE=\"%s\")\n", sel ? sel : "");
+    fflush(stdout);
+    clattn_context_destroy(ctx);
+    if (sel_st != CLATTN_SUCCESS)
+        return errorf(EXIT_FAIL, "%s (device selector '%s'): %s", clattn_status_string(sel_st), sel ? sel : "",
+                      sel_err);
+    return EXIT_OK;
+}
+
+/* ---- main ----------------------------------------------------------------------------------------- */
+
+static const char main_usage[] =
+    "usage: clattn <command> [options]\n"
+    "commands:\n"
+    "  devices   list OpenCL platforms/devices and the host path, mark the selected one\n"
+    "  sdpa      scaled dot-product attention on .npy arrays\n"
+    "  mha       multi-head attention with weights from a safetensors file\n"
+    "Run 'clattn <command> --help' for its options. Exit codes: 0 ok, 1 failure, 2 bad command line.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return errorf(EXIT_USAGE, "no command given (expected devices, sdpa or mha; see clattn --help)");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(main_usage, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("clattn %s\n", clattn_version_string());
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "devices") == 0) return cmd_devices(argc - 2, argv + 2);
+    if (strcmp(cmd, "sdpa") == 0) return cmd_sdpa(argc - 2, argv + 2);
+    if (strcmp(cmd, "mha") == 0) return cmd_mha(argc - 2, argv + 2);
+    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, sdpa or mha; see clattn --help)", cmd);
+}
