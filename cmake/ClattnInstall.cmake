@@ -22,5 +22,8 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/clattnConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/clattnConfig.cmake ${PROJECT_BINARY_DIR}/clattnConfigVersion.cmake
         DESTINATION ${CLATTN_CMAKE_DIR})
 
+# A relocatable .pc: the prefix is found relative to the installed file (${pcfiledir}).
+file(RELATIVE_PATH CLATTN_PC_PREFIX_REL "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" CLATTN_PC_PREFIX_REL "${CLATTN_PC_PREFIX_REL}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/clattn.pc.in ${PROJECT_BINARY_DIR}/clattn.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/clattn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -2,7 +2,17 @@
  * The POSIX-threads host backend: SDPA on the CPU with a persistent thread pool, nn.Linear through
  * OpenBLAS, buffers in malloc'd host memory.
  *
- * SDPA (one flat parallel loop, as in PyTorch's CPU flash-attention kernel):
+ * SDPA has two paths:
+ *  - fused (host_flash.h, host_flash_kernel.c): flash-style tiles with an online softmax, no
+ *    [Lq, Lk] buffer, fully masked key blocks skipped, vectorised micro-kernels in portable, AVX2+FMA
+ *    and AVX-512F variants chosen at run time. Taken whenever probabilities are not wanted and q
+ *    (along D) and out (along Dv) have unit stride.
+ *  - row by row (below): every other case (want_probs, general strides); also the cross-check.
+ * Environment: CLATTN_HOST_ISA=off|portable|avx2|avx512 chooses the fused variant when a plan is
+ * created ("off" = always the row-by-row path; a variant the CPU lacks falls back to the best it
+ * has; unset or anything else = the best the CPU supports). For testing each path on one machine.
+ *
+ * Row-by-row SDPA (one flat parallel loop, as in PyTorch's CPU flash-attention kernel):
  *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
  *   probs: [B, Hq, Lq, Lk]   mask: [Bm, Hm, Lqm, Lk], broadcast dims have stride 0
  * A task is one (b, h, block of `qb` query rows). For each row it finds the key range [lo, hi) left
@@ -14,6 +24,7 @@
  */
 #include "internal.h"
 
+#include "host_flash.h"
 #include "host_pool.h"
 
 #include <cblas.h>
@@ -41,12 +52,15 @@ typedef struct host_state {
 
 /* plan->backend_data: tiling of one problem. */
 typedef struct host_plan {
+    bool fused;         /* run the fused kernel (host_flash.h) with `flash`; else the fields below */
+    host_flash_plan flash;
     int64_t qb;        /* query rows per task */
     int64_t n_qblocks; /* ceil(Lq / qb) */
     int64_t n_tasks;   /* B * Hq * n_qblocks */
     int64_t lds;       /* row stride of the score scratch: Lk rounded up to HOST_KB */
     /* per-thread slice layout, in floats */
     size_t off_q, off_kt, off_s, off_acc, thread_floats;
+    size_t shared_floats; /* scratch before the per-thread slices (fused path: packed K/V) */
 } host_plan;
 
 /* ---- small helpers ------------------------------------------------------------------------- */
@@ -129,11 +143,13 @@ clattn_status clattn_resolve_threads(clattn_context *ctx, int requested, int *th
 
 /* ---- scratch ------------------------------------------------------------------------------ */
 
-/* Grows the shared per-thread scratch to at least thread_floats per thread. */
-static clattn_status ensure_scratch(clattn_context *ctx, host_state *st, size_t thread_floats)
+/* Grows the scratch to at least shared_floats + thread_floats per thread. */
+static clattn_status ensure_scratch(clattn_context *ctx, host_state *st, size_t thread_floats,
+                                    size_t shared_floats)
 {
     int64_t total;
     if (!clattn_mul_i64((int64_t)thread_floats, st->num_threads, &total) ||
+        !clattn_add_i64(total, (int64_t)shared_floats, &total) || shared_floats > INT64_MAX / 8 ||
         (uint64_t)total > SIZE_MAX / sizeof(float))
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
                             "host scratch of %zu floats x %d threads overflows size_t", thread_floats,
@@ -393,7 +409,8 @@ static void sdpa_task(void *argp, int64_t task, int tid)
                     sum += t;
                 }
                 const float inv = 1.0f / sum;
-                for (int64_t j = l; j < e; j++) s[j] *= inv;
+                /* a zero weight (masked key) stays exactly 0 even when inv is NaN (NaN row) */
+                for (int64_t j = l; j < e; j++) s[j] = s[j] != 0.0f ? s[j] * inv : 0.0f;
             }
         }
 
@@ -472,14 +489,24 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
     if (hp == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host sdpa plan: cannot allocate %zu bytes",
                             sizeof *hp);
-    clattn_status s = plan_tiling(ctx, &plan->p, st->num_threads, hp);
-    if (s == CLATTN_SUCCESS) s = ensure_scratch(ctx, st, hp->thread_floats);
+    clattn_status s = CLATTN_SUCCESS;
+    const host_flash_isa isa = host_flash_select_isa();
+    if (isa != HOST_FLASH_OFF && host_flash_supported(&plan->p) &&
+        host_flash_make_plan(&plan->p, st->num_threads, isa, &hp->flash)) {
+        hp->fused = true;
+        /* both multiples of 64 bytes */
+        hp->thread_floats = hp->flash.thread_bytes / sizeof(float);
+        hp->shared_floats = hp->flash.shared_bytes / sizeof(float);
+    } else {
+        s = plan_tiling(ctx, &plan->p, st->num_threads, hp);
+    }
+    if (s == CLATTN_SUCCESS) s = ensure_scratch(ctx, st, hp->thread_floats, hp->shared_floats);
     if (s != CLATTN_SUCCESS) {
         free(hp);
         return s;
     }
     plan->backend_data = hp;
-    plan->workspace_bytes = hp->thread_floats * (size_t)st->num_threads * sizeof(float);
+    plan->workspace_bytes = (hp->thread_floats * (size_t)st->num_threads + hp->shared_floats) * sizeof(float);
     return CLATTN_SUCCESS;
 }
 
@@ -497,7 +524,7 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
     if (event != NULL) *event = NULL;
     if (plan->backend_data == NULL) CLATTN_TRY(host_sdpa_prepare(ctx, plan));
     const host_plan *hp = plan->backend_data;
-    CLATTN_TRY(ensure_scratch(ctx, st, hp->thread_floats));
+    CLATTN_TRY(ensure_scratch(ctx, st, hp->thread_floats, hp->shared_floats));
 
     if (bufs->q.host == NULL || bufs->k.host == NULL || bufs->v.host == NULL || bufs->out.host == NULL)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
@@ -509,6 +536,23 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: kv_lengths is NULL");
     if (p->want_probs && bufs->probs.host == NULL)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: probs is NULL");
+
+    if (hp->fused) {
+        host_flash_args fargs = {
+            .p = p,
+            .fp = &hp->flash,
+            .scratch = (unsigned char *)st->scratch,
+            .q = bufs->q.host,
+            .k = bufs->k.host,
+            .v = bufs->v.host,
+            .mask_bool = p->mask_kind == CLATTN_MASK_BOOL ? bufs->mask.host : NULL,
+            .mask_add = p->mask_kind == CLATTN_MASK_ADDITIVE ? bufs->mask.host : NULL,
+            .kv_lengths = p->use_kv_lengths ? bufs->kv_lengths.host : NULL,
+            .out = bufs->out.host,
+        };
+        host_flash_run(st->pool, &fargs);
+        return CLATTN_SUCCESS;
+    }
 
     sdpa_args args = {
         .p = p,

@@ -1,0 +1,1213 @@
+/*
+ * clattn-bench — times scaled dot-product attention through the public API on any device.
+ *
+ *   clattn-bench [--quick] [--shape B,Hq,Hkv,Lq,Lk,D[,Dv]]... [--causal | --both]
+ *                [--device SELECTOR | --all-devices] [--repeat N] [--warmup N] [--max-seconds S]
+ *                [--threads N] [--peak] [--json | --csv]
+ *
+ *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv], float32, C order.
+ *
+ * What each number is (all times are host wall clock, CLOCK_MONOTONIC, median and min over --repeat
+ * runs after --warmup runs):
+ *   ms_host   clattn_sdpa_execute() on host arrays with a prepared plan (synchronous; on OpenCL this
+ *             includes the copies to and from the device).
+ *   ms        device-resident: on OpenCL, clattn_sdpa_enqueue() on cl_mem buffers followed by clFinish()
+ *             (no transfers); on the host path the same as ms_host.
+ *   first_call_ms  clattn_sdpa_plan_create() + the first clattn_sdpa_execute(), in this process (kernel
+ *             compilation included; a cold process/cache is out of scope). plan_ms is the create part.
+ *   flops     2·D + 2·Dv per allowed (query, key) pair, times B·Hq; softmax not counted. Non-causal:
+ *             pairs = Lq·Lk, i.e. 4·B·Hq·Lq·Lk·D for D = Dv. Causal (bottom-right) counts only the
+ *             allowed pairs, about half for Lq = Lk.
+ *   gflops    flops / ms (gflops_host: flops / ms_host).
+ *   bytes     Q, K, V and O, each moved once (4 bytes per element); gbps = bytes / ms.
+ *   workspace_bytes  clattn_sdpa_plan_workspace_size().
+ *   max_abs_err  |out - reference| on a few sampled rows (double-precision reference), a sanity check.
+ *   peak_*    with --peak: a measured fp32 FMA rate and a triad bandwidth for the device (see peak_*()).
+ *
+ * Exit codes: 0 success (skipped cases included); 1 a device or case failed; 2 bad command line.
+ */
+#include <clattn.h>
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* ---- cases ---------------------------------------------------------------------------------------- */
+
+typedef struct shape {
+    int64_t B, Hq, Hkv, Lq, Lk, D, Dv;
+} shape;
+
+/* One entry of the default grid; causal_too: also run it causal (not for decode, where bottom-right
+ * causal with Lq = 1 allows every key and so repeats the non-causal case). */
+typedef struct grid_entry {
+    shape s;
+    bool causal_too;
+} grid_entry;
+
+static const grid_entry default_grid[] = {
+    {{1, 12, 12, 128, 128, 64, 64}, true},
+    {{1, 12, 12, 512, 512, 64, 64}, true},
+    {{1, 16, 16, 2048, 2048, 64, 64}, true},
+    {{4, 8, 8, 1024, 1024, 64, 64}, true},
+    {{1, 8, 8, 8192, 8192, 64, 64}, true},
+    {{1, 32, 32, 4096, 4096, 128, 128}, true},
+    {{1, 32, 8, 2048, 2048, 128, 128}, true}, /* grouped-query attention */
+    {{8, 32, 8, 1, 4096, 128, 128}, false},   /* decode: one query against a 4096-entry KV cache */
+};
+#define QUICK_SHAPES 3
+
+typedef struct bench_case {
+    shape s;
+    bool causal;
+} bench_case;
+
+typedef enum causal_mode { MODE_DEFAULT, MODE_NONE, MODE_CAUSAL, MODE_BOTH } causal_mode;
+typedef enum out_format { FMT_TABLE, FMT_JSON, FMT_CSV } out_format;
+
+typedef struct options {
+    bench_case *cases;
+    int ncases;
+    shape *shapes; /* from --shape */
+    int nshapes;
+    bool quick;
+    causal_mode mode;
+    const char *device; /* NULL: CLATTN_DEVICE */
+    bool all_devices;
+    int repeat, warmup;
+    double max_seconds;
+    int threads;
+    bool peak;
+    out_format fmt;
+} options;
+
+/* ---- small helpers -------------------------------------------------------------------------------- */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median and minimum of t[0..n) (n >= 1); sorts t. */
+static void median_min(double *t, int n, double *med, double *mn)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    *mn = t[0];
+    *med = (n % 2) ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static void fill_uniform(float *x, size_t n, uint64_t seed)
+{
+    uint64_t s = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (float)((double)(s >> 40) / (double)(1ULL << 24)) * 2.0f - 1.0f; /* [-1, 1) */
+    }
+}
+
+static bool parse_i64_list(const char *text, int64_t *vals, int maxn, int *n)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        if (*n == maxn) return false;
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0) return false;
+        vals[(*n)++] = (int64_t)v;
+        if (*end == ',') {
+            p = end + 1;
+            if (!*p) return false;
+        } else if (*end == '\0') {
+            p = end;
+        } else {
+            return false;
+        }
+    }
+    return *n > 0;
+}
+
+/* Allowed (query, key) pairs of one (b, h) with bottom-right causal alignment (no kv_lengths). */
+static double allowed_pairs(const shape *s, bool causal)
+{
+    if (!causal) return (double)s->Lq * (double)s->Lk;
+    double n = 0;
+    for (int64_t i = 0; i < s->Lq; i++) {
+        int64_t a = i + s->Lk - s->Lq + 1; /* keys j <= i + Lk - Lq */
+        if (a < 0) a = 0;
+        if (a > s->Lk) a = s->Lk;
+        n += (double)a;
+    }
+    return n;
+}
+
+/* ---- results -------------------------------------------------------------------------------------- */
+
+/* One row of output; NAN numbers print as null / empty / "-". */
+typedef struct result {
+    char device[300];   /* "platform / device name" or "host (CPU model)" */
+    char device_tag[32]; /* short: host, pocl, rusticl, ... */
+    char selector[64];
+    const char *backend; /* host | opencl */
+    const char *path;    /* the kernel path clattn ran */
+    bench_case c;
+    int threads;
+    char status[512]; /* "ok", "skipped: too slow (...)", "error: ..." */
+    double ms, ms_min, ms_host, ms_host_min, first_ms, plan_ms;
+    double flops, gflops, gflops_host, bytes, gbps, workspace, max_abs_err;
+    double peak_gflops, peak_gbps;
+} result;
+
+typedef struct peak_info {
+    double gflops, gbps;
+    char flops_how[160], bw_how[160];
+} peak_info;
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double x)
+{
+    if (isfinite(x)) fprintf(f, "%.6g", x);
+    else fputs("null", f);
+}
+
+static void csv_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static double ratio_or_nan(double a, double b) { return (isfinite(a) && isfinite(b) && b > 0) ? a / b : NAN; }
+
+/* Field order shared by JSON and CSV (and by the peers in bench/peers/). */
+static const char *const csv_header =
+    "impl,device,device_tag,selector,backend,path,B,Hq,Hkv,Lq,Lk,D,Dv,causal,threads,warmup,repeat,status,"
+    "ms,ms_min,ms_host,ms_host_min,first_call_ms,plan_ms,flops,gflops,gflops_host,bytes,gbps,"
+    "workspace_bytes,max_abs_err,peak_gflops,peak_gbps,pct_peak_flops,pct_peak_bw";
+
+static void emit_record(FILE *f, out_format fmt, const result *r, const options *o)
+{
+    const double nums[] = {r->ms,     r->ms_min, r->ms_host, r->ms_host_min, r->first_ms, r->plan_ms,
+                           r->flops,  r->gflops, r->gflops_host, r->bytes,   r->gbps,     r->workspace,
+                           r->max_abs_err, r->peak_gflops, r->peak_gbps,
+                           100.0 * ratio_or_nan(r->gflops, r->peak_gflops),
+                           100.0 * ratio_or_nan(r->gbps, r->peak_gbps)};
+    static const char *const num_names[] = {"ms",          "ms_min",      "ms_host",     "ms_host_min",
+                                            "first_call_ms", "plan_ms",   "flops",       "gflops",
+                                            "gflops_host", "bytes",       "gbps",        "workspace_bytes",
+                                            "max_abs_err", "peak_gflops", "peak_gbps",   "pct_peak_flops",
+                                            "pct_peak_bw"};
+    const int nnum = (int)(sizeof nums / sizeof nums[0]);
+    const shape *s = &r->c.s;
+    if (fmt == FMT_JSON) {
+        fputs("{\"record\":\"case\",\"impl\":\"clattn\",\"device\":", f);
+        json_string(f, r->device);
+        fputs(",\"device_tag\":", f);
+        json_string(f, r->device_tag);
+        fputs(",\"selector\":", f);
+        json_string(f, r->selector);
+        fprintf(f, ",\"backend\":\"%s\",\"path\":\"%s\"", r->backend, r->path);
+        fprintf(f, ",\"B\":%lld,\"Hq\":%lld,\"Hkv\":%lld,\"Lq\":%lld,\"Lk\":%lld,\"D\":%lld,\"Dv\":%lld", (long long)s->B,
+                (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq, (long long)s->Lk, (long long)s->D,
+                (long long)s->Dv);
+        fprintf(f, ",\"causal\":%s,\"threads\":%d,\"warmup\":%d,\"repeat\":%d,\"status\":", r->c.causal ? "true" : "false",
+                r->threads, o->warmup, o->repeat);
+        json_string(f, r->status);
+        for (int i = 0; i < nnum; i++) {
+            fprintf(f, ",\"%s\":", num_names[i]);
+            json_num(f, nums[i]);
+        }
+        fputs("}\n", f);
+    } else if (fmt == FMT_CSV) {
+        fputs("clattn,", f);
+        csv_string(f, r->device);
+        fputc(',', f);
+        csv_string(f, r->device_tag);
+        fputc(',', f);
+        csv_string(f, r->selector);
+        fprintf(f, ",%s,%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%d,%d,", r->backend, r->path, (long long)s->B,
+                (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq, (long long)s->Lk, (long long)s->D,
+                (long long)s->Dv, r->c.causal ? 1 : 0, r->threads, o->warmup, o->repeat);
+        csv_string(f, r->status);
+        for (int i = 0; i < nnum; i++) {
+            fputc(',', f);
+            if (isfinite(nums[i])) fprintf(f, "%.6g", nums[i]);
+        }
+        fputc('\n', f);
+    } else {
+        char buf[17][24];
+        for (int i = 0; i < nnum; i++) {
+            if (!isfinite(nums[i])) snprintf(buf[i], sizeof buf[i], "-");
+            else if (i == 12) snprintf(buf[i], sizeof buf[i], "%.1e", nums[i]);
+            else if (i == 11) snprintf(buf[i], sizeof buf[i], "%.1f", nums[i] / 1048576.0);
+            else if (nums[i] >= 1000) snprintf(buf[i], sizeof buf[i], "%.0f", nums[i]);
+            else snprintf(buf[i], sizeof buf[i], "%.3g", nums[i]);
+        }
+        fprintf(f, "%3lld %4lld %4lld %6lld %6lld %4lld %4lld %-6s %-6s %9s %9s %9s %8s %6s %7s %5s %8s %9s %8s %s\n",
+                (long long)s->B, (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq, (long long)s->Lk,
+                (long long)s->D, (long long)s->Dv, r->c.causal ? "causal" : "full", r->path, buf[0], buf[1],
+                buf[2], buf[7], buf[15], buf[10], buf[16], buf[11], buf[4], buf[12], r->status);
+    }
+    fflush(f);
+}
+
+static void emit_table_header(FILE *f)
+{
+    fprintf(f, "%3s %4s %4s %6s %6s %4s %4s %-6s %-6s %9s %9s %9s %8s %6s %7s %5s %8s %9s %8s %s\n", "B", "Hq",
+            "Hkv", "Lq", "Lk", "D", "Dv", "mask", "path", "ms", "ms_min", "ms_host", "GFLOP/s", "%pkF", "GB/s",
+            "%pkB", "ws_MiB", "first_ms", "max_err", "status");
+}
+
+static void emit_peak(FILE *f, out_format fmt, const result *dev, const peak_info *pk)
+{
+    if (fmt == FMT_JSON) {
+        fputs("{\"record\":\"peak\",\"impl\":\"clattn-bench\",\"device\":", f);
+        json_string(f, dev->device);
+        fputs(",\"device_tag\":", f);
+        json_string(f, dev->device_tag);
+        fputs(",\"selector\":", f);
+        json_string(f, dev->selector);
+        fputs(",\"peak_gflops\":", f);
+        json_num(f, pk->gflops);
+        fputs(",\"peak_flops_how\":", f);
+        json_string(f, pk->flops_how);
+        fputs(",\"peak_gbps\":", f);
+        json_num(f, pk->gbps);
+        fputs(",\"peak_bw_how\":", f);
+        json_string(f, pk->bw_how);
+        fputs("}\n", f);
+    } else {
+        FILE *to = fmt == FMT_CSV ? stderr : f; /* keep CSV output a plain table */
+        fprintf(to, "# peak fp32 FMA: %.1f GFLOP/s (%s)\n", pk->gflops, pk->flops_how);
+        fprintf(to, "# peak memory:   %.1f GB/s (%s)\n", pk->gbps, pk->bw_how);
+    }
+    fflush(f);
+}
+
+/* ---- reference check ------------------------------------------------------------------------------ */
+
+/* Max |out - ref| over a few (b, h, i) rows, reference in double. */
+static double sampled_error(const shape *s, bool causal, const float *q, const float *k, const float *v,
+                            const float *out)
+{
+    const int64_t rows = s->B * s->Hq * s->Lq;
+    if (rows == 0 || s->Lk == 0) return 0.0;
+    const int64_t picks[4] = {0, rows - 1, rows / 2, (rows * 7) / 13};
+    const double scale = 1.0 / sqrt((double)s->D);
+    double *sc = malloc((size_t)s->Lk * sizeof *sc);
+    double *acc = malloc((size_t)s->Dv * sizeof *acc);
+    double err = 0.0;
+    if (!sc || !acc) {
+        free(sc);
+        free(acc);
+        return NAN;
+    }
+    for (int p = 0; p < 4; p++) {
+        const int64_t r = picks[p];
+        const int64_t i = r % s->Lq, bh = r / s->Lq, h = bh % s->Hq, b = bh / s->Hq;
+        const int64_t hk = h / (s->Hq / s->Hkv);
+        const float *qi = q + ((b * s->Hq + h) * s->Lq + i) * s->D;
+        const float *kb = k + (b * s->Hkv + hk) * s->Lk * s->D;
+        const float *vb = v + (b * s->Hkv + hk) * s->Lk * s->Dv;
+        int64_t nallow = causal ? i + s->Lk - s->Lq + 1 : s->Lk;
+        if (nallow > s->Lk) nallow = s->Lk;
+        for (int64_t d = 0; d < s->Dv; d++) acc[d] = 0.0;
+        if (nallow > 0) {
+            double mx = -INFINITY, sum = 0.0;
+            for (int64_t j = 0; j < nallow; j++) {
+                double dot = 0.0;
+                for (int64_t d = 0; d < s->D; d++) dot += (double)qi[d] * (double)kb[j * s->D + d];
+                sc[j] = dot * scale;
+                if (sc[j] > mx) mx = sc[j];
+            }
+            for (int64_t j = 0; j < nallow; j++) {
+                sc[j] = exp(sc[j] - mx);
+                sum += sc[j];
+            }
+            for (int64_t j = 0; j < nallow; j++)
+                for (int64_t d = 0; d < s->Dv; d++) acc[d] += sc[j] / sum * (double)vb[j * s->Dv + d];
+        }
+        const float *oi = out + ((b * s->Hq + h) * s->Lq + i) * s->Dv;
+        for (int64_t d = 0; d < s->Dv; d++) {
+            double e = fabs((double)oi[d] - acc[d]);
+            if (!(e <= err)) err = e; /* NaN propagates */
+        }
+    }
+    free(sc);
+    free(acc);
+    return err;
+}
+
+/* ---- peak: host ----------------------------------------------------------------------------------- */
+
+/* Independent FMA chains a = a·c + d in GCC vector-extension registers, one function per ISA so the
+ * accumulators fit the register file (10 × zmm; 10 × ymm; 8 × xmm without FMA, counted as 2 flops). */
+#define FMA_BODY(VT, NACC)                                                                                \
+    VT a[NACC];                                                                                           \
+    const VT c = (VT){0} + m, d = (VT){0} + (1.0f - m);                                                   \
+    for (int j = 0; j < NACC; j++) a[j] = (VT){0} + (float)j * 0.01f;                                     \
+    for (long it = 0; it < iters; it++)                                                                   \
+        for (int j = 0; j < NACC; j++) a[j] = a[j] * c + d;                                               \
+    VT s = a[0];                                                                                          \
+    for (int j = 1; j < NACC; j++) s += a[j];                                                             \
+    float r = 0.0f;                                                                                       \
+    for (size_t l = 0; l < sizeof(VT) / sizeof(float); l++) r += s[l];                                    \
+    return r;
+
+typedef float v4sf __attribute__((vector_size(16)));
+#define FMA_ACC_GENERIC 8
+static float fma_loop_generic(long iters, float m) { FMA_BODY(v4sf, FMA_ACC_GENERIC) }
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define HAVE_X86_VARIANTS 1
+typedef float v8sf __attribute__((vector_size(32)));
+typedef float v16sf __attribute__((vector_size(64)));
+#define FMA_ACC_X86 10
+__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters, float m) { FMA_BODY(v8sf, FMA_ACC_X86) }
+__attribute__((target("avx512f"))) static float fma_loop_avx512(long iters, float m) { FMA_BODY(v16sf, FMA_ACC_X86) }
+#endif
+
+typedef float (*fma_fn)(long, float);
+
+static fma_fn pick_fma(int *lanes, int *nacc, const char **isa)
+{
+#ifdef HAVE_X86_VARIANTS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        *lanes = 16, *nacc = FMA_ACC_X86, *isa = "AVX-512";
+        return fma_loop_avx512;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        *lanes = 8, *nacc = FMA_ACC_X86, *isa = "AVX2+FMA";
+        return fma_loop_avx2;
+    }
+#endif
+    *lanes = 4, *nacc = FMA_ACC_GENERIC, *isa = "generic 4-wide";
+    return fma_loop_generic;
+}
+
+typedef struct host_job {
+    fma_fn fn;
+    long iters;
+    float sink;
+    float *a, *b, *c; /* triad slice */
+    size_t n;
+} host_job;
+
+static void *fma_thread(void *arg)
+{
+    host_job *j = arg;
+    j->sink = j->fn(j->iters, 0.999f);
+    return NULL;
+}
+
+static void *triad_thread(void *arg)
+{
+    host_job *j = arg;
+    float *restrict a = j->a;
+    const float *restrict b = j->b, *restrict c = j->c;
+    for (size_t i = 0; i < j->n; i++) a[i] = b[i] + 0.5f * c[i];
+    return NULL;
+}
+
+static void *init_thread(void *arg)
+{
+    host_job *j = arg;
+    for (size_t i = 0; i < j->n; i++) j->a[i] = j->b[i] = j->c[i] = 1.0f;
+    return NULL;
+}
+
+/* Runs fn on nthreads threads (the calling one included) and returns the wall time in ms. */
+static double run_threads(int nthreads, host_job *jobs, void *(*fn)(void *))
+{
+    pthread_t tid[256];
+    int started = 0;
+    double t0 = now_ms();
+    for (int t = 1; t < nthreads; t++)
+        if (pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0) started = t;
+        else fn(&jobs[t]);
+    fn(&jobs[0]);
+    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+    return now_ms() - t0;
+}
+
+static void peak_host(int nthreads, peak_info *pk)
+{
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > 256) nthreads = 256;
+    host_job jobs[256];
+    int lanes, nacc;
+    const char *isa;
+    fma_fn fn = pick_fma(&lanes, &nacc, &isa);
+    memset(jobs, 0, sizeof jobs);
+
+    /* FMA: calibrate to about 0.3 s, best of 3. */
+    long iters = 1 << 16;
+    double best = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        for (int t = 0; t < nthreads; t++) jobs[t].fn = fn, jobs[t].iters = iters;
+        double ms = run_threads(nthreads, jobs, fma_thread);
+        double fl = 2.0 * (double)lanes * nacc * (double)iters * nthreads;
+        if (rep >= 2 && fl / ms * 1e-6 > best) best = fl / ms * 1e-6;
+        if (rep < 2 && ms > 0) iters = (long)((double)iters * 300.0 / ms) + 1;
+    }
+    pk->gflops = best;
+    snprintf(pk->flops_how, sizeof pk->flops_how,
+             "%s, %d independent %d-lane FMA chains per thread, %d threads, best of 3", isa, nacc, lanes, nthreads);
+
+    /* Triad a = b + s·c over 3 × 128 MiB, first-touched by the same threads; bytes = 3·N·4. */
+    size_t n = (size_t)32 << 20;
+    float *a = aligned_alloc(64, n * sizeof(float)), *b = aligned_alloc(64, n * sizeof(float)),
+          *c = aligned_alloc(64, n * sizeof(float));
+    pk->gbps = NAN;
+    if (a && b && c) {
+        size_t per = (n / (size_t)nthreads) & ~(size_t)15;
+        for (int t = 0; t < nthreads; t++) {
+            size_t off = per * (size_t)t;
+            jobs[t].a = a + off, jobs[t].b = b + off, jobs[t].c = c + off;
+            jobs[t].n = t == nthreads - 1 ? n - off : per;
+        }
+        run_threads(nthreads, jobs, init_thread);
+        double best_ms = INFINITY;
+        for (int rep = 0; rep < 6; rep++) {
+            double ms = run_threads(nthreads, jobs, triad_thread);
+            if (rep > 0 && ms < best_ms) best_ms = ms;
+        }
+        pk->gbps = 3.0 * (double)n * sizeof(float) / best_ms * 1e-6;
+        snprintf(pk->bw_how, sizeof pk->bw_how, "triad a=b+s*c, 3 x %zu MiB, %d threads, best of 5, 3 arrays counted",
+                 n * sizeof(float) >> 20, nthreads);
+    }
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* ---- peak: OpenCL --------------------------------------------------------------------------------- */
+
+static const char *const peak_cl_src =
+    "__kernel void peak_fma(__global VEC *out, const int iters, const float m)\n"
+    "{\n"
+    "    const float g = (float)get_global_id(0) * 1e-7f;\n"
+    "    VEC a0 = (VEC)(g), a1 = (VEC)(g + 0.01f), a2 = (VEC)(g + 0.02f), a3 = (VEC)(g + 0.03f);\n"
+    "    VEC a4 = (VEC)(g + 0.04f), a5 = (VEC)(g + 0.05f), a6 = (VEC)(g + 0.06f), a7 = (VEC)(g + 0.07f);\n"
+    "    const VEC c = (VEC)(m), d = (VEC)(1.0f - m);\n"
+    "    for (int i = 0; i < iters; i++) {\n"
+    "        a0 = mad(a0, c, d); a1 = mad(a1, c, d); a2 = mad(a2, c, d); a3 = mad(a3, c, d);\n"
+    "        a4 = mad(a4, c, d); a5 = mad(a5, c, d); a6 = mad(a6, c, d); a7 = mad(a7, c, d);\n"
+    "    }\n"
+    "    out[get_global_id(0)] = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));\n"
+    "}\n"
+    "__kernel void triad(__global float4 *a, __global const float4 *b, __global const float4 *c)\n"
+    "{\n"
+    "    const size_t i = get_global_id(0);\n"
+    "    a[i] = b[i] + 0.5f * c[i];\n"
+    "}\n"
+    "__kernel void triad_strided(__global float4 *a, __global const float4 *b, __global const float4 *c,\n"
+    "                            const uint n)\n"
+    "{\n"
+    "    for (uint i = get_global_id(0); i < n; i += get_global_size(0)) a[i] = b[i] + 0.5f * c[i];\n"
+    "}\n";
+
+#define CL_TRY(call)                                                                                      \
+    do {                                                                                                  \
+        cl_int e_ = (call);                                                                               \
+        if (e_ != CL_SUCCESS) {                                                                           \
+            fprintf(stderr, "clattn-bench: peak: %s failed (%d)\n", #call, (int)e_);                      \
+            goto cleanup;                                                                                 \
+        }                                                                                                 \
+    } while (0)
+
+/* One FMA kernel: 8 independent mad() chains of floatW per work-item, 2 flops each; calibrated to about
+ * 0.25 s, best of 3. Host clock around clFinish(). Returns GFLOP/s or NAN. */
+static double peak_cl_fma(cl_context context, cl_device_id device, cl_command_queue queue, int width, size_t global)
+{
+    cl_program prog = NULL;
+    cl_kernel kern = NULL;
+    cl_mem out = NULL;
+    cl_int err;
+    const char *src = peak_cl_src;
+    char opts[64];
+    double best = NAN;
+    snprintf(opts, sizeof opts, "-D VEC=float%d", width);
+    prog = clCreateProgramWithSource(context, 1, &src, NULL, &err);
+    CL_TRY(err);
+    CL_TRY(clBuildProgram(prog, 1, &device, opts, NULL, NULL));
+    kern = clCreateKernel(prog, "peak_fma", &err);
+    CL_TRY(err);
+    out = clCreateBuffer(context, CL_MEM_WRITE_ONLY, global * (size_t)width * sizeof(float), NULL, &err);
+    CL_TRY(err);
+    int iters = 64;
+    const float m = 0.999f;
+    best = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        CL_TRY(clSetKernelArg(kern, 0, sizeof out, &out));
+        CL_TRY(clSetKernelArg(kern, 1, sizeof iters, &iters));
+        CL_TRY(clSetKernelArg(kern, 2, sizeof m, &m));
+        double t0 = now_ms();
+        CL_TRY(clEnqueueNDRangeKernel(queue, kern, 1, NULL, &global, NULL, 0, NULL, NULL));
+        CL_TRY(clFinish(queue));
+        double ms = now_ms() - t0;
+        double fl = 2.0 * 8.0 * width * (double)iters * (double)global;
+        if (rep >= 2 && fl / ms * 1e-6 > best) best = fl / ms * 1e-6;
+        if (rep < 2 && ms > 0) {
+            double scaled = (double)iters * 250.0 / ms;
+            iters = scaled > (double)(1 << 20) ? 1 << 20 : (int)scaled + 1;
+        }
+    }
+cleanup:
+    if (out) clReleaseMemObject(out);
+    if (kern) clReleaseKernel(kern);
+    if (prog) clReleaseProgram(prog);
+    return best;
+}
+
+/* A float4 triad a = b + s·c over 3 buffers of up to 128 MiB, best of 5; 3 arrays counted. GB/s or NAN.
+ * strided: cu·256 work-items each loop over the array with a grid stride (some CPU drivers pay much per
+ * work-item); else one work-item per float4. */
+static double peak_cl_triad(cl_context context, cl_device_id device, cl_command_queue queue, bool strided,
+                            size_t *bytes_out)
+{
+    cl_program prog = NULL;
+    cl_kernel kern = NULL;
+    cl_mem buf[3] = {NULL, NULL, NULL};
+    cl_int err;
+    const char *src = peak_cl_src;
+    cl_ulong max_alloc = 0;
+    double gbps = NAN;
+    clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
+    size_t bytes = (size_t)128 << 20;
+    while (max_alloc && bytes > max_alloc) bytes >>= 1;
+    *bytes_out = bytes;
+    const size_t n4 = bytes / (4 * sizeof(float));
+    prog = clCreateProgramWithSource(context, 1, &src, NULL, &err);
+    CL_TRY(err);
+    CL_TRY(clBuildProgram(prog, 1, &device, "-D VEC=float4", NULL, NULL));
+    kern = clCreateKernel(prog, strided ? "triad_strided" : "triad", &err);
+    CL_TRY(err);
+    cl_uint cu = 1;
+    clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
+    const size_t global = strided ? (size_t)(cu ? cu : 1) * 256 : n4;
+    const cl_uint n4u = (cl_uint)n4;
+    if (strided) CL_TRY(clSetKernelArg(kern, 3, sizeof n4u, &n4u));
+    for (int i = 0; i < 3; i++) {
+        buf[i] = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        CL_TRY(err);
+        const float one = 1.0f;
+        CL_TRY(clEnqueueFillBuffer(queue, buf[i], &one, sizeof one, 0, bytes, 0, NULL, NULL));
+    }
+    CL_TRY(clFinish(queue));
+    for (int i = 0; i < 3; i++) CL_TRY(clSetKernelArg(kern, (cl_uint)i, sizeof buf[i], &buf[i]));
+    double best_ms = INFINITY;
+    for (int rep = 0; rep < 6; rep++) {
+        double t0 = now_ms();
+        CL_TRY(clEnqueueNDRangeKernel(queue, kern, 1, NULL, &global, NULL, 0, NULL, NULL));
+        CL_TRY(clFinish(queue));
+        double ms = now_ms() - t0;
+        if (rep > 0 && ms < best_ms) best_ms = ms;
+    }
+    gbps = 3.0 * (double)bytes / best_ms * 1e-6;
+cleanup:
+    for (int i = 0; i < 3; i++)
+        if (buf[i]) clReleaseMemObject(buf[i]);
+    if (kern) clReleaseKernel(kern);
+    if (prog) clReleaseProgram(prog);
+    return gbps;
+}
+
+/* The better of a float8 and a float16 FMA kernel, and the triad. */
+static void peak_opencl(cl_context context, cl_device_id device, cl_command_queue queue, peak_info *pk)
+{
+    cl_uint cu = 1;
+    clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
+    const size_t global = (size_t)(cu ? cu : 1) * 1024;
+    pk->gflops = NAN;
+    for (int width = 8; width <= 16; width *= 2) {
+        double g = peak_cl_fma(context, device, queue, width, global);
+        if (isfinite(g) && !(g <= pk->gflops)) {
+            pk->gflops = g;
+            snprintf(pk->flops_how, sizeof pk->flops_how,
+                     "OpenCL kernel, 8 independent float%d mad() chains per work-item, %zu work-items, best of 3",
+                     width, global);
+        }
+    }
+    pk->gbps = NAN;
+    for (int strided = 0; strided < 2; strided++) {
+        size_t bytes = 0;
+        double g = peak_cl_triad(context, device, queue, strided, &bytes);
+        if (isfinite(g) && !(g <= pk->gbps)) {
+            pk->gbps = g;
+            snprintf(pk->bw_how, sizeof pk->bw_how,
+                     "OpenCL float4 triad a=b+s*c, 3 x %zu MiB, %s, best of 5, 3 arrays counted", bytes >> 20,
+                     strided ? "grid-stride loop" : "one work-item per float4");
+        }
+    }
+}
+
+/* ---- one case ------------------------------------------------------------------------------------- */
+
+/* Times one execution function call; returns its ms. */
+typedef struct run_ctx {
+    clattn_sdpa_plan *plan;
+    const float *q, *k, *v;
+    float *out;
+    cl_command_queue queue;
+    cl_mem mq, mk, mv, mo;
+    clattn_status st;
+    cl_int cl_err;
+} run_ctx;
+
+static double time_execute(run_ctx *r)
+{
+    double t0 = now_ms();
+    r->st = clattn_sdpa_execute(r->plan, r->q, r->k, r->v, NULL, NULL, r->out, NULL);
+    return now_ms() - t0;
+}
+
+static double time_enqueue(run_ctx *r)
+{
+    double t0 = now_ms();
+    r->st = clattn_sdpa_enqueue(r->plan, r->mq, r->mk, r->mv, NULL, NULL, r->mo, NULL, 0, NULL, NULL);
+    if (r->st == CLATTN_SUCCESS) r->cl_err = clFinish(r->queue);
+    return now_ms() - t0;
+}
+
+/* Warm-up then repeats of fn; false (with r->status set) on failure or when one run exceeds the limit. */
+static bool timed_loop(double (*fn)(run_ctx *), run_ctx *rc, const options *o, clattn_context *ctx, result *r,
+                       double *times, double *med, double *mn, const char *what)
+{
+    for (int i = 0; i < o->warmup + o->repeat; i++) {
+        double ms = fn(rc);
+        if (rc->st != CLATTN_SUCCESS) {
+            snprintf(r->status, sizeof r->status, "error: %s: %s: %s", what, clattn_status_string(rc->st),
+                     clattn_last_error(ctx));
+            return false;
+        }
+        if (rc->cl_err != CL_SUCCESS) {
+            snprintf(r->status, sizeof r->status, "error: %s: clFinish failed (%d)", what, (int)rc->cl_err);
+            return false;
+        }
+        if (ms > o->max_seconds * 1e3) {
+            snprintf(r->status, sizeof r->status, "skipped: too slow (one %s took %.1f s > --max-seconds %g)", what,
+                     ms * 1e-3, o->max_seconds);
+            return false;
+        }
+        if (i >= o->warmup) times[i - o->warmup] = ms;
+    }
+    median_min(times, o->repeat, med, mn);
+    return true;
+}
+
+/* The OpenCL objects a context runs on (all NULL on the host path). */
+typedef struct cl_objs {
+    cl_context context;
+    cl_device_id device;
+    cl_command_queue queue;
+} cl_objs;
+
+static bool run_case(clattn_context *ctx, const clattn_device_info *info, const cl_objs *cl, const options *o,
+                     result *r)
+{
+    const shape *s = &r->c.s;
+    const size_t nq = (size_t)(s->B * s->Hq * s->Lq * s->D), nk = (size_t)(s->B * s->Hkv * s->Lk * s->D),
+                 nv = (size_t)(s->B * s->Hkv * s->Lk * s->Dv), no = (size_t)(s->B * s->Hq * s->Lq * s->Dv);
+    float *q = malloc((nq ? nq : 1) * sizeof(float)), *k = malloc((nk ? nk : 1) * sizeof(float)),
+          *v = malloc((nv ? nv : 1) * sizeof(float)), *out = malloc((no ? no : 1) * sizeof(float));
+    double *times = malloc((size_t)o->repeat * sizeof(double));
+    clattn_sdpa_plan *plan = NULL;
+    run_ctx rc;
+    bool ok = false;
+    memset(&rc, 0, sizeof rc);
+
+    r->flops = (double)s->B * (double)s->Hq * allowed_pairs(s, r->c.causal) * 2.0 * (double)(s->D + s->Dv);
+    r->bytes = 4.0 * (double)(nq + nk + nv + no);
+    snprintf(r->status, sizeof r->status, "ok");
+    if (!q || !k || !v || !out || !times) {
+        snprintf(r->status, sizeof r->status, "error: out of host memory");
+        goto cleanup;
+    }
+    fill_uniform(q, nq, 1);
+    fill_uniform(k, nk, 2);
+    fill_uniform(v, nv, 3);
+
+    clattn_sdpa_desc desc;
+    clattn_sdpa_desc_init(&desc, s->B, s->Hq, s->Hkv, s->Lq, s->Lk, s->D, s->Dv);
+    desc.causal = r->c.causal ? CLATTN_CAUSAL_BOTTOM_RIGHT : CLATTN_CAUSAL_NONE;
+
+    /* First call in this process: plan create + first execute. */
+    double t0 = now_ms();
+    clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &desc);
+    double t1 = now_ms();
+    if (st != CLATTN_SUCCESS) {
+        snprintf(r->status, sizeof r->status, "error: plan_create: %s: %s", clattn_status_string(st),
+                 clattn_last_error(ctx));
+        goto cleanup;
+    }
+    r->plan_ms = t1 - t0;
+    r->workspace = (double)clattn_sdpa_plan_workspace_size(plan);
+    rc.plan = plan, rc.q = q, rc.k = k, rc.v = v, rc.out = out;
+    double first_exec = time_execute(&rc);
+    r->first_ms = r->plan_ms + first_exec;
+    if (rc.st != CLATTN_SUCCESS) {
+        snprintf(r->status, sizeof r->status, "error: execute: %s: %s", clattn_status_string(rc.st),
+                 clattn_last_error(ctx));
+        goto cleanup;
+    }
+    r->max_abs_err = sampled_error(s, r->c.causal, q, k, v, out);
+    if (first_exec > o->max_seconds * 1e3) {
+        snprintf(r->status, sizeof r->status, "skipped: too slow (first execute took %.1f s > --max-seconds %g)",
+                 first_exec * 1e-3, o->max_seconds);
+        ok = true;
+        goto cleanup;
+    }
+
+    if (!timed_loop(time_execute, &rc, o, ctx, r, times, &r->ms_host, &r->ms_host_min, "execute")) {
+        ok = strncmp(r->status, "skipped", 7) == 0;
+        goto cleanup;
+    }
+    r->gflops_host = r->flops / r->ms_host * 1e-6;
+
+    if (info->backend == CLATTN_BACKEND_OPENCL) {
+        cl_context clc = cl->context;
+        cl_int err = CL_SUCCESS;
+        rc.queue = cl->queue;
+        cl_mem *mems[4] = {&rc.mq, &rc.mk, &rc.mv, &rc.mo};
+        const float *src[4] = {q, k, v, NULL};
+        const size_t cnt[4] = {nq, nk, nv, no};
+        for (int i = 0; i < 4 && err == CL_SUCCESS; i++) {
+            *mems[i] = clCreateBuffer(clc, CL_MEM_READ_WRITE, (cnt[i] ? cnt[i] : 1) * sizeof(float), NULL, &err);
+            if (err == CL_SUCCESS && src[i] && cnt[i])
+                err = clEnqueueWriteBuffer(rc.queue, *mems[i], CL_TRUE, 0, cnt[i] * sizeof(float), src[i], 0, NULL,
+                                           NULL);
+        }
+        if (err != CL_SUCCESS) {
+            snprintf(r->status, sizeof r->status, "error: creating device buffers failed (%d)", (int)err);
+            goto cleanup;
+        }
+        if (!timed_loop(time_enqueue, &rc, o, ctx, r, times, &r->ms, &r->ms_min, "enqueue+clFinish")) {
+            ok = strncmp(r->status, "skipped", 7) == 0;
+            goto cleanup;
+        }
+    } else {
+        r->ms = r->ms_host;
+        r->ms_min = r->ms_host_min;
+    }
+    r->gflops = r->flops / r->ms * 1e-6;
+    r->gbps = r->bytes / r->ms * 1e-6;
+    ok = true;
+
+cleanup:
+    if (rc.mq) clReleaseMemObject(rc.mq);
+    if (rc.mk) clReleaseMemObject(rc.mk);
+    if (rc.mv) clReleaseMemObject(rc.mv);
+    if (rc.mo) clReleaseMemObject(rc.mo);
+    clattn_sdpa_plan_destroy(plan);
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    free(times);
+    return ok;
+}
+
+/* ---- devices -------------------------------------------------------------------------------------- */
+
+static void lowercase_word(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    while (*in == ' ') in++;
+    for (; *in && *in != ' ' && n + 1 < cap; in++) {
+        char ch = *in;
+        out[n++] = (char)((ch >= 'A' && ch <= 'Z') ? ch - 'A' + 'a' : ch);
+    }
+    out[n] = '\0';
+}
+
+/* Workaround: clattn 0.1.0's clattn_context_get_cl() returns NULL objects for a context made by
+ * clattn_context_create() (src/context.c reads fields the OpenCL backend never sets). The device-resident
+ * timing needs the context and queue, so find the chosen device by platform and device name, make our own
+ * cl_context and in-order queue, and re-create the clattn context on them with
+ * clattn_context_create_from_cl() (public API; same device, same kernels). */
+static bool rewrap_context(clattn_context **ctx, clattn_device_info *info, cl_objs *cl)
+{
+    cl_uint np = 0;
+    cl_device_id found = NULL;
+    if (clGetPlatformIDs(0, NULL, &np) != CL_SUCCESS || np == 0) return false;
+    cl_platform_id *plats = malloc(np * sizeof *plats);
+    if (!plats || clGetPlatformIDs(np, plats, NULL) != CL_SUCCESS) {
+        free(plats);
+        return false;
+    }
+    for (cl_uint p = 0; p < np && !found; p++) {
+        char pname[128] = "";
+        clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof pname, pname, NULL);
+        pname[sizeof pname - 1] = '\0';
+        if (strncmp(pname, info->platform_name, sizeof pname - 1) != 0) continue;
+        cl_device_id devs[64];
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 64, devs, &nd) != CL_SUCCESS) continue;
+        for (cl_uint d = 0; d < nd && d < 64; d++) {
+            char dname[128] = "";
+            clGetDeviceInfo(devs[d], CL_DEVICE_NAME, sizeof dname, dname, NULL);
+            dname[sizeof dname - 1] = '\0';
+            if (strncmp(dname, info->device_name, sizeof dname - 1) == 0) {
+                found = devs[d];
+                break;
+            }
+        }
+    }
+    free(plats);
+    if (!found) {
+        fprintf(stderr, "clattn-bench: cannot find OpenCL device '%s' again for device-resident timing\n",
+                info->device_name);
+        return false;
+    }
+    cl_int err;
+    cl->device = found;
+    cl->context = clCreateContext(NULL, 1, &found, NULL, NULL, &err);
+    if (err != CL_SUCCESS) return false;
+    cl->queue = clCreateCommandQueue(cl->context, found, 0, &err);
+    if (err != CL_SUCCESS) return false;
+    clattn_context *wrapped = NULL;
+    clattn_status st = clattn_context_create_from_cl(&wrapped, cl->context, found, cl->queue);
+    if (st != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn-bench: clattn_context_create_from_cl: %s: %s\n", clattn_status_string(st),
+                clattn_last_error(NULL));
+        return false;
+    }
+    clattn_context_destroy(*ctx);
+    *ctx = wrapped;
+    clattn_context_get_info(wrapped, info);
+    return true;
+}
+
+/* Runs every case on one device; false if the device or a case failed. */
+static bool bench_device(const char *selector, const options *o, bool *header_done)
+{
+    clattn_context *ctx = NULL;
+    clattn_context_options copts;
+    memset(&copts, 0, sizeof copts);
+    copts.device = selector;
+    copts.num_threads = o->threads;
+    const char *shown = selector ? selector : getenv("CLATTN_DEVICE");
+    if (!shown || !*shown) shown = "(default)";
+    clattn_status st = clattn_context_create(&ctx, &copts);
+    if (st != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn-bench: device '%s': %s: %s\n", shown, clattn_status_string(st),
+                clattn_last_error(NULL));
+        return false;
+    }
+    clattn_device_info info;
+    clattn_context_get_info(ctx, &info);
+    cl_objs cl = {NULL, NULL, NULL}, own = {NULL, NULL, NULL};
+    if (info.backend == CLATTN_BACKEND_OPENCL) {
+        clattn_context_get_cl(ctx, &cl.context, &cl.device, &cl.queue);
+        if (!cl.context || !cl.queue) {
+            bool rewrapped = rewrap_context(&ctx, &info, &own);
+            if (own.queue) clReleaseCommandQueue(own.queue); /* the clattn context retains them */
+            if (own.context) clReleaseContext(own.context);
+            if (!rewrapped) {
+                clattn_context_destroy(ctx);
+                return false;
+            }
+            cl = own;
+        }
+    }
+
+    result base;
+    memset(&base, 0, sizeof base);
+    snprintf(base.selector, sizeof base.selector, "%s", shown);
+    if (info.backend == CLATTN_BACKEND_HOST) {
+        snprintf(base.device, sizeof base.device, "host (%s)", info.device_name);
+        snprintf(base.device_tag, sizeof base.device_tag, "host");
+        base.backend = "host";
+        base.path = "host"; /* no public query for the kernel path yet */
+    } else {
+        snprintf(base.device, sizeof base.device, "%s / %s", info.platform_name, info.device_name);
+        if (strstr(info.platform_name, "Portable Computing Language")) snprintf(base.device_tag, sizeof base.device_tag, "pocl");
+        else lowercase_word(info.platform_name, base.device_tag, sizeof base.device_tag);
+        base.backend = "opencl";
+        base.path = "chain"; /* scores -> softmax -> weighted_sum, see src/cl_backend.c */
+    }
+    base.threads = info.num_threads;
+    base.peak_gflops = base.peak_gbps = NAN;
+
+    if (o->fmt == FMT_TABLE)
+        printf("\n# device: %s [%s], selector '%s', %d %s; driver %s\n", base.device, base.device_tag, shown,
+               info.num_threads, info.backend == CLATTN_BACKEND_HOST ? "threads" : "compute units",
+               info.driver_version);
+    fflush(stdout);
+    if (o->peak) {
+        peak_info pk;
+        memset(&pk, 0, sizeof pk);
+        fprintf(stderr, "clattn-bench: measuring peak on %s ...\n", base.device_tag);
+        if (info.backend == CLATTN_BACKEND_HOST) {
+            peak_host(info.num_threads, &pk);
+        } else {
+            peak_opencl(cl.context, cl.device, cl.queue, &pk);
+        }
+        base.peak_gflops = pk.gflops;
+        base.peak_gbps = pk.gbps;
+        emit_peak(stdout, o->fmt, &base, &pk);
+    }
+    if (o->fmt == FMT_TABLE) {
+        printf("# ms: device-resident (OpenCL: enqueue + clFinish on cl_mem; host: execute); ms_host: "
+               "clattn_sdpa_execute on host arrays; median of %d after %d warm-up; GFLOP/s from ms, causal counts "
+               "allowed pairs only (about half)\n",
+               o->repeat, o->warmup);
+        emit_table_header(stdout);
+        fflush(stdout);
+    } else if (o->fmt == FMT_CSV && !*header_done) {
+        printf("%s\n", csv_header);
+        *header_done = true;
+    }
+
+    bool all_ok = true;
+    for (int i = 0; i < o->ncases; i++) {
+        result r = base;
+        r.c = o->cases[i];
+        r.ms = r.ms_min = r.ms_host = r.ms_host_min = r.first_ms = r.plan_ms = NAN;
+        r.gflops = r.gflops_host = r.gbps = r.workspace = r.max_abs_err = NAN;
+        const shape *s = &r.c.s;
+        fprintf(stderr, "[%d/%d] %s B=%lld Hq=%lld Hkv=%lld Lq=%lld Lk=%lld D=%lld Dv=%lld %s ...", i + 1, o->ncases,
+                base.device_tag, (long long)s->B, (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq,
+                (long long)s->Lk, (long long)s->D, (long long)s->Dv, r.c.causal ? "causal" : "full");
+        fflush(stderr);
+        bool ok = run_case(ctx, &info, &cl, o, &r);
+        all_ok = all_ok && ok;
+        if (isfinite(r.ms))
+            fprintf(stderr, " %.3f ms (host ptrs %.3f ms), %.1f GFLOP/s\n", r.ms, r.ms_host, r.gflops);
+        else
+            fprintf(stderr, " %s\n", r.status);
+        emit_record(stdout, o->fmt, &r, o);
+    }
+    clattn_context_destroy(ctx);
+    return all_ok;
+}
+
+/* "host" plus "<platform>:all:<device>" for every OpenCL device. Caller frees each string and the array. */
+static int list_all_devices(char ***out)
+{
+    int n = 0;
+    char **sel = malloc(sizeof *sel);
+    if (!sel) return 0;
+    sel[n++] = strdup("host");
+    cl_uint np = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &np);
+    if (err == CL_SUCCESS && np > 0) {
+        cl_platform_id *plats = malloc(np * sizeof *plats);
+        if (plats && clGetPlatformIDs(np, plats, NULL) == CL_SUCCESS) {
+            for (cl_uint p = 0; p < np; p++) {
+                cl_uint nd = 0;
+                if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS) continue;
+                for (cl_uint d = 0; d < nd; d++) {
+                    char **grown = realloc(sel, (size_t)(n + 1) * sizeof *sel);
+                    if (!grown) break;
+                    sel = grown;
+                    char buf[48];
+                    snprintf(buf, sizeof buf, "%u:all:%u", p, d);
+                    sel[n++] = strdup(buf);
+                }
+            }
+        }
+        free(plats);
+    } else if (err != CL_SUCCESS && err != -1001) {
+        fprintf(stderr, "clattn-bench: clGetPlatformIDs failed (%d); benchmarking the host path only\n", (int)err);
+    }
+    *out = sel;
+    return n;
+}
+
+/* ---- command line --------------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fputs("usage: clattn-bench [options]\n"
+          "  --shape B,Hq,Hkv,Lq,Lk,D[,Dv]  a case (repeatable); default: the built-in grid\n"
+          "  --quick              only the first three shapes of the built-in grid\n"
+          "  --causal             bottom-right causal only;  --both  each shape causal and not\n"
+          "                       (built-in grid default: both, decode non-causal; --shape default: not causal)\n"
+          "  --device SELECTOR    e.g. host, pocl, rusticl::, 0:all:0 (default: CLATTN_DEVICE, then the library's rule)\n"
+          "  --all-devices        the host path and every OpenCL device (rusticl needs RUSTICL_ENABLE=llvmpipe)\n"
+          "  --repeat N           timed runs per case (default 10);  --warmup N  untimed runs first (default 2)\n"
+          "  --max-seconds S      skip a case when one execution takes longer than S seconds (default 20)\n"
+          "  --threads N          host-path worker threads (default: CLATTN_THREADS, else online CPUs)\n"
+          "  --peak               measure the device's fp32 FMA rate and memory bandwidth; report %% of peak\n"
+          "  --json | --csv       JSON lines or CSV instead of a table (progress goes to stderr)\n",
+          f);
+}
+
+static bool parse_int(const char *s, int lo, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > 1000000) return false;
+    *out = (int)v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->repeat = 10;
+    o->warmup = 2;
+    o->max_seconds = 20.0;
+    o->mode = MODE_DEFAULT;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = (i + 1 < argc) ? argv[i + 1] : NULL;
+#define NEED_VALUE                                                                                        \
+    do {                                                                                                  \
+        if (!val) {                                                                                       \
+            fprintf(stderr, "clattn-bench: %s needs a value\n", a);                                       \
+            return EXIT_USAGE;                                                                            \
+        }                                                                                                 \
+        i++;                                                                                              \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(EXIT_OK);
+        } else if (!strcmp(a, "--quick")) {
+            o->quick = true;
+        } else if (!strcmp(a, "--causal")) {
+            o->mode = MODE_CAUSAL;
+        } else if (!strcmp(a, "--both")) {
+            o->mode = MODE_BOTH;
+        } else if (!strcmp(a, "--all-devices")) {
+            o->all_devices = true;
+        } else if (!strcmp(a, "--peak")) {
+            o->peak = true;
+        } else if (!strcmp(a, "--json")) {
+            o->fmt = FMT_JSON;
+        } else if (!strcmp(a, "--csv")) {
+            o->fmt = FMT_CSV;
+        } else if (!strcmp(a, "--device")) {
+            NEED_VALUE;
+            o->device = val;
+        } else if (!strcmp(a, "--repeat")) {
+            NEED_VALUE;
+            if (!parse_int(val, 1, &o->repeat)) goto bad_value;
+        } else if (!strcmp(a, "--warmup")) {
+            NEED_VALUE;
+            if (!parse_int(val, 0, &o->warmup)) goto bad_value;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VALUE;
+            if (!parse_int(val, 1, &o->threads)) goto bad_value;
+        } else if (!strcmp(a, "--max-seconds")) {
+            NEED_VALUE;
+            char *end;
+            o->max_seconds = strtod(val, &end);
+            if (end == val || *end || !(o->max_seconds > 0)) goto bad_value;
+        } else if (!strcmp(a, "--shape")) {
+            NEED_VALUE;
+            int64_t d[7];
+            int n;
+            if (!parse_i64_list(val, d, 7, &n) || n < 6) {
+                fprintf(stderr, "clattn-bench: --shape wants B,Hq,Hkv,Lq,Lk,D[,Dv] (got '%s')\n", val);
+                return EXIT_USAGE;
+            }
+            if (d[1] == 0 || d[2] == 0 || d[1] % d[2] != 0) {
+                fprintf(stderr, "clattn-bench: --shape '%s': Hq must be a non-zero multiple of Hkv\n", val);
+                return EXIT_USAGE;
+            }
+            shape *grown = realloc(o->shapes, (size_t)(o->nshapes + 1) * sizeof *grown);
+            if (!grown) return EXIT_FAIL;
+            o->shapes = grown;
+            o->shapes[o->nshapes++] = (shape){d[0], d[1], d[2], d[3], d[4], d[5], n == 7 ? d[6] : d[5]};
+        } else {
+            fprintf(stderr, "clattn-bench: unknown option '%s'\n", a);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        continue;
+    bad_value:
+        fprintf(stderr, "clattn-bench: bad value for %s: '%s'\n", a, val);
+        return EXIT_USAGE;
+#undef NEED_VALUE
+    }
+    if (o->all_devices && o->device) {
+        fprintf(stderr, "clattn-bench: --device and --all-devices exclude each other\n");
+        return EXIT_USAGE;
+    }
+
+    /* Expand the shapes into cases. */
+    int cap = 2 * (o->nshapes ? o->nshapes : (int)(sizeof default_grid / sizeof default_grid[0]));
+    o->cases = malloc((size_t)cap * sizeof *o->cases);
+    if (!o->cases) return EXIT_FAIL;
+    if (o->nshapes) {
+        for (int i = 0; i < o->nshapes; i++) {
+            if (o->mode != MODE_CAUSAL) o->cases[o->ncases++] = (bench_case){o->shapes[i], false};
+            if (o->mode == MODE_CAUSAL || o->mode == MODE_BOTH) o->cases[o->ncases++] = (bench_case){o->shapes[i], true};
+        }
+    } else {
+        int n = o->quick ? QUICK_SHAPES : (int)(sizeof default_grid / sizeof default_grid[0]);
+        for (int i = 0; i < n; i++) {
+            const grid_entry *g = &default_grid[i];
+            bool full = o->mode != MODE_CAUSAL || !g->causal_too;
+            bool causal = g->causal_too && o->mode != MODE_NONE;
+            if (full) o->cases[o->ncases++] = (bench_case){g->s, false};
+            if (causal) o->cases[o->ncases++] = (bench_case){g->s, true};
+        }
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != EXIT_OK) return rc;
+
+    if (o.fmt == FMT_TABLE)
+        printf("# clattn-bench, clattn %s; %d case(s), repeat %d, warm-up %d, --max-seconds %g\n",
+               clattn_version_string(), o.ncases, o.repeat, o.warmup, o.max_seconds);
+    fflush(stdout);
+    bool ok = true, header_done = false;
+    if (o.all_devices) {
+        char **sel = NULL;
+        int n = list_all_devices(&sel);
+        for (int i = 0; i < n; i++) {
+            if (sel[i]) ok = bench_device(sel[i], &o, &header_done) && ok;
+            free(sel[i]);
+        }
+        free(sel);
+    } else {
+        ok = bench_device(o.device, &o, &header_done);
+    }
+    free(o.cases);
+    free(o.shapes);
+    return ok ? EXIT_OK : EXIT_FAIL;
+}

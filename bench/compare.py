@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Compares clattn-bench with the peers: a ratio table per case and a GFLOP/s plot.
+
+  python bench/compare.py RUN_DIR/*.jsonl [--markdown] [--plot out.png]
+
+Reads JSON lines written by `clattn-bench --json` and by bench/peers/*.py --json (records with
+"record": "case"; "peak" records are listed). A case is (B, Hq, Hkv, Lq, Lk, D, Dv, causal). An
+implementation is "clattn-<device_tag>" (clattn-host, clattn-pocl, ...) or the peer's name. When the same
+implementation ran a case more than once (run.sh --rounds N), the smallest median `ms` is kept: on a
+shared machine the least disturbed round is the best estimate of what the code can do.
+
+ratio = peer ms / clattn ms = clattn GFLOP/s / peer GFLOP/s, from `ms` (for clattn on OpenCL the
+device-resident time, enqueue + clFinish; peers time their call on arrays in memory). > 1: clattn faster.
+--stat min uses each implementation's fastest single run (`ms_min`) instead of the median.
+"""
+import argparse
+import json
+import math
+import sys
+from collections import OrderedDict
+
+PEERS = ["onnxruntime", "torch", "numpy"]
+
+
+def impl_name(r):
+    return f"clattn-{r.get('device_tag') or 'unknown'}" if r["impl"] == "clattn" else r["impl"]
+
+
+def case_key(r):
+    return (r["B"], r["Hq"], r["Hkv"], r["Lq"], r["Lk"], r["D"], r["Dv"], bool(r["causal"]))
+
+
+def case_label(k):
+    B, Hq, Hkv, Lq, Lk, D, Dv, causal = k
+    heads = f"{Hq}" if Hq == Hkv else f"{Hq}/{Hkv}"
+    L = f"{Lq}" if Lq == Lk else f"{Lq}x{Lk}"
+    d = f"{D}" if D == Dv else f"{D}/{Dv}"
+    return f"{B},{heads},{L},{d} {'causal' if causal else 'full'}"
+
+
+STAT = "ms"
+
+
+def load(paths):
+    cases = OrderedDict()  # key -> {impl: record}
+    peaks, statuses = [], {}
+    for p in paths:
+        with open(p) as f:
+            for line in f:
+                line = line.strip()
+                if not line.startswith("{"):
+                    continue
+                r = json.loads(line)
+                if r.get("record") == "peak":
+                    peaks.append(r)
+                    continue
+                if r.get("record") != "case":
+                    continue
+                k, name = case_key(r), impl_name(r)
+                slot = cases.setdefault(k, {})
+                if r.get("ms") is None:
+                    statuses.setdefault((k, name), r.get("status", "?"))
+                    continue
+                r = dict(r, ms=r[STAT])
+                r["gflops"] = r["flops"] / r["ms"] * 1e-6
+                if name not in slot or r["ms"] < slot[name]["ms"]:
+                    slot[name] = r
+    return cases, peaks, statuses
+
+
+def fmt(x, spec=".1f"):
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def table(cases, statuses, markdown):
+    impls = []
+    for slot in cases.values():
+        for n in slot:
+            if n not in impls:
+                impls.append(n)
+    ours = sorted([n for n in impls if n.startswith("clattn-")], key=lambda n: (n != "clattn-host", n))
+    peers = [p for p in PEERS if p in impls] + [n for n in impls if n not in ours and n not in PEERS]
+    cols = ["case"] + [f"{n} GFLOP/s" for n in ours + peers]
+    cols += [f"{o.removeprefix('clattn-')}/{p}" for o in ours for p in peers]
+    rows = []
+    for k, slot in cases.items():
+        row = [case_label(k)]
+        for n in ours + peers:
+            if n in slot:
+                row.append(fmt(slot[n]["gflops"]))
+            else:
+                st = statuses.get((k, n))
+                row.append("skip" if st and st.startswith("skipped") else ("err" if st else "-"))
+        for o in ours:
+            for p in peers:
+                if o in slot and p in slot:
+                    row.append(fmt(slot[p]["ms"] / slot[o]["ms"], ".2f"))
+                else:
+                    row.append("-")
+        rows.append(row)
+    if markdown:
+        out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+    else:
+        w = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
+        out = ["  ".join(c.rjust(w[i]) if i else c.ljust(w[i]) for i, c in enumerate(cols))]
+        out += ["  ".join(c.rjust(w[i]) if i else c.ljust(w[i]) for i, c in enumerate(r)) for r in rows]
+    return "\n".join(out), ours, peers
+
+
+def geomean_ratios(cases, ours, peers):
+    lines = []
+    for o in ours:
+        parts = []
+        for p in peers:
+            rs = [slot[p]["ms"] / slot[o]["ms"] for slot in cases.values() if o in slot and p in slot]
+            if rs:
+                g = math.exp(sum(math.log(x) for x in rs) / len(rs))
+                parts.append(f"{p} {g:.2f} (min {min(rs):.2f}, max {max(rs):.2f}, {len(rs)} cases)")
+        if parts:
+            lines.append(f"geometric mean ratio {o.removeprefix('clattn-')}/peer: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def plot(cases, ours, peers, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    styles = {"clattn-host": ("tab:blue", "o"), "clattn-pocl": ("tab:cyan", "s"), "clattn-rusticl": ("tab:gray", "v"),
+              "onnxruntime": ("tab:red", "^"), "torch": ("tab:orange", "D"), "numpy": ("tab:green", "P")}
+    for ax, causal in zip(axes, (False, True)):
+        for n in ours + peers:
+            pts = sorted((k[4], slot[n]["gflops"], k) for k, slot in cases.items()
+                         if k[7] == causal and n in slot and k[3] == k[4])
+            color, marker = styles.get(n, (None, "o"))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=n)
+                for L, g, k in pts:
+                    if k[0] != 1 or k[1] != k[2]:  # mark batched and GQA points
+                        ax.annotate(f"B{k[0]} H{k[1]}/{k[2]}" if k[1] != k[2] else f"B{k[0]}", (L, g),
+                                    textcoords="offset points", xytext=(4, 4), fontsize=7, color=color)
+            dec = [(k[4], slot[n]["gflops"]) for k, slot in cases.items()
+                   if k[7] == causal and n in slot and k[3] == 1 and k[4] > 1]
+            if dec:
+                ax.scatter([d[0] for d in dec], [d[1] for d in dec], marker="x", s=70, color=color,
+                           label=f"{n} decode (Lq=1)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length L (= Lq = Lk; decode: Lk)")
+        ax.set_title("causal (bottom-right; only allowed pairs counted)" if causal else "full (no mask)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("GFLOP/s (fp32; 4·B·Hq·Lq·Lk·D, causal about half)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    h2, l2 = axes[1].get_legend_handles_labels()
+    for h, l in zip(h2, l2):
+        if l not in labels:
+            handles.append(h)
+            labels.append(l)
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
+    fig.suptitle("scaled dot-product attention, float32, higher is better")
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}", file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+", help="JSON-lines files from clattn-bench --json and the peers")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--plot", metavar="PNG", help="write GFLOP/s vs sequence length to this PNG")
+    ap.add_argument("--stat", choices=["median", "min"], default="median",
+                    help="median (default) or fastest run of each implementation")
+    a = ap.parse_args()
+    global STAT
+    STAT = "ms" if a.stat == "median" else "ms_min"
+    cases, peaks, statuses = load(a.files)
+    if not cases:
+        sys.exit("compare.py: no case records found")
+    for pk in peaks:
+        print(f"peak {pk['device_tag']}: FMA {fmt(pk['peak_gflops'])} GFLOP/s ({pk['peak_flops_how']}); "
+              f"memory {fmt(pk['peak_gbps'])} GB/s ({pk['peak_bw_how']})")
+    text, ours, peers = table(cases, statuses, a.markdown)
+    print(f"ratio = peer time / clattn time (> 1: clattn faster); {a.stat} times; GFLOP/s from the "
+          "device-resident time; best of the rounds present\n")
+    print(text)
+    print()
+    print(geomean_ratios(cases, ours, peers))
+    for (k, n), st in statuses.items():
+        if n not in cases.get(k, {}):
+            print(f"note: {n} {case_label(k)}: {st}")
+    if a.plot:
+        plot(cases, ours, peers, a.plot)
+
+
+if __name__ == "__main__":
+    main()

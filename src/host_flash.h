@@ -1,0 +1,130 @@
+/*
+ * Fused flash-style SDPA for the host backend (used by host_backend.c).
+ *
+ *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+ *   mask: [Bm, Hm, Lqm, Lk], broadcast dims have stride 0 (clattn_sdpa_problem after normalisation)
+ *
+ * A task is one (b, kv head, block of `bq` query rows) and covers the rows of every query head of
+ * that kv group (G = Hq / Hkv heads, M = G·bq rows), so the packed K/V tiles are shared by the
+ * group. Keys are walked in blocks of HOST_FLASH_BK from the first to the last key any row of the
+ * task may see (kv_lengths, causal and window ranges per row); row groups that see no key of a
+ * block are skipped. Per block: S = Q·Kᵀ (micro-kernel on K packed transposed), then per row scale,
+ * softcap, mask, block max, online-softmax rescale (running max m, running sum l, float
+ * accumulator), p = exp(s − m) with a vectorised expf, then acc += P·V (micro-kernel; a row group
+ * with any p == 0 takes a guarded kernel that never multiplies a V row by a zero weight, so masked
+ * V rows never reach the sum). No [Lq, Lk] buffer exists; scratch is per thread.
+ *
+ * The kernels are compiled three times from host_flash_kernel.c: portable (plain GCC vector
+ * extensions, 4 lanes), AVX2+FMA (8 lanes) and AVX-512F (16 lanes), the last two through
+ * `#pragma GCC target` in host_simd_avx2.c / host_simd_avx512.c, and chosen at run time with
+ * __builtin_cpu_supports (never -march=native). CLATTN_HOST_ISA overrides the choice (see
+ * host_flash_select_isa).
+ */
+#ifndef CLATTN_HOST_FLASH_H
+#define CLATTN_HOST_FLASH_H
+
+#include "internal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOST_FLASH_BK 128       /* keys per block (a multiple of every ISA's panel width, 32 max) */
+#define HOST_FLASH_ROW_ALIGN 8 /* rows of a task are padded to a multiple of this (>= every R) */
+#define HOST_FLASH_DV_ALIGN 16 /* Dv is padded to a multiple of this (>= every vector width) */
+#define HOST_FLASH_PACK_KEYS 256 /* keys per packing task (a multiple of HOST_FLASH_BK) */
+/* Packed K/V of (b, kv head) pairs are processed in waves that fit this many bytes (at least one
+ * pair per wave; a pair needing more than HOST_FLASH_PACK_MAX takes the row-by-row path). */
+#ifndef HOST_FLASH_PACK_BUDGET /* (overridable for tests) */
+#define HOST_FLASH_PACK_BUDGET ((int64_t)32 << 20)
+#endif
+#define HOST_FLASH_PACK_MAX ((int64_t)256 << 20)
+
+/* Instruction-set variants of the kernels. */
+typedef enum host_flash_isa {
+    HOST_FLASH_OFF = 0, /* not fused: use the row-by-row host path */
+    HOST_FLASH_PORTABLE = 1,
+    HOST_FLASH_AVX2 = 2,
+    HOST_FLASH_AVX512 = 3
+} host_flash_isa;
+
+/* Tiling of one problem and the layout of one thread's scratch (byte offsets, 64-byte aligned). */
+typedef struct host_flash_plan {
+    host_flash_isa isa;
+    int64_t bq;        /* query rows per head per task */
+    int64_t n_qblocks; /* ceil(Lq / bq) */
+    int64_t n_tasks;   /* n_qblocks * B * Hkv (over all waves) */
+    int64_t rows_max;  /* G * bq rounded up to HOST_FLASH_ROW_ALIGN */
+    int64_t dvp;       /* Dv rounded up to HOST_FLASH_DV_ALIGN */
+    int64_t kw;        /* keys per packed K panel of this ISA (2 vectors) */
+    int64_t lkp;       /* Lk rounded up to HOST_FLASH_BK */
+    int64_t n_bh;      /* B * Hkv */
+    int64_t wave;      /* (b, kv head) pairs per wave */
+    int64_t chunks;    /* pack tasks per pair: ceil(lkp / HOST_FLASH_PACK_KEYS) */
+    /* Shared area, packed once per wave by the pack tasks, then read by the wave's tasks:
+     *   kpack [wave][lkp / kw][D][kw]  K transposed in panels (keys past Lk' are zero)
+     *   vpack [wave][lkp][dvp]         V with rows padded to dvp (keys past Lk' never read) */
+    size_t off_kpack, off_vpack, shared_bytes;
+    /* Per-thread area after the shared one (offsets relative to the thread's slice). */
+    size_t off_s, off_acc, off_m, off_l, off_alpha, off_flag, off_rows;
+    size_t thread_bytes;
+} host_flash_plan;
+
+/* Arguments of one run (shared read-only by all tasks). */
+typedef struct host_flash_args {
+    const clattn_sdpa_problem *p;
+    const host_flash_plan *fp;
+    unsigned char *scratch; /* shared area [0, fp->shared_bytes), then thread t's slice at
+                             * fp->shared_bytes + t * fp->thread_bytes */
+    const float *q, *k, *v;
+    const uint8_t *mask_bool; /* NULL unless mask_kind == BOOL */
+    const float *mask_add;    /* NULL unless mask_kind == ADDITIVE */
+    const int32_t *kv_lengths; /* NULL unless use_kv_lengths */
+    float *out;
+    int64_t bh0, nw; /* the current wave: pairs bh0 .. bh0 + nw - 1 (set by host_flash_run) */
+} host_flash_args;
+
+/* Per-row bookkeeping inside a task's scratch. */
+typedef struct host_flash_row {
+    const float *q;     /* query row, D contiguous floats */
+    const void *mask;   /* mask row base (element j at j * mask stride), or NULL */
+    int64_t lo, hi;     /* allowed key range from kv_lengths, causal and window */
+} host_flash_row;
+
+/* The ISA to use for new plans: CLATTN_HOST_ISA (off|portable|avx2|avx512; a request the CPU
+ * cannot run falls back to the best variant it can) or else the best the CPU supports. */
+host_flash_isa host_flash_select_isa(void);
+const char *host_flash_isa_name(host_flash_isa isa);
+
+/* Whether the fused path handles p: no probabilities, unit stride along D of q and along Dv of
+ * out, and at least 4 query rows per kv head (Lq · Hq / Hkv >= 4); everything else is general. */
+bool host_flash_supported(const clattn_sdpa_problem *p);
+
+/* Fills *fp for p with num_threads workers. Returns false when a size overflows. */
+bool host_flash_make_plan(const clattn_sdpa_problem *p, int num_threads, host_flash_isa isa,
+                          host_flash_plan *fp);
+
+/* Runs the plan: for each wave, the pack tasks then the attention tasks, on the pool. `a` is
+ * filled except bh0/nw. */
+struct host_pool;
+void host_flash_run(struct host_pool *pool, host_flash_args *a);
+
+/* Task functions of one ISA for host_pool_run (arg is a host_flash_args): nw·chunks pack tasks,
+ * then n_qblocks·nw attention tasks per wave. */
+typedef void (*host_flash_task_fn)(void *arg, int64_t task, int thread_idx);
+typedef struct host_flash_kernels {
+    host_flash_task_fn pack, attend;
+} host_flash_kernels;
+host_flash_kernels host_flash_kernels_for(host_flash_isa isa);
+
+/* One instance per ISA (host_flash_kernel.c, host_simd_avx2.c, host_simd_avx512.c). */
+void host_flash_pack_portable(void *arg, int64_t task, int thread_idx);
+void host_flash_task_portable(void *arg, int64_t task, int thread_idx);
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HOST_FLASH_HAVE_X86 1
+void host_flash_pack_avx2(void *arg, int64_t task, int thread_idx);
+void host_flash_task_avx2(void *arg, int64_t task, int thread_idx);
+void host_flash_pack_avx512(void *arg, int64_t task, int thread_idx);
+void host_flash_task_avx512(void *arg, int64_t task, int thread_idx);
+#endif
+
+#endif /* CLATTN_HOST_FLASH_H */

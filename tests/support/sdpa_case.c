@@ -1,0 +1,236 @@
+/* Random SDPA problems from case structs; see sdpa_case.h. */
+#include "sdpa_case.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reference.h"
+
+static void fill_view(tu_rng *r, float *p, const clattn_tensor *t, double lo, double hi)
+{
+    for (int64_t a = 0; a < t->dims[0]; a++)
+        for (int64_t b = 0; b < t->dims[1]; b++)
+            for (int64_t c = 0; c < t->dims[2]; c++)
+                for (int64_t e = 0; e < t->dims[3]; e++)
+                    p[tu_index(t, a, b, c, e)] = (float)tu_rng_uniform(r, lo, hi);
+}
+
+static void fill_mask(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    if (c->mask_kind == CLATTN_MASK_NONE) return;
+    const clattn_tensor *t = &d->desc.mask;
+    double dens = c->density > 0 ? c->density : 0.75;
+    for (int64_t a = 0; a < t->dims[0]; a++)
+        for (int64_t b = 0; b < t->dims[1]; b++)
+            for (int64_t i = 0; i < t->dims[2]; i++)
+                for (int64_t j = 0; j < t->dims[3]; j++) {
+                    int64_t e = tu_index(t, a, b, i, j);
+                    int ok = tu_rng_uniform(r, 0, 1) < dens;
+                    if (c->mask_kind == CLATTN_MASK_BOOL)
+                        ((uint8_t *)d->mask)[e] = ok ? (uint8_t)tu_rng_int(r, 1, 255) : 0;
+                    else
+                        ((float *)d->mask)[e] = ok ? (float)tu_rng_uniform(r, -2.0, 2.0) : -INFINITY;
+                }
+}
+
+static void fill_kvl(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    if (!c->kvl) return;
+    for (int64_t b = 0; b < c->B; b++) {
+        if (c->B == 1) d->kvl[b] = (int32_t)tu_rng_int(r, 1, c->Lk);
+        else if (b == 0) d->kvl[b] = (int32_t)c->Lk;
+        else if (b == 1) d->kvl[b] = 0;
+        else d->kvl[b] = (int32_t)tu_rng_int(r, 0, c->Lk);
+    }
+}
+
+void sdpa_data_poison(sdpa_data *d)
+{
+    tu_fill_bits(d->out, d->no, d->poison);
+    if (d->probs) tu_fill_bits(d->probs, d->np, d->poison);
+}
+
+void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    memset(d, 0, sizeof *d);
+    d->poison = TU_POISON_BITS;
+    clattn_sdpa_desc *s = &d->desc;
+    clattn_sdpa_desc_init(s, c->B, c->Hq, c->Hkv, c->Lq, c->Lk, c->D, c->Dv);
+    int64_t bkv = c->kv_bcast ? 1 : c->B;
+    s->q = tu_tensor(c->lq, c->B, c->Hq, c->Lq, c->D, c->off_q);
+    s->k = tu_tensor(c->lk, bkv, c->Hkv, c->Lk, c->D, c->off_k);
+    s->v = tu_tensor(c->lv, bkv, c->Hkv, c->Lk, c->Dv, c->off_v);
+    s->out = tu_tensor(c->lo, c->B, c->Hq, c->Lq, c->Dv, c->off_o);
+    s->scale = c->scale;
+    s->softcap = c->softcap;
+    s->causal = c->causal;
+    if (c->window) {
+        s->window_left = c->wl;
+        s->window_right = c->wr;
+    }
+    s->mask_kind = c->mask_kind;
+    if (c->mask_kind != CLATTN_MASK_NONE)
+        s->mask = tu_tensor(c->lm, c->mb ? c->B : 1, c->mh ? c->Hq : 1, c->mq ? c->Lq : 1, c->Lk, c->off_m);
+    s->use_kv_lengths = c->kvl != 0;
+    s->want_probs = c->probs != 0;
+    if (c->probs) s->probs = tu_tensor(c->lp, c->B, c->Hq, c->Lq, c->Lk, c->off_p);
+
+    d->nq = tu_extent(&s->q);
+    d->nk = tu_extent(&s->k);
+    d->nv = tu_extent(&s->v);
+    d->no = tu_extent(&s->out);
+    /* inputs: gap elements NaN (a read outside a view shows) */
+    d->q = tu_alloc_bits(d->nq, 0x7fc00bad);
+    d->k = tu_alloc_bits(d->nk, 0x7fc00bad);
+    d->v = tu_alloc_bits(d->nv, 0x7fc00bad);
+    d->out = tu_alloc_bits(d->no, TU_POISON_BITS);
+    if (c->probs) {
+        d->np = tu_extent(&s->probs);
+        d->probs = tu_alloc_bits(d->np, TU_POISON_BITS);
+    }
+    if (c->mask_kind != CLATTN_MASK_NONE) {
+        d->nm = tu_extent(&s->mask);
+        if (c->mask_kind == CLATTN_MASK_BOOL) {
+            d->mask = malloc((size_t)d->nm);
+            if (!d->mask) exit(1);
+            memset(d->mask, 0xAA, (size_t)d->nm); /* gaps: "allowed" (nonzero) */
+        } else {
+            d->mask = tu_alloc_bits(d->nm, 0x7fc00bad); /* gaps: NaN */
+        }
+    }
+    if (c->kvl) {
+        d->kvl = malloc((size_t)c->B * sizeof(int32_t));
+        if (!d->kvl) exit(1);
+    }
+    sdpa_data_refill(d, c, r);
+}
+
+void sdpa_data_refill(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    double lo = c->in_lo, hi = c->in_hi;
+    if (lo == 0 && hi == 0) lo = -1.0, hi = 1.0;
+    fill_view(r, d->q, &d->desc.q, lo, hi);
+    fill_view(r, d->k, &d->desc.k, lo, hi);
+    fill_view(r, d->v, &d->desc.v, lo, hi);
+    fill_mask(d, c, r);
+    fill_kvl(d, c, r);
+    sdpa_data_poison(d);
+}
+
+void sdpa_data_free(sdpa_data *d)
+{
+    free(d->q);
+    free(d->k);
+    free(d->v);
+    free(d->out);
+    free(d->probs);
+    free(d->mask);
+    free(d->kvl);
+    memset(d, 0, sizeof *d);
+}
+
+void sdpa_data_reference(const sdpa_data *d, double **out, double **probs)
+{
+    const clattn_sdpa_desc *s = &d->desc;
+    int64_t B = s->q.dims[0], Hq = s->q.dims[1], Lq = s->q.dims[2], Lk = s->k.dims[2], Dv = s->v.dims[3];
+    *out = malloc((size_t)(B * Hq * Lq * Dv) * sizeof(double));
+    if (!*out) exit(1);
+    if (probs) {
+        *probs = malloc((size_t)(B * Hq * Lq * Lk) * sizeof(double));
+        if (!*probs) exit(1);
+    }
+    ref_sdpa(s, d->q, d->k, d->v, d->mask, d->kvl, *out, probs ? *probs : NULL);
+}
+
+/* Exact checks: empty rows are 0 in out and probs; disallowed keys have probability 0. */
+static bool check_exact_zeros(const sdpa_data *d, const tu_where *w)
+{
+    const clattn_sdpa_desc *s = &d->desc;
+    int64_t B = s->q.dims[0], Hq = s->q.dims[1], Lq = s->q.dims[2], Lk = s->k.dims[2], Dv = s->v.dims[3];
+    int64_t bad_rows = 0, bad_probs = 0;
+    char first_row[160] = "", first_prob[160] = "";
+    unsigned char *ok = malloc((size_t)Lk);
+    if (!ok) exit(1);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < Hq; h++)
+            for (int64_t i = 0; i < Lq; i++) {
+                int any = 0;
+                for (int64_t j = 0; j < Lk; j++) {
+                    ok[j] = (unsigned char)ref_sdpa_allowed(s, d->mask, d->kvl, b, h, i, j);
+                    any |= ok[j];
+                }
+                if (!any)
+                    for (int64_t e = 0; e < Dv; e++) {
+                        float v = d->out[tu_index(&s->out, b, h, i, e)];
+                        if (v != 0.0f) {
+                            if (!bad_rows++)
+                                snprintf(first_row, sizeof first_row, "out[%lld,%lld,%lld,%lld] = %.9g",
+                                         (long long)b, (long long)h, (long long)i, (long long)e, (double)v);
+                            break;
+                        }
+                    }
+                if (!d->probs) continue;
+                for (int64_t j = 0; j < Lk; j++) {
+                    if (ok[j]) continue;
+                    float v = d->probs[tu_index(&s->probs, b, h, i, j)];
+                    if (v != 0.0f) {
+                        if (!bad_probs++)
+                            snprintf(first_prob, sizeof first_prob, "probs[%lld,%lld,%lld,%lld] = %.9g",
+                                     (long long)b, (long long)h, (long long)i, (long long)j, (double)v);
+                    }
+                }
+            }
+    free(ok);
+    if (bad_rows) tu_report(w, "%lld rows with no allowed key are not exactly 0; first: %s", (long long)bad_rows, first_row);
+    if (bad_probs)
+        tu_report(w, "%lld disallowed keys have a probability != 0; first: %s", (long long)bad_probs, first_prob);
+    return bad_rows == 0 && bad_probs == 0;
+}
+
+bool sdpa_data_check(const sdpa_data *d, const tu_where *w)
+{
+    double *ro = NULL, *rp = NULL;
+    sdpa_data_reference(d, &ro, d->probs ? &rp : NULL);
+    bool ok = tu_check_view(w, "out", d->out, &d->desc.out, ro, TU_TOL_F32);
+    ok &= tu_check_gaps(w, "out", d->out, d->no, &d->desc.out, d->poison);
+    if (d->probs) {
+        ok &= tu_check_view(w, "probs", d->probs, &d->desc.probs, rp, TU_TOL_F32);
+        ok &= tu_check_gaps(w, "probs", d->probs, d->np, &d->desc.probs, d->poison);
+    }
+    ok &= check_exact_zeros(d, w);
+    free(ro);
+    free(rp);
+    return ok;
+}
+
+clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, const tu_where *w)
+{
+    clattn_status st;
+    if (one_shot) {
+        st = clattn_sdpa(ctx, &d->desc, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
+        if (st != CLATTN_SUCCESS)
+            tu_report(w, "clattn_sdpa returned %d (%s): %s", (int)st, clattn_status_string(st),
+                      clattn_last_error(ctx));
+        return st;
+    }
+    clattn_sdpa_plan *plan = NULL;
+    st = clattn_sdpa_plan_create(&plan, ctx, &d->desc);
+    if (st != CLATTN_SUCCESS) {
+        tu_report(w, "clattn_sdpa_plan_create returned %d (%s): %s", (int)st, clattn_status_string(st),
+                  clattn_last_error(ctx));
+        return st;
+    }
+    st = clattn_sdpa_execute(plan, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
+    if (st != CLATTN_SUCCESS)
+        tu_report(w, "clattn_sdpa_execute returned %d (%s): %s", (int)st, clattn_status_string(st),
+                  clattn_last_error(ctx));
+    clattn_sdpa_plan_destroy(plan);
+    return st;
+}
+
+double sdpa_case_cost(const sdpa_case *c)
+{
+    return (double)c->B * (double)c->Hq * (double)c->Lq * (double)c->Lk * (double)(c->D + c->Dv);
+}

@@ -1,0 +1,63 @@
+/*
+ * Random SDPA problems described by a small case struct (sizes, layouts, offsets, masks, options),
+ * shared by test_sdpa, test_edges and test_cross_backend: build the desc and buffers, run them on a
+ * context, check them against the double-precision reference.
+ *
+ *   q: [B, Hq, Lq, D]  k: [B|1, Hkv, Lk, D]  v: [B|1, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
+ *   mask: [Bm, Hm, Lqm, Lk]  probs: [B, Hq, Lq, Lk]  kv_lengths: int32 [B]
+ */
+#ifndef CLATTN_TEST_SDPA_CASE_H
+#define CLATTN_TEST_SDPA_CASE_H
+
+#include "test_util.h"
+
+typedef struct sdpa_case {
+    const char *name;
+    int64_t B, Hq, Hkv, Lq, Lk, D, Dv;
+    tu_layout lq, lk, lv, lo, lp, lm; /* layouts of q, k, v, out, probs, mask */
+    int64_t off_q, off_k, off_v, off_o, off_p, off_m;
+    int kv_bcast;        /* k and v have dim 0 = 1 (broadcast over the batch) */
+    clattn_causal causal;
+    int window;          /* nonzero: window_left/right = wl/wr; else both unbounded */
+    int64_t wl, wr;
+    clattn_mask_kind mask_kind;
+    int mb, mh, mq;      /* mask dims 0/1/2: nonzero = full (B, Hq, Lq), zero = 1 (broadcast) */
+    double density;      /* fraction of allowed mask entries (0: 0.75) */
+    int kvl;             /* nonzero: kv_lengths [Lk, 0, random...] (B == 1: random in 1..Lk) */
+    float softcap, scale;
+    int probs;           /* nonzero: want probabilities */
+    double in_lo, in_hi; /* q/k/v range (both 0: [-1, 1)) */
+} sdpa_case;
+
+/* A built problem: desc plus host buffers. Outputs are poisoned with TU_POISON_BITS. */
+typedef struct sdpa_data {
+    clattn_sdpa_desc desc;
+    float *q, *k, *v, *out, *probs;
+    void *mask;
+    int32_t *kvl;
+    int64_t nq, nk, nv, no, np, nm; /* buffer lengths (elements) */
+    uint32_t poison;                /* bit pattern of unwritten outputs (TU_POISON_BITS) */
+} sdpa_data;
+
+/* Builds desc and random buffers for case c. */
+void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r);
+/* New random q/k/v/mask/kv_lengths for the same desc; re-poisons the outputs. */
+void sdpa_data_refill(sdpa_data *d, const sdpa_case *c, tu_rng *r);
+/* Writes d->poison into every element of out and probs. */
+void sdpa_data_poison(sdpa_data *d);
+void sdpa_data_free(sdpa_data *d);
+
+/* Reference result for d: out [B,Hq,Lq,Dv] and probs [B,Hq,Lq,Lk] (C order doubles, malloc'd). */
+void sdpa_data_reference(const sdpa_data *d, double **out, double **probs);
+/* Checks d's outputs against the reference (tolerance TU_TOL_F32), that gap elements of the
+ * output buffers are untouched, and (exactly, no tolerance) that a row with no allowed key is 0 in
+ * out and probs and that every disallowed key has probability 0. */
+bool sdpa_data_check(const sdpa_data *d, const tu_where *w);
+
+/* Runs d on ctx: plan_create + execute + destroy (one_shot: clattn_sdpa). Reports a failure. */
+clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, const tu_where *w);
+
+/* Multiply-adds of a case (B·Hq·Lq·Lk·(D+Dv)), for scaling work per backend. */
+double sdpa_case_cost(const sdpa_case *c);
+
+#endif /* CLATTN_TEST_SDPA_CASE_H */

@@ -1,0 +1,395 @@
+/* Test helpers: RNG, layouts, poisoned buffers, tolerance checks, the backend under test. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- RNG ----------------------------------------------------------------------------------- */
+
+#define TU_DEFAULT_SEED 20240607ull
+
+uint64_t tu_base_seed(void)
+{
+    static int have = 0;
+    static uint64_t seed = TU_DEFAULT_SEED;
+    if (!have) {
+        const char *s = getenv("CLATTN_TEST_SEED");
+        if (s && *s) {
+            char *end = NULL;
+            unsigned long long v = strtoull(s, &end, 0);
+            if (end && *end == '\0') {
+                seed = v;
+            } else {
+                fprintf(stderr, "CLATTN_TEST_SEED='%s' is not a number; using %llu\n", s,
+                        (unsigned long long)seed);
+            }
+        }
+        have = 1;
+    }
+    return seed;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t tu_case_seed(const char *area, int idx)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the area name */
+    for (const char *p = area; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return mix64(tu_base_seed() ^ mix64(h + (uint64_t)idx));
+}
+
+void tu_rng_init(tu_rng *r, uint64_t seed)
+{
+    r->s = seed;
+}
+
+uint64_t tu_rng_next(tu_rng *r)
+{
+    r->s += 0x9e3779b97f4a7c15ull;
+    return mix64(r->s);
+}
+
+double tu_rng_uniform(tu_rng *r, double lo, double hi)
+{
+    double u = (double)(tu_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+    return lo + (hi - lo) * u;
+}
+
+int64_t tu_rng_int(tu_rng *r, int64_t lo, int64_t hi)
+{
+    uint64_t span = (uint64_t)(hi - lo) + 1;
+    return lo + (int64_t)(tu_rng_next(r) % span);
+}
+
+/* ---- backend under test -------------------------------------------------------------------- */
+
+static int contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && (hay[i] | 32) == (needle[i] | 32)) i++;
+        if (i == n) return 1;
+    }
+    return 0;
+}
+
+tu_backend tu_backend_of(const clattn_context *ctx)
+{
+    clattn_device_info info;
+    if (clattn_context_get_info(ctx, &info) != CLATTN_SUCCESS) return TU_OTHER_CL;
+    if (info.backend == CLATTN_BACKEND_HOST) return TU_HOST;
+    if (contains_ci(info.platform_name, "rusticl")) return TU_RUSTICL;
+    if (contains_ci(info.platform_name, "portable") || contains_ci(info.platform_name, "pocl")) return TU_POCL;
+    return TU_OTHER_CL;
+}
+
+const char *tu_backend_name(tu_backend b)
+{
+    switch (b) {
+    case TU_HOST: return "host";
+    case TU_POCL: return "pocl";
+    case TU_RUSTICL: return "rusticl";
+    case TU_OTHER_CL: return "opencl";
+    }
+    return "?";
+}
+
+clattn_context *tu_open_context_or_skip(void)
+{
+    const char *sel = getenv("CLATTN_DEVICE");
+    clattn_context *ctx = NULL;
+    clattn_status st = clattn_context_create(&ctx, NULL);
+    if (st == CLATTN_ERROR_DEVICE_NOT_FOUND) {
+        printf("SKIP: CLATTN_DEVICE='%s' matches no device here: %s\n", sel ? sel : "",
+               clattn_last_error(NULL));
+        exit(TU_SKIP);
+    }
+    if (st != CLATTN_SUCCESS) {
+        fprintf(stderr, "FAIL: clattn_context_create (CLATTN_DEVICE='%s') returned %d (%s): %s\n",
+                sel ? sel : "", (int)st, clattn_status_string(st), clattn_last_error(NULL));
+        exit(1);
+    }
+    clattn_device_info info;
+    if (clattn_context_get_info(ctx, &info) != CLATTN_SUCCESS) {
+        fprintf(stderr, "FAIL: clattn_context_get_info: %s\n", clattn_last_error(ctx));
+        exit(1);
+    }
+    printf("# clattn %s, CLATTN_DEVICE='%s': backend %s, platform '%s', device '%s', %d threads/CUs, seed %llu\n",
+           clattn_version_string(), sel ? sel : "", info.backend == CLATTN_BACKEND_HOST ? "host" : "opencl",
+           info.platform_name, info.device_name, info.num_threads, (unsigned long long)tu_base_seed());
+    if (sel && *sel && strcmp(sel, "host") != 0 && info.backend == CLATTN_BACKEND_HOST) {
+        fprintf(stderr, "FAIL: CLATTN_DEVICE='%s' gave the host path instead of an OpenCL device\n", sel);
+        exit(1);
+    }
+    return ctx;
+}
+
+/* ---- tensors ------------------------------------------------------------------------------- */
+
+const char *tu_layout_name(tu_layout l)
+{
+    static const char *names[] = {"contig", "blhd", "pad", "blhd_pad", "hbld", "colstride"};
+    return (unsigned)l < TU_LAYOUT_COUNT ? names[l] : "?";
+}
+
+clattn_tensor tu_tensor(tu_layout l, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t off)
+{
+    clattn_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dims[0] = d0;
+    t.dims[1] = d1;
+    t.dims[2] = d2;
+    t.dims[3] = d3;
+    t.offset = off;
+    int64_t *s = t.strides;
+    switch (l) {
+    case TU_CONTIG:
+        s[3] = 1, s[2] = d3, s[1] = d2 * d3, s[0] = d1 * d2 * d3;
+        break;
+    case TU_BLHD:
+        s[3] = 1, s[1] = d3, s[2] = d1 * d3, s[0] = d2 * d1 * d3;
+        break;
+    case TU_PAD:
+        s[3] = 1, s[2] = d3 + 3, s[1] = d2 * s[2] + 5, s[0] = d1 * s[1] + 7;
+        break;
+    case TU_BLHD_PAD:
+        s[3] = 1, s[1] = d3 + 2, s[2] = d1 * s[1] + 3, s[0] = d2 * s[2] + 1;
+        break;
+    case TU_HBLD:
+        s[3] = 1, s[2] = d3, s[0] = d2 * d3, s[1] = d0 * d2 * d3;
+        break;
+    case TU_COLSTRIDE:
+    default:
+        s[3] = 2, s[2] = 2 * d3 + 1, s[1] = d2 * s[2], s[0] = d1 * s[1];
+        break;
+    }
+    /* A dim of size 1 ignores its stride: give it junk to check that. */
+    for (int i = 0; i < 4; i++)
+        if (t.dims[i] == 1) t.strides[i] = 1000003;
+    return t;
+}
+
+int64_t tu_extent(const clattn_tensor *t)
+{
+    int64_t last = t->offset;
+    for (int i = 0; i < 4; i++) {
+        if (t->dims[i] <= 0) return 0;
+        if (t->dims[i] > 1) last += (t->dims[i] - 1) * t->strides[i];
+    }
+    return last + 1;
+}
+
+int64_t tu_index(const clattn_tensor *t, int64_t i0, int64_t i1, int64_t i2, int64_t i3)
+{
+    int64_t idx[4] = {i0, i1, i2, i3};
+    int64_t e = t->offset;
+    for (int i = 0; i < 4; i++)
+        if (t->dims[i] > 1) e += idx[i] * t->strides[i];
+    return e;
+}
+
+int64_t tu_numel(const clattn_tensor *t)
+{
+    return t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3];
+}
+
+float tu_poison_value(void)
+{
+    uint32_t bits = TU_POISON_BITS;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+void tu_fill_bits(float *p, int64_t n, uint32_t bits)
+{
+    for (int64_t i = 0; i < n; i++) memcpy(&p[i], &bits, sizeof bits);
+}
+
+float *tu_alloc_bits(int64_t n, uint32_t bits)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory (%lld floats)\n", (long long)n);
+        exit(1);
+    }
+    tu_fill_bits(p, n > 0 ? n : 1, bits);
+    return p;
+}
+
+float *tu_make_input(tu_rng *r, const clattn_tensor *t, double lo, double hi, int64_t *n)
+{
+    int64_t ext = tu_extent(t);
+    float *p = tu_alloc_bits(ext, 0x7fc00bad); /* gaps: NaN */
+    for (int64_t a = 0; a < t->dims[0]; a++)
+        for (int64_t b = 0; b < t->dims[1]; b++)
+            for (int64_t c = 0; c < t->dims[2]; c++)
+                for (int64_t d = 0; d < t->dims[3]; d++)
+                    p[tu_index(t, a, b, c, d)] = (float)tu_rng_uniform(r, lo, hi);
+    if (n) *n = ext;
+    return p;
+}
+
+/* ---- checks -------------------------------------------------------------------------------- */
+
+void tu_report(const tu_where *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL [%s/%s] ", w ? w->area : "?", w ? w->name : "?");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n    reproduce: CLATTN_TEST_SEED=%llu (case seed 0x%016llx)\n",
+            (unsigned long long)tu_base_seed(), (unsigned long long)(w ? w->seed : 0));
+    fflush(stderr);
+}
+
+typedef struct cmp_state {
+    double max_ref, worst_err;
+    int64_t worst, nan_mismatch, n_bad_nan;
+    double worst_got, worst_ref, nan_got, nan_ref;
+} cmp_state;
+
+static void cmp_init(cmp_state *c)
+{
+    memset(c, 0, sizeof *c);
+    c->worst = -1;
+    c->nan_mismatch = -1;
+}
+
+static void cmp_ref_scan(cmp_state *c, double ref)
+{
+    if (isfinite(ref) && fabs(ref) > c->max_ref) c->max_ref = fabs(ref);
+}
+
+static void cmp_one(cmp_state *c, int64_t i, double got, double ref)
+{
+    if (isnan(ref) || isnan(got) || isinf(ref) || isinf(got)) {
+        bool same = (isnan(ref) && isnan(got)) || (got == ref);
+        if (!same) {
+            if (c->nan_mismatch < 0) {
+                c->nan_mismatch = i;
+                c->nan_got = got;
+                c->nan_ref = ref;
+            }
+            c->n_bad_nan++;
+        }
+        return;
+    }
+    double err = fabs(got - ref);
+    if (c->worst < 0 || err > c->worst_err) {
+        c->worst_err = err;
+        c->worst = i;
+        c->worst_got = got;
+        c->worst_ref = ref;
+    }
+}
+
+static bool cmp_finish(const tu_where *w, const char *what, const cmp_state *c, double tol,
+                       void (*fmt_index)(const void *, int64_t, char *, size_t), const void *ctx)
+{
+    double bound = tol * (c->max_ref > 1.0 ? c->max_ref : 1.0);
+    bool ok = c->n_bad_nan == 0 && c->worst_err <= bound;
+    if (!ok) {
+        char where_nan[96] = "", where_worst[96] = "";
+        if (c->nan_mismatch >= 0) fmt_index(ctx, c->nan_mismatch, where_nan, sizeof where_nan);
+        if (c->worst >= 0) fmt_index(ctx, c->worst, where_worst, sizeof where_worst);
+        if (c->n_bad_nan)
+            tu_report(w, "%s: %lld non-finite mismatches, first at %s: got %.9g, reference %.9g", what,
+                      (long long)c->n_bad_nan, where_nan, c->nan_got, c->nan_ref);
+        if (c->worst_err > bound)
+            tu_report(w, "%s: max abs error %.3e > bound %.3e (tol %.1e x max(1, max|ref| = %.4g)) at %s: got %.9g, "
+                      "reference %.9g",
+                      what, c->worst_err, bound, tol, c->max_ref, where_worst, c->worst_got, c->worst_ref);
+    }
+    return ok;
+}
+
+static void fmt_view_index(const void *ctx, int64_t flat, char *buf, size_t n)
+{
+    const clattn_tensor *t = ctx;
+    int64_t i3 = flat % t->dims[3], r = flat / t->dims[3];
+    int64_t i2 = r % t->dims[2];
+    r /= t->dims[2];
+    int64_t i1 = r % t->dims[1], i0 = r / t->dims[1];
+    snprintf(buf, n, "[%lld,%lld,%lld,%lld]", (long long)i0, (long long)i1, (long long)i2, (long long)i3);
+}
+
+static void fmt_flat_index(const void *ctx, int64_t flat, char *buf, size_t n)
+{
+    (void)ctx;
+    snprintf(buf, n, "[%lld]", (long long)flat);
+}
+
+bool tu_check_view(const tu_where *w, const char *what, const float *buf, const clattn_tensor *t,
+                   const double *ref, double tol)
+{
+    cmp_state c;
+    cmp_init(&c);
+    int64_t n = tu_numel(t);
+    for (int64_t i = 0; i < n; i++) cmp_ref_scan(&c, ref[i]);
+    int64_t flat = 0;
+    for (int64_t a = 0; a < t->dims[0]; a++)
+        for (int64_t b = 0; b < t->dims[1]; b++)
+            for (int64_t cc = 0; cc < t->dims[2]; cc++)
+                for (int64_t d = 0; d < t->dims[3]; d++, flat++)
+                    cmp_one(&c, flat, (double)buf[tu_index(t, a, b, cc, d)], ref[flat]);
+    return cmp_finish(w, what, &c, tol, fmt_view_index, t);
+}
+
+bool tu_check_array(const tu_where *w, const char *what, const float *got, const double *ref, int64_t n,
+                    double tol)
+{
+    cmp_state c;
+    cmp_init(&c);
+    for (int64_t i = 0; i < n; i++) cmp_ref_scan(&c, ref[i]);
+    for (int64_t i = 0; i < n; i++) cmp_one(&c, i, (double)got[i], ref[i]);
+    return cmp_finish(w, what, &c, tol, fmt_flat_index, NULL);
+}
+
+bool tu_check_gaps(const tu_where *w, const char *what, const float *buf, int64_t n, const clattn_tensor *t,
+                   uint32_t bits)
+{
+    unsigned char *in_view = calloc((size_t)n, 1);
+    if (!in_view) exit(1);
+    for (int64_t a = 0; a < t->dims[0]; a++)
+        for (int64_t b = 0; b < t->dims[1]; b++)
+            for (int64_t c = 0; c < t->dims[2]; c++)
+                for (int64_t d = 0; d < t->dims[3]; d++) {
+                    int64_t e = tu_index(t, a, b, c, d);
+                    if (e >= 0 && e < n) in_view[e] = 1;
+                }
+    int64_t bad = 0, first = -1;
+    uint32_t first_bits = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (in_view[i]) continue;
+        uint32_t v;
+        memcpy(&v, &buf[i], sizeof v);
+        if (v != bits) {
+            if (first < 0) first = i, first_bits = v;
+            bad++;
+        }
+    }
+    free(in_view);
+    if (bad) {
+        float f;
+        memcpy(&f, &first_bits, sizeof f);
+        tu_report(w, "%s: %lld gap elements (outside the view) were overwritten; first at buffer element %lld: "
+                  "0x%08x (%g), expected 0x%08x",
+                  what, (long long)bad, (long long)first, first_bits, (double)f, bits);
+    }
+    return bad == 0;
+}
+
+int tu_run_group(const char *name, struct CMUnitTest *tests, size_t count)
+{
+    return _cmocka_run_group_tests(name, tests, count, NULL, NULL);
+}
