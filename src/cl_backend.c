@@ -219,21 +219,25 @@ cleanup:
     return st;
 }
 
-/* Softmax: on GPUs one work-group of sm_wg items per row (clattn_softmax); elsewhere one work-item
- * per row with vector loads (clattn_softmax_rows), sm_wg rows per work-group. */
 /* How many reduction elements (keys for weighted_sum, head-dim elements for scores) one launch of a
- * tiled kernel may cover within LOOP_BUDGET: per TK elements a work-item runs the two tile-load loops,
- * the multiply-add loop and the outer loop; the write-out loop runs once. */
+ * tiled kernel may cover within LOOP_BUDGET. Per TK elements a work-item runs (counting the iterations
+ * of inner and outer loops, none assumed unrolled) the two nested tile-load loops, the multiply-add
+ * loops and the outer loop; the write-out loops run once. */
 static int64_t reduction_chunk(const tile_cfg *t)
 {
     const int64_t tm = (int64_t)t->wg_m * t->wpt_m, tn = (int64_t)t->wg_n * t->vw;
-    const int64_t per_step = ceil_div(tm, t->wg_m) * ceil_div(t->tk, t->wg_n) +
-                             ceil_div(t->tk, t->wg_m) * ceil_div(tn, t->wg_n) + (int64_t)t->tk * t->wpt_m + 1;
+    const int64_t load_rows = ceil_div(tm, t->wg_m) * (ceil_div(t->tk, t->wg_n) + 1); /* q or P tile */
+    const int64_t load_k = ceil_div(tn, t->wg_m) * (ceil_div(t->tk, t->wg_n) + 1);    /* k tile (scores) */
+    const int64_t load_v = ceil_div(t->tk, t->wg_m) * (ceil_div(tn, t->wg_n) + 1);    /* V tile (weighted_sum) */
+    const int64_t per_step = load_rows + (load_k > load_v ? load_k : load_v) + (int64_t)t->tk * (t->wpt_m + 1) + 1;
     int64_t steps = (LOOP_BUDGET - (int64_t)t->wpt_m * (t->vw + 1)) / per_step;
     if (steps < 1) steps = 1;
     return steps * t->tk;
 }
 
+/* Softmax: on GPUs one work-group of sm_wg items per row (clattn_softmax); elsewhere one work-item
+ * per row with vector loads (clattn_softmax_rows), sm_wg rows per work-group, unless rows are so long
+ * that one item would exceed LOOP_BUDGET. */
 static clattn_status make_softmax_kernel(clattn_context *ctx, clattn_cl_backend *be, int64_t Lk, bool want_probs,
                                          cl_plan *pd)
 {

@@ -136,7 +136,8 @@ bool host_flash_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fl
     if (fp->wave < 1) fp->wave = 1;
     if (!clattn_mul_i64(kp, fp->wave, &kp) || !clattn_mul_i64(vp, fp->wave, &vp)) return false;
     size_t shared = 0, total = 0;
-    if (!take(&shared, &fp->off_kpack, kp, sizeof(float)) || !take(&shared, &fp->off_vpack, vp, sizeof(float)))
+    if (!take(&shared, &fp->off_kpack, kp, sizeof(float)) ||
+        !take(&shared, &fp->off_vpack, vp, sizeof(float)))
         return false;
     fp->shared_bytes = shared;
     if (!(take(&total, &fp->off_s, s, sizeof(float)) && take(&total, &fp->off_acc, acc, sizeof(float)) &&

@@ -4,15 +4,20 @@
  *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
  *   mask: [Bm, Hm, Lqm, Lk], broadcast dims have stride 0 (clattn_sdpa_problem after normalisation)
  *
- * A task is one (b, kv head, block of `bq` query rows) and covers the rows of every query head of
- * that kv group (G = Hq / Hkv heads, M = G·bq rows), so the packed K/V tiles are shared by the
- * group. Keys are walked in blocks of HOST_FLASH_BK from the first to the last key any row of the
- * task may see (kv_lengths, causal and window ranges per row); row groups that see no key of a
- * block are skipped. Per block: S = Q·Kᵀ (micro-kernel on K packed transposed), then per row scale,
- * softcap, mask, block max, online-softmax rescale (running max m, running sum l, float
- * accumulator), p = exp(s − m) with a vectorised expf, then acc += P·V (micro-kernel; a row group
- * with any p == 0 takes a guarded kernel that never multiplies a V row by a zero weight, so masked
- * V rows never reach the sum). No [Lq, Lk] buffer exists; scratch is per thread.
+ * A run packs K (transposed into panels of 2 vector widths of keys) and V (rows padded to a
+ * multiple of 16 floats) once per (b, kv head), in waves that bound the packed size, then runs the
+ * attention tasks of the wave. A task is one (b, kv head, block of `bq` query rows) and covers
+ * the rows of every query head of that kv group (G = Hq / Hkv heads, M = G·bq rows), so the packed
+ * tiles are shared by the group. Keys are walked in BK-aligned blocks of HOST_FLASH_BK from the
+ * first to the last key any row of the task may see (kv_lengths, causal and window ranges per row);
+ * row groups that see no key of a block are skipped, and within a block only the key panels the
+ * group's rows may see are computed. Per block: S = scale·Q·Kᵀ (micro-kernel, 8x32 on AVX-512),
+ * then per row softcap, mask, block max, online-softmax rescale (running max m, running sum l,
+ * float accumulator), p = exp(s − m) with a vectorised expf, then acc += P·V (micro-kernel; a row
+ * group with any p == 0 takes a guarded kernel that never multiplies a V row by a zero weight, so
+ * masked V rows never reach the sum). No [Lq, Lk] buffer exists; the rest of the scratch is per
+ * thread. NaN handling matches the row-by-row path: NaN scores never win the max, turn into NaN
+ * weights and make only their own row NaN; a row with no allowed key outputs zeros.
  *
  * The kernels are compiled three times from host_flash_kernel.c: portable (plain GCC vector
  * extensions, 4 lanes), AVX2+FMA (8 lanes) and AVX-512F (16 lanes), the last two through
@@ -28,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HOST_FLASH_BK 128       /* keys per block (a multiple of every ISA's panel width, 32 max) */
+#define HOST_FLASH_BK 128      /* keys per block (a multiple of every ISA's panel width, 32 max) */
 #define HOST_FLASH_ROW_ALIGN 8 /* rows of a task are padded to a multiple of this (>= every R) */
 #define HOST_FLASH_DV_ALIGN 16 /* Dv is padded to a multiple of this (>= every vector width) */
 #define HOST_FLASH_PACK_KEYS 256 /* keys per packing task (a multiple of HOST_FLASH_BK) */

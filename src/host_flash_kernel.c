@@ -5,10 +5,12 @@
  *   included by host_simd_avx2.c   -> host_flash_task_avx2     (8 lanes, AVX2 + FMA)
  *   included by host_simd_avx512.c -> host_flash_task_avx512   (16 lanes, AVX-512F)
  * An including file defines HF_ISA (name suffix), HF_W (lanes), HF_QK_R (rows of the Q·Kᵀ
- * micro-kernel) and HF_PV_NV (vectors along Dv of the P·V micro-kernel), after its target pragma.
+ * micro-kernel) and HF_PV_NV (vectors along Dv of the P·V micro-kernel), optionally HF_FMA and
+ * HF_SPLAT (intrinsics) and HF_AVX512, after its target pragma (GCC) or `#pragma clang attribute`
+ * (Clang, which has no `#pragma GCC target`).
  *
  *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
- * K and V are packed once per run by the pack tasks (layout in host_flash.h: K transposed in
+ * K and V are packed once per wave by the pack tasks (layout in host_flash.h: K transposed in
  * panels of KW = 2·W keys, V rows padded to dvp). Key blocks are aligned to BK, so the block at
  * j0 starts at kpack + j0·D and vpack + j0·dvp.
  * Scratch of one task (one thread), rows r < Mr = round_up(G·nr, 8), head-major (r = g·nr + ii):
@@ -42,6 +44,13 @@
 #error "host_flash_kernel.c: block sizes do not fit this vector width"
 #endif
 
+/* Full unrolling of the small register-tile loops (so their vector arrays live in registers). */
+#if defined(__clang__)
+#define HF_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define HF_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 typedef float vf __attribute__((vector_size(HF_W * 4)));
 typedef int32_t vi __attribute__((vector_size(HF_W * 4)));
 
@@ -68,9 +77,13 @@ static inline __attribute__((always_inline)) void vstore(float *p, vf v)
 #else
 static inline __attribute__((always_inline)) vf vsplat(float x)
 {
-    vf v;
-    for (int u = 0; u < HF_W; u++) v[u] = x;
-    return v;
+#if HF_W == 4
+    return (vf){x, x, x, x};
+#elif HF_W == 8
+    return (vf){x, x, x, x, x, x, x, x};
+#else
+    return (vf){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+#endif
 }
 #endif
 #ifdef HF_FMA
@@ -90,7 +103,7 @@ static inline __attribute__((always_inline)) vf vsel(vi m, vf a, vf b)
  * x < -87 (so -inf -> 0; e^-87 = 1.6e-38 is the smallest result, which keeps every intermediate
  * and result normal: subnormals cost microcode assists on Intel cores), +inf above 88.37,
  * NaN -> NaN. */
-#if HF_W == 16 && defined(__AVX512F__)
+#ifdef HF_AVX512
 /* AVX-512F: the same reduction and polynomial, with vscalefps doing the 2^n scaling (it overflows
  * to inf by itself and keeps NaN: max(c, x) returns x when x is NaN). Lanes below -87 are set to 0
  * by a mask instead of letting vscalefps underflow: a subnormal or underflowing result costs a
@@ -143,54 +156,73 @@ static inline __attribute__((always_inline)) vf vexp(vf x)
 #endif
 
 /* Butterfly reductions: log2(W) lane swaps. Lanes of the max are never NaN here. */
+#if defined(__clang__)
+#define HF_SHUF(v, ...) __builtin_shufflevector((v), (v), __VA_ARGS__)
+#else
+#define HF_SHUF(v, ...) __builtin_shuffle((v), (vi){__VA_ARGS__})
+#endif
 #if HF_W == 16
-#define HF_SWAPS {(vi){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7},                          \
-                  (vi){4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11},                          \
-                  (vi){2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13},                          \
-                  (vi){1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14}}
-#define HF_NSWAPS 4
+#define HF_BUTTERFLY(v, OP)                                                                            \
+    do {                                                                                               \
+        v = OP(v, HF_SHUF(v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));                    \
+        v = OP(v, HF_SHUF(v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));                    \
+        v = OP(v, HF_SHUF(v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));                    \
+        v = OP(v, HF_SHUF(v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));                    \
+    } while (0)
 #elif HF_W == 8
-#define HF_SWAPS {(vi){4, 5, 6, 7, 0, 1, 2, 3}, (vi){2, 3, 0, 1, 6, 7, 4, 5}, (vi){1, 0, 3, 2, 5, 4, 7, 6}}
-#define HF_NSWAPS 3
+#define HF_BUTTERFLY(v, OP)                                                                            \
+    do {                                                                                               \
+        v = OP(v, HF_SHUF(v, 4, 5, 6, 7, 0, 1, 2, 3));                                                  \
+        v = OP(v, HF_SHUF(v, 2, 3, 0, 1, 6, 7, 4, 5));                                                  \
+        v = OP(v, HF_SHUF(v, 1, 0, 3, 2, 5, 4, 7, 6));                                                  \
+    } while (0)
 #elif HF_W == 4
-#define HF_SWAPS {(vi){2, 3, 0, 1}, (vi){1, 0, 3, 2}}
-#define HF_NSWAPS 2
+#define HF_BUTTERFLY(v, OP)                                                                            \
+    do {                                                                                               \
+        v = OP(v, HF_SHUF(v, 2, 3, 0, 1));                                                              \
+        v = OP(v, HF_SHUF(v, 1, 0, 3, 2));                                                              \
+    } while (0)
 #else
 #error "host_flash_kernel.c: unsupported HF_W"
 #endif
 
+static inline __attribute__((always_inline)) vf vmax2(vf a, vf b)
+{
+    return vsel(b > a, b, a);
+}
+static inline __attribute__((always_inline)) vf vadd2(vf a, vf b)
+{
+    return a + b;
+}
+static inline __attribute__((always_inline)) vi vor2(vi a, vi b)
+{
+    return a | b;
+}
+
 static inline __attribute__((always_inline)) float hmax(vf v)
 {
-    const vi sw[HF_NSWAPS] = HF_SWAPS;
-#pragma GCC unroll 4
-    for (int k = 0; k < HF_NSWAPS; k++) {
-        const vf o = __builtin_shuffle(v, sw[k]);
-        v = vsel(o > v, o, v);
-    }
+    HF_BUTTERFLY(v, vmax2);
     return v[0];
 }
 
 static inline __attribute__((always_inline)) float hsum(vf v)
 {
-    const vi sw[HF_NSWAPS] = HF_SWAPS;
-#pragma GCC unroll 4
-    for (int k = 0; k < HF_NSWAPS; k++) v += __builtin_shuffle(v, sw[k]);
+    HF_BUTTERFLY(v, vadd2);
     return v[0];
 }
 
 static inline __attribute__((always_inline)) int hany(vi v)
 {
-    const vi sw[HF_NSWAPS] = HF_SWAPS;
-#pragma GCC unroll 4
-    for (int k = 0; k < HF_NSWAPS; k++) v |= __builtin_shuffle(v, sw[k]);
+    HF_BUTTERFLY(v, vor2);
     return v[0] != 0;
 }
 
 /* s[r][c] = scale · (q_r · key c) for HF_QK_R rows and `npanels` panels of kt; smax[r] = the
  * largest of them (NaN never wins), which softmax_row uses when the row sees the whole block. */
-static inline __attribute__((always_inline)) void qk_tile_r(const host_flash_row *rows, const float *restrict kt,
-                                                            int64_t D, int npanels, float scale,
-                                                            float *restrict s, float *restrict smax, const int R)
+static inline __attribute__((always_inline)) void qk_tile_r(const host_flash_row *rows,
+                                                            const float *restrict kt, int64_t D, int npanels,
+                                                            float scale, float *restrict s,
+                                                            float *restrict smax, const int R)
 {
     const float *qr[HF_QK_R];
     vf mx[HF_QK_R];
@@ -202,18 +234,18 @@ static inline __attribute__((always_inline)) void qk_tile_r(const host_flash_row
     for (int pn = 0; pn < npanels; pn++) {
         const float *restrict kp = kt + (int64_t)pn * D * HF_KW;
         vf a0[HF_QK_R], a1[HF_QK_R];
-#pragma GCC unroll 16
+HF_UNROLL
         for (int r = 0; r < R; r++) a0[r] = a1[r] = vsplat(0.0f);
         for (int64_t d = 0; d < D; d++) {
             const vf k0 = vload(kp + d * HF_KW), k1 = vload(kp + d * HF_KW + HF_W);
-#pragma GCC unroll 16
+HF_UNROLL
             for (int r = 0; r < R; r++) {
                 const vf x = vsplat(qr[r][d]);
                 a0[r] = vfma(x, k0, a0[r]);
                 a1[r] = vfma(x, k1, a1[r]);
             }
         }
-#pragma GCC unroll 16
+HF_UNROLL
         for (int r = 0; r < R; r++) {
             const vf x0 = a0[r] * vscale, x1 = a1[r] * vscale;
             vstore(s + r * HF_BK + pn * HF_KW, x0);
@@ -227,8 +259,8 @@ static inline __attribute__((always_inline)) void qk_tile_r(const host_flash_row
 
 /* qk_tile_r for the first n rows (1 <= n <= HF_QK_R) of a group, with as few padding rows as the
  * row-count variants allow (decode and small GQA groups have fewer rows than HF_QK_R). */
-static void qk_tile(const host_flash_row *rows, int n, const float *restrict kt, int64_t D, int npanels, float scale,
-                    float *restrict s, float *restrict smax)
+static void qk_tile(const host_flash_row *rows, int n, const float *restrict kt, int64_t D, int npanels,
+                    float scale, float *restrict s, float *restrict smax)
 {
     if (n == 1)
         qk_tile_r(rows, kt, D, npanels, scale, s, smax, 1);
@@ -250,27 +282,27 @@ static inline __attribute__((always_inline)) void pv_tile(const float *restrict 
                                                           const int nv, const int guarded, const int R)
 {
     vf c[HF_PV_R][HF_PV_NV];
-#pragma GCC unroll 16
+HF_UNROLL
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 16
+HF_UNROLL
         for (int u = 0; u < nv; u++) c[r][u] = vload(acc + r * dvp + e0 + u * HF_W) * alpha[r];
     for (int j = 0; j < nb; j++) {
         const float *restrict vr = vt + j * dvp + e0;
         vf x[HF_PV_NV];
-#pragma GCC unroll 16
+HF_UNROLL
         for (int u = 0; u < nv; u++) x[u] = vload(vr + u * HF_W);
-#pragma GCC unroll 16
+HF_UNROLL
         for (int r = 0; r < R; r++) {
             const float w = p[r * HF_BK + j];
             if (guarded && w == 0.0f) continue;
             const vf pb = vsplat(w);
-#pragma GCC unroll 16
+HF_UNROLL
             for (int u = 0; u < nv; u++) c[r][u] = vfma(pb, x[u], c[r][u]);
         }
     }
-#pragma GCC unroll 16
+HF_UNROLL
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 16
+HF_UNROLL
         for (int u = 0; u < nv; u++) vstore(acc + r * dvp + e0 + u * HF_W, c[r][u]);
 }
 
@@ -287,8 +319,8 @@ static inline __attribute__((always_inline)) void pv_tile(const float *restrict 
 #endif
 
 /* pv_tile over all of dvp for the first n rows (1 <= n <= HF_PV_R) of a group. */
-static void pv_rows(const float *restrict p, const float *restrict vt, int64_t dvp, int nb, float *restrict acc,
-                    const float *restrict alpha, int guarded, int n)
+static void pv_rows(const float *restrict p, const float *restrict vt, int64_t dvp, int nb,
+                    float *restrict acc, const float *restrict alpha, int guarded, int n)
 {
     for (int64_t e0 = 0; e0 < dvp; e0 += HF_PV_NV * HF_W) {
         int nv = (int)((dvp - e0) / HF_W);
@@ -397,8 +429,8 @@ static void softmax_row(const host_flash_args *a, const host_flash_row *row, int
     *flag = HF_ACTIVE | (hany(zero) ? 0 : HF_CLEAN);
 }
 
-/* Pack task: keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave into kpack (transposed panels, zero
- * for keys past Lk') and vpack (rows padded to dvp with zeros). */
+/* Pack task: keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave into kpack (transposed
+ * panels, zero for keys past Lk') and vpack (rows padded to dvp with zeros). */
 void HF_PACK(void *argp, int64_t task, int tid)
 {
     const host_flash_args *a = argp;
@@ -535,8 +567,8 @@ void HF_TASK(void *argp, int64_t task, int tid)
             qk_tile(&rows[r0], nq, kt + (int64_t)p0 * D * HF_KW, D, p1 - p0, p->scale,
                     sc + r0 * HF_BK + p0 * HF_KW, smax);
             for (int r = 0; r < nq; r++)
-                softmax_row(a, &rows[r0 + r], j0, nb, smax[r], sc + (r0 + r) * HF_BK, &rm[r0 + r], &rl[r0 + r],
-                            &ralpha[r0 + r], &rflag[r0 + r]);
+                softmax_row(a, &rows[r0 + r], j0, nb, smax[r], sc + (r0 + r) * HF_BK, &rm[r0 + r],
+                            &rl[r0 + r], &ralpha[r0 + r], &rflag[r0 + r]);
             for (int r = nq; r < HF_QK_R; r++) rflag[r0 + r] = 0; /* padding rows */
         }
 
