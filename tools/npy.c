@@ -10,13 +10,7 @@
 
 static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
-static int fail(char *err, size_t errlen, const char *name, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *err, size_t errlen, const char *name, const char *fmt, ...)
+int tool_fail(char *err, size_t errlen, const char *name, const char *fmt, ...)
 {
     if (err && errlen) {
         int n = snprintf(err, errlen, "%s: ", name);
@@ -131,28 +125,28 @@ static int parse_descr(const char *d, const char *name, npy_array *a, char *err,
 {
     size_t len = strlen(d);
     if (len < 3 || !strchr("<>|=", d[0]) || !((d[1] >= 'a' && d[1] <= 'z') || (d[1] >= 'A' && d[1] <= 'Z') || d[1] == '?'))
-        return fail(err, errlen, name, "unsupported dtype '%s'", d);
+        return tool_fail(err, errlen, name, "unsupported dtype '%s'", d);
     const char *p = d + 2;
     uint64_t size = 0;
-    if (!(*p >= '0' && *p <= '9')) return fail(err, errlen, name, "unsupported dtype '%s'", d);
+    if (!(*p >= '0' && *p <= '9')) return tool_fail(err, errlen, name, "unsupported dtype '%s'", d);
     while (*p >= '0' && *p <= '9') {
         size = size * 10 + (uint64_t)(*p - '0');
-        if (size > 1u << 20) return fail(err, errlen, name, "unsupported dtype '%s' (item size too large)", d);
+        if (size > 1u << 20) return tool_fail(err, errlen, name, "unsupported dtype '%s' (item size too large)", d);
         p++;
     }
     if (*p == '[') {
         const char *close = strchr(p, ']');
-        if (!close || close[1] != '\0') return fail(err, errlen, name, "unsupported dtype '%s'", d);
+        if (!close || close[1] != '\0') return tool_fail(err, errlen, name, "unsupported dtype '%s'", d);
     } else if (*p != '\0') {
-        return fail(err, errlen, name, "unsupported dtype '%s'", d);
+        return tool_fail(err, errlen, name, "unsupported dtype '%s'", d);
     }
-    if (size == 0) return fail(err, errlen, name, "unsupported dtype '%s' (item size 0)", d);
-    if (d[1] == 'O') return fail(err, errlen, name, "object arrays ('%s') are not supported", d);
+    if (size == 0) return tool_fail(err, errlen, name, "unsupported dtype '%s' (item size 0)", d);
+    if (d[1] == 'O') return tool_fail(err, errlen, name, "object arrays ('%s') are not supported", d);
     if (d[0] == '>' && size > 1)
-        return fail(err, errlen, name, "big-endian dtype '%s' is not supported (use little-endian '<')", d);
+        return tool_fail(err, errlen, name, "big-endian dtype '%s' is not supported (use little-endian '<')", d);
     a->itemsize = (size_t)size;
     snprintf(a->descr, sizeof a->descr, "%s", d);
-    char norm[16];
+    char norm[64];
     snprintf(norm, sizeof norm, "%s", d);
     if (norm[0] == '=') norm[0] = '<';
     if (strcmp(norm, "<f4") == 0) a->dtype = NPY_DTYPE_F32;
@@ -164,25 +158,25 @@ static int parse_descr(const char *d, const char *name, npy_array *a, char *err,
 
 static int parse_shape(hdr_parser *h, const char *name, npy_array *a, char *err, size_t errlen)
 {
-    if (!accept_char(h, '(')) return fail(err, errlen, name, "malformed header: 'shape' is not a tuple");
+    if (!accept_char(h, '(')) return tool_fail(err, errlen, name, "malformed header: 'shape' is not a tuple");
     int n = 0;
     int trailing_comma = 0;
     for (;;) {
         skip_ws(h);
         if (accept_char(h, ')')) break;
         if (h->p < h->end && *h->p == '-')
-            return fail(err, errlen, name, "malformed header: negative dimension in 'shape'");
+            return tool_fail(err, errlen, name, "malformed header: negative dimension in 'shape'");
         if (h->p >= h->end || !(*h->p >= '0' && *h->p <= '9'))
-            return fail(err, errlen, name, "malformed header: bad 'shape' entry");
+            return tool_fail(err, errlen, name, "malformed header: bad 'shape' entry");
         int64_t v = 0;
         while (h->p < h->end && *h->p >= '0' && *h->p <= '9') {
             int digit = *h->p - '0';
             if (v > (INT64_MAX - digit) / 10)
-                return fail(err, errlen, name, "malformed header: dimension %d of 'shape' overflows", n);
+                return tool_fail(err, errlen, name, "malformed header: dimension %d of 'shape' overflows", n);
             v = v * 10 + digit;
             h->p++;
         }
-        if (n >= NPY_MAX_DIMS) return fail(err, errlen, name, "shape has more than %d dimensions", NPY_MAX_DIMS);
+        if (n >= NPY_MAX_DIMS) return tool_fail(err, errlen, name, "shape has more than %d dimensions", NPY_MAX_DIMS);
         a->shape[n++] = v;
         trailing_comma = 0;
         if (accept_char(h, ',')) {
@@ -190,9 +184,9 @@ static int parse_shape(hdr_parser *h, const char *name, npy_array *a, char *err,
             continue;
         }
         if (accept_char(h, ')')) break;
-        return fail(err, errlen, name, "malformed header: bad 'shape' tuple");
+        return tool_fail(err, errlen, name, "malformed header: bad 'shape' tuple");
     }
-    if (n == 1 && !trailing_comma) return fail(err, errlen, name, "malformed header: 'shape' is not a tuple");
+    if (n == 1 && !trailing_comma) return tool_fail(err, errlen, name, "malformed header: 'shape' is not a tuple");
     a->ndim = n;
     return 0;
 }
@@ -203,46 +197,46 @@ static int parse_header(const char *text, size_t len, const char *name, npy_arra
     int have_descr = 0, have_fortran = 0, have_shape = 0;
     int fortran = 0;
     char descr[64];
-    if (!accept_char(&h, '{')) return fail(err, errlen, name, "malformed header: not a dictionary");
+    if (!accept_char(&h, '{')) return tool_fail(err, errlen, name, "malformed header: not a dictionary");
     for (;;) {
         if (accept_char(&h, '}')) break;
         char key[32];
-        if (!parse_str(&h, key, sizeof key)) return fail(err, errlen, name, "malformed header: bad key");
-        if (!accept_char(&h, ':')) return fail(err, errlen, name, "malformed header: expected ':' after '%s'", key);
+        if (!parse_str(&h, key, sizeof key)) return tool_fail(err, errlen, name, "malformed header: bad key");
+        if (!accept_char(&h, ':')) return tool_fail(err, errlen, name, "malformed header: expected ':' after '%s'", key);
         if (strcmp(key, "descr") == 0) {
-            if (have_descr++) return fail(err, errlen, name, "malformed header: duplicate key 'descr'");
+            if (have_descr++) return tool_fail(err, errlen, name, "malformed header: duplicate key 'descr'");
             skip_ws(&h);
             if (h.p < h.end && *h.p == '[')
-                return fail(err, errlen, name, "structured dtypes are not supported");
+                return tool_fail(err, errlen, name, "structured dtypes are not supported");
             if (!parse_str(&h, descr, sizeof descr))
-                return fail(err, errlen, name, "malformed header: 'descr' is not a dtype string");
+                return tool_fail(err, errlen, name, "malformed header: 'descr' is not a dtype string");
         } else if (strcmp(key, "fortran_order") == 0) {
-            if (have_fortran++) return fail(err, errlen, name, "malformed header: duplicate key 'fortran_order'");
+            if (have_fortran++) return tool_fail(err, errlen, name, "malformed header: duplicate key 'fortran_order'");
             if (accept_word(&h, "True")) fortran = 1;
             else if (accept_word(&h, "False")) fortran = 0;
-            else return fail(err, errlen, name, "malformed header: 'fortran_order' is not True or False");
+            else return tool_fail(err, errlen, name, "malformed header: 'fortran_order' is not True or False");
         } else if (strcmp(key, "shape") == 0) {
-            if (have_shape++) return fail(err, errlen, name, "malformed header: duplicate key 'shape'");
+            if (have_shape++) return tool_fail(err, errlen, name, "malformed header: duplicate key 'shape'");
             if (parse_shape(&h, name, a, err, errlen)) return -1;
         } else {
-            return fail(err, errlen, name, "malformed header: unexpected key '%s'", key);
+            return tool_fail(err, errlen, name, "malformed header: unexpected key '%s'", key);
         }
         if (accept_char(&h, ',')) continue;
         if (accept_char(&h, '}')) break;
-        return fail(err, errlen, name, "malformed header: expected ',' or '}'");
+        return tool_fail(err, errlen, name, "malformed header: expected ',' or '}'");
     }
     skip_ws(&h);
     if (h.p != h.end) {
         /* NumPy pads with spaces and ends with '\n'; tolerate NUL padding written by some tools. */
         while (h.p < h.end && *h.p == '\0') h.p++;
-        if (h.p != h.end) return fail(err, errlen, name, "malformed header: trailing characters after '}'");
+        if (h.p != h.end) return tool_fail(err, errlen, name, "malformed header: trailing characters after '}'");
     }
     if (!have_descr || !have_fortran || !have_shape)
-        return fail(err, errlen, name, "malformed header: missing key '%s'",
+        return tool_fail(err, errlen, name, "malformed header: missing key '%s'",
                     !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
     if (parse_descr(descr, name, a, err, errlen)) return -1;
     if (fortran) /* refused even for 0-D/1-D arrays (same bytes) for a simple contract */
-        return fail(err, errlen, name, "fortran_order is True; save the array in C order (np.ascontiguousarray)");
+        return tool_fail(err, errlen, name, "fortran_order is True; save the array in C order (np.ascontiguousarray)");
     return 0;
 }
 
@@ -251,27 +245,27 @@ int npy_parse(const unsigned char *buf, size_t len, const char *name, npy_array 
     memset(out, 0, sizeof *out);
     if (err && errlen) err[0] = '\0';
     if (len < 8 || memcmp(buf, npy_magic, sizeof npy_magic) != 0)
-        return fail(err, errlen, name, "not a .npy file (bad magic, %zu bytes)", len);
+        return tool_fail(err, errlen, name, "not a .npy file (bad magic, %zu bytes)", len);
     unsigned major = buf[6], minor = buf[7];
     size_t pre;
     uint64_t hlen;
     if (major == 1) {
         pre = 10;
-        if (len < pre) return fail(err, errlen, name, "truncated .npy preamble (%zu bytes)", len);
+        if (len < pre) return tool_fail(err, errlen, name, "truncated .npy preamble (%zu bytes)", len);
         hlen = (uint64_t)buf[8] | ((uint64_t)buf[9] << 8);
     } else if (major == 2 || major == 3) {
         pre = 12;
-        if (len < pre) return fail(err, errlen, name, "truncated .npy preamble (%zu bytes)", len);
+        if (len < pre) return tool_fail(err, errlen, name, "truncated .npy preamble (%zu bytes)", len);
         hlen = (uint64_t)buf[8] | ((uint64_t)buf[9] << 8) | ((uint64_t)buf[10] << 16) | ((uint64_t)buf[11] << 24);
     } else {
-        return fail(err, errlen, name, "unsupported .npy format version %u.%u (expected 1.0, 2.0 or 3.0)", major,
+        return tool_fail(err, errlen, name, "unsupported .npy format version %u.%u (expected 1.0, 2.0 or 3.0)", major,
                     minor);
     }
     if (minor != 0)
-        return fail(err, errlen, name, "unsupported .npy format version %u.%u (expected 1.0, 2.0 or 3.0)", major,
+        return tool_fail(err, errlen, name, "unsupported .npy format version %u.%u (expected 1.0, 2.0 or 3.0)", major,
                     minor);
     if (hlen > len - pre)
-        return fail(err, errlen, name, "header length %llu exceeds the file (%zu bytes after the preamble)",
+        return tool_fail(err, errlen, name, "header length %llu exceeds the file (%zu bytes after the preamble)",
                     (unsigned long long)hlen, len - pre);
     if (parse_header((const char *)buf + pre, (size_t)hlen, name, out, err, errlen)) {
         memset(out, 0, sizeof *out);
@@ -281,14 +275,14 @@ int npy_parse(const unsigned char *buf, size_t len, const char *name, npy_array 
     for (int i = 0; i < out->ndim; i++) {
         if (__builtin_mul_overflow(count, out->shape[i], &count)) {
             char s[NPY_MAX_DIMS * 24];
-            return fail(err, errlen, name, "shape %s: element count overflows",
+            return tool_fail(err, errlen, name, "shape %s: element count overflows",
                         npy_shape_str(out->ndim, out->shape, s, sizeof s));
         }
     }
     uint64_t bytes;
     if (__builtin_mul_overflow((uint64_t)count, (uint64_t)out->itemsize, &bytes)) {
         char s[NPY_MAX_DIMS * 24];
-        return fail(err, errlen, name, "shape %s × itemsize %zu overflows", npy_shape_str(out->ndim, out->shape, s, sizeof s),
+        return tool_fail(err, errlen, name, "shape %s × itemsize %zu overflows", npy_shape_str(out->ndim, out->shape, s, sizeof s),
                     out->itemsize);
     }
     size_t data_off = pre + (size_t)hlen;
@@ -297,14 +291,14 @@ int npy_parse(const unsigned char *buf, size_t len, const char *name, npy_array 
         char s[NPY_MAX_DIMS * 24];
         npy_shape_str(out->ndim, out->shape, s, sizeof s);
         if (bytes > avail)
-            return fail(err, errlen, name, "truncated: shape %s of %s needs %llu data bytes, file has %zu", s,
+            return tool_fail(err, errlen, name, "truncated: shape %s of %s needs %llu data bytes, file has %zu", s,
                         out->descr, (unsigned long long)bytes, avail);
-        return fail(err, errlen, name, "%zu unexpected bytes after the data of shape %s (%s)", avail - (size_t)bytes,
+        return tool_fail(err, errlen, name, "%zu unexpected bytes after the data of shape %s (%s)", avail - (size_t)bytes,
                     s, out->descr);
     }
     out->count = count;
     out->data = malloc(bytes ? (size_t)bytes : 1);
-    if (!out->data) return fail(err, errlen, name, "out of memory (%llu bytes)", (unsigned long long)bytes);
+    if (!out->data) return tool_fail(err, errlen, name, "out of memory (%llu bytes)", (unsigned long long)bytes);
     if (bytes) memcpy(out->data, buf + data_off, (size_t)bytes);
     return 0;
 }
@@ -314,30 +308,30 @@ int tool_read_file(const char *path, unsigned char **buf, size_t *len, char *err
     *buf = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    if (!f) return tool_fail(err, errlen, path, "cannot open: %s", strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) == 0 && (S_ISDIR(sb.st_mode) || S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode))) {
         fclose(f);
-        return fail(err, errlen, path, "cannot read: %s", S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
+        return tool_fail(err, errlen, path, "cannot read: %s", S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
     }
     size_t cap = 1 << 16, n = 0;
     unsigned char *b = malloc(cap);
     if (!b) {
         fclose(f);
-        return fail(err, errlen, path, "out of memory");
+        return tool_fail(err, errlen, path, "out of memory");
     }
     for (;;) {
         if (n == cap) {
             if (cap > SIZE_MAX / 2) {
                 free(b);
                 fclose(f);
-                return fail(err, errlen, path, "file too large");
+                return tool_fail(err, errlen, path, "file too large");
             }
             unsigned char *nb = realloc(b, cap * 2);
             if (!nb) {
                 free(b);
                 fclose(f);
-                return fail(err, errlen, path, "out of memory reading the file (%zu bytes)", cap * 2);
+                return tool_fail(err, errlen, path, "out of memory reading the file (%zu bytes)", cap * 2);
             }
             b = nb;
             cap *= 2;
@@ -350,7 +344,7 @@ int tool_read_file(const char *path, unsigned char **buf, size_t *len, char *err
         int e = errno;
         free(b);
         fclose(f);
-        return fail(err, errlen, path, "read error: %s", strerror(e));
+        return tool_fail(err, errlen, path, "read error: %s", strerror(e));
     }
     fclose(f);
     *buf = b;
@@ -378,16 +372,16 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape,
     case NPY_DTYPE_F32: descr = "<f4"; itemsize = 4; break;
     case NPY_DTYPE_F16: descr = "<f2"; itemsize = 2; break;
     case NPY_DTYPE_BOOL: descr = "|b1"; itemsize = 1; break;
-    default: return fail(err, errlen, path, "cannot write this dtype");
+    default: return tool_fail(err, errlen, path, "cannot write this dtype");
     }
-    if (ndim < 0 || ndim > NPY_MAX_DIMS) return fail(err, errlen, path, "cannot write %d dimensions", ndim);
+    if (ndim < 0 || ndim > NPY_MAX_DIMS) return tool_fail(err, errlen, path, "cannot write %d dimensions", ndim);
     char dict[64 + NPY_MAX_DIMS * 24];
     int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     size_t pos = (size_t)n;
     int64_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || __builtin_mul_overflow(count, shape[i], &count))
-            return fail(err, errlen, path, "bad shape to write");
+            return tool_fail(err, errlen, path, "bad shape to write");
         n = snprintf(dict + pos, sizeof dict - pos, "%s%lld", i ? ", " : "", (long long)shape[i]);
         pos += (size_t)n;
     }
@@ -399,7 +393,7 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape,
     size_t hlen = pos + 1 + (64 - total % 64) % 64;
     uint64_t bytes;
     if (__builtin_mul_overflow((uint64_t)count, (uint64_t)itemsize, &bytes) || bytes > SIZE_MAX)
-        return fail(err, errlen, path, "array too large to write");
+        return tool_fail(err, errlen, path, "array too large to write");
     unsigned char preamble[12];
     memcpy(preamble, npy_magic, 6);
     preamble[6] = 1;
@@ -412,7 +406,7 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape,
     header[hlen - 1] = '\n';
 
     FILE *f = fopen(path, "wb");
-    if (!f) return fail(err, errlen, path, "cannot open for writing: %s", strerror(errno));
+    if (!f) return tool_fail(err, errlen, path, "cannot open for writing: %s", strerror(errno));
     int ok = fwrite(preamble, 1, pre, f) == pre && fwrite(header, 1, hlen, f) == hlen &&
              (bytes == 0 || fwrite(data, 1, (size_t)bytes, f) == (size_t)bytes);
     int saved = errno;
@@ -422,7 +416,7 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape,
     }
     if (!ok) {
         remove(path);
-        return fail(err, errlen, path, "write failed: %s", strerror(saved));
+        return tool_fail(err, errlen, path, "write failed: %s", strerror(saved));
     }
     return 0;
 }

@@ -13,26 +13,6 @@
 #include "half.h"
 #include "npy.h"
 
-static int fail(char *err, size_t errlen, const char *name, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *err, size_t errlen, const char *name, const char *fmt, ...)
-{
-    if (err && errlen) {
-        int n = snprintf(err, errlen, "%s: ", name);
-        if (n < 0) n = 0;
-        if ((size_t)n < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -1;
-}
 
 static const struct {
     const char *name;
@@ -81,22 +61,22 @@ static int parse_tensor(const cJSON *item, const char *name, st_tensor *t, uint6
                         size_t errlen)
 {
     const char *tn = item->string;
-    if (!cJSON_IsObject(item)) return fail(err, errlen, name, "tensor '%s': entry is not a JSON object", tn);
+    if (!cJSON_IsObject(item)) return tool_fail(err, errlen, name, "tensor '%s': entry is not a JSON object", tn);
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
-    if (!dtype) return fail(err, errlen, name, "tensor '%s': missing key 'dtype'", tn);
-    if (!shape) return fail(err, errlen, name, "tensor '%s': missing key 'shape'", tn);
-    if (!offs) return fail(err, errlen, name, "tensor '%s': missing key 'data_offsets'", tn);
+    if (!dtype) return tool_fail(err, errlen, name, "tensor '%s': missing key 'dtype'", tn);
+    if (!shape) return tool_fail(err, errlen, name, "tensor '%s': missing key 'shape'", tn);
+    if (!offs) return tool_fail(err, errlen, name, "tensor '%s': missing key 'data_offsets'", tn);
     if (!cJSON_IsString(dtype) || !dtype->valuestring)
-        return fail(err, errlen, name, "tensor '%s': 'dtype' is not a string", tn);
+        return tool_fail(err, errlen, name, "tensor '%s': 'dtype' is not a string", tn);
     size_t isz = st_dtype_size(dtype->valuestring);
-    if (!isz) return fail(err, errlen, name, "tensor '%s': unknown dtype '%.40s'", tn, dtype->valuestring);
+    if (!isz) return tool_fail(err, errlen, name, "tensor '%s': unknown dtype '%.40s'", tn, dtype->valuestring);
     snprintf(t->dtype, sizeof t->dtype, "%s", dtype->valuestring);
     t->itemsize = isz;
-    if (!cJSON_IsArray(shape)) return fail(err, errlen, name, "tensor '%s': 'shape' is not an array", tn);
+    if (!cJSON_IsArray(shape)) return tool_fail(err, errlen, name, "tensor '%s': 'shape' is not an array", tn);
     int nd = cJSON_GetArraySize(shape);
-    if (nd > ST_MAX_DIMS) return fail(err, errlen, name, "tensor '%s': %d dimensions (at most %d)", tn, nd, ST_MAX_DIMS);
+    if (nd > ST_MAX_DIMS) return tool_fail(err, errlen, name, "tensor '%s': %d dimensions (at most %d)", tn, nd, ST_MAX_DIMS);
     t->ndim = 0;
     int64_t count = 1;
     const cJSON *d;
@@ -104,33 +84,33 @@ static int parse_tensor(const cJSON *item, const char *name, st_tensor *t, uint6
     {
         uint64_t v;
         if (!json_uint(d, &v))
-            return fail(err, errlen, name, "tensor '%s': shape entry %d is not a non-negative integer below 2^53", tn,
+            return tool_fail(err, errlen, name, "tensor '%s': shape entry %d is not a non-negative integer below 2^53", tn,
                         t->ndim);
         t->shape[t->ndim++] = (int64_t)v;
         if (__builtin_mul_overflow(count, (int64_t)v, &count))
-            return fail(err, errlen, name, "tensor '%s': element count overflows", tn);
+            return tool_fail(err, errlen, name, "tensor '%s': element count overflows", tn);
     }
     t->count = count;
     uint64_t bytes;
     if (__builtin_mul_overflow((uint64_t)count, (uint64_t)isz, &bytes))
-        return fail(err, errlen, name, "tensor '%s': byte size overflows", tn);
+        return tool_fail(err, errlen, name, "tensor '%s': byte size overflows", tn);
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !json_uint(cJSON_GetArrayItem(offs, 0), &t->begin) ||
         !json_uint(cJSON_GetArrayItem(offs, 1), &t->end))
-        return fail(err, errlen, name, "tensor '%s': 'data_offsets' is not [begin, end] of non-negative integers", tn);
+        return tool_fail(err, errlen, name, "tensor '%s': 'data_offsets' is not [begin, end] of non-negative integers", tn);
     if (t->begin > t->end)
-        return fail(err, errlen, name, "tensor '%s': data_offsets [%llu, %llu] begin after end", tn,
+        return tool_fail(err, errlen, name, "tensor '%s': data_offsets [%llu, %llu] begin after end", tn,
                     (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end > data_len)
-        return fail(err, errlen, name, "tensor '%s': data_offsets end %llu is past the end of the data (%llu bytes)",
+        return tool_fail(err, errlen, name, "tensor '%s': data_offsets end %llu is past the end of the data (%llu bytes)",
                     tn, (unsigned long long)t->end, (unsigned long long)data_len);
     if (t->end - t->begin != bytes) {
         char s[ST_MAX_DIMS * 24];
-        return fail(err, errlen, name, "tensor '%s': data_offsets span %llu bytes but shape %s of %s needs %llu", tn,
+        return tool_fail(err, errlen, name, "tensor '%s': data_offsets span %llu bytes but shape %s of %s needs %llu", tn,
                     (unsigned long long)(t->end - t->begin), npy_shape_str(t->ndim, t->shape, s, sizeof s),
                     t->dtype, (unsigned long long)bytes);
     }
     t->name = strdup(tn);
-    if (!t->name) return fail(err, errlen, name, "out of memory");
+    if (!t->name) return tool_fail(err, errlen, name, "out of memory");
     return 0;
 }
 
@@ -152,27 +132,27 @@ static int parse_owned(unsigned char *buf, size_t len, const char *name, st_file
     st_tensor **order = NULL;
     int rc = -1;
     if (!out->path) {
-        fail(err, errlen, name, "out of memory");
+        tool_fail(err, errlen, name, "out of memory");
         goto done;
     }
     if (len < 8) {
-        fail(err, errlen, name, "not a safetensors file (%zu bytes, shorter than the 8-byte header length)", len);
+        tool_fail(err, errlen, name, "not a safetensors file (%zu bytes, shorter than the 8-byte header length)", len);
         goto done;
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | buf[i];
     if (n > len - 8) {
-        fail(err, errlen, name, "header length %llu exceeds the file (%zu bytes after the length field)",
+        tool_fail(err, errlen, name, "header length %llu exceeds the file (%zu bytes after the length field)",
              (unsigned long long)n, len - 8);
         goto done;
     }
     if (n > ST_MAX_HEADER) {
-        fail(err, errlen, name, "header length %llu exceeds the limit of %u bytes", (unsigned long long)n,
+        tool_fail(err, errlen, name, "header length %llu exceeds the limit of %u bytes", (unsigned long long)n,
              ST_MAX_HEADER);
         goto done;
     }
     if (n < 2 || buf[8] != '{') {
-        fail(err, errlen, name, "header is not a JSON object (it must start with '{')");
+        tool_fail(err, errlen, name, "header is not a JSON object (it must start with '{')");
         goto done;
     }
     const char *json = (const char *)buf + 8;
@@ -181,17 +161,17 @@ static int parse_owned(unsigned char *buf, size_t len, const char *name, st_file
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = (at && at >= json && at <= json + n) ? (long)(at - json) : -1;
-        fail(err, errlen, name, "header is not valid JSON (error near byte %ld of %llu)", off, (unsigned long long)n);
+        tool_fail(err, errlen, name, "header is not valid JSON (error near byte %ld of %llu)", off, (unsigned long long)n);
         goto done;
     }
     for (const char *p = json_end; p && p < json + n; p++) {
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            fail(err, errlen, name, "unexpected bytes after the JSON header object");
+            tool_fail(err, errlen, name, "unexpected bytes after the JSON header object");
             goto done;
         }
     }
     if (!cJSON_IsObject(root)) {
-        fail(err, errlen, name, "header is not a JSON object");
+        tool_fail(err, errlen, name, "header is not a JSON object");
         goto done;
     }
     out->data_off = 8 + (size_t)n;
@@ -202,18 +182,18 @@ static int parse_owned(unsigned char *buf, size_t len, const char *name, st_file
     out->tensors = calloc(count ? count : 1, sizeof *out->tensors);
     order = calloc(count ? count : 1, sizeof *order);
     if (!out->tensors || !order) {
-        fail(err, errlen, name, "out of memory");
+        tool_fail(err, errlen, name, "out of memory");
         goto done;
     }
     cJSON_ArrayForEach(item, root)
     {
         if (!item->string) {
-            fail(err, errlen, name, "header entry without a name");
+            tool_fail(err, errlen, name, "header entry without a name");
             goto done;
         }
         if (strcmp(item->string, "__metadata__") == 0) continue;
         if (st_find(out, item->string)) {
-            fail(err, errlen, name, "tensor '%s' appears twice in the header", item->string);
+            tool_fail(err, errlen, name, "tensor '%s' appears twice in the header", item->string);
             goto done;
         }
         st_tensor *t = &out->tensors[out->num_tensors];
@@ -225,7 +205,7 @@ static int parse_owned(unsigned char *buf, size_t len, const char *name, st_file
     uint64_t pos = 0;
     for (size_t i = 0; i < out->num_tensors; i++) {
         if (order[i]->begin != pos) {
-            fail(err, errlen, name, "tensor '%s': data_offsets [%llu, %llu] %s (expected begin %llu)", order[i]->name,
+            tool_fail(err, errlen, name, "tensor '%s': data_offsets [%llu, %llu] %s (expected begin %llu)", order[i]->name,
                  (unsigned long long)order[i]->begin, (unsigned long long)order[i]->end,
                  order[i]->begin < pos ? "overlap another tensor" : "leave a gap", (unsigned long long)pos);
             goto done;
@@ -233,7 +213,7 @@ static int parse_owned(unsigned char *buf, size_t len, const char *name, st_file
         pos = order[i]->end;
     }
     if (pos != data_len) {
-        fail(err, errlen, name, "data section has %llu bytes but the tensors cover %llu",
+        tool_fail(err, errlen, name, "data section has %llu bytes but the tensors cover %llu",
              (unsigned long long)data_len, (unsigned long long)pos);
         goto done;
     }
@@ -249,7 +229,7 @@ int st_parse(const unsigned char *buf, size_t len, const char *name, st_file *ou
 {
     memset(out, 0, sizeof *out);
     unsigned char *copy = malloc(len ? len : 1);
-    if (!copy) return fail(err, errlen, name, "out of memory");
+    if (!copy) return tool_fail(err, errlen, name, "out of memory");
     if (len) memcpy(copy, buf, len);
     return parse_owned(copy, len, name, out, err, errlen);
 }
@@ -268,10 +248,10 @@ int st_get_f32(const st_file *f, const st_tensor *t, float **out, char *err, siz
     *out = NULL;
     int is32 = strcmp(t->dtype, "F32") == 0, is16 = strcmp(t->dtype, "F16") == 0;
     if (!is32 && !is16)
-        return fail(err, errlen, f->path, "tensor '%s' has dtype %s; expected F32 (or F16)", t->name, t->dtype);
+        return tool_fail(err, errlen, f->path, "tensor '%s' has dtype %s; expected F32 (or F16)", t->name, t->dtype);
     size_t n = (size_t)t->count;
     float *dst = malloc(n ? n * sizeof(float) : 1);
-    if (!dst) return fail(err, errlen, f->path, "tensor '%s': out of memory", t->name);
+    if (!dst) return tool_fail(err, errlen, f->path, "tensor '%s': out of memory", t->name);
     const unsigned char *src = f->buf + f->data_off + t->begin;
     if (is32) {
         memcpy(dst, src, n * sizeof(float));
@@ -293,14 +273,14 @@ int st_write(const char *path, size_t n, const st_write_item *items, char *err, 
     int rc = -1;
     uint64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
     if (!root || !sizes) {
-        fail(err, errlen, path, "out of memory");
+        tool_fail(err, errlen, path, "out of memory");
         goto done;
     }
     uint64_t pos = 0;
     for (size_t i = 0; i < n; i++) {
         size_t isz = st_dtype_size(items[i].dtype);
         if (!isz || items[i].ndim < 0 || items[i].ndim > ST_MAX_DIMS) {
-            fail(err, errlen, path, "tensor '%s': cannot write dtype %s / %d dims", items[i].name, items[i].dtype,
+            tool_fail(err, errlen, path, "tensor '%s': cannot write dtype %s / %d dims", items[i].name, items[i].dtype,
                  items[i].ndim);
             goto done;
         }
@@ -312,7 +292,7 @@ int st_write(const char *path, size_t n, const st_write_item *items, char *err, 
             cJSON_Delete(t);
             cJSON_Delete(shape);
             cJSON_Delete(offs);
-            fail(err, errlen, path, "out of memory");
+            tool_fail(err, errlen, path, "out of memory");
             goto done;
         }
         cJSON_AddItemToObject(root, items[i].name, t);
@@ -330,7 +310,7 @@ int st_write(const char *path, size_t n, const st_write_item *items, char *err, 
     }
     json = cJSON_PrintUnformatted(root);
     if (!json) {
-        fail(err, errlen, path, "out of memory");
+        tool_fail(err, errlen, path, "out of memory");
         goto done;
     }
     size_t jlen = strlen(json);
@@ -339,7 +319,7 @@ int st_write(const char *path, size_t n, const st_write_item *items, char *err, 
     for (int b = 0; b < 8; b++) lenbuf[b] = (unsigned char)((uint64_t)hlen >> (8 * b));
     f = fopen(path, "wb");
     if (!f) {
-        fail(err, errlen, path, "cannot open for writing: %s", strerror(errno));
+        tool_fail(err, errlen, path, "cannot open for writing: %s", strerror(errno));
         goto done;
     }
     int ok = fwrite(lenbuf, 1, 8, f) == 8 && fwrite(json, 1, jlen, f) == jlen;
@@ -350,7 +330,7 @@ int st_write(const char *path, size_t n, const st_write_item *items, char *err, 
     f = NULL;
     if (!ok) {
         remove(path);
-        fail(err, errlen, path, "write failed: %s", strerror(errno));
+        tool_fail(err, errlen, path, "write failed: %s", strerror(errno));
         goto done;
     }
     rc = 0;
