@@ -25,7 +25,7 @@ typedef enum npy_dtype {
 
 typedef struct npy_array {
     npy_dtype dtype;
-    char descr[16];     /* the dtype as written in the header, e.g. "<f4" */
+    char descr[64];     /* the dtype as written in the header, e.g. "<f4" */
     size_t itemsize;    /* bytes per element */
     int ndim;           /* 0 (a scalar) .. NPY_MAX_DIMS */
     int64_t shape[NPY_MAX_DIMS];
