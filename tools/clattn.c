@@ -492,16 +492,32 @@ static int lib_error(clattn_context *ctx, const char *call, clattn_status st)
     return errorf(EXIT_FAIL, "%s: %s: %s", call, clattn_status_string(st), clattn_last_error(ctx));
 }
 
-static void print_result(clattn_context *ctx, double setup_ms, double ms, int ndim, const int64_t *shape,
-                         npy_dtype dtype)
+/* Median of the n (>= 1) timings in t (sorted in place). */
+static double median_ms(double *t, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            double x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* first_ms: the first compute call (on OpenCL it includes compiling kernels the driver has not cached);
+ * warm_ms: median of the later calls (--repeat), or < 0 when there were none. */
+static void print_result(clattn_context *ctx, double setup_ms, double first_ms, double warm_ms, int ndim,
+                         const int64_t *shape, npy_dtype dtype)
 {
     clattn_device_info info;
     memset(&info, 0, sizeof info);
     clattn_context_get_info(ctx, &info);
     char s[128];
-    printf("backend=%s device=\"%s\" platform=\"%s\" setup_ms=%.3f time_ms=%.3f out_shape=%s dtype=%s\n",
+    char warm[48] = "";
+    if (warm_ms >= 0) snprintf(warm, sizeof warm, " warm_ms=%.3f", warm_ms);
+    printf("backend=%s device=\"%s\" platform=\"%s\" setup_ms=%.3f time_ms=%.3f%s out_shape=%s dtype=%s\n",
            info.backend == CLATTN_BACKEND_HOST ? "host" : "opencl", info.device_name, info.platform_name, setup_ms,
-           ms, shape_str(ndim, shape, s, sizeof s), dtype_name(dtype));
+           first_ms, warm, shape_str(ndim, shape, s, sizeof s), dtype_name(dtype));
 }
 
 /* ---- clattn sdpa ---------------------------------------------------------------------------------- */
@@ -511,12 +527,14 @@ static const char sdpa_usage[] =
     "                   [--mask M.npy] [--causal top-left|bottom-right] [--scale S] [--softcap C]\n"
     "                   [--window LEFT,RIGHT] [--kv-lengths N1,N2,...] [--probs P.npy]\n"
     "                   [--device SELECTOR] [--expect REF.npy] [--expect-probs REF.npy] [--tol T]\n"
+    "                   [--repeat N]\n"
     "  Q [B,Hq,Lq,D], K [B,Hkv,Lk,D], V [B,Hkv,Lk,Dv] (float32 or float16, all the same) -> O [B,Hq,Lq,Dv]\n"
     "  in Q's dtype. --mask: bool (true = may attend) or float additive (-inf = not allowed), rank 2..4,\n"
     "  broadcast to [B,Hq,Lq,Lk] by NumPy rules. --window: key j allowed iff i'-LEFT <= j <= i'+RIGHT,\n"
     "  i' = i + Lk - Lq, -1 = unbounded. --kv-lengths: valid keys per batch item. --probs: float32\n"
     "  [B,Hq,Lq,Lk]. --device overrides CLATTN_DEVICE. --expect prints max_abs_err and fails above --tol\n"
-    "  (default 1e-4).\n";
+    "  (default 1e-4). --repeat N: run N times; time_ms is the first call (on OpenCL it includes kernel\n"
+    "  compilation the driver has not cached), warm_ms the median of the others.\n";
 
 /* Options shared by sdpa and mha (the masking part). */
 typedef struct attn_opts {
@@ -524,13 +542,22 @@ typedef struct attn_opts {
     float scale, softcap;
     int64_t wl, wr;
     double tol;
+    int repeat; /* compute calls to time (>= 1) */
 } attn_opts;
 
 static int parse_attn_opts(const opt *o, size_t n, attn_opts *a)
 {
     memset(a, 0, sizeof *a);
     a->tol = 1e-4;
+    a->repeat = 1;
     const char *s;
+    if ((s = get_opt(o, n, "repeat"))) {
+        char *end = NULL;
+        long r = strtol(s, &end, 10);
+        if (end == s || *end != '\0' || r < 1 || r > 1000)
+            return errorf(EXIT_USAGE, "--repeat: '%s' must be an integer in 1..1000", s);
+        a->repeat = (int)r;
+    }
     if (parse_causal(get_opt(o, n, "causal"), &a->causal)) return EXIT_USAGE;
     if ((s = get_opt(o, n, "scale"))) {
         double v = 0.0;
@@ -565,7 +592,7 @@ static int cmd_sdpa(int argc, char **argv)
     opt o[] = {{"query", NULL},   {"key", NULL},   {"value", NULL},        {"out", NULL},    {"mask", NULL},
                {"causal", NULL},  {"scale", NULL}, {"softcap", NULL},      {"window", NULL}, {"kv-lengths", NULL},
                {"probs", NULL},   {"device", NULL}, {"expect", NULL},      {"expect-probs", NULL},
-               {"tol", NULL}};
+               {"tol", NULL},     {"repeat", NULL}};
     const size_t no = sizeof o / sizeof o[0];
     int rc = parse_options("sdpa", argc, argv, o, no);
     if (rc < 0) {
@@ -649,13 +676,19 @@ static int cmd_sdpa(int argc, char **argv)
     double t1 = now_ms();
     st = clattn_sdpa_execute(plan, q.data, k.data, v.data, mask, kvl, out, probs);
     double t2 = now_ms();
+    double warm[1000];
+    for (int r = 1; r < ao.repeat && st == CLATTN_SUCCESS; r++) {
+        double ta = now_ms();
+        st = clattn_sdpa_execute(plan, q.data, k.data, v.data, mask, kvl, out, probs);
+        warm[r - 1] = now_ms() - ta;
+    }
     if (st != CLATTN_SUCCESS) {
         lib_error(ctx, "clattn_sdpa_execute", st);
         goto done;
     }
     if (write_float(get_opt(o, no, "out"), q.dtype, 4, oshape, out)) goto done;
     if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
-    print_result(ctx, t1 - t0, t2 - t1, 4, oshape, q.dtype);
+    print_result(ctx, t1 - t0, t2 - t1, ao.repeat > 1 ? median_ms(warm, ao.repeat - 1) : -1.0, 4, oshape, q.dtype);
     if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape)) goto done;
     rc = EXIT_OK;
 done:
@@ -679,11 +712,13 @@ static const char mha_usage[] =
     "                  [--mask M.npy] [--causal top-left|bottom-right] [--kv-lengths N1,N2,...]\n"
     "                  [--scale S] [--softcap C] [--window LEFT,RIGHT] [--probs P.npy]\n"
     "                  [--device SELECTOR] [--expect REF.npy] [--expect-probs REF.npy] [--tol T]\n"
+    "                  [--repeat N]\n"
     "  X [B,Lq,E] (batch first); K [B,Lk,kdim] and V [B,Lk,vdim] default to X; O [B,Lq,E] in X's dtype.\n"
     "  Weights (float32; float16 converted) named as nn.MultiheadAttention's state_dict (in_proj_weight,\n"
     "  in_proj_bias, out_proj.weight, out_proj.bias, or q_proj_weight/k_proj_weight/v_proj_weight) or as\n"
     "  Hugging Face BERT's attention block (self.query.weight/bias, self.key.*, self.value.*,\n"
-    "  output.dense.weight/bias), each name prefixed verbatim by --prefix. --probs: [B,H,Lq,Lk] float32.\n";
+    "  output.dense.weight/bias), each name prefixed verbatim by --prefix. --probs: [B,H,Lq,Lk] float32.\n"
+    "  --repeat N: time_ms is the first call, warm_ms the median of the other N-1.\n";
 
 /* Weights found in the safetensors file (float32 copies). */
 typedef struct mha_params {
@@ -851,7 +886,7 @@ static int cmd_mha(int argc, char **argv)
     opt o[] = {{"params", NULL}, {"prefix", NULL},     {"num-heads", NULL}, {"query", NULL},   {"key", NULL},
                {"value", NULL},  {"out", NULL},        {"mask", NULL},      {"causal", NULL},  {"kv-lengths", NULL},
                {"probs", NULL},  {"device", NULL},     {"scale", NULL},     {"softcap", NULL}, {"window", NULL},
-               {"expect", NULL}, {"expect-probs", NULL}, {"tol", NULL}};
+               {"expect", NULL}, {"expect-probs", NULL}, {"tol", NULL}, {"repeat", NULL}};
     const size_t no = sizeof o / sizeof o[0];
     int rc = parse_options("mha", argc, argv, o, no);
     if (rc < 0) {
@@ -957,13 +992,19 @@ static int cmd_mha(int argc, char **argv)
     double t1 = now_ms();
     st = clattn_mha_forward(mha, B, Lq, Lk, x.data, k.data, v.data, mask, kvl, &mo, out, probs);
     double t2 = now_ms();
+    double warm[1000];
+    for (int r = 1; r < ao.repeat && st == CLATTN_SUCCESS; r++) {
+        double ta = now_ms();
+        st = clattn_mha_forward(mha, B, Lq, Lk, x.data, k.data, v.data, mask, kvl, &mo, out, probs);
+        warm[r - 1] = now_ms() - ta;
+    }
     if (st != CLATTN_SUCCESS) {
         lib_error(ctx, "clattn_mha_forward", st);
         goto done;
     }
     if (write_float(get_opt(o, no, "out"), x.dtype, 3, oshape, out)) goto done;
     if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
-    print_result(ctx, t1 - t0, t2 - t1, 3, oshape, x.dtype);
+    print_result(ctx, t1 - t0, t2 - t1, ao.repeat > 1 ? median_ms(warm, ao.repeat - 1) : -1.0, 3, oshape, x.dtype);
     if (report_expect(o, no, ao.tol, out, 3, oshape, probs, pshape)) goto done;
     rc = EXIT_OK;
 done:
