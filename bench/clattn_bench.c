@@ -168,7 +168,7 @@ typedef struct result {
     char device_tag[32]; /* short: host, pocl, rusticl, ... */
     char selector[64];
     const char *backend; /* host | opencl */
-    const char *path;    /* the kernel path clattn ran */
+    char path[48];       /* the kernel path clattn ran (clattn_sdpa_plan_path) */
     bench_case c;
     int threads;
     char status[512]; /* "ok", "skipped: too slow (...)", "error: ..." */
@@ -454,13 +454,15 @@ static void *init_thread(void *arg)
 static double run_threads(int nthreads, host_job *jobs, void *(*fn)(void *))
 {
     pthread_t tid[256];
-    int started = 0;
+    bool started[256] = {false};
     double t0 = now_ms();
-    for (int t = 1; t < nthreads; t++)
-        if (pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0) started = t;
-        else fn(&jobs[t]);
+    for (int t = 1; t < nthreads; t++) {
+        started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
+        if (!started[t]) fn(&jobs[t]); /* no thread: do its share here */
+    }
     fn(&jobs[0]);
-    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+    for (int t = 1; t < nthreads; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
     return now_ms() - t0;
 }
 
@@ -777,6 +779,7 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
     }
     r->plan_ms = t1 - t0;
     r->workspace = (double)clattn_sdpa_plan_workspace_size(plan);
+    snprintf(r->path, sizeof r->path, "%s", clattn_sdpa_plan_path(plan));
     rc.plan = plan, rc.q = q, rc.k = k, rc.v = v, rc.out = out;
     double first_exec = time_execute(&rc);
     r->first_ms = r->plan_ms + first_exec;
@@ -953,13 +956,13 @@ static bool bench_device(const char *selector, const options *o, bool *header_do
         snprintf(base.device, sizeof base.device, "host (%s)", info.device_name);
         snprintf(base.device_tag, sizeof base.device_tag, "host");
         base.backend = "host";
-        base.path = "host"; /* no public query for the kernel path yet */
+        snprintf(base.path, sizeof base.path, "host"); /* replaced by the plan's path per case */
     } else {
         snprintf(base.device, sizeof base.device, "%s / %s", info.platform_name, info.device_name);
         if (strstr(info.platform_name, "Portable Computing Language")) snprintf(base.device_tag, sizeof base.device_tag, "pocl");
         else lowercase_word(info.platform_name, base.device_tag, sizeof base.device_tag);
         base.backend = "opencl";
-        base.path = "chain"; /* scores -> softmax -> weighted_sum, see src/cl_backend.c */
+        snprintf(base.path, sizeof base.path, "chain"); /* replaced by the plan's path per case */
     }
     base.threads = info.num_threads;
     base.peak_gflops = base.peak_gbps = NAN;

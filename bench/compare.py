@@ -123,42 +123,51 @@ def geomean_ratios(cases, ours, peers):
 
 
 def plot(cases, ours, peers, path):
+    """GFLOP/s vs L: colour = implementation; a line through the B = 1 multi-head cases (Lq = Lk), separate
+    markers for batched (B > 1), grouped-query (Hq != Hkv) and decode (Lq = 1) cases."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
-    styles = {"clattn-host": ("tab:blue", "o"), "clattn-pocl": ("tab:cyan", "s"), "clattn-rusticl": ("tab:gray", "v"),
-              "onnxruntime": ("tab:red", "^"), "torch": ("tab:orange", "D"), "numpy": ("tab:green", "P")}
+    colors = {"clattn-host": "tab:blue", "clattn-pocl": "tab:purple", "clattn-rusticl": "tab:gray",
+              "onnxruntime": "tab:red", "torch": "tab:orange", "numpy": "tab:green"}
+    kinds = [("B=1, Hq=Hkv (line)", "o"), ("batched B>1", "s"), ("GQA Hq>Hkv", "*"), ("decode Lq=1 (x = Lk)", "X")]
+
+    def kind(k):
+        B, Hq, Hkv, Lq, Lk = k[:5]
+        if Lq == 1 and Lk > 1:
+            return 3
+        if Lq != Lk:
+            return None
+        return 2 if Hq != Hkv else (1 if B > 1 else 0)
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.4), sharey=True)
+    names = ours + peers
     for ax, causal in zip(axes, (False, True)):
-        for n in ours + peers:
-            pts = sorted((k[4], slot[n]["gflops"], k) for k, slot in cases.items()
-                         if k[7] == causal and n in slot and k[3] == k[4])
-            color, marker = styles.get(n, (None, "o"))
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=n)
-                for L, g, k in pts:
-                    if k[0] != 1 or k[1] != k[2]:  # mark batched and GQA points
-                        ax.annotate(f"B{k[0]} H{k[1]}/{k[2]}" if k[1] != k[2] else f"B{k[0]}", (L, g),
-                                    textcoords="offset points", xytext=(4, 4), fontsize=7, color=color)
-            dec = [(k[4], slot[n]["gflops"]) for k, slot in cases.items()
-                   if k[7] == causal and n in slot and k[3] == 1 and k[4] > 1]
-            if dec:
-                ax.scatter([d[0] for d in dec], [d[1] for d in dec], marker="x", s=70, color=color,
-                           label=f"{n} decode (Lq=1)")
+        for n in names:
+            color = colors.get(n)
+            pts = {i: [] for i in range(4)}
+            for k, slot in cases.items():
+                if k[7] == causal and n in slot and kind(k) is not None:
+                    pts[kind(k)].append((k[4], slot[n]["gflops"]))
+            line = sorted(pts[0])
+            if line:
+                ax.plot([p[0] for p in line], [p[1] for p in line], marker="o", color=color)
+            for i in (1, 2, 3):
+                if pts[i]:
+                    ax.scatter([p[0] for p in pts[i]], [p[1] for p in pts[i]], marker=kinds[i][1], s=80,
+                               color=color, edgecolors="black", linewidths=0.5, zorder=3)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("sequence length L (= Lq = Lk; decode: Lk)")
+        ax.set_xlabel("sequence length L (Lq = Lk; decode: Lk)")
         ax.set_title("causal (bottom-right; only allowed pairs counted)" if causal else "full (no mask)")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("GFLOP/s (fp32; 4·B·Hq·Lq·Lk·D, causal about half)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    h2, l2 = axes[1].get_legend_handles_labels()
-    for h, l in zip(h2, l2):
-        if l not in labels:
-            handles.append(h)
-            labels.append(l)
-    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
+    axes[0].set_ylabel("GFLOP/s, fp32 (4·B·Hq·Lq·Lk·D; causal about half)")
+    handles = [Line2D([], [], color=colors.get(n), marker="o", label=n) for n in names]
+    handles += [Line2D([], [], color="black", marker=m, linestyle="", markerfacecolor="white", label=t)
+                for t, m in kinds]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8)
     fig.suptitle("scaled dot-product attention, float32, higher is better")
     fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     fig.savefig(path, dpi=110)

@@ -226,6 +226,13 @@ CLATTN_API void clattn_sdpa_plan_destroy(clattn_sdpa_plan *plan);
 CLATTN_API size_t clattn_sdpa_plan_workspace_size(const clattn_sdpa_plan *plan);
 
 /**
+ * The kernel path the plan chose, for reports and benchmarks: on OpenCL "chain" (scores, softmax,
+ * weighted sum) or a fused path; on the host "host-fused-<isa>" or "host-rowwise". Static or
+ * plan-owned storage, valid while the plan lives; "" for NULL.
+ */
+CLATTN_API const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan);
+
+/**
  * Runs the plan on host arrays, synchronously, on any backend (OpenCL backends copy in and out).
  * Pointers address element 0 of each buffer; tensor offsets and strides apply from there. Buffers
  * must hold every element the tensor views reach. mask: uint8 for BOOL, float for ADDITIVE, NULL if

@@ -494,10 +494,12 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
     if (isa != HOST_FLASH_OFF && host_flash_supported(&plan->p) &&
         host_flash_make_plan(&plan->p, st->num_threads, isa, &hp->flash)) {
         hp->fused = true;
+        snprintf(plan->path, sizeof plan->path, "host-fused-%s", host_flash_isa_name(isa));
         /* both multiples of 64 bytes */
         hp->thread_floats = hp->flash.thread_bytes / sizeof(float);
         hp->shared_floats = hp->flash.shared_bytes / sizeof(float);
     } else {
+        snprintf(plan->path, sizeof plan->path, "host-rowwise");
         s = plan_tiling(ctx, &plan->p, st->num_threads, hp);
     }
     if (s == CLATTN_SUCCESS) s = ensure_scratch(ctx, st, hp->thread_floats, hp->shared_floats);

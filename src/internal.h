@@ -86,6 +86,8 @@ struct clattn_sdpa_plan {
     clattn_context *ctx;
     clattn_sdpa_problem p;
     size_t workspace_bytes; /* set by the backend's sdpa_prepare */
+    char path[48];          /* kernel path chosen, e.g. "chain", "fused", "host-fused-avx512"; set by
+                               sdpa_prepare (the front end presets the backend's name) */
     void *backend_data;     /* owned by the backend; released by sdpa_release */
 };
 

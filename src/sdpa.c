@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,7 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     if (!plan)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
     plan->ctx = ctx;
+    snprintf(plan->path, sizeof plan->path, "%s", ctx->info.backend == CLATTN_BACKEND_HOST ? "host" : "chain");
     clattn_status st = validate(ctx, desc, &plan->p);
     if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
     if (st != CLATTN_SUCCESS) {
@@ -233,6 +235,11 @@ void clattn_sdpa_plan_destroy(clattn_sdpa_plan *plan)
 size_t clattn_sdpa_plan_workspace_size(const clattn_sdpa_plan *plan)
 {
     return plan ? plan->workspace_bytes : 0;
+}
+
+const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan)
+{
+    return plan ? plan->path : "";
 }
 
 /* Checks that exactly the buffers the plan needs are given. */
