@@ -5,9 +5,12 @@
  * softmax.cl, weighted_sum.cl, bias.cl), specialised by -D options. Sources are the copies embedded in
  * the library (clattn_kernel_sources[]) unless CLATTN_KERNEL_DIR names a folder to read them from
  * (development). Built programs are cached on the backend keyed by "common.cl+<stage>|<options>", so
- * plans with the same options share one build.
+ * plans with the same options share one build, and on disk across processes (cl_cache.h: a binary
+ * cache keyed by the sources, options, platform, device, driver and clattn version).
  */
 #include "cl_internal.h"
+
+#include "cl_cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -125,6 +128,7 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
     clattn_status st = CLATTN_SUCCESS;
     char *key = NULL, *full_options = NULL, *owned[2] = {NULL, NULL};
     clattn_cl_program_entry *entry = NULL;
+    clattn_cl_cache_entry disk = {0};
     cl_program prog = NULL;
     *program = NULL;
 
@@ -153,11 +157,16 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
     }
     snprintf(full_options, olen, "%s %s", BASE_OPTIONS, options);
 
-    CLATTN_CL_CREATE(prog, clCreateProgramWithSource, be->context, 2, texts, NULL);
-    cl_int err = clBuildProgram(prog, 1, &be->device, full_options, NULL, NULL);
-    if (err != CL_SUCCESS) {
-        st = build_failure(ctx, be, prog, stage, options, err);
-        goto cleanup;
+    if (clattn_cl_cache_open(&disk, be->platform, be->device, texts, 2, full_options))
+        prog = clattn_cl_cache_load(&disk, be->context, be->device, full_options);
+    if (!prog) {
+        CLATTN_CL_CREATE(prog, clCreateProgramWithSource, be->context, 2, texts, NULL);
+        cl_int err = clBuildProgram(prog, 1, &be->device, full_options, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            st = build_failure(ctx, be, prog, stage, options, err);
+            goto cleanup;
+        }
+        clattn_cl_cache_store(&disk, prog, be->device);
     }
 
     entry->key = key;
@@ -170,6 +179,7 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
     entry = NULL;
 
 cleanup:
+    clattn_cl_cache_close(&disk);
     if (prog) clReleaseProgram(prog);
     free(entry);
     free(full_options);

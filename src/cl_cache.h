@@ -1,0 +1,70 @@
+/*
+ * On-disk cache of compiled OpenCL programs (cl_cache.c), used by cl_program.c.
+ *
+ * Where:   $CLATTN_CACHE_DIR, else $XDG_CACHE_HOME/clattn, else $HOME/.cache/clattn;
+ *          CLATTN_CACHE_DIR=off (or OFF, 0) disables the cache. Directories are created like `mkdir -p`, mode 0700.
+ * Key:     the text of every source, the full build options, the platform name and version, the device
+ *          name and version, the driver version and clattn_version_string(). An entry is the file
+ *          <dir>/<first 128 bits of SHA-256(key text), hex>.clbin:
+ *            header (96 bytes, integers little-endian)
+ *              0  magic "CLATTNKC"           8  u32 format version (1)   12 u32 header size (96)
+ *              16 u64 key text length        24 u64 payload length
+ *              32 SHA-256 of the key text    64 SHA-256 of the payload
+ *            key text (human-readable, compared byte for byte on load)
+ *            payload = clGetProgramInfo(CL_PROGRAM_BINARIES) of the one device
+ *          Entries are written to a unique temporary file in the same folder and renamed into place, so a
+ *          reader sees a whole entry or none.
+ * Trust:   an entry with a wrong magic, version, size, key or checksum, or that
+ *          clCreateProgramWithBinary or clBuildProgram rejects, is deleted and the program is built from
+ *          source (and stored again). Every cache failure (unwritable folder, a file where the folder should
+ *          be, a full disk) only turns the cache off for that call: it never fails a clattn call.
+ * Debug:   CLATTN_CACHE_DEBUG=1 prints one line per cache event (hit, miss, discard, store, skip) to stderr;
+ *          clattn_cl_cache_note() returns the calling thread's last such line.
+ * Policy:  skipped on PoCL, whose own cache already gives a fast warm start and which compiles every
+ *          kernel once more to hand out a binary (measurements at cache_policy() in cl_cache.c);
+ *          CLATTN_CACHE_FORCE=1 uses it on every platform.
+ */
+#ifndef CLATTN_CL_CACHE_H
+#define CLATTN_CL_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+/* One lookup: the resolved entry path and its key. Zero-initialise; release with clattn_cl_cache_close(). */
+typedef struct clattn_cl_cache_entry {
+    char *path;     /* <dir>/<hex>.clbin, malloc'd; NULL when the cache is off for this lookup */
+    char *dir;      /* the cache folder, malloc'd */
+    char *key;      /* key text, malloc'd */
+    size_t key_len;
+    unsigned char key_digest[32]; /* SHA-256 of key */
+} clattn_cl_cache_entry;
+
+/* Resolves the cache folder and computes the key for `count` sources and the full build options.
+ * Returns false (and leaves e->path NULL) when the cache is off, skipped on this platform, or out of
+ * memory; never fails otherwise. */
+bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_device_id device,
+                          const char *const *sources, size_t count, const char *options);
+
+/* Loads and builds (with `options`) the entry's program for `device` of `context`. Returns the built
+ * program (caller owns it) or NULL on a miss; an invalid entry is deleted and gives NULL. */
+cl_program clattn_cl_cache_load(clattn_cl_cache_entry *e, cl_context context, cl_device_id device,
+                                const char *options);
+
+/* Stores the binary of a program built for `device` (best effort; errors only leave a note). */
+void clattn_cl_cache_store(clattn_cl_cache_entry *e, cl_program program, cl_device_id device);
+
+/* Frees what clattn_cl_cache_open allocated. Accepts a zeroed entry. */
+void clattn_cl_cache_close(clattn_cl_cache_entry *e);
+
+/* The calling thread's last cache event ("" if none), for debugging. */
+const char *clattn_cl_cache_note(void);
+
+/* SHA-256 of n bytes (FIPS 180-4). */
+void clattn_sha256(const void *data, size_t n, unsigned char digest[32]);
+
+#endif /* CLATTN_CL_CACHE_H */
