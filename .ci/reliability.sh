@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Reliability checks of clattn (RELIABILITY.md says what each finds and the latest figures):
+#   asan      the whole CTest suite (host path + PoCL; not the Oclgrind runs nor the install test) built
+#             with the `asan` preset (AddressSanitizer + UBSan + LeakSanitizer). Mesa rusticl is hidden
+#             (OCL_ICD_VENDORS=pocl.icd): its driver leaks. Leaks inside PoCL/LLVM are suppressed by
+#             tests/reliability/lsan.supp (module names only; nothing of clattn).
+#   tsan      the host-path tests and test_threads (8 threads) built with the `tsan` preset
+#             (ThreadSanitizer, halt_on_error=1).
+#   oclgrind  every OpenCL kernel under the Oclgrind simulator (CTest label `oclgrind`) in the `release`
+#             preset's build (the one tools/run-tests.sh builds; reused when it is there).
+# Usage: bash .ci/reliability.sh [asan] [tsan] [oclgrind]      (no argument: all three, in that order)
+# CLATTN_REL_BUILD_PREFIX=/some/dir/build puts the builds in <prefix>-asan, <prefix>-tsan and
+# <prefix>-release instead of the presets' build-asan/, build-tsan/ and build/.
+# Installs what it needs (Debian packages) when missing, like tools/deps.sh. Exit status: 0 only if every
+# step passed; the last lines print each step's time and result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tools/deps.sh
+# The sanitizer runtimes come with gcc-12 (build-essential); listed so that a missing one is installed.
+PKGS=(oclgrind libasan8 libtsan2 libubsan1)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "reliability: installing ${missing[*]}" >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(asan tsan oclgrind)
+for s in "${steps[@]}"; do
+  case "$s" in asan|tsan|oclgrind) ;; *) echo "reliability: unknown step '$s' (asan, tsan, oclgrind)" >&2; exit 2 ;; esac
+done
+
+# build_dir <preset>: where that preset's build goes.
+build_dir() {
+  if [ -n "${CLATTN_REL_BUILD_PREFIX:-}" ]; then
+    echo "${CLATTN_REL_BUILD_PREFIX}-$1"
+  elif [ "$1" = release ]; then
+    echo "$PWD/build"
+  else
+    echo "$PWD/build-$1"
+  fi
+}
+
+# configure_and_build <preset>
+configure_and_build() {
+  local dir
+  dir="$(build_dir "$1")"
+  cmake --preset "$1" -B "$dir" >/dev/null || return $?
+  cmake --build "$dir" -j2 || return $?
+}
+
+SUPP="$PWD/tests/reliability/lsan.supp"
+declare -A took result
+status=0
+for s in "${steps[@]}"; do
+  echo "==== reliability: $s"
+  t0=$(date +%s)
+  rc=0
+  case "$s" in
+    asan)
+      configure_and_build asan || rc=$?
+      if [ $rc -eq 0 ]; then
+        ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" LSAN_OPTIONS="suppressions=$SUPP:print_suppressions=0" \
+          UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+          ctest --preset asan --test-dir "$(build_dir asan)" -LE "oclgrind|install" -j2 || rc=$?
+      fi
+      ;;
+    tsan)
+      configure_and_build tsan || rc=$?
+      [ $rc -eq 0 ] && { ctest --preset tsan --test-dir "$(build_dir tsan)" || rc=$?; }
+      ;;
+    oclgrind)
+      configure_and_build release || rc=$?
+      [ $rc -eq 0 ] && { ctest --preset release --test-dir "$(build_dir release)" -L oclgrind -j2 || rc=$?; }
+      ;;
+  esac
+  took[$s]=$(( $(date +%s) - t0 ))
+  if [ $rc -eq 0 ]; then result[$s]=passed; else result[$s]="FAILED ($rc)"; status=1; fi
+done
+
+echo "==== reliability summary"
+passed=0
+failed=0
+for s in "${steps[@]}"; do
+  printf 'reliability %-8s %-12s %4d s\n' "$s" "${result[$s]}" "${took[$s]}"
+  if [ "${result[$s]}" = passed ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+echo "reliability: ${passed} passed, ${failed} failed"
+exit $status

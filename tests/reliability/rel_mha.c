@@ -1,0 +1,130 @@
+/* Small multi-head attention problems for the reliability tests; see rel_mha.h. */
+#include "rel_mha.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reference.h"
+
+static float *rand_array(tu_rng *r, int64_t n, double lo, double hi)
+{
+    float *p = tu_alloc_bits(n, 0);
+    for (int64_t i = 0; i < n; i++) p[i] = (float)tu_rng_uniform(r, lo, hi);
+    return p;
+}
+
+void rel_mha_make(rel_mha_data *d, const rel_mha_case *c, tu_rng *r)
+{
+    memset(d, 0, sizeof *d);
+    const int64_t E = c->E, kd = c->kdim ? c->kdim : E, vd = c->vdim ? c->vdim : E;
+    d->w.embed_dim = E;
+    d->w.num_heads = c->H;
+    d->w.kdim = c->kdim;
+    d->w.vdim = c->vdim;
+    const int64_t in[4] = {E, kd, vd, E};
+    for (int i = 0; i < 4; i++) {
+        const double a = 1.0 / sqrt((double)in[i]);
+        d->params[i] = rand_array(r, E * in[i], -a, a);
+    }
+    if (c->bias)
+        for (int i = 4; i < 8; i++) d->params[i] = rand_array(r, E, -0.5, 0.5);
+    d->w.w_q = d->params[0];
+    d->w.w_k = d->params[1];
+    d->w.w_v = d->params[2];
+    d->w.w_o = d->params[3];
+    d->w.b_q = d->params[4];
+    d->w.b_k = d->params[5];
+    d->w.b_v = d->params[6];
+    d->w.b_o = d->params[7];
+    d->query = rand_array(r, c->B * c->Lq * E, -1, 1);
+    if (!c->self) {
+        d->key = rand_array(r, c->B * c->Lk * kd, -1, 1);
+        d->value = rand_array(r, c->B * c->Lk * vd, -1, 1);
+    }
+    d->n_out = c->B * c->Lq * E;
+    d->out = tu_alloc_bits(d->n_out, TU_POISON_BITS);
+    clattn_mha_options_init(&d->opts);
+    d->opts.causal = c->causal;
+    if (c->window) {
+        d->opts.window_left = c->wl;
+        d->opts.window_right = c->wr;
+    }
+    d->opts.softcap = c->softcap;
+    d->opts.scale = c->scale;
+    d->opts.probs_mode = c->probs;
+    if (c->probs != CLATTN_PROBS_NONE) {
+        d->n_probs = c->B * (c->probs == CLATTN_PROBS_PER_HEAD ? c->H : 1) * c->Lq * c->Lk;
+        d->probs = tu_alloc_bits(d->n_probs, TU_POISON_BITS);
+    }
+    d->opts.mask_kind = c->mask_kind;
+    if (c->mask_kind != CLATTN_MASK_NONE) {
+        const clattn_tensor t = clattn_tensor_contiguous(c->mb ? c->B : 1, c->mh ? c->H : 1, c->mq ? c->Lq : 1, c->Lk);
+        const int64_t n = tu_numel(&t);
+        d->opts.mask = t;
+        if (c->mask_kind == CLATTN_MASK_BOOL) {
+            uint8_t *m = malloc((size_t)n);
+            if (!m) exit(1);
+            for (int64_t e = 0; e < n; e++) m[e] = tu_rng_uniform(r, 0, 1) < 0.7 ? 1 : 0;
+            d->mask = m;
+        } else {
+            float *m = tu_alloc_bits(n, 0);
+            for (int64_t e = 0; e < n; e++)
+                m[e] = tu_rng_uniform(r, 0, 1) < 0.7 ? (float)tu_rng_uniform(r, -2, 2) : -INFINITY;
+            d->mask = m;
+        }
+    }
+    if (c->kvl) {
+        d->kvl = malloc((size_t)c->B * sizeof(int32_t));
+        if (!d->kvl) exit(1);
+        for (int64_t b = 0; b < c->B; b++)
+            d->kvl[b] = (int32_t)(b == 0 ? c->Lk : b == 1 ? 0 : tu_rng_int(r, 0, c->Lk));
+    }
+}
+
+void rel_mha_free(rel_mha_data *d)
+{
+    for (int i = 0; i < 8; i++) free(d->params[i]);
+    free(d->query);
+    free(d->key);
+    free(d->value);
+    free(d->out);
+    free(d->probs);
+    free(d->mask);
+    free(d->kvl);
+    memset(d, 0, sizeof *d);
+}
+
+clattn_status rel_mha_forward(clattn_context *ctx, clattn_mha *m, const rel_mha_case *c, rel_mha_data *d,
+                              const tu_where *w)
+{
+    tu_fill_bits(d->out, d->n_out, TU_POISON_BITS);
+    if (d->probs) tu_fill_bits(d->probs, d->n_probs, TU_POISON_BITS);
+    clattn_status st = clattn_mha_forward(m, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key,
+                                          c->self ? NULL : d->value, d->mask, d->kvl, &d->opts, d->out, d->probs);
+    if (st != CLATTN_SUCCESS)
+        tu_report(w, "clattn_mha_forward returned %d (%s): %s", (int)st, clattn_status_string(st),
+                  clattn_last_error(ctx));
+    return st;
+}
+
+bool rel_mha_check(const rel_mha_case *c, const rel_mha_data *d, const tu_where *w)
+{
+    double *ro = malloc((size_t)d->n_out * sizeof(double));
+    double *rp = d->probs ? malloc((size_t)d->n_probs * sizeof(double)) : NULL;
+    if (!ro || (d->probs && !rp)) exit(1);
+    ref_mha(&d->w, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key, c->self ? NULL : d->value, d->mask,
+            d->kvl, &d->opts, ro, rp);
+    bool ok = tu_check_array(w, "out [B, Lq, E]", d->out, ro, d->n_out, TU_TOL_F32);
+    if (rp) {
+        ok &= tu_check_array(w, "probs", d->probs, rp, d->n_probs, TU_TOL_F32);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < d->n_probs; i++) bad += rp[i] == 0.0 && d->probs[i] != 0.0f;
+        if (bad) tu_report(w, "probs: %lld disallowed keys have a probability != 0", (long long)bad);
+        ok &= bad == 0;
+    }
+    free(ro);
+    free(rp);
+    return ok;
+}

@@ -1,0 +1,358 @@
+/*
+ * test_oclgrind_cases: tiny SDPA and MHA problems meant to run under the Oclgrind device simulator
+ *   oclgrind --check-api --data-races --uninitialized test_oclgrind_cases <group>[:cpu]
+ * with CLATTN_DEVICE=oclgrind. Oclgrind checks every work-item of every kernel launch for
+ * out-of-bounds and unaligned accesses, data races in local and global memory, uses of uninitialised
+ * values, barrier divergence, and every OpenCL API call for errors; it prints what it finds on stderr
+ * (CTest fails the test on those lines: see CMakeLists.txt). This program also checks each result
+ * against the double-precision reference (tests/support, tolerance TU_TOL_F32 = 1e-5 relative to
+ * max(1, max|ref|), exact zeros for disallowed keys, untouched gaps), so a kernel that the simulator
+ * finds clean must also be right.
+ *
+ * Groups (one CTest test each, every one well under a minute under the simulator):
+ *   sizes   odd sizes around the tile edges (1, 3, 5, 9, 17, 33, 70), Lq != Lk, Dv != D, GQA and MQA,
+ *           strided [B, L, H, D] / padded / column-strided layouts with offsets, k/v broadcast over the
+ *           batch, explicit and negative scale, plan reuse
+ *   masks   both causal alignments, windows (0, -1, both sides), bool and additive masks with broadcast
+ *           combinations and strided layouts, kv_lengths (Lk, 0, random), softcap, strided probs,
+ *           fully masked rows, inf/NaN in masked V rows, everything combined
+ *   long    launches split over the reduction: keys (weighted_sum, kv length > one launch's budget) and
+ *           head dim (scores with a partial-sum pass, D > one launch's budget)
+ *   chunks  workspace chunking over (batch, head) pairs and over query rows (a small max allocation is
+ *           reported to clattn, see rel_cl_shim.c)
+ *   mha     the multi-head module: projections through CLBlast SGEMM plus kernels/bias.cl, self and
+ *           cross attention, with and without biases, masks, kv_lengths, per-head and averaged probs
+ *   enqueue the zero-copy clattn_sdpa_enqueue path on caller cl_mem buffers, with a wait list and event
+ * A ":cpu" suffix makes clGetDeviceInfo(CL_DEVICE_TYPE) answer CPU (rel_cl_shim.c): Oclgrind reports
+ * every device type, so clattn otherwise takes its GPU kernel variants only. Buffers are released only at
+ * exit (rel_keep_buffers): Oclgrind 21.10's --uninitialized check misreports a reused buffer slot.
+ * Arguments: <group>[:cpu] [cmocka test filter, e.g. "kvl*"]. REL_TRACE_LAUNCHES=1 prints every launch.
+ * No argument runs every group except chunks (which needs its own allocation limit).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
+#include "reference.h"
+#include "rel_cl_shim.h"
+#include "rel_mha.h"
+#include "sdpa_case.h"
+
+static clattn_context *g_ctx;
+
+#define SZ(b, hq, hkv, lq, lk, d, dv) .B = b, .Hq = hq, .Hkv = hkv, .Lq = lq, .Lk = lk, .D = d, .Dv = dv
+#define BOOLM CLATTN_MASK_BOOL
+#define ADDM CLATTN_MASK_ADDITIVE
+#define TL CLATTN_CAUSAL_TOP_LEFT
+#define BR CLATTN_CAUSAL_BOTTOM_RIGHT
+
+/* Tiles are at most 64 keys/columns wide and 64 rows high (WG 16 x WPT 4); TK = 16 reduction chunk. */
+static const sdpa_case sizes_cases[] = {
+    {"all_one", SZ(1, 1, 1, 1, 1, 1, 1), .probs = 1},
+    {"odd_3_5_d3_dv5", SZ(2, 3, 3, 3, 5, 3, 5), .probs = 1},
+    {"d17_dv33_tk_edge", SZ(1, 2, 2, 5, 17, 17, 33), .probs = 1},
+    {"lq70_rows_over_tile", SZ(1, 1, 1, 70, 5, 4, 4), .probs = 1},
+    {"lk70_keys_over_tile", SZ(1, 1, 1, 3, 70, 8, 8), .probs = 1},
+    {"dv70_cols_over_tile", SZ(1, 1, 1, 3, 5, 4, 70)},
+    {"lq1_decode", SZ(2, 2, 2, 1, 33, 16, 16), .probs = 1},
+    {"lq_gt_lk", SZ(1, 2, 2, 17, 3, 8, 5), .probs = 1},
+    {"gqa_6_2", SZ(2, 6, 2, 5, 9, 8, 8), .probs = 1},
+    {"mqa_4_1", SZ(1, 4, 1, 3, 17, 5, 7), .probs = 1},
+    {"blhd_pad_offsets", SZ(2, 3, 3, 5, 9, 8, 8), .lq = TU_BLHD_PAD, .lk = TU_BLHD_PAD, .lv = TU_BLHD_PAD,
+     .lo = TU_BLHD_PAD, .off_q = 5, .off_k = 3, .off_v = 11, .off_o = 2, .probs = 1, .lp = TU_PAD, .off_p = 13},
+    {"hbld_colstride", SZ(2, 2, 1, 5, 7, 8, 4), .lq = TU_HBLD, .lk = TU_COLSTRIDE, .lv = TU_BLHD,
+     .lo = TU_COLSTRIDE, .off_o = 3, .probs = 1, .lp = TU_COLSTRIDE},
+    {"kv_bcast", SZ(3, 2, 1, 3, 9, 8, 8), .kv_bcast = 1, .lk = TU_BLHD, .probs = 1},
+    {"scale_negative", SZ(1, 2, 2, 5, 5, 8, 8), .scale = -0.7f, .probs = 1},
+};
+
+static const sdpa_case mask_cases[] = {
+    {"causal_tl_lq_lt_lk", SZ(1, 2, 2, 5, 17, 8, 8), .causal = TL, .probs = 1},
+    {"causal_tl_lq_gt_lk", SZ(1, 1, 1, 17, 5, 8, 8), .causal = TL, .probs = 1},
+    {"causal_br_lq_lt_lk", SZ(2, 1, 1, 5, 17, 8, 8), .causal = BR, .probs = 1},
+    {"causal_br_lq_gt_lk_empty_rows", SZ(1, 2, 2, 17, 5, 8, 8), .causal = BR, .probs = 1},
+    {"win_0_0", SZ(1, 1, 1, 9, 9, 8, 8), .window = 1, .wl = 0, .wr = 0, .probs = 1},
+    {"win_3_5", SZ(1, 2, 2, 9, 17, 4, 4), .window = 1, .wl = 3, .wr = 5, .probs = 1},
+    {"win_unb_0_lq_gt_lk", SZ(1, 1, 1, 17, 5, 4, 4), .window = 1, .wl = -1, .wr = 0, .probs = 1},
+    {"win_2_1_causal_br", SZ(1, 2, 2, 5, 17, 8, 8), .window = 1, .wl = 2, .wr = 1, .causal = BR, .probs = 1},
+    {"win_70_rows_tile_skip", SZ(1, 1, 1, 70, 70, 4, 4), .window = 1, .wl = 2, .wr = 0},
+    {"bool_1_1_1", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = BOOLM, .probs = 1},
+    {"bool_1_h_q", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = BOOLM, .mh = 1, .mq = 1, .lm = TU_PAD, .off_m = 3,
+     .probs = 1},
+    {"bool_b_1_q_sparse", SZ(2, 2, 2, 5, 9, 8, 8), .mask_kind = BOOLM, .mb = 1, .mq = 1, .density = 0.2, .probs = 1},
+    {"bool_b_h_1", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = BOOLM, .mb = 1, .mh = 1, .lm = TU_COLSTRIDE, .probs = 1},
+    {"add_1_1_q", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = ADDM, .mq = 1, .probs = 1},
+    {"add_b_h_q_pad", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = ADDM, .mb = 1, .mh = 1, .mq = 1, .lm = TU_PAD,
+     .off_m = 7, .probs = 1},
+    {"add_b_1_1_blhd", SZ(2, 3, 3, 3, 9, 8, 8), .mask_kind = ADDM, .mb = 1, .lm = TU_BLHD},
+    {"kvl", SZ(3, 2, 2, 3, 9, 8, 8), .kvl = 1, .probs = 1},
+    {"kvl_causal_br_gqa", SZ(3, 4, 2, 5, 9, 8, 8), .kvl = 1, .causal = BR, .probs = 1},
+    {"softcap_add", SZ(1, 2, 2, 3, 9, 8, 8), .softcap = 2.0f, .scale = 0.5f, .mask_kind = ADDM, .mq = 1,
+     .in_lo = -2.0, .in_hi = 2.0, .probs = 1},
+    {"probs_blhd_pad", SZ(2, 2, 1, 3, 9, 4, 4), .probs = 1, .lp = TU_BLHD_PAD, .off_p = 1},
+    {"combined", SZ(3, 4, 2, 5, 17, 8, 5), .lq = TU_BLHD, .lk = TU_BLHD_PAD, .lv = TU_BLHD, .lo = TU_BLHD_PAD,
+     .off_q = 3, .off_k = 8, .off_v = 1, .off_o = 5, .causal = BR, .window = 1, .wl = 6, .wr = 1,
+     .mask_kind = ADDM, .mb = 1, .mq = 1, .lm = TU_PAD, .off_m = 2, .kvl = 1, .softcap = 20.0f, .scale = 0.2f,
+     .probs = 1, .lp = TU_BLHD_PAD, .off_p = 7},
+};
+
+/* Long reductions: weighted_sum covers at most ~5000 keys per launch and scores ~6000 head-dim
+ * elements per launch on this device (see reduction_chunk in src/cl_backend.c): go past both. */
+static const sdpa_case long_cases[] = {
+    {"keys_split_lk9000", SZ(1, 1, 1, 1, 9000, 2, 2), .probs = 1},
+    {"keys_split_kvl_causal_br", SZ(2, 1, 1, 2, 9000, 1, 3), .kvl = 1, .causal = BR},
+    {"headdim_split_d13000", SZ(1, 1, 1, 2, 3, 13000, 2), .probs = 1, .scale = 0.01f},
+};
+
+/* Workspace chunking: the "chunks" group reports a max allocation of CHUNK_MAX_ALLOC bytes (rel_cl_shim.c),
+ * so the score workspace (max alloc / 2 = 16384 floats here) holds only some (b, h) pairs, or only some
+ * query rows of one pair. */
+#define CHUNK_MAX_ALLOC (128u << 10)
+static const sdpa_case chunk_cases[] = {
+    {"bh_chunks_2x6", SZ(3, 4, 2, 9, 200, 2, 2), .kvl = 1, .causal = BR, .probs = 1},
+    {"row_chunks_2x50", SZ(1, 1, 1, 100, 200, 2, 3), .window = 1, .wl = 70, .wr = 2, .probs = 1},
+    {"row_chunks_gqa_mask", SZ(1, 2, 1, 67, 300, 1, 2), .mask_kind = ADDM, .mq = 1, .lm = TU_PAD, .causal = TL},
+};
+
+static const rel_mha_case mha_cases[] = {
+    {"self_bias", 2, 5, 5, 8, 2, 0, 0, .self = 1, .bias = 1},
+    {"self_nobias_perhead", 1, 7, 7, 12, 3, 0, 0, .self = 1, .probs = CLATTN_PROBS_PER_HEAD},
+    {"cross_kdim_vdim_bias_avg", 2, 3, 5, 12, 3, 5, 7, .bias = 1, .probs = CLATTN_PROBS_AVERAGED},
+    {"bool_mask_kvl_causal", 3, 5, 5, 8, 2, 0, 0, .self = 1, .bias = 1, .mask_kind = BOOLM, .mq = 1, .kvl = 1,
+     .causal = TL, .probs = CLATTN_PROBS_PER_HEAD},
+    {"add_mask_window_softcap", 2, 5, 7, 8, 4, 0, 0, .bias = 1, .mask_kind = ADDM, .mb = 1, .mh = 1, .mq = 1,
+     .window = 1, .wl = 2, .wr = 1, .softcap = 3.0f, .scale = 0.4f, .causal = BR, .probs = CLATTN_PROBS_AVERAGED},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct sdpa_group_case {
+    const sdpa_case *c;
+    const char *area;
+    int idx;
+} sdpa_group_case;
+
+static bool run_sdpa_case(const sdpa_case *c, const char *area, int idx, int reuse)
+{
+    tu_where w = {area, c->name, tu_case_seed(area, idx)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    sdpa_data d;
+    sdpa_data_make(&d, c, &r);
+    bool ok;
+    if (!reuse) {
+        ok = sdpa_data_run(g_ctx, &d, idx % 2, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
+    } else {
+        clattn_sdpa_plan *plan = NULL;
+        clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, &d.desc);
+        ok = st == CLATTN_SUCCESS;
+        if (!ok) tu_report(&w, "plan_create: %d %s", (int)st, clattn_last_error(g_ctx));
+        for (int it = 0; ok && it < 2; it++) {
+            if (it > 0) sdpa_data_refill(&d, c, &r);
+            st = clattn_sdpa_execute(plan, d.q, d.k, d.v, d.mask, d.kvl, d.out, d.probs);
+            if (st != CLATTN_SUCCESS) tu_report(&w, "execute #%d: %d %s", it, (int)st, clattn_last_error(g_ctx));
+            ok = st == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
+        }
+        clattn_sdpa_plan_destroy(plan);
+    }
+    sdpa_data_free(&d);
+    return ok;
+}
+
+static void test_sdpa_case(void **state)
+{
+    const sdpa_group_case *g = *state;
+    assert_true(run_sdpa_case(g->c, g->area, g->idx, 0));
+}
+
+static void test_plan_reuse(void **state)
+{
+    (void)state;
+    const sdpa_case c = {"plan_reuse", SZ(2, 2, 1, 5, 9, 8, 8), .lk = TU_BLHD, .causal = BR, .mask_kind = ADDM,
+                         .mq = 1, .kvl = 1, .probs = 1, .lp = TU_PAD};
+    assert_true(run_sdpa_case(&c, "oclgrind.reuse", 0, 1));
+}
+
+/* A masked V row holding inf / NaN must not reach the output (weighted_sum skips p == 0). */
+static void test_masked_v_nonfinite(void **state)
+{
+    (void)state;
+    const sdpa_case c = {"masked_v_inf_nan", SZ(2, 2, 2, 5, 9, 4, 4), .mask_kind = BOOLM, .mb = 1, .mh = 1,
+                         .mq = 1, .kvl = 1, .probs = 1};
+    tu_where w = {"oclgrind.masks", c.name, tu_case_seed("oclgrind.masks", 100)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    sdpa_data d;
+    sdpa_data_make(&d, &c, &r);
+    /* Key 8 of batch 1 is beyond its kv length (0) and key 0 is masked for every row: poison their V. */
+    uint8_t *m = d.mask;
+    for (int64_t b = 0; b < c.B; b++)
+        for (int64_t h = 0; h < c.Hq; h++)
+            for (int64_t i = 0; i < c.Lq; i++) m[tu_index(&d.desc.mask, b, h, i, 0)] = 0;
+    for (int64_t b = 0; b < c.B; b++)
+        for (int64_t h = 0; h < c.Hkv; h++)
+            for (int64_t e = 0; e < c.Dv; e++) {
+                d.v[tu_index(&d.desc.v, b, h, 0, e)] = e % 2 ? NAN : INFINITY;
+                d.v[tu_index(&d.desc.v, b, h, 8, e)] = b == 1 ? NAN : d.v[tu_index(&d.desc.v, b, h, 8, e)];
+            }
+    bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
+    sdpa_data_free(&d);
+    assert_true(ok);
+}
+
+static void test_mha_case(void **state)
+{
+    const rel_mha_case *c = *state;
+    int idx = (int)(c - mha_cases);
+    tu_where w = {"oclgrind.mha", c->name, tu_case_seed("oclgrind.mha", idx)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    rel_mha_data d;
+    rel_mha_make(&d, c, &r);
+    clattn_mha *m = NULL;
+    clattn_status st = clattn_mha_create(&m, g_ctx, &d.w);
+    bool ok = st == CLATTN_SUCCESS;
+    if (!ok) tu_report(&w, "clattn_mha_create: %d %s", (int)st, clattn_last_error(g_ctx));
+    if (ok) ok = rel_mha_forward(g_ctx, m, c, &d, &w) == CLATTN_SUCCESS && rel_mha_check(c, &d, &w);
+    clattn_mha_destroy(m);
+    rel_mha_free(&d);
+    assert_true(ok);
+}
+
+/* ---- zero-copy enqueue on caller buffers ----------------------------------------------------------- */
+
+static cl_mem upload(cl_context cl, cl_command_queue q, const void *host, size_t bytes, bool *ok)
+{
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        *ok = false;
+        return NULL;
+    }
+    if (host) err = clEnqueueWriteBuffer(q, m, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
+    if (err != CL_SUCCESS) *ok = false;
+    return m;
+}
+
+static void test_enqueue(void **state)
+{
+    (void)state;
+    const sdpa_case c = {"enqueue", SZ(2, 4, 2, 5, 9, 8, 4), .lq = TU_BLHD, .lo = TU_PAD, .off_o = 3,
+                         .mask_kind = BOOLM, .mq = 1, .kvl = 1, .causal = TL, .probs = 1, .lp = TU_BLHD_PAD};
+    tu_where w = {"oclgrind.enqueue", c.name, tu_case_seed("oclgrind.enqueue", 0)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    sdpa_data d;
+    sdpa_data_make(&d, &c, &r);
+    cl_context cl = NULL;
+    cl_device_id dev = NULL;
+    cl_command_queue q = NULL;
+    bool ok = clattn_context_get_cl(g_ctx, &cl, &dev, &q) == CLATTN_SUCCESS && cl && q;
+    /* out and probs are uploaded poisoned: their gaps must come back untouched. */
+    cl_mem mq = upload(cl, q, d.q, (size_t)d.nq * 4, &ok), mk = upload(cl, q, d.k, (size_t)d.nk * 4, &ok);
+    cl_mem mv = upload(cl, q, d.v, (size_t)d.nv * 4, &ok), mm = upload(cl, q, d.mask, (size_t)d.nm, &ok);
+    cl_mem ml = upload(cl, q, d.kvl, (size_t)c.B * 4, &ok), mo = upload(cl, q, d.out, (size_t)d.no * 4, &ok);
+    cl_mem mp = upload(cl, q, d.probs, (size_t)d.np * 4, &ok);
+    clattn_sdpa_plan *plan = NULL;
+    if (ok && clattn_sdpa_plan_create(&plan, g_ctx, &d.desc) != CLATTN_SUCCESS) {
+        tu_report(&w, "plan_create: %s", clattn_last_error(g_ctx));
+        ok = false;
+    }
+    cl_event before = NULL, done = NULL;
+    if (ok) {
+        cl_int err = CL_SUCCESS;
+        before = clCreateUserEvent(cl, &err);
+        ok = err == CL_SUCCESS;
+    }
+    if (ok) {
+        clattn_status st = clattn_sdpa_enqueue(plan, mq, mk, mv, mm, ml, mo, mp, 1, &before, &done);
+        if (st != CLATTN_SUCCESS) tu_report(&w, "enqueue: %d %s", (int)st, clattn_last_error(g_ctx));
+        ok = clSetUserEventStatus(before, CL_COMPLETE) == CL_SUCCESS && st == CLATTN_SUCCESS;
+    }
+    if (ok) ok = clWaitForEvents(1, &done) == CL_SUCCESS;
+    if (ok) ok = clEnqueueReadBuffer(q, mo, CL_TRUE, 0, (size_t)d.no * 4, d.out, 0, NULL, NULL) == CL_SUCCESS;
+    if (ok) ok = clEnqueueReadBuffer(q, mp, CL_TRUE, 0, (size_t)d.np * 4, d.probs, 0, NULL, NULL) == CL_SUCCESS;
+    if (ok) ok = sdpa_data_check(&d, &w);
+    else tu_report(&w, "an OpenCL call around clattn_sdpa_enqueue failed");
+    if (done) clReleaseEvent(done);
+    if (before) clReleaseEvent(before);
+    clattn_sdpa_plan_destroy(plan);
+    cl_mem all[] = {mq, mk, mv, mm, ml, mo, mp};
+    for (size_t i = 0; i < COUNT(all); i++)
+        if (all[i]) clReleaseMemObject(all[i]);
+    sdpa_data_free(&d);
+    assert_true(ok);
+}
+
+/* ---- groups ---------------------------------------------------------------------------------------- */
+
+#define MAX_TESTS 64
+
+static size_t add_sdpa(struct CMUnitTest *t, size_t n, sdpa_group_case *store, const sdpa_case *cases,
+                       size_t count, const char *area)
+{
+    for (size_t i = 0; i < count && n < MAX_TESTS; i++, n++) {
+        store[i] = (sdpa_group_case){&cases[i], area, (int)i};
+        t[n] = (struct CMUnitTest){cases[i].name, test_sdpa_case, NULL, NULL, &store[i]};
+    }
+    return n;
+}
+
+static int run_group(const char *group)
+{
+    static sdpa_group_case store[4][MAX_TESTS];
+    struct CMUnitTest t[MAX_TESTS];
+    size_t n = 0;
+    const bool all = strcmp(group, "all") == 0;
+    if (all || !strcmp(group, "sizes")) {
+        n = add_sdpa(t, n, store[0], sizes_cases, COUNT(sizes_cases), "oclgrind.sizes");
+        t[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_reuse);
+    }
+    if (all || !strcmp(group, "masks")) {
+        n = add_sdpa(t, n, store[1], mask_cases, COUNT(mask_cases), "oclgrind.masks");
+        t[n++] = (struct CMUnitTest)cmocka_unit_test(test_masked_v_nonfinite);
+    }
+    if (all || !strcmp(group, "long")) n = add_sdpa(t, n, store[2], long_cases, COUNT(long_cases), "oclgrind.long");
+    if (!strcmp(group, "chunks"))
+        n = add_sdpa(t, n, store[3], chunk_cases, COUNT(chunk_cases), "oclgrind.chunks");
+    if (all || !strcmp(group, "mha"))
+        for (size_t i = 0; i < COUNT(mha_cases); i++)
+            t[n++] = (struct CMUnitTest){mha_cases[i].name, test_mha_case, NULL, NULL, (void *)&mha_cases[i]};
+    if (all || !strcmp(group, "enqueue")) t[n++] = (struct CMUnitTest)cmocka_unit_test(test_enqueue);
+    if (n == 0) {
+        fprintf(stderr, "unknown group '%s' (sizes, masks, long, chunks, mha, enqueue, all; suffix :cpu)\n", group);
+        return 2;
+    }
+    return tu_run_group(group, t, n);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0); /* interleave with Oclgrind's stderr in the log */
+    char group[64] = "all";
+    if (argc > 1) snprintf(group, sizeof group, "%s", argv[1]);
+    char *suffix = strchr(group, ':');
+    if (suffix) {
+        if (strcmp(suffix, ":cpu") != 0) {
+            fprintf(stderr, "unknown suffix '%s' (only :cpu)\n", suffix);
+            return 2;
+        }
+        *suffix = '\0';
+        rel_force_cpu_type = 1;
+    }
+    if (argc > 2) cmocka_set_test_filter(argv[2]); /* e.g. "kvl*" (debugging) */
+    rel_keep_buffers = getenv("REL_NO_KEEP_BUFFERS") == NULL; /* set it to see Oclgrind's false reports */
+    if (!strcmp(group, "chunks")) rel_max_alloc = CHUNK_MAX_ALLOC;
+    g_ctx = tu_open_context_or_skip();
+    printf("# device type reported to clattn: %s\n", rel_force_cpu_type ? "CPU (forced)" : "as the driver says");
+    int failed = run_group(group);
+    printf("# %zu buffers released at exit\n", rel_release_kept_buffers());
+    clattn_context_destroy(g_ctx);
+    /* CLBlast keeps its compiled programs in a static cache and releases them from a destructor at exit,
+     * after Oclgrind's runtime is gone (heap corruption inside Oclgrind's ~Program): release them now. */
+    CLBlastClearCache();
+    return failed ? 1 : 0;
+}

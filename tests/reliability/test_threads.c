@@ -1,0 +1,485 @@
+/*
+ * test_threads: clattn from many threads at once, on the backend chosen by CLATTN_DEVICE (exit 77 when
+ * absent). The header's rule: a context (and its plans and modules) is used by one thread at a time;
+ * contexts share nothing mutable.
+ *
+ *   separate_contexts  REL_THREADS (8) threads, each on its own context, loop over a mix of SDPA shapes
+ *                      (masks, GQA, kv_lengths, windows, softcap, probabilities, strided layouts) and
+ *                      multi-head attention modules (CLBlast on OpenCL) for CLATTN_TEST_SECONDS (2 s);
+ *                      thread t starts at shape t, so different shapes run at the same time.
+ *   shared_context     REL_THREADS threads on ONE context, every call serialised by a mutex (what the
+ *                      header allows): per-thread plans, one plan and one module shared by all threads.
+ *   first_use_at_once  REL_THREADS threads, each with a new context, start an MHA forward at the same
+ *                      instant (a barrier) right after CLBlastClearCache(): on OpenCL every thread's
+ *                      first SGEMM must compile CLBlast's kernels, which CLBlast 1.5.3 cannot do from two
+ *                      threads at once ("object already in cache"); clattn must serialise it
+ *                      (src/cl_gemm.c).
+ * Every result is compared with the single-threaded result of the same problem, computed first on its
+ * own context and checked against the double-precision reference: bit for bit on the host path
+ * (outputs, probabilities and untouched gap elements), within TU_TOL_F32 on OpenCL.
+ * CLATTN_TEST_SECONDS sets the duration of each timed phase (RELIABILITY.md records a longer run).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <clblast_c.h>
+
+#include "reference.h"
+#include "rel_mha.h"
+#include "sdpa_case.h"
+
+#define SZ(b, hq, hkv, lq, lk, d, dv) .B = b, .Hq = hq, .Hkv = hkv, .Lq = lq, .Lk = lk, .D = d, .Dv = dv
+#define MAX_THREADS 64
+
+static const sdpa_case sdpa_cases[] = {
+    {"causal_probs", SZ(2, 4, 4, 33, 65, 32, 32), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1},
+    {"gqa_decode_kvl", SZ(3, 8, 2, 1, 257, 64, 64), .kvl = 1, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT},
+    {"additive_window_softcap", SZ(1, 4, 2, 47, 47, 40, 24), .mask_kind = CLATTN_MASK_ADDITIVE, .mq = 1,
+     .window = 1, .wl = 9, .wr = 3, .softcap = 4.0f, .probs = 1, .lp = TU_PAD, .off_p = 3},
+    {"bool_blhd_bcast", SZ(2, 3, 3, 17, 129, 16, 16), .lq = TU_BLHD, .lk = TU_BLHD_PAD, .lv = TU_BLHD,
+     .lo = TU_BLHD_PAD, .off_o = 2, .kv_bcast = 1, .mask_kind = CLATTN_MASK_BOOL, .mb = 1, .mh = 1, .mq = 1},
+};
+#define N_SDPA (sizeof sdpa_cases / sizeof sdpa_cases[0])
+
+static const rel_mha_case mha_cases[] = {
+    {"mha_self_bias", 2, 17, 17, 32, 4, 0, 0, .self = 1, .bias = 1, .probs = CLATTN_PROBS_AVERAGED},
+    {"mha_cross_kvl_mask", 2, 9, 33, 24, 3, 16, 40, .bias = 1, .kvl = 1, .mask_kind = CLATTN_MASK_BOOL, .mq = 1,
+     .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .probs = CLATTN_PROBS_PER_HEAD},
+};
+#define N_MHA (sizeof mha_cases / sizeof mha_cases[0])
+#define N_SHAPES (N_SDPA + N_MHA)
+
+/* One problem: shared read-only inputs and the single-threaded result. */
+typedef struct shape {
+    int is_mha;
+    const sdpa_case *sc;
+    const rel_mha_case *mc;
+    sdpa_data sd;        /* SDPA inputs; sd.out / sd.probs hold the expected result */
+    rel_mha_data md;     /* MHA weights and inputs; md.out / md.probs hold the expected result */
+    int64_t n_out, n_probs;
+    const float *exp_out, *exp_probs;
+} shape;
+
+static shape g_shapes[N_SHAPES];
+static int g_threads = 8;
+static double g_seconds = 2.0;
+static bool g_host;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *shape_name(const shape *s)
+{
+    return s->is_mha ? s->mc->name : s->sc->name;
+}
+
+/* ---- results ------------------------------------------------------------------------------------ */
+
+/* Host path: identical bits (NaN poison in gaps included). OpenCL: within TU_TOL_F32 of the
+ * single-threaded result (NaN only where it has NaN). Returns false and prints the first difference. */
+static bool same_result(const char *what, const char *name, const float *got, const float *exp, int64_t n)
+{
+    if (g_host) {
+        if (memcmp(got, exp, (size_t)n * sizeof(float)) == 0) return true;
+        for (int64_t i = 0; i < n; i++)
+            if (memcmp(&got[i], &exp[i], sizeof(float)) != 0) {
+                printf("FAIL %s %s: element %lld is %.9g, single-threaded %.9g (bits differ)\n", name, what,
+                       (long long)i, (double)got[i], (double)exp[i]);
+                break;
+            }
+        return false;
+    }
+    double scale = 1.0;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(exp[i]) && fabs(exp[i]) > scale) scale = fabs(exp[i]);
+    for (int64_t i = 0; i < n; i++) {
+        const bool both_nan = isnan(got[i]) && isnan(exp[i]);
+        if (!both_nan && !(fabs((double)got[i] - (double)exp[i]) <= TU_TOL_F32 * scale)) {
+            printf("FAIL %s %s: element %lld is %.9g, single-threaded %.9g\n", name, what, (long long)i,
+                   (double)got[i], (double)exp[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Per-thread output buffers for every shape. */
+typedef struct outbufs {
+    float *out[N_SHAPES], *probs[N_SHAPES];
+} outbufs;
+
+static void outbufs_init(outbufs *o)
+{
+    for (size_t s = 0; s < N_SHAPES; s++) {
+        o->out[s] = tu_alloc_bits(g_shapes[s].n_out, TU_POISON_BITS);
+        o->probs[s] = g_shapes[s].n_probs ? tu_alloc_bits(g_shapes[s].n_probs, TU_POISON_BITS) : NULL;
+    }
+}
+
+static void outbufs_free(outbufs *o)
+{
+    for (size_t s = 0; s < N_SHAPES; s++) {
+        free(o->out[s]);
+        free(o->probs[s]);
+    }
+}
+
+/* Runs shape s with the given plan (SDPA; NULL = one-shot clattn_sdpa) or module (MHA) into o, then
+ * compares. lock (may be NULL) is held around the clattn calls only. */
+static bool run_shape(clattn_context *ctx, size_t s, clattn_sdpa_plan *plan, clattn_mha *mha, outbufs *o,
+                      pthread_mutex_t *lock)
+{
+    shape *sh = &g_shapes[s];
+    float *out = o->out[s], *probs = o->probs[s];
+    tu_fill_bits(out, sh->n_out, TU_POISON_BITS);
+    if (probs) tu_fill_bits(probs, sh->n_probs, TU_POISON_BITS);
+    clattn_status st;
+    char err[256] = "";
+    if (lock) pthread_mutex_lock(lock);
+    if (sh->is_mha) {
+        const rel_mha_case *c = sh->mc;
+        const rel_mha_data *d = &sh->md;
+        st = clattn_mha_forward(mha, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key, c->self ? NULL : d->value,
+                                d->mask, d->kvl, &d->opts, out, probs);
+    } else {
+        const sdpa_data *d = &sh->sd;
+        st = plan ? clattn_sdpa_execute(plan, d->q, d->k, d->v, d->mask, d->kvl, out, probs)
+                  : clattn_sdpa(ctx, &d->desc, d->q, d->k, d->v, d->mask, d->kvl, out, probs);
+    }
+    if (st != CLATTN_SUCCESS) snprintf(err, sizeof err, "%s", clattn_last_error(ctx));
+    if (lock) pthread_mutex_unlock(lock);
+    if (st != CLATTN_SUCCESS) {
+        printf("FAIL %s: status %d (%s): %s\n", shape_name(sh), (int)st, clattn_status_string(st), err);
+        return false;
+    }
+    bool ok = same_result("out", shape_name(sh), out, sh->exp_out, sh->n_out);
+    if (probs) ok &= same_result("probs", shape_name(sh), probs, sh->exp_probs, sh->n_probs);
+    return ok;
+}
+
+/* ---- the single-threaded results ----------------------------------------------------------------- */
+
+static clattn_context *open_context(void)
+{
+    clattn_context *ctx = NULL;
+    clattn_context_options opts = {0};
+    opts.num_threads = g_host ? 2 : 0; /* the same worker count everywhere: results must match bit for bit */
+    clattn_status st = clattn_context_create(&ctx, &opts);
+    if (st != CLATTN_SUCCESS) printf("FAIL clattn_context_create: %d %s\n", (int)st, clattn_last_error(NULL));
+    return ctx;
+}
+
+/* Inputs of every shape (no runs yet). */
+static void make_shapes(void)
+{
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        shape *sh = &g_shapes[i];
+        tu_rng r;
+        tu_rng_init(&r, tu_case_seed("threads", (int)i));
+        if (i < N_SDPA) {
+            sh->sc = &sdpa_cases[i];
+            sdpa_data_make(&sh->sd, sh->sc, &r);
+            sh->n_out = sh->sd.no;
+            sh->n_probs = sh->sd.probs ? sh->sd.np : 0;
+            sh->exp_out = sh->sd.out;
+            sh->exp_probs = sh->sd.probs;
+        } else {
+            sh->is_mha = 1;
+            sh->mc = &mha_cases[i - N_SDPA];
+            rel_mha_make(&sh->md, sh->mc, &r);
+            sh->n_out = sh->md.n_out;
+            sh->n_probs = sh->md.n_probs;
+            sh->exp_out = sh->md.out;
+            sh->exp_probs = sh->md.probs;
+        }
+    }
+}
+
+/* The single-threaded result of every shape (into its exp_out / exp_probs), on a context of its own,
+ * checked against the double-precision reference. Once. */
+static bool compute_expected(void)
+{
+    static int done; /* 1 ok, -1 failed */
+    if (done) return done > 0;
+    clattn_context *ctx = open_context();
+    bool ok = ctx != NULL;
+    for (size_t i = 0; ok && i < N_SHAPES; i++) {
+        shape *sh = &g_shapes[i];
+        tu_where w = {"threads", shape_name(sh), tu_case_seed("threads", (int)i)};
+        if (!sh->is_mha) {
+            ok &= sdpa_data_run(ctx, &sh->sd, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&sh->sd, &w);
+        } else {
+            clattn_mha *m = NULL;
+            clattn_status st = clattn_mha_create(&m, ctx, &sh->md.w);
+            if (st != CLATTN_SUCCESS) tu_report(&w, "clattn_mha_create: %s", clattn_last_error(ctx));
+            ok &= st == CLATTN_SUCCESS && rel_mha_forward(ctx, m, sh->mc, &sh->md, &w) == CLATTN_SUCCESS &&
+                  rel_mha_check(sh->mc, &sh->md, &w);
+            clattn_mha_destroy(m);
+        }
+    }
+    clattn_context_destroy(ctx);
+    done = ok ? 1 : -1;
+    return ok;
+}
+
+static void free_shapes(void)
+{
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        if (g_shapes[i].is_mha) rel_mha_free(&g_shapes[i].md);
+        else sdpa_data_free(&g_shapes[i].sd);
+    }
+}
+
+/* ---- separate contexts -------------------------------------------------------------------------- */
+
+typedef struct worker {
+    int idx;
+    double deadline;
+    long runs, failures;
+    /* shared_context */
+    clattn_context *shared_ctx;
+    pthread_mutex_t *lock;
+    clattn_sdpa_plan *shared_plan; /* for shape 0 */
+    clattn_mha *shared_mha[N_MHA]; /* for shapes N_SDPA.. */
+    /* first_use_at_once */
+    pthread_barrier_t *barrier;
+    struct outbufs *keep;
+} worker;
+
+static void *separate_main(void *arg)
+{
+    worker *w = arg;
+    clattn_context *ctx = open_context();
+    if (!ctx) {
+        w->failures++;
+        return NULL;
+    }
+    clattn_sdpa_plan *plans[N_SHAPES] = {0};
+    clattn_mha *mods[N_SHAPES] = {0};
+    outbufs o;
+    outbufs_init(&o);
+    for (size_t i = (size_t)w->idx;; i++) {
+        const size_t s = i % N_SHAPES;
+        /* Plans and modules are made lazily, so creation also overlaps other threads' runs; odd threads
+         * use the one-shot clattn_sdpa for SDPA shapes. */
+        if (g_shapes[s].is_mha && !mods[s]) {
+            clattn_status st = clattn_mha_create(&mods[s], ctx, &g_shapes[s].md.w);
+            if (st != CLATTN_SUCCESS) {
+                printf("FAIL thread %d: clattn_mha_create: %s\n", w->idx, clattn_last_error(ctx));
+                w->failures++;
+                break;
+            }
+        } else if (!g_shapes[s].is_mha && !plans[s] && w->idx % 2 == 0) {
+            clattn_status st = clattn_sdpa_plan_create(&plans[s], ctx, &g_shapes[s].sd.desc);
+            if (st != CLATTN_SUCCESS) {
+                printf("FAIL thread %d: plan_create: %s\n", w->idx, clattn_last_error(ctx));
+                w->failures++;
+                break;
+            }
+        }
+        if (!run_shape(ctx, s, plans[s], mods[s], &o, NULL)) w->failures++;
+        w->runs++;
+        if (w->failures || (i + 1 - (size_t)w->idx >= N_SHAPES && now_s() >= w->deadline)) break;
+    }
+    for (size_t s = 0; s < N_SHAPES; s++) {
+        clattn_sdpa_plan_destroy(plans[s]);
+        clattn_mha_destroy(mods[s]);
+    }
+    outbufs_free(&o);
+    clattn_context_destroy(ctx);
+    return NULL;
+}
+
+/* ---- one shared context -------------------------------------------------------------------------- */
+
+static void *shared_main(void *arg)
+{
+    worker *w = arg;
+    outbufs o;
+    outbufs_init(&o);
+    for (size_t i = (size_t)w->idx;; i++) {
+        const size_t s = i % N_SHAPES;
+        bool ok;
+        if (g_shapes[s].is_mha) {
+            ok = run_shape(w->shared_ctx, s, NULL, w->shared_mha[s - N_SDPA], &o, w->lock);
+        } else if (s == 0) {
+            ok = run_shape(w->shared_ctx, s, w->shared_plan, NULL, &o, w->lock);
+        } else {
+            /* A plan of this thread's own on the shared context: created, run and destroyed under the lock. */
+            clattn_sdpa_plan *plan = NULL;
+            pthread_mutex_lock(w->lock);
+            clattn_status st = clattn_sdpa_plan_create(&plan, w->shared_ctx, &g_shapes[s].sd.desc);
+            pthread_mutex_unlock(w->lock);
+            ok = st == CLATTN_SUCCESS && run_shape(w->shared_ctx, s, plan, NULL, &o, w->lock);
+            if (st != CLATTN_SUCCESS) printf("FAIL thread %d: plan_create on the shared context\n", w->idx);
+            pthread_mutex_lock(w->lock);
+            clattn_sdpa_plan_destroy(plan);
+            pthread_mutex_unlock(w->lock);
+        }
+        w->runs++;
+        if (!ok) w->failures++;
+        if (w->failures || (i + 1 - (size_t)w->idx >= N_SHAPES && now_s() >= w->deadline)) break;
+    }
+    outbufs_free(&o);
+    return NULL;
+}
+
+/* ---- first use at the same instant --------------------------------------------------------------- */
+
+/* Each thread keeps its output in w->keep; main compares after the join. */
+static void *first_use_main(void *arg)
+{
+    worker *w = arg;
+    const size_t s = N_SDPA + (size_t)w->idx % N_MHA;
+    const rel_mha_case *c = g_shapes[s].mc;
+    const rel_mha_data *d = &g_shapes[s].md;
+    clattn_context *ctx = open_context();
+    pthread_barrier_wait(w->barrier); /* every thread has its context; go together */
+    clattn_mha *m = NULL;
+    clattn_status st = ctx ? clattn_mha_create(&m, ctx, &d->w) : CLATTN_ERROR_INTERNAL;
+    if (st == CLATTN_SUCCESS)
+        st = clattn_mha_forward(m, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key, c->self ? NULL : d->value,
+                                d->mask, d->kvl, &d->opts, w->keep->out[s], w->keep->probs[s]);
+    if (st != CLATTN_SUCCESS) {
+        printf("FAIL thread %d: first MHA forward: %d %s\n", w->idx, (int)st,
+               ctx ? clattn_last_error(ctx) : clattn_last_error(NULL));
+        w->failures++;
+    }
+    w->runs++;
+    clattn_mha_destroy(m);
+    clattn_context_destroy(ctx);
+    return NULL;
+}
+
+/* ---- driver ---------------------------------------------------------------------------------------- */
+
+static bool run_workers(const char *phase, void *(*fn)(void *), worker *proto, int n)
+{
+    pthread_t tid[MAX_THREADS];
+    worker ws[MAX_THREADS];
+    const double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        ws[i] = *proto;
+        ws[i].idx = i;
+        ws[i].deadline = t0 + g_seconds;
+        if (pthread_create(&tid[i], NULL, fn, &ws[i]) != 0) {
+            printf("FAIL pthread_create\n");
+            for (int j = 0; j < i; j++) pthread_join(tid[j], NULL);
+            return false;
+        }
+    }
+    long runs = 0, failures = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        runs += ws[i].runs;
+        failures += ws[i].failures;
+    }
+    printf("# %s: %d threads x %.1f s: %ld runs, %ld failures\n", phase, n, now_s() - t0, runs, failures);
+    return failures == 0 && runs > 0;
+}
+
+static void test_separate_contexts(void **state)
+{
+    (void)state;
+    assert_true(compute_expected());
+    worker proto = {0};
+    assert_true(run_workers("separate_contexts", separate_main, &proto, g_threads));
+}
+
+static void test_shared_context(void **state)
+{
+    (void)state;
+    assert_true(compute_expected());
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    worker proto = {0};
+    proto.lock = &lock;
+    proto.shared_ctx = open_context();
+    assert_non_null(proto.shared_ctx);
+    bool ok = clattn_sdpa_plan_create(&proto.shared_plan, proto.shared_ctx, &g_shapes[0].sd.desc) == CLATTN_SUCCESS;
+    for (size_t m = 0; ok && m < N_MHA; m++)
+        ok = clattn_mha_create(&proto.shared_mha[m], proto.shared_ctx, &g_shapes[N_SDPA + m].md.w) == CLATTN_SUCCESS;
+    if (!ok) printf("FAIL shared plan/module: %s\n", clattn_last_error(proto.shared_ctx));
+    if (ok) ok = run_workers("shared_context", shared_main, &proto, g_threads);
+    clattn_sdpa_plan_destroy(proto.shared_plan);
+    for (size_t m = 0; m < N_MHA; m++) clattn_mha_destroy(proto.shared_mha[m]);
+    clattn_context_destroy(proto.shared_ctx);
+    pthread_mutex_destroy(&lock);
+    assert_true(ok);
+}
+
+static void test_first_use_at_once(void **state)
+{
+    (void)state;
+    /* The single-threaded results come first: they also load every kernel once into the driver (PoCL 3.1
+     * crashes when several contexts launch a kernel it has not loaded yet at the same time; see
+     * RELIABILITY.md; REL_NO_WARMUP=1 skips this to show it). Then CLBlast forgets its compiled programs,
+     * so that the threads below start cold on CLBlast's side. */
+    if (!getenv("REL_NO_WARMUP")) assert_true(compute_expected());
+    CLBlastClearCache();
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, (unsigned)g_threads);
+    outbufs keep[MAX_THREADS];
+    worker ws[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    for (int i = 0; i < g_threads; i++) {
+        outbufs_init(&keep[i]);
+        ws[i] = (worker){.idx = i, .barrier = &barrier, .keep = &keep[i]};
+    }
+    const double t0 = now_s();
+    int started = 0;
+    for (; started < g_threads; started++)
+        if (pthread_create(&tid[started], NULL, first_use_main, &ws[started]) != 0) break;
+    if (started < g_threads) { /* the barrier would never open: give up loudly */
+        printf("FAIL pthread_create\n");
+        exit(1);
+    }
+    long failures = 0;
+    for (int i = 0; i < g_threads; i++) {
+        pthread_join(tid[i], NULL);
+        failures += ws[i].failures;
+    }
+    printf("# first_use_at_once: %d threads started their first MHA forward together: %.2f s\n", g_threads,
+           now_s() - t0);
+    bool ok = failures == 0 && compute_expected();
+    for (int i = 0; ok && i < g_threads; i++) {
+        const size_t s = N_SDPA + (size_t)i % N_MHA;
+        ok &= same_result("out", shape_name(&g_shapes[s]), keep[i].out[s], g_shapes[s].exp_out, g_shapes[s].n_out);
+        if (g_shapes[s].n_probs)
+            ok &= same_result("probs", shape_name(&g_shapes[s]), keep[i].probs[s], g_shapes[s].exp_probs,
+                              g_shapes[s].n_probs);
+    }
+    for (int i = 0; i < g_threads; i++) outbufs_free(&keep[i]);
+    pthread_barrier_destroy(&barrier);
+    assert_true(ok);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *env = getenv("CLATTN_TEST_SECONDS");
+    if (env && atof(env) > 0) g_seconds = atof(env);
+    env = getenv("REL_THREADS");
+    if (env && atoi(env) > 0) g_threads = atoi(env) < MAX_THREADS ? atoi(env) : MAX_THREADS;
+    clattn_context *probe = tu_open_context_or_skip(); /* exit 77 when the backend is absent */
+    g_host = tu_backend_of(probe) == TU_HOST;
+    clattn_context_destroy(probe);
+    printf("# %d threads, %.1f s per timed phase, results compared %s\n", g_threads, g_seconds,
+           g_host ? "bit for bit" : "within TU_TOL_F32");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_use_at_once),
+        cmocka_unit_test(test_separate_contexts),
+        cmocka_unit_test(test_shared_context),
+    };
+    make_shapes();
+    int failed = cmocka_run_group_tests_name("threads", tests, NULL, NULL);
+    free_shapes();
+    return failed ? 1 : 0;
+}
