@@ -11,8 +11,17 @@
  * S lives in a per-plan workspace of [nbh, nrows, Lk] floats, bounded by
  * min(CL_DEVICE_MAX_MEM_ALLOC_SIZE / 2, 256 MiB); problems larger than that are processed in chunks of
  * (b, h) pairs, or of query rows when one (b, h) does not fit. All commands go to one in-order queue.
+ *
+ * Plans without probabilities may instead take the fused path (cl_flash.c, kernels/flash_attn.cl: one
+ * kernel with online softmax, plus a merge kernel when keys are split into partitions). The environment
+ * variable CLATTN_CL_PATH, read when a plan is created, chooses:
+ *   auto (or unset/empty)  fused where the shape fits (no probs, 1 <= D, Dv <= 256), else the chain
+ *   chain                  always the chain (the reference path for cross-checks and benchmarks)
+ *   fused                  fused whenever the shape fits; plans with probs still use the chain
+ * Any other value fails plan creation with CLATTN_ERROR_INVALID_ARGUMENT.
  */
 #include "cl_internal.h"
+#include "cl_flash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +138,7 @@ typedef struct tile_cfg {
 } tile_cfg;
 
 typedef struct cl_plan {
+    clattn_cl_flash *flash;  /* the fused path, when it serves this plan (then nothing below is used) */
     cl_kernel scores, softmax, wsum;
     tile_cfg sc, ws;
     size_t sm_wg;            /* softmax work-group size */
@@ -290,6 +300,7 @@ static void cl_sdpa_release(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
     cl_plan *pd = plan ? plan->backend_data : NULL;
     if (!pd) return;
+    clattn_cl_flash_release(pd->flash);
     if (pd->scores) clReleaseKernel(pd->scores);
     if (pd->softmax) clReleaseKernel(pd->softmax);
     if (pd->wsum) clReleaseKernel(pd->wsum);
@@ -305,6 +316,14 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
     clattn_status st = CLATTN_SUCCESS;
     cl_plan *pd = calloc(1, sizeof *pd);
     if (!pd) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "sdpa plan: out of host memory");
+
+    clattn_cl_path path = CLATTN_CL_PATH_AUTO;
+    CLATTN_GOTO_IF(clattn_cl_path_from_env(ctx, &path));
+    CLATTN_GOTO_IF(clattn_cl_flash_prepare(ctx, be, p, path, &pd->flash, &plan->workspace_bytes));
+    if (pd->flash) {
+        plan->backend_data = pd;
+        return CLATTN_SUCCESS;
+    }
 
     const int64_t BH = p->B * p->Hq;
     const int64_t span = p->Lq + p->Lk;
@@ -414,6 +433,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
         (do_scores && p->mask_kind != CLATTN_MASK_NONE && !bufs->mask.mem) ||
         (has_rows && p->use_kv_lengths && !bufs->kv_lengths.mem) || (do_scores && p->want_probs && !bufs->probs.mem))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "sdpa: a required buffer is NULL");
+    if (pd->flash) return clattn_cl_flash_run(ctx, be, pd->flash, p, bufs, num_wait, wait_list, event);
 
     /* Kernel arguments (types match the kernels: long = cl_long, int = cl_int). */
     cl_mem q = bufs->q.mem, k = bufs->k.mem, v = bufs->v.mem, mask = bufs->mask.mem;
