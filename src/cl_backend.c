@@ -321,6 +321,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
     CLATTN_GOTO_IF(clattn_cl_path_from_env(ctx, &path));
     CLATTN_GOTO_IF(clattn_cl_flash_prepare(ctx, be, p, path, &pd->flash, &plan->workspace_bytes));
     if (pd->flash) {
+        snprintf(plan->path, sizeof plan->path, "fused");
         plan->backend_data = pd;
         return CLATTN_SUCCESS;
     }
