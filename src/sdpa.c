@@ -17,7 +17,12 @@
 
 clattn_tensor clattn_tensor_contiguous(int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
-    clattn_tensor t = {{d0, d1, d2, d3}, {d1 * d2 * d3, d2 * d3, d3, 1}, 0};
+    /* Strides saturate at INT64_MAX on overflow (or negative dims), so validation rejects the view
+     * with a message instead of this function overflowing. */
+    int64_t s2 = d3, s1, s0;
+    if (!clattn_mul_i64(d2, s2, &s1)) s1 = INT64_MAX;
+    if (!clattn_mul_i64(d1, s1, &s0)) s0 = INT64_MAX;
+    clattn_tensor t = {{d0, d1, d2, d3}, {s0, s1, s2, 1}, 0};
     return t;
 }
 

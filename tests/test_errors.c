@@ -222,6 +222,22 @@ static void test_desc_base_valid(void **state)
 
 /* ---- NULL handles and execute-time arguments ------------------------------------------------ */
 
+/* Sizes whose contiguous strides overflow int64 (found by fuzz_sdpa_desc): desc_init must not
+ * overflow, and the plan must be refused with a message naming the tensor. */
+static void test_desc_init_huge_dims(void **state)
+{
+    (void)state;
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, 1, 1, 1, INT64_C(4611686018427387903), 7, 7, 1);
+    clattn_sdpa_plan *plan = NULL;
+    clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, &d);
+    assert_int_equal(st, CLATTN_ERROR_INVALID_ARGUMENT);
+    assert_null(plan);
+    assert_non_null(strstr(clattn_last_error(g_ctx), "q: dim 2"));
+    clattn_tensor t = clattn_tensor_contiguous(2, INT64_C(1) << 40, INT64_C(1) << 40, 8);
+    assert_true(t.strides[0] == INT64_MAX); /* saturated, not wrapped */
+}
+
 static void test_plan_create_nulls(void **state)
 {
     (void)state;
@@ -667,7 +683,7 @@ int main(void)
         cmocka_unit_test(test_enqueue_host_unsupported), cmocka_unit_test(test_enqueue_args_opencl),
         cmocka_unit_test(test_context_errors),         cmocka_unit_test(test_status_strings),
         cmocka_unit_test(test_destroy_null),           cmocka_unit_test(test_mha_create_errors),
-        cmocka_unit_test(test_mha_forward_errors),
+        cmocka_unit_test(test_mha_forward_errors),     cmocka_unit_test(test_desc_init_huge_dims),
     };
     int failed = cmocka_run_group_tests_name("errors", tests, NULL, NULL);
     clattn_context_destroy(g_ctx);

@@ -21,6 +21,10 @@ int tool_fail(char *err, size_t errlen, const char *name, const char *fmt, ...)
             vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
             va_end(ap);
         }
+        /* One line whatever the file holds: names and dtypes quoted from a file may carry control
+         * characters (found by fuzz_safetensors). */
+        for (char *c = err; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     }
     return -1;
 }

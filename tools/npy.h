@@ -44,8 +44,8 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape,
               size_t errlen);
 
 /* Reads a whole file into a malloc'ed buffer (*buf, *len); shared with the safetensors reader. */
-/* Formats "<name>: <message>" into err (when err and errlen are nonzero) and returns -1; shared by the
- * .npy and safetensors readers. */
+/* Formats "<name>: <message>" into err (when err and errlen are nonzero) as one line (control
+ * characters become '?') and returns -1; shared by the .npy and safetensors readers. */
 int tool_fail(char *err, size_t errlen, const char *name, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
