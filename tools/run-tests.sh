@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash tools/deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j2
-ctest --preset release "$@"
+ctest --preset release -j2 "$@"
