@@ -21,19 +21,7 @@ TARGETS="${FUZZ_TARGETS:-npy safetensors selector sdpa_desc}"
 
 # ---- packages (idempotent, like tools/deps.sh) ----------------------------------------------------
 if [ "${FUZZ_SKIP_DEPS:-0}" != 1 ]; then
-  PKGS=(clang libclang-rt-14-dev cmake ocl-icd-opencl-dev opencl-c-headers libclblast-dev libopenblas-dev
-        libcjson-dev)
-  missing=()
-  for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    echo "fuzz: installing ${missing[*]}" >&2
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-  fi
+  bash "$(dirname "$0")/../tools/deps.sh" clang libclang-rt-14-dev
 fi
 
 # ---- build ------------------------------------------------------------------------------------------

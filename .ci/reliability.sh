@@ -16,20 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tools/deps.sh
 # The sanitizer runtimes come with gcc-12 (build-essential); listed so that a missing one is installed.
-PKGS=(oclgrind libasan8 libtsan2 libubsan1)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "reliability: installing ${missing[*]}" >&2
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash tools/deps.sh oclgrind libasan8 libtsan2 libubsan1
 
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(asan tsan oclgrind)

@@ -55,13 +55,8 @@ static size_t pow2_floor(uint64_t x)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-typedef struct karg {
-    size_t size;
-    const void *ptr;
-} karg;
-#define KARG(x) {sizeof(x), &(x)}
-
-static clattn_status set_args(clattn_context *ctx, cl_kernel k, const char *kname, const karg *args, cl_uint n)
+clattn_status clattn_cl_set_args(clattn_context *ctx, cl_kernel k, const char *kname, const clattn_karg *args,
+                                 cl_uint n)
 {
     for (cl_uint i = 0; i < n; i++) {
         cl_int err = clSetKernelArg(k, i, args[i].size, args[i].ptr);
@@ -479,22 +474,22 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
                 for (int64_t d0 = 0; d0 == 0 || d0 < p->D; d0 += pd->dchunk) {
                     const cl_long dbeg = d0, dend = (p->D - d0 < pd->dchunk) ? p->D : d0 + pd->dchunk;
                     const cl_int mode = (d0 > 0 ? 1 : 0) | (dend >= p->D ? 2 : 0);
-                    const karg sa[] = {KARG(q),    KARG(q_off), KARG(q_s0),   KARG(q_s1),    KARG(q_s2),  KARG(q_s3),
+                    const clattn_karg sa[] = {KARG(q),    KARG(q_off), KARG(q_s0),   KARG(q_s1),    KARG(q_s2),  KARG(q_s3),
                                        KARG(k),    KARG(k_off), KARG(k_s0),   KARG(k_s1),    KARG(k_s2),  KARG(k_s3),
                                        KARG(mask), KARG(m_off), KARG(m_s0),   KARG(m_s1),    KARG(m_s2),  KARG(m_s3),
                                        KARG(mask_kind), KARG(kvl), KARG(use_kvl), KARG(S),
                                        KARG(Hq),   KARG(group), KARG(Lq),     KARG(Lk),      KARG(D),
                                        KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(dbeg),   KARG(dend), KARG(mode),
                                        KARG(scale), KARG(softcap), KARG(causal), KARG(wl),   KARG(wr)};
-                    CLATTN_GOTO_IF(set_args(ctx, pd->scores, "clattn_scores", sa, sizeof sa / sizeof sa[0]));
+                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->scores, "clattn_scores", sa, sizeof sa / sizeof sa[0]));
                     CLATTN_GOTO_IF(enqueue(ctx, &es, pd->scores, "clattn_scores", global, local));
                 }
 
-                const karg ma[] = {KARG(S),     KARG(Lk),   KARG(c_nrows), KARG(Hq),   KARG(c_bh0), KARG(c_i0),
+                const clattn_karg ma[] = {KARG(S),     KARG(Lk),   KARG(c_nrows), KARG(Hq),   KARG(c_bh0), KARG(c_i0),
                                    KARG(want_probs), KARG(probs), KARG(p_off), KARG(p_s0), KARG(p_s1), KARG(p_s2),
                                    KARG(p_s3)};
                 const char *sname = pd->sm_per_row_group ? "clattn_softmax" : "clattn_softmax_rows";
-                CLATTN_GOTO_IF(set_args(ctx, pd->softmax, sname, ma, sizeof ma / sizeof ma[0]));
+                CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->softmax, sname, ma, sizeof ma / sizeof ma[0]));
                 const size_t slocal[3] = {pd->sm_wg, 1, 1};
                 size_t sglobal[3] = {pd->sm_wg, (size_t)nrows, (size_t)nbh};
                 if (!pd->sm_per_row_group) {
@@ -514,14 +509,14 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
                 for (int64_t k0 = 0; k0 == 0 || k0 < p->Lk; k0 += pd->kchunk) {
                     const cl_long kbeg = k0, kend = k0 + pd->kchunk;
                     const cl_int accumulate = k0 > 0;
-                    const karg wa[] = {KARG(S),
+                    const clattn_karg wa[] = {KARG(S),
                                        KARG(v),    KARG(v_off), KARG(v_s0), KARG(v_s1), KARG(v_s2), KARG(v_s3),
                                        KARG(out),  KARG(o_off), KARG(o_s0), KARG(o_s1), KARG(o_s2), KARG(o_s3),
                                        KARG(kvl),  KARG(use_kvl),
                                        KARG(Hq),   KARG(group), KARG(Lq),   KARG(Lk),   KARG(Dv),
                                        KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(kbeg), KARG(kend), KARG(accumulate),
                                        KARG(causal), KARG(wl),  KARG(wr)};
-                    CLATTN_GOTO_IF(set_args(ctx, pd->wsum, "clattn_weighted_sum", wa, sizeof wa / sizeof wa[0]));
+                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->wsum, "clattn_weighted_sum", wa, sizeof wa / sizeof wa[0]));
                     CLATTN_GOTO_IF(enqueue(ctx, &es, pd->wsum, "clattn_weighted_sum", global, local));
                 }
             }

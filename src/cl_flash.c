@@ -261,22 +261,6 @@ cleanup:
     return st;
 }
 
-typedef struct fl_arg {
-    size_t size;
-    const void *ptr;
-} fl_arg;
-#define FL_ARG(x) {sizeof(x), &(x)}
-
-static clattn_status fl_set_args(clattn_context *ctx, cl_kernel k, const char *kname, const fl_arg *args, cl_uint n)
-{
-    for (cl_uint i = 0; i < n; i++) {
-        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].ptr);
-        if (err != CL_SUCCESS)
-            return clattn_error(ctx, CLATTN_ERROR_OPENCL, "clSetKernelArg(%s, %u) failed: %s (%d)", kname, i,
-                                clattn_cl_error_string(err), (int)err);
-    }
-    return CLATTN_SUCCESS;
-}
 
 /* Enqueues one kernel; the first waits for the caller's list; *last keeps the latest event when wanted. */
 static clattn_status fl_enqueue(clattn_context *ctx, clattn_cl_backend *be, cl_kernel k, const char *kname,
@@ -337,26 +321,26 @@ clattn_status clattn_cl_flash_run(clattn_context *ctx, clattn_cl_backend *be, cl
         for (int64_t r0 = 0; r0 < rows; r0 += f->nrr) {
             const int64_t nrr = fl_min(f->nrr, rows - r0);
             const cl_long c_bh0 = bh0, c_rr0 = r0, c_nrr = nrr;
-            const fl_arg fa[] = {FL_ARG(q),    FL_ARG(q_off), FL_ARG(q_s0), FL_ARG(q_s1), FL_ARG(q_s2), FL_ARG(q_s3),
-                                 FL_ARG(k),    FL_ARG(k_off), FL_ARG(k_s0), FL_ARG(k_s1), FL_ARG(k_s2), FL_ARG(k_s3),
-                                 FL_ARG(v),    FL_ARG(v_off), FL_ARG(v_s0), FL_ARG(v_s1), FL_ARG(v_s2), FL_ARG(v_s3),
-                                 FL_ARG(mask), FL_ARG(m_off), FL_ARG(m_s0), FL_ARG(m_s1), FL_ARG(m_s2), FL_ARG(m_s3),
-                                 FL_ARG(mask_kind), FL_ARG(kvl), FL_ARG(use_kvl),
-                                 FL_ARG(out),  FL_ARG(o_off), FL_ARG(o_s0), FL_ARG(o_s1), FL_ARG(o_s2), FL_ARG(o_s3),
-                                 FL_ARG(ws),
-                                 FL_ARG(Hkv),  FL_ARG(group), FL_ARG(Lq), FL_ARG(Lk), FL_ARG(Dv),
-                                 FL_ARG(c_bh0), FL_ARG(c_rr0), FL_ARG(c_nrr), FL_ARG(kpart), FL_ARG(np),
-                                 FL_ARG(scale), FL_ARG(softcap), FL_ARG(causal), FL_ARG(wl), FL_ARG(wr)};
-            CLATTN_GOTO_IF(fl_set_args(ctx, f->flash, "clattn_flash", fa, sizeof fa / sizeof fa[0]));
+            const clattn_karg fa[] = {KARG(q),    KARG(q_off), KARG(q_s0), KARG(q_s1), KARG(q_s2), KARG(q_s3),
+                                 KARG(k),    KARG(k_off), KARG(k_s0), KARG(k_s1), KARG(k_s2), KARG(k_s3),
+                                 KARG(v),    KARG(v_off), KARG(v_s0), KARG(v_s1), KARG(v_s2), KARG(v_s3),
+                                 KARG(mask), KARG(m_off), KARG(m_s0), KARG(m_s1), KARG(m_s2), KARG(m_s3),
+                                 KARG(mask_kind), KARG(kvl), KARG(use_kvl),
+                                 KARG(out),  KARG(o_off), KARG(o_s0), KARG(o_s1), KARG(o_s2), KARG(o_s3),
+                                 KARG(ws),
+                                 KARG(Hkv),  KARG(group), KARG(Lq), KARG(Lk), KARG(Dv),
+                                 KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(kpart), KARG(np),
+                                 KARG(scale), KARG(softcap), KARG(causal), KARG(wl), KARG(wr)};
+            CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->flash, "clattn_flash", fa, sizeof fa / sizeof fa[0]));
             const size_t local[3] = {(size_t)f->wg, 1, 1};
             const size_t global[3] = {(size_t)fl_ceil_div(nrr, bm) * (size_t)f->wg, (size_t)np, (size_t)nbh};
             CLATTN_GOTO_IF(fl_enqueue(ctx, be, f->flash, "clattn_flash", global, local, &nw, wait_list,
                                       want_event, &last));
             if (np > 1) {
-                const fl_arg ma[] = {FL_ARG(ws),   FL_ARG(out),  FL_ARG(o_off), FL_ARG(o_s0), FL_ARG(o_s1),
-                                     FL_ARG(o_s2), FL_ARG(o_s3), FL_ARG(Hkv),   FL_ARG(group), FL_ARG(Dv),
-                                     FL_ARG(c_bh0), FL_ARG(c_rr0), FL_ARG(c_nrr), FL_ARG(np)};
-                CLATTN_GOTO_IF(fl_set_args(ctx, f->merge, "clattn_flash_merge", ma, sizeof ma / sizeof ma[0]));
+                const clattn_karg ma[] = {KARG(ws),   KARG(out),  KARG(o_off), KARG(o_s0), KARG(o_s1),
+                                     KARG(o_s2), KARG(o_s3), KARG(Hkv),   KARG(group), KARG(Dv),
+                                     KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(np)};
+                CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->merge, "clattn_flash_merge", ma, sizeof ma / sizeof ma[0]));
                 const size_t mlocal[3] = {f->merge_wg, 1, 1};
                 const size_t mglobal[3] = {(size_t)fl_ceil_div(p->Dv, (int64_t)f->merge_wg) * f->merge_wg,
                                            (size_t)nrr, (size_t)nbh};

@@ -135,4 +135,15 @@ clattn_status clattn_cl_linear(clattn_context *ctx, int64_t M, int64_t N, int64_
                                const clattn_buf *bias, int64_t b_off, clattn_buf *y, int64_t y_off,
                                int64_t ldy);
 
+/* One kernel argument for clattn_cl_set_args: KARG(x) passes sizeof(x) and &x. */
+typedef struct clattn_karg {
+    size_t size;
+    const void *ptr;
+} clattn_karg;
+#define KARG(x) {sizeof(x), &(x)}
+
+/* clSetKernelArg for args[0..n) of kernel k (named kname in the error message). */
+clattn_status clattn_cl_set_args(clattn_context *ctx, cl_kernel k, const char *kname, const clattn_karg *args,
+                                 cl_uint n);
+
 #endif /* CLATTN_CL_INTERNAL_H */

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages clattn needs to build, test and run. Idempotent and non-interactive:
-# apt-get runs only when a package is missing. Usage: bash tools/deps.sh
+# Installs the Debian 12 packages clattn needs to build, test and run, plus any package names given as
+# arguments (the reliability and fuzz scripts add theirs). Idempotent and non-interactive: apt-get runs
+# only when a package is missing. Usage: bash tools/deps.sh [extra-package ...]
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git
       ocl-icd-opencl-dev opencl-c-headers clinfo
       libclblast-dev libopenblas-dev libcjson-dev libcmocka-dev
-      pocl-opencl-icd mesa-opencl-icd oclgrind)
+      pocl-opencl-icd mesa-opencl-icd oclgrind "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
