@@ -504,6 +504,25 @@ static double median_ms(double *t, int n)
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* Calls fn(arg) `repeat` (>= 1) times, stopping at the first error: *first_ms is the first call,
+ * *warm_ms the median of the others (or -1 when repeat is 1). */
+static clattn_status time_calls(clattn_status (*fn)(void *), void *arg, int repeat, double *first_ms,
+                                double *warm_ms)
+{
+    double warm[1000];
+    double t0 = now_ms();
+    clattn_status st = fn(arg);
+    *first_ms = now_ms() - t0;
+    int n = 0;
+    for (int r = 1; r < repeat && r <= 1000 && st == CLATTN_SUCCESS; r++) {
+        double ta = now_ms();
+        st = fn(arg);
+        warm[n++] = now_ms() - ta;
+    }
+    *warm_ms = n > 0 ? median_ms(warm, n) : -1.0;
+    return st;
+}
+
 /* first_ms: the first compute call (on OpenCL it includes compiling kernels the driver has not cached);
  * warm_ms: median of the later calls (--repeat), or < 0 when there were none. */
 static void print_result(clattn_context *ctx, double setup_ms, double first_ms, double warm_ms, int ndim,
@@ -518,6 +537,36 @@ static void print_result(clattn_context *ctx, double setup_ms, double first_ms, 
     printf("backend=%s device=\"%s\" platform=\"%s\" setup_ms=%.3f time_ms=%.3f%s out_shape=%s dtype=%s\n",
            info.backend == CLATTN_BACKEND_HOST ? "host" : "opencl", info.device_name, info.platform_name, setup_ms,
            first_ms, warm, shape_str(ndim, shape, s, sizeof s), dtype_name(dtype));
+}
+
+/* One compute call each of sdpa and mha, for time_calls(). */
+typedef struct sdpa_call {
+    clattn_sdpa_plan *plan;
+    const float *q, *k, *v;
+    const void *mask;
+    const int32_t *kvl;
+    float *out, *probs;
+} sdpa_call;
+static clattn_status sdpa_call_run(void *arg)
+{
+    const sdpa_call *c = arg;
+    return clattn_sdpa_execute(c->plan, c->q, c->k, c->v, c->mask, c->kvl, c->out, c->probs);
+}
+
+typedef struct mha_call {
+    clattn_mha *mha;
+    int64_t B, Lq, Lk;
+    const float *x, *k, *v;
+    const void *mask;
+    const int32_t *kvl;
+    const clattn_mha_options *opts;
+    float *out, *probs;
+} mha_call;
+static clattn_status mha_call_run(void *arg)
+{
+    const mha_call *c = arg;
+    return clattn_mha_forward(c->mha, c->B, c->Lq, c->Lk, c->x, c->k, c->v, c->mask, c->kvl, c->opts, c->out,
+                              c->probs);
 }
 
 /* ---- clattn sdpa ---------------------------------------------------------------------------------- */
@@ -674,21 +723,16 @@ static int cmd_sdpa(int argc, char **argv)
         goto done;
     }
     double t1 = now_ms();
-    st = clattn_sdpa_execute(plan, q.data, k.data, v.data, mask, kvl, out, probs);
-    double t2 = now_ms();
-    double warm[1000];
-    for (int r = 1; r < ao.repeat && st == CLATTN_SUCCESS; r++) {
-        double ta = now_ms();
-        st = clattn_sdpa_execute(plan, q.data, k.data, v.data, mask, kvl, out, probs);
-        warm[r - 1] = now_ms() - ta;
-    }
+    sdpa_call call = {plan, q.data, k.data, v.data, mask, kvl, out, probs};
+    double first_ms, warm_ms;
+    st = time_calls(sdpa_call_run, &call, ao.repeat, &first_ms, &warm_ms);
     if (st != CLATTN_SUCCESS) {
         lib_error(ctx, "clattn_sdpa_execute", st);
         goto done;
     }
     if (write_float(get_opt(o, no, "out"), q.dtype, 4, oshape, out)) goto done;
     if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
-    print_result(ctx, t1 - t0, t2 - t1, ao.repeat > 1 ? median_ms(warm, ao.repeat - 1) : -1.0, 4, oshape, q.dtype);
+    print_result(ctx, t1 - t0, first_ms, warm_ms, 4, oshape, q.dtype);
     if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape)) goto done;
     rc = EXIT_OK;
 done:
@@ -990,21 +1034,16 @@ static int cmd_mha(int argc, char **argv)
         goto done;
     }
     double t1 = now_ms();
-    st = clattn_mha_forward(mha, B, Lq, Lk, x.data, k.data, v.data, mask, kvl, &mo, out, probs);
-    double t2 = now_ms();
-    double warm[1000];
-    for (int r = 1; r < ao.repeat && st == CLATTN_SUCCESS; r++) {
-        double ta = now_ms();
-        st = clattn_mha_forward(mha, B, Lq, Lk, x.data, k.data, v.data, mask, kvl, &mo, out, probs);
-        warm[r - 1] = now_ms() - ta;
-    }
+    mha_call call = {mha, B, Lq, Lk, x.data, k.data, v.data, mask, kvl, &mo, out, probs};
+    double first_ms, warm_ms;
+    st = time_calls(mha_call_run, &call, ao.repeat, &first_ms, &warm_ms);
     if (st != CLATTN_SUCCESS) {
         lib_error(ctx, "clattn_mha_forward", st);
         goto done;
     }
     if (write_float(get_opt(o, no, "out"), x.dtype, 3, oshape, out)) goto done;
     if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
-    print_result(ctx, t1 - t0, t2 - t1, ao.repeat > 1 ? median_ms(warm, ao.repeat - 1) : -1.0, 3, oshape, x.dtype);
+    print_result(ctx, t1 - t0, first_ms, warm_ms, 3, oshape, x.dtype);
     if (report_expect(o, no, ao.tol, out, 3, oshape, probs, pshape)) goto done;
     rc = EXIT_OK;
 done:
