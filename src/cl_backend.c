@@ -20,6 +20,7 @@
  *   fused                  fused whenever the shape fits; plans with probs still use the chain
  * Any other value fails plan creation with CLATTN_ERROR_INVALID_ARGUMENT.
  */
+#include "alloc.h"
 #include "cl_internal.h"
 #include "cl_flash.h"
 
@@ -309,7 +310,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
     clattn_cl_backend *be = ctx->backend_data;
     const clattn_sdpa_problem *p = &plan->p;
     clattn_status st = CLATTN_SUCCESS;
-    cl_plan *pd = calloc(1, sizeof *pd);
+    cl_plan *pd = clattn_calloc(1, sizeof *pd);
     if (!pd) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "sdpa plan: out of host memory");
 
     clattn_cl_path path = CLATTN_CL_PATH_AUTO;
@@ -579,7 +580,7 @@ static void info_string(cl_device_id dev, cl_platform_id plat, cl_uint param, ch
         /* Too long for dst (CL_INVALID_VALUE): fetch it whole and truncate. */
         size_t size = 0;
         err = plat ? clGetPlatformInfo(plat, param, 0, NULL, &size) : clGetDeviceInfo(dev, param, 0, NULL, &size);
-        char *tmp = err == CL_SUCCESS && size > 0 ? malloc(size) : NULL;
+        char *tmp = err == CL_SUCCESS && size > 0 ? clattn_malloc(size) : NULL;
         if (tmp && (plat ? clGetPlatformInfo(plat, param, size, tmp, NULL)
                          : clGetDeviceInfo(dev, param, size, tmp, NULL)) == CL_SUCCESS) {
             snprintf(dst, n, "%.*s", (int)(size - 1), tmp);
@@ -600,7 +601,7 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_cl_backend_create: need a device, and either a context and a queue or neither");
 
-    be = calloc(1, sizeof *be);
+    be = clattn_calloc(1, sizeof *be);
     if (!be) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "OpenCL backend: out of host memory");
 
     CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof be->platform, &be->platform, NULL));

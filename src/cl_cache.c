@@ -2,6 +2,7 @@
  * On-disk cache of compiled OpenCL programs: folder resolution, key, entry format, atomic writes and
  * validation. The contract (where, key, format, trust, policy) is in cl_cache.h.
  */
+#include "alloc.h"
 #include "cl_cache.h"
 
 #include "clattn.h"
@@ -172,7 +173,7 @@ static void sb_field(sbuf *s, const char *name, const char *value)
     if (need > s->cap) {
         size_t cap = s->cap ? s->cap : 512;
         while (cap < need) cap *= 2;
-        char *p = realloc(s->p, cap);
+        char *p = clattn_realloc(s->p, cap);
         if (!p) {
             s->oom = true;
             return;
@@ -189,7 +190,7 @@ static char *cl_string(cl_platform_id plat, cl_device_id dev, cl_uint param)
     size_t size = 0;
     cl_int err = plat ? clGetPlatformInfo(plat, param, 0, NULL, &size) : clGetDeviceInfo(dev, param, 0, NULL, &size);
     if (err != CL_SUCCESS || size == 0) size = 1;
-    char *s = calloc(size + 1, 1);
+    char *s = clattn_calloc(size + 1, 1);
     if (!s) return NULL;
     if (err == CL_SUCCESS && size > 1) {
         err = plat ? clGetPlatformInfo(plat, param, size, s, NULL) : clGetDeviceInfo(dev, param, size, s, NULL);
@@ -204,7 +205,7 @@ static char *cl_string(cl_platform_id plat, cl_device_id dev, cl_uint param)
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
+    char *p = clattn_malloc(n);
     if (p) snprintf(p, n, "%s/%s", a, b);
     return p;
 }
@@ -218,7 +219,7 @@ static char *cache_dir(void)
             note("off (CLATTN_CACHE_DIR=%s)", env);
             return NULL;
         }
-        return strdup(env);
+        return clattn_strdup(env);
     }
     const char *xdg = getenv("XDG_CACHE_HOME");
     if (xdg && xdg[0] == '/') return join(xdg, "clattn"); /* XDG: relative values are ignored */
@@ -231,7 +232,7 @@ static char *cache_dir(void)
 /* mkdir -p with mode 0700 for every folder it creates. Returns 0 or an errno value. */
 static int mkdir_p(const char *dir)
 {
-    char *p = strdup(dir);
+    char *p = clattn_strdup(dir);
     if (!p) return ENOMEM;
     int rc = 0;
     for (char *s = p + 1;; s++) {
@@ -372,7 +373,7 @@ static int read_all(const char *path, unsigned char **data, size_t *size)
         goto done;
     }
     size_t n = (size_t)sb.st_size, got = 0;
-    buf = malloc(n ? n : 1);
+    buf = clattn_malloc(n ? n : 1);
     if (!buf) {
         rc = ENOMEM;
         goto done;
@@ -517,7 +518,7 @@ void clattn_cl_cache_store(clattn_cl_cache_entry *e, cl_program program, cl_devi
         note("not stored %s: the driver gives no program binary", e->path);
         goto done;
     }
-    bin = malloc(bin_size);
+    bin = clattn_malloc(bin_size);
     if (!bin) {
         note("not stored %s: out of host memory", e->path);
         goto done;
@@ -533,7 +534,7 @@ void clattn_cl_cache_store(clattn_cl_cache_entry *e, cl_program program, cl_devi
         goto done;
     }
     /* A unique temporary name in the same folder, so rename() is atomic. */
-    tmp = malloc(strlen(e->path) + 16);
+    tmp = clattn_malloc(strlen(e->path) + 16);
     if (!tmp) goto done;
     sprintf(tmp, "%s.tmp.XXXXXX", e->path);
     fd = mkstemp(tmp);

@@ -13,6 +13,7 @@
  * the chain's (256 MiB, half of CL_DEVICE_MAX_MEM_ALLOC_SIZE); larger problems run in chunks of kv
  * pairs (or of rows of one pair).
  */
+#include "alloc.h"
 #include "cl_flash.h"
 
 #include <stdio.h>
@@ -143,7 +144,7 @@ clattn_status clattn_cl_flash_prepare(clattn_context *ctx, clattn_cl_backend *be
     const bool rusticl = is_rusticl(ctx);
     const bool gpu = (be->type & CL_DEVICE_TYPE_GPU) != 0;
 
-    f = calloc(1, sizeof *f);
+    f = clattn_calloc(1, sizeof *f);
     if (!f) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "sdpa plan: out of host memory");
     const int64_t span = p->Lq + p->Lk;
     f->wl = (p->window_left < 0 || p->window_left > span) ? -1 : p->window_left;

@@ -8,6 +8,7 @@
  * plans with the same options share one build, and on disk across processes (cl_cache.h: a binary
  * cache keyed by the sources, options, platform, device, driver and clattn version).
  */
+#include "alloc.h"
 #include "cl_internal.h"
 
 #include "cl_cache.h"
@@ -39,7 +40,7 @@ static clattn_status read_file(clattn_context *ctx, const char *dir, const char 
     size_t plen = strlen(dir) + strlen(name) + 2;
     *text = NULL;
 
-    path = malloc(plen);
+    path = clattn_malloc(plen);
     if (!path) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "kernel source: out of host memory");
     snprintf(path, plen, "%s/%s", dir, name);
     f = fopen(path, "rb");
@@ -48,7 +49,7 @@ static clattn_status read_file(clattn_context *ctx, const char *dir, const char 
         goto cleanup;
     }
     size_t cap = 16384, len = 0;
-    buf = malloc(cap);
+    buf = clattn_malloc(cap);
     for (;;) {
         if (!buf) {
             st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "kernel source '%s': out of host memory", path);
@@ -61,7 +62,7 @@ static clattn_status read_file(clattn_context *ctx, const char *dir, const char 
         }
         if (feof(f)) break;
         if (len + 1 >= cap) {
-            char *bigger = realloc(buf, cap * 2);
+            char *bigger = clattn_realloc(buf, cap * 2);
             if (!bigger) free(buf);
             buf = bigger;
             cap *= 2;
@@ -105,7 +106,7 @@ static clattn_status build_failure(clattn_context *ctx, clattn_cl_backend *be, c
     size_t log_size = 0;
     if (clGetProgramBuildInfo(program, be->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size) == CL_SUCCESS &&
         log_size > 0) {
-        log = malloc(log_size + 1);
+        log = clattn_malloc(log_size + 1);
         if (log && clGetProgramBuildInfo(program, be->device, CL_PROGRAM_BUILD_LOG, log_size, log, NULL) != CL_SUCCESS) {
             free(log);
             log = NULL;
@@ -133,7 +134,7 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
     *program = NULL;
 
     size_t klen = strlen(COMMON_SOURCE) + strlen(stage) + strlen(options) + 3;
-    key = malloc(klen);
+    key = clattn_malloc(klen);
     if (!key) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "program cache: out of host memory");
     snprintf(key, klen, COMMON_SOURCE "+%s|%s", stage, options);
     for (clattn_cl_program_entry *e = be->programs; e; e = e->next) {
@@ -149,8 +150,8 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
     CLATTN_GOTO_IF(get_source(ctx, stage, &texts[1], &owned[1]));
 
     size_t olen = strlen(BASE_OPTIONS) + strlen(options) + 2;
-    full_options = malloc(olen);
-    entry = calloc(1, sizeof *entry);
+    full_options = clattn_malloc(olen);
+    entry = clattn_calloc(1, sizeof *entry);
     if (!full_options || !entry) {
         st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "program cache: out of host memory");
         goto cleanup;

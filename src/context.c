@@ -1,4 +1,5 @@
 /* Context lifetime: picks a backend once, at creation, and reports it. */
+#include "alloc.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -6,7 +7,7 @@
 
 static clattn_status context_alloc(clattn_context **out)
 {
-    clattn_context *ctx = calloc(1, sizeof *ctx);
+    clattn_context *ctx = clattn_calloc(1, sizeof *ctx);
     if (!ctx)
         return clattn_error(NULL, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_context_create: out of host memory (%zu bytes)",
                             sizeof *ctx);

@@ -9,6 +9,7 @@
  * Platforms without devices (Mesa Clover) are skipped; no ICD at all (-1001) means the host path
  * under the default rule.
  */
+#include "alloc.h"
 #include "cl_internal.h"
 
 #include <ctype.h>
@@ -177,8 +178,8 @@ static clattn_status enumerate(clattn_context *ctx, plat_entry **out, cl_uint *n
     if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR: no ICD */ || (err == CL_SUCCESS && n == 0)) return CLATTN_SUCCESS;
     if (err != CL_SUCCESS) return clattn_cl_fail(ctx, err, "clGetPlatformIDs");
 
-    ids = calloc(n, sizeof *ids);
-    plats = calloc(n, sizeof *plats);
+    ids = clattn_calloc(n, sizeof *ids);
+    plats = clattn_calloc(n, sizeof *plats);
     if (!ids || !plats) {
         st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "device selection: out of host memory");
         goto cleanup;
@@ -198,8 +199,8 @@ static clattn_status enumerate(clattn_context *ctx, plat_entry **out, cl_uint *n
         cl_uint nd = 0;
         pe->devices_err = clGetDeviceIDs(ids[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
         if (pe->devices_err != CL_SUCCESS || nd == 0) continue; /* Clover: CL_DEVICE_NOT_FOUND */
-        cl_device_id *dids = calloc(nd, sizeof *dids);
-        pe->devs = calloc(nd, sizeof *pe->devs);
+        cl_device_id *dids = clattn_calloc(nd, sizeof *dids);
+        pe->devs = clattn_calloc(nd, sizeof *pe->devs);
         if (!dids || !pe->devs) {
             free(dids);
             st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "device selection: out of host memory");
@@ -350,7 +351,7 @@ clattn_status clattn_device_select(clattn_context *ctx, const char *selector, bo
 
     *device = pick_selected(&sel, plats, n);
     if (!*device) {
-        listing = malloc(CLATTN_ERRMSG_MAX);
+        listing = clattn_malloc(CLATTN_ERRMSG_MAX);
         if (!listing) {
             st = clattn_error(ctx, CLATTN_ERROR_DEVICE_NOT_FOUND, "device selector '%s' matched no device",
                               selector);

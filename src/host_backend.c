@@ -22,6 +22,7 @@
  * with nonzero weight (masked keys have weight exactly 0, so their V rows are never read).
  * Strides are honoured everywhere; unit strides along D/Dv take the vectorisable loops.
  */
+#include "alloc.h"
 #include "internal.h"
 
 #include "host_flash.h"
@@ -157,7 +158,7 @@ static clattn_status ensure_scratch(clattn_context *ctx, host_state *st, size_t 
     if ((size_t)total <= st->scratch_floats) return CLATTN_SUCCESS;
     void *mem = NULL;
     const size_t bytes = (size_t)total * sizeof(float);
-    if (posix_memalign(&mem, 64, bytes) != 0 || mem == NULL)
+    if (clattn_memalign(&mem, 64, bytes) != 0 || mem == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host scratch: cannot allocate %zu bytes",
                             bytes);
     free(st->scratch);
@@ -485,7 +486,7 @@ static clattn_status plan_tiling(clattn_context *ctx, const clattn_sdpa_problem 
 static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
     host_state *st = ctx->backend_data;
-    host_plan *hp = calloc(1, sizeof *hp);
+    host_plan *hp = clattn_calloc(1, sizeof *hp);
     if (hp == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host sdpa plan: cannot allocate %zu bytes",
                             sizeof *hp);
@@ -618,7 +619,7 @@ static clattn_status host_buf_alloc(clattn_context *ctx, size_t bytes, clattn_bu
 {
     out->host = NULL;
     out->mem = NULL;
-    void *mem = malloc(bytes > 0 ? bytes : 1);
+    void *mem = clattn_malloc(bytes > 0 ? bytes : 1);
     if (mem == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host buffer: cannot allocate %zu bytes", bytes);
     out->host = mem;
@@ -685,7 +686,7 @@ clattn_status clattn_host_backend_create(clattn_context *ctx, int num_threads)
     if (num_threads < 1 || num_threads > HOST_MAX_THREADS)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "num_threads: %d is not in 1..%d",
                             num_threads, HOST_MAX_THREADS);
-    host_state *st = calloc(1, sizeof *st);
+    host_state *st = clattn_calloc(1, sizeof *st);
     if (st == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host backend: cannot allocate %zu bytes",
                             sizeof *st);

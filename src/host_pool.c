@@ -6,6 +6,7 @@
  * `busy` under the mutex (the last one signals done_cv). The mutex hand-offs order the job fields and
  * the tasks' results between threads; the counter itself needs no ordering.
  */
+#include "alloc.h"
 #include "host_pool.h"
 
 #include <errno.h>
@@ -99,13 +100,13 @@ int host_pool_create(host_pool **out, int n)
     *out = NULL;
     if (n < 1) return EINVAL;
 
-    host_pool *pool = calloc(1, sizeof *pool);
+    host_pool *pool = clattn_calloc(1, sizeof *pool);
     if (pool == NULL) return ENOMEM;
     pool->n = n;
     atomic_init(&pool->next, 0);
     if (n > 1) {
-        pool->threads = calloc((size_t)(n - 1), sizeof *pool->threads);
-        pool->workers = calloc((size_t)(n - 1), sizeof *pool->workers);
+        pool->threads = clattn_calloc((size_t)(n - 1), sizeof *pool->threads);
+        pool->workers = clattn_calloc((size_t)(n - 1), sizeof *pool->workers);
         if (pool->threads == NULL || pool->workers == NULL) {
             pool_teardown(pool, false);
             return ENOMEM;

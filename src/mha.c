@@ -9,6 +9,7 @@
  *   SDPA -> Ctx [B, Lq, E] (= Concat(head_1..head_H)) viewed as out [B, H, Lq, hd]
  *   out [B, Lq, E] = Ctx · W_oᵀ + b_o
  */
+#include "alloc.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -69,7 +70,7 @@ clattn_status clattn_mha_create(clattn_mha **out, clattn_context *ctx, const cla
             return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: %lld elements overflow the addressable size",
                                 names[i], (long long)elems[i]);
 
-    clattn_mha *m = calloc(1, sizeof *m);
+    clattn_mha *m = clattn_calloc(1, sizeof *m);
     if (!m) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_mha_create: out of host memory");
     m->ctx = ctx;
     m->E = E;
@@ -233,7 +234,7 @@ clattn_status clattn_mha_forward(clattn_mha *m, int64_t B, int64_t Lq, int64_t L
     if (!st && d.want_probs) {
         float *dst = probs;
         if (opts->probs_mode == CLATTN_PROBS_AVERAGED) {
-            dst = avg_tmp = malloc((size_t)n_probs * fs);
+            dst = avg_tmp = clattn_malloc((size_t)n_probs * fs);
             if (!avg_tmp)
                 st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_mha_forward: out of host memory (%zu bytes)",
                                   (size_t)n_probs * fs);

@@ -5,6 +5,7 @@
  *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
  *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   kv_lengths: int32 [B]
  */
+#include "alloc.h"
 #include "internal.h"
 
 #include <math.h>
@@ -215,7 +216,7 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     *out = NULL;
     if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: ctx is NULL");
     if (!desc) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: desc is NULL");
-    clattn_sdpa_plan *plan = calloc(1, sizeof *plan);
+    clattn_sdpa_plan *plan = clattn_calloc(1, sizeof *plan);
     if (!plan)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
     plan->ctx = ctx;
