@@ -18,9 +18,17 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+#if XXH_VERSION_NUMBER < 800
+#error "clattn needs xxHash 0.8.0 or later (XXH3_128bits); Debian: libxxhash-dev"
+#endif
+
 #define CACHE_MAGIC "CLATTNKC"
-#define CACHE_FORMAT 1u
-#define CACHE_HEADER 96u
+#define CACHE_FORMAT 2u /* 1: SHA-256 digests, 96-byte header; 2: XXH3-128 digests, 64-byte header */
+#define CACHE_HEADER 64u
+#define CACHE_KEY_DIGEST 32u     /* header offset of the key text's digest */
+#define CACHE_PAYLOAD_DIGEST 48u /* header offset of the payload's digest */
+_Static_assert(CACHE_PAYLOAD_DIGEST + CLATTN_CL_CACHE_DIGEST == CACHE_HEADER, "header layout");
 #define CACHE_SUFFIX ".clbin"
 #define CACHE_MAX_FILE ((uint64_t)1 << 30) /* larger files are not entries of ours */
 #define NOTE_MAX 512
@@ -47,80 +55,14 @@ static void note(const char *fmt, ...)
     if (dbg && dbg[0] && strcmp(dbg, "0") != 0) fprintf(stderr, "clattn cache: %s\n", note_buf);
 }
 
-/* ---- SHA-256 (FIPS 180-4) ------------------------------------------------------------------------- */
+/* ---- digests ------------------------------------------------------------------------------------- */
 
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-static uint32_t rotr32(uint32_t x, int n)
+void clattn_cl_cache_digest(const void *data, size_t n, unsigned char digest[CLATTN_CL_CACHE_DIGEST])
 {
-    return (x >> n) | (x << (32 - n));
-}
-
-static void sha256_block(uint32_t h[8], const unsigned char *p)
-{
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = rotr32(w[i - 15], 7) ^ rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = rotr32(w[i - 2], 17) ^ rotr32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = hh + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) + ((e & f) ^ (~e & g)) + sha_k[i] + w[i];
-        uint32_t t2 = (rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        hh = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += hh;
-}
-
-void clattn_sha256(const void *data, size_t n, unsigned char digest[32])
-{
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const unsigned char *p = data;
-    size_t left = n;
-    while (left >= 64) {
-        sha256_block(h, p);
-        p += 64;
-        left -= 64;
-    }
-    unsigned char tail[128] = {0};
-    if (left) memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t tail_len = left < 56 ? 64 : 128;
-    uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++) tail[tail_len - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha256_block(h, tail);
-    if (tail_len == 128) sha256_block(h, tail + 64);
-    for (int i = 0; i < 8; i++) {
-        digest[4 * i] = (unsigned char)(h[i] >> 24);
-        digest[4 * i + 1] = (unsigned char)(h[i] >> 16);
-        digest[4 * i + 2] = (unsigned char)(h[i] >> 8);
-        digest[4 * i + 3] = (unsigned char)h[i];
-    }
+    /* The one-shot form: no state to allocate (XXH3_createState would bypass clattn_malloc). */
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(data, n));
+    memcpy(digest, c.digest, CLATTN_CL_CACHE_DIGEST);
 }
 
 static void hex(const unsigned char *b, size_t n, char *out)
@@ -307,7 +249,8 @@ bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_
     }
 
     char num[32];
-    sb_field(&s, "clattn-kernel-cache", "1");
+    snprintf(num, sizeof num, "%u", CACHE_FORMAT);
+    sb_field(&s, "clattn-kernel-cache", num);
     sb_field(&s, "clattn", clattn_version_string());
     sb_field(&s, "platform", pname);
     sb_field(&s, "platform-version", pver);
@@ -318,18 +261,18 @@ bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_
     snprintf(num, sizeof num, "%zu", count);
     sb_field(&s, "sources", num);
     for (size_t i = 0; i < count; i++) {
-        unsigned char d[32];
-        char field[96];
-        clattn_sha256(sources[i], strlen(sources[i]), d);
-        hex(d, 32, field);
-        snprintf(field + 64, sizeof field - 64, " %zu", strlen(sources[i]));
-        sb_field(&s, "source-sha256-len", field);
+        unsigned char d[CLATTN_CL_CACHE_DIGEST];
+        char field[2 * CLATTN_CL_CACHE_DIGEST + 32];
+        clattn_cl_cache_digest(sources[i], strlen(sources[i]), d);
+        hex(d, sizeof d, field);
+        snprintf(field + 2 * sizeof d, sizeof field - 2 * sizeof d, " %zu", strlen(sources[i]));
+        sb_field(&s, "source-xxh3-128-len", field);
     }
     if (s.oom) goto cleanup;
 
-    clattn_sha256(s.p, s.len, e->key_digest);
-    char name[33 + sizeof CACHE_SUFFIX];
-    hex(e->key_digest, 16, name);
+    clattn_cl_cache_digest(s.p, s.len, e->key_digest);
+    char name[2 * CLATTN_CL_CACHE_DIGEST + sizeof CACHE_SUFFIX];
+    hex(e->key_digest, sizeof e->key_digest, name);
     strcat(name, CACHE_SUFFIX);
     e->path = join(e->dir, name);
     if (!e->path) goto cleanup;
@@ -443,7 +386,7 @@ cl_program clattn_cl_cache_load(clattn_cl_cache_entry *e, cl_context context, cl
         discard(e, "size mismatch");
         goto done;
     }
-    if (klen != e->key_len || memcmp(data + 32, e->key_digest, 32) != 0 ||
+    if (klen != e->key_len || memcmp(data + CACHE_KEY_DIGEST, e->key_digest, CLATTN_CL_CACHE_DIGEST) != 0 ||
         memcmp(data + CACHE_HEADER, e->key, e->key_len) != 0) {
         discard(e, "key mismatch");
         goto done;
@@ -453,9 +396,9 @@ cl_program clattn_cl_cache_load(clattn_cl_cache_entry *e, cl_context context, cl
         goto done;
     }
     const unsigned char *payload = data + CACHE_HEADER + klen;
-    unsigned char digest[32];
-    clattn_sha256(payload, (size_t)plen, digest);
-    if (memcmp(digest, data + 64, 32) != 0) {
+    unsigned char digest[CLATTN_CL_CACHE_DIGEST];
+    clattn_cl_cache_digest(payload, (size_t)plen, digest);
+    if (memcmp(digest, data + CACHE_PAYLOAD_DIGEST, sizeof digest) != 0) {
         discard(e, "checksum mismatch");
         goto done;
     }
@@ -551,8 +494,8 @@ void clattn_cl_cache_store(clattn_cl_cache_entry *e, cl_program program, cl_devi
     put_u32(header + 12, CACHE_HEADER);
     put_u64(header + 16, e->key_len);
     put_u64(header + 24, bin_size);
-    memcpy(header + 32, e->key_digest, 32);
-    clattn_sha256(bin, bin_size, header + 64);
+    memcpy(header + CACHE_KEY_DIGEST, e->key_digest, CLATTN_CL_CACHE_DIGEST);
+    clattn_cl_cache_digest(bin, bin_size, header + CACHE_PAYLOAD_DIGEST);
     rc = write_all(fd, header, sizeof header);
     if (!rc) rc = write_all(fd, (const unsigned char *)e->key, e->key_len);
     if (!rc) rc = write_all(fd, bin, bin_size);

@@ -8,8 +8,9 @@
  *     (*.clbin, no temporary files left); a second context loads them (the entry files keep their
  *     inode: nothing was rebuilt and rewritten).
  *   - entries with flipped payload bytes, a flipped magic byte, a flipped key byte, cut to half, replaced
- *     by garbage, zero-length, with bytes appended, or with a garbage binary under a valid checksum (the
- *     driver rejects it): correct results, and each entry is rewritten
+ *     by garbage, zero-length, with bytes appended, marked format version 1 (the SHA-256 format), or with
+ *     a garbage binary under a valid XXH3-128 digest (the driver rejects it): correct results, and each
+ *     entry is rewritten
  *     (its bytes differ from the corrupted ones, and it is valid again: the next context loads it
  *     without rewriting it).
  *   - a regular file where the cache folder (or one of its parents) should be, and (when not root) a
@@ -19,6 +20,12 @@
  *     ignored).
  *   - default policy (CLATTN_CACHE_FORCE unset): PoCL is skipped (its own cache is used), other
  *     platforms use the cache.
+ *   - the key: a second problem whose build options differ (3 query rows, not 19: other tile sizes) adds
+ *     entries and leaves the first problem's alone; kernel sources that differ by one comment
+ *     (CLATTN_KERNEL_DIR, a copy of kernels/ next to this file) add one entry per program; the same
+ *     inputs again reuse every entry.
+ *     Each run is checked against the double-precision reference, so a binary loaded for the wrong key
+ *     fails too.
  * Every other case sets CLATTN_CACHE_FORCE=1 so the cache is exercised on PoCL too.
  */
 #include <dirent.h>
@@ -32,7 +39,15 @@
 
 #include "sdpa_case.h"
 
+/* The packaged xxHash, header-only (no link needed), to forge a valid payload digest. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #define MAX_ENTRIES 64
+/* Entry layout (cl_cache.h, format 2): 64-byte header, then the key text, then the payload. */
+#define ENTRY_HEADER 64
+#define ENTRY_FORMAT 2
+#define ENTRY_PAYLOAD_DIGEST 48
 #define PATH_MAX_LEN 1024
 
 static char g_root[PATH_MAX_LEN / 2]; /* mkdtemp folder, removed at exit */
@@ -148,50 +163,26 @@ static void write_file(const char *path, const void *data, size_t size)
     assert_int_equal(fclose(f), 0);
 }
 
-/* SHA-256 (FIPS 180-4), to forge entries whose checksum is right but whose binary is not. */
-static uint32_t ror(uint32_t x, int n)
+static uint32_t get_le32(const unsigned char *p)
 {
-    return (x >> n) | (x << (32 - n));
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static void sha256(const unsigned char *msg, size_t n, unsigned char out[32])
+
+/* An entry's name is 32 hex digits (its XXH3-128 key digest) + ".clbin"; its header is format 2. */
+static void check_entry_format(const char *path)
 {
-    static const uint32_t k[64] = {
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    size_t padded = (n + 9 + 63) / 64 * 64;
-    unsigned char *m = calloc(padded, 1);
-    assert_non_null(m);
-    memcpy(m, msg, n);
-    m[n] = 0x80;
-    for (int i = 0; i < 8; i++) m[padded - 1 - i] = (unsigned char)((uint64_t)n * 8 >> (8 * i));
-    for (size_t blk = 0; blk < padded; blk += 64) {
-        uint32_t w[64], v[8];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)m[blk + 4 * i] << 24 | (uint32_t)m[blk + 4 * i + 1] << 16 |
-                   (uint32_t)m[blk + 4 * i + 2] << 8 | m[blk + 4 * i + 3];
-        for (int i = 16; i < 64; i++)
-            w[i] = w[i - 16] + (ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 7] +
-                   (ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10));
-        memcpy(v, h, sizeof v);
-        for (int i = 0; i < 64; i++) {
-            uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) +
-                          k[i] + w[i];
-            uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
-            memmove(v + 1, v, 7 * sizeof v[0]);
-            v[4] += t1;
-            v[0] = t1 + t2;
-        }
-        for (int i = 0; i < 8; i++) h[i] += v[i];
-    }
-    free(m);
-    for (int i = 0; i < 32; i++) out[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    assert_int_equal(strlen(base), 32 + strlen(".clbin"));
+    for (int i = 0; i < 32; i++)
+        if (!strchr("0123456789abcdef", base[i])) fail_msg("entry name %s: not 32 hex digits", base);
+    size_t n;
+    unsigned char *b = read_file(path, &n);
+    assert_true(n > ENTRY_HEADER);
+    assert_memory_equal(b, "CLATTNKC", 8);
+    assert_int_equal(get_le32(b + 8), ENTRY_FORMAT);
+    assert_int_equal(get_le32(b + 12), ENTRY_HEADER);
+    free(b);
 }
 
 /* ---- runs ----------------------------------------------------------------------------------------- */
@@ -254,13 +245,7 @@ static void test_cold_then_warm(void **state)
     struct stat sb;
     assert_int_equal(stat(dir, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    for (int i = 0; i < first.n; i++) {
-        size_t n;
-        unsigned char *b = read_file(first.path[i], &n);
-        assert_true(n > 96);
-        assert_memory_equal(b, "CLATTNKC", 8);
-        free(b);
-    }
+    for (int i = 0; i < first.n; i++) check_entry_format(first.path[i]);
 
     run_and_compare("warm");
     list_entries(dir, &second);
@@ -272,12 +257,13 @@ static void test_cold_then_warm(void **state)
 }
 
 typedef enum corruption {
-    FLIP_PAYLOAD, FLIP_MAGIC, FLIP_KEY, TRUNCATE_HALF, GARBAGE, ZERO_LENGTH, APPEND, FORGED_BINARY,
+    FLIP_PAYLOAD, FLIP_MAGIC, FLIP_KEY, TRUNCATE_HALF, GARBAGE, ZERO_LENGTH, APPEND, OLD_FORMAT, FORGED_BINARY,
     CORRUPTION_COUNT
 } corruption;
 static const char *const corruption_names[] = {"flip payload bytes", "flip a magic byte", "flip a key byte",
                                                "truncate to half",   "garbage",           "zero length",
-                                               "append bytes",       "garbage binary with a valid checksum"};
+                                               "append bytes",       "format version 1",
+                                               "garbage binary with a valid checksum"};
 
 static void corrupt(const char *path, corruption c)
 {
@@ -294,7 +280,7 @@ static void corrupt(const char *path, corruption c)
         write_file(path, b, n);
         break;
     case FLIP_KEY:
-        b[96 + 20] ^= 0x01;
+        b[ENTRY_HEADER + 20] ^= 0x01;
         write_file(path, b, n);
         break;
     case TRUNCATE_HALF:
@@ -319,18 +305,25 @@ static void corrupt(const char *path, corruption c)
         assert_int_equal(fclose(f), 0);
         break;
     }
+    case OLD_FORMAT: /* u32 format version at 8: an entry of another format is never read */
+        b[8] = 1;
+        write_file(path, b, n);
+        break;
     case FORGED_BINARY: {
-        /* Header fields (cl_cache.h): u64 key length at 16, u64 payload length at 24, payload SHA-256 at
-         * 64; the payload follows the 96-byte header and the key. The driver must reject it. */
+        /* Header fields (cl_cache.h): u64 key length at 16, u64 payload length at 24, payload XXH3-128
+         * (canonical byte order) at 48; the payload follows the 64-byte header and the key. The driver
+         * must reject it. */
         uint64_t klen = 0, plen = 0;
         for (int i = 7; i >= 0; i--) {
             klen = klen << 8 | b[16 + i];
             plen = plen << 8 | b[24 + i];
         }
-        assert_int_equal(96 + klen + plen, n);
-        unsigned char *payload = b + 96 + klen;
+        assert_int_equal(ENTRY_HEADER + klen + plen, n);
+        unsigned char *payload = b + ENTRY_HEADER + klen;
         for (uint64_t i = 0; i < plen; i++) payload[i] = (unsigned char)(i * 131 + 7);
-        sha256(payload, (size_t)plen, b + 64);
+        XXH128_canonical_t digest;
+        XXH128_canonicalFromHash(&digest, XXH3_128bits(payload, (size_t)plen));
+        memcpy(b + ENTRY_PAYLOAD_DIGEST, digest.digest, sizeof digest.digest);
         write_file(path, b, n);
         break;
     }
@@ -374,9 +367,8 @@ static void test_corrupt_entries(void **state)
             unsigned char *b = read_file(rewritten.path[i], &n);
             if (n == bad_size[i] && memcmp(b, bad[i], n) == 0)
                 fail_msg("%s: %s was not rewritten", corruption_names[c], good.path[i]);
-            assert_true(n > 96);
-            assert_memory_equal(b, "CLATTNKC", 8);
             free(b);
+            check_entry_format(rewritten.path[i]);
             free(bad[i]);
         }
         /* The rewritten entries are valid: the next context loads them without rewriting. */
@@ -501,6 +493,116 @@ static void test_default_policy(void **state)
     else assert_true(l.n > 0);
 }
 
+/* ---- key ------------------------------------------------------------------------------------------ */
+
+/* Runs case c in a fresh context and checks it against the double-precision reference. */
+static void run_checked(const sdpa_case *c, const char *what)
+{
+    tu_rng r;
+    sdpa_data d;
+    tu_rng_init(&r, tu_case_seed(c->name, 0));
+    sdpa_data_make(&d, c, &r);
+    clattn_context *ctx = NULL;
+    if (clattn_context_create(&ctx, NULL) != CLATTN_SUCCESS)
+        fail_msg("%s: clattn_context_create: %s", what, clattn_last_error(NULL));
+    clattn_status st = sdpa_data_run(ctx, &d, 0, &g_where);
+    if (st != CLATTN_SUCCESS) fail_msg("%s: run failed (%d): %s", what, (int)st, clattn_last_error(ctx));
+    clattn_context_destroy(ctx);
+    if (!sdpa_data_check(&d, &g_where)) fail_msg("%s: results differ from the reference", what);
+    sdpa_data_free(&d);
+}
+
+/* Every entry of before is still in after, not rewritten (same inode); returns how many after adds. */
+static int added_entries(const entry_list *before, const entry_list *after, const char *what)
+{
+    for (int i = 0; i < before->n; i++) {
+        int j = 0;
+        while (j < after->n && strcmp(after->path[j], before->path[i]) != 0) j++;
+        if (j == after->n) fail_msg("%s: entry %s disappeared", what, before->path[i]);
+        if (after->ino[j] != before->ino[i]) fail_msg("%s: entry %s was rewritten", what, before->path[i]);
+    }
+    assert_int_equal(after->others, 0);
+    return after->n - before->n;
+}
+
+/* Copies the .cl files of <this file's folder>/../kernels into dst, with a comment appended to
+ * common.cl (which every program includes). False when the kernel sources are not there. */
+static bool copy_kernels_changed(const char *dst)
+{
+    char src[PATH_MAX_LEN];
+    snprintf(src, sizeof src, "%s", __FILE__);
+    char *slash = strrchr(src, '/');
+    if (!slash) return false;
+    snprintf(slash, sizeof src - (size_t)(slash - src), "/../kernels");
+    DIR *d = opendir(src);
+    if (!d) return false;
+    assert_int_equal(mkdir(dst, 0700), 0);
+    struct dirent *e;
+    int copied = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!ends_with(e->d_name, ".cl")) continue;
+        char from[2 * PATH_MAX_LEN], to[2 * PATH_MAX_LEN];
+        snprintf(from, sizeof from, "%s/%s", src, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", dst, e->d_name);
+        size_t n;
+        unsigned char *b = read_file(from, &n);
+        static const char note[] = "\n/* test_cache: a change that only the cache key sees */\n";
+        if (strcmp(e->d_name, "common.cl") == 0) {
+            unsigned char *bigger = realloc(b, n + sizeof note);
+            assert_non_null(bigger);
+            b = bigger;
+            memcpy(b + n, note, sizeof note - 1);
+            n += sizeof note - 1;
+        }
+        write_file(to, b, n);
+        free(b);
+        copied++;
+    }
+    closedir(d);
+    return copied > 0;
+}
+
+static void test_key_inputs(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX_LEN], kdir[PATH_MAX_LEN];
+    entry_list first, second, third, again;
+    use_cache_dir("key", dir);
+    populate(dir, &first);
+
+    /* Other build options for the same sources (3 query rows instead of 19 give the scores and
+     * weighted-sum stages other -D tile sizes): new entries, the first problem's untouched. */
+    sdpa_case other = g_case;
+    other.name = "cache_key_lq3";
+    other.Lq = 3;
+    run_checked(&other, "3 query rows");
+    list_entries(dir, &second);
+    int added = added_entries(&first, &second, "3 query rows");
+    printf("# %d entries for 19 query rows, %d more for 3\n", first.n, added);
+    if (added <= 0) fail_msg("other build options reused the entries of the first problem");
+
+    /* The same inputs again: every entry reused, nothing written. */
+    run_and_compare("same inputs");
+    run_checked(&other, "3 query rows again");
+    list_entries(dir, &again);
+    assert_int_equal(added_entries(&second, &again, "same inputs"), 0);
+
+    /* Other source text (one comment more in common.cl): one new entry per program. */
+    path_of(kdir, "key_kernels");
+    remove_tree(kdir);
+    if (!copy_kernels_changed(kdir)) {
+        printf("# kernel sources not found next to %s: source change not tried\n", __FILE__);
+        return;
+    }
+    setenv("CLATTN_KERNEL_DIR", kdir, 1);
+    run_and_compare("changed source");
+    unsetenv("CLATTN_KERNEL_DIR");
+    list_entries(dir, &third);
+    added = added_entries(&second, &third, "changed source");
+    printf("# %d more entries for the changed source\n", added);
+    if (added != first.n) fail_msg("changed source: %d new entries, expected %d (one per program)", added, first.n);
+}
+
 /* ---- main ----------------------------------------------------------------------------------------- */
 
 static void cleanup_root(void)
@@ -546,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_cold_then_warm), cmocka_unit_test(test_corrupt_entries),
         cmocka_unit_test(test_unwritable),     cmocka_unit_test(test_off),
         cmocka_unit_test(test_default_locations), cmocka_unit_test(test_default_policy),
+        cmocka_unit_test(test_key_inputs),
     };
     int failed = tu_run_group("cache", tests, sizeof tests / sizeof tests[0]);
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git
       ocl-icd-opencl-dev opencl-c-headers clinfo
-      libclblast-dev libopenblas-dev libcjson-dev libcmocka-dev
+      libclblast-dev libopenblas-dev libcjson-dev libcmocka-dev libxxhash-dev
       pocl-opencl-icd mesa-opencl-icd oclgrind "$@")
 missing=()
 for p in "${PKGS[@]}"; do
