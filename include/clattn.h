@@ -12,6 +12,21 @@
  * Threads: a clattn_context may be used by one thread at a time; use one context per thread
  * (contexts share nothing mutable). Plans and MHA modules belong to their context and follow
  * the same rule. clattn_status_string() and clattn_version_string() are thread-safe.
+ *
+ * Numerical behaviour (tests/test_edges.c, every backend and kernel path, with and without probabilities):
+ *   - Scores are computed in float32. Logits of about +-1e4 and +-1e30 (from the inputs, the scale, softcap or
+ *     an additive mask) give finite outputs and probabilities: the row maximum is subtracted before exp().
+ *     Scores that overflow float32 (|q.k * scale| > 3.4e38) become +-inf and are treated as below.
+ *   - Denormal inputs, scales and mask values are accepted; results may be flushed to zero (OpenCL devices
+ *     may flush denormals), within the usual tolerance.
+ *   - Disallowed keys (masks, kv_lengths, causal, window) get exactly zero weight and their K and V rows are
+ *     never used: a masked key's V of 1e30, inf or NaN does not reach the output.
+ *   - A row with no allowed key outputs zeros and zero probabilities (also when every row is masked).
+ *   - NaN stays in the rows it belongs to: a NaN or +-inf in query row i, or a NaN or +inf additive mask
+ *     entry of row i, makes row i's output NaN and no other row's; a NaN or inf in V of an allowed key j
+ *     reaches exactly the rows allowed to attend to j. In a row whose output is NaN, the probabilities
+ *     are NaN, except that a key whose weight is exactly zero (score -inf, or exp() underflow next to a +inf
+ *     score) may get 0 instead.
  */
 #ifndef CLATTN_H
 #define CLATTN_H

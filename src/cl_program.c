@@ -197,7 +197,18 @@ clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_backend *be
     cl_program prog = NULL;
     *kernel = NULL;
     CLATTN_GOTO_IF(clattn_cl_program_get(ctx, be, stage, options, &prog));
-    CLATTN_CL_CREATE(*kernel, clCreateKernel, prog, name);
+    cl_int kerr = CL_SUCCESS;
+    *kernel = clCreateKernel(prog, name, &kerr);
+    if (kerr == CL_INVALID_KERNEL_NAME) { /* a source (e.g. under CLATTN_KERNEL_DIR) lacks the kernel */
+        const char *dir = getenv("CLATTN_KERNEL_DIR");
+        st = clattn_error(ctx, CLATTN_ERROR_KERNEL_BUILD, "kernel '%s' not found in common.cl+%s%s%s%s", name, stage,
+                          dir && dir[0] ? " (read from CLATTN_KERNEL_DIR '" : "", dir && dir[0] ? dir : "",
+                          dir && dir[0] ? "')" : "");
+        *kernel = NULL;
+    } else if (kerr != CL_SUCCESS) {
+        st = clattn_cl_fail(ctx, kerr, "clCreateKernel");
+        *kernel = NULL;
+    }
 cleanup:
     return st;
 }

@@ -145,6 +145,7 @@ typedef struct plat_entry {
     char name[256];
     char vendor[256];
     cl_int devices_err; /* result of clGetDeviceIDs */
+    cl_int info_err;    /* first failed name query of the platform or its devices (listed in messages) */
     cl_uint ndev;
     dev_entry *devs;
 } plat_entry;
@@ -164,8 +165,28 @@ static const char *type_name(cl_device_type t)
     return "other";
 }
 
+/* Serialises enumerate() process-wide. PoCL 3.1 initialises its devices in the first clGetDeviceIDs
+ * (pocl_init_devices); a second thread calling it during that initialisation returns at once (its
+ * unlocked `init_in_progress` check, meant for recursive calls) and goes on with half-initialised
+ * devices: kernels later crash in the device threads (SIGSEGV in the kernel's .so, or the assertion
+ * `found->ref_count > 0` in pocl_release_dlhandle_cache). A plain OpenCL program with 8 threads that
+ * each enumerate, create a context and launch one kernel crashed in 34 of 40 runs; serialising only
+ * clGetDeviceIDs, 0 of 40 (RELIABILITY.md, section 3). Enumeration runs once per context creation, so
+ * the lock costs nothing measurable. */
+static pthread_mutex_t enumerate_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static clattn_status enumerate_unlocked(clattn_context *ctx, plat_entry **out, cl_uint *nplat);
+
 /* Enumerates every platform and its devices. *nplat = 0 (success) when there is no ICD. */
 static clattn_status enumerate(clattn_context *ctx, plat_entry **out, cl_uint *nplat)
+{
+    pthread_mutex_lock(&enumerate_mutex);
+    clattn_status st = enumerate_unlocked(ctx, out, nplat);
+    pthread_mutex_unlock(&enumerate_mutex);
+    return st;
+}
+
+static clattn_status enumerate_unlocked(clattn_context *ctx, plat_entry **out, cl_uint *nplat)
 {
     clattn_status st = CLATTN_SUCCESS;
     cl_platform_id *ids = NULL;
@@ -190,10 +211,10 @@ static clattn_status enumerate(clattn_context *ctx, plat_entry **out, cl_uint *n
         plat_entry *pe = &plats[p];
         pe->id = ids[p];
         /* Name queries are informational; a failure leaves the string empty. */
-        if (clGetPlatformInfo(ids[p], CL_PLATFORM_NAME, sizeof pe->name, pe->name, NULL) != CL_SUCCESS)
-            pe->name[0] = '\0';
-        if (clGetPlatformInfo(ids[p], CL_PLATFORM_VENDOR, sizeof pe->vendor, pe->vendor, NULL) != CL_SUCCESS)
-            pe->vendor[0] = '\0';
+        cl_int ierr = clGetPlatformInfo(ids[p], CL_PLATFORM_NAME, sizeof pe->name, pe->name, NULL);
+        if (ierr != CL_SUCCESS) pe->name[0] = '\0', pe->info_err = ierr;
+        ierr = clGetPlatformInfo(ids[p], CL_PLATFORM_VENDOR, sizeof pe->vendor, pe->vendor, NULL);
+        if (ierr != CL_SUCCESS) pe->vendor[0] = '\0', pe->info_err = pe->info_err ? pe->info_err : ierr;
         pe->name[sizeof pe->name - 1] = pe->vendor[sizeof pe->vendor - 1] = '\0';
 
         cl_uint nd = 0;
@@ -214,8 +235,8 @@ static clattn_status enumerate(clattn_context *ctx, plat_entry **out, cl_uint *n
         for (cl_uint d = 0; d < nd; d++) {
             dev_entry *de = &pe->devs[d];
             de->id = dids[d];
-            if (clGetDeviceInfo(dids[d], CL_DEVICE_NAME, sizeof de->name, de->name, NULL) != CL_SUCCESS)
-                de->name[0] = '\0';
+            cl_int derr = clGetDeviceInfo(dids[d], CL_DEVICE_NAME, sizeof de->name, de->name, NULL);
+            if (derr != CL_SUCCESS) de->name[0] = '\0', pe->info_err = pe->info_err ? pe->info_err : derr;
             de->name[sizeof de->name - 1] = '\0';
             if (clGetDeviceInfo(dids[d], CL_DEVICE_TYPE, sizeof de->type, &de->type, NULL) != CL_SUCCESS)
                 de->type = 0;
@@ -263,6 +284,9 @@ static void describe_all(char *buf, size_t cap, const plat_entry *plats, cl_uint
     for (cl_uint p = 0; p < n; p++) {
         const plat_entry *pe = &plats[p];
         appendf(buf, cap, "%splatform %u '%s' (vendor '%s'): ", p ? "; " : "", p, pe->name, pe->vendor);
+        if (pe->info_err != CL_SUCCESS)
+            appendf(buf, cap, "[a name query failed: %s (%d)] ", clattn_cl_error_string(pe->info_err),
+                    (int)pe->info_err);
         if (pe->devices_err != CL_SUCCESS && pe->devices_err != CL_DEVICE_NOT_FOUND) {
             appendf(buf, cap, "clGetDeviceIDs failed: %s (%d)", clattn_cl_error_string(pe->devices_err),
                     (int)pe->devices_err);

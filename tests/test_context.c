@@ -340,6 +340,110 @@ static void test_last_error_thread_slot(void **state)
     assert_non_null(strstr(clattn_last_error(NULL), "nosuchplatform"));
 }
 
+/* ---- missing pieces ----------------------------------------------------------------------------- */
+
+/* Selectors that name nothing: CLATTN_ERROR_DEVICE_NOT_FOUND, ctx NULL, the message quotes the selector
+ * and lists what exists. */
+static void test_selector_names_nothing(void **state)
+{
+    (void)state;
+    static const char *sel[] = {"nosuchplatform", "pocl:gpu", "portable::nosuchdevice", ":cpu:99", "99", ":accelerator:"};
+    for (size_t i = 0; i < sizeof sel / sizeof sel[0]; i++) {
+        clattn_context_options o = {0};
+        o.device = sel[i];
+        clattn_context *ctx = (clattn_context *)(uintptr_t)1;
+        clattn_status st = clattn_context_create(&ctx, &o);
+        const char *msg = clattn_last_error(NULL);
+        printf("# selector '%s': %s: %.160s...\n", sel[i], clattn_status_string(st), msg);
+        if (st != CLATTN_ERROR_DEVICE_NOT_FOUND || ctx != NULL || !strstr(msg, sel[i]) || !strstr(msg, "available"))
+            fail_msg("selector '%s': status %d, ctx %p, message '%s' (expected DEVICE_NOT_FOUND, NULL, the selector "
+                     "and the list of devices)", sel[i], (int)st, (void *)ctx, msg);
+    }
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* CLATTN_KERNEL_DIR naming a missing folder, a folder with a kernel file missing, or with a corrupt one:
+ * plan creation fails with CLATTN_ERROR_IO (the path in the message) or CLATTN_ERROR_KERNEL_BUILD (the build
+ * log, or the missing kernel's name, in the message); a new context works once the variable is unset. On PoCL
+ * (skipped without). */
+static void test_kernel_dir_broken(void **state)
+{
+    (void)state;
+    clattn_device_info info;
+    clattn_context *ctx = open_or_skip("pocl", &info);
+    char dir[] = "/tmp/clattn_kdir.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], missing[300];
+    snprintf(missing, sizeof missing, "%s/does-not-exist", dir);
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, 1, 2, 2, 5, 7, 8, 8);
+    d.want_probs = 1; /* the kernel chain: common.cl, scores.cl, softmax.cl, weighted_sum.cl */
+    struct {
+        const char *what, *env;
+        clattn_status want;
+        const char *needle;
+    } cases[] = {
+        {"missing folder", missing, CLATTN_ERROR_IO, "does-not-exist"},
+        {"empty folder (every file missing)", dir, CLATTN_ERROR_IO, "common.cl"},
+        {"corrupt common.cl", dir, CLATTN_ERROR_KERNEL_BUILD, "common.cl"},
+        {"empty scores.cl", dir, CLATTN_ERROR_KERNEL_BUILD, "scores.cl"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (i == 2) {
+            snprintf(path, sizeof path, "%s/common.cl", dir);
+            write_text(path, "this is not OpenCL C {{{\n");
+            snprintf(path, sizeof path, "%s/scores.cl", dir);
+            write_text(path, "__kernel void clattn_scores(void) {}\n");
+        }
+        if (i == 3) {
+            snprintf(path, sizeof path, "%s/common.cl", dir);
+            write_text(path, "/* empty */\n");
+            snprintf(path, sizeof path, "%s/scores.cl", dir);
+            write_text(path, "");
+        }
+        setenv("CLATTN_KERNEL_DIR", cases[i].env, 1);
+        setenv("CLATTN_CACHE_DIR", "off", 1);
+        clattn_sdpa_plan *plan = (clattn_sdpa_plan *)(uintptr_t)1;
+        clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &d);
+        const char *msg = clattn_last_error(ctx);
+        printf("# CLATTN_KERNEL_DIR, %s: %s: %.200s\n", cases[i].what, clattn_status_string(st), msg);
+        bool ok = plan == NULL && st == cases[i].want && strstr(msg, cases[i].needle) != NULL;
+        unsetenv("CLATTN_KERNEL_DIR");
+        unsetenv("CLATTN_CACHE_DIR");
+        if (!ok)
+            fail_msg("CLATTN_KERNEL_DIR %s: status %d (%s), plan %p, message '%s'; expected %s and '%s'", cases[i].what,
+                     (int)st, clattn_status_string(st), (void *)plan, msg, clattn_status_string(cases[i].want),
+                     cases[i].needle);
+    }
+    /* A new context with the embedded sources works. (The context above keeps the programs it built from
+     * the folder for its lifetime: its program cache is keyed by file names and options, not by where the
+     * sources came from.) */
+    clattn_context_destroy(ctx);
+    ctx = open_or_skip("pocl", &info);
+    sdpa_case c = {"after_kernel_dir", .B = 1, .Hq = 2, .Hkv = 2, .Lq = 5, .Lk = 7, .D = 8, .Dv = 8, .probs = 1};
+    tu_where w = {"context", c.name, tu_case_seed("context", 2)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    sdpa_data sd;
+    sdpa_data_make(&sd, &c, &r);
+    bool ok = sdpa_data_run(ctx, &sd, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&sd, &w);
+    sdpa_data_free(&sd);
+    clattn_context_destroy(ctx);
+    snprintf(path, sizeof path, "%s/common.cl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/scores.cl", dir);
+    unlink(path);
+    rmdir(dir);
+    assert_true(ok);
+}
+
 int main(void)
 {
     /* rusticl shows its device only with RUSTICL_ENABLE, read when the ICD loads: before any CL call. */
@@ -349,7 +453,8 @@ int main(void)
         cmocka_unit_test(test_host_from_env),    cmocka_unit_test(test_threads_env),
         cmocka_unit_test(test_selector_pocl),    cmocka_unit_test(test_selector_rusticl),
         cmocka_unit_test(test_selector_default), cmocka_unit_test(test_from_cl_enqueue),
-        cmocka_unit_test(test_last_error_thread_slot),
+        cmocka_unit_test(test_last_error_thread_slot), cmocka_unit_test(test_selector_names_nothing),
+        cmocka_unit_test(test_kernel_dir_broken),
     };
     return cmocka_run_group_tests_name("context", tests, NULL, NULL) ? 1 : 0;
 }

@@ -3,7 +3,14 @@
  * absent): fully masked rows give exactly 0 (output and probabilities) whatever masks them; logits
  * around +-1e4 stay stable; a masked key whose V (or K) is 1e30, inf or NaN does not leak; a NaN in
  * one query row makes that row NaN and leaves every other row correct; Lk = 1; D = 1.
- * Tolerance as everywhere: max abs error <= 1e-5 * max(1, max|ref|) (TU_TOL_F32), plus exact zeros.
+ * Also: logits of +-1e30 (through the scale, the inputs, softcap, and an additive +1e30 mask entry),
+ * denormal inputs / scale / mask values, and a NaN or infinity confined to what it belongs to (+inf or
+ * NaN in one q row or one additive mask entry: that row only; NaN or inf in V of a key that causal
+ * masking allows only from row j on: rows >= j only).
+ * Every case runs twice: as listed (most with probabilities, which takes the kernel chain on OpenCL) and
+ * as "<name>/noprobs" without probabilities (the fused kernel on OpenCL, unless CLATTN_CL_PATH=chain).
+ * Tolerance as everywhere: max abs error <= 1e-5 * max(1, max|ref|) (TU_TOL_F32), plus exact zeros;
+ * NaN matches only NaN and an infinity only the same infinity (tests/support/test_util.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -207,6 +214,103 @@ static void tw_nan_q_row(sdpa_data *d, const sdpa_case *c, tu_rng *r)
     if (c->B > 1) *qat(d, 1, 0, c->Lq - 1, c->D - 1) = NAN;
 }
 
+/* ---- logits around +-1e30 (exact in float: powers of two times small integers) ---- */
+
+#define P2_50 1125899906842624.0f /* 2^50 */
+#define P2_100 1.2676506002282294e30f /* 2^100 */
+
+/* q and k in {-1, 0, 1}; the case sets scale = 2^100, so scores are n * 2^100 with |n| <= D. */
+static void tw_small_ints(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    for (int64_t b = 0; b < c->B; b++)
+        for (int64_t h = 0; h < c->Hq; h++)
+            for (int64_t i = 0; i < c->Lq; i++)
+                for (int64_t e = 0; e < c->D; e++) *qat(d, b, h, i, e) = (float)tu_rng_int(r, -1, 1);
+    for (int64_t b = 0; b < (c->kv_bcast ? 1 : c->B); b++)
+        for (int64_t h = 0; h < c->Hkv; h++)
+            for (int64_t j = 0; j < c->Lk; j++)
+                for (int64_t e = 0; e < c->D; e++) *kat(d, b, h, j, e) = (float)tu_rng_int(r, -1, 1);
+}
+/* q = 2^50 * {-1, 0, 1}, k = 2^50 * {-2..2}: scores n * 2^100 (about 1e30) with scale 1. Head 1 of
+ * every batch gets only negative scores (k = -2^50 * {1, 2} against q = 2^50). */
+static void tw_inputs_1e30(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    for (int64_t b = 0; b < c->B; b++)
+        for (int64_t h = 0; h < c->Hq; h++)
+            for (int64_t i = 0; i < c->Lq; i++)
+                for (int64_t e = 0; e < c->D; e++)
+                    *qat(d, b, h, i, e) = (h % c->Hkv) == 1 ? (e == 0 ? P2_50 : 0.0f) : P2_50 * (float)tu_rng_int(r, -1, 1);
+    for (int64_t b = 0; b < (c->kv_bcast ? 1 : c->B); b++)
+        for (int64_t h = 0; h < c->Hkv; h++)
+            for (int64_t j = 0; j < c->Lk; j++)
+                for (int64_t e = 0; e < c->D; e++)
+                    *kat(d, b, h, j, e) = h == 1 ? -P2_50 * (float)tu_rng_int(r, 1, 2) : P2_50 * (float)tu_rng_int(r, -2, 2);
+}
+/* Additive mask: +1e30 on one key per row (it takes all the weight), -1e30 on some, 0 elsewhere. */
+static void tw_add_plus_1e30(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    const clattn_tensor *t = &d->desc.mask;
+    for (int64_t b = 0; b < t->dims[0]; b++)
+        for (int64_t h = 0; h < t->dims[1]; h++)
+            for (int64_t i = 0; i < t->dims[2]; i++) {
+                const int64_t hot = tu_rng_int(r, 0, c->Lk - 1);
+                for (int64_t j = 0; j < t->dims[3]; j++)
+                    ((float *)d->mask)[tu_index(t, b, h, i, j)] = j == hot ? 1.0e30f : (j % 3 == 0 ? -1.0e30f : 0.0f);
+            }
+}
+
+/* ---- denormals ---- */
+
+static float denormal(tu_rng *r)
+{
+    /* 1e-45 .. 1.1e-38 (below FLT_MIN), either sign */
+    return (float)tu_rng_uniform(r, 1.0e-45, 1.1e-38) * (tu_rng_int(r, 0, 1) ? 1.0f : -1.0f);
+}
+static void tw_denormal_qkv(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    for (int64_t a = 0; a < d->nq; a++) d->q[a] = denormal(r);
+    for (int64_t a = 0; a < d->nk; a++) d->k[a] = denormal(r);
+    for (int64_t a = 0; a < d->nv; a++) d->v[a] = denormal(r);
+}
+/* Denormal V only (normal q, k): outputs are denormal, weights normal. */
+static void tw_denormal_v(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    for (int64_t a = 0; a < d->nv; a++) d->v[a] = denormal(r);
+}
+static void tw_denormal_mask(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    const clattn_tensor *t = &d->desc.mask;
+    for (int64_t b = 0; b < t->dims[0]; b++)
+        for (int64_t h = 0; h < t->dims[1]; h++)
+            for (int64_t i = 0; i < t->dims[2]; i++)
+                for (int64_t j = 0; j < t->dims[3]; j++)
+                    ((float *)d->mask)[tu_index(t, b, h, i, j)] = j % 5 == 4 ? -INFINITY : denormal(r);
+}
+
+/* ---- NaN / infinity confined to the rows they belong to ---- */
+
+/* +inf in one q element of row (b 0, h 1, i 3): its scores are +-inf, so that row (only) is NaN. */
+static void tw_inf_q_row(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    *qat(d, 0, 1, 3, 0) = INFINITY;
+    if (c->B > 1) *qat(d, 1, 0, c->Lq - 1, c->D - 1) = -INFINITY;
+}
+/* Causal top-left: key 3 is allowed for rows i >= 3 only. Its V is NaN (or +inf): rows 0..2 stay finite. */
+static void tw_nan_v_causal(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    set_v_key(d, 3, NAN);
+}
+static void tw_inf_v_causal(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    set_v_key(d, 3, INFINITY);
+}
+/* Full additive mask: NaN at (0, 0, 2, 5) and +inf at (0, 1, 4, 1): rows (0,0,2) and (0,1,4) are NaN. */
+static void tw_mask_nan_inf_entry(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    ((float *)d->mask)[mask_idx(d, 0, 0, 2, 5)] = NAN;
+    ((float *)d->mask)[mask_idx(d, 0, 1, 4, 1)] = INFINITY;
+}
+
 static const edge_case cases[] = {
     /* fully masked rows -> zeros in out and probs */
     {{"masked_rows_bool", SZ(2, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_BOOL, .mb = 1, .mh = 1, .mq = 1,
@@ -246,6 +350,30 @@ static const edge_case cases[] = {
     {{"nan_q_row", SZ(2, 2, 1, 7, 67, 40, 40), .probs = 1}, tw_nan_q_row, 0xc5f30800u /* -7777.0f */},
     {{"nan_q_row_causal_mask", SZ(2, 2, 1, 67, 67, 8, 8), .causal = CLATTN_CAUSAL_TOP_LEFT,
       .mask_kind = CLATTN_MASK_BOOL, .density = 0.9, .probs = 1}, tw_nan_q_row, 0xc5f30800u},
+    /* logits +-1e30 */
+    {{"logits_1e30_scale", SZ(2, 2, 2, 7, 67, 8, 8), .scale = P2_100, .probs = 1}, tw_small_ints, 0},
+    {{"logits_1e30_scale_causal_d64", SZ(1, 2, 1, 67, 67, 64, 64), .scale = P2_100, .causal = CLATTN_CAUSAL_TOP_LEFT,
+      .probs = 1}, tw_small_ints, 0},
+    {{"logits_minus_1e30_scale", SZ(1, 2, 2, 7, 300, 8, 8), .scale = -P2_100, .probs = 1}, tw_small_ints, 0},
+    {{"logits_1e30_inputs", SZ(2, 4, 2, 7, 67, 4, 8), .scale = 1.0f, .probs = 1}, tw_inputs_1e30, 0},
+    {{"logits_1e30_softcap", SZ(2, 2, 2, 7, 67, 8, 8), .scale = P2_100, .softcap = 30.0f, .probs = 1}, tw_small_ints,
+     0},
+    {{"additive_plus_1e30", SZ(2, 2, 2, 7, 67, 40, 40), .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mh = 1, .mq = 1,
+      .probs = 1}, tw_add_plus_1e30, 0},
+    /* denormals */
+    {{"denormal_qkv", SZ(2, 2, 1, 7, 67, 40, 40), .probs = 1}, tw_denormal_qkv, 0},
+    {{"denormal_v", SZ(1, 2, 2, 33, 67, 64, 64), .probs = 1}, tw_denormal_v, 0},
+    {{"denormal_scale", SZ(1, 2, 2, 7, 67, 8, 8), .scale = 1.0e-40f, .probs = 1}, NULL, 0},
+    {{"denormal_additive_mask", SZ(2, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_ADDITIVE, .mh = 1, .mq = 1,
+      .probs = 1}, tw_denormal_mask, 0},
+    /* NaN / inf confined */
+    {{"inf_q_row", SZ(2, 2, 1, 7, 67, 40, 40), .probs = 1}, tw_inf_q_row, 0xc5f30800u},
+    {{"nan_v_causal_rows", SZ(1, 2, 2, 9, 67, 8, 8), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1}, tw_nan_v_causal,
+     0xc5f30800u},
+    {{"inf_v_causal_rows", SZ(1, 2, 2, 9, 67, 40, 40), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1},
+     tw_inf_v_causal, 0xc5f30800u},
+    {{"additive_nan_and_inf_entry", SZ(1, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mh = 1,
+      .mq = 1, .probs = 1}, tw_mask_nan_inf_entry, 0xc5f30800u},
     /* degenerate sizes */
     {{"lk1", SZ(2, 2, 2, 67, 1, 64, 64), .probs = 1}, NULL, 0},
     {{"lk1_causal_br", SZ(2, 2, 2, 7, 1, 8, 8), .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .probs = 1}, NULL, 0},
@@ -256,11 +384,39 @@ static const edge_case cases[] = {
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-static void test_edge(void **state)
+/* In a row that comes out NaN, the reference's probabilities are NaN for every allowed key (the
+ * normaliser is NaN). clattn writes exactly 0 for a key whose weight is exactly 0 (a score of -inf, from an
+ * infinite q, or exp underflow next to a +inf score) on some paths: rows with an infinite score. For the
+ * cases that have such rows, a 0 where the reference has NaN counts as NaN (every other element is
+ * checked as usual). */
+static void nan_row_zero_probs(sdpa_data *d)
 {
-    const edge_case *e = *state;
+    double *ro = NULL, *rp = NULL;
+    sdpa_data_reference(d, &ro, &rp);
+    const clattn_tensor *t = &d->desc.probs;
+    for (int64_t b = 0; b < t->dims[0]; b++)
+        for (int64_t h = 0; h < t->dims[1]; h++)
+            for (int64_t i = 0; i < t->dims[2]; i++)
+                for (int64_t j = 0; j < t->dims[3]; j++) {
+                    const double ref = rp[((b * t->dims[1] + h) * t->dims[2] + i) * t->dims[3] + j];
+                    float *got = &d->probs[tu_index(t, b, h, i, j)];
+                    if (isnan(ref) && *got == 0.0f) *got = NAN;
+                }
+    free(ro);
+    free(rp);
+}
+
+/* Test i < N_CASES runs cases[i] as listed; N_CASES + i runs it without probabilities. */
+static char noprobs_names[N_CASES][96];
+
+static void run_edge(const edge_case *e, bool noprobs)
+{
     sdpa_case c = e->c;
     int idx = (int)(e - cases);
+    if (noprobs) {
+        c.probs = 0;
+        c.name = noprobs_names[idx];
+    }
     tu_where w = {"edges", c.name, tu_case_seed("edges", idx)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
@@ -273,20 +429,35 @@ static void test_edge(void **state)
         d.poison = e->poison;
         sdpa_data_poison(&d);
     }
-    bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
+    bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS;
+    if (ok && d.probs && (e->tweak == tw_inf_q_row || e->tweak == tw_mask_nan_inf_entry)) nan_row_zero_probs(&d);
+    ok = ok && sdpa_data_check(&d, &w);
     sdpa_data_free(&d);
     assert_true(ok);
+}
+
+static void test_edge(void **state)
+{
+    run_edge(*state, false);
+}
+
+static void test_edge_noprobs(void **state)
+{
+    run_edge(*state, true);
 }
 
 int main(void)
 {
     g_ctx = tu_open_context_or_skip();
-    struct CMUnitTest tests[N_CASES];
+    struct CMUnitTest tests[2 * N_CASES];
     for (size_t i = 0; i < N_CASES; i++) {
+        snprintf(noprobs_names[i], sizeof noprobs_names[i], "%s/noprobs", cases[i].c.name);
         struct CMUnitTest t = {cases[i].c.name, test_edge, NULL, NULL, (void *)&cases[i]};
+        struct CMUnitTest t2 = {noprobs_names[i], test_edge_noprobs, NULL, NULL, (void *)&cases[i]};
         tests[i] = t;
+        tests[N_CASES + i] = t2;
     }
-    int failed = tu_run_group("edges", tests, N_CASES);
+    int failed = tu_run_group("edges", tests, 2 * N_CASES);
     clattn_context_destroy(g_ctx);
     return failed ? 1 : 0;
 }

@@ -9,6 +9,14 @@
  *                      thread t starts at shape t, so different shapes run at the same time.
  *   shared_context     REL_THREADS threads on ONE context, every call serialised by a mutex (what the
  *                      header allows): per-thread plans, one plan and one module shared by all threads.
+ *   cold_start         runs first, before anything else in the process touches OpenCL: REL_THREADS
+ *                      threads pass a barrier and each creates its context at the same instant, then runs
+ *                      every shape once (one-shot SDPA on the fused path and, with probabilities, the
+ *                      chain; MHA create + forward), with no warm-up of any kind. On PoCL 3.1 this
+ *                      crashed the process (concurrent first clGetDeviceIDs; src/device.c serialises the
+ *                      enumeration). REL_COLD_CACHE=1 also points PoCL's kernel cache (POCL_CACHE_DIR,
+ *                      XDG_CACHE_HOME) at a new empty folder, removed at exit, so every kernel is compiled
+ *                      during the phase. Results are compared after the join, like the other phases.
  *   first_use_at_once  REL_THREADS threads, each with a new context, start an MHA forward at the same
  *                      instant (a barrier) right after CLBlastClearCache(): on OpenCL every thread's
  *                      first SGEMM must compile CLBlast's kernels, which CLBlast 1.5.3 cannot do from two
@@ -19,12 +27,17 @@
  * (outputs, probabilities and untouched gap elements), within TU_TOL_F32 on OpenCL.
  * CLATTN_TEST_SECONDS sets the duration of each timed phase (RELIABILITY.md records a longer run).
  */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* nftw */
+#endif
+#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <clblast_c.h>
 
@@ -359,6 +372,147 @@ static void *first_use_main(void *arg)
     return NULL;
 }
 
+/* ---- cold start: the very first OpenCL use of the process, from every thread at once ------------- */
+
+typedef struct cold_worker {
+    int idx;
+    pthread_barrier_t *barrier;
+    outbufs out;
+    clattn_status create_status;
+    char create_msg[512];
+    long failures;
+} cold_worker;
+
+static cold_worker g_cold[MAX_THREADS];
+static bool g_cold_ran;
+static double g_cold_seconds;
+
+static void *cold_main(void *arg)
+{
+    cold_worker *w = arg;
+    clattn_context *ctx = NULL;
+    clattn_context_options opts = {0};
+    opts.num_threads = 2; /* as open_context() on the host path (ignored on OpenCL) */
+    pthread_barrier_wait(w->barrier);
+    w->create_status = clattn_context_create(&ctx, &opts);
+    if (w->create_status != CLATTN_SUCCESS) {
+        snprintf(w->create_msg, sizeof w->create_msg, "%s", clattn_last_error(NULL));
+        return NULL;
+    }
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const size_t s = (k + (size_t)w->idx) % N_SHAPES; /* different shapes at the same time */
+        shape *sh = &g_shapes[s];
+        clattn_status st;
+        if (sh->is_mha) {
+            const rel_mha_case *c = sh->mc;
+            const rel_mha_data *d = &sh->md;
+            clattn_mha *m = NULL;
+            st = clattn_mha_create(&m, ctx, &d->w);
+            if (st == CLATTN_SUCCESS)
+                st = clattn_mha_forward(m, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key,
+                                        c->self ? NULL : d->value, d->mask, d->kvl, &d->opts, w->out.out[s],
+                                        w->out.probs[s]);
+            clattn_mha_destroy(m);
+        } else {
+            const sdpa_data *d = &sh->sd;
+            st = clattn_sdpa(ctx, &d->desc, d->q, d->k, d->v, d->mask, d->kvl, w->out.out[s], w->out.probs[s]);
+        }
+        if (st != CLATTN_SUCCESS) {
+            printf("FAIL cold_start thread %d, %s: status %d (%s): %s\n", w->idx, shape_name(sh), (int)st,
+                   clattn_status_string(st), clattn_last_error(ctx));
+            w->failures++;
+        }
+    }
+    clattn_context_destroy(ctx);
+    return NULL;
+}
+
+/* Runs before any other OpenCL call of the process. Exits 77 when the backend is absent. */
+static void run_cold_start(void)
+{
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, (unsigned)g_threads);
+    pthread_t tid[MAX_THREADS];
+    const double t0 = now_s();
+    int started = 0;
+    for (; started < g_threads; started++) {
+        g_cold[started] = (cold_worker){.idx = started, .barrier = &barrier};
+        outbufs_init(&g_cold[started].out);
+        if (pthread_create(&tid[started], NULL, cold_main, &g_cold[started]) != 0) break;
+    }
+    if (started < g_threads) {
+        printf("FAIL pthread_create\n");
+        exit(1);
+    }
+    for (int i = 0; i < g_threads; i++) pthread_join(tid[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    g_cold_seconds = now_s() - t0;
+    for (int i = 0; i < g_threads; i++)
+        if (g_cold[i].create_status == CLATTN_ERROR_DEVICE_NOT_FOUND) {
+            printf("SKIP: CLATTN_DEVICE='%s' matches no device here: %s\n",
+                   getenv("CLATTN_DEVICE") ? getenv("CLATTN_DEVICE") : "", g_cold[i].create_msg);
+            exit(TU_SKIP);
+        }
+    g_cold_ran = true;
+}
+
+static void test_cold_start(void **state)
+{
+    (void)state;
+    assert_true(g_cold_ran);
+    bool ok = compute_expected();
+    long failures = 0;
+    for (int i = 0; i < g_threads; i++) {
+        if (g_cold[i].create_status != CLATTN_SUCCESS) {
+            printf("FAIL cold_start thread %d: clattn_context_create: %d (%s): %s\n", i, (int)g_cold[i].create_status,
+                   clattn_status_string(g_cold[i].create_status), g_cold[i].create_msg);
+            failures++;
+            continue;
+        }
+        failures += g_cold[i].failures;
+        for (size_t s = 0; ok && !g_cold[i].failures && s < N_SHAPES; s++) {
+            const shape *sh = &g_shapes[s];
+            ok &= same_result("out", shape_name(sh), g_cold[i].out.out[s], sh->exp_out, sh->n_out);
+            if (sh->n_probs) ok &= same_result("probs", shape_name(sh), g_cold[i].out.probs[s], sh->exp_probs, sh->n_probs);
+        }
+    }
+    printf("# cold_start: %d threads created their contexts at once and ran %zu shapes each: %.2f s, %ld failures\n",
+           g_threads, (size_t)N_SHAPES, g_cold_seconds, failures);
+    for (int i = 0; i < g_threads; i++) outbufs_free(&g_cold[i].out);
+    assert_true(ok && failures == 0);
+}
+
+/* REL_COLD_CACHE: PoCL's kernel cache in a new empty folder (removed at exit). */
+static char g_cold_cache[256];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_cold_cache(void)
+{
+    if (g_cold_cache[0]) nftw(g_cold_cache, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void use_cold_cache(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_cold_cache, sizeof g_cold_cache, "%s/clattn_threads_cold.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(g_cold_cache)) {
+        printf("FAIL mkdtemp(%s)\n", g_cold_cache);
+        exit(1);
+    }
+    atexit(remove_cold_cache);
+    char p[300];
+    snprintf(p, sizeof p, "%s/pocl", g_cold_cache);
+    setenv("POCL_CACHE_DIR", p, 1);
+    snprintf(p, sizeof p, "%s/xdg", g_cold_cache);
+    setenv("XDG_CACHE_HOME", p, 1);
+    printf("# REL_COLD_CACHE: PoCL's kernel cache starts empty in %s\n", g_cold_cache);
+}
+
 /* ---- driver ---------------------------------------------------------------------------------------- */
 
 static bool run_workers(const char *phase, void *(*fn)(void *), worker *proto, int n)
@@ -468,17 +622,24 @@ int main(void)
     if (env && atof(env) > 0) g_seconds = atof(env);
     env = getenv("REL_THREADS");
     if (env && atoi(env) > 0) g_threads = atoi(env) < MAX_THREADS ? atoi(env) : MAX_THREADS;
-    clattn_context *probe = tu_open_context_or_skip(); /* exit 77 when the backend is absent */
+    env = getenv("REL_COLD_CACHE");
+    if (env && env[0] && strcmp(env, "0") != 0) use_cold_cache();
+    make_shapes();
+    run_cold_start(); /* first: nothing may touch OpenCL before it (exit 77 when the backend is absent) */
+    clattn_context *probe = tu_open_context_or_skip();
     g_host = tu_backend_of(probe) == TU_HOST;
     clattn_context_destroy(probe);
     printf("# %d threads, %.1f s per timed phase, results compared %s\n", g_threads, g_seconds,
            g_host ? "bit for bit" : "within TU_TOL_F32");
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cold_start),
         cmocka_unit_test(test_first_use_at_once),
         cmocka_unit_test(test_separate_contexts),
         cmocka_unit_test(test_shared_context),
     };
-    make_shapes();
+    /* REL_PHASES=cold: only the cold start (for repeated runs; see RELIABILITY.md). */
+    env = getenv("REL_PHASES");
+    if (env && strcmp(env, "cold") == 0) cmocka_set_test_filter("test_cold_start");
     int failed = cmocka_run_group_tests_name("threads", tests, NULL, NULL);
     free_shapes();
     return failed ? 1 : 0;
