@@ -73,5 +73,26 @@ rc=$?
 grep -q '^clattn: error: device not found' "$W/dev_err.txt" || fail "no-such-device: no 'device not found'"
 grep -q '^selected: none' "$W/dev_out.txt" || fail "no-such-device: no 'selected: none'"
 
+# ICDs that list a platform with no devices (issue #5 item 7). Mesa's Clover (mesa.icd) has no device
+# on a machine without a GPU; rusticl (rusticl.icd) has none unless RUSTICL_ENABLE names a driver.
+# Only those ICDs loaded: the listing shows the empty platform, the default rule falls back to the host
+# (documented in README, "Choosing the device"), and an OpenCL selector fails with 'device not found'.
+for icd in mesa rusticl; do
+    f=/etc/OpenCL/vendors/$icd.icd
+    if [ ! -f "$f" ]; then echo "skip: no $f"; continue; fi
+    if ! run OCL_ICD_VENDORS="$f" RUSTICL_ENABLE= CLATTN_DEVICE=; then
+        fail "$icd only: default selector exited non-zero"
+        continue
+    fi
+    grep -q '^platform .*(no devices)' "$W/dev_out.txt" || fail "$icd only: no '(no devices)' platform line"
+    grep -q '^\* host ' "$W/dev_out.txt" || fail "$icd only: default did not fall back to the host"
+    grep -q '^selected: host' "$W/dev_out.txt" || fail "$icd only: no 'selected: host'"
+    run OCL_ICD_VENDORS="$f" RUSTICL_ENABLE= CLATTN_DEVICE=gpu
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "$icd only, CLATTN_DEVICE=gpu: exit $rc, expected 1"
+    grep -q '^clattn: error: device not found' "$W/dev_err.txt" || fail "$icd only, gpu: no 'device not found'"
+    echo "ok: $icd.icd only -> empty platform listed, default = host, 'gpu' = device not found"
+done
+
 echo "$failures failures"
 [ "$failures" -eq 0 ]
