@@ -8,7 +8,11 @@
 #             (ThreadSanitizer, halt_on_error=1).
 #   oclgrind  every OpenCL kernel under the Oclgrind simulator (CTest label `oclgrind`) in the `release`
 #             preset's build (the one tools/run-tests.sh builds; reused when it is there).
-# Usage: bash .ci/reliability.sh [asan] [tsan] [oclgrind]      (no argument: all three, in that order)
+#   faults    fault injection (CTest label `faults`: test_faults, every host allocation and every OpenCL
+#             call of context/plan creation, execution and the MHA module made to fail in turn) in the
+#             `release` build, on host, PoCL and rusticl. The asan step runs it too (host and PoCL, with
+#             LeakSanitizer); this step adds rusticl, which is hidden under ASan.
+# Usage: bash .ci/reliability.sh [asan] [tsan] [oclgrind] [faults]   (no argument: all four, in that order)
 # CLATTN_REL_BUILD_PREFIX=/some/dir/build puts the builds in <prefix>-asan, <prefix>-tsan and
 # <prefix>-release instead of the presets' build-asan/, build-tsan/ and build/.
 # Installs what it needs (Debian packages) when missing, like tools/deps.sh. Exit status: 0 only if every
@@ -20,9 +24,11 @@ cd "$(dirname "$0")/.."
 bash tools/deps.sh oclgrind libasan8 libtsan2 libubsan1
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(asan tsan oclgrind)
+[ ${#steps[@]} -eq 0 ] && steps=(asan tsan oclgrind faults)
 for s in "${steps[@]}"; do
-  case "$s" in asan|tsan|oclgrind) ;; *) echo "reliability: unknown step '$s' (asan, tsan, oclgrind)" >&2; exit 2 ;; esac
+  case "$s" in asan|tsan|oclgrind|faults) ;;
+    *) echo "reliability: unknown step '$s' (asan, tsan, oclgrind, faults)" >&2; exit 2 ;;
+  esac
 done
 
 # build_dir <preset>: where that preset's build goes.
@@ -67,6 +73,10 @@ for s in "${steps[@]}"; do
     oclgrind)
       configure_and_build release || rc=$?
       [ $rc -eq 0 ] && { ctest --preset release --test-dir "$(build_dir release)" -L oclgrind -j2 || rc=$?; }
+      ;;
+    faults)
+      configure_and_build release || rc=$?
+      [ $rc -eq 0 ] && { ctest --preset release --test-dir "$(build_dir release)" -L faults -j2 || rc=$?; }
       ;;
   esac
   took[$s]=$(( $(date +%s) - t0 ))

@@ -572,8 +572,8 @@ static const clattn_backend_i cl_backend_iface = {
     .finish = cl_finish,
 };
 
-/* Copies a string device/platform property into dst (size n), "" on failure. */
-static void info_string(cl_device_id dev, cl_platform_id plat, cl_uint param, char *dst, size_t n)
+/* Copies a string device/platform property into dst (size n); "" and the error on failure. */
+static cl_int info_string(cl_device_id dev, cl_platform_id plat, cl_uint param, char *dst, size_t n)
 {
     cl_int err = plat ? clGetPlatformInfo(plat, param, n, dst, NULL) : clGetDeviceInfo(dev, param, n, dst, NULL);
     if (err != CL_SUCCESS) {
@@ -581,8 +581,11 @@ static void info_string(cl_device_id dev, cl_platform_id plat, cl_uint param, ch
         size_t size = 0;
         err = plat ? clGetPlatformInfo(plat, param, 0, NULL, &size) : clGetDeviceInfo(dev, param, 0, NULL, &size);
         char *tmp = err == CL_SUCCESS && size > 0 ? clattn_malloc(size) : NULL;
-        if (tmp && (plat ? clGetPlatformInfo(plat, param, size, tmp, NULL)
-                         : clGetDeviceInfo(dev, param, size, tmp, NULL)) == CL_SUCCESS) {
+        if (err == CL_SUCCESS && size > 0)
+            err = !tmp ? CL_OUT_OF_HOST_MEMORY
+                  : plat ? clGetPlatformInfo(plat, param, size, tmp, NULL)
+                         : clGetDeviceInfo(dev, param, size, tmp, NULL);
+        if (err == CL_SUCCESS && tmp) {
             snprintf(dst, n, "%.*s", (int)(size - 1), tmp);
         } else {
             dst[0] = '\0';
@@ -590,6 +593,7 @@ static void info_string(cl_device_id dev, cl_platform_id plat, cl_uint param, ch
         free(tmp);
     }
     dst[n - 1] = '\0';
+    return err;
 }
 
 clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, cl_device_id device,
@@ -649,8 +653,15 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
     clattn_device_info *info = &ctx->info;
     memset(info, 0, sizeof *info);
     info->backend = CLATTN_BACKEND_OPENCL;
-    info_string(NULL, be->platform, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name);
-    info_string(device, NULL, CL_DEVICE_NAME, info->device_name, sizeof info->device_name);
+    /* The names are not only informational: they choose kernel variants (is_rusticl() in cl_flash.c picks
+     * the loop-budget limits llvmpipe needs for correct results), so failing to read them fails creation. */
+    cl_int name_err = info_string(NULL, be->platform, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name);
+    if (name_err == CL_SUCCESS)
+        name_err = info_string(device, NULL, CL_DEVICE_NAME, info->device_name, sizeof info->device_name);
+    if (name_err != CL_SUCCESS) {
+        st = clattn_cl_fail(ctx, name_err, "clGetPlatformInfo/clGetDeviceInfo(CL_PLATFORM_NAME, CL_DEVICE_NAME)");
+        goto cleanup;
+    }
     info_string(device, NULL, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
     info_string(device, NULL, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
     info_string(device, NULL, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);

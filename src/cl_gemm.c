@@ -14,6 +14,26 @@
 
 static pthread_mutex_t clblast_mutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* Names of CLBlast's own status codes (clblast_c.h), for messages. */
+static const char *clblast_code_name(CLBlastStatusCode code)
+{
+    switch ((int)code) {
+#define CLBLAST_NAME(x) \
+    case x: return #x;
+        CLBLAST_NAME(CLBlastNotImplemented) CLBLAST_NAME(CLBlastInvalidMatrixA)
+        CLBLAST_NAME(CLBlastInvalidMatrixB) CLBLAST_NAME(CLBlastInvalidMatrixC)
+        CLBLAST_NAME(CLBlastInvalidDimension) CLBLAST_NAME(CLBlastInvalidLeadDimA)
+        CLBLAST_NAME(CLBlastInvalidLeadDimB) CLBLAST_NAME(CLBlastInvalidLeadDimC)
+        CLBLAST_NAME(CLBlastInsufficientMemoryA) CLBLAST_NAME(CLBlastInsufficientMemoryB)
+        CLBLAST_NAME(CLBlastInsufficientMemoryC) CLBLAST_NAME(CLBlastInsufficientMemoryTemp)
+        CLBLAST_NAME(CLBlastInvalidLocalMemUsage) CLBLAST_NAME(CLBlastNoHalfPrecision)
+        CLBLAST_NAME(CLBlastNoDoublePrecision) CLBLAST_NAME(CLBlastDatabaseError)
+        CLBLAST_NAME(CLBlastUnknownError) CLBLAST_NAME(CLBlastUnexpectedError)
+#undef CLBLAST_NAME
+    }
+    return "CLBlast-specific status";
+}
+
 static clattn_status clblast_status(clattn_context *ctx, CLBlastStatusCode code, int64_t M, int64_t N, int64_t K)
 {
     clattn_status st;
@@ -35,7 +55,7 @@ static clattn_status clblast_status(clattn_context *ctx, CLBlastStatusCode code,
     case CLBlastInsufficientMemoryC: st = CLATTN_ERROR_INVALID_ARGUMENT; break;
     default: st = CLATTN_ERROR_OPENCL; break;
     }
-    const char *hint = (int)code > -1000 ? clattn_cl_error_string((cl_int)code) : "CLBlast-specific status";
+    const char *hint = (int)code > -1000 ? clattn_cl_error_string((cl_int)code) : clblast_code_name(code);
     return clattn_error(ctx, st, "CLBlastSgemm (M=%lld, N=%lld, K=%lld) failed with CLBlast status %d (%s)",
                         (long long)M, (long long)N, (long long)K, (int)code, hint);
 }

@@ -341,9 +341,11 @@ static clattn_status check_mem(clattn_context *ctx, const char *name, cl_mem m, 
 {
     size_t size = 0;
     cl_int err = clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof size, &size, NULL);
-    if (err != CL_SUCCESS)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: clGetMemObjectInfo failed with %s (%d)", name,
-                            clattn_cl_error_string(err), (int)err);
+    if (err != CL_SUCCESS) /* only a bad handle is the caller's fault; the rest are runtime failures */
+        return clattn_error(ctx, err == CL_INVALID_MEM_OBJECT  ? CLATTN_ERROR_INVALID_ARGUMENT
+                                 : err == CL_OUT_OF_HOST_MEMORY ? CLATTN_ERROR_OUT_OF_MEMORY
+                                                                : CLATTN_ERROR_OPENCL,
+                            "%s: clGetMemObjectInfo failed with %s (%d)", name, clattn_cl_error_string(err), (int)err);
     if ((uint64_t)size < (uint64_t)elems * es)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: cl_mem holds %zu bytes, the view needs %llu",
                             name, size, (unsigned long long)((uint64_t)elems * es));
