@@ -19,9 +19,7 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/clattnConfig.cmake.in
   ${PROJECT_BINARY_DIR}/clattnConfig.cmake INSTALL_DESTINATION ${CLATTN_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/clattnConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
-# ClattnXXHash.cmake: clattnConfig.cmake finds xxHash with it (Debian's libxxhash-dev has no CMake package).
 install(FILES ${PROJECT_BINARY_DIR}/clattnConfig.cmake ${PROJECT_BINARY_DIR}/clattnConfigVersion.cmake
-              ${PROJECT_SOURCE_DIR}/cmake/ClattnXXHash.cmake
         DESTINATION ${CLATTN_CMAKE_DIR})
 
 # A relocatable .pc: the prefix is found relative to the installed file (${pcfiledir}).

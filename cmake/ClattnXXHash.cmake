@@ -1,9 +1,9 @@
 # xxHash (Debian 12: libxxhash-dev 0.8.1), the digest of the kernel binary cache (src/cl_cache.c:
-# XXH3_128bits, xxHash >= 0.8.0). Debian ships a pkg-config file (libxxhash.pc) but no CMake package,
-# so this defines the imported target clattn::xxhash itself: pkg-config's answer, when there is one,
-# only hints find_path/find_library. Used by the build (CMakeLists.txt) and, installed next to
-# clattnConfig.cmake, by find_package(clattn) (the static library links it). Defines nothing when
-# xxHash is missing or too old; the caller checks TARGET clattn::xxhash.
+# XXH3_128bits, xxHash >= 0.8.0). src/cl_cache.c uses it header-only (XXH_INLINE_ALL), so libclattn has
+# no run-time or link-time dependency on it and installed consumers need nothing: only the build needs
+# xxhash.h. Debian ships a pkg-config file (libxxhash.pc) but no CMake package, so this defines the
+# INTERFACE target clattn::xxhash (include folder only); pkg-config's answer, when there is one, only
+# hints find_path. Defines nothing when xxhash.h is missing or too old; the caller checks the target.
 if(NOT TARGET clattn::xxhash)
   find_package(PkgConfig QUIET)
   if(PKG_CONFIG_FOUND)
@@ -11,8 +11,6 @@ if(NOT TARGET clattn::xxhash)
   endif()
   find_path(CLATTN_XXHASH_INCLUDE_DIR xxhash.h HINTS ${CLATTN_PC_XXHASH_INCLUDE_DIRS} ${CLATTN_PC_XXHASH_INCLUDEDIR}
             DOC "Folder of xxhash.h (libxxhash-dev)")
-  find_library(CLATTN_XXHASH_LIBRARY NAMES xxhash HINTS ${CLATTN_PC_XXHASH_LIBRARY_DIRS}
-               DOC "The xxHash library (libxxhash-dev)")
   set(CLATTN_XXHASH_VERSION "")
   if(CLATTN_XXHASH_INCLUDE_DIR AND EXISTS "${CLATTN_XXHASH_INCLUDE_DIR}/xxhash.h")
     file(STRINGS "${CLATTN_XXHASH_INCLUDE_DIR}/xxhash.h" _clattn_xxh_lines
@@ -24,10 +22,10 @@ if(NOT TARGET clattn::xxhash)
     set(CLATTN_XXHASH_VERSION "${_clattn_xxh_MAJOR}.${_clattn_xxh_MINOR}.${_clattn_xxh_RELEASE}")
     unset(_clattn_xxh_lines)
   endif()
-  if(CLATTN_XXHASH_LIBRARY AND CLATTN_XXHASH_VERSION VERSION_GREATER_EQUAL 0.8.0)
-    add_library(clattn::xxhash UNKNOWN IMPORTED)
+  if(CLATTN_XXHASH_VERSION VERSION_GREATER_EQUAL 0.8.0)
+    add_library(clattn::xxhash INTERFACE IMPORTED)
     set_target_properties(clattn::xxhash PROPERTIES
-      IMPORTED_LOCATION "${CLATTN_XXHASH_LIBRARY}"
-      INTERFACE_INCLUDE_DIRECTORIES "${CLATTN_XXHASH_INCLUDE_DIR}")
+      INTERFACE_INCLUDE_DIRECTORIES "${CLATTN_XXHASH_INCLUDE_DIR}"
+      INTERFACE_COMPILE_DEFINITIONS XXH_INLINE_ALL)
   endif()
 endif()

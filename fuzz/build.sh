@@ -67,7 +67,7 @@ for s in npy safetensors half; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 
-LIBS_CLATTN="-lOpenCL -lclblast -lxxhash -lopenblas -lpthread -lm"
+LIBS_CLATTN="-lOpenCL -lclblast -lopenblas -lpthread -lm"
 link() { # name, extra objects..., then libs in $LIBS
   local name="$1"; shift
   # shellcheck disable=SC2086

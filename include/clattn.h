@@ -16,7 +16,9 @@
  * Numerical behaviour (tests/test_edges.c, every backend and kernel path, with and without probabilities):
  *   - Scores are computed in float32. Logits of about +-1e4 and +-1e30 (from the inputs, the scale, softcap or
  *     an additive mask) give finite outputs and probabilities: the row maximum is subtracted before exp().
- *     Scores that overflow float32 (|q.k * scale| > 3.4e38) become +-inf and are treated as below.
+ *     q.k is accumulated in float32 before it is scaled: if the dot product (or a partial sum of it)
+ *     exceeds FLT_MAX (3.4e38) the score is +-inf (NaN for inf - inf) even when q.k * scale would be
+ *     finite, and the row rules below apply; with softcap > 0 an infinite score becomes +-softcap.
  *   - Denormal inputs, scales and mask values are accepted; results may be flushed to zero (OpenCL devices
  *     may flush denormals), within the usual tolerance.
  *   - Disallowed keys (masks, kv_lengths, causal, window) get exactly zero weight and their K and V rows are

@@ -18,6 +18,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+/* Header-only (XXH_INLINE_ALL, set by the clattn::xxhash target; defined here too for other builds):
+ * libclattn gains no link dependency, and the one-shot XXH3_128bits() allocates nothing. */
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
 #include <xxhash.h>
 #if XXH_VERSION_NUMBER < 800
 #error "clattn needs xxHash 0.8.0 or later (XXH3_128bits); Debian: libxxhash-dev"

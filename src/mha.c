@@ -173,15 +173,22 @@ clattn_status clattn_mha_forward(clattn_mha *m, int64_t B, int64_t Lq, int64_t L
                             probs ? "given" : "NULL", (int)opts->probs_mode);
 
     int64_t E = m->E, H = m->H, hd = m->hd;
-    int64_t rows_q, rows_k, n_q, n_k, n_kin, n_vin, n_probs;
+    int64_t rows_q, rows_k, n_q, n_k, n_kin, n_vin, rows_qh, n_probs = 0;
     if (!clattn_mul_i64(B, Lq, &rows_q) || !clattn_mul_i64(B, Lk, &rows_k) || !clattn_mul_i64(rows_q, E, &n_q) ||
         !clattn_mul_i64(rows_k, E, &n_k) || !clattn_mul_i64(rows_k, m->kdim, &n_kin) ||
-        !clattn_mul_i64(rows_k, m->vdim, &n_vin) || !clattn_mul_i64(rows_q * H, Lk, &n_probs) ||
-        (uint64_t)n_probs > SIZE_MAX / 8 || (uint64_t)n_q > SIZE_MAX / 8 || (uint64_t)n_k > SIZE_MAX / 8 ||
+        !clattn_mul_i64(rows_k, m->vdim, &n_vin) || (uint64_t)n_q > SIZE_MAX / 8 || (uint64_t)n_k > SIZE_MAX / 8 ||
         (uint64_t)n_kin > SIZE_MAX / 8 || (uint64_t)n_vin > SIZE_MAX / 8)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_mha_forward: batch %lld, q_len %lld, kv_len %lld overflow the addressable size",
                             (long long)B, (long long)Lq, (long long)Lk);
+    /* The probabilities' element count matters only when they are asked for. */
+    if (opts->probs_mode != CLATTN_PROBS_NONE &&
+        (!clattn_mul_i64(rows_q, H, &rows_qh) || !clattn_mul_i64(rows_qh, Lk, &n_probs) ||
+         (uint64_t)n_probs > SIZE_MAX / 8))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "probs: batch %lld x num_heads %lld x q_len %lld x kv_len %lld elements overflow the "
+                            "addressable size",
+                            (long long)B, (long long)H, (long long)Lq, (long long)Lk);
 
     /* The SDPA problem over strided head views of the projections. */
     clattn_sdpa_desc d;

@@ -40,7 +40,9 @@
 #include "sdpa_case.h"
 
 /* The packaged xxHash, header-only (no link needed), to forge a valid payload digest. */
+#ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL
+#endif
 #include <xxhash.h>
 
 #define MAX_ENTRIES 64
