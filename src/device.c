@@ -212,9 +212,15 @@ static clattn_status enumerate_unlocked(clattn_context *ctx, plat_entry **out, c
         pe->id = ids[p];
         /* Name queries are informational; a failure leaves the string empty. */
         cl_int ierr = clGetPlatformInfo(ids[p], CL_PLATFORM_NAME, sizeof pe->name, pe->name, NULL);
-        if (ierr != CL_SUCCESS) pe->name[0] = '\0', pe->info_err = ierr;
+        if (ierr != CL_SUCCESS) {
+            pe->name[0] = '\0';
+            pe->info_err = ierr;
+        }
         ierr = clGetPlatformInfo(ids[p], CL_PLATFORM_VENDOR, sizeof pe->vendor, pe->vendor, NULL);
-        if (ierr != CL_SUCCESS) pe->vendor[0] = '\0', pe->info_err = pe->info_err ? pe->info_err : ierr;
+        if (ierr != CL_SUCCESS) {
+            pe->vendor[0] = '\0';
+            if (!pe->info_err) pe->info_err = ierr;
+        }
         pe->name[sizeof pe->name - 1] = pe->vendor[sizeof pe->vendor - 1] = '\0';
 
         cl_uint nd = 0;
@@ -236,7 +242,10 @@ static clattn_status enumerate_unlocked(clattn_context *ctx, plat_entry **out, c
             dev_entry *de = &pe->devs[d];
             de->id = dids[d];
             cl_int derr = clGetDeviceInfo(dids[d], CL_DEVICE_NAME, sizeof de->name, de->name, NULL);
-            if (derr != CL_SUCCESS) de->name[0] = '\0', pe->info_err = pe->info_err ? pe->info_err : derr;
+            if (derr != CL_SUCCESS) {
+                de->name[0] = '\0';
+                if (!pe->info_err) pe->info_err = derr;
+            }
             de->name[sizeof de->name - 1] = '\0';
             if (clGetDeviceInfo(dids[d], CL_DEVICE_TYPE, sizeof de->type, &de->type, NULL) != CL_SUCCESS)
                 de->type = 0;
