@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "sdpa_case.h"
+#include "test_files.h"
 
 /* The packaged xxHash, header-only (no link needed), to forge a valid payload digest. */
 #ifndef XXH_INLINE_ALL
@@ -67,30 +68,6 @@ static const tu_where g_where = {"cache", "cache", 0};
 static void path_of(char *dst, const char *rel)
 {
     snprintf(dst, PATH_MAX_LEN, "%s/%s", g_root, rel);
-}
-
-/* rm -r */
-static void remove_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    if (S_ISDIR(sb.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-                char child[PATH_MAX_LEN];
-                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-                remove_tree(child);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 typedef struct entry_list {
@@ -210,7 +187,7 @@ static void use_cache_dir(const char *rel, char *dir)
 {
     char p[PATH_MAX_LEN];
     path_of(dir, rel);
-    remove_tree(dir);
+    tu_remove_tree(dir);
     setenv("CLATTN_CACHE_DIR", dir, 1);
     path_of(p, "xdg");
     setenv("XDG_CACHE_HOME", p, 1);
@@ -403,7 +380,7 @@ static void test_unwritable(void **state)
     snprintf(sub, sizeof sub, "%s/x/y", dir);
     setenv("CLATTN_CACHE_DIR", sub, 1);
     run_and_compare("regular file as a parent folder");
-    remove_tree(dir);
+    tu_remove_tree(dir);
 
     /* A read-only folder (root ignores permissions: then it only has to keep working). */
     use_cache_dir("readonly", dir);
@@ -439,8 +416,8 @@ static void test_off(void **state)
     (void)state;
     char dir[PATH_MAX_LEN], p[PATH_MAX_LEN];
     use_cache_dir("off", dir);
-    remove_tree(getenv("XDG_CACHE_HOME"));
-    remove_tree(getenv("HOME"));
+    tu_remove_tree(getenv("XDG_CACHE_HOME"));
+    tu_remove_tree(getenv("HOME"));
     setenv("CLATTN_CACHE_DIR", "off", 1);
     run_and_compare("CLATTN_CACHE_DIR=off");
     struct stat sb;
@@ -457,8 +434,8 @@ static void test_default_locations(void **state)
     char dir[PATH_MAX_LEN], p[PATH_MAX_LEN];
     entry_list l;
     use_cache_dir("unused", dir);
-    remove_tree(getenv("XDG_CACHE_HOME"));
-    remove_tree(getenv("HOME"));
+    tu_remove_tree(getenv("XDG_CACHE_HOME"));
+    tu_remove_tree(getenv("HOME"));
     unsetenv("CLATTN_CACHE_DIR");
 
     run_and_compare("XDG_CACHE_HOME");
@@ -475,7 +452,7 @@ static void test_default_locations(void **state)
     assert_int_not_equal(stat("relative/path/clattn", &sb), 0);
 
     unsetenv("XDG_CACHE_HOME");
-    remove_tree(p);
+    tu_remove_tree(p);
     run_and_compare("HOME, XDG_CACHE_HOME unset");
     list_entries(p, &l);
     assert_true(l.n > 0);
@@ -591,7 +568,7 @@ static void test_key_inputs(void **state)
 
     /* Other source text (one comment more in common.cl): one new entry per program. */
     path_of(kdir, "key_kernels");
-    remove_tree(kdir);
+    tu_remove_tree(kdir);
     if (!copy_kernels_changed(kdir)) {
         printf("# kernel sources not found next to %s: source change not tried\n", __FILE__);
         return;
@@ -609,7 +586,7 @@ static void test_key_inputs(void **state)
 
 static void cleanup_root(void)
 {
-    if (g_root[0]) remove_tree(g_root);
+    if (g_root[0]) tu_remove_tree(g_root);
 }
 
 int main(void)

@@ -178,11 +178,11 @@ static void count_obj(int mine, rel_obj t, long d) { atomic_fetch_add(&live[mine
 
 static void *next_fn(const char *name) { return dlsym(RTLD_NEXT, name); }
 
-/* Declares `real` (the next definition of the current function) and `mine` (caller is libclattn). */
-#define REAL(type, name)                                                                                      \
-    static type real;                                                                                         \
+/* Declares `real` (the next definition of fn, with fn's type) and `mine` (caller is libclattn). */
+#define REAL(fn)                                                                                              \
+    static __typeof__(&fn) real;                                                                              \
     if (!real) {                                                                                              \
-        void *sym_ = next_fn(name);                                                                           \
+        void *sym_ = next_fn(#fn);                                                                            \
         memcpy(&real, &sym_, sizeof real);                                                                    \
     }                                                                                                         \
     const int mine = from_exe(__builtin_return_address(0));                                                   \
@@ -198,145 +198,113 @@ static void *next_fn(const char *name) { return dlsym(RTLD_NEXT, name); }
         return NULL;                                                                                          \
     }
 
-/* ---- platforms and devices ----------------------------------------------------------------------------- */
-
-typedef cl_int(CL_API_CALL *get_platform_ids_fn)(cl_uint, cl_platform_id *, cl_uint *);
-CL_API_ENTRY cl_int CL_API_CALL clGetPlatformIDs(cl_uint num_entries, cl_platform_id *platforms, cl_uint *num_platforms)
-{
-    REAL(get_platform_ids_fn, "clGetPlatformIDs");
-    FAIL_INT(F_GetPlatformIDs);
-    return real(num_entries, platforms, num_platforms);
-}
-
-typedef cl_int(CL_API_CALL *get_platform_info_fn)(cl_platform_id, cl_platform_info, size_t, void *, size_t *);
-CL_API_ENTRY cl_int CL_API_CALL clGetPlatformInfo(cl_platform_id p, cl_platform_info param, size_t size, void *value,
-                                                  size_t *size_ret)
-{
-    REAL(get_platform_info_fn, "clGetPlatformInfo");
-    FAIL_INT(F_GetPlatformInfo);
-    return real(p, param, size, value, size_ret);
-}
-
-typedef cl_int(CL_API_CALL *get_device_ids_fn)(cl_platform_id, cl_device_type, cl_uint, cl_device_id *, cl_uint *);
-CL_API_ENTRY cl_int CL_API_CALL clGetDeviceIDs(cl_platform_id p, cl_device_type type, cl_uint num_entries,
-                                               cl_device_id *devices, cl_uint *num_devices)
-{
-    REAL(get_device_ids_fn, "clGetDeviceIDs");
-    FAIL_INT(F_GetDeviceIDs);
-    return real(p, type, num_entries, devices, num_devices);
-}
-
-typedef cl_int(CL_API_CALL *get_device_info_fn)(cl_device_id, cl_device_info, size_t, void *, size_t *);
-CL_API_ENTRY cl_int CL_API_CALL clGetDeviceInfo(cl_device_id d, cl_device_info param, size_t size, void *value,
-                                                size_t *size_ret)
-{
-    REAL(get_device_info_fn, "clGetDeviceInfo");
-    FAIL_INT(F_GetDeviceInfo);
-    return real(d, param, size, value, size_ret);
-}
-
-typedef cl_int(CL_API_CALL *obj_fn)(void *);
+/* The bodies of the wrappers below; the arguments after the first ones are the call's parameters, passed
+ * on unchanged. FORWARD_INT: a fallible call returning cl_int. FORWARD_ENQUEUE: the same for an enqueue
+ * (its last parameter `event`), counting the event it returns. FORWARD_CREATE: a creator whose last
+ * parameter is errcode_ret, counting the object of type T it returns. RETAIN_RELEASE: adds d to the count
+ * of T when the call succeeds; F < 0: never fails (a release). */
+#define FORWARD_INT(fn, F, ...)                                                                               \
+    {                                                                                                         \
+        REAL(fn);                                                                                             \
+        FAIL_INT(F);                                                                                          \
+        return real(__VA_ARGS__);                                                                             \
+    }
+#define FORWARD_ENQUEUE(fn, F, ...)                                                                           \
+    {                                                                                                         \
+        REAL(fn);                                                                                             \
+        FAIL_INT(F);                                                                                          \
+        cl_int err_ = real(__VA_ARGS__);                                                                      \
+        if (err_ == CL_SUCCESS && event && *event) count_obj(mine, REL_OBJ_EVENT, 1);                         \
+        return err_;                                                                                          \
+    }
+#define FORWARD_CREATE(fn, F, T, ...)                                                                         \
+    {                                                                                                         \
+        REAL(fn);                                                                                             \
+        FAIL_CREATE(F, errcode_ret);                                                                          \
+        __typeof__(real(__VA_ARGS__)) obj_ = real(__VA_ARGS__);                                               \
+        if (obj_) count_obj(mine, T, 1);                                                                      \
+        return obj_;                                                                                          \
+    }
 #define RETAIN_RELEASE(fn, F, T, d)                                                                           \
     {                                                                                                         \
-        REAL(obj_fn, #fn);                                                                                    \
+        REAL(fn);                                                                                             \
         if ((F) >= 0) FAIL_INT(F);                                                                            \
-        cl_int err_ = real((void *)obj);                                                                      \
+        cl_int err_ = real(obj);                                                                              \
         if (err_ == CL_SUCCESS) count_obj(mine, T, d);                                                        \
         return err_;                                                                                          \
     }
+
+/* ---- platforms and devices ----------------------------------------------------------------------------- */
+
+CL_API_ENTRY cl_int CL_API_CALL clGetPlatformIDs(cl_uint num_entries, cl_platform_id *platforms, cl_uint *num_platforms)
+    FORWARD_INT(clGetPlatformIDs, F_GetPlatformIDs, num_entries, platforms, num_platforms)
+
+CL_API_ENTRY cl_int CL_API_CALL clGetPlatformInfo(cl_platform_id p, cl_platform_info param, size_t size, void *value,
+                                                  size_t *size_ret)
+    FORWARD_INT(clGetPlatformInfo, F_GetPlatformInfo, p, param, size, value, size_ret)
+
+CL_API_ENTRY cl_int CL_API_CALL clGetDeviceIDs(cl_platform_id p, cl_device_type type, cl_uint num_entries,
+                                               cl_device_id *devices, cl_uint *num_devices)
+    FORWARD_INT(clGetDeviceIDs, F_GetDeviceIDs, p, type, num_entries, devices, num_devices)
+
+CL_API_ENTRY cl_int CL_API_CALL clGetDeviceInfo(cl_device_id d, cl_device_info param, size_t size, void *value,
+                                                size_t *size_ret)
+    FORWARD_INT(clGetDeviceInfo, F_GetDeviceInfo, d, param, size, value, size_ret)
 
 CL_API_ENTRY cl_int CL_API_CALL clRetainDevice(cl_device_id obj) RETAIN_RELEASE(clRetainDevice, F_RetainDevice, REL_OBJ_DEVICE, 1)
 CL_API_ENTRY cl_int CL_API_CALL clReleaseDevice(cl_device_id obj) RETAIN_RELEASE(clReleaseDevice, -1, REL_OBJ_DEVICE, -1)
 
 /* ---- contexts and queues ----------------------------------------------------------------------------------- */
 
-typedef void(CL_CALLBACK *ctx_notify_fn)(const char *, const void *, size_t, void *);
-typedef cl_context(CL_API_CALL *create_context_fn)(const cl_context_properties *, cl_uint, const cl_device_id *,
-                                                   ctx_notify_fn, void *, cl_int *);
 CL_API_ENTRY cl_context CL_API_CALL clCreateContext(const cl_context_properties *props, cl_uint num_devices,
-                                                    const cl_device_id *devices, ctx_notify_fn notify,
+                                                    const cl_device_id *devices,
+                                                    void(CL_CALLBACK *notify)(const char *, const void *, size_t, void *),
                                                     void *user_data, cl_int *errcode_ret)
-{
-    REAL(create_context_fn, "clCreateContext");
-    FAIL_CREATE(F_CreateContext, errcode_ret);
-    cl_context c = real(props, num_devices, devices, notify, user_data, errcode_ret);
-    if (c) count_obj(mine, REL_OBJ_CONTEXT, 1);
-    return c;
-}
+    FORWARD_CREATE(clCreateContext, F_CreateContext, REL_OBJ_CONTEXT, props, num_devices, devices, notify, user_data,
+                   errcode_ret)
 
 CL_API_ENTRY cl_int CL_API_CALL clRetainContext(cl_context obj) RETAIN_RELEASE(clRetainContext, F_RetainContext, REL_OBJ_CONTEXT, 1)
 CL_API_ENTRY cl_int CL_API_CALL clReleaseContext(cl_context obj) RETAIN_RELEASE(clReleaseContext, -1, REL_OBJ_CONTEXT, -1)
 
-typedef cl_command_queue(CL_API_CALL *create_queue_fn)(cl_context, cl_device_id, cl_command_queue_properties, cl_int *);
 CL_API_ENTRY cl_command_queue CL_API_CALL clCreateCommandQueue(cl_context c, cl_device_id d,
                                                                cl_command_queue_properties props, cl_int *errcode_ret)
-{
-    REAL(create_queue_fn, "clCreateCommandQueue");
-    FAIL_CREATE(F_CreateCommandQueue, errcode_ret);
-    cl_command_queue q = real(c, d, props, errcode_ret);
-    if (q) count_obj(mine, REL_OBJ_QUEUE, 1);
-    return q;
-}
+    FORWARD_CREATE(clCreateCommandQueue, F_CreateCommandQueue, REL_OBJ_QUEUE, c, d, props, errcode_ret)
 
 CL_API_ENTRY cl_int CL_API_CALL clRetainCommandQueue(cl_command_queue obj)
     RETAIN_RELEASE(clRetainCommandQueue, F_RetainCommandQueue, REL_OBJ_QUEUE, 1)
 CL_API_ENTRY cl_int CL_API_CALL clReleaseCommandQueue(cl_command_queue obj)
     RETAIN_RELEASE(clReleaseCommandQueue, -1, REL_OBJ_QUEUE, -1)
 
-typedef cl_int(CL_API_CALL *get_queue_info_fn)(cl_command_queue, cl_command_queue_info, size_t, void *, size_t *);
 CL_API_ENTRY cl_int CL_API_CALL clGetCommandQueueInfo(cl_command_queue q, cl_command_queue_info param, size_t size,
                                                       void *value, size_t *size_ret)
-{
-    REAL(get_queue_info_fn, "clGetCommandQueueInfo");
-    FAIL_INT(F_GetCommandQueueInfo);
-    return real(q, param, size, value, size_ret);
-}
+    FORWARD_INT(clGetCommandQueueInfo, F_GetCommandQueueInfo, q, param, size, value, size_ret)
 
 /* ---- buffers ------------------------------------------------------------------------------------------------- */
 
-typedef cl_mem(CL_API_CALL *create_buffer_fn)(cl_context, cl_mem_flags, size_t, void *, cl_int *);
 CL_API_ENTRY cl_mem CL_API_CALL clCreateBuffer(cl_context c, cl_mem_flags flags, size_t size, void *host,
                                                cl_int *errcode_ret)
-{
-    REAL(create_buffer_fn, "clCreateBuffer");
-    FAIL_CREATE(F_CreateBuffer, errcode_ret);
-    cl_mem m = real(c, flags, size, host, errcode_ret);
-    if (m) count_obj(mine, REL_OBJ_MEM, 1);
-    return m;
-}
+    FORWARD_CREATE(clCreateBuffer, F_CreateBuffer, REL_OBJ_MEM, c, flags, size, host, errcode_ret)
 
 CL_API_ENTRY cl_int CL_API_CALL clReleaseMemObject(cl_mem obj) RETAIN_RELEASE(clReleaseMemObject, -1, REL_OBJ_MEM, -1)
 
-typedef cl_int(CL_API_CALL *get_mem_info_fn)(cl_mem, cl_mem_info, size_t, void *, size_t *);
 CL_API_ENTRY cl_int CL_API_CALL clGetMemObjectInfo(cl_mem m, cl_mem_info param, size_t size, void *value,
                                                    size_t *size_ret)
-{
-    REAL(get_mem_info_fn, "clGetMemObjectInfo");
-    FAIL_INT(F_GetMemObjectInfo);
-    return real(m, param, size, value, size_ret);
-}
+    FORWARD_INT(clGetMemObjectInfo, F_GetMemObjectInfo, m, param, size, value, size_ret)
 
 /* ---- programs and kernels ------------------------------------------------------------------------------------- */
 
-typedef cl_program(CL_API_CALL *create_prog_src_fn)(cl_context, cl_uint, const char **, const size_t *, cl_int *);
 CL_API_ENTRY cl_program CL_API_CALL clCreateProgramWithSource(cl_context c, cl_uint count, const char **strings,
                                                               const size_t *lengths, cl_int *errcode_ret)
-{
-    REAL(create_prog_src_fn, "clCreateProgramWithSource");
-    FAIL_CREATE(F_CreateProgramWithSource, errcode_ret);
-    cl_program p = real(c, count, strings, lengths, errcode_ret);
-    if (p) count_obj(mine, REL_OBJ_PROGRAM, 1);
-    return p;
-}
+    FORWARD_CREATE(clCreateProgramWithSource, F_CreateProgramWithSource, REL_OBJ_PROGRAM, c, count, strings, lengths,
+                   errcode_ret)
 
-typedef cl_program(CL_API_CALL *create_prog_bin_fn)(cl_context, cl_uint, const cl_device_id *, const size_t *,
-                                                    const unsigned char **, cl_int *, cl_int *);
+/* Also marks every device's binary_status invalid when it fails. */
 CL_API_ENTRY cl_program CL_API_CALL clCreateProgramWithBinary(cl_context c, cl_uint num_devices,
                                                               const cl_device_id *devices, const size_t *lengths,
                                                               const unsigned char **binaries, cl_int *binary_status,
                                                               cl_int *errcode_ret)
 {
-    REAL(create_prog_bin_fn, "clCreateProgramWithBinary");
+    REAL(clCreateProgramWithBinary);
     if (fault_now(F_CreateProgramWithBinary, mine)) {
         if (binary_status)
             for (cl_uint i = 0; i < num_devices; i++) binary_status[i] = CL_INVALID_BINARY;
@@ -350,149 +318,64 @@ CL_API_ENTRY cl_program CL_API_CALL clCreateProgramWithBinary(cl_context c, cl_u
 
 CL_API_ENTRY cl_int CL_API_CALL clReleaseProgram(cl_program obj) RETAIN_RELEASE(clReleaseProgram, -1, REL_OBJ_PROGRAM, -1)
 
-typedef void(CL_CALLBACK *build_notify_fn)(cl_program, void *);
-typedef cl_int(CL_API_CALL *build_program_fn)(cl_program, cl_uint, const cl_device_id *, const char *,
-                                              build_notify_fn, void *);
 CL_API_ENTRY cl_int CL_API_CALL clBuildProgram(cl_program p, cl_uint num_devices, const cl_device_id *devices,
-                                               const char *options, build_notify_fn notify, void *user_data)
-{
-    REAL(build_program_fn, "clBuildProgram");
-    FAIL_INT(F_BuildProgram);
-    return real(p, num_devices, devices, options, notify, user_data);
-}
+                                               const char *options, void(CL_CALLBACK *notify)(cl_program, void *),
+                                               void *user_data)
+    FORWARD_INT(clBuildProgram, F_BuildProgram, p, num_devices, devices, options, notify, user_data)
 
-typedef cl_int(CL_API_CALL *get_program_info_fn)(cl_program, cl_program_info, size_t, void *, size_t *);
 CL_API_ENTRY cl_int CL_API_CALL clGetProgramInfo(cl_program p, cl_program_info param, size_t size, void *value,
                                                  size_t *size_ret)
-{
-    REAL(get_program_info_fn, "clGetProgramInfo");
-    FAIL_INT(F_GetProgramInfo);
-    return real(p, param, size, value, size_ret);
-}
+    FORWARD_INT(clGetProgramInfo, F_GetProgramInfo, p, param, size, value, size_ret)
 
-typedef cl_int(CL_API_CALL *get_build_info_fn)(cl_program, cl_device_id, cl_program_build_info, size_t, void *,
-                                               size_t *);
 CL_API_ENTRY cl_int CL_API_CALL clGetProgramBuildInfo(cl_program p, cl_device_id d, cl_program_build_info param,
                                                       size_t size, void *value, size_t *size_ret)
-{
-    REAL(get_build_info_fn, "clGetProgramBuildInfo");
-    FAIL_INT(F_GetProgramBuildInfo);
-    return real(p, d, param, size, value, size_ret);
-}
+    FORWARD_INT(clGetProgramBuildInfo, F_GetProgramBuildInfo, p, d, param, size, value, size_ret)
 
-typedef cl_kernel(CL_API_CALL *create_kernel_fn)(cl_program, const char *, cl_int *);
 CL_API_ENTRY cl_kernel CL_API_CALL clCreateKernel(cl_program p, const char *name, cl_int *errcode_ret)
-{
-    REAL(create_kernel_fn, "clCreateKernel");
-    FAIL_CREATE(F_CreateKernel, errcode_ret);
-    cl_kernel k = real(p, name, errcode_ret);
-    if (k) count_obj(mine, REL_OBJ_KERNEL, 1);
-    return k;
-}
+    FORWARD_CREATE(clCreateKernel, F_CreateKernel, REL_OBJ_KERNEL, p, name, errcode_ret)
 
 CL_API_ENTRY cl_int CL_API_CALL clReleaseKernel(cl_kernel obj) RETAIN_RELEASE(clReleaseKernel, -1, REL_OBJ_KERNEL, -1)
 
-typedef cl_int(CL_API_CALL *set_arg_fn)(cl_kernel, cl_uint, size_t, const void *);
 CL_API_ENTRY cl_int CL_API_CALL clSetKernelArg(cl_kernel k, cl_uint index, size_t size, const void *value)
-{
-    REAL(set_arg_fn, "clSetKernelArg");
-    FAIL_INT(F_SetKernelArg);
-    return real(k, index, size, value);
-}
+    FORWARD_INT(clSetKernelArg, F_SetKernelArg, k, index, size, value)
 
-typedef cl_int(CL_API_CALL *get_kwg_info_fn)(cl_kernel, cl_device_id, cl_kernel_work_group_info, size_t, void *,
-                                             size_t *);
 CL_API_ENTRY cl_int CL_API_CALL clGetKernelWorkGroupInfo(cl_kernel k, cl_device_id d, cl_kernel_work_group_info param,
                                                          size_t size, void *value, size_t *size_ret)
-{
-    REAL(get_kwg_info_fn, "clGetKernelWorkGroupInfo");
-    FAIL_INT(F_GetKernelWorkGroupInfo);
-    return real(k, d, param, size, value, size_ret);
-}
+    FORWARD_INT(clGetKernelWorkGroupInfo, F_GetKernelWorkGroupInfo, k, d, param, size, value, size_ret)
 
 /* ---- commands and events ------------------------------------------------------------------------------------- */
 
-/* After an enqueue that succeeded and returned an event. */
-#define COUNT_EVENT(err, event)                                                                               \
-    if ((err) == CL_SUCCESS && (event) && *(event)) count_obj(mine, REL_OBJ_EVENT, 1)
-
-typedef cl_int(CL_API_CALL *enqueue_nd_fn)(cl_command_queue, cl_kernel, cl_uint, const size_t *, const size_t *,
-                                           const size_t *, cl_uint, const cl_event *, cl_event *);
 CL_API_ENTRY cl_int CL_API_CALL clEnqueueNDRangeKernel(cl_command_queue q, cl_kernel k, cl_uint dim,
                                                        const size_t *offset, const size_t *global, const size_t *local,
                                                        cl_uint num_wait, const cl_event *wait_list, cl_event *event)
-{
-    REAL(enqueue_nd_fn, "clEnqueueNDRangeKernel");
-    FAIL_INT(F_EnqueueNDRangeKernel);
-    cl_int err = real(q, k, dim, offset, global, local, num_wait, wait_list, event);
-    COUNT_EVENT(err, event);
-    return err;
-}
+    FORWARD_ENQUEUE(clEnqueueNDRangeKernel, F_EnqueueNDRangeKernel, q, k, dim, offset, global, local, num_wait,
+                    wait_list, event)
 
-typedef cl_int(CL_API_CALL *enqueue_read_fn)(cl_command_queue, cl_mem, cl_bool, size_t, size_t, void *, cl_uint,
-                                             const cl_event *, cl_event *);
 CL_API_ENTRY cl_int CL_API_CALL clEnqueueReadBuffer(cl_command_queue q, cl_mem m, cl_bool blocking, size_t offset,
                                                     size_t size, void *ptr, cl_uint num_wait, const cl_event *wait_list,
                                                     cl_event *event)
-{
-    REAL(enqueue_read_fn, "clEnqueueReadBuffer");
-    FAIL_INT(F_EnqueueReadBuffer);
-    cl_int err = real(q, m, blocking, offset, size, ptr, num_wait, wait_list, event);
-    COUNT_EVENT(err, event);
-    return err;
-}
+    FORWARD_ENQUEUE(clEnqueueReadBuffer, F_EnqueueReadBuffer, q, m, blocking, offset, size, ptr, num_wait, wait_list,
+                    event)
 
-typedef cl_int(CL_API_CALL *enqueue_write_fn)(cl_command_queue, cl_mem, cl_bool, size_t, size_t, const void *, cl_uint,
-                                              const cl_event *, cl_event *);
 CL_API_ENTRY cl_int CL_API_CALL clEnqueueWriteBuffer(cl_command_queue q, cl_mem m, cl_bool blocking, size_t offset,
                                                      size_t size, const void *ptr, cl_uint num_wait,
                                                      const cl_event *wait_list, cl_event *event)
-{
-    REAL(enqueue_write_fn, "clEnqueueWriteBuffer");
-    FAIL_INT(F_EnqueueWriteBuffer);
-    cl_int err = real(q, m, blocking, offset, size, ptr, num_wait, wait_list, event);
-    COUNT_EVENT(err, event);
-    return err;
-}
+    FORWARD_ENQUEUE(clEnqueueWriteBuffer, F_EnqueueWriteBuffer, q, m, blocking, offset, size, ptr, num_wait, wait_list,
+                    event)
 
-typedef cl_int(CL_API_CALL *enqueue_copy_fn)(cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t, cl_uint,
-                                             const cl_event *, cl_event *);
 CL_API_ENTRY cl_int CL_API_CALL clEnqueueCopyBuffer(cl_command_queue q, cl_mem src, cl_mem dst, size_t src_offset,
                                                     size_t dst_offset, size_t size, cl_uint num_wait,
                                                     const cl_event *wait_list, cl_event *event)
-{
-    REAL(enqueue_copy_fn, "clEnqueueCopyBuffer");
-    FAIL_INT(F_EnqueueCopyBuffer);
-    cl_int err = real(q, src, dst, src_offset, dst_offset, size, num_wait, wait_list, event);
-    COUNT_EVENT(err, event);
-    return err;
-}
+    FORWARD_ENQUEUE(clEnqueueCopyBuffer, F_EnqueueCopyBuffer, q, src, dst, src_offset, dst_offset, size, num_wait,
+                    wait_list, event)
 
-typedef cl_int(CL_API_CALL *enqueue_marker_fn)(cl_command_queue, cl_uint, const cl_event *, cl_event *);
 CL_API_ENTRY cl_int CL_API_CALL clEnqueueMarkerWithWaitList(cl_command_queue q, cl_uint num_wait,
                                                             const cl_event *wait_list, cl_event *event)
-{
-    REAL(enqueue_marker_fn, "clEnqueueMarkerWithWaitList");
-    FAIL_INT(F_EnqueueMarkerWithWaitList);
-    cl_int err = real(q, num_wait, wait_list, event);
-    COUNT_EVENT(err, event);
-    return err;
-}
+    FORWARD_ENQUEUE(clEnqueueMarkerWithWaitList, F_EnqueueMarkerWithWaitList, q, num_wait, wait_list, event)
 
-typedef cl_int(CL_API_CALL *finish_fn)(cl_command_queue);
-CL_API_ENTRY cl_int CL_API_CALL clFinish(cl_command_queue q)
-{
-    REAL(finish_fn, "clFinish");
-    FAIL_INT(F_Finish);
-    return real(q);
-}
+CL_API_ENTRY cl_int CL_API_CALL clFinish(cl_command_queue q) FORWARD_INT(clFinish, F_Finish, q)
 
-typedef cl_int(CL_API_CALL *wait_fn)(cl_uint, const cl_event *);
 CL_API_ENTRY cl_int CL_API_CALL clWaitForEvents(cl_uint n, const cl_event *events)
-{
-    REAL(wait_fn, "clWaitForEvents");
-    FAIL_INT(F_WaitForEvents);
-    return real(n, events);
-}
+    FORWARD_INT(clWaitForEvents, F_WaitForEvents, n, events)
 
 CL_API_ENTRY cl_int CL_API_CALL clReleaseEvent(cl_event obj) RETAIN_RELEASE(clReleaseEvent, -1, REL_OBJ_EVENT, -1)

@@ -50,9 +50,9 @@
 #include <clblast_c.h>
 
 #include "alloc.h"
+#include "mha_case.h"
 #include "reference.h"
 #include "rel_fault_shim.h"
-#include "rel_mha.h"
 #include "test_util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -246,8 +246,8 @@ struct phase {
     prob *p;              /* SDPA problem (plan/exec/context phases) */
     clattn_context *ctx;  /* persistent context (NULL: setup makes one when needed) */
     clattn_sdpa_plan *plan;
-    const rel_mha_case *mc;
-    rel_mha_data *md;
+    const mha_case *mc;
+    mha_data *md;
     clattn_mha *mha;
     float *mout, *mprobs; /* guarded MHA outputs */
     int64_t n_mout, n_mprobs;
@@ -440,21 +440,20 @@ static void walk(phase *ph, int kind)
     g_tot.absorbed[kind] += ph->absorbed[kind];
 }
 
+/* after_fail of a creation: the object the failed call should have returned is still NULL (the phase's
+ * teardown destroys one returned anyway). */
+static bool none_returned(const void *obj, const char *what, const tu_where *w)
+{
+    if (obj) tu_report(w, "%s is non-NULL after a failed creation", what);
+    return !obj;
+}
+
 /* ---- phase: context creation ------------------------------------------------------------------------ */
 
 static void ctx_setup(phase *ph) { ph->ctx = NULL; }
 static clattn_status ctx_run(phase *ph) { return clattn_context_create(&ph->ctx, NULL); }
 static const char *ctx_message(phase *ph) { (void)ph; return clattn_last_error(NULL); }
-static bool ctx_after_fail(phase *ph, const tu_where *w)
-{
-    if (ph->ctx) {
-        tu_report(w, "context is non-NULL after a failed creation");
-        clattn_context_destroy(ph->ctx);
-        ph->ctx = NULL;
-        return false;
-    }
-    return true;
-}
+static bool ctx_after_fail(phase *ph, const tu_where *w) { return none_returned(ph->ctx, "context", w); }
 static bool ctx_verify(phase *ph, const tu_where *w)
 {
     clattn_context *c = NULL;
@@ -516,26 +515,19 @@ static void plan_setup(phase *ph)
 }
 static clattn_status plan_run(phase *ph) { return clattn_sdpa_plan_create(&ph->plan, ph->ctx, &ph->p->desc); }
 static const char *ctx_msg(phase *ph) { return clattn_last_error(ph->ctx); }
-static bool plan_after_fail(phase *ph, const tu_where *w)
-{
-    if (ph->plan) {
-        tu_report(w, "plan is non-NULL after a failed creation");
-        clattn_sdpa_plan_destroy(ph->plan);
-        ph->plan = NULL;
-        return false;
-    }
-    return true;
-}
+static bool plan_after_fail(phase *ph, const tu_where *w) { return none_returned(ph->plan, "plan", w); }
 static bool plan_verify(phase *ph, const tu_where *w) { return prob_run_checked(ph->ctx, ph->p, w); }
-static bool plan_after_ok(phase *ph, const tu_where *w)
+/* Executes the phase's plan and checks the result; what names the run in a failure. */
+static bool plan_execute_checked(phase *ph, const char *what, const tu_where *w)
 {
     clattn_status st = prob_execute(ph->plan, ph->p);
     if (st != CLATTN_SUCCESS) {
-        tu_report(w, "execute failed: %s", clattn_last_error(ph->ctx));
+        tu_report(w, "%s failed: %s", what, clattn_last_error(ph->ctx));
         return false;
     }
     return prob_result_ok(ph->p, w);
 }
+static bool plan_after_ok(phase *ph, const tu_where *w) { return plan_execute_checked(ph, "execute", w); }
 static void plan_teardown(phase *ph)
 {
     clattn_sdpa_plan_destroy(ph->plan);
@@ -553,12 +545,7 @@ static clattn_status exec_run(phase *ph) { return prob_execute(ph->plan, ph->p);
 static bool exec_after_fail(phase *ph, const tu_where *w) { return prob_guards_ok(ph->p, w); }
 static bool exec_verify(phase *ph, const tu_where *w)
 {
-    clattn_status st = prob_execute(ph->plan, ph->p);
-    if (st != CLATTN_SUCCESS) {
-        tu_report(w, "re-run on the same plan failed: %s", clattn_last_error(ph->ctx));
-        return false;
-    }
-    return prob_result_ok(ph->p, w);
+    return plan_execute_checked(ph, "re-run on the same plan", w);
 }
 static bool exec_after_ok(phase *ph, const tu_where *w) { return prob_result_ok(ph->p, w); }
 static void nothing(phase *ph) { (void)ph; }
@@ -691,8 +678,8 @@ static void mha_poison(phase *ph)
 
 static clattn_status mha_forward(phase *ph)
 {
-    const rel_mha_case *c = ph->mc;
-    rel_mha_data *d = ph->md;
+    const mha_case *c = ph->mc;
+    mha_data *d = ph->md;
     mha_poison(ph);
     return clattn_mha_forward(ph->mha, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key,
                               c->self ? NULL : d->value, d->mask, d->kvl, &d->opts, ph->mout + GUARD,
@@ -713,10 +700,10 @@ static bool mha_guards_ok(phase *ph, const tu_where *w)
 
 static bool mha_result_ok(phase *ph, const tu_where *w)
 {
-    rel_mha_data *d = ph->md;
+    mha_data *d = ph->md;
     memcpy(d->out, ph->mout + GUARD, (size_t)d->n_out * sizeof(float));
     if (d->probs) memcpy(d->probs, ph->mprobs + GUARD, (size_t)d->n_probs * sizeof(float));
-    return rel_mha_check(ph->mc, d, w) & mha_guards_ok(ph, w);
+    return mha_data_check(ph->mc, d, NULL, w) & mha_guards_ok(ph, w);
 }
 
 static bool mha_forward_checked(phase *ph, const tu_where *w)
@@ -731,28 +718,20 @@ static bool mha_forward_checked(phase *ph, const tu_where *w)
 
 static void mhac_setup(phase *ph) { ph->mha = NULL; }
 static clattn_status mhac_run(phase *ph) { return clattn_mha_create(&ph->mha, ph->ctx, &ph->md->w); }
-static bool mhac_after_fail(phase *ph, const tu_where *w)
+static void mha_teardown(phase *ph)
 {
-    if (ph->mha) {
-        tu_report(w, "module is non-NULL after a failed creation");
-        clattn_mha_destroy(ph->mha);
-        ph->mha = NULL;
-        return false;
-    }
-    return true;
+    clattn_mha_destroy(ph->mha);
+    ph->mha = NULL;
 }
+static bool mhac_after_fail(phase *ph, const tu_where *w) { return none_returned(ph->mha, "module", w); }
 static bool mhac_verify(phase *ph, const tu_where *w)
 {
+    mha_teardown(ph); /* a module the failed call returned after all (reported by mhac_after_fail) */
     if (clattn_mha_create(&ph->mha, ph->ctx, &ph->md->w) != CLATTN_SUCCESS) {
         tu_report(w, "module creation after the fault failed: %s", clattn_last_error(ph->ctx));
         return false;
     }
     return mha_forward_checked(ph, w);
-}
-static void mha_teardown(phase *ph)
-{
-    clattn_mha_destroy(ph->mha);
-    ph->mha = NULL;
 }
 
 static void mhaf_setup(phase *ph)
@@ -774,6 +753,22 @@ static phase make_phase(const char *name, prob *p, clattn_context *ctx)
     ph.p = p;
     ph.ctx = ctx;
     return ph;
+}
+
+/* Phase "<kind> <variant>" of problem p on the persistent context ctx, with its plan made beforehand.
+ * False when the phase is not selected or the plan cannot be made (reported). */
+static bool make_plan_phase(phase *ph, const char *kind, prob *p, clattn_context *ctx)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s %s", kind, p->name);
+    *ph = make_phase(name, p, ctx);
+    if (!phase_selected(name)) return false;
+    set_path(p);
+    if (clattn_sdpa_plan_create(&ph->plan, ctx, &p->desc) != CLATTN_SUCCESS) {
+        FAIL("%s: plan: %s", name, clattn_last_error(ctx));
+        return false;
+    }
+    return true;
 }
 
 static void run_phase(phase *ph)
@@ -867,16 +862,9 @@ int main(void)
     }
     /* execute, per variant, on one context and one plan */
     for (int i = first; i < N_PROBS; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "exec %s", probs[i].name);
-        phase ph = make_phase(name, &probs[i], ctx);
-        if (!phase_selected(name)) continue;
-        set_path(&probs[i]);
-        if (clattn_sdpa_plan_create(&ph.plan, ctx, &probs[i].desc) != CLATTN_SUCCESS) {
-            FAIL("%s: plan: %s", name, clattn_last_error(ctx));
-            continue;
-        }
-        printf("# %s: path %s\n", name, clattn_sdpa_plan_path(ph.plan));
+        phase ph;
+        if (!make_plan_phase(&ph, "exec", &probs[i], ctx)) continue;
+        printf("# %s: path %s\n", ph.name, clattn_sdpa_plan_path(ph.plan));
         ph.setup = exec_setup, ph.run = exec_run, ph.message = ctx_msg, ph.after_fail = exec_after_fail;
         ph.verify = exec_verify, ph.after_ok = exec_after_ok, ph.teardown = nothing;
         run_phase(&ph);
@@ -884,15 +872,8 @@ int main(void)
     }
     /* zero-copy enqueue with a wait list and an output event (OpenCL only), chain and fused */
     for (int i = 2; i < N_PROBS && !host; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "enqueue %s", probs[i].name);
-        phase ph = make_phase(name, &probs[i], ctx);
-        if (!phase_selected(name)) continue;
-        set_path(&probs[i]);
-        if (clattn_sdpa_plan_create(&ph.plan, ctx, &probs[i].desc) != CLATTN_SUCCESS) {
-            FAIL("%s: plan: %s", name, clattn_last_error(ctx));
-            continue;
-        }
+        phase ph;
+        if (!make_plan_phase(&ph, "enqueue", &probs[i], ctx)) continue;
         enq_make_buffers(&ph);
         ph.setup = enq_setup, ph.run = enq_run, ph.message = ctx_msg, ph.after_fail = enq_after_fail;
         ph.verify = enq_verify, ph.after_ok = enq_after_ok, ph.teardown = enq_teardown;
@@ -902,18 +883,18 @@ int main(void)
     }
     /* multi-head attention: "mha" cross-attention, kdim != vdim, biases, bool mask, kv_lengths, averaged
      * probs (the chain inside); "mha_self" self-attention, no biases, causal, no probs (fused on OpenCL) */
-    static const rel_mha_case mcs[2] = {
+    static const mha_case mcs[2] = {
         {.name = "mha", .B = 2, .Lq = 5, .Lk = 9, .E = 16, .H = 2, .kdim = 6, .vdim = 4, .bias = 1,
          .mask_kind = CLATTN_MASK_BOOL, .mb = 1, .mq = 1, .kvl = 1, .probs = CLATTN_PROBS_AVERAGED},
         {.name = "mha_self", .B = 2, .Lq = 10, .Lk = 10, .E = 16, .H = 2, .self = 1, .causal = CLATTN_CAUSAL_TOP_LEFT},
     };
     for (int c = 0; c < 2; c++) {
-        const rel_mha_case *mc = &mcs[c];
-        rel_mha_data md;
+        const mha_case *mc = &mcs[c];
+        mha_data md;
         tu_rng r;
         tu_rng_init(&r, tu_case_seed("faults", 3 + c));
-        rel_mha_make(&md, mc, &r);
-        if (md.kvl) md.kvl[1] = 3; /* rel_mha_make gives batch 1 no keys at all; keep some */
+        mha_data_make(&md, mc, &r);
+        if (md.kvl) md.kvl[1] = 3; /* mha_data_make gives batch 1 no keys at all; keep some */
         char name[64];
         snprintf(name, sizeof name, "%s create", mc->name);
         phase ph = make_phase(name, NULL, ctx);
@@ -938,7 +919,7 @@ int main(void)
         run_phase(&pf);
         free(ph.mout);
         free(ph.mprobs);
-        rel_mha_free(&md);
+        mha_data_free(&md);
     }
 
     clattn_context_destroy(ctx);

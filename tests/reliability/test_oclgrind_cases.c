@@ -36,9 +36,9 @@
 
 #include <clblast_c.h>
 
+#include "mha_case.h"
 #include "reference.h"
 #include "rel_cl_shim.h"
-#include "rel_mha.h"
 #include "sdpa_case.h"
 
 static clattn_context *g_ctx;
@@ -117,7 +117,7 @@ static const sdpa_case chunk_cases[] = {
     {"row_chunks_gqa_mask", SZ(1, 2, 1, 67, 300, 1, 2), .mask_kind = ADDM, .mq = 1, .lm = TU_PAD, .causal = TL},
 };
 
-static const rel_mha_case mha_cases[] = {
+static const mha_case mha_cases[] = {
     {"self_bias", 2, 5, 5, 8, 2, 0, 0, .self = 1, .bias = 1},
     {"self_nobias_perhead", 1, 7, 7, 12, 3, 0, 0, .self = 1, .probs = CLATTN_PROBS_PER_HEAD},
     {"cross_kdim_vdim_bias_avg", 2, 3, 5, 12, 3, 5, 7, .bias = 1, .probs = CLATTN_PROBS_AVERAGED},
@@ -205,20 +205,20 @@ static void test_masked_v_nonfinite(void **state)
 
 static void test_mha_case(void **state)
 {
-    const rel_mha_case *c = *state;
+    const mha_case *c = *state;
     int idx = (int)(c - mha_cases);
     tu_where w = {"oclgrind.mha", c->name, tu_case_seed("oclgrind.mha", idx)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
-    rel_mha_data d;
-    rel_mha_make(&d, c, &r);
+    mha_data d;
+    mha_data_make(&d, c, &r);
     clattn_mha *m = NULL;
     clattn_status st = clattn_mha_create(&m, g_ctx, &d.w);
     bool ok = st == CLATTN_SUCCESS;
     if (!ok) tu_report(&w, "clattn_mha_create: %d %s", (int)st, clattn_last_error(g_ctx));
-    if (ok) ok = rel_mha_forward(g_ctx, m, c, &d, &w) == CLATTN_SUCCESS && rel_mha_check(c, &d, &w);
+    if (ok) ok = mha_data_forward(g_ctx, m, c, &d, &w) == CLATTN_SUCCESS && mha_data_check(c, &d, NULL, &w);
     clattn_mha_destroy(m);
-    rel_mha_free(&d);
+    mha_data_free(&d);
     assert_true(ok);
 }
 

@@ -27,10 +27,6 @@
  * (outputs, probabilities and untouched gap elements), within TU_TOL_F32 on OpenCL.
  * CLATTN_TEST_SECONDS sets the duration of each timed phase (RELIABILITY.md records a longer run).
  */
-#ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700 /* nftw */
-#endif
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -41,9 +37,10 @@
 
 #include <clblast_c.h>
 
+#include "mha_case.h"
 #include "reference.h"
-#include "rel_mha.h"
 #include "sdpa_case.h"
+#include "test_files.h"
 
 #define SZ(b, hq, hkv, lq, lk, d, dv) .B = b, .Hq = hq, .Hkv = hkv, .Lq = lq, .Lk = lk, .D = d, .Dv = dv
 #define MAX_THREADS 64
@@ -58,7 +55,7 @@ static const sdpa_case sdpa_cases[] = {
 };
 #define N_SDPA (sizeof sdpa_cases / sizeof sdpa_cases[0])
 
-static const rel_mha_case mha_cases[] = {
+static const mha_case mha_cases[] = {
     {"mha_self_bias", 2, 17, 17, 32, 4, 0, 0, .self = 1, .bias = 1, .probs = CLATTN_PROBS_AVERAGED},
     {"mha_cross_kvl_mask", 2, 9, 33, 24, 3, 16, 40, .bias = 1, .kvl = 1, .mask_kind = CLATTN_MASK_BOOL, .mq = 1,
      .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .probs = CLATTN_PROBS_PER_HEAD},
@@ -70,9 +67,9 @@ static const rel_mha_case mha_cases[] = {
 typedef struct shape {
     int is_mha;
     const sdpa_case *sc;
-    const rel_mha_case *mc;
+    const mha_case *mc;
     sdpa_data sd;        /* SDPA inputs; sd.out / sd.probs hold the expected result */
-    rel_mha_data md;     /* MHA weights and inputs; md.out / md.probs hold the expected result */
+    mha_data md;     /* MHA weights and inputs; md.out / md.probs hold the expected result */
     int64_t n_out, n_probs;
     const float *exp_out, *exp_probs;
 } shape;
@@ -158,8 +155,8 @@ static bool run_shape(clattn_context *ctx, size_t s, clattn_sdpa_plan *plan, cla
     char err[256] = "";
     if (lock) pthread_mutex_lock(lock);
     if (sh->is_mha) {
-        const rel_mha_case *c = sh->mc;
-        const rel_mha_data *d = &sh->md;
+        const mha_case *c = sh->mc;
+        const mha_data *d = &sh->md;
         st = clattn_mha_forward(mha, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key, c->self ? NULL : d->value,
                                 d->mask, d->kvl, &d->opts, out, probs);
     } else {
@@ -207,7 +204,7 @@ static void make_shapes(void)
         } else {
             sh->is_mha = 1;
             sh->mc = &mha_cases[i - N_SDPA];
-            rel_mha_make(&sh->md, sh->mc, &r);
+            mha_data_make(&sh->md, sh->mc, &r);
             sh->n_out = sh->md.n_out;
             sh->n_probs = sh->md.n_probs;
             sh->exp_out = sh->md.out;
@@ -233,8 +230,8 @@ static bool compute_expected(void)
             clattn_mha *m = NULL;
             clattn_status st = clattn_mha_create(&m, ctx, &sh->md.w);
             if (st != CLATTN_SUCCESS) tu_report(&w, "clattn_mha_create: %s", clattn_last_error(ctx));
-            ok &= st == CLATTN_SUCCESS && rel_mha_forward(ctx, m, sh->mc, &sh->md, &w) == CLATTN_SUCCESS &&
-                  rel_mha_check(sh->mc, &sh->md, &w);
+            ok &= st == CLATTN_SUCCESS && mha_data_forward(ctx, m, sh->mc, &sh->md, &w) == CLATTN_SUCCESS &&
+                  mha_data_check(sh->mc, &sh->md, NULL, &w);
             clattn_mha_destroy(m);
         }
     }
@@ -246,7 +243,7 @@ static bool compute_expected(void)
 static void free_shapes(void)
 {
     for (size_t i = 0; i < N_SHAPES; i++) {
-        if (g_shapes[i].is_mha) rel_mha_free(&g_shapes[i].md);
+        if (g_shapes[i].is_mha) mha_data_free(&g_shapes[i].md);
         else sdpa_data_free(&g_shapes[i].sd);
     }
 }
@@ -352,8 +349,8 @@ static void *first_use_main(void *arg)
 {
     worker *w = arg;
     const size_t s = N_SDPA + (size_t)w->idx % N_MHA;
-    const rel_mha_case *c = g_shapes[s].mc;
-    const rel_mha_data *d = &g_shapes[s].md;
+    const mha_case *c = g_shapes[s].mc;
+    const mha_data *d = &g_shapes[s].md;
     clattn_context *ctx = open_context();
     pthread_barrier_wait(w->barrier); /* every thread has its context; go together */
     clattn_mha *m = NULL;
@@ -404,8 +401,8 @@ static void *cold_main(void *arg)
         shape *sh = &g_shapes[s];
         clattn_status st;
         if (sh->is_mha) {
-            const rel_mha_case *c = sh->mc;
-            const rel_mha_data *d = &sh->md;
+            const mha_case *c = sh->mc;
+            const mha_data *d = &sh->md;
             clattn_mha *m = NULL;
             st = clattn_mha_create(&m, ctx, &d->w);
             if (st == CLATTN_SUCCESS)
@@ -485,15 +482,9 @@ static void test_cold_start(void **state)
 /* REL_COLD_CACHE: PoCL's kernel cache in a new empty folder (removed at exit). */
 static char g_cold_cache[256];
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void remove_cold_cache(void)
 {
-    if (g_cold_cache[0]) nftw(g_cold_cache, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (g_cold_cache[0]) tu_remove_tree(g_cold_cache);
 }
 
 static void use_cold_cache(void)

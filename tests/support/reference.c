@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
+
 /* A read-only 4-D view of float or double data. */
 typedef struct rview {
     const float *f;
@@ -40,16 +42,6 @@ typedef struct rproblem {
     clattn_causal causal;
     int64_t window_left, window_right;
 } rproblem;
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "reference: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
 
 static int64_t kv_len_of(const rproblem *p, int64_t b)
 {
@@ -93,8 +85,8 @@ static int allowed(const rproblem *p, int64_t b, int64_t h, int64_t i, int64_t j
 static void ref_core(const rproblem *p, double *out, double *probs)
 {
     int64_t group = p->Hq / p->Hkv;
-    double *s = xmalloc((size_t)p->Lk * sizeof(double));
-    unsigned char *ok = xmalloc((size_t)p->Lk);
+    double *s = tu_xmalloc((size_t)p->Lk * sizeof(double));
+    unsigned char *ok = tu_xmalloc((size_t)p->Lk);
     for (int64_t b = 0; b < p->B; b++) {
         int64_t bk = bidx(p->k.t.dims[0], b), bv = bidx(p->v.t.dims[0], b);
         for (int64_t h = 0; h < p->Hq; h++) {
@@ -219,14 +211,14 @@ void ref_mha(const clattn_mha_weights *w, int64_t B, int64_t Lq, int64_t Lk, con
         key = value = query;
         Lk = Lq;
     }
-    double *qp = xmalloc((size_t)(B * Lq * E) * sizeof(double));
-    double *kp = xmalloc((size_t)(B * Lk * E) * sizeof(double));
-    double *vp = xmalloc((size_t)(B * Lk * E) * sizeof(double));
-    double *heads = xmalloc((size_t)(B * H * Lq * hd) * sizeof(double));
-    double *cat = xmalloc((size_t)(B * Lq * E) * sizeof(double));
+    double *qp = tu_xmalloc((size_t)(B * Lq * E) * sizeof(double));
+    double *kp = tu_xmalloc((size_t)(B * Lk * E) * sizeof(double));
+    double *vp = tu_xmalloc((size_t)(B * Lk * E) * sizeof(double));
+    double *heads = tu_xmalloc((size_t)(B * H * Lq * hd) * sizeof(double));
+    double *cat = tu_xmalloc((size_t)(B * Lq * E) * sizeof(double));
     double *ph = NULL;
     if (opts->probs_mode != CLATTN_PROBS_NONE && probs)
-        ph = opts->probs_mode == CLATTN_PROBS_PER_HEAD ? probs : xmalloc((size_t)(B * H * Lq * Lk) * sizeof(double));
+        ph = opts->probs_mode == CLATTN_PROBS_PER_HEAD ? probs : tu_xmalloc((size_t)(B * H * Lq * Lk) * sizeof(double));
 
     linear(B * Lq, E, E, query, NULL, w->w_q, w->b_q, qp);
     linear(B * Lk, E, kdim, key, NULL, w->w_k, w->b_k, kp);

@@ -214,6 +214,16 @@ void tu_fill_bits(float *p, int64_t n, uint32_t bits)
     for (int64_t i = 0; i < n; i++) memcpy(&p[i], &bits, sizeof bits);
 }
 
+void *tu_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory (%zu bytes)\n", n);
+        exit(1);
+    }
+    return p;
+}
+
 float *tu_alloc_bits(int64_t n, uint32_t bits)
 {
     float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));

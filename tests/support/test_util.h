@@ -82,6 +82,8 @@ int64_t tu_numel(const clattn_tensor *t);
 float tu_poison_value(void);
 /* Fills n floats with the bit pattern bits. */
 void tu_fill_bits(float *p, int64_t n, uint32_t bits);
+/* malloc(n) (n 0 counts as 1) that exits(1) with a message when memory runs out. */
+void *tu_xmalloc(size_t n);
 /* malloc'd float buffer of n (>= 1) elements filled with the bit pattern bits. */
 float *tu_alloc_bits(int64_t n, uint32_t bits);
 /* An input buffer for view t: elements of the view uniform in [lo, hi), every gap element (not in

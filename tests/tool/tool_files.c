@@ -1,16 +1,14 @@
 /* File helpers shared by the readers' unit tests; see tool_files.h. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "test_files.h"
 #include "tool_files.h"
 
 static char tmpdir[512];
@@ -23,31 +21,10 @@ int tool_tmpdir_setup(void **state)
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-/* rm -r path; returns 0 when nothing is left. */
-static int remove_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return 0;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d) return -1;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char child[1024];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        closedir(d);
-        return rmdir(path);
-    }
-    return unlink(path);
-}
-
 int tool_tmpdir_teardown(void **state)
 {
     (void)state;
-    return tmpdir[0] ? remove_tree(tmpdir) : 0;
+    return tmpdir[0] ? tu_remove_tree(tmpdir) : 0;
 }
 
 void tool_tmp_path(char *dst, size_t n, const char *name)

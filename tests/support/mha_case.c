@@ -1,5 +1,5 @@
-/* Small multi-head attention problems for the reliability tests; see rel_mha.h. */
-#include "rel_mha.h"
+/* Random multi-head attention problems from case structs; see mha_case.h. */
+#include "mha_case.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@ static float *rand_array(tu_rng *r, int64_t n, double lo, double hi)
     return p;
 }
 
-void rel_mha_make(rel_mha_data *d, const rel_mha_case *c, tu_rng *r)
+void mha_data_make(mha_data *d, const mha_case *c, tu_rng *r)
 {
     memset(d, 0, sizeof *d);
     const int64_t E = c->E, kd = c->kdim ? c->kdim : E, vd = c->vdim ? c->vdim : E;
@@ -23,6 +23,7 @@ void rel_mha_make(rel_mha_data *d, const rel_mha_case *c, tu_rng *r)
     d->w.num_heads = c->H;
     d->w.kdim = c->kdim;
     d->w.vdim = c->vdim;
+    /* nn.Linear-like init: U(-1/sqrt(in), 1/sqrt(in)) */
     const int64_t in[4] = {E, kd, vd, E};
     for (int i = 0; i < 4; i++) {
         const double a = 1.0 / sqrt((double)in[i]);
@@ -60,30 +61,37 @@ void rel_mha_make(rel_mha_data *d, const rel_mha_case *c, tu_rng *r)
     }
     d->opts.mask_kind = c->mask_kind;
     if (c->mask_kind != CLATTN_MASK_NONE) {
-        const clattn_tensor t = clattn_tensor_contiguous(c->mb ? c->B : 1, c->mh ? c->H : 1, c->mq ? c->Lq : 1, c->Lk);
-        const int64_t n = tu_numel(&t);
+        const clattn_tensor t = tu_tensor(c->lm, c->mb ? c->B : 1, c->mh ? c->H : 1, c->mq ? c->Lq : 1, c->Lk, 0);
         d->opts.mask = t;
+        const int64_t n = tu_extent(&t);
         if (c->mask_kind == CLATTN_MASK_BOOL) {
-            uint8_t *m = malloc((size_t)n);
-            if (!m) exit(1);
-            for (int64_t e = 0; e < n; e++) m[e] = tu_rng_uniform(r, 0, 1) < 0.7 ? 1 : 0;
+            uint8_t *m = tu_xmalloc((size_t)n);
+            memset(m, 0xAA, (size_t)n); /* gaps */
+            for (int64_t a = 0; a < t.dims[0]; a++)
+                for (int64_t b = 0; b < t.dims[1]; b++)
+                    for (int64_t i = 0; i < t.dims[2]; i++)
+                        for (int64_t j = 0; j < t.dims[3]; j++)
+                            m[tu_index(&t, a, b, i, j)] = tu_rng_uniform(r, 0, 1) < 0.7 ? 1 : 0;
             d->mask = m;
         } else {
-            float *m = tu_alloc_bits(n, 0);
-            for (int64_t e = 0; e < n; e++)
-                m[e] = tu_rng_uniform(r, 0, 1) < 0.7 ? (float)tu_rng_uniform(r, -2, 2) : -INFINITY;
+            float *m = tu_alloc_bits(n, 0x7fc00bad); /* gaps NaN */
+            for (int64_t a = 0; a < t.dims[0]; a++)
+                for (int64_t b = 0; b < t.dims[1]; b++)
+                    for (int64_t i = 0; i < t.dims[2]; i++)
+                        for (int64_t j = 0; j < t.dims[3]; j++)
+                            m[tu_index(&t, a, b, i, j)] =
+                                tu_rng_uniform(r, 0, 1) < 0.7 ? (float)tu_rng_uniform(r, -2, 2) : -INFINITY;
             d->mask = m;
         }
     }
     if (c->kvl) {
-        d->kvl = malloc((size_t)c->B * sizeof(int32_t));
-        if (!d->kvl) exit(1);
+        d->kvl = tu_xmalloc((size_t)c->B * sizeof(int32_t));
         for (int64_t b = 0; b < c->B; b++)
             d->kvl[b] = (int32_t)(b == 0 ? c->Lk : b == 1 ? 0 : tu_rng_int(r, 0, c->Lk));
     }
 }
 
-void rel_mha_free(rel_mha_data *d)
+void mha_data_free(mha_data *d)
 {
     for (int i = 0; i < 8; i++) free(d->params[i]);
     free(d->query);
@@ -96,8 +104,8 @@ void rel_mha_free(rel_mha_data *d)
     memset(d, 0, sizeof *d);
 }
 
-clattn_status rel_mha_forward(clattn_context *ctx, clattn_mha *m, const rel_mha_case *c, rel_mha_data *d,
-                              const tu_where *w)
+clattn_status mha_data_forward(clattn_context *ctx, clattn_mha *m, const mha_case *c, mha_data *d,
+                               const tu_where *w)
 {
     tu_fill_bits(d->out, d->n_out, TU_POISON_BITS);
     if (d->probs) tu_fill_bits(d->probs, d->n_probs, TU_POISON_BITS);
@@ -109,20 +117,32 @@ clattn_status rel_mha_forward(clattn_context *ctx, clattn_mha *m, const rel_mha_
     return st;
 }
 
-bool rel_mha_check(const rel_mha_case *c, const rel_mha_data *d, const tu_where *w)
+/* Where the reference probability is exactly 0, the result must be exactly 0. */
+static bool check_zero_probs(const tu_where *w, const float *got, const double *ref, int64_t n)
 {
-    double *ro = malloc((size_t)d->n_out * sizeof(double));
-    double *rp = d->probs ? malloc((size_t)d->n_probs * sizeof(double)) : NULL;
-    if (!ro || (d->probs && !rp)) exit(1);
-    ref_mha(&d->w, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key, c->self ? NULL : d->value, d->mask,
-            d->kvl, &d->opts, ro, rp);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (ref[i] == 0.0 && got[i] != 0.0f) {
+            if (first < 0) first = i;
+            bad++;
+        }
+    if (bad)
+        tu_report(w, "probs: %lld elements that must be exactly 0 (disallowed keys) are not; first [%lld] = %.9g",
+                  (long long)bad, (long long)first, (double)got[first]);
+    return bad == 0;
+}
+
+bool mha_data_check(const mha_case *c, const mha_data *d, const clattn_mha_weights *ref_w, const tu_where *w)
+{
+    double *ro = tu_xmalloc((size_t)d->n_out * sizeof(double));
+    double *rp = d->probs ? tu_xmalloc((size_t)d->n_probs * sizeof(double)) : NULL;
+    ref_mha(ref_w ? ref_w : &d->w, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key, c->self ? NULL : d->value,
+            d->mask, d->kvl, &d->opts, ro, rp);
     bool ok = tu_check_array(w, "out [B, Lq, E]", d->out, ro, d->n_out, TU_TOL_F32);
     if (rp) {
-        ok &= tu_check_array(w, "probs", d->probs, rp, d->n_probs, TU_TOL_F32);
-        int64_t bad = 0;
-        for (int64_t i = 0; i < d->n_probs; i++) bad += rp[i] == 0.0 && d->probs[i] != 0.0f;
-        if (bad) tu_report(w, "probs: %lld disallowed keys have a probability != 0", (long long)bad);
-        ok &= bad == 0;
+        ok &= tu_check_array(w, c->probs == CLATTN_PROBS_PER_HEAD ? "probs [B, H, Lq, Lk]" : "probs averaged [B, Lq, Lk]",
+                             d->probs, rp, d->n_probs, TU_TOL_F32);
+        ok &= check_zero_probs(w, d->probs, rp, d->n_probs);
     }
     free(ro);
     free(rp);
