@@ -50,6 +50,7 @@
 /* Entry layout (cl_cache.h, format 2): 64-byte header, then the key text, then the payload. */
 #define ENTRY_HEADER 64
 #define ENTRY_FORMAT 2
+#define ENTRY_KEY_DIGEST 32
 #define ENTRY_PAYLOAD_DIGEST 48
 #define PATH_MAX_LEN 1024
 
@@ -147,6 +148,8 @@ static uint32_t get_le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint64_t get_le64(const unsigned char *p) { return (uint64_t)get_le32(p + 4) << 32 | get_le32(p); }
+
 /* An entry's name is 32 hex digits (its XXH3-128 key digest) + ".clbin"; its header is format 2. */
 static void check_entry_format(const char *path)
 {
@@ -161,6 +164,18 @@ static void check_entry_format(const char *path)
     assert_memory_equal(b, "CLATTNKC", 8);
     assert_int_equal(get_le32(b + 8), ENTRY_FORMAT);
     assert_int_equal(get_le32(b + 12), ENTRY_HEADER);
+    /* The digests the format promises (cl_cache.h), recomputed with the packaged xxHash: the key
+     * text's XXH3-128 (canonical bytes) at 32 and as the file name, the payload's at 48. */
+    uint64_t klen = get_le64(b + 16), plen = get_le64(b + 24);
+    assert_int_equal(ENTRY_HEADER + klen + plen, n);
+    XXH128_canonical_t kd, pd;
+    XXH128_canonicalFromHash(&kd, XXH3_128bits(b + ENTRY_HEADER, (size_t)klen));
+    XXH128_canonicalFromHash(&pd, XXH3_128bits(b + ENTRY_HEADER + klen, (size_t)plen));
+    assert_memory_equal(b + ENTRY_KEY_DIGEST, kd.digest, 16);
+    assert_memory_equal(b + ENTRY_PAYLOAD_DIGEST, pd.digest, 16);
+    char name[33];
+    for (int i = 0; i < 16; i++) snprintf(name + 2 * i, 3, "%02x", kd.digest[i]);
+    if (strncmp(base, name, 32) != 0) fail_msg("entry name %s: expected the key digest %s", base, name);
     free(b);
 }
 
@@ -292,11 +307,7 @@ static void corrupt(const char *path, corruption c)
         /* Header fields (cl_cache.h): u64 key length at 16, u64 payload length at 24, payload XXH3-128
          * (canonical byte order) at 48; the payload follows the 64-byte header and the key. The driver
          * must reject it. */
-        uint64_t klen = 0, plen = 0;
-        for (int i = 7; i >= 0; i--) {
-            klen = klen << 8 | b[16 + i];
-            plen = plen << 8 | b[24 + i];
-        }
+        uint64_t klen = get_le64(b + 16), plen = get_le64(b + 24);
         assert_int_equal(ENTRY_HEADER + klen + plen, n);
         unsigned char *payload = b + ENTRY_HEADER + klen;
         for (uint64_t i = 0; i < plen; i++) payload[i] = (unsigned char)(i * 131 + 7);
@@ -504,15 +515,12 @@ static int added_entries(const entry_list *before, const entry_list *after, cons
     return after->n - before->n;
 }
 
-/* Copies the .cl files of <this file's folder>/../kernels into dst, with a comment appended to
- * common.cl (which every program includes). False when the kernel sources are not there. */
+/* Copies the .cl files of the source tree's kernels/ (CLATTN_TEST_KERNEL_SRC_DIR, set by CMake) into
+ * dst, with a comment appended to common.cl (which every program includes). False when they are not there. */
 static bool copy_kernels_changed(const char *dst)
 {
     char src[PATH_MAX_LEN];
-    snprintf(src, sizeof src, "%s", __FILE__);
-    char *slash = strrchr(src, '/');
-    if (!slash) return false;
-    snprintf(slash, sizeof src - (size_t)(slash - src), "/../kernels");
+    snprintf(src, sizeof src, "%s", CLATTN_TEST_KERNEL_SRC_DIR);
     DIR *d = opendir(src);
     if (!d) return false;
     assert_int_equal(mkdir(dst, 0700), 0);
@@ -569,10 +577,7 @@ static void test_key_inputs(void **state)
     /* Other source text (one comment more in common.cl): one new entry per program. */
     path_of(kdir, "key_kernels");
     tu_remove_tree(kdir);
-    if (!copy_kernels_changed(kdir)) {
-        printf("# kernel sources not found next to %s: source change not tried\n", __FILE__);
-        return;
-    }
+    if (!copy_kernels_changed(kdir)) fail_msg("kernel sources not found in %s", CLATTN_TEST_KERNEL_SRC_DIR);
     setenv("CLATTN_KERNEL_DIR", kdir, 1);
     run_and_compare("changed source");
     unsetenv("CLATTN_KERNEL_DIR");
