@@ -369,18 +369,54 @@ static void write_text(const char *path, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
+/* The kernel folder of test_kernel_dir_broken, made under $TMPDIR (else /tmp), and the context it uses:
+ * kdir_teardown removes both whether the test passed or failed. */
+static char g_kdir[4096];
+static clattn_context *g_kdir_ctx;
+
+static int kdir_teardown(void **state)
+{
+    (void)state;
+    unsetenv("CLATTN_KERNEL_DIR");
+    unsetenv("CLATTN_CACHE_DIR");
+    clattn_context_destroy(g_kdir_ctx);
+    g_kdir_ctx = NULL;
+    if (g_kdir[0]) {
+        static const char *const files[] = {"common.cl", "scores.cl"};
+        char path[4200];
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", g_kdir, files[i]);
+            unlink(path); /* may not exist */
+        }
+        if (rmdir(g_kdir) != 0) {
+            fprintf(stderr, "kdir_teardown: cannot remove %s\n", g_kdir);
+            return -1;
+        }
+        g_kdir[0] = '\0';
+    }
+    return 0;
+}
+
 /* CLATTN_KERNEL_DIR naming a missing folder, a folder with a kernel file missing, or with a corrupt one:
  * plan creation fails with CLATTN_ERROR_IO (the path in the message) or CLATTN_ERROR_KERNEL_BUILD (the build
  * log, or the missing kernel's name, in the message); a new context works once the variable is unset. On PoCL
- * (skipped without). */
+ * (skipped without). The folder is made under $TMPDIR (else /tmp) and removed by kdir_teardown. */
 static void test_kernel_dir_broken(void **state)
 {
     (void)state;
     clattn_device_info info;
-    clattn_context *ctx = open_or_skip("pocl", &info);
-    char dir[] = "/tmp/clattn_kdir.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256], missing[300];
+    g_kdir_ctx = open_or_skip("pocl", &info);
+    clattn_context *ctx = g_kdir_ctx;
+    const char *tmp = getenv("TMPDIR");
+    if (!nonempty(tmp)) tmp = "/tmp";
+    int len = snprintf(g_kdir, sizeof g_kdir, "%s/clattn_kdir.XXXXXX", tmp);
+    assert_true(len > 0 && (size_t)len < sizeof g_kdir);
+    if (!mkdtemp(g_kdir)) {
+        g_kdir[0] = '\0';
+        fail_msg("mkdtemp under '%s' failed", tmp);
+    }
+    const char *dir = g_kdir;
+    char path[4200], missing[4200];
     snprintf(missing, sizeof missing, "%s/does-not-exist", dir);
     clattn_sdpa_desc d;
     clattn_sdpa_desc_init(&d, 1, 2, 2, 5, 7, 8, 8);
@@ -426,7 +462,8 @@ static void test_kernel_dir_broken(void **state)
      * the folder for its lifetime: its program cache is keyed by file names and options, not by where the
      * sources came from.) */
     clattn_context_destroy(ctx);
-    ctx = open_or_skip("pocl", &info);
+    g_kdir_ctx = NULL;
+    g_kdir_ctx = ctx = open_or_skip("pocl", &info);
     sdpa_case c = {"after_kernel_dir", .B = 1, .Hq = 2, .Hkv = 2, .Lq = 5, .Lk = 7, .D = 8, .Dv = 8, .probs = 1};
     tu_where w = {"context", c.name, tu_case_seed("context", 2)};
     tu_rng r;
@@ -435,13 +472,7 @@ static void test_kernel_dir_broken(void **state)
     sdpa_data_make(&sd, &c, &r);
     bool ok = sdpa_data_run(ctx, &sd, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&sd, &w);
     sdpa_data_free(&sd);
-    clattn_context_destroy(ctx);
-    snprintf(path, sizeof path, "%s/common.cl", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/scores.cl", dir);
-    unlink(path);
-    rmdir(dir);
-    assert_true(ok);
+    assert_true(ok); /* the context and the folder go in kdir_teardown */
 }
 
 int main(void)
@@ -454,7 +485,7 @@ int main(void)
         cmocka_unit_test(test_selector_pocl),    cmocka_unit_test(test_selector_rusticl),
         cmocka_unit_test(test_selector_default), cmocka_unit_test(test_from_cl_enqueue),
         cmocka_unit_test(test_last_error_thread_slot), cmocka_unit_test(test_selector_names_nothing),
-        cmocka_unit_test(test_kernel_dir_broken),
+        cmocka_unit_test_teardown(test_kernel_dir_broken, kdir_teardown),
     };
     return cmocka_run_group_tests_name("context", tests, NULL, NULL) ? 1 : 0;
 }

@@ -10,7 +10,10 @@
  * Every case runs twice: as listed (most with probabilities, which takes the kernel chain on OpenCL) and
  * as "<name>/noprobs" without probabilities (the fused kernel on OpenCL, unless CLATTN_CL_PATH=chain).
  * Tolerance as everywhere: max abs error <= 1e-5 * max(1, max|ref|) (TU_TOL_F32), plus exact zeros;
- * NaN matches only NaN and an infinity only the same infinity (tests/support/test_util.c).
+ * NaN matches only NaN and an infinity only the same infinity (tests/support/test_util.c). Two exceptions,
+ * both stated where they are applied: denormal outputs are also checked element by element (exactly 0 when
+ * flushed, else 1e-5 relative plus Lk units of 2^-149: check_denormal_out); in a NaN row a probability may
+ * be 0 instead of NaN only for a key of weight exactly zero (nan_row_zero_probs).
  */
 #include <math.h>
 #include <stdio.h>
@@ -231,15 +234,17 @@ static void tw_small_ints(sdpa_data *d, const sdpa_case *c, tu_rng *r)
             for (int64_t j = 0; j < c->Lk; j++)
                 for (int64_t e = 0; e < c->D; e++) *kat(d, b, h, j, e) = (float)tu_rng_int(r, -1, 1);
 }
-/* q = 2^50 * {-1, 0, 1}, k = 2^50 * {-2..2}: scores n * 2^100 (about 1e30) with scale 1. Head 1 of
- * every batch gets only negative scores (k = -2^50 * {1, 2} against q = 2^50). */
+/* q = 2^50 * {-1, 0, 1}, k = 2^50 * {-2..2}: scores n * 2^100 (about 1e30) with scale 1. The query heads
+ * that read kv head 1 (h / (Hq / Hkv) == 1) get only negative scores (k = -2^50 * {1, 2} against
+ * q = [2^50, 0, ...]). */
 static void tw_inputs_1e30(sdpa_data *d, const sdpa_case *c, tu_rng *r)
 {
     for (int64_t b = 0; b < c->B; b++)
         for (int64_t h = 0; h < c->Hq; h++)
             for (int64_t i = 0; i < c->Lq; i++)
                 for (int64_t e = 0; e < c->D; e++)
-                    *qat(d, b, h, i, e) = (h % c->Hkv) == 1 ? (e == 0 ? P2_50 : 0.0f) : P2_50 * (float)tu_rng_int(r, -1, 1);
+                    *qat(d, b, h, i, e) = h / (c->Hq / c->Hkv) == 1 ? (e == 0 ? P2_50 : 0.0f)
+                                                                    : P2_50 * (float)tu_rng_int(r, -1, 1);
     for (int64_t b = 0; b < (c->kv_bcast ? 1 : c->B); b++)
         for (int64_t h = 0; h < c->Hkv; h++)
             for (int64_t j = 0; j < c->Lk; j++)
@@ -384,26 +389,106 @@ static const edge_case cases[] = {
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-/* In a row that comes out NaN, the reference's probabilities are NaN for every allowed key (the
- * normaliser is NaN). clattn writes exactly 0 for a key whose weight is exactly 0 (a score of -inf, from an
- * infinite q, or exp underflow next to a +inf score) on some paths: rows with an infinite score. For the
- * cases that have such rows, a 0 where the reference has NaN counts as NaN (every other element is
- * checked as usual). */
+/* A row that comes out NaN: the reference's probabilities are NaN for every allowed key of it (its
+ * normaliser is NaN). clattn.h ("Numerical behaviour") lets a key whose weight is exactly zero get 0 instead,
+ * and only such a key: one whose score is -inf (from an infinite q; a disallowed key or an additive -inf
+ * counts as -inf), or one whose score is finite in a row that also has a +inf score (exp() underflows to 0
+ * next to it). clattn writes those zeros on some paths, for the cases with an infinite score
+ * (tw_inf_q_row, tw_mask_nan_inf_entry). This recomputes every score in double as the reference does
+ * (q.k * scale, softcap, + the additive mask) and turns a 0 back into NaN only for those keys; a 0 for a
+ * key with a +inf or NaN score, or with a finite score in a row without +inf, stays 0 and fails the
+ * comparison with the reference's NaN. (Disallowed keys have reference 0 and are checked exactly by
+ * sdpa_data_check.) */
 static void nan_row_zero_probs(sdpa_data *d)
 {
     double *ro = NULL, *rp = NULL;
     sdpa_data_reference(d, &ro, &rp);
-    const clattn_tensor *t = &d->desc.probs;
+    const clattn_sdpa_desc *s = &d->desc;
+    const clattn_tensor *t = &s->probs;
+    const int64_t Hq = s->q.dims[1], Hkv = s->k.dims[1], Lq = s->q.dims[2], Lk = s->k.dims[2], D = s->q.dims[3];
+    const double scale = (double)(s->scale != 0.0f ? s->scale : (float)(1.0 / sqrt((double)D)));
+    double *sc = tu_xmalloc((size_t)Lk * sizeof(double));
+    int64_t accepted = 0, kept = 0;
+    for (int64_t b = 0; b < s->q.dims[0]; b++)
+        for (int64_t h = 0; h < Hq; h++)
+            for (int64_t i = 0; i < Lq; i++) {
+                const double *rrow = rp + ((b * Hq + h) * Lq + i) * Lk;
+                bool nan_row = false;
+                for (int64_t j = 0; j < Lk; j++) nan_row |= isnan(rrow[j]);
+                if (!nan_row) continue;
+                bool plus_inf = false;
+                const int64_t bk = s->k.dims[0] == 1 ? 0 : b, hk = h / (Hq / Hkv);
+                for (int64_t j = 0; j < Lk; j++) {
+                    if (!ref_sdpa_allowed(s, d->mask, d->kvl, b, h, i, j)) {
+                        sc[j] = -INFINITY;
+                        continue;
+                    }
+                    double dot = 0.0;
+                    for (int64_t e = 0; e < D; e++) dot += (double)*qat(d, b, h, i, e) * (double)*kat(d, bk, hk, j, e);
+                    sc[j] = dot * scale;
+                    if (s->softcap > 0.0f) sc[j] = (double)s->softcap * tanh(sc[j] / (double)s->softcap);
+                    if (s->mask_kind == CLATTN_MASK_ADDITIVE) sc[j] += (double)((float *)d->mask)[mask_idx(d, b, h, i, j)];
+                    plus_inf |= sc[j] == INFINITY;
+                }
+                for (int64_t j = 0; j < Lk; j++) {
+                    float *got = &d->probs[tu_index(t, b, h, i, j)];
+                    if (!isnan(rrow[j]) || *got != 0.0f) continue;
+                    if (sc[j] == -INFINITY || (plus_inf && isfinite(sc[j]))) {
+                        *got = NAN; /* a key of weight exactly 0: 0 is allowed */
+                        accepted++;
+                    } else {
+                        kept++; /* fails the comparison */
+                    }
+                }
+            }
+    printf("# %lld zero probabilities accepted in NaN rows (keys of weight exactly 0), %lld not\n",
+           (long long)accepted, (long long)kept);
+    free(sc);
+    free(ro);
+    free(rp);
+}
+
+/* Outputs of denormal_v and denormal_qkv are weighted means of denormal V (|out| < 1.2e-38), where the usual
+ * bound 1e-5 * max(1, max|ref|) would accept any value, zeros included. Per element instead: exactly 0 (the
+ * device flushes denormals to zero, which clattn.h allows), or
+ *   |got - ref| <= 1e-5 * |ref| + Lk * 2^-149:
+ * the relative tolerance of every test plus one denormal spacing (2^-149 = 1.4e-45) per key, for the
+ * rounding of each product p_j * v_j below FLT_MIN (it keeps only the bits above 2^-149). With Lk = 67
+ * that term is 9.4e-44, about 1e-4 of a typical |out| of 1e-39. */
+static bool check_denormal_out(const sdpa_data *d, const tu_where *w)
+{
+    double *ro = NULL;
+    sdpa_data_reference(d, &ro, NULL);
+    const clattn_tensor *t = &d->desc.out;
+    const int64_t Lk = d->desc.k.dims[2];
+    const double ulp = ldexp(1.0, -149), abs_tol = (double)Lk * ulp;
+    int64_t flushed = 0, bad = 0, n = 0;
+    double worst = 0.0; /* largest error in units of 2^-149 among the elements that are not flushed */
+    char first[200] = "";
     for (int64_t b = 0; b < t->dims[0]; b++)
         for (int64_t h = 0; h < t->dims[1]; h++)
             for (int64_t i = 0; i < t->dims[2]; i++)
-                for (int64_t j = 0; j < t->dims[3]; j++) {
-                    const double ref = rp[((b * t->dims[1] + h) * t->dims[2] + i) * t->dims[3] + j];
-                    float *got = &d->probs[tu_index(t, b, h, i, j)];
-                    if (isnan(ref) && *got == 0.0f) *got = NAN;
+                for (int64_t e = 0; e < t->dims[3]; e++, n++) {
+                    const double ref = ro[((b * t->dims[1] + h) * t->dims[2] + i) * t->dims[3] + e];
+                    const float got = d->out[tu_index(t, b, h, i, e)];
+                    if (got == 0.0f) {
+                        flushed++;
+                        continue;
+                    }
+                    const double err = fabs((double)got - ref);
+                    if (err / ulp > worst || isnan(err)) worst = err / ulp;
+                    if (!(err <= 1e-5 * fabs(ref) + abs_tol) && !bad++)
+                        snprintf(first, sizeof first, "out[%lld,%lld,%lld,%lld] = %.9g, reference %.9g (error %.3g, bound %.3g)",
+                                 (long long)b, (long long)h, (long long)i, (long long)e, (double)got, ref, err,
+                                 1e-5 * fabs(ref) + abs_tol);
                 }
+    printf("# denormal outputs: %lld of %lld exactly 0 (flushed), largest error of the others %.1f x 2^-149\n",
+           (long long)flushed, (long long)n, worst);
+    if (bad)
+        tu_report(w, "%lld denormal outputs neither 0 nor within 1e-5 relative + %lld x 2^-149; first: %s",
+                  (long long)bad, (long long)Lk, first);
     free(ro);
-    free(rp);
+    return bad == 0;
 }
 
 /* Test i < N_CASES runs cases[i] as listed; N_CASES + i runs it without probabilities. */
@@ -432,6 +517,7 @@ static void run_edge(const edge_case *e, bool noprobs)
     bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS;
     if (ok && d.probs && (e->tweak == tw_inf_q_row || e->tweak == tw_mask_nan_inf_entry)) nan_row_zero_probs(&d);
     ok = ok && sdpa_data_check(&d, &w);
+    if (ok && (e->tweak == tw_denormal_v || e->tweak == tw_denormal_qkv)) ok = check_denormal_out(&d, &w);
     sdpa_data_free(&d);
     assert_true(ok);
 }

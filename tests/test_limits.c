@@ -1,15 +1,21 @@
 /*
  * test_limits: resource limits and size arithmetic, on the backend chosen by CLATTN_DEVICE (exit 77 when
  * absent). Nothing here may crash; every failure must be a status with a message naming the argument.
- *   - every SDPA tensor (q, k, v, out, mask, probs) with a dim of INT64_MAX, INT32_MAX + 1, 0 or -1, a
- *     stride near INT64_MAX, an offset of INT64_MAX: CLATTN_ERROR_INVALID_ARGUMENT naming the tensor;
+ *   - every SDPA tensor (q, k, v, out, mask, probs) with a dim of INT64_MAX, INT32_MAX + 1, 0, -1 or
+ *     INT64_MIN, a stride near INT64_MAX, an offset near INT64_MAX, a stride of -1:
+ *     CLATTN_ERROR_INVALID_ARGUMENT with src/sdpa.c's message for that tensor and check ("k: dim 2 is -1,",
+ *     "v: the view [...] with strides [...] and offset ...", "q: stride 3 is -1,") and the offending value;
  *   - views whose byte size is about 2^62 (no int64 overflow, far beyond any memory): plan creation gives
  *     SUCCESS or CLATTN_ERROR_OUT_OF_MEMORY (with a message); on OpenCL, executing them gives
  *     CLATTN_ERROR_OUT_OF_MEMORY before any host buffer is read (the buffers passed are tiny: reading them
  *     would crash); absurd probabilities ([1, 1, 2^31 - 1, 2^31 - 1]: 2^64 bytes) are INVALID;
  *   - multi-head attention: embed_dim / num_heads / kdim / vdim near INT64_MAX, 0, -1, non-divisors:
- *     INVALID naming the field; embed_dim 2^30 (weights of 2^62 bytes): OUT_OF_MEMORY; a forward pass whose
- *     intermediates need 2^45 bytes: OUT_OF_MEMORY; batch * q_len overflowing int64: INVALID.
+ *     INVALID naming the field and the value; embed_dim 2^30 (weights of 2^62 bytes) and kdim = vdim =
+ *     2^31 - 1 (w_k of 64 GiB): OUT_OF_MEMORY naming the byte count; forward with batch INT64_MAX / 2:
+ *     INVALID naming batch; a forward pass without probabilities whose buffers need 2^45 bytes each
+ *     (batch = q_len = kv_len = 2^20): OUT_OF_MEMORY naming 2^45 bytes, on every backend (host: the
+ *     allocation fails; OpenCL: beyond CL_DEVICE_MAX_MEM_ALLOC_SIZE); averaged probabilities of
+ *     [1, 2^31 - 1, 2^31 - 1] (per-head workspace of about 2^63 elements): INVALID naming probs.
  * After every failure the same context still computes a small problem correctly.
  */
 #include <stdio.h>
@@ -36,15 +42,18 @@ static void check_still_works(void)
     assert_true(ok);
 }
 
-/* plan_create must fail with `want` and a message containing `needle`. */
-static void expect_plan_error(const char *what, const clattn_sdpa_desc *desc, clattn_status want, const char *needle)
+/* plan_create must fail with `want` and a message containing `needle` and (unless NULL) `value` (the
+ * offending number, as printed). */
+static void expect_plan_error(const char *what, const clattn_sdpa_desc *desc, clattn_status want, const char *needle,
+                              const char *value)
 {
     clattn_sdpa_plan *plan = (clattn_sdpa_plan *)(uintptr_t)1;
     clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, desc);
     const char *msg = clattn_last_error(g_ctx);
-    if (st != want || plan != NULL || !strstr(msg, needle))
-        fail_msg("%s: status %d (%s), plan %p, message '%s'; expected %d (%s), NULL and a message with '%s'", what,
-                 (int)st, clattn_status_string(st), (void *)plan, msg, (int)want, clattn_status_string(want), needle);
+    if (st != want || plan != NULL || !strstr(msg, needle) || (value && !strstr(msg, value)))
+        fail_msg("%s: status %d (%s), plan %p, message '%s'; expected %d (%s), NULL and a message with '%s' and '%s'",
+                 what, (int)st, clattn_status_string(st), (void *)plan, msg, (int)want, clattn_status_string(want),
+                 needle, value ? value : "");
 }
 
 static void base_desc(clattn_sdpa_desc *d)
@@ -73,10 +82,10 @@ static void test_sdpa_dims(void **state)
                 clattn_sdpa_desc d;
                 base_desc(&d);
                 tensor_of(&d, which)->dims[dim] = bad[b];
-                char what[96], needle[32];
+                char what[96], needle[64];
                 snprintf(what, sizeof what, "%s dim %d = %lld", tensor_names[which], dim, (long long)bad[b]);
-                snprintf(needle, sizeof needle, "%s: dim %d", tensor_names[which], dim);
-                expect_plan_error(what, &d, CLATTN_ERROR_INVALID_ARGUMENT, needle);
+                snprintf(needle, sizeof needle, "%s: dim %d is %lld,", tensor_names[which], dim, (long long)bad[b]);
+                expect_plan_error(what, &d, CLATTN_ERROR_INVALID_ARGUMENT, needle, NULL);
             }
     check_still_works();
 }
@@ -93,22 +102,30 @@ static void test_sdpa_strides_offsets(void **state)
                 clattn_tensor *t = tensor_of(&d, which);
                 if (t->dims[dim] == 1) continue; /* ignored stride */
                 t->strides[dim] = big[b];
-                char what[96];
+                /* The extent overflows: "<name>: the view [dims] with strides [..., value, ...] and offset". */
+                char what[96], needle[64], value[32];
                 snprintf(what, sizeof what, "%s stride %d = %lld", tensor_names[which], dim, (long long)big[b]);
-                expect_plan_error(what, &d, CLATTN_ERROR_INVALID_ARGUMENT, tensor_names[which]);
+                snprintf(needle, sizeof needle, "%s: the view [", tensor_names[which]);
+                snprintf(value, sizeof value, "%lld", (long long)big[b]);
+                expect_plan_error(what, &d, CLATTN_ERROR_INVALID_ARGUMENT, needle, value);
             }
         for (size_t b = 0; b < sizeof big / sizeof big[0]; b++) {
             clattn_sdpa_desc d;
             base_desc(&d);
             tensor_of(&d, which)->offset = big[b];
-            char what[96];
+            char what[96], needle[64], value[48];
             snprintf(what, sizeof what, "%s offset %lld", tensor_names[which], (long long)big[b]);
-            expect_plan_error(what, &d, CLATTN_ERROR_INVALID_ARGUMENT, tensor_names[which]);
+            snprintf(needle, sizeof needle, "%s: the view [", tensor_names[which]);
+            snprintf(value, sizeof value, "offset %lld", (long long)big[b]);
+            expect_plan_error(what, &d, CLATTN_ERROR_INVALID_ARGUMENT, needle, value);
         }
         clattn_sdpa_desc d;
         base_desc(&d);
         tensor_of(&d, which)->strides[3] = -1;
-        expect_plan_error("negative stride", &d, CLATTN_ERROR_INVALID_ARGUMENT, tensor_names[which]);
+        char what[64], needle[64];
+        snprintf(what, sizeof what, "%s stride 3 = -1", tensor_names[which]);
+        snprintf(needle, sizeof needle, "%s: stride 3 is -1,", tensor_names[which]);
+        expect_plan_error(what, &d, CLATTN_ERROR_INVALID_ARGUMENT, needle, NULL);
     }
     check_still_works();
 }
@@ -167,12 +184,14 @@ static void test_sdpa_huge(void **state)
     clattn_sdpa_desc_init(&d, 1, 1, 1, INT32_MAX, INT32_MAX, 1, 1);
     d.want_probs = 1;
     d.probs = clattn_tensor_contiguous(1, 1, INT32_MAX, INT32_MAX);
-    expect_plan_error("probs of 2^64 bytes", &d, CLATTN_ERROR_INVALID_ARGUMENT, "probs");
+    expect_plan_error("probs of 2^64 bytes", &d, CLATTN_ERROR_INVALID_ARGUMENT, "probs: the view [1, 1, 2147483647, 2147483647]",
+                      NULL);
     check_still_works();
 }
 
 /* ---- multi-head attention ---------------------------------------------------------------------------- */
 
+/* mha_create must fail with `want` and a message containing `needle`. */
 static void expect_mha_error(const char *what, const clattn_mha_weights *w, clattn_status want, const char *needle)
 {
     clattn_mha *m = (clattn_mha *)(uintptr_t)1;
@@ -199,37 +218,53 @@ static void test_mha_create_limits(void **state)
     (void)state;
     static const int64_t bad[] = {INT64_MAX, (int64_t)INT32_MAX + 1, 0, -1, INT64_MIN};
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
-        char what[64];
+        char what[64], needle[64];
         clattn_mha_weights w = tiny_weights(bad[b], 1);
         snprintf(what, sizeof what, "embed_dim %lld", (long long)bad[b]);
-        expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, "embed_dim");
+        snprintf(needle, sizeof needle, "embed_dim: %lld,", (long long)bad[b]);
+        expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, needle);
         w = tiny_weights(8, bad[b]);
         snprintf(what, sizeof what, "num_heads %lld", (long long)bad[b]);
-        expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, "num_heads");
+        snprintf(needle, sizeof needle, "num_heads: %lld,", (long long)bad[b]);
+        expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, needle);
         if (bad[b] != 0) { /* 0 means embed_dim */
             w = tiny_weights(8, 2);
             w.kdim = bad[b];
             snprintf(what, sizeof what, "kdim %lld", (long long)bad[b]);
-            expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, "kdim");
+            snprintf(needle, sizeof needle, "kdim: %lld,", (long long)bad[b]);
+            expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, needle);
             w = tiny_weights(8, 2);
             w.vdim = bad[b];
             snprintf(what, sizeof what, "vdim %lld", (long long)bad[b]);
-            expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, "vdim");
+            snprintf(needle, sizeof needle, "vdim: %lld,", (long long)bad[b]);
+            expect_mha_error(what, &w, CLATTN_ERROR_INVALID_ARGUMENT, needle);
         }
     }
     clattn_mha_weights w = tiny_weights(12, 5);
-    expect_mha_error("num_heads not a divisor", &w, CLATTN_ERROR_INVALID_ARGUMENT, "num_heads");
-    /* Weights of 2^30 x 2^30 floats (2^62 bytes) cannot be copied: OUT_OF_MEMORY, nothing read. */
+    expect_mha_error("num_heads not a divisor", &w, CLATTN_ERROR_INVALID_ARGUMENT, "num_heads: 5,");
+    /* Weights of 2^30 x 2^30 floats (2^62 = 4611686018427387904 bytes) cannot be copied: OUT_OF_MEMORY naming
+     * the size (host: the allocation fails; OpenCL: beyond CL_DEVICE_MAX_MEM_ALLOC_SIZE), nothing read. */
     w = tiny_weights((int64_t)1 << 30, 1);
-    expect_mha_error("embed_dim 2^30", &w, CLATTN_ERROR_OUT_OF_MEMORY, "");
+    expect_mha_error("embed_dim 2^30", &w, CLATTN_ERROR_OUT_OF_MEMORY, "4611686018427387904 bytes");
+    /* w_k: 8 x (2^31 - 1) floats = 68719476704 bytes (64 GiB): more than this machine and any device here. */
     w = tiny_weights(8, 2);
-    w.kdim = INT32_MAX; /* w_k: 8 x (2^31 - 1) floats = 64 GiB: more than this machine and any device here */
+    w.kdim = INT32_MAX;
     w.vdim = INT32_MAX;
-    clattn_mha *m = NULL;
-    clattn_status st = clattn_mha_create(&m, g_ctx, &w);
-    printf("# kdim = vdim = 2^31 - 1: %s: %s\n", clattn_status_string(st), clattn_last_error(g_ctx));
-    if (st != CLATTN_ERROR_OUT_OF_MEMORY || m != NULL) fail_msg("kdim 2^31 - 1: status %d, expected OUT_OF_MEMORY", (int)st);
+    expect_mha_error("kdim = vdim = 2^31 - 1", &w, CLATTN_ERROR_OUT_OF_MEMORY, "68719476704 bytes");
     check_still_works();
+}
+
+/* A self-attention forward over g_tiny (never read) must fail with `want` and a message containing `needle`. */
+static void expect_forward(const char *what, clattn_mha *m, int64_t B, int64_t Lq, int64_t Lk,
+                           const clattn_mha_options *o, float *probs, clattn_status want, const char *needle)
+{
+    float out[64];
+    clattn_status st = clattn_mha_forward(m, B, Lq, Lk, g_tiny, NULL, NULL, NULL, NULL, o, out, probs);
+    const char *msg = clattn_last_error(g_ctx);
+    printf("# forward %s: %s: %s\n", what, clattn_status_string(st), msg);
+    if (st != want || !strstr(msg, needle))
+        fail_msg("forward %s: status %d (%s), message '%s'; expected %d (%s) and a message with '%s'", what, (int)st,
+                 clattn_status_string(st), msg, (int)want, clattn_status_string(want), needle);
 }
 
 static void test_mha_forward_limits(void **state)
@@ -244,24 +279,23 @@ static void test_mha_forward_limits(void **state)
     clattn_mha *m = NULL;
     assert_int_equal(clattn_mha_create(&m, g_ctx, &w), CLATTN_SUCCESS);
     float out[64];
-    /* batch * q_len * E overflows int64 */
-    clattn_status st = clattn_mha_forward(m, INT64_MAX / 2, 4, 4, g_tiny, NULL, NULL, NULL, NULL, NULL, out, NULL);
-    printf("# forward batch INT64_MAX/2: %s: %s\n", clattn_status_string(st), clattn_last_error(g_ctx));
-    if (st != CLATTN_ERROR_INVALID_ARGUMENT) fail_msg("batch INT64_MAX/2: status %d, expected INVALID_ARGUMENT", (int)st);
-    /* 2^20 x 2^20 rows of E = 8: projections of 2^45 bytes: OUT_OF_MEMORY before reading the inputs. */
+    /* batch beyond 2^31 - 1 (batch * q_len * E would overflow int64): INVALID naming batch. */
+    expect_forward("batch INT64_MAX / 2", m, INT64_MAX / 2, 4, 4, NULL, NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                   "batch: 4611686018427387903,");
+    /* batch = q_len = kv_len = 2^20 with E = 8, no probabilities: every size is representable (2^43 elements
+     * per projection), but each buffer needs 2^45 = 35184372088832 bytes: OUT_OF_MEMORY from the first
+     * allocation (host: malloc fails; OpenCL: beyond CL_DEVICE_MAX_MEM_ALLOC_SIZE), before any input is
+     * read. (The probabilities' count, 2^61 elements, is not checked: they are not requested.) */
     const int64_t M = (int64_t)1 << 20;
-    st = clattn_mha_forward(m, M, M, M, g_tiny, NULL, NULL, NULL, NULL, NULL, out, NULL);
-    printf("# forward 2^20 x 2^20 rows: %s: %s\n", clattn_status_string(st), clattn_last_error(g_ctx));
-    if (st != CLATTN_ERROR_OUT_OF_MEMORY && st != CLATTN_ERROR_INVALID_ARGUMENT)
-        fail_msg("2^40 rows: status %d (%s), expected OUT_OF_MEMORY (or INVALID_ARGUMENT)", (int)st, clattn_status_string(st));
-    /* Averaged probabilities of [1, 2^31 - 1, 2^31 - 1]: 2^64 bytes. */
+    expect_forward("2^20 x 2^20 rows, no probabilities", m, M, M, M, NULL, NULL, CLATTN_ERROR_OUT_OF_MEMORY,
+                   "35184372088832 bytes");
+    /* Averaged probabilities of [1, 2^31 - 1, 2^31 - 1]: computed per head first, [1, 2, 2^31 - 1, 2^31 - 1]
+     * = about 2^63 elements, which overflows int64: INVALID naming probs. */
     clattn_mha_options o;
     clattn_mha_options_init(&o);
     o.probs_mode = CLATTN_PROBS_AVERAGED;
-    st = clattn_mha_forward(m, 1, INT32_MAX, INT32_MAX, g_tiny, NULL, NULL, NULL, NULL, &o, out, out);
-    printf("# forward probs 2^31 x 2^31: %s: %s\n", clattn_status_string(st), clattn_last_error(g_ctx));
-    if (st != CLATTN_ERROR_OUT_OF_MEMORY && st != CLATTN_ERROR_INVALID_ARGUMENT)
-        fail_msg("probs 2^62 elements: status %d (%s)", (int)st, clattn_status_string(st));
+    expect_forward("averaged probs of 2^31 - 1 x 2^31 - 1", m, 1, INT32_MAX, INT32_MAX, &o, out,
+                   CLATTN_ERROR_INVALID_ARGUMENT, "probs: batch 1 x num_heads 2 x q_len 2147483647 x kv_len 2147483647");
     /* The module still works. */
     float x[2 * 3 * 8];
     for (int i = 0; i < 48; i++) x[i] = 0.1f * (float)(i % 5) - 0.2f;
