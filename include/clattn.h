@@ -182,6 +182,15 @@ typedef enum clattn_mask_kind {
     CLATTN_MASK_ADDITIVE = 2 /**< float32 array added to the scores; only -inf means "not allowed" */
 } clattn_mask_kind;
 
+/**
+ * Element type of q, k, v and out in a clattn_sdpa_desc (the mask keeps its own type, probabilities
+ * are always float32). Values are pinned.
+ */
+typedef enum clattn_dtype {
+    CLATTN_DTYPE_F32 = 0, /**< IEEE binary32 (float) */
+    CLATTN_DTYPE_F16 = 1  /**< IEEE binary16 stored as uint16_t (PyTorch/NumPy float16, ONNX FLOAT16) */
+} clattn_dtype;
+
 /** Sentinel for an unbounded side of the sliding window. */
 #define CLATTN_WINDOW_UNBOUNDED (-1)
 
@@ -214,6 +223,34 @@ typedef struct clattn_sdpa_desc {
     int use_kv_lengths;        /**< nonzero: kv_lengths are passed at execution */
     int want_probs;            /**< nonzero: write probabilities to the probs tensor */
     clattn_tensor probs;       /**< used when want_probs; dims [B, Hq, Lq, Lk] */
+    /**
+     * Element type of q, k, v and out (all four; default CLATTN_DTYPE_F32). Strides and offsets stay in
+     * ELEMENTS of that type. With CLATTN_DTYPE_F16:
+     *   - q, k, v, out are IEEE binary16 arrays (uint16_t, 2-byte aligned) passed to
+     *     clattn_sdpa_execute()/clattn_sdpa(), and to clattn_sdpa_enqueue() as cl_mem holding offset + reach of each view in halfs
+     *     (2 bytes each). The mask keeps its type (uint8 bool, float32 additive); kv_lengths int32;
+     *     probs stay float32.
+     *   - Compute is float32, exactly as for float32 inputs: the plan converts q, k, v (exactly) to
+     *     contiguous float32 copies in its workspace, runs the float32 kernels on them, and converts the
+     *     float32 result to binary16 with round-to-nearest-even into the out view (only the view's
+     *     elements are written). clattn_sdpa_plan_workspace_size() includes these copies
+     *     (4 bytes x the elements of the q, k, v and out views). No fp16 arithmetic is used, so no
+     *     cl_khr_fp16 is needed (vload_half / vstore_half_rte are core OpenCL 1.2).
+     *   - Special values as for float32 (see the top of this file): fp16 NaN and +-inf inputs become the
+     *     same float32 values and follow the float32 rules (a NaN stays in its rows). An output is a convex
+     *     combination of V rows, so finite V never overflows (|out| <= 65504); +-inf outputs come only from
+     *     +-inf in V. NaN outputs are quiet fp16 NaNs. Outputs below 2^-14 in magnitude round to fp16
+     *     subnormals or +-0.
+     *   - Statuses: clattn_sdpa_plan_create() returns CLATTN_ERROR_INVALID_ARGUMENT for a data_type that
+     *     is not a clattn_dtype ("data_type: 7 is not a clattn_dtype value") and when a view's reach x 2
+     *     bytes overflows; CLATTN_ERROR_OUT_OF_MEMORY when the float32 copies cannot be allocated (host
+     *     or device); CLATTN_ERROR_KERNEL_BUILD / CLATTN_ERROR_OPENCL when the conversion kernels
+     *     (kernels/convert.cl) fail to build; CLATTN_ERROR_IO as for float32. clattn_sdpa_enqueue()
+     *     returns CLATTN_ERROR_INVALID_ARGUMENT when a q/k/v/out cl_mem holds fewer than
+     *     2 x (offset + reach) bytes. Otherwise the statuses of the float32 functions apply unchanged.
+     * clattn_mha_* is float32 only (its inputs and weights are float arrays; no data_type there).
+     */
+    clattn_dtype data_type;
 } clattn_sdpa_desc;
 
 /**
@@ -252,15 +289,17 @@ CLATTN_API const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan);
 /**
  * Runs the plan on host arrays, synchronously, on any backend (OpenCL backends copy in and out).
  * Pointers address element 0 of each buffer; tensor offsets and strides apply from there. Buffers
- * must hold every element the tensor views reach. mask: uint8 for BOOL, float for ADDITIVE, NULL if
+ * must hold every element the tensor views reach. q, k, v, out: float arrays, or uint16_t binary16
+ * arrays when desc->data_type is CLATTN_DTYPE_F16, aligned to their element type. mask: uint8 for
+ * BOOL, float for ADDITIVE, NULL if
  * none; kv_lengths: int32 [B] or NULL if !use_kv_lengths; probs NULL unless want_probs.
  * out and probs must not overlap the inputs. Nothing is retained after return.
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (NULL required buffer, kv_lengths[b] outside
  *         [0, Lk]); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
  */
-CLATTN_API clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const float *q, const float *k,
-                                             const float *v, const void *mask, const int32_t *kv_lengths,
-                                             float *out, float *probs);
+CLATTN_API clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const void *k,
+                                             const void *v, const void *mask, const int32_t *kv_lengths,
+                                             void *out, float *probs);
 
 /**
  * Enqueues the plan on the context's OpenCL queue with cl_mem buffers (zero copy). Only on an
@@ -276,9 +315,9 @@ CLATTN_API clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, c
                                              cl_event *event);
 
 /** One-shot convenience: plan_create + execute + plan_destroy. Same statuses as those. */
-CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q,
-                                     const float *k, const float *v, const void *mask,
-                                     const int32_t *kv_lengths, float *out, float *probs);
+CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q,
+                                     const void *k, const void *v, const void *mask,
+                                     const int32_t *kv_lengths, void *out, float *probs);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Multi-head attention module (PyTorch nn.MultiheadAttention semantics, batch first)          */

@@ -539,6 +539,40 @@ cleanup:
     return st;
 }
 
+/* ---- fp16 staging (kernels/convert.cl; the convert_view slot of clattn_backend_i) ------------------ */
+
+static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const clattn_tensor *view, const clattn_buf *f16,
+                                     const clattn_buf *f32, int64_t f32_off, cl_uint num_wait,
+                                     const cl_event *wait_list, cl_event *event)
+{
+    clattn_cl_backend *be = ctx->backend_data;
+    clattn_status st = CLATTN_SUCCESS;
+    const char *kname = to_f16 ? "clattn_f32_to_f16" : "clattn_f16_to_f32";
+    cl_kernel k = NULL;
+    if (event) *event = NULL;
+    if (!view) { /* plan creation: build convert.cl (both kernels live in one program) */
+        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", "clattn_f16_to_f32", &k));
+        clReleaseKernel(k);
+        k = NULL;
+        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", "clattn_f32_to_f16", &k));
+        goto cleanup;
+    }
+    CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", kname, &k));
+    const cl_mem hm = f16->mem, fm = f32->mem;
+    const cl_long off = view->offset, s0 = view->strides[0], s1 = view->strides[1], s2 = view->strides[2],
+                  s3 = view->strides[3], d1 = view->dims[1], d2 = view->dims[2], d3 = view->dims[3],
+                  n = view->dims[0] * d1 * d2 * d3, foff = f32_off;
+    const clattn_karg a[] = {KARG(hm), KARG(off), KARG(s0), KARG(s1), KARG(s2), KARG(s3),
+                             KARG(d1), KARG(d2),  KARG(d3), KARG(n),  KARG(fm), KARG(foff)};
+    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, k, kname, a, sizeof a / sizeof a[0]));
+    const size_t global = (size_t)ceil_div(n, 64) * 64;
+    CLATTN_CL_CHECK(clEnqueueNDRangeKernel(be->queue, k, 1, NULL, &global, NULL, num_wait,
+                                           num_wait ? wait_list : NULL, event));
+cleanup:
+    if (k) clReleaseKernel(k);
+    return st;
+}
+
 /* ---- context ------------------------------------------------------------------------------------- */
 
 static void cl_destroy(clattn_context *ctx)
@@ -570,6 +604,7 @@ static const clattn_backend_i cl_backend_iface = {
     .buf_read = cl_buf_read,
     .linear = clattn_cl_linear,
     .finish = cl_finish,
+    .convert_view = cl_convert_view,
 };
 
 /* Copies a string device/platform property into dst (size n); "" and the error on failure. */

@@ -89,6 +89,8 @@ struct clattn_sdpa_plan {
     char path[48];          /* kernel path chosen, e.g. "chain", "fused", "host-fused-avx512"; set by
                                sdpa_prepare (the front end presets the backend's name) */
     void *backend_data;     /* owned by the backend; released by sdpa_release */
+    void *f16;              /* sdpa.c: fp16 staging of a CLATTN_DTYPE_F16 plan (then p is the staged
+                               float32 problem the backend runs); NULL for float32 plans */
 };
 
 /* ---- backend interface ---------------------------------------------------------------------- */
@@ -126,6 +128,15 @@ typedef struct clattn_backend_i {
                             int64_t ldy);
     /* Waits until all enqueued work is done. */
     clattn_status (*finish)(clattn_context *ctx);
+    /* binary16 <-> float32 staging of one 4-D view of the fp16 buffer (dims, strides, offset in ELEMENTS;
+     * size-1 dims have stride 0), for fp16 SDPA plans (sdpa.c); g = C-order index over the view's dims:
+     *   to_f16 false: f32[f32_off + g] = f16[view element g]                       (exact)
+     *   to_f16 true:  f16[view element g] = round-to-nearest-even(f32[f32_off + g]) (nothing else written)
+     * Enqueued after wait_list; *event (if non-NULL) completes when done. view NULL: only builds what the
+     * conversion needs (at plan creation). Optional: NULL on the host backend (sdpa.c converts there). */
+    clattn_status (*convert_view)(clattn_context *ctx, bool to_f16, const clattn_tensor *view, const clattn_buf *f16,
+                                  const clattn_buf *f32, int64_t f32_off, cl_uint num_wait, const cl_event *wait_list,
+                                  cl_event *event);
 } clattn_backend_i;
 
 struct clattn_context {

@@ -4,8 +4,14 @@
  *
  *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
  *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   kv_lengths: int32 [B]
+ *
+ * data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16): the plan stages q, k, v into contiguous float32
+ * copies, runs the backend's float32 plan on them and rounds its float32 out into the caller's view
+ * (see "fp16 staging" below); the backends only ever see float32 problems.
  */
 #include "alloc.h"
+#include "half.h"
+#include "host_flash.h" /* host_flash_select_isa(): CLATTN_HOST_ISA also picks the host fp16 conversion */
 #include "internal.h"
 
 #include <math.h>
@@ -130,17 +136,28 @@ static clattn_status expect_dim_or_one(clattn_context *ctx, const char *name, co
     return CLATTN_SUCCESS;
 }
 
+/* Bytes of one q/k/v/out element of a validated data_type. */
+static size_t dtype_size(clattn_dtype t)
+{
+    return t == CLATTN_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+}
+
 static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, clattn_sdpa_problem *p)
 {
     memset(p, 0, sizeof *p);
+    if ((int)d->data_type != CLATTN_DTYPE_F32 && (int)d->data_type != CLATTN_DTYPE_F16)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, CLATTN_DTYPE_F16 = 1)",
+                            (int)d->data_type);
+    const size_t qkvo_size = dtype_size(d->data_type);
     p->q = d->q;
     p->k = d->k;
     p->v = d->v;
     p->out = d->out;
-    CLATTN_TRY(check_tensor(ctx, "q", &p->q, sizeof(float), &p->q_extent));
-    CLATTN_TRY(check_tensor(ctx, "k", &p->k, sizeof(float), &p->k_extent));
-    CLATTN_TRY(check_tensor(ctx, "v", &p->v, sizeof(float), &p->v_extent));
-    CLATTN_TRY(check_tensor(ctx, "out", &p->out, sizeof(float), &p->out_extent));
+    CLATTN_TRY(check_tensor(ctx, "q", &p->q, qkvo_size, &p->q_extent));
+    CLATTN_TRY(check_tensor(ctx, "k", &p->k, qkvo_size, &p->k_extent));
+    CLATTN_TRY(check_tensor(ctx, "v", &p->v, qkvo_size, &p->v_extent));
+    CLATTN_TRY(check_tensor(ctx, "out", &p->out, qkvo_size, &p->out_extent));
 
     p->B = d->q.dims[0];
     p->Hq = d->q.dims[1];
@@ -210,6 +227,129 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
     return CLATTN_SUCCESS;
 }
 
+/* ---- fp16 staging ---------------------------------------------------------------------------------
+ * A CLATTN_DTYPE_F16 plan keeps the caller's binary16 views here and hands the backend a float32
+ * problem over contiguous copies: q, k, v back to back in `in` (q at element 0, k at nq, v at nq + nk),
+ * out in `out32`. Each execution converts q, k, v into `in` (exact), runs the float32 path, and converts
+ * `out32` into the caller's out view (round to nearest even). Broadcast dims stay broadcast (a k of
+ * batch 1 is staged once), so the copies hold exactly the views' elements. */
+typedef struct f16_stage {
+    clattn_tensor q, k, v, out;                        /* the caller's views (normalised, in halfs) */
+    int64_t q_extent, k_extent, v_extent, out_extent;  /* halfs each view reaches */
+    int64_t nq, nk, nv, no;                            /* elements of each view */
+    clattn_buf in, out32;                              /* float32 staging (plan-owned) */
+    bool simd;                                         /* host: F16C conversion */
+} f16_stage;
+
+static int64_t numel(const clattn_tensor *t)
+{
+    return t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3]; /* <= extent: cannot overflow */
+}
+
+/* C-order view of t's dims at element offset off, size-1 dims with stride 0 (as after validation). */
+static clattn_tensor staged_view(const clattn_tensor *t, int64_t off)
+{
+    clattn_tensor s = clattn_tensor_contiguous(t->dims[0], t->dims[1], t->dims[2], t->dims[3]);
+    for (int i = 0; i < 4; i++)
+        if (s.dims[i] == 1) s.strides[i] = 0;
+    s.offset = off;
+    return s;
+}
+
+static void f16_release(clattn_context *ctx, f16_stage *s)
+{
+    if (!s) return;
+    if (s->in.host || s->in.mem) ctx->be->buf_free(ctx, &s->in);
+    if (s->out32.host || s->out32.mem) ctx->be->buf_free(ctx, &s->out32);
+    free(s);
+}
+
+/* Moves the caller's views of plan->p into a new plan->f16 and rewrites plan->p as the staged float32
+ * problem; allocates the staging and builds the conversion kernels. Before the backend's sdpa_prepare. */
+static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
+{
+    clattn_sdpa_problem *p = &plan->p;
+    f16_stage *s = clattn_calloc(1, sizeof *s);
+    if (!s) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+    plan->f16 = s;
+    s->q = p->q;
+    s->k = p->k;
+    s->v = p->v;
+    s->out = p->out;
+    s->q_extent = p->q_extent;
+    s->k_extent = p->k_extent;
+    s->v_extent = p->v_extent;
+    s->out_extent = p->out_extent;
+    s->nq = numel(&p->q);
+    s->nk = numel(&p->k);
+    s->nv = numel(&p->v);
+    s->no = numel(&p->out);
+    int64_t n_in, bytes_in, bytes_out, total;
+    if (!clattn_add_i64(s->nq, s->nk, &n_in) || !clattn_add_i64(n_in, s->nv, &n_in) ||
+        !clattn_mul_i64(n_in, (int64_t)sizeof(float), &bytes_in) ||
+        !clattn_mul_i64(s->no, (int64_t)sizeof(float), &bytes_out) || !clattn_add_i64(bytes_in, bytes_out, &total) ||
+        (uint64_t)total > (uint64_t)SIZE_MAX / 2)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "data_type: the float32 copies of q, k, v and out (%lld + %lld + %lld + %lld elements) "
+                            "overflow the addressable size",
+                            (long long)s->nq, (long long)s->nk, (long long)s->nv, (long long)s->no);
+    p->q = staged_view(&s->q, 0);
+    p->k = staged_view(&s->k, s->nq);
+    p->v = staged_view(&s->v, s->nq + s->nk);
+    p->out = staged_view(&s->out, 0);
+    p->q_extent = s->nq;
+    p->k_extent = s->nq + s->nk;
+    p->v_extent = n_in;
+    p->out_extent = s->no;
+    if (ctx->info.backend == CLATTN_BACKEND_HOST) {
+        s->simd = host_flash_select_isa() >= HOST_FLASH_AVX2 && clattn_half_simd_available();
+    } else if (!ctx->be->convert_view) {
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "data_type: the %s backend cannot convert float16",
+                            ctx->be->name);
+    } else {
+        CLATTN_TRY(ctx->be->convert_view(ctx, false, NULL, NULL, NULL, 0, 0, NULL, NULL));
+    }
+    CLATTN_TRY(ctx->be->buf_alloc(ctx, (size_t)bytes_in, &s->in));
+    CLATTN_TRY(ctx->be->buf_alloc(ctx, (size_t)bytes_out, &s->out32));
+    return CLATTN_SUCCESS;
+}
+
+static size_t f16_workspace_bytes(const f16_stage *s)
+{
+    return s ? (size_t)(s->nq + s->nk + s->nv + s->no) * sizeof(float) : 0;
+}
+
+/* Host: converts, runs the staged float32 plan, converts out back. */
+static clattn_status f16_run_host(clattn_context *ctx, clattn_sdpa_plan *plan, const void *q, const void *k,
+                                  const void *v, const void *mask, const int32_t *kv_lengths, void *out, float *probs)
+{
+    f16_stage *s = plan->f16;
+    float *in = s->in.host;
+    clattn_half_view_to_f32(q, s->q.dims, s->q.strides, s->q.offset, in, s->simd);
+    clattn_half_view_to_f32(k, s->k.dims, s->k.strides, s->k.offset, in + s->nq, s->simd);
+    clattn_half_view_to_f32(v, s->v.dims, s->v.strides, s->v.offset, in + s->nq + s->nk, s->simd);
+    clattn_sdpa_bufs b = {s->in, s->in, s->in, {(void *)mask, NULL}, {(void *)kv_lengths, NULL}, s->out32,
+                          {probs, NULL}};
+    CLATTN_TRY(ctx->be->sdpa_run(ctx, plan, &b, 0, NULL, NULL));
+    clattn_f32_to_half_view(s->out32.host, out, s->out.dims, s->out.strides, s->out.offset, s->simd);
+    return CLATTN_SUCCESS;
+}
+
+/* OpenCL: enqueues convert q, k, v (the first waits for wait_list), the staged float32 plan, and convert
+ * out (whose event is returned) on the context's in-order queue. u holds the caller's buffers. */
+static clattn_status f16_run_cl(clattn_context *ctx, clattn_sdpa_plan *plan, const clattn_sdpa_bufs *u,
+                                cl_uint num_wait, const cl_event *wait_list, cl_event *event)
+{
+    f16_stage *s = plan->f16;
+    const clattn_backend_i *be = ctx->be;
+    CLATTN_TRY(be->convert_view(ctx, false, &s->q, &u->q, &s->in, 0, num_wait, wait_list, NULL));
+    CLATTN_TRY(be->convert_view(ctx, false, &s->k, &u->k, &s->in, s->nq, 0, NULL, NULL));
+    CLATTN_TRY(be->convert_view(ctx, false, &s->v, &u->v, &s->in, s->nq + s->nk, 0, NULL, NULL));
+    clattn_sdpa_bufs b = {s->in, s->in, s->in, u->mask, u->kv_lengths, s->out32, u->probs};
+    CLATTN_TRY(be->sdpa_run(ctx, plan, &b, 0, NULL, NULL));
+    return be->convert_view(ctx, true, &s->out, &u->out, &s->out32, 0, 0, NULL, event);
+}
+
 clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ctx, const clattn_sdpa_desc *desc)
 {
     if (!out) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: plan is NULL");
@@ -222,7 +362,9 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     plan->ctx = ctx;
     snprintf(plan->path, sizeof plan->path, "%s", ctx->info.backend == CLATTN_BACKEND_HOST ? "host" : "chain");
     clattn_status st = validate(ctx, desc, &plan->p);
+    if (st == CLATTN_SUCCESS && desc->data_type == CLATTN_DTYPE_F16) st = f16_prepare(ctx, plan);
     if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
+    if (st == CLATTN_SUCCESS) plan->workspace_bytes += f16_workspace_bytes(plan->f16);
     if (st != CLATTN_SUCCESS) {
         clattn_sdpa_plan_destroy(plan);
         return st;
@@ -235,6 +377,7 @@ void clattn_sdpa_plan_destroy(clattn_sdpa_plan *plan)
 {
     if (!plan) return;
     if (plan->backend_data && plan->ctx->be->sdpa_release) plan->ctx->be->sdpa_release(plan->ctx, plan);
+    f16_release(plan->ctx, plan->f16);
     free(plan);
 }
 
@@ -288,8 +431,8 @@ static clattn_status stage_in(clattn_context *ctx, staged *s, const void *src, i
     return CLATTN_SUCCESS;
 }
 
-clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const float *q, const float *k, const float *v,
-                                  const void *mask, const int32_t *kv_lengths, float *out, float *probs)
+clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const void *k, const void *v,
+                                  const void *mask, const int32_t *kv_lengths, void *out, float *probs)
 {
     if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_execute: plan is NULL");
     clattn_context *ctx = plan->ctx;
@@ -303,6 +446,9 @@ clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const float *q, const 
                                     (int)kv_lengths[b], (long long)p->Lk);
 
     if (ctx->be == NULL) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "context has no backend");
+    const f16_stage *s16 = plan->f16;
+    if (ctx->info.backend == CLATTN_BACKEND_HOST && s16)
+        return f16_run_host(ctx, plan, q, k, v, mask, kv_lengths, out, probs);
     if (ctx->info.backend == CLATTN_BACKEND_HOST) {
         clattn_sdpa_bufs b = {{(void *)q, NULL}, {(void *)k, NULL},          {(void *)v, NULL},
                               {(void *)mask, NULL}, {(void *)kv_lengths, NULL}, {out, NULL},
@@ -312,23 +458,27 @@ clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const float *q, const 
 
     /* OpenCL backend: stage through device buffers. Outputs with gaps are copied in first so that
      * reading the whole extent back leaves the caller's gap elements unchanged. */
+    /* q, k, v and out in the caller's data_type (fp16 plans: the caller's views, plan->p is staged). */
     size_t mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
+    const size_t es = s16 ? sizeof(uint16_t) : sizeof(float);
+    const clattn_tensor *out_view = s16 ? &s16->out : &p->out;
+    const int64_t q_ext = s16 ? s16->q_extent : p->q_extent, k_ext = s16 ? s16->k_extent : p->k_extent;
+    const int64_t v_ext = s16 ? s16->v_extent : p->v_extent, o_ext = s16 ? s16->out_extent : p->out_extent;
     staged sq = {0}, sk = {0}, sv = {0}, sm = {0}, sl = {0}, so = {0}, sp = {0};
-    clattn_status st = stage_in(ctx, &sq, q, p->q_extent, sizeof(float));
-    if (!st) st = stage_in(ctx, &sk, k, p->k_extent, sizeof(float));
-    if (!st) st = stage_in(ctx, &sv, v, p->v_extent, sizeof(float));
+    clattn_status st = stage_in(ctx, &sq, q, q_ext, es);
+    if (!st) st = stage_in(ctx, &sk, k, k_ext, es);
+    if (!st) st = stage_in(ctx, &sv, v, v_ext, es);
     if (!st && mask) st = stage_in(ctx, &sm, mask, p->mask_extent, mask_es);
     if (!st && kv_lengths) st = stage_in(ctx, &sl, kv_lengths, p->B, sizeof(int32_t));
-    if (!st)
-        st = stage_in(ctx, &so, view_is_dense(&p->out, p->out_extent) ? NULL : out, p->out_extent, sizeof(float));
+    if (!st) st = stage_in(ctx, &so, view_is_dense(out_view, o_ext) ? NULL : out, o_ext, es);
     if (!st && probs)
         st = stage_in(ctx, &sp, view_is_dense(&p->probs, p->probs_extent) ? NULL : probs, p->probs_extent,
                       sizeof(float));
     if (!st) {
         clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, sm.buf, sl.buf, so.buf, sp.buf};
-        st = ctx->be->sdpa_run(ctx, plan, &b, 0, NULL, NULL);
+        st = s16 ? f16_run_cl(ctx, plan, &b, 0, NULL, NULL) : ctx->be->sdpa_run(ctx, plan, &b, 0, NULL, NULL);
     }
-    if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, out, (size_t)p->out_extent * sizeof(float));
+    if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, out, (size_t)o_ext * es);
     if (!st && probs) st = ctx->be->buf_read(ctx, &sp.buf, 0, probs, (size_t)p->probs_extent * sizeof(float));
     staged *all[] = {&sq, &sk, &sv, &sm, &sl, &so, &sp};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -367,20 +517,23 @@ clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, cl_mem k, cl
                             "clattn_sdpa_enqueue: num_wait is %u but wait_list is %s", (unsigned)num_wait,
                             wait_list ? "non-NULL" : "NULL");
     CLATTN_TRY(check_bindings(ctx, p, "clattn_sdpa_enqueue", q, k, v, mask, kv_lengths, out, probs));
-    CLATTN_TRY(check_mem(ctx, "q", q, p->q_extent, sizeof(float)));
-    CLATTN_TRY(check_mem(ctx, "k", k, p->k_extent, sizeof(float)));
-    CLATTN_TRY(check_mem(ctx, "v", v, p->v_extent, sizeof(float)));
-    CLATTN_TRY(check_mem(ctx, "out", out, p->out_extent, sizeof(float)));
+    const f16_stage *s16 = plan->f16; /* fp16 plans: the caller's views; plan->p is the staged problem */
+    const size_t es = s16 ? sizeof(uint16_t) : sizeof(float);
+    CLATTN_TRY(check_mem(ctx, "q", q, s16 ? s16->q_extent : p->q_extent, es));
+    CLATTN_TRY(check_mem(ctx, "k", k, s16 ? s16->k_extent : p->k_extent, es));
+    CLATTN_TRY(check_mem(ctx, "v", v, s16 ? s16->v_extent : p->v_extent, es));
+    CLATTN_TRY(check_mem(ctx, "out", out, s16 ? s16->out_extent : p->out_extent, es));
     if (mask)
         CLATTN_TRY(check_mem(ctx, "mask", mask, p->mask_extent, p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float)));
     if (kv_lengths) CLATTN_TRY(check_mem(ctx, "kv_lengths", kv_lengths, p->B, sizeof(int32_t)));
     if (probs) CLATTN_TRY(check_mem(ctx, "probs", probs, p->probs_extent, sizeof(float)));
     clattn_sdpa_bufs b = {{NULL, q}, {NULL, k}, {NULL, v}, {NULL, mask}, {NULL, kv_lengths}, {NULL, out}, {NULL, probs}};
+    if (s16) return f16_run_cl(ctx, plan, &b, num_wait, wait_list, event);
     return ctx->be->sdpa_run(ctx, plan, &b, num_wait, wait_list, event);
 }
 
-clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q, const float *k,
-                          const float *v, const void *mask, const int32_t *kv_lengths, float *out, float *probs)
+clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q, const void *k,
+                          const void *v, const void *mask, const int32_t *kv_lengths, void *out, float *probs)
 {
     clattn_sdpa_plan *plan = NULL;
     CLATTN_TRY(clattn_sdpa_plan_create(&plan, ctx, desc));

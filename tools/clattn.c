@@ -5,8 +5,10 @@
  *   clattn sdpa --query Q.npy ...  scaled dot-product attention on .npy arrays
  *   clattn mha --params P.safetensors ...  multi-head attention (nn.MultiheadAttention / BERT weights)
  *
- * Arrays are NumPy .npy files (C order, little-endian); float16 inputs are converted to float32 on load
- * (the library computes in float32) and the output is rounded back to float16.
+ * Arrays are NumPy .npy files (C order, little-endian). `sdpa` hands float16 Q/K/V to the library as they
+ * are (clattn_sdpa_desc.data_type = CLATTN_DTYPE_F16: the library computes in float32 and rounds the
+ * output to float16); elsewhere float16 inputs are converted to float32 on load and float16 outputs are
+ * rounded back (the same arithmetic).
  * Exit codes: 0 success; 1 bad input, library failure or --expect over --tol; 2 bad command line.
  * Every failure prints exactly one line "clattn: error: ..." on stderr.
  */
@@ -241,15 +243,19 @@ typedef struct farray {
     int64_t shape[NPY_MAX_DIMS];
     int64_t count;
     float *data;
+    uint16_t *half; /* float16 file loaded with keep_half: the raw values (then data is NULL) */
 } farray;
 
 static void farray_free(farray *a)
 {
     free(a->data);
     a->data = NULL;
+    free(a->half);
+    a->half = NULL;
 }
 
-static int load_float(const char *path, const char *role, int want_ndim, farray *out)
+/* keep_half: a float16 file stays float16 (out->half) instead of being converted (out->data). */
+static int load_array(const char *path, const char *role, int want_ndim, int keep_half, farray *out)
 {
     memset(out, 0, sizeof *out);
     out->path = path;
@@ -278,6 +284,10 @@ static int load_float(const char *path, const char *role, int want_ndim, farray 
         out->data = a.data;
         return EXIT_OK;
     }
+    if (keep_half) {
+        out->half = a.data;
+        return EXIT_OK;
+    }
     out->data = malloc((size_t)(a.count ? a.count : 1) * sizeof(float));
     if (!out->data) {
         npy_free(&a);
@@ -286,6 +296,11 @@ static int load_float(const char *path, const char *role, int want_ndim, farray 
     half_to_float_n(a.data, out->data, (size_t)a.count);
     npy_free(&a);
     return EXIT_OK;
+}
+
+static int load_float(const char *path, const char *role, int want_ndim, farray *out)
+{
+    return load_array(path, role, want_ndim, 0, out);
 }
 
 static const char *dtype_name(npy_dtype d)
@@ -542,10 +557,11 @@ static void print_result(clattn_context *ctx, double setup_ms, double first_ms, 
 /* One compute call each of sdpa and mha, for time_calls(). */
 typedef struct sdpa_call {
     clattn_sdpa_plan *plan;
-    const float *q, *k, *v;
+    const void *q, *k, *v; /* float or binary16 (desc.data_type) */
     const void *mask;
     const int32_t *kvl;
-    float *out, *probs;
+    void *out;
+    float *probs;
 } sdpa_call;
 static clattn_status sdpa_call_run(void *arg)
 {
@@ -658,13 +674,14 @@ static int cmd_sdpa(int argc, char **argv)
     int32_t *kvl = NULL;
     void *mask = NULL;
     float *out = NULL, *probs = NULL;
+    uint16_t *out16 = NULL; /* float16 output (float16 inputs) */
     clattn_context *ctx = NULL;
     clattn_sdpa_plan *plan = NULL;
     char s1[128], s2[128];
 
     rc = EXIT_FAIL;
-    if (load_float(get_opt(o, no, "query"), "--query", 4, &q) || load_float(get_opt(o, no, "key"), "--key", 4, &k) ||
-        load_float(get_opt(o, no, "value"), "--value", 4, &v))
+    if (load_array(get_opt(o, no, "query"), "--query", 4, 1, &q) ||
+        load_array(get_opt(o, no, "key"), "--key", 4, 1, &k) || load_array(get_opt(o, no, "value"), "--value", 4, 1, &v))
         goto done;
     if (k.dtype != q.dtype || v.dtype != q.dtype) {
         const farray *x = k.dtype != q.dtype ? &k : &v;
@@ -709,6 +726,15 @@ static int cmd_sdpa(int argc, char **argv)
     int64_t oshape[4] = {B, Hq, Lq, Dv};
     int64_t pshape[4] = {B, Hq, Lq, Lk};
     if (!(out = alloc_floats(4, oshape, "output"))) goto done;
+    const int f16 = q.dtype == NPY_DTYPE_F16;
+    if (f16) {
+        desc.data_type = CLATTN_DTYPE_F16;
+        out16 = calloc((size_t)checked_count(4, oshape) + 1, sizeof *out16); /* out's count fits (alloc_floats) */
+        if (!out16) {
+            errorf(EXIT_FAIL, "out of memory for the float16 output of shape %s", shape_str(4, oshape, s1, sizeof s1));
+            goto done;
+        }
+    }
     int want_probs = get_opt(o, no, "probs") || get_opt(o, no, "expect-probs");
     if (want_probs) {
         if (!(probs = alloc_floats(4, pshape, "probabilities"))) goto done;
@@ -724,13 +750,28 @@ static int cmd_sdpa(int argc, char **argv)
     }
     double t1 = now_ms();
     sdpa_call call = {plan, q.data, k.data, v.data, mask, kvl, out, probs};
+    if (f16) { /* binary16 buffers straight to the library (clattn.h, data_type) */
+        call.q = q.half;
+        call.k = k.half;
+        call.v = v.half;
+        call.out = out16;
+    }
     double first_ms, warm_ms;
     st = time_calls(sdpa_call_run, &call, ao.repeat, &first_ms, &warm_ms);
     if (st != CLATTN_SUCCESS) {
         lib_error(ctx, "clattn_sdpa_execute", st);
         goto done;
     }
-    if (write_float(get_opt(o, no, "out"), q.dtype, 4, oshape, out)) goto done;
+    if (f16) {
+        char err[NPY_ERR_MAX];
+        if (npy_write(get_opt(o, no, "out"), NPY_DTYPE_F16, 4, oshape, out16, err, sizeof err)) {
+            errorf(EXIT_FAIL, "%s", err);
+            goto done;
+        }
+        half_to_float_n(out16, out, (size_t)checked_count(4, oshape)); /* what was written, for --expect */
+    } else if (write_float(get_opt(o, no, "out"), q.dtype, 4, oshape, out)) {
+        goto done;
+    }
     if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
     print_result(ctx, t1 - t0, first_ms, warm_ms, 4, oshape, q.dtype);
     if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape)) goto done;
@@ -744,6 +785,7 @@ done:
     free(kvl);
     free(mask);
     free(out);
+    free(out16);
     free(probs);
     return rc;
 }

@@ -1,0 +1,596 @@
+/*
+ * test_f16: SDPA with binary16 q, k, v and out (clattn_sdpa_desc.data_type = CLATTN_DTYPE_F16) on the
+ * backend chosen by CLATTN_DEVICE (exit 77 when absent).
+ *
+ * Inputs are random fp16 values (uniform doubles rounded to fp16). The reference is the double-precision
+ * attention (tests/support/reference.c) on exactly those values, rounded to fp16 (round to nearest even)
+ * at the end. Tolerance per element:
+ *   |got - fp16(ref)| <= 1 fp16 ulp at max(|ref|, |got|) + TU_TOL_F32 * max(1, max |ref|)
+ * (the float32 result is within the float32 tolerance of ref; rounding it and rounding ref to fp16 can
+ * then land on neighbouring fp16 values, one ulp apart). NaN matches NaN only, +-inf matches itself.
+ * Rows with no allowed key must be exactly 0; disallowed keys exactly 0 probability (float32 probs,
+ * TU_TOL_F32). Outputs are poisoned with the fp16 NaN pattern F16_POISON, and every element of the out
+ * buffer outside the view (padding, column gaps, before the offset) must keep it.
+ *
+ * The fp16 <-> double conversions here are independent of the library's (ldexp / nearbyint), so a
+ * rounding bug in src/half.h or kernels/convert.cl shows. test_rounding_ties checks exact bits of
+ * ties (to even, also for subnormals) and of the largest finite value.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reference.h"
+#include "sdpa_case.h"
+
+static clattn_context *g_ctx;
+static tu_backend g_backend;
+
+#define F16_POISON 0x7eadu /* a quiet fp16 NaN: unwritten outputs */
+#define F16_GAP 0x7e0bu    /* a quiet fp16 NaN: input elements outside the views (must never be read) */
+
+#define BOOLM CLATTN_MASK_BOOL
+#define ADDM CLATTN_MASK_ADDITIVE
+#define TL CLATTN_CAUSAL_TOP_LEFT
+#define BR CLATTN_CAUSAL_BOTTOM_RIGHT
+#define SZ(b, hq, hkv, lq, lk, d, dv) .B = b, .Hq = hq, .Hkv = hkv, .Lq = lq, .Lk = lk, .D = d, .Dv = dv
+
+/* ---- independent fp16 <-> double ---------------------------------------------------------------- */
+
+static double h2d(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    double v;
+    if (e == 31) v = m ? NAN : INFINITY;
+    else if (e == 0) v = ldexp((double)m, -24);
+    else v = ldexp((double)(m + 1024), e - 25);
+    return (h & 0x8000u) ? -v : v;
+}
+
+/* Round to nearest, ties to even (nearbyint in the default rounding mode). */
+static uint16_t d2h(double x)
+{
+    const uint16_t sign = signbit(x) ? 0x8000u : 0;
+    if (isnan(x)) return (uint16_t)(sign | 0x7e00u);
+    const double a = fabs(x);
+    if (a >= 65520.0) return (uint16_t)(sign | 0x7c00u);
+    if (a < ldexp(1.0, -14)) return (uint16_t)(sign | (uint16_t)nearbyint(ldexp(a, 24))); /* 1024 = min normal */
+    int E;
+    frexp(a, &E); /* a in [2^(E-1), 2^E) */
+    int e = E - 1;
+    double m = nearbyint(ldexp(a, 10 - e)); /* 1024..2048 */
+    if (m == 2048.0) {
+        m = 1024.0;
+        e++;
+    }
+    if (e > 15) return (uint16_t)(sign | 0x7c00u);
+    return (uint16_t)(sign | (uint16_t)((e + 15) << 10) | (uint16_t)(m - 1024.0));
+}
+
+/* Spacing of fp16 values at magnitude a. */
+static double ulp16(double a)
+{
+    a = fabs(a);
+    if (a < ldexp(1.0, -14)) return ldexp(1.0, -24);
+    if (a >= 65504.0) return 32.0;
+    int E;
+    frexp(a, &E);
+    return ldexp(1.0, E - 11);
+}
+
+/* ---- problems --------------------------------------------------------------------------------- */
+
+/* d: the float32 problem built by sdpa_case (its q/k/v hold the fp16 values exactly, for the
+ * reference; desc.data_type = F16); q16..out16: the buffers passed to clattn, same views. */
+typedef struct f16_data {
+    sdpa_data d;
+    uint16_t *q16, *k16, *v16, *out16;
+} f16_data;
+
+static uint16_t *alloc16(int64_t n, uint16_t bits)
+{
+    uint16_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(uint16_t));
+    if (!p) exit(1);
+    for (int64_t i = 0; i < n; i++) p[i] = bits;
+    return p;
+}
+
+/* Rounds the float view of f to fp16: h[view] = fp16(f), f[view] = (float)h (exact). */
+static void round_view(float *f, uint16_t *h, const clattn_tensor *t)
+{
+    for (int64_t a = 0; a < t->dims[0]; a++)
+        for (int64_t b = 0; b < t->dims[1]; b++)
+            for (int64_t c = 0; c < t->dims[2]; c++)
+                for (int64_t e = 0; e < t->dims[3]; e++) {
+                    const int64_t i = tu_index(t, a, b, c, e);
+                    h[i] = d2h((double)f[i]);
+                    f[i] = (float)h2d(h[i]);
+                }
+}
+
+static void f16_poison(f16_data *fd)
+{
+    for (int64_t i = 0; i < fd->d.no; i++) fd->out16[i] = F16_POISON;
+    sdpa_data_poison(&fd->d);
+}
+
+/* After sdpa_data_make/refill: fp16 copies of the inputs, poisoned outputs. */
+static void f16_sync(f16_data *fd)
+{
+    round_view(fd->d.q, fd->q16, &fd->d.desc.q);
+    round_view(fd->d.k, fd->k16, &fd->d.desc.k);
+    round_view(fd->d.v, fd->v16, &fd->d.desc.v);
+    f16_poison(fd);
+}
+
+static void f16_make(f16_data *fd, const sdpa_case *c, tu_rng *r)
+{
+    memset(fd, 0, sizeof *fd);
+    sdpa_data_make(&fd->d, c, r);
+    fd->d.desc.data_type = CLATTN_DTYPE_F16;
+    fd->q16 = alloc16(fd->d.nq, F16_GAP);
+    fd->k16 = alloc16(fd->d.nk, F16_GAP);
+    fd->v16 = alloc16(fd->d.nv, F16_GAP);
+    fd->out16 = alloc16(fd->d.no, F16_POISON);
+    f16_sync(fd);
+}
+
+static void f16_refill(f16_data *fd, const sdpa_case *c, tu_rng *r)
+{
+    sdpa_data_refill(&fd->d, c, r);
+    f16_sync(fd);
+}
+
+static void f16_free(f16_data *fd)
+{
+    sdpa_data_free(&fd->d);
+    free(fd->q16);
+    free(fd->k16);
+    free(fd->v16);
+    free(fd->out16);
+    memset(fd, 0, sizeof *fd);
+}
+
+/* ---- checks ----------------------------------------------------------------------------------- */
+
+/* out16 against fp16(ref) within the tolerance above; gaps keep F16_POISON; empty rows exactly 0. */
+static bool check_out16(const f16_data *fd, const double *ref, const tu_where *w)
+{
+    const clattn_sdpa_desc *s = &fd->d.desc;
+    const clattn_tensor *t = &s->out;
+    const int64_t B = t->dims[0], H = t->dims[1], L = t->dims[2], Dv = t->dims[3], Lk = s->k.dims[2];
+    double maxabs = 0.0;
+    for (int64_t i = 0; i < B * H * L * Dv; i++)
+        if (isfinite(ref[i]) && fabs(ref[i]) > maxabs) maxabs = fabs(ref[i]);
+    const double tol32 = TU_TOL_F32 * (maxabs > 1.0 ? maxabs : 1.0);
+    int64_t bad = 0, bad_zero = 0, bad_gap = 0, n = 0;
+    double worst = -1.0;
+    char first[256] = "";
+    unsigned char *in_view = calloc((size_t)fd->d.no, 1);
+    if (!in_view) exit(1);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < L; i++) {
+                int any = 0;
+                for (int64_t j = 0; j < Lk && !any; j++) any = ref_sdpa_allowed(s, fd->d.mask, fd->d.kvl, b, h, i, j);
+                for (int64_t e = 0; e < Dv; e++, n++) {
+                    const int64_t idx = tu_index(t, b, h, i, e);
+                    in_view[idx] = 1;
+                    const uint16_t bits = fd->out16[idx];
+                    const double got = h2d(bits), r = ref[n], rh = h2d(d2h(r));
+                    bool ok;
+                    double err = 0.0, bound = 0.0;
+                    if (!any) {
+                        ok = bits == 0;
+                        if (!ok) bad_zero++;
+                    } else if (isnan(r) || isnan(got)) {
+                        ok = isnan(r) && isnan(got);
+                    } else if (isinf(rh) || isinf(got)) {
+                        ok = got == rh;
+                    } else {
+                        err = fabs(got - rh);
+                        bound = ulp16(fmax(fabs(r), fabs(got))) + tol32;
+                        ok = err <= bound;
+                        if (err / bound > worst) worst = err / bound;
+                    }
+                    if (!ok && !bad++)
+                        snprintf(first, sizeof first,
+                                 "out[%lld,%lld,%lld,%lld] = 0x%04x (%.9g), reference %.12g -> fp16 %.9g, error %.3g > "
+                                 "bound %.3g",
+                                 (long long)b, (long long)h, (long long)i, (long long)e, (unsigned)bits, got, r, rh,
+                                 err, bound);
+                }
+            }
+    int64_t first_gap = -1;
+    for (int64_t i = 0; i < fd->d.no; i++)
+        if (!in_view[i] && fd->out16[i] != F16_POISON && !bad_gap++) first_gap = i;
+    free(in_view);
+    if (bad)
+        tu_report(w, "out (fp16): %lld of %lld elements wrong (%lld rows-without-keys not 0); first: %s",
+                  (long long)bad, (long long)n, (long long)bad_zero, first);
+    if (bad_gap)
+        tu_report(w, "out (fp16): %lld gap elements overwritten; first at %lld = 0x%04x", (long long)bad_gap,
+                  (long long)first_gap, (unsigned)fd->out16[first_gap]);
+    return bad == 0 && bad_gap == 0;
+}
+
+static bool check_f16(const f16_data *fd, const tu_where *w)
+{
+    double *ro = NULL, *rp = NULL;
+    sdpa_data_reference(&fd->d, &ro, fd->d.probs ? &rp : NULL);
+    bool ok = check_out16(fd, ro, w);
+    if (fd->d.probs) {
+        ok &= tu_check_view(w, "probs", fd->d.probs, &fd->d.desc.probs, rp, TU_TOL_F32);
+        ok &= tu_check_gaps(w, "probs", fd->d.probs, fd->d.np, &fd->d.desc.probs, fd->d.poison);
+        /* disallowed keys: exactly 0 */
+        const clattn_sdpa_desc *s = &fd->d.desc;
+        int64_t bad = 0;
+        for (int64_t b = 0; b < s->q.dims[0]; b++)
+            for (int64_t h = 0; h < s->q.dims[1]; h++)
+                for (int64_t i = 0; i < s->q.dims[2]; i++)
+                    for (int64_t j = 0; j < s->k.dims[2]; j++)
+                        if (!ref_sdpa_allowed(s, fd->d.mask, fd->d.kvl, b, h, i, j) &&
+                            fd->d.probs[tu_index(&s->probs, b, h, i, j)] != 0.0f)
+                            bad++;
+        if (bad) tu_report(w, "probs: %lld disallowed keys have a probability != 0", (long long)bad);
+        ok &= bad == 0;
+    }
+    free(ro);
+    free(rp);
+    return ok;
+}
+
+static clattn_status run_f16(f16_data *fd, int one_shot, const tu_where *w)
+{
+    sdpa_data *d = &fd->d;
+    clattn_status st;
+    if (one_shot) {
+        st = clattn_sdpa(g_ctx, &d->desc, fd->q16, fd->k16, fd->v16,
+                         d->mask, d->kvl, fd->out16, d->probs);
+    } else {
+        clattn_sdpa_plan *plan = NULL;
+        st = clattn_sdpa_plan_create(&plan, g_ctx, &d->desc);
+        if (st == CLATTN_SUCCESS)
+            st = clattn_sdpa_execute(plan, fd->q16, fd->k16, fd->v16,
+                                     d->mask, d->kvl, fd->out16, d->probs);
+        clattn_sdpa_plan_destroy(plan);
+    }
+    if (st != CLATTN_SUCCESS)
+        tu_report(w, "fp16 sdpa returned %d (%s): %s", (int)st, clattn_status_string(st), clattn_last_error(g_ctx));
+    return st;
+}
+
+/* ---- cases ------------------------------------------------------------------------------------ */
+
+static const sdpa_case cases[] = {
+    /* odd sizes */
+    {"l1_d8", SZ(1, 1, 1, 1, 1, 8, 8), .probs = 1},
+    {"l7_d40", SZ(2, 3, 3, 7, 7, 40, 40), .probs = 1},
+    {"l67_d64", SZ(1, 2, 2, 67, 67, 64, 64)},
+    {"l129_d128", SZ(1, 2, 2, 129, 129, 128, 128)},
+    {"lq7_lk129_d40_dv8", SZ(2, 2, 2, 7, 129, 40, 8)},
+    {"lq129_lk1_d8_dv40", SZ(1, 2, 2, 129, 1, 8, 40), .probs = 1},
+    {"decode_lq1_lk67", SZ(2, 4, 4, 1, 67, 64, 64), .probs = 1},
+    /* GQA / MQA */
+    {"gqa_8_2", SZ(2, 8, 2, 67, 129, 64, 64)},
+    {"mqa_4_1_causal_br", SZ(1, 4, 1, 7, 67, 40, 40), .causal = BR, .probs = 1},
+    /* causal, window, kv_lengths */
+    {"causal_tl_129", SZ(1, 2, 2, 129, 129, 64, 64), .causal = TL},
+    {"causal_br_lq_gt_lk", SZ(2, 2, 2, 67, 7, 40, 40), .causal = BR, .probs = 1},
+    {"window_kvl", SZ(3, 2, 2, 7, 129, 40, 40), .kvl = 1, .window = 1, .wl = 9, .wr = 0},
+    /* masks */
+    {"bool_b_h_q", SZ(2, 3, 3, 7, 67, 8, 8), .mask_kind = BOOLM, .mb = 1, .mh = 1, .mq = 1, .probs = 1,
+     .density = 0.3},
+    {"add_1_1_q_pad", SZ(2, 3, 3, 7, 67, 40, 40), .mask_kind = ADDM, .mq = 1, .lm = TU_PAD, .probs = 1},
+    /* strided / padded views with offsets */
+    {"blhd_pad_offsets", SZ(2, 3, 3, 7, 129, 40, 40), .lq = TU_BLHD_PAD, .lk = TU_BLHD_PAD, .lv = TU_BLHD_PAD,
+     .lo = TU_BLHD_PAD, .off_q = 5, .off_k = 3, .off_v = 11, .off_o = 2, .probs = 1, .lp = TU_PAD, .off_p = 13},
+    {"colstride_all", SZ(1, 2, 2, 7, 7, 8, 8), .lq = TU_COLSTRIDE, .lk = TU_COLSTRIDE, .lv = TU_COLSTRIDE,
+     .lo = TU_COLSTRIDE, .off_o = 4, .probs = 1, .lp = TU_COLSTRIDE},
+    {"pad_hbld_mixed", SZ(2, 4, 2, 67, 7, 8, 40), .lq = TU_PAD, .lk = TU_HBLD, .lv = TU_BLHD, .lo = TU_HBLD,
+     .off_q = 1, .off_o = 7},
+    {"blhd_out_pad_gqa", SZ(1, 8, 2, 129, 67, 40, 64), .lq = TU_BLHD, .lk = TU_BLHD, .lv = TU_BLHD,
+     .lo = TU_BLHD_PAD, .off_o = 9},
+    /* k/v broadcast over the batch */
+    {"kv_bcast", SZ(3, 4, 2, 7, 67, 64, 64), .kv_bcast = 1, .probs = 1},
+    {"kv_bcast_blhd_kvl", SZ(3, 2, 1, 67, 67, 40, 40), .kv_bcast = 1, .lk = TU_BLHD, .lv = TU_PAD, .kvl = 1},
+    /* values: softcap, tiny values (fp16 subnormal outputs), wider range */
+    {"softcap_scale1", SZ(1, 2, 2, 67, 67, 64, 64), .softcap = 5.0f, .scale = 1.0f, .probs = 1},
+    {"tiny_values", SZ(1, 2, 2, 7, 67, 40, 40), .in_lo = -1e-4, .in_hi = 1e-4},
+    {"range_8", SZ(1, 2, 2, 7, 67, 16, 16), .in_lo = -8.0, .in_hi = 8.0, .scale = 0.05f},
+    /* everything combined */
+    {"combined", SZ(3, 8, 2, 67, 129, 64, 40), .lq = TU_BLHD, .lk = TU_BLHD_PAD, .lv = TU_BLHD, .lo = TU_BLHD_PAD,
+     .off_q = 3, .off_k = 8, .off_v = 1, .off_o = 5, .causal = BR, .window = 1, .wl = 40, .wr = 3,
+     .mask_kind = ADDM, .mb = 1, .mq = 1, .lm = TU_PAD, .off_m = 2, .kvl = 1, .softcap = 20.0f, .scale = 0.2f,
+     .probs = 1, .lp = TU_BLHD_PAD, .off_p = 7},
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* rusticl runs about 10x slower than PoCL: keep its work per case small (as test_sdpa). */
+static sdpa_case shrink_case(const sdpa_case *c)
+{
+    sdpa_case s = *c;
+    if (g_backend != TU_RUSTICL || getenv("CLATTN_TEST_FULL")) return s;
+    const double budget = 2.0e6;
+    while (sdpa_case_cost(&s) > budget && s.Hkv > 1 && s.Hq > 2 && s.Hkv % 2 == 0) s.Hkv /= 2, s.Hq /= 2;
+    while (sdpa_case_cost(&s) > budget && (s.Lq > 67 || s.Lk > 67)) {
+        if (s.Lq > 67) s.Lq /= 4;
+        if (s.Lk > 67) s.Lk /= 4;
+    }
+    return s;
+}
+
+static void test_case(void **state)
+{
+    const sdpa_case *orig = *state;
+    sdpa_case c = shrink_case(orig);
+    tu_where w = {"f16", c.name, tu_case_seed("f16", (int)(orig - cases))};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    f16_data fd;
+    f16_make(&fd, &c, &r);
+    bool ok = run_f16(&fd, 0, &w) == CLATTN_SUCCESS && check_f16(&fd, &w);
+    f16_free(&fd);
+    assert_true(ok);
+}
+
+/* One plan, several executions with fresh inputs; then the one-shot call. */
+static void test_plan_reuse_and_one_shot(void **state)
+{
+    (void)state;
+    sdpa_case c = {"plan_reuse", SZ(3, 4, 2, 7, 67, 40, 40), .lq = TU_PAD, .lk = TU_BLHD, .lv = TU_BLHD,
+                   .lo = TU_PAD, .off_o = 3, .causal = BR, .mask_kind = ADDM, .mq = 1, .kvl = 1, .probs = 1};
+    tu_where w = {"f16", c.name, tu_case_seed("f16", 1000)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    f16_data fd;
+    f16_make(&fd, &c, &r);
+    clattn_sdpa_plan *plan = NULL;
+    clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, &fd.d.desc);
+    bool ok = st == CLATTN_SUCCESS;
+    if (!ok) tu_report(&w, "plan_create: %d %s", (int)st, clattn_last_error(g_ctx));
+    for (int it = 0; it < 3 && ok; it++) {
+        if (it > 0) f16_refill(&fd, &c, &r);
+        st = clattn_sdpa_execute(plan, fd.q16, fd.k16, fd.v16, fd.d.mask,
+                                 fd.d.kvl, fd.out16, fd.d.probs);
+        if (st != CLATTN_SUCCESS) tu_report(&w, "execute #%d: %d %s", it, (int)st, clattn_last_error(g_ctx));
+        ok = st == CLATTN_SUCCESS && check_f16(&fd, &w);
+    }
+    clattn_sdpa_plan_destroy(plan);
+    if (ok) {
+        f16_refill(&fd, &c, &r);
+        w.name = "one_shot";
+        ok = run_f16(&fd, 1, &w) == CLATTN_SUCCESS && check_f16(&fd, &w);
+    }
+    f16_free(&fd);
+    assert_true(ok);
+}
+
+/* Exact bits: ties round to even (normal and subnormal), the largest finite value stays finite.
+ * q = 0 gives every key weight exactly 1/2 (Lk = 2), so out = (v0 + v1) / 2 exactly in float32. */
+static void test_rounding_ties(void **state)
+{
+    (void)state;
+    enum { DV = 8 };
+    /*                              v0      v1      expected (v0 + v1) / 2 */
+    static const uint16_t tab[DV][3] = {
+        {0x3c00, 0x3c01, 0x3c00}, /* 1 + 2^-11: tie between 0x3c00 and 0x3c01 -> even 0x3c00 */
+        {0x3c01, 0x3c02, 0x3c02}, /* 1 + 3*2^-11: tie -> even 0x3c02 */
+        {0x6800, 0x6801, 0x6800}, /* 2049 between 2048 and 2050 -> 2048 */
+        {0xbc01, 0xbc02, 0xbc02}, /* negative tie -> even */
+        {0x0001, 0x0000, 0x0000}, /* 2^-25: subnormal tie between 0 and 2^-24 -> 0 */
+        {0x0003, 0x0000, 0x0002}, /* 1.5 * 2^-24 -> 2 * 2^-24 */
+        {0x7bff, 0x7bff, 0x7bff}, /* 65504 stays 65504 (not inf) */
+        {0x3555, 0x3555, 0x3555}, /* identical values: exact */
+    };
+    clattn_sdpa_desc desc;
+    clattn_sdpa_desc_init(&desc, 1, 1, 1, 1, 2, 8, DV);
+    desc.data_type = CLATTN_DTYPE_F16;
+    _Alignas(16) uint16_t q[8] = {0}, k[16], v[2 * DV], out[DV];
+    for (int i = 0; i < 16; i++) k[i] = d2h(0.125 * (i % 5) - 0.25);
+    for (int e = 0; e < DV; e++) {
+        v[e] = tab[e][0];
+        v[DV + e] = tab[e][1];
+        out[e] = F16_POISON;
+    }
+    clattn_status st = clattn_sdpa(g_ctx, &desc, q, k,
+                                   v, NULL, NULL, out, NULL);
+    if (st != CLATTN_SUCCESS) fprintf(stderr, "clattn_sdpa: %d %s\n", (int)st, clattn_last_error(g_ctx));
+    assert_int_equal(st, CLATTN_SUCCESS);
+    int bad = 0;
+    for (int e = 0; e < DV; e++)
+        if (out[e] != tab[e][2]) {
+            fprintf(stderr, "rounding: (0x%04x + 0x%04x) / 2 gave 0x%04x, expected 0x%04x\n", tab[e][0], tab[e][1],
+                    out[e], tab[e][2]);
+            bad++;
+        }
+    assert_int_equal(bad, 0);
+}
+
+/* fp16 NaN and inf inputs stay in their rows: NaN in q row 1, -inf in q row 4, NaN in K and +inf in V
+ * of a key every row masks out, +inf in V of a key row 5 alone may see (causal). */
+static void test_nan_inf_confined(void **state)
+{
+    (void)state;
+    sdpa_case c = {"nan_inf", SZ(1, 2, 2, 7, 67, 40, 40), .causal = BR, .mask_kind = BOOLM};
+    tu_where w = {"f16", c.name, tu_case_seed("f16", 1001)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    f16_data fd;
+    f16_make(&fd, &c, &r);
+    const clattn_sdpa_desc *s = &fd.d.desc;
+    uint8_t *mask = fd.d.mask;
+    const int64_t jm = 20, jl = 66; /* masked key; the last key, which only the last row may see (BR) */
+    mask[tu_index(&s->mask, 0, 0, 0, jm)] = 0;
+    mask[tu_index(&s->mask, 0, 0, 0, jl)] = 1;
+    for (int64_t h = 0; h < 2; h++) {
+        int64_t i;
+        i = tu_index(&s->q, 0, h, 1, 3), fd.q16[i] = 0x7e00, fd.d.q[i] = NAN;
+        i = tu_index(&s->q, 0, h, 4, 0), fd.q16[i] = 0xfc00, fd.d.q[i] = -INFINITY;
+        i = tu_index(&s->k, 0, h, jm, 5), fd.k16[i] = 0x7e00, fd.d.k[i] = NAN;
+        i = tu_index(&s->v, 0, h, jm, 7), fd.v16[i] = 0x7c00, fd.d.v[i] = INFINITY;
+        i = tu_index(&s->v, 0, h, jl, 9), fd.v16[i] = 0x7c00, fd.d.v[i] = INFINITY;
+    }
+    bool ok = run_f16(&fd, 0, &w) == CLATTN_SUCCESS && check_f16(&fd, &w);
+    /* explicit: rows 1 and 4 NaN everywhere, row 6 has inf at e = 9 only, the others finite */
+    for (int64_t h = 0; h < 2 && ok; h++)
+        for (int64_t i = 0; i < 7; i++)
+            for (int64_t e = 0; e < 40; e++) {
+                const double got = h2d(fd.out16[tu_index(&s->out, 0, h, i, e)]);
+                const bool want_nan = i == 1 || i == 4, want_inf = i == 6 && e == 9;
+                if (want_nan != (isnan(got) != 0) || want_inf != (isinf(got) != 0)) {
+                    tu_report(&w, "out[0,%lld,%lld,%lld] = %g (expected %s)", (long long)h, (long long)i, (long long)e,
+                              got, want_nan ? "NaN" : want_inf ? "+inf" : "finite");
+                    ok = false;
+                }
+            }
+    f16_free(&fd);
+    assert_true(ok);
+}
+
+/* The workspace includes the float32 copies of q, k, v, out: exactly 4 bytes per view element more
+ * than the float32 plan of the same (contiguous) problem, nothing of size Lq x Lk. */
+static void test_workspace(void **state)
+{
+    (void)state;
+    clattn_sdpa_desc desc;
+    clattn_sdpa_desc_init(&desc, 2, 4, 2, 67, 129, 40, 24);
+    clattn_sdpa_plan *p32 = NULL, *p16 = NULL;
+    assert_int_equal(clattn_sdpa_plan_create(&p32, g_ctx, &desc), CLATTN_SUCCESS);
+    desc.data_type = CLATTN_DTYPE_F16;
+    assert_int_equal(clattn_sdpa_plan_create(&p16, g_ctx, &desc), CLATTN_SUCCESS);
+    const size_t staging = (size_t)(2 * 4 * 67 * 40 + 2 * 2 * 129 * 40 + 2 * 2 * 129 * 24 + 2 * 4 * 67 * 24) * 4;
+    const size_t w32 = clattn_sdpa_plan_workspace_size(p32), w16 = clattn_sdpa_plan_workspace_size(p16);
+    printf("workspace: float32 %zu bytes (%s), float16 %zu bytes (%s), staging %zu\n", w32, clattn_sdpa_plan_path(p32),
+           w16, clattn_sdpa_plan_path(p16), staging);
+    const bool same_path = strcmp(clattn_sdpa_plan_path(p32), clattn_sdpa_plan_path(p16)) == 0;
+    clattn_sdpa_plan_destroy(p32);
+    clattn_sdpa_plan_destroy(p16);
+    assert_true(same_path);
+    assert_int_equal(w16, w32 + staging);
+}
+
+/* data_type outside the enum: INVALID_ARGUMENT naming the field; plan stays NULL. */
+static void test_errors(void **state)
+{
+    (void)state;
+    const int bad[] = {2, -1, 1000};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clattn_sdpa_desc desc;
+        clattn_sdpa_desc_init(&desc, 1, 2, 2, 7, 7, 8, 8);
+        desc.data_type = (clattn_dtype)bad[i];
+        clattn_sdpa_plan *plan = (clattn_sdpa_plan *)(uintptr_t)1;
+        assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &desc), CLATTN_ERROR_INVALID_ARGUMENT);
+        assert_null(plan);
+        const char *msg = clattn_last_error(g_ctx);
+        char want[32];
+        snprintf(want, sizeof want, "data_type: %d", bad[i]);
+        if (!strstr(msg, want)) fprintf(stderr, "message '%s' lacks '%s'\n", msg, want);
+        assert_non_null(strstr(msg, want));
+        float x[64] = {0};
+        assert_int_equal(clattn_sdpa(g_ctx, &desc, x, x, x, NULL, NULL, x, NULL), CLATTN_ERROR_INVALID_ARGUMENT);
+    }
+    /* enqueue on the host path is UNSUPPORTED for fp16 plans too */
+    if (g_backend == TU_HOST) {
+        clattn_sdpa_desc desc;
+        clattn_sdpa_desc_init(&desc, 1, 1, 1, 7, 7, 8, 8);
+        desc.data_type = CLATTN_DTYPE_F16;
+        clattn_sdpa_plan *plan = NULL;
+        assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &desc), CLATTN_SUCCESS);
+        assert_int_equal(clattn_sdpa_enqueue(plan, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL),
+                         CLATTN_ERROR_UNSUPPORTED);
+        clattn_sdpa_plan_destroy(plan);
+    }
+}
+
+/* OpenCL: clattn_sdpa_enqueue with cl_mem buffers of exactly 2 bytes per element a view reaches, after
+ * a user event; one byte fewer is INVALID_ARGUMENT. */
+static cl_mem make_mem(cl_context cc, size_t bytes, const void *src)
+{
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(cc, CL_MEM_READ_WRITE | (src ? CL_MEM_COPY_HOST_PTR : 0), bytes, (void *)src, &err);
+    if (err != CL_SUCCESS) {
+        fprintf(stderr, "clCreateBuffer(%zu): %d\n", bytes, (int)err);
+        exit(1);
+    }
+    return m;
+}
+
+static void test_enqueue(void **state)
+{
+    (void)state;
+    if (g_backend == TU_HOST) skip();
+    cl_context cc = NULL;
+    cl_device_id dev = NULL;
+    cl_command_queue queue = NULL;
+    assert_int_equal(clattn_context_get_cl(g_ctx, &cc, &dev, &queue), CLATTN_SUCCESS);
+    sdpa_case c = {"enqueue", SZ(2, 4, 2, 7, 67, 40, 24), .lq = TU_BLHD_PAD, .lk = TU_PAD, .lv = TU_COLSTRIDE,
+                   .lo = TU_BLHD_PAD, .off_q = 2, .off_v = 1, .off_o = 6, .mask_kind = BOOLM, .mq = 1,
+                   .kvl = 1, .causal = TL, .probs = 1, .lp = TU_PAD, .off_p = 3};
+    tu_where w = {"f16", c.name, tu_case_seed("f16", 1002)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    f16_data fd;
+    f16_make(&fd, &c, &r);
+    sdpa_data *d = &fd.d;
+    clattn_sdpa_plan *plan = NULL;
+    assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &d->desc), CLATTN_SUCCESS);
+    cl_mem q = make_mem(cc, (size_t)d->nq * 2, fd.q16), k = make_mem(cc, (size_t)d->nk * 2, fd.k16);
+    cl_mem v = make_mem(cc, (size_t)d->nv * 2, fd.v16), out = make_mem(cc, (size_t)d->no * 2, fd.out16);
+    cl_mem mask = make_mem(cc, (size_t)d->nm, d->mask), kvl = make_mem(cc, (size_t)d->desc.q.dims[0] * 4, d->kvl);
+    cl_mem probs = make_mem(cc, (size_t)d->np * 4, d->probs);
+    cl_mem small = make_mem(cc, (size_t)d->no * 2 - 1, NULL);
+    assert_int_equal(clattn_sdpa_enqueue(plan, q, k, v, mask, kvl, small, probs, 0, NULL, NULL),
+                     CLATTN_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clattn_last_error(g_ctx), "out: cl_mem holds"));
+    cl_int err = CL_SUCCESS;
+    cl_event gate = clCreateUserEvent(cc, &err), done = NULL;
+    assert_int_equal(err, CL_SUCCESS);
+    clattn_status st = clattn_sdpa_enqueue(plan, q, k, v, mask, kvl, out, probs, 1, &gate, &done);
+    if (st != CLATTN_SUCCESS) tu_report(&w, "enqueue: %d %s", (int)st, clattn_last_error(g_ctx));
+    assert_int_equal(clSetUserEventStatus(gate, CL_COMPLETE), CL_SUCCESS);
+    bool ok = st == CLATTN_SUCCESS && done != NULL;
+    if (ok) ok = clWaitForEvents(1, &done) == CL_SUCCESS;
+    if (ok)
+        ok = clEnqueueReadBuffer(queue, out, CL_TRUE, 0, (size_t)d->no * 2, fd.out16, 0, NULL, NULL) == CL_SUCCESS &&
+             clEnqueueReadBuffer(queue, probs, CL_TRUE, 0, (size_t)d->np * 4, d->probs, 0, NULL, NULL) == CL_SUCCESS;
+    ok = ok && check_f16(&fd, &w);
+    if (done) clReleaseEvent(done);
+    clReleaseEvent(gate);
+    cl_mem all[] = {q, k, v, out, mask, kvl, probs, small};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clReleaseMemObject(all[i]);
+    clattn_sdpa_plan_destroy(plan);
+    f16_free(&fd);
+    assert_true(ok);
+}
+
+int main(void)
+{
+    g_ctx = tu_open_context_or_skip();
+    g_backend = tu_backend_of(g_ctx);
+    struct CMUnitTest tests[N_CASES + 6];
+    size_t n = 0;
+    for (size_t i = 0; i < N_CASES; i++) {
+        struct CMUnitTest t = {cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+        tests[n++] = t;
+    }
+    struct CMUnitTest extra[] = {cmocka_unit_test(test_plan_reuse_and_one_shot), cmocka_unit_test(test_rounding_ties),
+                                 cmocka_unit_test(test_nan_inf_confined),        cmocka_unit_test(test_workspace),
+                                 cmocka_unit_test(test_errors),                  cmocka_unit_test(test_enqueue)};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) tests[n++] = extra[i];
+    /* CLATTN_TEST_ONLY=name1,name2: run only those (e.g. small cases under Oclgrind) */
+    const char *only = getenv("CLATTN_TEST_ONLY");
+    if (only && *only) {
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *p = strstr(only, tests[i].name);
+            const size_t len = strlen(tests[i].name);
+            if (p && (p == only || p[-1] == ',') && (p[len] == '\0' || p[len] == ',')) tests[kept++] = tests[i];
+        }
+        n = kept;
+    }
+    int failed = tu_run_group("f16", tests, n);
+    clattn_context_destroy(g_ctx);
+    return failed ? 1 : 0;
+}
