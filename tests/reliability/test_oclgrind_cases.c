@@ -203,6 +203,28 @@ static void test_masked_v_nonfinite(void **state)
     assert_true(ok);
 }
 
+/* The same without probabilities, so the fused kernel runs it (cases with probabilities take the chain):
+ * bottom-right causal + a broadcast bool mask hiding key 20 of 67, whose V rows hold +inf / NaN; several
+ * key tiles, D = 40 (not a multiple of the vector width). */
+static void test_masked_v_nonfinite_fused(void **state)
+{
+    (void)state;
+    const sdpa_case c = {"masked_v_inf_nan_noprobs", SZ(1, 2, 2, 7, 67, 40, 40), .causal = BR, .mask_kind = BOOLM};
+    tu_where w = {"oclgrind.masks", c.name, tu_case_seed("oclgrind.masks", 101)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    sdpa_data d;
+    sdpa_data_make(&d, &c, &r);
+    uint8_t *m = d.mask;
+    for (int64_t j = 0; j < c.Lk; j++) m[tu_index(&d.desc.mask, 0, 0, 0, j)] = 1;
+    m[tu_index(&d.desc.mask, 0, 0, 0, 20)] = 0;
+    for (int64_t h = 0; h < c.Hkv; h++)
+        for (int64_t e = 0; e < c.Dv; e++) d.v[tu_index(&d.desc.v, 0, h, 20, e)] = e % 3 ? INFINITY : NAN;
+    bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
+    sdpa_data_free(&d);
+    assert_true(ok);
+}
+
 static void test_mha_case(void **state)
 {
     const mha_case *c = *state;
@@ -314,6 +336,7 @@ static int run_group(const char *group)
     if (all || !strcmp(group, "masks")) {
         n = add_sdpa(t, n, store[1], mask_cases, COUNT(mask_cases), "oclgrind.masks");
         t[n++] = (struct CMUnitTest)cmocka_unit_test(test_masked_v_nonfinite);
+        t[n++] = (struct CMUnitTest)cmocka_unit_test(test_masked_v_nonfinite_fused);
     }
     if (all || !strcmp(group, "long")) n = add_sdpa(t, n, store[2], long_cases, COUNT(long_cases), "oclgrind.long");
     if (!strcmp(group, "chunks"))
