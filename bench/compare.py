@@ -122,6 +122,39 @@ def geomean_ratios(cases, ours, peers):
     return "\n".join(lines)
 
 
+def extras(cases, peaks, ours, markdown):
+    """Memory (workspace and real peak RSS growth) of every clattn case, and every few-query (decode)
+    case against its memory-bandwidth bound: K and V bytes / the device's measured triad bandwidth."""
+    bw = {}
+    for pk in peaks:
+        if pk.get("peak_gbps"):
+            bw[pk["device_tag"]] = max(bw.get(pk["device_tag"], 0.0), pk["peak_gbps"])
+    lines = []
+    sep = " | " if markdown else "  "
+    for o in ours:
+        tag = o.removeprefix("clattn-")
+        for k, slot in cases.items():
+            r = slot.get(o)
+            if r is None:
+                continue
+            B, Hq, Hkv, Lq, Lk, D, Dv, causal = k
+            if Lq <= 4 and tag in bw:
+                kv = 4.0 * B * Hkv * Lk * (D + Dv)
+                bound_ms = kv / (bw[tag] * 1e9) * 1e3
+                lines.append(f"decode {o} {case_label(k)}: {r['ms']:.2f} ms; K+V {kv / 2**20:.0f} MiB at "
+                             f"{bw[tag]:.1f} GB/s = {bound_ms:.2f} ms; bound/time = {bound_ms / r['ms']:.2f}")
+    mem = []
+    for o in ours:
+        for k, slot in cases.items():
+            r = slot.get(o)
+            if r is None:
+                continue
+            ws, rss = r.get("workspace_bytes"), r.get("rss_growth_bytes")
+            mem.append(f"memory {o} {case_label(k)}: workspace {fmt(ws / 2**20 if ws is not None else None)} MiB, "
+                       f"peak RSS growth {fmt(rss / 2**20 if rss is not None else None)} MiB")
+    return "\n".join(lines + mem)
+
+
 def plot(cases, ours, peers, path):
     """GFLOP/s vs L: colour = implementation; a line through the B = 1 multi-head cases (Lq = Lk), separate
     markers for batched (B > 1), grouped-query (Hq != Hkv) and decode (Lq = 1) cases."""
@@ -196,6 +229,10 @@ def main():
     print(text)
     print()
     print(geomean_ratios(cases, ours, peers))
+    ex = extras(cases, peaks, ours, a.markdown)
+    if ex:
+        print()
+        print(ex)
     for (k, n), st in statuses.items():
         if n not in cases.get(k, {}):
             print(f"note: {n} {case_label(k)}: {st}")

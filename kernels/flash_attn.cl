@@ -34,11 +34,37 @@
  *   -D KROW (0: K tile transposed in local memory, scores as floatVK over keys with no horizontal sums;
  *   1: K tile row-major, one floatKLW dot product per key and row (for few rows per group: decode)).
  *   -D USE_FMA (0/1: fma() for multiply-adds; only where the device does FMA in hardware).
+ *   -D DIRECT (0/1, optional: 1 only with KROW, WG == 1, unit stride along D and Dv and DVP == Dv: K and V
+ *   rows are read straight from global memory, no local tiles and no barriers; for CPU devices, where
+ *   local memory is ordinary cache and the tile copy is pure overhead in a memory-bound decode).
+ *   -D SW_PREFETCH (0/1, optional, with DIRECT: Clang's __builtin_prefetch of the next tile, see below).
+ * A tile whose weights are all nonzero for every row of a work-item takes an unguarded P·V loop.
  * Tiles are loaded with vector loads when the last dim of k (resp. v) has stride 1. The short loops over
  * rows, vectors and lanes carry #pragma unroll: without it PoCL keeps s[][] and acc[][] in memory and
  * the kernel runs about 2x slower (measured on PoCL 3.1 / AVX-512).
  * No fp64, no fast/finite math (-INFINITY is relied on).
  */
+#ifndef DIRECT
+#define DIRECT 0
+#endif
+#if DIRECT && (!KROW || WG != 1 || KLW < 2)
+#error "flash_attn.cl: DIRECT needs KROW, WG == 1 and KLW > 1"
+#endif
+/* -D SW_PREFETCH=1 (the host sets it for PoCL only) with DIRECT on Clang: software prefetch of the next
+ * tile's K and V rows, one key per key of this tile (OpenCL's prefetch() is a no-op in PoCL 3.1; the
+ * hardware prefetcher stops at page boundaries; 14 % faster decode). Oclgrind rejects the kernel with
+ * it, hence opt-in. */
+#ifndef SW_PREFETCH
+#define SW_PREFETCH 0
+#endif
+#if DIRECT && SW_PREFETCH && defined(__clang__) && defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+#define CLATTN_PREFETCH 1
+#endif
+#endif
+#ifndef CLATTN_PREFETCH
+#define CLATTN_PREFETCH 0
+#endif
 #define BM (WG * RPW)
 #define NKV (TK / VK)
 #define NDV (DVP / VV)
@@ -103,15 +129,24 @@ void clattn_flash(__global const float *q, long q_off, long q_s0, long q_s1, lon
                   float scale, float softcap, int causal, long wl, long wr)
 {
     /* Vector-typed so that vector accesses are aligned; scalar views below. */
-#if KROW
+#if DIRECT
+    /* no tiles: rows straight from global memory (key index clamped into the walked range) */
+#define KROW_AT(jj, c) vloadd(0, kb + min(j0 + (jj), jhi - 1) * k_s2 + (c) * KLW)
+#define VROW_AT(jj, c) vloadvv(0, vb + (j0 + (jj)) * v_s2 + (c) * VV)
+#elif KROW
+#define KROW_AT(jj, c) Ks[jj][c]
+#define VROW_AT(jj, c) Vs[jj][c]
     __local floatd Ks[TK][NKD];  /* k tile, row-major */
 #define KS_AT(jj, d) (((__local float *)Ks)[(jj) * DK + (d)])
 #else
+#define VROW_AT(jj, c) Vs[jj][c]
     __local floatk Kt[DK][NKV];  /* k tile, transposed */
 #define KT_AT(d, jj) (((__local float *)Kt)[(d) * TK + (jj)])
 #endif
+#if !DIRECT
     __local floatvv Vs[TK][NDV]; /* v tile, zero-padded to DVP columns */
 #define VS_AT(jj, c) (((__local float *)Vs)[(jj) * DVP + (c)])
+#endif
 
     const int lid = (int)get_local_id(0);
     const long pairl = (long)get_group_id(2);
@@ -173,6 +208,7 @@ void clattn_flash(__global const float *q, long q_off, long q_s0, long q_s1, lon
     }
 
     for (long j0 = jlo; j0 < jhi; j0 += TK) {
+#if !DIRECT
         barrier(CLK_LOCAL_MEM_FENCE); /* every work-item is done with the previous tile */
 #if KLW > 1
         if (k_s3 == 1) {
@@ -232,6 +268,7 @@ void clattn_flash(__global const float *q, long q_off, long q_s0, long q_s1, lon
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE); /* the tile is loaded */
+#endif /* !DIRECT */
 
         floatk s[RPW][NKV];
 #if KROW
@@ -242,9 +279,18 @@ void clattn_flash(__global const float *q, long q_off, long q_s0, long q_s1, lon
                 float tmp[VK];
                 #pragma unroll
                 for (int u = 0; u < VK; u++) {
+#if CLATTN_PREFETCH
+                    if (t == 0) {
+                        const long jp = j0 + kc * VK + u + TK;
+                        if (jp < jhi) {
+                            for (int c = 0; c < DK; c += 16) __builtin_prefetch(kb + jp * k_s2 + c, 0, 3);
+                            for (int c = 0; c < DVP; c += 16) __builtin_prefetch(vb + jp * v_s2 + c, 0, 3);
+                        }
+                    }
+#endif
                     floatd a = (floatd)(0.0f);
                     #pragma unroll
-                    for (int c = 0; c < NKD; c++) a = MAD(qv[t][c], Ks[kc * VK + u][c], a);
+                    for (int c = 0; c < NKD; c++) a = MAD(qv[t][c], KROW_AT(kc * VK + u, c), a);
                     tmp[u] = hsumd(a);
                 }
                 s[t][kc] = vloadk(0, tmp);
@@ -267,6 +313,10 @@ void clattn_flash(__global const float *q, long q_off, long q_s0, long q_s1, lon
 
         const int nk = (int)min((long)TK, jhi - j0); /* keys of this tile inside [jlo, jhi) */
         float ptile[RPW][TK];
+        /* Some weight of a key < nk is 0 (masked or underflow), in any row. A scalar flag: accumulating the
+         * lanes in an intk and testing any() once at the end let Oclgrind 21.10 take the unguarded loop
+         * for a tile holding a masked key (inf in its V row leaked as NaN); per-vector any() is right. */
+        int zero_any = 0;
         #pragma unroll
         for (int t = 0; t < RPW; t++) {
             /* Structural range of row t relative to the tile, clamped to int. */
@@ -308,6 +358,7 @@ void clattn_flash(__global const float *q, long q_off, long q_s0, long q_s1, lon
                 const intk valid = x != (floatk)(-INFINITY); /* NaN is "valid": it spreads to the row */
                 const floatk p = select((floatk)(0.0f), exp(x - (floatk)(mnew)), valid);
                 valid_any |= valid;
+                zero_any |= any((p == (floatk)(0.0f)) & (LANES + kc * VK < (intk)(nk)));
                 lsum += p;
                 vstorek(p, kc, &ptile[t][0]);
             }
@@ -319,13 +370,25 @@ void clattn_flash(__global const float *q, long q_off, long q_s0, long q_s1, lon
                 for (int c = 0; c < NDV; c++) acc[t][c] *= alpha;
         }
 
-        for (int jj = 0; jj < nk; jj++) {
-            #pragma unroll
-            for (int t = 0; t < RPW; t++) {
-                const float pj = ptile[t][jj];
-                if (pj != 0.0f)
+        if (!zero_any) {
+            /* every weight nonzero: no masked V row in the tile for these rows */
+            for (int jj = 0; jj < nk; jj++) {
+                #pragma unroll
+                for (int t = 0; t < RPW; t++) {
+                    const floatvv pj = (floatvv)(ptile[t][jj]);
                     #pragma unroll
-                    for (int c = 0; c < NDV; c++) acc[t][c] = MAD((floatvv)(pj), Vs[jj][c], acc[t][c]);
+                    for (int c = 0; c < NDV; c++) acc[t][c] = MAD(pj, VROW_AT(jj, c), acc[t][c]);
+                }
+            }
+        } else {
+            for (int jj = 0; jj < nk; jj++) {
+                #pragma unroll
+                for (int t = 0; t < RPW; t++) {
+                    const float pj = ptile[t][jj];
+                    if (pj != 0.0f)
+                        #pragma unroll
+                        for (int c = 0; c < NDV; c++) acc[t][c] = MAD((floatvv)(pj), VROW_AT(jj, c), acc[t][c]);
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 
 #include "host_pool.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -51,10 +52,14 @@ host_flash_kernels host_flash_kernels_for(host_flash_isa isa)
 {
     switch (isa) {
 #ifdef HOST_FLASH_HAVE_X86
-    case HOST_FLASH_AVX512: return (host_flash_kernels){host_flash_pack_avx512, host_flash_task_avx512};
-    case HOST_FLASH_AVX2: return (host_flash_kernels){host_flash_pack_avx2, host_flash_task_avx2};
+    case HOST_FLASH_AVX512:
+        return (host_flash_kernels){host_flash_pack_avx512, host_flash_task_avx512, host_flash_decode_avx512};
+    case HOST_FLASH_AVX2:
+        return (host_flash_kernels){host_flash_pack_avx2, host_flash_task_avx2, host_flash_decode_avx2};
 #endif
-    default: return (host_flash_kernels){host_flash_pack_portable, host_flash_task_portable};
+    default:
+        return (host_flash_kernels){host_flash_pack_portable, host_flash_task_portable,
+                                    host_flash_decode_portable};
     }
 }
 
@@ -62,6 +67,16 @@ host_flash_kernels host_flash_kernels_for(host_flash_isa isa)
 static int64_t isa_lanes(host_flash_isa isa)
 {
     return isa == HOST_FLASH_AVX512 ? 16 : isa == HOST_FLASH_AVX2 ? 8 : 4;
+}
+
+/* Whether the decode path takes p (few rows per kv head; K and V rows contiguous along D / Dv). */
+static bool decode_fits(const clattn_sdpa_problem *p)
+{
+    if (p->Hkv < 1 || p->Hq % p->Hkv != 0 || p->Lq < 1 || p->Lq > 4) return false;
+    if (p->Lq * (p->Hq / p->Hkv) > HOST_FLASH_DEC_MAX_ROWS) return false;
+    if (p->D > 1 && p->k.strides[3] != 1) return false;
+    if (p->Dv > 1 && p->v.strides[3] != 1) return false;
+    return true;
 }
 
 bool host_flash_supported(const clattn_sdpa_problem *p)
@@ -72,7 +87,7 @@ bool host_flash_supported(const clattn_sdpa_problem *p)
     if (p->Hkv < 1 || p->Hq % p->Hkv != 0) return false;
     /* fewer than 4 query rows per kv head (decode without GQA): every packed K/V element would be
      * used by 1-3 rows, and the row-by-row path, which reads K and V once, is faster */
-    if (p->Lq < 4 && p->Lq * (p->Hq / p->Hkv) < 4) return false;
+    if (p->Lq < 4 && p->Lq * (p->Hq / p->Hkv) < 4 && !decode_fits(p)) return false;
     /* int counters inside a block and the per-row lane compare are 32-bit */
     if (p->D > ((int64_t)1 << 24) || p->Dv > ((int64_t)1 << 24)) return false;
     return true;
@@ -119,6 +134,45 @@ bool host_flash_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fl
     if (fp->dvp < HOST_FLASH_DV_ALIGN) fp->dvp = HOST_FLASH_DV_ALIGN;
 
     fp->kw = 2 * isa_lanes(isa);
+    if (decode_fits(p) && p->Lk > 0 && p->Lq > 0) {
+        /* decode: rows_max rows of one (b, kv head) per task, keys split into dn chunks so that
+         * there are about 8 tasks per thread, each of HOST_FLASH_DEC_MIN_CHUNK keys at least */
+        fp->decode = 1;
+        fp->drows = rows = G * p->Lq;
+        fp->rows_max = (rows + HOST_FLASH_ROW_ALIGN - 1) / HOST_FLASH_ROW_ALIGN * HOST_FLASH_ROW_ALIGN;
+        fp->n_bh = n_bh;
+        int64_t dn = (8 * (int64_t)(num_threads > 0 ? num_threads : 1) + n_bh - 1) / n_bh;
+        const int64_t dn_max = (p->Lk + HOST_FLASH_DEC_MIN_CHUNK - 1) / HOST_FLASH_DEC_MIN_CHUNK;
+        if (dn > dn_max) dn = dn_max;
+        if (dn < 1) dn = 1;
+        int64_t per_chunk; /* bytes of partials per chunk of every pair */
+        if (!clattn_mul_i64(n_bh, rows, &per_chunk) || !clattn_mul_i64(per_chunk, fp->dvp + 2, &per_chunk) ||
+            !clattn_mul_i64(per_chunk, (int64_t)sizeof(float), &per_chunk) || per_chunk > HOST_FLASH_DEC_PART_MAX)
+            return false;
+        while (dn > 1 && per_chunk * dn > HOST_FLASH_DEC_PART_MAX) dn--;
+        int64_t ck = (p->Lk + dn - 1) / dn;
+        ck = (ck + HOST_FLASH_BK - 1) / HOST_FLASH_BK * HOST_FLASH_BK;
+        fp->dchunk = ck;
+        fp->dn = (p->Lk + ck - 1) / ck;
+        fp->n_tasks = n_bh * fp->dn;
+        int64_t nml, nacc, s, acc;
+        if (!clattn_mul_i64(n_bh * fp->dn, rows * 2, &nml) || !clattn_mul_i64(n_bh * fp->dn * rows, fp->dvp, &nacc) ||
+            !clattn_mul_i64(fp->rows_max, HOST_FLASH_BK, &s) || !clattn_mul_i64(fp->rows_max, fp->dvp, &acc))
+            return false;
+        size_t shared = 0, total = 0;
+        if (!take(&shared, &fp->off_pml, nml, sizeof(float)) || !take(&shared, &fp->off_pacc, nacc, sizeof(float)))
+            return false;
+        fp->shared_bytes = shared;
+        if (!(take(&total, &fp->off_s, s, sizeof(float)) && take(&total, &fp->off_acc, acc, sizeof(float)) &&
+              take(&total, &fp->off_m, fp->rows_max, sizeof(float)) &&
+              take(&total, &fp->off_l, fp->rows_max, sizeof(float)) &&
+              take(&total, &fp->off_alpha, fp->rows_max, sizeof(float)) &&
+              take(&total, &fp->off_flag, fp->rows_max, sizeof(int)) &&
+              take(&total, &fp->off_rows, fp->rows_max, sizeof(host_flash_row))))
+            return false;
+        fp->thread_bytes = total;
+        return true;
+    }
     if (p->Lk > INT64_MAX / 4) return false;
     fp->lkp = (p->Lk + HOST_FLASH_BK - 1) / HOST_FLASH_BK * HOST_FLASH_BK;
     fp->n_bh = n_bh;
@@ -151,10 +205,55 @@ bool host_flash_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fl
     return true;
 }
 
+/* Decode merge task: the dn partial results of each row of one (b, kv head) into out. A chunk
+ * with l == 0 saw no allowed key and is left out; one whose m is -inf but l is not 0 saw only
+ * NaN scores (a NaN query row) and makes the row NaN; the others are weighted by exp(m_c - max). */
+static void decode_merge(void *argp, int64_t bh, int tid)
+{
+    (void)tid;
+    const host_flash_args *a = argp;
+    const clattn_sdpa_problem *p = a->p;
+    const host_flash_plan *fp = a->fp;
+    const int64_t G = p->Hq / p->Hkv, Lq = p->Lq, Dv = p->Dv, dvp = fp->dvp, M = fp->drows, dn = fp->dn;
+    const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
+    const float *pml = (const float *)(a->scratch + fp->off_pml) + bh * dn * M * 2;
+    const float *pacc = (const float *)(a->scratch + fp->off_pacc) + bh * dn * M * dvp;
+    for (int64_t r = 0; r < M; r++) {
+        const int64_t g = r / Lq, i = r % Lq, h = hk * G + g;
+        float *restrict orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] +
+                               i * p->out.strides[2];
+        float mx = -INFINITY;
+        for (int64_t c = 0; c < dn; c++) {
+            const float mc = pml[(c * M + r) * 2];
+            if (mc > mx) mx = mc;
+        }
+        float l = 0.0f;
+        for (int64_t e = 0; e < Dv; e++) orow[e] = 0.0f;
+        for (int64_t c = 0; c < dn; c++) {
+            const float mc = pml[(c * M + r) * 2], lc = pml[(c * M + r) * 2 + 1];
+            if (lc == 0.0f) continue;
+            const float w = mc == -INFINITY ? 1.0f : mc == mx ? 1.0f : expf(mc - mx);
+            const float *restrict ac = pacc + (c * M + r) * dvp;
+            l += w * lc;
+            for (int64_t e = 0; e < Dv; e++) orow[e] += w * ac[e];
+        }
+        if (l == 0.0f) continue; /* no allowed key: zeros */
+        const float inv = 1.0f / l;
+        for (int64_t e = 0; e < Dv; e++) orow[e] *= inv;
+    }
+}
+
 void host_flash_run(host_pool *pool, host_flash_args *a)
 {
     const host_flash_plan *fp = a->fp;
     const host_flash_kernels kern = host_flash_kernels_for(fp->isa);
+    if (fp->decode) {
+        a->bh0 = 0;
+        a->nw = fp->n_bh;
+        host_pool_run(pool, fp->n_bh * fp->dn, kern.decode, a);
+        host_pool_run(pool, fp->n_bh, decode_merge, a);
+        return;
+    }
     for (int64_t bh0 = 0; bh0 < fp->n_bh; bh0 += fp->wave) {
         a->bh0 = bh0;
         a->nw = fp->n_bh - bh0 < fp->wave ? fp->n_bh - bh0 : fp->wave;

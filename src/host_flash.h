@@ -19,6 +19,15 @@
  * thread. NaN handling matches the row-by-row path: NaN scores never win the max, turn into NaN
  * weights and make only their own row NaN; a row with no allowed key outputs zeros.
  *
+ * Decode path (Lq <= 4 and G·Lq <= HOST_FLASH_DEC_MAX_ROWS, K and V unit-stride along D / Dv): no
+ * packing, since each K/V element would serve only a few rows. A task is one (b, kv head, chunk of
+ * dchunk keys) for all G·Lq rows of the group: per block of HOST_FLASH_BK keys, dot products straight
+ * from the caller's K rows (each read once for every row; K prefetched ahead, the block's V rows
+ * prefetched into L2), the same softmax_row, then P·V from the caller's V rows (guarded as above).
+ * Each task writes (m, l, acc) of its chunk; a merge task per (b, kv head) combines the chunks
+ * (exp(m_c - max) weights; a chunk with l == 0 saw no allowed key). Keys are split into chunks so
+ * that there are about 8 tasks per thread (a single decode query still uses every thread).
+ *
  * The kernels are compiled three times from host_flash_kernel.c: portable (plain GCC vector
  * extensions, 4 lanes), AVX2+FMA (8 lanes) and AVX-512F (16 lanes), the last two through
  * `#pragma GCC target` in host_simd_avx2.c / host_simd_avx512.c, and chosen at run time with
@@ -43,6 +52,12 @@
 #define HOST_FLASH_PACK_BUDGET ((int64_t)32 << 20)
 #endif
 #define HOST_FLASH_PACK_MAX ((int64_t)256 << 20)
+/* Decode path (few query rows per kv head: Lq <= 4 and Hq / Hkv · Lq <= HOST_FLASH_DEC_MAX_ROWS):
+ * no packing; each task streams K and V of one key chunk of one (b, kv head) straight from the
+ * caller's arrays (read once for all rows of the group), and a merge combines the chunks. */
+#define HOST_FLASH_DEC_MAX_ROWS 16
+#define HOST_FLASH_DEC_MIN_CHUNK 512 /* keys per decode task at least (when Lk allows) */
+#define HOST_FLASH_DEC_PART_MAX ((int64_t)64 << 20) /* bytes of decode partials at most */
 
 /* Instruction-set variants of the kernels. */
 typedef enum host_flash_isa {
@@ -55,6 +70,10 @@ typedef enum host_flash_isa {
 /* Tiling of one problem and the layout of one thread's scratch (byte offsets, 64-byte aligned). */
 typedef struct host_flash_plan {
     host_flash_isa isa;
+    int decode;        /* 1: the decode path (fields d*, off_pml, off_pacc), else the tiled one */
+    int64_t drows;     /* decode: rows per (b, kv head) = G · Lq */
+    int64_t dchunk;    /* decode: keys per task (a multiple of HOST_FLASH_BK) */
+    int64_t dn;        /* decode: chunks per (b, kv head) */
     int64_t bq;        /* query rows per head per task */
     int64_t n_qblocks; /* ceil(Lq / bq) */
     int64_t n_tasks;   /* n_qblocks * B * Hkv (over all waves) */
@@ -69,6 +88,10 @@ typedef struct host_flash_plan {
      *   kpack [wave][lkp / kw][D][kw]  K transposed in panels (keys past Lk' are zero)
      *   vpack [wave][lkp][dvp]         V with rows padded to dvp (keys past Lk' never read) */
     size_t off_kpack, off_vpack, shared_bytes;
+    /* Decode path's shared area instead: partial results of every task,
+     *   pml  [n_bh][dn][drows][2]    running max m and sum l
+     *   pacc [n_bh][dn][drows][dvp]  un-normalised output (relative to m) */
+    size_t off_pml, off_pacc;
     /* Per-thread area after the shared one (offsets relative to the thread's slice). */
     size_t off_s, off_acc, off_m, off_l, off_alpha, off_flag, off_rows;
     size_t thread_bytes;
@@ -101,7 +124,8 @@ host_flash_isa host_flash_select_isa(void);
 const char *host_flash_isa_name(host_flash_isa isa);
 
 /* Whether the fused path handles p: no probabilities, unit stride along D of q and along Dv of
- * out, and at least 4 query rows per kv head (Lq · Hq / Hkv >= 4); everything else is general. */
+ * out, and at least 4 query rows per kv head (Lq · Hq / Hkv >= 4) unless the decode path takes it
+ * (K and V unit-stride); everything else is general. */
 bool host_flash_supported(const clattn_sdpa_problem *p);
 
 /* Fills *fp for p with num_threads workers. Returns false when a size overflows. */
@@ -114,22 +138,25 @@ struct host_pool;
 void host_flash_run(struct host_pool *pool, host_flash_args *a);
 
 /* Task functions of one ISA for host_pool_run (arg is a host_flash_args): nw·chunks pack tasks,
- * then n_qblocks·nw attention tasks per wave. */
+ * then n_qblocks·nw attention tasks per wave; or (decode plans) n_bh·dn decode tasks. */
 typedef void (*host_flash_task_fn)(void *arg, int64_t task, int thread_idx);
 typedef struct host_flash_kernels {
-    host_flash_task_fn pack, attend;
+    host_flash_task_fn pack, attend, decode;
 } host_flash_kernels;
 host_flash_kernels host_flash_kernels_for(host_flash_isa isa);
 
 /* One instance per ISA (host_flash_kernel.c, host_simd_avx2.c, host_simd_avx512.c). */
 void host_flash_pack_portable(void *arg, int64_t task, int thread_idx);
 void host_flash_task_portable(void *arg, int64_t task, int thread_idx);
+void host_flash_decode_portable(void *arg, int64_t task, int thread_idx);
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HOST_FLASH_HAVE_X86 1
 void host_flash_pack_avx2(void *arg, int64_t task, int thread_idx);
 void host_flash_task_avx2(void *arg, int64_t task, int thread_idx);
+void host_flash_decode_avx2(void *arg, int64_t task, int thread_idx);
 void host_flash_pack_avx512(void *arg, int64_t task, int thread_idx);
 void host_flash_task_avx512(void *arg, int64_t task, int thread_idx);
+void host_flash_decode_avx512(void *arg, int64_t task, int thread_idx);
 #endif
 
 #endif /* CLATTN_HOST_FLASH_H */
