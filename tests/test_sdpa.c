@@ -116,6 +116,16 @@ static const sdpa_case cases[] = {
     {"kvl_causal_tl", SZ(3, 2, 2, 67, 129, 8, 8), .kvl = 1, .causal = TL, .probs = 1},
     {"kvl_window", SZ(3, 2, 2, 7, 300, 40, 40), .kvl = 1, .window = 1, .wl = 9, .wr = 0},
     {"kvl_bool_mask", SZ(3, 2, 2, 7, 67, 40, 40), .kvl = 1, .mask_kind = BOOLM, .mb = 1, .mq = 1, .probs = 1},
+    /* ---- decode without probabilities: the host decode path and the OpenCL split-key decode + merge
+     *      (cases with probabilities take the row-wise path / the chain). Dv not a multiple of 16, Lk over
+     *      several key chunks, GQA groups, masks, kv_lengths, windows. ---- */
+    {"dec_gqa_lk4099_dv40", SZ(2, 8, 2, 1, 4099, 64, 40)},
+    {"dec_lq3_gqa_lk700_d72", SZ(1, 4, 1, 3, 700, 72, 72), .causal = BR},
+    {"dec_lq4_lk300_dv17", SZ(3, 2, 2, 4, 300, 40, 17), .kvl = 1},
+    {"dec_lk2100_bool_dv33", SZ(1, 6, 3, 1, 2100, 128, 33), .mask_kind = BOOLM, .mh = 1, .density = 0.7},
+    {"dec_lk1500_add_win", SZ(2, 4, 2, 2, 1500, 64, 64), .mask_kind = ADDM, .window = 1, .wl = 700, .wr = 0,
+     .causal = BR},
+    {"dec_lq1_mqa_lk129_softcap", SZ(2, 16, 1, 1, 129, 128, 24), .softcap = 20.0f, .kvl = 1},
     /* ---- softcap ---- */
     {"softcap_5_scale1", SZ(1, 2, 2, 67, 67, 64, 64), .softcap = 5.0f, .scale = 1.0f, .probs = 1},
     {"softcap_0p5", SZ(2, 2, 2, 7, 129, 40, 40), .softcap = 0.5f, .probs = 1},
