@@ -109,6 +109,22 @@ static bool take(size_t *total, size_t *off, int64_t count, size_t elem)
     return true;
 }
 
+/* Per-thread scratch of a task (tiled or decode): scores s, accumulator acc, and per-row m, l,
+ * rescale factor, flag and row descriptors for rows_max rows. Sets the offsets and thread_bytes. */
+static bool layout_thread_scratch(host_flash_plan *fp, int64_t s, int64_t acc)
+{
+    size_t total = 0;
+    if (!(take(&total, &fp->off_s, s, sizeof(float)) && take(&total, &fp->off_acc, acc, sizeof(float)) &&
+          take(&total, &fp->off_m, fp->rows_max, sizeof(float)) &&
+          take(&total, &fp->off_l, fp->rows_max, sizeof(float)) &&
+          take(&total, &fp->off_alpha, fp->rows_max, sizeof(float)) &&
+          take(&total, &fp->off_flag, fp->rows_max, sizeof(int)) &&
+          take(&total, &fp->off_rows, fp->rows_max, sizeof(host_flash_row))))
+        return false;
+    fp->thread_bytes = total;
+    return true;
+}
+
 bool host_flash_make_plan(const clattn_sdpa_problem *p, int num_threads, host_flash_isa isa,
                           host_flash_plan *fp)
 {
@@ -159,19 +175,11 @@ bool host_flash_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fl
         if (!clattn_mul_i64(n_bh * fp->dn, rows * 2, &nml) || !clattn_mul_i64(n_bh * fp->dn * rows, fp->dvp, &nacc) ||
             !clattn_mul_i64(fp->rows_max, HOST_FLASH_BK, &s) || !clattn_mul_i64(fp->rows_max, fp->dvp, &acc))
             return false;
-        size_t shared = 0, total = 0;
+        size_t shared = 0;
         if (!take(&shared, &fp->off_pml, nml, sizeof(float)) || !take(&shared, &fp->off_pacc, nacc, sizeof(float)))
             return false;
         fp->shared_bytes = shared;
-        if (!(take(&total, &fp->off_s, s, sizeof(float)) && take(&total, &fp->off_acc, acc, sizeof(float)) &&
-              take(&total, &fp->off_m, fp->rows_max, sizeof(float)) &&
-              take(&total, &fp->off_l, fp->rows_max, sizeof(float)) &&
-              take(&total, &fp->off_alpha, fp->rows_max, sizeof(float)) &&
-              take(&total, &fp->off_flag, fp->rows_max, sizeof(int)) &&
-              take(&total, &fp->off_rows, fp->rows_max, sizeof(host_flash_row))))
-            return false;
-        fp->thread_bytes = total;
-        return true;
+        return layout_thread_scratch(fp, s, acc);
     }
     if (p->Lk > INT64_MAX / 4) return false;
     fp->lkp = (p->Lk + HOST_FLASH_BK - 1) / HOST_FLASH_BK * HOST_FLASH_BK;
@@ -189,20 +197,12 @@ bool host_flash_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fl
     if (fp->wave > n_bh) fp->wave = n_bh;
     if (fp->wave < 1) fp->wave = 1;
     if (!clattn_mul_i64(kp, fp->wave, &kp) || !clattn_mul_i64(vp, fp->wave, &vp)) return false;
-    size_t shared = 0, total = 0;
+    size_t shared = 0;
     if (!take(&shared, &fp->off_kpack, kp, sizeof(float)) ||
         !take(&shared, &fp->off_vpack, vp, sizeof(float)))
         return false;
     fp->shared_bytes = shared;
-    if (!(take(&total, &fp->off_s, s, sizeof(float)) && take(&total, &fp->off_acc, acc, sizeof(float)) &&
-          take(&total, &fp->off_m, fp->rows_max, sizeof(float)) &&
-          take(&total, &fp->off_l, fp->rows_max, sizeof(float)) &&
-          take(&total, &fp->off_alpha, fp->rows_max, sizeof(float)) &&
-          take(&total, &fp->off_flag, fp->rows_max, sizeof(int)) &&
-          take(&total, &fp->off_rows, fp->rows_max, sizeof(host_flash_row))))
-        return false;
-    fp->thread_bytes = total;
-    return true;
+    return layout_thread_scratch(fp, s, acc);
 }
 
 /* Decode merge task: the dn partial results of each row of one (b, kv head) into out. A chunk

@@ -431,6 +431,62 @@ static void softmax_row(const host_flash_args *a, const host_flash_row *row, int
     *flag = HF_ACTIVE | (hany(zero) ? 0 : HF_CLEAN);
 }
 
+/* The calling thread's scratch of a tiled or decode task (host_flash.c lays it out). */
+#define TASK_SCRATCH()                                                                                   \
+    unsigned char *ws = a->scratch + fp->shared_bytes + (size_t)tid * fp->thread_bytes;                 \
+    float *restrict sc = (float *)(ws + fp->off_s);                                                     \
+    float *restrict acc = (float *)(ws + fp->off_acc);                                                  \
+    float *restrict rm = (float *)(ws + fp->off_m);                                                     \
+    float *restrict rl = (float *)(ws + fp->off_l);                                                     \
+    float *restrict ralpha = (float *)(ws + fp->off_alpha);                                             \
+    int *restrict rflag = (int *)(ws + fp->off_flag);                                                   \
+    host_flash_row *rows = (host_flash_row *)(ws + fp->off_rows)
+
+/* Lk' of batch item b: kv_lengths[b] clamped to [0, Lk], or Lk. */
+static int64_t batch_kv_len(const host_flash_args *a, int64_t b)
+{
+    const int64_t Lk = a->p->Lk;
+    if (a->kv_lengths == NULL) return Lk;
+    const int64_t lk = a->kv_lengths[b];
+    return lk < 0 ? 0 : lk > Lk ? Lk : lk;
+}
+
+/* Rows r < M of one (b, kv head): query head hk·G + r / nr, position i0 + r % nr; key range
+ * (row_range) clipped to [c0, c1), query and mask pointers; widens [*jlo, *jhi) to every non-empty
+ * range. Rows M..Mr-1 are padding that sees no key. */
+static void setup_rows(const host_flash_args *a, int64_t b, int64_t hk, int64_t i0, int64_t nr, int64_t M,
+                       int64_t Mr, int64_t lk, int64_t c0, int64_t c1, host_flash_row *rows, int64_t *jlo,
+                       int64_t *jhi)
+{
+    const clattn_sdpa_problem *p = a->p;
+    const int64_t G = p->Hq / p->Hkv;
+    const void *mask = a->mask_bool != NULL ? (const void *)a->mask_bool : (const void *)a->mask_add;
+    const size_t mask_es = a->mask_bool != NULL ? 1 : sizeof(float);
+    for (int64_t r = 0; r < Mr; r++) {
+        host_flash_row *row = &rows[r];
+        if (r < M) {
+            const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
+            row_range(p, i, lk, &row->lo, &row->hi);
+            if (row->lo < c0) row->lo = c0;
+            if (row->hi > c1) row->hi = c1;
+            if (row->hi > row->lo) {
+                if (row->lo < *jlo) *jlo = row->lo;
+                if (row->hi > *jhi) *jhi = row->hi;
+            }
+            row->q = a->q + p->q.offset + b * p->q.strides[0] + h * p->q.strides[1] + i * p->q.strides[2];
+            row->mask = mask == NULL ? NULL
+                                     : (const unsigned char *)mask +
+                                           (size_t)(p->mask.offset + b * p->mask.strides[0] +
+                                                    h * p->mask.strides[1] + i * p->mask.strides[2]) *
+                                               mask_es;
+        } else {
+            row->lo = row->hi = 0;
+            row->q = rows[0].q;
+            row->mask = NULL;
+        }
+    }
+}
+
 /* Pack task: keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave into kpack (transposed
  * panels, zero for keys past Lk') and vpack (rows padded to dvp with zeros). */
 void HF_PACK(void *argp, int64_t task, int tid)
@@ -492,49 +548,13 @@ void HF_TASK(void *argp, int64_t task, int tid)
     const int64_t M = G * nr;
     const int64_t Mr = (M + HOST_FLASH_ROW_ALIGN - 1) / HOST_FLASH_ROW_ALIGN * HOST_FLASH_ROW_ALIGN;
 
-    unsigned char *ws = a->scratch + fp->shared_bytes + (size_t)tid * fp->thread_bytes;
-    float *restrict sc = (float *)(ws + fp->off_s);
-    float *restrict acc = (float *)(ws + fp->off_acc);
-    float *restrict rm = (float *)(ws + fp->off_m);
-    float *restrict rl = (float *)(ws + fp->off_l);
-    float *restrict ralpha = (float *)(ws + fp->off_alpha);
-    int *restrict rflag = (int *)(ws + fp->off_flag);
-    host_flash_row *rows = (host_flash_row *)(ws + fp->off_rows);
-
-    int64_t lk = Lk;
-    if (a->kv_lengths != NULL) {
-        lk = a->kv_lengths[b];
-        if (lk < 0) lk = 0;
-        if (lk > Lk) lk = Lk;
-    }
+    TASK_SCRATCH();
+    const int64_t lk = batch_kv_len(a, b);
 
     /* rows: ranges, query and mask pointers; padding rows see nothing */
-    const void *mask = a->mask_bool != NULL ? (const void *)a->mask_bool : (const void *)a->mask_add;
-    const size_t mask_es = a->mask_bool != NULL ? 1 : sizeof(float);
     int64_t jlo = Lk, jhi = 0;
-    for (int64_t r = 0; r < Mr; r++) {
-        host_flash_row *row = &rows[r];
-        if (r < M) {
-            const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
-            row_range(p, i, lk, &row->lo, &row->hi);
-            if (row->hi > row->lo) {
-                if (row->lo < jlo) jlo = row->lo;
-                if (row->hi > jhi) jhi = row->hi;
-            }
-            row->q = a->q + p->q.offset + b * p->q.strides[0] + h * p->q.strides[1] + i * p->q.strides[2];
-            row->mask = mask == NULL ? NULL
-                                     : (const unsigned char *)mask +
-                                           (size_t)(p->mask.offset + b * p->mask.strides[0] +
-                                                    h * p->mask.strides[1] + i * p->mask.strides[2]) *
-                                               mask_es;
-        } else {
-            row->lo = row->hi = 0;
-            row->q = rows[0].q;
-            row->mask = NULL;
-        }
-        rm[r] = -INFINITY;
-        rl[r] = 0.0f;
-    }
+    setup_rows(a, b, hk, i0, nr, M, Mr, lk, 0, Lk, rows, &jlo, &jhi);
+    for (int64_t r = 0; r < Mr; r++) rm[r] = -INFINITY, rl[r] = 0.0f;
     memset(acc, 0, (size_t)(Mr * dvp) * sizeof(float));
 
     const float *kpack = (const float *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * D;
@@ -671,56 +691,18 @@ void HF_DEC(void *argp, int64_t task, int tid)
     const host_flash_args *a = argp;
     const clattn_sdpa_problem *p = a->p;
     const host_flash_plan *fp = a->fp;
-    const int64_t D = p->D, Dv = p->Dv, Lk = p->Lk, Lq = p->Lq, G = p->Hq / p->Hkv, dvp = fp->dvp;
+    const int64_t D = p->D, Dv = p->Dv, Lq = p->Lq, dvp = fp->dvp;
     const int64_t bh = task / fp->dn, chunk = task % fp->dn;
     const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
     const int64_t M = fp->drows, Mr = fp->rows_max;
 
-    unsigned char *ws = a->scratch + fp->shared_bytes + (size_t)tid * fp->thread_bytes;
-    float *restrict sc = (float *)(ws + fp->off_s);
-    float *restrict acc = (float *)(ws + fp->off_acc);
-    float *restrict rm = (float *)(ws + fp->off_m);
-    float *restrict rl = (float *)(ws + fp->off_l);
-    float *restrict ralpha = (float *)(ws + fp->off_alpha);
-    int *restrict rflag = (int *)(ws + fp->off_flag);
-    host_flash_row *rows = (host_flash_row *)(ws + fp->off_rows);
-
-    int64_t lk = Lk;
-    if (a->kv_lengths != NULL) {
-        lk = a->kv_lengths[b];
-        if (lk < 0) lk = 0;
-        if (lk > Lk) lk = Lk;
-    }
+    TASK_SCRATCH();
+    const int64_t lk = batch_kv_len(a, b);
     const int64_t c0 = chunk * fp->dchunk, c1 = c0 + fp->dchunk < lk ? c0 + fp->dchunk : lk;
 
-    const void *mask = a->mask_bool != NULL ? (const void *)a->mask_bool : (const void *)a->mask_add;
-    const size_t mask_es = a->mask_bool != NULL ? 1 : sizeof(float);
     int64_t jlo = c1, jhi = c0;
-    for (int64_t r = 0; r < Mr; r++) {
-        host_flash_row *row = &rows[r];
-        if (r < M) {
-            const int64_t g = r / Lq, i = r % Lq, h = hk * G + g;
-            row_range(p, i, lk, &row->lo, &row->hi);
-            if (row->lo < c0) row->lo = c0;
-            if (row->hi > c1) row->hi = c1;
-            if (row->hi > row->lo) {
-                if (row->lo < jlo) jlo = row->lo;
-                if (row->hi > jhi) jhi = row->hi;
-            }
-            row->q = a->q + p->q.offset + b * p->q.strides[0] + h * p->q.strides[1] + i * p->q.strides[2];
-            row->mask = mask == NULL ? NULL
-                                     : (const unsigned char *)mask +
-                                           (size_t)(p->mask.offset + b * p->mask.strides[0] +
-                                                    h * p->mask.strides[1] + i * p->mask.strides[2]) *
-                                               mask_es;
-        } else {
-            row->lo = row->hi = 0;
-            row->q = rows[0].q;
-            row->mask = NULL;
-        }
-        rm[r] = -INFINITY;
-        rl[r] = 0.0f;
-    }
+    setup_rows(a, b, hk, 0, Lq, M, Mr, lk, c0, c1, rows, &jlo, &jhi);
+    for (int64_t r = 0; r < Mr; r++) rm[r] = -INFINITY, rl[r] = 0.0f;
     memset(acc, 0, (size_t)(Mr * dvp) * sizeof(float));
 
     const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
