@@ -465,14 +465,7 @@ static void test_kernel_dir_broken(void **state)
     g_kdir_ctx = NULL;
     g_kdir_ctx = ctx = open_or_skip("pocl", &info);
     sdpa_case c = {"after_kernel_dir", .B = 1, .Hq = 2, .Hkv = 2, .Lq = 5, .Lk = 7, .D = 8, .Dv = 8, .probs = 1};
-    tu_where w = {"context", c.name, tu_case_seed("context", 2)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
-    sdpa_data sd;
-    sdpa_data_make(&sd, &c, &r);
-    bool ok = sdpa_data_run(ctx, &sd, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&sd, &w);
-    sdpa_data_free(&sd);
-    assert_true(ok); /* the context and the folder go in kdir_teardown */
+    assert_true(sdpa_case_run_checked(ctx, &c, "context", 2, 0)); /* context and folder: kdir_teardown */
 }
 
 int main(void)

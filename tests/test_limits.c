@@ -32,14 +32,7 @@ static float g_tiny[64]; /* stands in for buffers that must never be read */
 static void check_still_works(void)
 {
     sdpa_case c = {"after", .B = 1, .Hq = 2, .Hkv = 1, .Lq = 5, .Lk = 9, .D = 8, .Dv = 8, .probs = 1};
-    tu_where w = {"limits", c.name, tu_case_seed("limits", 0)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
-    sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
-    bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
-    sdpa_data_free(&d);
-    assert_true(ok);
+    assert_true(sdpa_case_run_checked(g_ctx, &c, "limits", 0, 0));
 }
 
 /* plan_create must fail with `want` and a message containing `needle` and (unless NULL) `value` (the

@@ -226,14 +226,7 @@ static void test_one_shot(void **state)
     (void)state;
     sdpa_case c = {"one_shot", SZ(2, 4, 2, 7, 67, 64, 64), .mask_kind = BOOLM, .mb = 1, .mq = 1, .probs = 1,
                    .causal = TL};
-    tu_where w = {"sdpa", c.name, tu_case_seed("sdpa", 1001)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
-    sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
-    bool ok = sdpa_data_run(g_ctx, &d, 1, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
-    sdpa_data_free(&d);
-    assert_true(ok);
+    assert_true(sdpa_case_run_checked(g_ctx, &c, "sdpa", 1001, 1));
 }
 
 /* Default scale (0) gives the same result as an explicit 1/sqrt(D). */

@@ -230,6 +230,18 @@ clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, con
     return st;
 }
 
+bool sdpa_case_run_checked(clattn_context *ctx, const sdpa_case *c, const char *area, int idx, int one_shot)
+{
+    tu_where w = {area, c->name, tu_case_seed(area, idx)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    sdpa_data d;
+    sdpa_data_make(&d, c, &r);
+    bool ok = sdpa_data_run(ctx, &d, one_shot, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
+    sdpa_data_free(&d);
+    return ok;
+}
+
 double sdpa_case_cost(const sdpa_case *c)
 {
     return (double)c->B * (double)c->Hq * (double)c->Lq * (double)c->Lk * (double)(c->D + c->Dv);

@@ -57,6 +57,10 @@ bool sdpa_data_check(const sdpa_data *d, const tu_where *w);
 /* Runs d on ctx: plan_create + execute + destroy (one_shot: clattn_sdpa). Reports a failure. */
 clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, const tu_where *w);
 
+/* Makes case c's data from the seed of (area, idx), runs it on ctx (sdpa_data_run) and checks it
+ * (sdpa_data_check); true when both succeed (failures are reported with the seed). */
+bool sdpa_case_run_checked(clattn_context *ctx, const sdpa_case *c, const char *area, int idx, int one_shot);
+
 /* Multiply-adds of a case (B·Hq·Lq·Lk·(D+Dv)), for scaling work per backend. */
 double sdpa_case_cost(const sdpa_case *c);
 
