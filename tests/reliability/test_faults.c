@@ -17,7 +17,12 @@
  *
  * Variants: chain-plain (GQA, no mask, no probs; CLATTN_CL_PATH=chain), fused-plain (same, =fused),
  * chain-probs (bool mask, kv_lengths, causal bottom-right, probabilities), fused-mask (GQA, additive mask,
- * kv_lengths, softcap, 600 keys: split into key partitions plus the merge kernel on PoCL). The host path ignores
+ * kv_lengths, softcap, 600 keys: split into key partitions plus the merge kernel on PoCL); fused-mask-f16 and
+ * chain-probs-f16: the same two problems with data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16, staged to
+ * float32 by src/sdpa.c: kernels/convert.cl on OpenCL, src/half.c on the host), phases plan fused-mask-f16
+ * warm + cold (binary cache off: the cold one builds convert.cl from source inside the armed call), plan
+ * chain-probs-f16 cold (binary cache on; not on PoCL, which skips that cache), exec and enqueue of both.
+ * The host path ignores
  * CLATTN_CL_PATH and runs each problem once.
  *
  * After every injected fault:
@@ -26,9 +31,11 @@
  *   - the message (clattn_last_error(ctx), or (NULL) for context creation) is new (a known message is left
  *     there before each call), non-empty and names the failure: "memory" or "allocat(e|ion)" for a host allocation, the OpenCL function or its error code for an OpenCL call;
  *   - outputs sit inside larger buffers whose guard zones (before and after) keep their poison, also after
- *     a failed run; an object the call should have returned is NULL;
+ *     a failed run (fp16 outputs: the fp16 NaN F16R_POISON, compared bitwise); an object the call should
+ *     have returned is NULL;
  *   - the same problem runs again, disarmed, on the same context (and plan/module) and matches the
- *     double-precision reference (tests/support, 1e-5 relative);
+ *     double-precision reference (tests/support, 1e-5 relative; fp16 outputs: the reference rounded to
+ *     fp16 within 1 fp16 ulp + 1e-5 * max(1, max |ref|), tests/support/f16_ref.h);
  *   - the OpenCL objects libclattn holds are the same as before the call (every one released), and, in
  *     ASan builds, LeakSanitizer finds no leak at the end of the phase.
  *
@@ -50,6 +57,7 @@
 #include <clblast_c.h>
 
 #include "alloc.h"
+#include "f16_ref.h"
 #include "mha_case.h"
 #include "reference.h"
 #include "rel_fault_shim.h"
@@ -96,11 +104,13 @@ typedef struct prob {
     const char *name;
     const char *cl_path; /* CLATTN_CL_PATH for plans of this variant */
     clattn_sdpa_desc desc;
-    float *q, *k, *v;
+    float *q, *k, *v;        /* fp16 problems: the fp16 values, exactly (for the reference) */
     void *mask;
     int32_t *kvl;
-    float *out, *probs;      /* whole buffers: GUARD + view + GUARD */
+    float *out, *probs;      /* whole buffers: GUARD + view + GUARD (out: float32 problems only) */
     int64_t n_out, n_probs;
+    bool f16;                /* data_type CLATTN_DTYPE_F16: q16, k16, v16, out16 are what clattn gets */
+    uint16_t *q16, *k16, *v16, *out16; /* out16: GUARD + view + GUARD halfs, poisoned with F16R_POISON */
     double *ref_out, *ref_probs;
 } prob;
 
@@ -111,8 +121,9 @@ static float *rand_floats(tu_rng *r, int64_t n)
     return p;
 }
 
-/* kind: 0 plain, 1 probs (bool mask, kv_lengths, causal bottom-right), 2 additive mask + kvl + softcap, long keys */
-static void prob_make(prob *p, const char *name, const char *cl_path, int kind, uint64_t seed)
+/* kind: 0 plain, 1 probs (bool mask, kv_lengths, causal bottom-right), 2 additive mask + kvl + softcap, long keys;
+ * f16: q, k, v, out in binary16 (inputs rounded to fp16; the reference runs on exactly those values). */
+static void prob_make(prob *p, const char *name, const char *cl_path, int kind, bool f16, uint64_t seed)
 {
     memset(p, 0, sizeof *p);
     p->name = name;
@@ -131,7 +142,19 @@ static void prob_make(prob *p, const char *name, const char *cl_path, int kind, 
     p->v = rand_floats(&r, tu_numel(&d->v));
     d->out.offset = GUARD;
     p->n_out = GUARD + tu_numel(&d->out) + GUARD;
-    p->out = tu_alloc_bits(p->n_out, TU_POISON_BITS);
+    if (f16) {
+        p->f16 = true;
+        d->data_type = CLATTN_DTYPE_F16;
+        p->q16 = f16r_alloc(tu_numel(&d->q), 0);
+        p->k16 = f16r_alloc(tu_numel(&d->k), 0);
+        p->v16 = f16r_alloc(tu_numel(&d->v), 0);
+        f16r_round_array(p->q, p->q16, tu_numel(&d->q));
+        f16r_round_array(p->k, p->k16, tu_numel(&d->k));
+        f16r_round_array(p->v, p->v16, tu_numel(&d->v));
+        p->out16 = f16r_alloc(p->n_out, F16R_POISON);
+    } else {
+        p->out = tu_alloc_bits(p->n_out, TU_POISON_BITS);
+    }
     if (kind == 1) {
         d->causal = CLATTN_CAUSAL_BOTTOM_RIGHT;
         d->mask_kind = CLATTN_MASK_BOOL;
@@ -177,25 +200,32 @@ static void prob_free(prob *p)
     free(p->probs);
     free(p->ref_out);
     free(p->ref_probs);
+    free(p->q16);
+    free(p->k16);
+    free(p->v16);
+    free(p->out16);
 }
 
 static void prob_poison(prob *p)
 {
-    tu_fill_bits(p->out, p->n_out, TU_POISON_BITS);
+    if (p->f16) f16r_fill(p->out16, p->n_out, F16R_POISON);
+    else tu_fill_bits(p->out, p->n_out, TU_POISON_BITS);
     if (p->probs) tu_fill_bits(p->probs, p->n_probs, TU_POISON_BITS);
 }
 
 /* Guard zones (everything outside the views) still poisoned. */
 static bool prob_guards_ok(const prob *p, const tu_where *w)
 {
-    bool ok = tu_check_gaps(w, "out guard zones", p->out, p->n_out, &p->desc.out, TU_POISON_BITS);
+    bool ok = p->f16 ? f16r_check_gaps(w, "out (fp16) guard zones", p->out16, p->n_out, &p->desc.out, F16R_POISON)
+                     : tu_check_gaps(w, "out guard zones", p->out, p->n_out, &p->desc.out, TU_POISON_BITS);
     if (p->probs) ok &= tu_check_gaps(w, "probs guard zones", p->probs, p->n_probs, &p->desc.probs, TU_POISON_BITS);
     return ok;
 }
 
 static bool prob_result_ok(const prob *p, const tu_where *w)
 {
-    bool ok = tu_check_view(w, "out", p->out, &p->desc.out, p->ref_out, TU_TOL_F32);
+    bool ok = p->f16 ? f16r_check_view(w, "out", p->out16, &p->desc.out, p->ref_out)
+                     : tu_check_view(w, "out", p->out, &p->desc.out, p->ref_out, TU_TOL_F32);
     if (p->probs) {
         ok &= tu_check_view(w, "probs", p->probs, &p->desc.probs, p->ref_probs, TU_TOL_F32);
         const clattn_tensor *t = &p->desc.probs;
@@ -220,6 +250,7 @@ static void set_path(const prob *p)
 static clattn_status prob_execute(clattn_sdpa_plan *plan, prob *p)
 {
     prob_poison(p);
+    if (p->f16) return clattn_sdpa_execute(plan, p->q16, p->k16, p->v16, p->mask, p->kvl, p->out16, p->probs);
     return clattn_sdpa_execute(plan, p->q, p->k, p->v, p->mask, p->kvl, p->out, p->probs);
 }
 
@@ -567,12 +598,15 @@ static void enq_make_buffers(phase *ph)
     const prob *p = ph->p;
     const clattn_sdpa_desc *d = &p->desc;
     const size_t mask_es = d->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
-    const void *src[7] = {p->q, p->k, p->v, p->mask, p->kvl, p->out, p->probs};
-    const size_t bytes[7] = {(size_t)tu_numel(&d->q) * 4, (size_t)tu_numel(&d->k) * 4, (size_t)tu_numel(&d->v) * 4,
-                             p->mask ? (size_t)tu_numel(&d->mask) * mask_es : 0,
-                             p->kvl ? (size_t)d->q.dims[0] * sizeof(int32_t) : 0, (size_t)p->n_out * 4,
-                             p->probs ? (size_t)p->n_probs * 4 : 0};
+    const size_t es = p->f16 ? sizeof(uint16_t) : sizeof(float); /* q, k, v, out */
     prob_poison(ph->p);
+    const void *src[7] = {p->f16 ? (const void *)p->q16 : p->q, p->f16 ? (const void *)p->k16 : p->k,
+                          p->f16 ? (const void *)p->v16 : p->v, p->mask, p->kvl,
+                          p->f16 ? (const void *)p->out16 : p->out, p->probs};
+    const size_t bytes[7] = {(size_t)tu_numel(&d->q) * es, (size_t)tu_numel(&d->k) * es, (size_t)tu_numel(&d->v) * es,
+                             p->mask ? (size_t)tu_numel(&d->mask) * mask_es : 0,
+                             p->kvl ? (size_t)d->q.dims[0] * sizeof(int32_t) : 0, (size_t)p->n_out * es,
+                             p->probs ? (size_t)p->n_probs * 4 : 0};
     for (int i = 0; i < 7; i++) {
         ph->m[i] = NULL;
         if (!src[i]) continue;
@@ -589,13 +623,21 @@ static void enq_free_buffers(phase *ph)
         if (ph->m[i]) clReleaseMemObject(ph->m[i]);
 }
 
+/* The output buffer of p as enqueue phases hold it: (host copy, bytes). */
+static void *enq_out_host(const prob *p, size_t *bytes)
+{
+    *bytes = (size_t)p->n_out * (p->f16 ? sizeof(uint16_t) : sizeof(float));
+    return p->f16 ? (void *)p->out16 : (void *)p->out;
+}
+
 static void enq_setup(phase *ph)
 {
     cl_command_queue q;
     clattn_context_get_cl(ph->ctx, NULL, NULL, &q);
     prob_poison(ph->p);
-    cl_ok(clEnqueueWriteBuffer(q, ph->m[5], CL_TRUE, 0, (size_t)ph->p->n_out * 4, ph->p->out, 0, NULL, NULL),
-          "write out");
+    size_t out_bytes;
+    void *out_host = enq_out_host(ph->p, &out_bytes);
+    cl_ok(clEnqueueWriteBuffer(q, ph->m[5], CL_TRUE, 0, out_bytes, out_host, 0, NULL, NULL), "write out");
     if (ph->m[6])
         cl_ok(clEnqueueWriteBuffer(q, ph->m[6], CL_TRUE, 0, (size_t)ph->p->n_probs * 4, ph->p->probs, 0, NULL, NULL),
               "write probs");
@@ -617,8 +659,9 @@ static bool enq_read(phase *ph)
     bool ok = true;
     if (ph->done) ok &= cl_ok(clWaitForEvents(1, &ph->done), "clWaitForEvents");
     ok &= cl_ok(clFinish(q), "clFinish");
-    ok &= cl_ok(clEnqueueReadBuffer(q, ph->m[5], CL_TRUE, 0, (size_t)ph->p->n_out * 4, ph->p->out, 0, NULL, NULL),
-                "read out");
+    size_t out_bytes;
+    void *out_host = enq_out_host(ph->p, &out_bytes);
+    ok &= cl_ok(clEnqueueReadBuffer(q, ph->m[5], CL_TRUE, 0, out_bytes, out_host, 0, NULL, NULL), "read out");
     if (ph->m[6])
         ok &= cl_ok(clEnqueueReadBuffer(q, ph->m[6], CL_TRUE, 0, (size_t)ph->p->n_probs * 4, ph->p->probs, 0, NULL,
                                         NULL),
@@ -807,12 +850,15 @@ int main(void)
     printf("# fault injection on %s, stride %ld\n", g_be_name, g_stride);
     const double t_start = now_s();
 
-    enum { N_PROBS = 4 };
+    enum { N_PROBS = 6 };
     prob probs[N_PROBS];
-    prob_make(&probs[0], "chain-plain", "chain", 0, tu_case_seed("faults", 0));
-    prob_make(&probs[1], "fused-plain", "fused", 0, tu_case_seed("faults", 0));
-    prob_make(&probs[2], "chain-probs", "chain", 1, tu_case_seed("faults", 1));
-    prob_make(&probs[3], "fused-mask", "fused", 2, tu_case_seed("faults", 2));
+    prob_make(&probs[0], "chain-plain", "chain", 0, false, tu_case_seed("faults", 0));
+    prob_make(&probs[1], "fused-plain", "fused", 0, false, tu_case_seed("faults", 0));
+    prob_make(&probs[2], "chain-probs", "chain", 1, false, tu_case_seed("faults", 1));
+    prob_make(&probs[3], "fused-mask", "fused", 2, false, tu_case_seed("faults", 2));
+    /* fp16 staging (data_type CLATTN_DTYPE_F16): the same shapes, so they share the kernel builds */
+    prob_make(&probs[4], "chain-probs-f16", "chain", 1, true, tu_case_seed("faults", 1));
+    prob_make(&probs[5], "fused-mask-f16", "fused", 2, true, tu_case_seed("faults", 2));
     /* The host path has no CLATTN_CL_PATH: the two "plain" variants are the same problem there. */
     const int first = host ? 1 : 0;
     char *cache_dir = getenv("CLATTN_CACHE_DIR") ? strdup(getenv("CLATTN_CACHE_DIR")) : NULL;
@@ -844,16 +890,25 @@ int main(void)
         if (ph.user_ctx) clReleaseContext(ph.user_ctx);
     }
     /* plan create, per variant: the problems with masks (chain-probs, fused-mask) on a new context each
-     * time (kernel builds inside the armed call), the plain ones on the persistent context (cached) */
-    for (int i = first; i < N_PROBS; i++) {
+     * time (kernel builds inside the armed call), the plain ones on the persistent context (cached);
+     * fused-mask-f16 both ways (cold: convert.cl is built from source inside the armed call too);
+     * chain-probs-f16 cold: convert.cl through clattn's binary cache (not on PoCL, which skips that cache:
+     * there it would only repeat plan chain-probs cold, about 17 s) */
+    static const struct {
+        int prob;
+        bool cold;
+    } plans[] = {{0, false}, {1, false}, {2, true}, {3, true}, {5, false}, {5, true}, {4, true}};
+    for (size_t pi = 0; pi < sizeof plans / sizeof plans[0]; pi++) {
+        const int i = plans[pi].prob;
+        if (i < first || (i == 4 && g_backend == TU_POCL)) continue;
         char name[64];
-        const bool cold = i >= 2;
+        const bool cold = plans[pi].cold;
         snprintf(name, sizeof name, "plan %s %s", probs[i].name, cold ? "cold" : "warm");
         phase ph = make_phase(name, &probs[i], cold ? NULL : ctx);
         ph.fresh_ctx = cold;
-        /* fused-mask builds from source (clattn's binary cache off; PoCL skips it anyway), chain-probs
+        /* fused-mask[-f16] builds from source (clattn's binary cache off; PoCL skips it anyway), chain-probs
          * goes through the cache (rusticl: load, or build + store). */
-        if (i == 3) setenv("CLATTN_CACHE_DIR", "off", 1);
+        if (i == 3 || i == 5) setenv("CLATTN_CACHE_DIR", "off", 1);
         ph.setup = plan_setup, ph.run = plan_run, ph.message = ctx_msg, ph.after_fail = plan_after_fail;
         ph.verify = plan_verify, ph.after_ok = plan_after_ok, ph.teardown = plan_teardown;
         run_phase(&ph);
@@ -870,7 +925,7 @@ int main(void)
         run_phase(&ph);
         clattn_sdpa_plan_destroy(ph.plan);
     }
-    /* zero-copy enqueue with a wait list and an output event (OpenCL only), chain and fused */
+    /* zero-copy enqueue with a wait list and an output event (OpenCL only), chain and fused, float32 and fp16 */
     for (int i = 2; i < N_PROBS && !host; i++) {
         phase ph;
         if (!make_plan_phase(&ph, "enqueue", &probs[i], ctx)) continue;
