@@ -21,13 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "f16_ref.h" /* fp16 <-> double independent of the library's conversions */
 #include "reference.h"
 #include "sdpa_case.h"
 
 static clattn_context *g_ctx;
 static tu_backend g_backend;
 
-#define F16_POISON 0x7eadu /* a quiet fp16 NaN: unwritten outputs */
+#define F16_POISON F16R_POISON /* a quiet fp16 NaN: unwritten outputs */
 #define F16_GAP 0x7e0bu    /* a quiet fp16 NaN: input elements outside the views (must never be read) */
 
 #define BOOLM CLATTN_MASK_BOOL
@@ -35,49 +36,6 @@ static tu_backend g_backend;
 #define TL CLATTN_CAUSAL_TOP_LEFT
 #define BR CLATTN_CAUSAL_BOTTOM_RIGHT
 #define SZ(b, hq, hkv, lq, lk, d, dv) .B = b, .Hq = hq, .Hkv = hkv, .Lq = lq, .Lk = lk, .D = d, .Dv = dv
-
-/* ---- independent fp16 <-> double ---------------------------------------------------------------- */
-
-static double h2d(uint16_t h)
-{
-    const int e = (h >> 10) & 31, m = h & 1023;
-    double v;
-    if (e == 31) v = m ? NAN : INFINITY;
-    else if (e == 0) v = ldexp((double)m, -24);
-    else v = ldexp((double)(m + 1024), e - 25);
-    return (h & 0x8000u) ? -v : v;
-}
-
-/* Round to nearest, ties to even (nearbyint in the default rounding mode). */
-static uint16_t d2h(double x)
-{
-    const uint16_t sign = signbit(x) ? 0x8000u : 0;
-    if (isnan(x)) return (uint16_t)(sign | 0x7e00u);
-    const double a = fabs(x);
-    if (a >= 65520.0) return (uint16_t)(sign | 0x7c00u);
-    if (a < ldexp(1.0, -14)) return (uint16_t)(sign | (uint16_t)nearbyint(ldexp(a, 24))); /* 1024 = min normal */
-    int E;
-    frexp(a, &E); /* a in [2^(E-1), 2^E) */
-    int e = E - 1;
-    double m = nearbyint(ldexp(a, 10 - e)); /* 1024..2048 */
-    if (m == 2048.0) {
-        m = 1024.0;
-        e++;
-    }
-    if (e > 15) return (uint16_t)(sign | 0x7c00u);
-    return (uint16_t)(sign | (uint16_t)((e + 15) << 10) | (uint16_t)(m - 1024.0));
-}
-
-/* Spacing of fp16 values at magnitude a. */
-static double ulp16(double a)
-{
-    a = fabs(a);
-    if (a < ldexp(1.0, -14)) return ldexp(1.0, -24);
-    if (a >= 65504.0) return 32.0;
-    int E;
-    frexp(a, &E);
-    return ldexp(1.0, E - 11);
-}
 
 /* ---- problems --------------------------------------------------------------------------------- */
 
@@ -88,14 +46,6 @@ typedef struct f16_data {
     uint16_t *q16, *k16, *v16, *out16;
 } f16_data;
 
-static uint16_t *alloc16(int64_t n, uint16_t bits)
-{
-    uint16_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(uint16_t));
-    if (!p) exit(1);
-    for (int64_t i = 0; i < n; i++) p[i] = bits;
-    return p;
-}
-
 /* Rounds the float view of f to fp16: h[view] = fp16(f), f[view] = (float)h (exact). */
 static void round_view(float *f, uint16_t *h, const clattn_tensor *t)
 {
@@ -104,8 +54,8 @@ static void round_view(float *f, uint16_t *h, const clattn_tensor *t)
             for (int64_t c = 0; c < t->dims[2]; c++)
                 for (int64_t e = 0; e < t->dims[3]; e++) {
                     const int64_t i = tu_index(t, a, b, c, e);
-                    h[i] = d2h((double)f[i]);
-                    f[i] = (float)h2d(h[i]);
+                    h[i] = f16r_from_double((double)f[i]);
+                    f[i] = (float)f16r_to_double(h[i]);
                 }
 }
 
@@ -129,10 +79,10 @@ static void f16_make(f16_data *fd, const sdpa_case *c, tu_rng *r)
     memset(fd, 0, sizeof *fd);
     sdpa_data_make(&fd->d, c, r);
     fd->d.desc.data_type = CLATTN_DTYPE_F16;
-    fd->q16 = alloc16(fd->d.nq, F16_GAP);
-    fd->k16 = alloc16(fd->d.nk, F16_GAP);
-    fd->v16 = alloc16(fd->d.nv, F16_GAP);
-    fd->out16 = alloc16(fd->d.no, F16_POISON);
+    fd->q16 = f16r_alloc(fd->d.nq, F16_GAP);
+    fd->k16 = f16r_alloc(fd->d.nk, F16_GAP);
+    fd->v16 = f16r_alloc(fd->d.nv, F16_GAP);
+    fd->out16 = f16r_alloc(fd->d.no, F16_POISON);
     f16_sync(fd);
 }
 
@@ -178,7 +128,7 @@ static bool check_out16(const f16_data *fd, const double *ref, const tu_where *w
                     const int64_t idx = tu_index(t, b, h, i, e);
                     in_view[idx] = 1;
                     const uint16_t bits = fd->out16[idx];
-                    const double got = h2d(bits), r = ref[n], rh = h2d(d2h(r));
+                    const double got = f16r_to_double(bits), r = ref[n], rh = f16r_to_double(f16r_from_double(r));
                     bool ok;
                     double err = 0.0, bound = 0.0;
                     if (!any) {
@@ -190,7 +140,7 @@ static bool check_out16(const f16_data *fd, const double *ref, const tu_where *w
                         ok = got == rh;
                     } else {
                         err = fabs(got - rh);
-                        bound = ulp16(fmax(fabs(r), fabs(got))) + tol32;
+                        bound = f16r_ulp(fmax(fabs(r), fabs(got))) + tol32;
                         ok = err <= bound;
                         if (err / bound > worst) worst = err / bound;
                     }
@@ -388,7 +338,7 @@ static void test_rounding_ties(void **state)
     clattn_sdpa_desc_init(&desc, 1, 1, 1, 1, 2, 8, DV);
     desc.data_type = CLATTN_DTYPE_F16;
     _Alignas(16) uint16_t q[8] = {0}, k[16], v[2 * DV], out[DV];
-    for (int i = 0; i < 16; i++) k[i] = d2h(0.125 * (i % 5) - 0.25);
+    for (int i = 0; i < 16; i++) k[i] = f16r_from_double(0.125 * (i % 5) - 0.25);
     for (int e = 0; e < DV; e++) {
         v[e] = tab[e][0];
         v[DV + e] = tab[e][1];
@@ -437,7 +387,7 @@ static void test_nan_inf_confined(void **state)
     for (int64_t h = 0; h < 2 && ok; h++)
         for (int64_t i = 0; i < 7; i++)
             for (int64_t e = 0; e < 40; e++) {
-                const double got = h2d(fd.out16[tu_index(&s->out, 0, h, i, e)]);
+                const double got = f16r_to_double(fd.out16[tu_index(&s->out, 0, h, i, e)]);
                 const bool want_nan = i == 1 || i == 4, want_inf = i == 6 && e == 9;
                 if (want_nan != (isnan(got) != 0) || want_inf != (isinf(got) != 0)) {
                     tu_report(&w, "out[0,%lld,%lld,%lld] = %g (expected %s)", (long long)h, (long long)i, (long long)e,
