@@ -2,7 +2,7 @@
  * Host binary16 <-> binary32 staging for the fp16 SDPA path (see half.h for the rounding rules).
  *
  * Rows (the last dim) are converted with the array forms; with unit stride along the last dim the
- * F16C variant (x86-64, chosen at run time with __builtin_cpu_supports, never -march) converts 8
+ * F16C variant (x86-64, chosen at run time from CPUID, never -march) converts 8
  * values per instruction. F16C's VCVTPS2PH with round-to-nearest-even gives the same bits as the
  * portable code, NaN included (quiet bit set, top payload bits kept).
  */
@@ -10,14 +10,18 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CLATTN_HAVE_F16C_BUILD 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
 bool clattn_half_simd_available(void)
 {
 #ifdef CLATTN_HAVE_F16C_BUILD
+    /* F16C from CPUID leaf 1 (ECX bit 29): Clang 14's __builtin_cpu_supports does not know "f16c".
+     * "avx" also covers the OS saving the YMM state. */
+    unsigned a, b, c, d;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1u) && __builtin_cpu_supports("avx");
 #else
     return false;
 #endif
