@@ -433,26 +433,11 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
     if (pd->flash) return clattn_cl_flash_run(ctx, be, pd->flash, p, bufs, num_wait, wait_list, event);
 
     /* Kernel arguments (types match the kernels: long = cl_long, int = cl_int). */
-    cl_mem q = bufs->q.mem, k = bufs->k.mem, v = bufs->v.mem, mask = bufs->mask.mem;
-    cl_mem kvl = bufs->kv_lengths.mem, out = bufs->out.mem, probs = bufs->probs.mem, S = pd->workspace;
-    if (p->mask_kind == CLATTN_MASK_NONE) mask = NULL;
-    if (!p->use_kv_lengths) kvl = NULL;
-    if (!p->want_probs) probs = NULL;
-    const cl_long q_off = p->q.offset, q_s0 = p->q.strides[0], q_s1 = p->q.strides[1], q_s2 = p->q.strides[2],
-                  q_s3 = p->q.strides[3];
-    const cl_long k_off = p->k.offset, k_s0 = p->k.strides[0], k_s1 = p->k.strides[1], k_s2 = p->k.strides[2],
-                  k_s3 = p->k.strides[3];
-    const cl_long v_off = p->v.offset, v_s0 = p->v.strides[0], v_s1 = p->v.strides[1], v_s2 = p->v.strides[2],
-                  v_s3 = p->v.strides[3];
-    const cl_long o_off = p->out.offset, o_s0 = p->out.strides[0], o_s1 = p->out.strides[1],
-                  o_s2 = p->out.strides[2], o_s3 = p->out.strides[3];
-    const bool has_mask = p->mask_kind != CLATTN_MASK_NONE;
-    const cl_long m_off = has_mask ? p->mask.offset : 0, m_s0 = has_mask ? p->mask.strides[0] : 0,
-                  m_s1 = has_mask ? p->mask.strides[1] : 0, m_s2 = has_mask ? p->mask.strides[2] : 0,
-                  m_s3 = has_mask ? p->mask.strides[3] : 0;
-    const cl_long p_off = p->want_probs ? p->probs.offset : 0, p_s0 = p->want_probs ? p->probs.strides[0] : 0,
-                  p_s1 = p->want_probs ? p->probs.strides[1] : 0, p_s2 = p->want_probs ? p->probs.strides[2] : 0,
-                  p_s3 = p->want_probs ? p->probs.strides[3] : 0;
+    clattn_cl_view qv = clattn_cl_view_of(bufs->q.mem, &p->q, true), kv = clattn_cl_view_of(bufs->k.mem, &p->k, true),
+                   vv = clattn_cl_view_of(bufs->v.mem, &p->v, true), ov = clattn_cl_view_of(bufs->out.mem, &p->out, true),
+                   mv = clattn_cl_view_of(bufs->mask.mem, &p->mask, p->mask_kind != CLATTN_MASK_NONE),
+                   pv = clattn_cl_view_of(bufs->probs.mem, &p->probs, p->want_probs);
+    cl_mem kvl = p->use_kv_lengths ? bufs->kv_lengths.mem : NULL, S = pd->workspace;
     const cl_int mask_kind = (cl_int)p->mask_kind, use_kvl = p->use_kv_lengths ? 1 : 0, causal = (cl_int)p->causal;
     const cl_int want_probs = p->want_probs ? 1 : 0;
     const cl_long Hq = p->Hq, group = p->Hkv > 0 ? p->Hq / p->Hkv : 1, Lq = p->Lq, Lk = p->Lk, D = p->D, Dv = p->Dv;
@@ -475,9 +460,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
                 for (int64_t d0 = 0; d0 == 0 || d0 < p->D; d0 += pd->dchunk) {
                     const cl_long dbeg = d0, dend = (p->D - d0 < pd->dchunk) ? p->D : d0 + pd->dchunk;
                     const cl_int mode = (d0 > 0 ? 1 : 0) | (dend >= p->D ? 2 : 0);
-                    const clattn_karg sa[] = {KARG(q),    KARG(q_off), KARG(q_s0),   KARG(q_s1),    KARG(q_s2),  KARG(q_s3),
-                                       KARG(k),    KARG(k_off), KARG(k_s0),   KARG(k_s1),    KARG(k_s2),  KARG(k_s3),
-                                       KARG(mask), KARG(m_off), KARG(m_s0),   KARG(m_s1),    KARG(m_s2),  KARG(m_s3),
+                    const clattn_karg sa[] = {KVIEW(qv), KVIEW(kv), KVIEW(mv),
                                        KARG(mask_kind), KARG(kvl), KARG(use_kvl), KARG(S),
                                        KARG(Hq),   KARG(group), KARG(Lq),     KARG(Lk),      KARG(D),
                                        KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(dbeg),   KARG(dend), KARG(mode),
@@ -487,8 +470,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
                 }
 
                 const clattn_karg ma[] = {KARG(S),     KARG(Lk),   KARG(c_nrows), KARG(Hq),   KARG(c_bh0), KARG(c_i0),
-                                   KARG(want_probs), KARG(probs), KARG(p_off), KARG(p_s0), KARG(p_s1), KARG(p_s2),
-                                   KARG(p_s3)};
+                                   KARG(want_probs), KVIEW(pv)};
                 const char *sname = pd->sm_per_row_group ? "clattn_softmax" : "clattn_softmax_rows";
                 CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->softmax, sname, ma, sizeof ma / sizeof ma[0]));
                 const size_t slocal[3] = {pd->sm_wg, 1, 1};
@@ -511,8 +493,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
                     const cl_long kbeg = k0, kend = k0 + pd->kchunk;
                     const cl_int accumulate = k0 > 0;
                     const clattn_karg wa[] = {KARG(S),
-                                       KARG(v),    KARG(v_off), KARG(v_s0), KARG(v_s1), KARG(v_s2), KARG(v_s3),
-                                       KARG(out),  KARG(o_off), KARG(o_s0), KARG(o_s1), KARG(o_s2), KARG(o_s3),
+                                       KVIEW(vv), KVIEW(ov),
                                        KARG(kvl),  KARG(use_kvl),
                                        KARG(Hq),   KARG(group), KARG(Lq),   KARG(Lk),   KARG(Dv),
                                        KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(kbeg), KARG(kend), KARG(accumulate),
@@ -558,12 +539,11 @@ static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const cla
         goto cleanup;
     }
     CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", kname, &k));
-    const cl_mem hm = f16->mem, fm = f32->mem;
-    const cl_long off = view->offset, s0 = view->strides[0], s1 = view->strides[1], s2 = view->strides[2],
-                  s3 = view->strides[3], d1 = view->dims[1], d2 = view->dims[2], d3 = view->dims[3],
-                  n = view->dims[0] * d1 * d2 * d3, foff = f32_off;
-    const clattn_karg a[] = {KARG(hm), KARG(off), KARG(s0), KARG(s1), KARG(s2), KARG(s3),
-                             KARG(d1), KARG(d2),  KARG(d3), KARG(n),  KARG(fm), KARG(foff)};
+    clattn_cl_view hv = clattn_cl_view_of(f16->mem, view, true);
+    const cl_mem fm = f32->mem;
+    const cl_long d1 = view->dims[1], d2 = view->dims[2], d3 = view->dims[3], n = view->dims[0] * d1 * d2 * d3,
+                  foff = f32_off;
+    const clattn_karg a[] = {KVIEW(hv), KARG(d1), KARG(d2), KARG(d3), KARG(n), KARG(fm), KARG(foff)};
     CLATTN_GOTO_IF(clattn_cl_set_args(ctx, k, kname, a, sizeof a / sizeof a[0]));
     const size_t global = (size_t)ceil_div(n, 64) * 64;
     CLATTN_CL_CHECK(clEnqueueNDRangeKernel(be->queue, k, 1, NULL, &global, NULL, num_wait,

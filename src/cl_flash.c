@@ -306,22 +306,10 @@ clattn_status clattn_cl_flash_run(clattn_context *ctx, clattn_cl_backend *be, cl
     const bool want_event = event != NULL;
     if (event) *event = NULL;
 
-    cl_mem q = bufs->q.mem, k = bufs->k.mem, v = bufs->v.mem, mask = bufs->mask.mem;
-    cl_mem kvl = bufs->kv_lengths.mem, out = bufs->out.mem, ws = f->ws;
-    const bool has_mask = p->mask_kind != CLATTN_MASK_NONE;
-    if (!has_mask) mask = NULL;
-    if (!p->use_kv_lengths) kvl = NULL;
-    const cl_long q_off = p->q.offset, q_s0 = p->q.strides[0], q_s1 = p->q.strides[1], q_s2 = p->q.strides[2],
-                  q_s3 = p->q.strides[3];
-    const cl_long k_off = p->k.offset, k_s0 = p->k.strides[0], k_s1 = p->k.strides[1], k_s2 = p->k.strides[2],
-                  k_s3 = p->k.strides[3];
-    const cl_long v_off = p->v.offset, v_s0 = p->v.strides[0], v_s1 = p->v.strides[1], v_s2 = p->v.strides[2],
-                  v_s3 = p->v.strides[3];
-    const cl_long o_off = p->out.offset, o_s0 = p->out.strides[0], o_s1 = p->out.strides[1],
-                  o_s2 = p->out.strides[2], o_s3 = p->out.strides[3];
-    const cl_long m_off = has_mask ? p->mask.offset : 0, m_s0 = has_mask ? p->mask.strides[0] : 0,
-                  m_s1 = has_mask ? p->mask.strides[1] : 0, m_s2 = has_mask ? p->mask.strides[2] : 0,
-                  m_s3 = has_mask ? p->mask.strides[3] : 0;
+    clattn_cl_view qv = clattn_cl_view_of(bufs->q.mem, &p->q, true), kv = clattn_cl_view_of(bufs->k.mem, &p->k, true),
+                   vv = clattn_cl_view_of(bufs->v.mem, &p->v, true), ov = clattn_cl_view_of(bufs->out.mem, &p->out, true),
+                   mv = clattn_cl_view_of(bufs->mask.mem, &p->mask, p->mask_kind != CLATTN_MASK_NONE);
+    cl_mem kvl = p->use_kv_lengths ? bufs->kv_lengths.mem : NULL, ws = f->ws;
     const cl_int mask_kind = (cl_int)p->mask_kind, use_kvl = p->use_kv_lengths ? 1 : 0, causal = (cl_int)p->causal;
     const cl_long Hkv = p->Hkv, group = p->Hq / p->Hkv, Lq = p->Lq, Lk = p->Lk, Dv = p->Dv;
     const cl_long kpart = f->kpart, wl = f->wl, wr = f->wr;
@@ -334,12 +322,9 @@ clattn_status clattn_cl_flash_run(clattn_context *ctx, clattn_cl_backend *be, cl
         for (int64_t r0 = 0; r0 < rows; r0 += f->nrr) {
             const int64_t nrr = fl_min(f->nrr, rows - r0);
             const cl_long c_bh0 = bh0, c_rr0 = r0, c_nrr = nrr;
-            const clattn_karg fa[] = {KARG(q),    KARG(q_off), KARG(q_s0), KARG(q_s1), KARG(q_s2), KARG(q_s3),
-                                 KARG(k),    KARG(k_off), KARG(k_s0), KARG(k_s1), KARG(k_s2), KARG(k_s3),
-                                 KARG(v),    KARG(v_off), KARG(v_s0), KARG(v_s1), KARG(v_s2), KARG(v_s3),
-                                 KARG(mask), KARG(m_off), KARG(m_s0), KARG(m_s1), KARG(m_s2), KARG(m_s3),
+            const clattn_karg fa[] = {KVIEW(qv), KVIEW(kv), KVIEW(vv), KVIEW(mv),
                                  KARG(mask_kind), KARG(kvl), KARG(use_kvl),
-                                 KARG(out),  KARG(o_off), KARG(o_s0), KARG(o_s1), KARG(o_s2), KARG(o_s3),
+                                 KVIEW(ov),
                                  KARG(ws),
                                  KARG(Hkv),  KARG(group), KARG(Lq), KARG(Lk), KARG(Dv),
                                  KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(kpart), KARG(np),
@@ -350,8 +335,7 @@ clattn_status clattn_cl_flash_run(clattn_context *ctx, clattn_cl_backend *be, cl
             CLATTN_GOTO_IF(fl_enqueue(ctx, be, f->flash, "clattn_flash", global, local, &nw, wait_list,
                                       want_event, &last));
             if (np > 1) {
-                const clattn_karg ma[] = {KARG(ws),   KARG(out),  KARG(o_off), KARG(o_s0), KARG(o_s1),
-                                     KARG(o_s2), KARG(o_s3), KARG(Hkv),   KARG(group), KARG(Dv),
+                const clattn_karg ma[] = {KARG(ws),   KVIEW(ov),  KARG(Hkv),   KARG(group), KARG(Dv),
                                      KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(np)};
                 CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->merge, "clattn_flash_merge", ma, sizeof ma / sizeof ma[0]));
                 const size_t mlocal[3] = {f->merge_wg, 1, 1};

@@ -142,6 +142,24 @@ typedef struct clattn_karg {
 } clattn_karg;
 #define KARG(x) {sizeof(x), &(x)}
 
+/* A tensor view as kernel arguments: the buffer, then its element offset and four strides as long (the
+ * kernels' `global T *x, long x_off, long x_s0, ..., long x_s3`). An absent view (no mask, no probs)
+ * passes a NULL buffer and zeros. KVIEW(v) expands to its six KARG entries. */
+typedef struct clattn_cl_view {
+    cl_mem mem;
+    cl_long off, s[4];
+} clattn_cl_view;
+static inline clattn_cl_view clattn_cl_view_of(cl_mem mem, const clattn_tensor *t, bool present)
+{
+    clattn_cl_view v = {present ? mem : NULL, 0, {0, 0, 0, 0}};
+    if (present) {
+        v.off = t->offset;
+        for (int d = 0; d < 4; d++) v.s[d] = t->strides[d];
+    }
+    return v;
+}
+#define KVIEW(v) KARG((v).mem), KARG((v).off), KARG((v).s[0]), KARG((v).s[1]), KARG((v).s[2]), KARG((v).s[3])
+
 /* clSetKernelArg for args[0..n) of kernel k (named kname in the error message). */
 clattn_status clattn_cl_set_args(clattn_context *ctx, cl_kernel k, const char *kname, const clattn_karg *args,
                                  cl_uint n);
