@@ -61,22 +61,7 @@ static bool run_and_check(clattn_mha *m, const mha_case *c, mha_data *d, const c
 static void test_case(void **state)
 {
     const mha_case *c = *state;
-    int idx = (int)(c - cases);
-    tu_where w = {"mha", c->name, tu_case_seed("mha", idx)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
-    mha_data d;
-    mha_data_make(&d, c, &r);
-    clattn_mha *m = NULL;
-    clattn_status st = clattn_mha_create(&m, g_ctx, &d.w);
-    bool ok = st == CLATTN_SUCCESS;
-    if (!ok)
-        tu_report(&w, "clattn_mha_create returned %d (%s): %s", (int)st, clattn_status_string(st),
-                  clattn_last_error(g_ctx));
-    if (ok) ok = run_and_check(m, c, &d, &d.w, &w);
-    clattn_mha_destroy(m);
-    mha_data_free(&d);
-    assert_true(ok);
+    assert_true(mha_case_run_checked(g_ctx, c, "mha", (int)(c - cases)));
 }
 
 /* The weights are copied at create: the caller may overwrite them afterwards. One module is also

@@ -228,20 +228,7 @@ static void test_masked_v_nonfinite_fused(void **state)
 static void test_mha_case(void **state)
 {
     const mha_case *c = *state;
-    int idx = (int)(c - mha_cases);
-    tu_where w = {"oclgrind.mha", c->name, tu_case_seed("oclgrind.mha", idx)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
-    mha_data d;
-    mha_data_make(&d, c, &r);
-    clattn_mha *m = NULL;
-    clattn_status st = clattn_mha_create(&m, g_ctx, &d.w);
-    bool ok = st == CLATTN_SUCCESS;
-    if (!ok) tu_report(&w, "clattn_mha_create: %d %s", (int)st, clattn_last_error(g_ctx));
-    if (ok) ok = mha_data_forward(g_ctx, m, c, &d, &w) == CLATTN_SUCCESS && mha_data_check(c, &d, NULL, &w);
-    clattn_mha_destroy(m);
-    mha_data_free(&d);
-    assert_true(ok);
+    assert_true(mha_case_run_checked(g_ctx, c, "oclgrind.mha", (int)(c - mha_cases)));
 }
 
 /* ---- zero-copy enqueue on caller buffers ----------------------------------------------------------- */

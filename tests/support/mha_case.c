@@ -148,3 +148,22 @@ bool mha_data_check(const mha_case *c, const mha_data *d, const clattn_mha_weigh
     free(rp);
     return ok;
 }
+
+bool mha_case_run_checked(clattn_context *ctx, const mha_case *c, const char *area, int idx)
+{
+    tu_where w = {area, c->name, tu_case_seed(area, idx)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    mha_data d;
+    mha_data_make(&d, c, &r);
+    clattn_mha *m = NULL;
+    clattn_status st = clattn_mha_create(&m, ctx, &d.w);
+    bool ok = st == CLATTN_SUCCESS;
+    if (!ok)
+        tu_report(&w, "clattn_mha_create returned %d (%s): %s", (int)st, clattn_status_string(st),
+                  clattn_last_error(ctx));
+    if (ok) ok = mha_data_forward(ctx, m, c, &d, &w) == CLATTN_SUCCESS && mha_data_check(c, &d, &d.w, &w);
+    clattn_mha_destroy(m);
+    mha_data_free(&d);
+    return ok;
+}

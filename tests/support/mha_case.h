@@ -48,5 +48,8 @@ clattn_status mha_data_forward(clattn_context *ctx, clattn_mha *m, const mha_cas
 /* Checks d's outputs against ref_mha with the weights ref_w (NULL: d->w) within TU_TOL_F32, and that
  * every probability the reference has exactly 0 (a disallowed key) is exactly 0. */
 bool mha_data_check(const mha_case *c, const mha_data *d, const clattn_mha_weights *ref_w, const tu_where *w);
+/* Makes case c's data from the seed of (area, idx), creates a module on ctx, runs one forward pass and
+ * checks it against the reference (with c's own weights); true when all succeed (failures reported). */
+bool mha_case_run_checked(clattn_context *ctx, const mha_case *c, const char *area, int idx);
 
 #endif /* CLATTN_TEST_MHA_CASE_H */
