@@ -528,17 +528,15 @@ static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const cla
 {
     clattn_cl_backend *be = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
-    const char *kname = to_f16 ? "clattn_f32_to_f16" : "clattn_f16_to_f32";
-    cl_kernel k = NULL;
+    static const char *const knames[2] = {"clattn_f16_to_f32", "clattn_f32_to_f16"};
     if (event) *event = NULL;
-    if (!view) { /* plan creation: build convert.cl (both kernels live in one program) */
-        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", "clattn_f16_to_f32", &k));
-        clReleaseKernel(k);
-        k = NULL;
-        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", "clattn_f32_to_f16", &k));
-        goto cleanup;
-    }
-    CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", kname, &k));
+    /* Both kernels are created once per context (at the first fp16 plan: view NULL) and kept. */
+    for (int i = 0; i < 2; i++)
+        if (!be->convert_kernels[i])
+            CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", knames[i], &be->convert_kernels[i]));
+    if (!view) goto cleanup;
+    const char *kname = knames[to_f16];
+    cl_kernel k = be->convert_kernels[to_f16];
     clattn_cl_view hv = clattn_cl_view_of(f16->mem, view, true);
     const cl_mem fm = f32->mem;
     const cl_long d1 = view->dims[1], d2 = view->dims[2], d3 = view->dims[3], n = view->dims[0] * d1 * d2 * d3,
@@ -549,7 +547,6 @@ static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const cla
     CLATTN_CL_CHECK(clEnqueueNDRangeKernel(be->queue, k, 1, NULL, &global, NULL, num_wait,
                                            num_wait ? wait_list : NULL, event));
 cleanup:
-    if (k) clReleaseKernel(k);
     return st;
 }
 
@@ -561,6 +558,8 @@ static void cl_destroy(clattn_context *ctx)
     if (!be) return;
     if (be->queue) clFinish(be->queue);
     if (be->bias_kernel) clReleaseKernel(be->bias_kernel);
+    for (int i = 0; i < 2; i++)
+        if (be->convert_kernels[i]) clReleaseKernel(be->convert_kernels[i]);
     clattn_cl_program_cache_clear(be);
     if (be->queue) clReleaseCommandQueue(be->queue);
     if (be->context) clReleaseContext(be->context);

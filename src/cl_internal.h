@@ -108,6 +108,7 @@ typedef struct clattn_cl_backend {
     cl_ulong global_mem;      /* CL_DEVICE_GLOBAL_MEM_SIZE (bytes) */
     clattn_cl_program_entry *programs; /* cache, owned */
     cl_kernel bias_kernel;    /* bias.cl, built on the first linear() with a bias */
+    cl_kernel convert_kernels[2]; /* convert.cl: [0] f16->f32, [1] f32->f16; built by the first fp16 plan */
 } clattn_cl_backend;
 
 /* ---- programs (cl_program.c) ---------------------------------------------------------------------- */
