@@ -36,7 +36,7 @@
  *
  * Exit codes: 0 success (skipped cases included); 1 a device or case failed; 2 bad command line.
  */
-#include <clattn.h>
+#include <clattn_opencl.h> /* cl_mem interop; includes clattn.h */
 
 #include <errno.h>
 #include <math.h>
@@ -943,7 +943,7 @@ static void lowercase_word(const char *in, char *out, size_t cap)
 }
 
 /* Workaround: clattn 0.1.0's clattn_context_get_cl() returns NULL objects for a context made by
- * clattn_context_create() (src/context.c reads fields the OpenCL backend never sets). The device-resident
+ * clattn_context_create() (src/core/context.c reads fields the OpenCL backend never sets). The device-resident
  * timing needs the context and queue, so find the chosen device by platform and device name, make our own
  * cl_context and in-order queue, and re-create the clattn context on them with
  * clattn_context_create_from_cl() (public API; same device, same kernels). */

@@ -1,4 +1,4 @@
-# Install rules: library, header, CMake package (find_package(clattn) -> clattn::clattn) and clattn.pc.
+# Install rules: library, headers (clattn.h, clattn_opencl.h), CMake package (find_package(clattn) -> clattn::clattn) and clattn.pc.
 include(CMakePackageConfigHelpers)
 
 set(CLATTN_INSTALL_TARGETS clattn_static)
@@ -10,7 +10,8 @@ install(TARGETS ${CLATTN_INSTALL_TARGETS} EXPORT clattnTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/include/clattn.h ${PROJECT_SOURCE_DIR}/include/clattn_export.h
+install(FILES ${PROJECT_SOURCE_DIR}/include/clattn.h ${PROJECT_SOURCE_DIR}/include/clattn_opencl.h
+              ${PROJECT_SOURCE_DIR}/include/clattn_export.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 set(CLATTN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/clattn)

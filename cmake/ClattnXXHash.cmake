@@ -1,5 +1,5 @@
-# xxHash (Debian 12: libxxhash-dev 0.8.1), the digest of the kernel binary cache (src/cl_cache.c:
-# XXH3_128bits, xxHash >= 0.8.0). src/cl_cache.c uses it header-only (XXH_INLINE_ALL), so libclattn has
+# xxHash (Debian 12: libxxhash-dev 0.8.1), the digest of the kernel binary cache (src/opencl/cache.c:
+# XXH3_128bits, xxHash >= 0.8.0). src/opencl/cache.c uses it header-only (XXH_INLINE_ALL), so libclattn has
 # no run-time or link-time dependency on it and installed consumers need nothing: only the build needs
 # xxhash.h. Debian ships a pkg-config file (libxxhash.pc) but no CMake package, so this defines the
 # INTERFACE target clattn::xxhash (include folder only); pkg-config's answer, when there is one, only

@@ -233,7 +233,7 @@ static void fuzz_decode(reader *r, fuzz_case *c)
     uint8_t hq_raw = rd_u8(r);
     if (hq_raw >= 248) Hq = rd_dim(r); /* often not a multiple of Hkv */
     /* Every tensor is overwritten below; desc_init sets the defaults of the other fields. Known issue:
-     * clattn_tensor_contiguous (src/sdpa.c) multiplies dims without overflow checks (signed overflow,
+     * clattn_tensor_contiguous (src/core/sdpa.c) multiplies dims without overflow checks (signed overflow,
      * UB, for e.g. dims [1, 2^62-1, 7, 1]), so huge dims bypass it unless the build defines
      * FUZZ_CONTIGUOUS_HUGE_DIMS (to check a fix). */
     bool init_ok = true;

@@ -1,6 +1,6 @@
 /*
- * libFuzzer target: the CLATTN_DEVICE selector parser (clattn_selector_parse in src/device.c, a
- * pure function declared in src/cl_internal.h). The input is the selector text (cut at the first
+ * libFuzzer target: the CLATTN_DEVICE selector parser (clattn_selector_parse in src/opencl/device.c, a
+ * pure function declared in src/opencl/opencl.h). The input is the selector text (cut at the first
  * NUL byte).
  *
  * Checks beyond the sanitizers: failures return INVALID_ARGUMENT with a non-empty message (on a
@@ -9,7 +9,7 @@
  * INDEX field all digits with the saturated value, an ANY field empty, a known device type; and
  * parsing is deterministic and agrees between a NULL and a real context.
  */
-#include "cl_internal.h"
+#include "opencl.h"
 
 #include <ctype.h>
 #include <stdio.h>

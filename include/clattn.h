@@ -1,8 +1,10 @@
 /*
  * clattn — attention on any OpenCL device, or on a POSIX-threads host path.
  *
- * The one public header. All functions return a clattn_status; details of the
- * last failure on a context are in clattn_last_error(ctx).
+ * The public header: host pointers, plans, multi-head attention. It needs no OpenCL headers and defines
+ * nothing of OpenCL's; OpenCL interop (wrapping the caller's cl_context/queue, enqueueing on cl_mem
+ * buffers) is in clattn_opencl.h. All functions return a clattn_status; details of the last failure on
+ * a context are in clattn_last_error(ctx).
  *
  * Math (Vaswani et al., 2017, "Attention Is All You Need", eq. 1 and sec. 3.2.2):
  *   Attention(Q, K, V) = softmax(Q·Kᵀ·scale + mask)·V,       scale defaults to 1/sqrt(head_dim)
@@ -35,11 +37,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
-#include <CL/cl.h>
 
 #include "clattn_export.h"
 
@@ -111,15 +108,6 @@ typedef struct clattn_context_options {
  */
 CLATTN_API clattn_status clattn_context_create(clattn_context **ctx, const clattn_context_options *opts);
 
-/**
- * Wraps the caller's OpenCL objects. clattn retains them (clRetain*) and releases its references in
- * clattn_context_destroy(); the caller keeps its own. Work is enqueued on @p queue, which must be an
- * in-order queue of @p context on @p device.
- * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (a NULL argument); CLATTN_ERROR_OPENCL.
- */
-CLATTN_API clattn_status clattn_context_create_from_cl(clattn_context **ctx, cl_context context,
-                                                       cl_device_id device, cl_command_queue queue);
-
 /** Releases a context and everything it owns. Accepts NULL. */
 CLATTN_API void clattn_context_destroy(clattn_context *ctx);
 
@@ -145,10 +133,6 @@ typedef struct clattn_device_info {
 
 /** Fills @p info. @return CLATTN_SUCCESS or CLATTN_ERROR_INVALID_ARGUMENT (NULL argument). */
 CLATTN_API clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_info *info);
-
-/** The context's OpenCL objects (NULL on the host path). Not retained: do not release them. */
-CLATTN_API clattn_status clattn_context_get_cl(const clattn_context *ctx, cl_context *context,
-                                               cl_device_id *device, cl_command_queue *queue);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensors                                                                                     */
@@ -227,7 +211,7 @@ typedef struct clattn_sdpa_desc {
      * Element type of q, k, v and out (all four; default CLATTN_DTYPE_F32). Strides and offsets stay in
      * ELEMENTS of that type. With CLATTN_DTYPE_F16:
      *   - q, k, v, out are IEEE binary16 arrays (uint16_t, 2-byte aligned) passed to
-     *     clattn_sdpa_execute()/clattn_sdpa(), and to clattn_sdpa_enqueue() as cl_mem holding offset + reach of each view in halfs
+     *     clattn_sdpa_execute()/clattn_sdpa(), and to clattn_sdpa_enqueue() (clattn_opencl.h) as cl_mem holding offset + reach of each view in halfs
      *     (2 bytes each). The mask keeps its type (uint8 bool, float32 additive); kv_lengths int32;
      *     probs stay float32.
      *   - Compute is float32, exactly as for float32 inputs: the plan converts q, k, v (exactly) to
@@ -287,7 +271,8 @@ CLATTN_API size_t clattn_sdpa_plan_workspace_size(const clattn_sdpa_plan *plan);
 CLATTN_API const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan);
 
 /**
- * Runs the plan on host arrays, synchronously, on any backend (OpenCL backends copy in and out).
+ * Runs the plan on host arrays, synchronously, on any backend (OpenCL backends copy in and out; to
+ * pass cl_mem buffers without copies, see clattn_sdpa_enqueue() in clattn_opencl.h).
  * Pointers address element 0 of each buffer; tensor offsets and strides apply from there. Buffers
  * must hold every element the tensor views reach. q, k, v, out: float arrays, or uint16_t binary16
  * arrays when desc->data_type is CLATTN_DTYPE_F16, aligned to their element type. mask: uint8 for
@@ -300,19 +285,6 @@ CLATTN_API const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan);
 CLATTN_API clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const void *k,
                                              const void *v, const void *mask, const int32_t *kv_lengths,
                                              void *out, float *probs);
-
-/**
- * Enqueues the plan on the context's OpenCL queue with cl_mem buffers (zero copy). Only on an
- * OpenCL context. kv_lengths is an int32 cl_mem of B elements, or NULL. The call returns after
- * enqueueing; *event (if non-NULL) completes when out/probs are written. Waits for wait_list first.
- * Values of kv_lengths are not validated on the host here (they are clamped to [0, Lk] on the device).
- * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT; CLATTN_ERROR_UNSUPPORTED (host context);
- *         CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
- */
-CLATTN_API clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, cl_mem k, cl_mem v,
-                                             cl_mem mask, cl_mem kv_lengths, cl_mem out, cl_mem probs,
-                                             cl_uint num_wait, const cl_event *wait_list,
-                                             cl_event *event);
 
 /** One-shot convenience: plan_create + execute + plan_destroy. Same statuses as those. */
 CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q,

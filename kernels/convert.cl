@@ -1,5 +1,5 @@
 /*
- * convert.cl — binary16 <-> float32 staging for the fp16 SDPA path (src/sdpa.c, src/cl_backend.c).
+ * convert.cl — binary16 <-> float32 staging for the fp16 SDPA path (src/core/sdpa.c, src/opencl/backend.c).
  *
  * Core OpenCL 1.2 only: vload_half / vstore_half_rte on `half` pointers need no cl_khr_fp16.
  *   clattn_f16_to_f32: dst[dst_off + g] = (float)src[view element g]      (exact)

@@ -13,7 +13,7 @@
  * buffer outside the view (padding, column gaps, before the offset) must keep it.
  *
  * The fp16 <-> double conversions here are independent of the library's (ldexp / nearbyint), so a
- * rounding bug in src/half.h or kernels/convert.cl shows. test_rounding_ties checks exact bits of
+ * rounding bug in src/common/fp16.h or kernels/convert.cl shows. test_rounding_ties checks exact bits of
  * ties (to even, also for subnormals) and of the largest finite value.
  */
 #include <math.h>

@@ -3,7 +3,7 @@
  * absent). Nothing here may crash; every failure must be a status with a message naming the argument.
  *   - every SDPA tensor (q, k, v, out, mask, probs) with a dim of INT64_MAX, INT32_MAX + 1, 0, -1 or
  *     INT64_MIN, a stride near INT64_MAX, an offset near INT64_MAX, a stride of -1:
- *     CLATTN_ERROR_INVALID_ARGUMENT with src/sdpa.c's message for that tensor and check ("k: dim 2 is -1,",
+ *     CLATTN_ERROR_INVALID_ARGUMENT with src/core/sdpa.c's message for that tensor and check ("k: dim 2 is -1,",
  *     "v: the view [...] with strides [...] and offset ...", "q: stride 3 is -1,") and the offending value;
  *   - views whose byte size is about 2^62 (no int64 overflow, far beyond any memory): plan creation gives
  *     SUCCESS or CLATTN_ERROR_OUT_OF_MEMORY (with a message); on OpenCL, executing them gives

@@ -12,7 +12,7 @@
  * Exit codes: 0 success; 1 bad input, library failure or --expect over --tol; 2 bad command line.
  * Every failure prints exactly one line "clattn: error: ..." on stderr.
  */
-#include <clattn.h>
+#include <clattn_opencl.h> /* cl_mem interop; includes clattn.h */
 
 #include <errno.h>
 #include <math.h>

@@ -1,8 +1,8 @@
-/* IEEE 754 binary16 <-> binary32 conversion: the library's own code (src/half.h, static inline, no
+/* IEEE 754 binary16 <-> binary32 conversion: the library's own code (src/common/fp16.h, static inline, no
  * symbols of libclattn needed), so the tool and the fp16 SDPA path round identically. */
 #include "half.h"
 
-#include "../src/half.h"
+#include "fp16.h" /* src/common/fp16.h */
 
 float half_to_float(uint16_t h)
 {

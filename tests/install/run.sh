@@ -1,10 +1,12 @@
 #!/bin/sh
 # Install-and-link test (CTest: install.example, label install).
 #   run.sh <build dir> <source dir> <work dir> [cmake] [cc]
-# Installs the built clattn into <work dir>/prefix (cmake --install), then builds
-# examples/sdpa_example.c against it twice and runs both with CLATTN_DEVICE=host:
-#   1. CMake: find_package(clattn REQUIRED) via CMAKE_PREFIX_PATH (shared and static targets)
-#   2. pkg-config: cc ... $(pkg-config --cflags --libs clattn) via PKG_CONFIG_PATH
+# Installs the built clattn into <work dir>/prefix (cmake --install), then builds the examples against it
+# and runs them (sdpa_example with CLATTN_DEVICE=host; opencl_example on the first OpenCL device):
+#   1. CMake: find_package(clattn REQUIRED) via CMAKE_PREFIX_PATH (shared and static targets;
+#      sdpa_example with clattn.h alone, opencl_example with clattn_opencl.h + OpenCL::OpenCL)
+#   2. pkg-config: cc ... $(pkg-config --cflags --libs clattn) via PKG_CONFIG_PATH (sdpa_example; and
+#      opencl_example with $(pkg-config --cflags --libs clattn OpenCL))
 # Needs the library built first (cmake --build). Exit 0 = pass, 77 = skipped (no pkg-config).
 set -eu
 
@@ -15,10 +17,16 @@ CMAKE=${4:-cmake}
 CC=${5:-cc}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-run_example() { # <label> <binary>
-  out=$(CLATTN_DEVICE=host "$2" 2>&1) || fail "$1: $2 exited with $?: $out"
+run_example() { # <label> <binary> [name]: runs it and wants "<name>: OK" (name: sdpa_example)
+  name=${3:-sdpa_example}
+  rc=0
+  out=$(CLATTN_DEVICE=host "$2" 2>&1) || rc=$?
   echo "$out"
-  echo "$out" | grep -q '^sdpa_example: OK' || fail "$1: no 'sdpa_example: OK' in the output"
+  if [ "$rc" -eq 77 ] && [ "$name" = opencl_example ] && echo "$out" | grep -q "^$name: SKIPPED"; then
+    return 0 # no OpenCL device on this machine: said so, not counted as a pass of the interop
+  fi
+  [ "$rc" -eq 0 ] || fail "$1: $2 exited with $rc"
+  echo "$out" | grep -q "^$name: OK" || fail "$1: no '$name: OK' in the output"
 }
 
 rm -rf "$WORK"
@@ -29,6 +37,7 @@ echo "== cmake --install $BUILD --prefix $PREFIX"
 "$CMAKE" --install "$BUILD" --prefix "$PREFIX" > "$WORK/install.log" 2>&1 ||
   { cat "$WORK/install.log" >&2; fail "cmake --install (is the library built?)"; }
 test -f "$PREFIX/include/clattn.h" || fail "clattn.h not installed"
+test -f "$PREFIX/include/clattn_opencl.h" || fail "clattn_opencl.h not installed"
 PC=$(find "$PREFIX" -name clattn.pc | head -n 1)
 CONFIG=$(find "$PREFIX" -name clattnConfig.cmake | head -n 1)
 test -n "$PC" || fail "clattn.pc not installed"
@@ -42,6 +51,8 @@ echo "== find_package(clattn) with CMAKE_PREFIX_PATH"
 "$CMAKE" --build "$WORK/ex-cmake" >> "$WORK/ex-cmake.log" 2>&1 || { cat "$WORK/ex-cmake.log" >&2; fail "build examples"; }
 # The shared library must come from the prefix, not from the build tree.
 LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_example "find_package (shared)" "$WORK/ex-cmake/sdpa_example"
+LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_example "find_package (OpenCL interop)" \
+  "$WORK/ex-cmake/opencl_example" opencl_example
 test -x "$WORK/ex-cmake/sdpa_example_static" || fail "clattn::clattn_static example not built"
 run_example "find_package (static)" "$WORK/ex-cmake/sdpa_example_static"
 
@@ -56,6 +67,12 @@ mkdir -p "$WORK/ex-pc"
 "$CC" -std=c11 -o "$WORK/ex-pc/sdpa_example" "$SRC/examples/sdpa_example.c" $FLAGS -lm ||
   fail "cc ... \$(pkg-config --cflags --libs clattn)"
 LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_example "pkg-config" "$WORK/ex-pc/sdpa_example"
+FLAGS_CL=$(pkg-config --cflags --libs clattn OpenCL) || fail "pkg-config --cflags --libs clattn OpenCL"
+# shellcheck disable=SC2086
+"$CC" -std=c11 -o "$WORK/ex-pc/opencl_example" "$SRC/examples/opencl_example.c" $FLAGS_CL -lm ||
+  fail "cc ... \$(pkg-config --cflags --libs clattn OpenCL)"
+LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_example "pkg-config (OpenCL interop)" \
+  "$WORK/ex-pc/opencl_example" opencl_example
 if command -v ldd > /dev/null 2>&1; then
   USED=$(LD_LIBRARY_PATH="$LIBDIR" ldd "$WORK/ex-pc/sdpa_example" | grep libclattn || true)
   echo "   uses: $USED"

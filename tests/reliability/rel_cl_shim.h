@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "clattn.h"
+#include "clattn_opencl.h"
 
 /* Nonzero: clGetDeviceInfo(CL_DEVICE_TYPE) answers CL_DEVICE_TYPE_CPU. */
 extern int rel_force_cpu_type;

@@ -11,7 +11,7 @@
 
 #include <stdio.h>
 
-#include "clattn.h"
+#include "clattn_opencl.h"
 
 /* From the next fallible call on, the n-th one (n >= 1) fails, and every later one too when sticky is
  * nonzero; n = 0 disarms (and keeps the record of what the last armed run hit). Resets the call counter

@@ -1,5 +1,5 @@
 /*
- * Fault injection (issue #5, item 4): the n-th host allocation of libclattn (src/alloc.h hook) and, on
+ * Fault injection (issue #5, item 4): the n-th host allocation of libclattn (src/core/alloc.h hook) and, on
  * OpenCL, the n-th OpenCL call made by libclattn or CLBlast (rel_fault_shim.c) fail, for n = 1, 2, ...
  * until a run completes without reaching the fault. Phases (backend from CLATTN_DEVICE, as every test):
  *
@@ -19,7 +19,7 @@
  * chain-probs (bool mask, kv_lengths, causal bottom-right, probabilities), fused-mask (GQA, additive mask,
  * kv_lengths, softcap, 600 keys: split into key partitions plus the merge kernel on PoCL); fused-mask-f16 and
  * chain-probs-f16: the same two problems with data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16, staged to
- * float32 by src/sdpa.c: kernels/convert.cl on OpenCL, src/half.c on the host), phases plan fused-mask-f16
+ * float32 by src/core/sdpa.c: kernels/convert.cl on OpenCL, src/common/fp16.c on the host), phases plan fused-mask-f16
  * warm + cold (binary cache off: the cold one builds convert.cl from source inside the armed call), plan
  * chain-probs-f16 cold (binary cache on; not on PoCL, which skips that cache), exec and enqueue of both.
  * The host path ignores

@@ -13,7 +13,7 @@
  *                      threads pass a barrier and each creates its context at the same instant, then runs
  *                      every shape once (one-shot SDPA on the fused path and, with probabilities, the
  *                      chain; MHA create + forward), with no warm-up of any kind. On PoCL 3.1 this
- *                      crashed the process (concurrent first clGetDeviceIDs; src/device.c serialises the
+ *                      crashed the process (concurrent first clGetDeviceIDs; src/opencl/device.c serialises the
  *                      enumeration). REL_COLD_CACHE=1 also points PoCL's kernel cache (POCL_CACHE_DIR,
  *                      XDG_CACHE_HOME) at a new empty folder, removed at exit, so every kernel is compiled
  *                      during the phase. Results are compared after the join, like the other phases.
@@ -21,7 +21,7 @@
  *                      instant (a barrier) right after CLBlastClearCache(): on OpenCL every thread's
  *                      first SGEMM must compile CLBlast's kernels, which CLBlast 1.5.3 cannot do from two
  *                      threads at once ("object already in cache"); clattn must serialise it
- *                      (src/cl_gemm.c).
+ *                      (src/opencl/gemm.c).
  * Every result is compared with the single-threaded result of the same problem, computed first on its
  * own context and checked against the double-precision reference: bit for bit on the host path
  * (outputs, probabilities and untouched gap elements), within TU_TOL_F32 on OpenCL.

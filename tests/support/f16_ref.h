@@ -2,7 +2,7 @@
  * f16_ref.h — binary16 helpers for tests with CLATTN_DTYPE_F16 outputs (header only: static inline, so a
  * test can include it without a new source in its target).
  *
- * The fp16 <-> double conversions are independent of the library's (src/half.c, kernels/convert.cl):
+ * The fp16 <-> double conversions are independent of the library's (src/common/fp16.c, kernels/convert.cl):
  * ldexp / nearbyint, round to nearest even in the default rounding mode. Used by tests/test_f16.c and
  * tests/reliability/test_faults.c. Tolerance of f16r_check_view (the same as test_f16.c):
  *   |got - fp16(ref)| <= 1 fp16 ulp at max(|ref|, |got|) + TU_TOL_F32 * max(1, max |ref|)

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "clattn.h"
+#include "clattn_opencl.h" /* the OpenCL interop too: tests drive cl_mem paths; includes clattn.h */
 
 /* Tolerance for float32 results against the double reference:
  *   max |got - ref| <= TU_TOL_F32 * max(1, max |ref|)   over every element of the view.

@@ -1,0 +1,149 @@
+/*
+ * The backend interface: what core (context.c, sdpa.c, mha.c) asks of a backend, and the context and
+ * plan objects both sides share. Backends (src/host/, src/opencl/) include this header; core never
+ * includes theirs. Core reaches a backend only through the clattn_backend_i table a context holds and
+ * through the entry points declared at the end, which each backend defines. Not installed.
+ *
+ * Device memory and device events are opaque here (void *): the OpenCL backend stores cl_mem and
+ * cl_event values in them, so core needs no OpenCL header.
+ */
+#ifndef CLATTN_CORE_BACKEND_H
+#define CLATTN_CORE_BACKEND_H
+
+#include "internal.h"
+
+/* ---- buffers ------------------------------------------------------------------------------ */
+
+/* A backend buffer: a host pointer where the backend works in host memory (host_memory below), else an
+ * opaque device handle (a cl_mem on OpenCL). Byte offsets are passed separately to the functions that
+ * take buffers. An unused buffer is {NULL, NULL}. */
+typedef struct clattn_buf {
+    void *host;
+    void *dev;
+} clattn_buf;
+
+/* Buffers bound to one execution. Unused ones are {NULL, NULL}. */
+typedef struct clattn_sdpa_bufs {
+    clattn_buf q, k, v, mask, kv_lengths, out, probs;
+} clattn_sdpa_bufs;
+
+/* Ordering of one asynchronous backend call against other device work: wait for the num_wait events of
+ * wait_list (an array of the backend's event handles: cl_event on OpenCL) first; when event is non-NULL,
+ * store there an event (a new reference the caller releases) that completes when the call's work is
+ * done. Backends that run synchronously need none of it. */
+typedef struct clattn_sync {
+    uint32_t num_wait;
+    const void *wait_list; /* const cl_event * on OpenCL */
+    void *event;           /* cl_event * on OpenCL, or NULL */
+} clattn_sync;
+
+#define CLATTN_SYNC_NONE ((clattn_sync){0, NULL, NULL})
+
+/* ---- plans ----------------------------------------------------------------------------------- */
+
+struct clattn_sdpa_plan {
+    clattn_context *ctx;
+    clattn_sdpa_problem p;
+    size_t workspace_bytes; /* set by the backend's sdpa_prepare */
+    char path[48];          /* kernel path chosen, e.g. "chain", "fused", "host-fused-avx512"; set by
+                               sdpa_prepare (core presets the backend's name) */
+    void *backend_data;     /* owned by the backend; released by sdpa_release */
+    void *f16;              /* sdpa.c: fp16 staging of a CLATTN_DTYPE_F16 plan (then p is the staged
+                               float32 problem the backend runs); NULL for float32 plans */
+};
+
+/* Runs a plan on buffers bound in the caller's data type (fp16 plans: the binary16 buffers; core stages
+ * them through the backend's convert_view). The one way an execution reaches a backend: used by
+ * clattn_sdpa_execute() in core and by clattn_sdpa_enqueue() in src/opencl/interop.c. Checks nothing
+ * about the buffers; the caller has. */
+clattn_status clattn_sdpa_run_bound(clattn_sdpa_plan *plan, const clattn_sdpa_bufs *b, const clattn_sync *sync);
+
+/* Checks that exactly the buffers the plan needs are given (names the function fn in the message). */
+clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
+                                         const void *q, const void *k, const void *v, const void *mask,
+                                         const void *kv_lengths, const void *out, const void *probs);
+
+/* Elements the caller's q, k, v and out views reach, in the caller's data type (fp16 plans: halfs). */
+typedef struct clattn_sdpa_extents {
+    int64_t q, k, v, out;
+    size_t elem_size; /* 2 (binary16) or 4 (float32) */
+} clattn_sdpa_extents;
+clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan);
+
+/* ---- backend interface ---------------------------------------------------------------------- */
+
+typedef struct clattn_backend_i {
+    /* Short name: "host" or "opencl". */
+    const char *name;
+    /* True when buffers are host memory (clattn_buf.host): core then wraps the caller's host pointers
+     * instead of copying them into backend buffers. */
+    bool host_memory;
+    /* Releases ctx->backend_data. */
+    void (*destroy)(clattn_context *ctx);
+    /* Prepares a plan for plan->p: builds kernels, picks tile sizes, sets plan->workspace_bytes,
+     * plan->path and plan->backend_data. (optional) */
+    clattn_status (*sdpa_prepare)(clattn_context *ctx, clattn_sdpa_plan *plan);
+    /* Releases plan->backend_data. (optional) */
+    void (*sdpa_release)(clattn_context *ctx, clattn_sdpa_plan *plan);
+    /* Runs the plan on bound buffers, ordered by sync (see clattn_sync). */
+    clattn_status (*sdpa_run)(clattn_context *ctx, clattn_sdpa_plan *plan, const clattn_sdpa_bufs *b,
+                              const clattn_sync *sync);
+    /* Allocates bytes (> 0) of backend memory. */
+    clattn_status (*buf_alloc)(clattn_context *ctx, size_t bytes, clattn_buf *out);
+    /* Frees a buffer made by buf_alloc; accepts an empty buffer. */
+    void (*buf_free)(clattn_context *ctx, clattn_buf *buf);
+    /* Blocking copies between host memory and a buffer, at a byte offset into the buffer. */
+    clattn_status (*buf_write)(clattn_context *ctx, clattn_buf *dst, size_t dst_offset, const void *src,
+                               size_t bytes);
+    clattn_status (*buf_read)(clattn_context *ctx, const clattn_buf *src, size_t src_offset, void *dst,
+                              size_t bytes);
+    /* nn.Linear on row-major data (all offsets and leading dims in ELEMENTS):
+     *   y[m, n] = sum_k x[m, k] * w[n, k] + bias[n],  m < M, n < N, k < K
+     *   x at x_off with row stride ldx; w at w_off, [N, K] contiguous; bias at b_off or NULL buffer;
+     *   y at y_off with row stride ldy. M, N, K > 0. */
+    clattn_status (*linear)(clattn_context *ctx, int64_t M, int64_t N, int64_t K, const clattn_buf *x,
+                            int64_t x_off, int64_t ldx, const clattn_buf *w, int64_t w_off,
+                            const clattn_buf *bias, int64_t b_off, clattn_buf *y, int64_t y_off,
+                            int64_t ldy);
+    /* Waits until all enqueued work is done. */
+    clattn_status (*finish)(clattn_context *ctx);
+    /* binary16 <-> float32 staging of one 4-D view of the fp16 buffer (dims, strides, offset in ELEMENTS;
+     * size-1 dims have stride 0), for fp16 SDPA plans (sdpa.c); g = C-order index over the view's dims:
+     *   to_f16 false: f32[f32_off + g] = f16[view element g]                       (exact)
+     *   to_f16 true:  f16[view element g] = round-to-nearest-even(f32[f32_off + g]) (nothing else written)
+     * Ordered by sync. view NULL: only builds what the conversion needs (at plan creation). */
+    clattn_status (*convert_view)(clattn_context *ctx, bool to_f16, const clattn_tensor *view, const clattn_buf *f16,
+                                  const clattn_buf *f32, int64_t f32_off, const clattn_sync *sync);
+} clattn_backend_i;
+
+struct clattn_context {
+    const clattn_backend_i *be;
+    clattn_device_info info;
+    void *backend_data; /* owned by the backend */
+    char last_error[CLATTN_ERRMSG_MAX];
+};
+
+/* ---- contexts (core/context.c), for backends that create contexts of their own ---------------- */
+
+/* Allocates an empty context (no backend yet); message for fn on failure. */
+clattn_status clattn_context_alloc(clattn_context **out, const char *fn);
+/* Gives up on a half-built context: moves its message to the thread slot, lets its backend (if any)
+ * release what it holds, frees it; returns st. */
+clattn_status clattn_context_abandon(clattn_context *ctx, clattn_status st);
+
+/* ---- backend entry points (each backend defines its own; only core/context.c calls them) ------- */
+
+/* Host path with num_threads workers (>= 1): fills ctx->be, ctx->info, ctx->backend_data. */
+clattn_status clattn_host_backend_open(clattn_context *ctx, int num_threads);
+
+/* Thread count for the host path: requested > 0, else CLATTN_THREADS, else online CPUs. */
+clattn_status clattn_host_resolve_threads(clattn_context *ctx, int requested, int *threads);
+
+/* Resolves a CLATTN_DEVICE-style selector (NULL or "" = default rule) and, when it names an OpenCL device,
+ * opens the OpenCL backend on it (fills ctx->be, ctx->info, ctx->backend_data). Sets *use_host instead,
+ * opening nothing, for the selector "host" and for the default rule on a machine with no OpenCL device or
+ * no ICD. Errors: INVALID_ARGUMENT (malformed selector), DEVICE_NOT_FOUND (message lists every platform and
+ * device), OPENCL, OUT_OF_MEMORY. */
+clattn_status clattn_opencl_backend_open(clattn_context *ctx, const char *selector, bool *use_host);
+
+#endif /* CLATTN_CORE_BACKEND_H */

@@ -1,0 +1,68 @@
+/* Context lifetime: picks a backend once, at creation, and reports it. The OpenCL interop entry points
+ * (clattn_context_create_from_cl, clattn_context_get_cl) live with the OpenCL backend (src/opencl/interop.c). */
+#include "alloc.h"
+#include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+clattn_status clattn_context_alloc(clattn_context **out, const char *fn)
+{
+    clattn_context *ctx = clattn_calloc(1, sizeof *ctx);
+    if (!ctx)
+        return clattn_error(NULL, CLATTN_ERROR_OUT_OF_MEMORY, "%s: out of host memory (%zu bytes)", fn, sizeof *ctx);
+    *out = ctx;
+    return CLATTN_SUCCESS;
+}
+
+/* On failure the context's message moves to the thread slot (readable via clattn_last_error(NULL)). */
+clattn_status clattn_context_abandon(clattn_context *ctx, clattn_status st)
+{
+    clattn_error_to_thread(ctx);
+    if (ctx->be && ctx->be->destroy) ctx->be->destroy(ctx);
+    free(ctx);
+    return st;
+}
+
+clattn_status clattn_context_create(clattn_context **out, const clattn_context_options *opts)
+{
+    if (!out) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create: ctx is NULL");
+    *out = NULL;
+    clattn_context_options defaults = {0};
+    if (!opts) opts = &defaults;
+
+    clattn_context *ctx = NULL;
+    CLATTN_TRY(clattn_context_alloc(&ctx, "clattn_context_create"));
+
+    const char *selector = opts->device ? opts->device : getenv("CLATTN_DEVICE");
+    bool use_host = false;
+    clattn_status st = clattn_opencl_backend_open(ctx, selector, &use_host);
+    if (st == CLATTN_SUCCESS && use_host) {
+        int threads = 0;
+        st = clattn_host_resolve_threads(ctx, opts->num_threads, &threads);
+        if (st == CLATTN_SUCCESS) st = clattn_host_backend_open(ctx, threads);
+    } else if (st == CLATTN_SUCCESS && opts->num_threads < 0) {
+        st = clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create: num_threads is %d, expected >= 0",
+                          opts->num_threads);
+    }
+    if (st != CLATTN_SUCCESS) return clattn_context_abandon(ctx, st);
+    ctx->last_error[0] = '\0';
+    *out = ctx;
+    return CLATTN_SUCCESS;
+}
+
+void clattn_context_destroy(clattn_context *ctx)
+{
+    if (!ctx) return;
+    if (ctx->be && ctx->be->destroy) ctx->be->destroy(ctx);
+    free(ctx);
+}
+
+clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_info *info)
+{
+    if (!ctx || !info)
+        return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_context_get_info: %s is NULL", !ctx ? "ctx" : "info");
+    *info = ctx->info;
+    return CLATTN_SUCCESS;
+}

@@ -1,0 +1,492 @@
+/*
+ * Scaled dot-product attention front end: validates a clattn_sdpa_desc into a clattn_sdpa_problem,
+ * lets the backend prepare a plan, and binds host pointers to executions (cl_mem buffers are bound by
+ * clattn_sdpa_enqueue in src/opencl/interop.c, through clattn_sdpa_run_bound below).
+ *
+ *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+ *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   kv_lengths: int32 [B]
+ *
+ * data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16): the plan stages q, k, v into contiguous float32
+ * copies, runs the backend's float32 plan on them and rounds its float32 out into the caller's view
+ * (see "fp16 staging" below); the backends only ever see float32 problems.
+ */
+#include "alloc.h"
+#include "backend.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest size of one dim: kernels index rows and columns with 32-bit work-item ids. */
+#define CLATTN_MAX_DIM INT32_MAX
+
+clattn_tensor clattn_tensor_contiguous(int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    /* Strides saturate at INT64_MAX on overflow (or negative dims), so validation rejects the view
+     * with a message instead of this function overflowing. */
+    int64_t s2 = d3, s1, s0;
+    if (!clattn_mul_i64(d2, s2, &s1)) s1 = INT64_MAX;
+    if (!clattn_mul_i64(d1, s1, &s0)) s0 = INT64_MAX;
+    clattn_tensor t = {{d0, d1, d2, d3}, {s0, s1, s2, 1}, 0};
+    return t;
+}
+
+bool clattn_tensor_extent(const clattn_tensor *t, int64_t *extent)
+{
+    int64_t last = t->offset;
+    if (last < 0) return false;
+    for (int i = 0; i < 4; i++) {
+        if (t->dims[i] == 0) {
+            *extent = 0;
+            return true;
+        }
+        int64_t span;
+        if (t->dims[i] < 0 || t->strides[i] < 0) return false;
+        if (!clattn_mul_i64(t->dims[i] - 1, t->strides[i], &span)) return false;
+        if (!clattn_add_i64(last, span, &last)) return false;
+    }
+    return clattn_add_i64(last, 1, extent);
+}
+
+void clattn_sdpa_desc_init(clattn_sdpa_desc *d, int64_t batch, int64_t num_heads, int64_t num_kv_heads,
+                           int64_t q_len, int64_t kv_len, int64_t head_dim, int64_t v_head_dim)
+{
+    if (!d) return;
+    memset(d, 0, sizeof *d);
+    d->q = clattn_tensor_contiguous(batch, num_heads, q_len, head_dim);
+    d->k = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, head_dim);
+    d->v = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, v_head_dim);
+    d->out = clattn_tensor_contiguous(batch, num_heads, q_len, v_head_dim);
+    d->probs = clattn_tensor_contiguous(batch, num_heads, q_len, kv_len);
+    d->mask = clattn_tensor_contiguous(1, 1, q_len, kv_len);
+    d->window_left = CLATTN_WINDOW_UNBOUNDED;
+    d->window_right = CLATTN_WINDOW_UNBOUNDED;
+}
+
+/* Checks dims (>= 1, <= CLATTN_MAX_DIM), strides (>= 0) and offset, computes the extent (elements)
+ * and checks that extent * elem_size fits in size_t; zeroes the strides of size-1 dims. */
+static clattn_status check_tensor(clattn_context *ctx, const char *name, clattn_tensor *t, size_t elem_size,
+                                  int64_t *extent)
+{
+    for (int i = 0; i < 4; i++) {
+        if (t->dims[i] < 1 || t->dims[i] > CLATTN_MAX_DIM)
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected 1..%d", name, i,
+                                (long long)t->dims[i], CLATTN_MAX_DIM);
+        if (t->strides[i] < 0)
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: stride %d is %lld, expected >= 0", name,
+                                i, (long long)t->strides[i]);
+        if (t->dims[i] == 1) t->strides[i] = 0;
+    }
+    if (t->offset < 0)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: offset is %lld, expected >= 0", name,
+                            (long long)t->offset);
+    int64_t bytes;
+    if (!clattn_tensor_extent(t, extent) || !clattn_mul_i64(*extent, (int64_t)elem_size, &bytes) ||
+        (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "%s: the view [%lld, %lld, %lld, %lld] with strides [%lld, %lld, %lld, %lld] and "
+                            "offset %lld overflows the addressable size",
+                            name, (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
+                            (long long)t->dims[3], (long long)t->strides[0], (long long)t->strides[1],
+                            (long long)t->strides[2], (long long)t->strides[3], (long long)t->offset);
+    return CLATTN_SUCCESS;
+}
+
+/* An output view must not write one element twice: sorted by stride, each stride must be at least
+ * the span of the dims below it. (Sufficient, and what every dense or padded layout satisfies.) */
+static clattn_status check_no_overlap(clattn_context *ctx, const char *name, const clattn_tensor *t)
+{
+    int order[4] = {0, 1, 2, 3};
+    for (int a = 1; a < 4; a++)
+        for (int b = a; b > 0 && t->strides[order[b]] < t->strides[order[b - 1]]; b--) {
+            int tmp = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = tmp;
+        }
+    int64_t span = 1;
+    for (int a = 0; a < 4; a++) {
+        int i = order[a];
+        if (t->dims[i] == 1) continue;
+        if (t->strides[i] < span)
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                "%s: stride %d is %lld, which makes output elements overlap (expected >= %lld)",
+                                name, i, (long long)t->strides[i], (long long)span);
+        span = t->strides[i] * t->dims[i]; /* cannot overflow: the extent check passed */
+    }
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status expect_dim(clattn_context *ctx, const char *name, const clattn_tensor *t, int dim,
+                                int64_t want, const char *what)
+{
+    if (t->dims[dim] != want)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected %lld (%s)", name, dim,
+                            (long long)t->dims[dim], (long long)want, what);
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status expect_dim_or_one(clattn_context *ctx, const char *name, const clattn_tensor *t, int dim,
+                                       int64_t want, const char *what)
+{
+    if (t->dims[dim] != 1 && t->dims[dim] != want)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected 1 or %lld (%s)", name,
+                            dim, (long long)t->dims[dim], (long long)want, what);
+    return CLATTN_SUCCESS;
+}
+
+/* Bytes of one q/k/v/out element of a validated data_type. */
+static size_t dtype_size(clattn_dtype t)
+{
+    return t == CLATTN_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, clattn_sdpa_problem *p)
+{
+    memset(p, 0, sizeof *p);
+    if ((int)d->data_type != CLATTN_DTYPE_F32 && (int)d->data_type != CLATTN_DTYPE_F16)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, CLATTN_DTYPE_F16 = 1)",
+                            (int)d->data_type);
+    const size_t qkvo_size = dtype_size(d->data_type);
+    p->q = d->q;
+    p->k = d->k;
+    p->v = d->v;
+    p->out = d->out;
+    CLATTN_TRY(check_tensor(ctx, "q", &p->q, qkvo_size, &p->q_extent));
+    CLATTN_TRY(check_tensor(ctx, "k", &p->k, qkvo_size, &p->k_extent));
+    CLATTN_TRY(check_tensor(ctx, "v", &p->v, qkvo_size, &p->v_extent));
+    CLATTN_TRY(check_tensor(ctx, "out", &p->out, qkvo_size, &p->out_extent));
+
+    p->B = d->q.dims[0];
+    p->Hq = d->q.dims[1];
+    p->Lq = d->q.dims[2];
+    p->D = d->q.dims[3];
+    p->Hkv = d->k.dims[1];
+    p->Lk = d->k.dims[2];
+    p->Dv = d->v.dims[3];
+
+    CLATTN_TRY(expect_dim_or_one(ctx, "k", &p->k, 0, p->B, "batch, q dim 0"));
+    CLATTN_TRY(expect_dim(ctx, "k", &p->k, 3, p->D, "head_dim, q dim 3"));
+    CLATTN_TRY(expect_dim_or_one(ctx, "v", &p->v, 0, p->B, "batch, q dim 0"));
+    CLATTN_TRY(expect_dim(ctx, "v", &p->v, 1, p->Hkv, "num_kv_heads, k dim 1"));
+    CLATTN_TRY(expect_dim(ctx, "v", &p->v, 2, p->Lk, "kv_len, k dim 2"));
+    if (p->Hq % p->Hkv != 0)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "k: dim 1 (num_kv_heads) is %lld, which does not divide num_heads %lld (q dim 1)",
+                            (long long)p->Hkv, (long long)p->Hq);
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 0, p->B, "batch, q dim 0"));
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 1, p->Hq, "num_heads, q dim 1"));
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 2, p->Lq, "q_len, q dim 2"));
+    CLATTN_TRY(expect_dim(ctx, "out", &p->out, 3, p->Dv, "v_head_dim, v dim 3"));
+    CLATTN_TRY(check_no_overlap(ctx, "out", &p->out));
+
+    if (!isfinite(d->scale))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale: %g is not finite", (double)d->scale);
+    p->scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)p->D));
+    if (!isfinite(d->softcap) || d->softcap < 0.0f)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "softcap: %g, expected 0 (off) or a finite value > 0",
+                            (double)d->softcap);
+    p->softcap = d->softcap;
+    if ((int)d->causal < CLATTN_CAUSAL_NONE || (int)d->causal > CLATTN_CAUSAL_BOTTOM_RIGHT)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "causal: %d is not a clattn_causal value",
+                            (int)d->causal);
+    p->causal = d->causal;
+    if (d->window_left < -1 || d->window_right < -1)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "window_%s: %lld, expected -1 (unbounded) or >= 0",
+                            d->window_left < -1 ? "left" : "right",
+                            (long long)(d->window_left < -1 ? d->window_left : d->window_right));
+    p->window_left = d->window_left;
+    p->window_right = d->window_right;
+
+    if ((int)d->mask_kind < CLATTN_MASK_NONE || (int)d->mask_kind > CLATTN_MASK_ADDITIVE)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "mask_kind: %d is not a clattn_mask_kind value",
+                            (int)d->mask_kind);
+    p->mask_kind = d->mask_kind;
+    if (p->mask_kind != CLATTN_MASK_NONE) {
+        p->mask = d->mask;
+        size_t es = p->mask_kind == CLATTN_MASK_BOOL ? sizeof(uint8_t) : sizeof(float);
+        CLATTN_TRY(check_tensor(ctx, "mask", &p->mask, es, &p->mask_extent));
+        CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 0, p->B, "batch"));
+        CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 1, p->Hq, "num_heads"));
+        CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 2, p->Lq, "q_len"));
+        CLATTN_TRY(expect_dim(ctx, "mask", &p->mask, 3, p->Lk, "kv_len"));
+    }
+    p->use_kv_lengths = d->use_kv_lengths != 0;
+    p->want_probs = d->want_probs != 0;
+    if (p->want_probs) {
+        p->probs = d->probs;
+        CLATTN_TRY(check_tensor(ctx, "probs", &p->probs, sizeof(float), &p->probs_extent));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 0, p->B, "batch"));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 1, p->Hq, "num_heads"));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 2, p->Lq, "q_len"));
+        CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 3, p->Lk, "kv_len"));
+        CLATTN_TRY(check_no_overlap(ctx, "probs", &p->probs));
+    }
+    return CLATTN_SUCCESS;
+}
+
+/* ---- fp16 staging ---------------------------------------------------------------------------------
+ * A CLATTN_DTYPE_F16 plan keeps the caller's binary16 views here and hands the backend a float32
+ * problem over contiguous copies: q, k, v back to back in `in` (q at element 0, k at nq, v at nq + nk),
+ * out in `out32`. Each execution converts q, k, v into `in` (exact), runs the float32 path, and converts
+ * `out32` into the caller's out view (round to nearest even). Broadcast dims stay broadcast (a k of
+ * batch 1 is staged once), so the copies hold exactly the views' elements. */
+typedef struct f16_stage {
+    clattn_tensor q, k, v, out;                        /* the caller's views (normalised, in halfs) */
+    int64_t q_extent, k_extent, v_extent, out_extent;  /* halfs each view reaches */
+    int64_t nq, nk, nv, no;                            /* elements of each view */
+    clattn_buf in, out32;                              /* float32 staging (plan-owned) */
+} f16_stage;
+
+static int64_t numel(const clattn_tensor *t)
+{
+    return t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3]; /* <= extent: cannot overflow */
+}
+
+/* C-order view of t's dims at element offset off, size-1 dims with stride 0 (as after validation). */
+static clattn_tensor staged_view(const clattn_tensor *t, int64_t off)
+{
+    clattn_tensor s = clattn_tensor_contiguous(t->dims[0], t->dims[1], t->dims[2], t->dims[3]);
+    for (int i = 0; i < 4; i++)
+        if (s.dims[i] == 1) s.strides[i] = 0;
+    s.offset = off;
+    return s;
+}
+
+static void f16_release(clattn_context *ctx, f16_stage *s)
+{
+    if (!s) return;
+    if (s->in.host || s->in.dev) ctx->be->buf_free(ctx, &s->in);
+    if (s->out32.host || s->out32.dev) ctx->be->buf_free(ctx, &s->out32);
+    free(s);
+}
+
+/* Moves the caller's views of plan->p into a new plan->f16 and rewrites plan->p as the staged float32
+ * problem; allocates the staging and builds the conversion kernels. Before the backend's sdpa_prepare. */
+static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
+{
+    clattn_sdpa_problem *p = &plan->p;
+    f16_stage *s = clattn_calloc(1, sizeof *s);
+    if (!s) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+    plan->f16 = s;
+    s->q = p->q;
+    s->k = p->k;
+    s->v = p->v;
+    s->out = p->out;
+    s->q_extent = p->q_extent;
+    s->k_extent = p->k_extent;
+    s->v_extent = p->v_extent;
+    s->out_extent = p->out_extent;
+    s->nq = numel(&p->q);
+    s->nk = numel(&p->k);
+    s->nv = numel(&p->v);
+    s->no = numel(&p->out);
+    int64_t n_in, bytes_in, bytes_out, total;
+    if (!clattn_add_i64(s->nq, s->nk, &n_in) || !clattn_add_i64(n_in, s->nv, &n_in) ||
+        !clattn_mul_i64(n_in, (int64_t)sizeof(float), &bytes_in) ||
+        !clattn_mul_i64(s->no, (int64_t)sizeof(float), &bytes_out) || !clattn_add_i64(bytes_in, bytes_out, &total) ||
+        (uint64_t)total > (uint64_t)SIZE_MAX / 2)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "data_type: the float32 copies of q, k, v and out (%lld + %lld + %lld + %lld elements) "
+                            "overflow the addressable size",
+                            (long long)s->nq, (long long)s->nk, (long long)s->nv, (long long)s->no);
+    p->q = staged_view(&s->q, 0);
+    p->k = staged_view(&s->k, s->nq);
+    p->v = staged_view(&s->v, s->nq + s->nk);
+    p->out = staged_view(&s->out, 0);
+    p->q_extent = s->nq;
+    p->k_extent = s->nq + s->nk;
+    p->v_extent = n_in;
+    p->out_extent = s->no;
+    if (!ctx->be->convert_view)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "data_type: the %s backend cannot convert float16",
+                            ctx->be->name);
+    const clattn_sync none = CLATTN_SYNC_NONE;
+    CLATTN_TRY(ctx->be->convert_view(ctx, false, NULL, NULL, NULL, 0, &none));
+    CLATTN_TRY(ctx->be->buf_alloc(ctx, (size_t)bytes_in, &s->in));
+    CLATTN_TRY(ctx->be->buf_alloc(ctx, (size_t)bytes_out, &s->out32));
+    return CLATTN_SUCCESS;
+}
+
+static size_t f16_workspace_bytes(const f16_stage *s)
+{
+    return s ? (size_t)(s->nq + s->nk + s->nv + s->no) * sizeof(float) : 0;
+}
+
+/* Enqueues (or, on a synchronous backend, runs) convert q, k, v (the first waits for sync's wait list),
+ * the staged float32 plan, and convert out (whose event is returned through sync). u holds the caller's
+ * buffers. */
+static clattn_status f16_run(clattn_context *ctx, clattn_sdpa_plan *plan, const clattn_sdpa_bufs *u,
+                             const clattn_sync *sync)
+{
+    f16_stage *s = plan->f16;
+    const clattn_backend_i *be = ctx->be;
+    const clattn_sync first = {sync->num_wait, sync->wait_list, NULL}, none = CLATTN_SYNC_NONE,
+                      last = {0, NULL, sync->event};
+    CLATTN_TRY(be->convert_view(ctx, false, &s->q, &u->q, &s->in, 0, &first));
+    CLATTN_TRY(be->convert_view(ctx, false, &s->k, &u->k, &s->in, s->nq, &none));
+    CLATTN_TRY(be->convert_view(ctx, false, &s->v, &u->v, &s->in, s->nq + s->nk, &none));
+    clattn_sdpa_bufs b = {s->in, s->in, s->in, u->mask, u->kv_lengths, s->out32, u->probs};
+    CLATTN_TRY(be->sdpa_run(ctx, plan, &b, &none));
+    return be->convert_view(ctx, true, &s->out, &u->out, &s->out32, 0, &last);
+}
+
+clattn_status clattn_sdpa_run_bound(clattn_sdpa_plan *plan, const clattn_sdpa_bufs *b, const clattn_sync *sync)
+{
+    clattn_context *ctx = plan->ctx;
+    if (plan->f16) return f16_run(ctx, plan, b, sync);
+    return ctx->be->sdpa_run(ctx, plan, b, sync);
+}
+
+clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan)
+{
+    const f16_stage *s = plan->f16; /* fp16 plans: the caller's views; plan->p is the staged problem */
+    const clattn_sdpa_problem *p = &plan->p;
+    if (s) return (clattn_sdpa_extents){s->q_extent, s->k_extent, s->v_extent, s->out_extent, sizeof(uint16_t)};
+    return (clattn_sdpa_extents){p->q_extent, p->k_extent, p->v_extent, p->out_extent, sizeof(float)};
+}
+
+clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ctx, const clattn_sdpa_desc *desc)
+{
+    if (!out) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: plan is NULL");
+    *out = NULL;
+    if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: ctx is NULL");
+    if (!desc) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: desc is NULL");
+    clattn_sdpa_plan *plan = clattn_calloc(1, sizeof *plan);
+    if (!plan)
+        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+    plan->ctx = ctx;
+    snprintf(plan->path, sizeof plan->path, "%s", ctx->be->name);
+    clattn_status st = validate(ctx, desc, &plan->p);
+    if (st == CLATTN_SUCCESS && desc->data_type == CLATTN_DTYPE_F16) st = f16_prepare(ctx, plan);
+    if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
+    if (st == CLATTN_SUCCESS) plan->workspace_bytes += f16_workspace_bytes(plan->f16);
+    if (st != CLATTN_SUCCESS) {
+        clattn_sdpa_plan_destroy(plan);
+        return st;
+    }
+    *out = plan;
+    return CLATTN_SUCCESS;
+}
+
+void clattn_sdpa_plan_destroy(clattn_sdpa_plan *plan)
+{
+    if (!plan) return;
+    if (plan->backend_data && plan->ctx->be->sdpa_release) plan->ctx->be->sdpa_release(plan->ctx, plan);
+    f16_release(plan->ctx, plan->f16);
+    free(plan);
+}
+
+size_t clattn_sdpa_plan_workspace_size(const clattn_sdpa_plan *plan)
+{
+    return plan ? plan->workspace_bytes : 0;
+}
+
+const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan)
+{
+    return plan ? plan->path : "";
+}
+
+clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
+                                         const void *q, const void *k, const void *v, const void *mask,
+                                         const void *kv_lengths, const void *out, const void *probs)
+{
+    const char *missing = !q ? "q" : !k ? "k" : !v ? "v" : !out ? "out" : NULL;
+    if (missing) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: %s is NULL", fn, missing);
+    if ((p->mask_kind != CLATTN_MASK_NONE) != (mask != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: mask is %s but desc.mask_kind is %d", fn,
+                            mask ? "given" : "NULL", (int)p->mask_kind);
+    if (p->use_kv_lengths != (kv_lengths != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: kv_lengths is %s but desc.use_kv_lengths is %d",
+                            fn, kv_lengths ? "given" : "NULL", (int)p->use_kv_lengths);
+    if (p->want_probs != (probs != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: probs is %s but desc.want_probs is %d", fn,
+                            probs ? "given" : "NULL", (int)p->want_probs);
+    return CLATTN_SUCCESS;
+}
+
+/* True when the view covers every element of its extent (so reading the extent back writes nothing
+ * the caller did not ask for). */
+static bool view_is_dense(const clattn_tensor *t, int64_t extent)
+{
+    return t->offset == 0 && t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3] == extent;
+}
+
+typedef struct staged {
+    clattn_buf buf;
+    bool owned;
+} staged;
+
+static clattn_status stage_in(clattn_context *ctx, staged *s, const void *src, int64_t elems, size_t es)
+{
+    size_t bytes = (size_t)elems * es;
+    CLATTN_TRY(ctx->be->buf_alloc(ctx, bytes, &s->buf));
+    s->owned = true;
+    if (src) CLATTN_TRY(ctx->be->buf_write(ctx, &s->buf, 0, src, bytes));
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const void *k, const void *v,
+                                  const void *mask, const int32_t *kv_lengths, void *out, float *probs)
+{
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_execute: plan is NULL");
+    clattn_context *ctx = plan->ctx;
+    const clattn_sdpa_problem *p = &plan->p;
+    CLATTN_TRY(clattn_sdpa_check_bindings(ctx, p, "clattn_sdpa_execute", q, k, v, mask, kv_lengths, out, probs));
+    if (kv_lengths)
+        for (int64_t b = 0; b < p->B; b++)
+            if (kv_lengths[b] < 0 || kv_lengths[b] > p->Lk)
+                return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                    "kv_lengths: element %lld is %d, expected 0..%lld (kv_len)", (long long)b,
+                                    (int)kv_lengths[b], (long long)p->Lk);
+
+    if (ctx->be == NULL) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "context has no backend");
+    const f16_stage *s16 = plan->f16;
+    const clattn_sync none = CLATTN_SYNC_NONE;
+    if (ctx->be->host_memory) {
+        clattn_sdpa_bufs b = {{(void *)q, NULL}, {(void *)k, NULL},          {(void *)v, NULL},
+                              {(void *)mask, NULL}, {(void *)kv_lengths, NULL}, {out, NULL},
+                              {probs, NULL}};
+        return clattn_sdpa_run_bound(plan, &b, &none);
+    }
+
+    /* A device backend: stage through device buffers. Outputs with gaps are copied in first so that
+     * reading the whole extent back leaves the caller's gap elements unchanged. */
+    /* q, k, v and out in the caller's data_type (fp16 plans: the caller's views, plan->p is staged). */
+    size_t mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
+    const clattn_sdpa_extents ext = clattn_sdpa_caller_extents(plan);
+    const size_t es = ext.elem_size;
+    const clattn_tensor *out_view = s16 ? &s16->out : &p->out;
+    const int64_t q_ext = ext.q, k_ext = ext.k, v_ext = ext.v, o_ext = ext.out;
+    staged sq = {0}, sk = {0}, sv = {0}, sm = {0}, sl = {0}, so = {0}, sp = {0};
+    clattn_status st = stage_in(ctx, &sq, q, q_ext, es);
+    if (!st) st = stage_in(ctx, &sk, k, k_ext, es);
+    if (!st) st = stage_in(ctx, &sv, v, v_ext, es);
+    if (!st && mask) st = stage_in(ctx, &sm, mask, p->mask_extent, mask_es);
+    if (!st && kv_lengths) st = stage_in(ctx, &sl, kv_lengths, p->B, sizeof(int32_t));
+    if (!st) st = stage_in(ctx, &so, view_is_dense(out_view, o_ext) ? NULL : out, o_ext, es);
+    if (!st && probs)
+        st = stage_in(ctx, &sp, view_is_dense(&p->probs, p->probs_extent) ? NULL : probs, p->probs_extent,
+                      sizeof(float));
+    if (!st) {
+        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, sm.buf, sl.buf, so.buf, sp.buf};
+        st = clattn_sdpa_run_bound(plan, &b, &none);
+    }
+    if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, out, (size_t)o_ext * es);
+    if (!st && probs) st = ctx->be->buf_read(ctx, &sp.buf, 0, probs, (size_t)p->probs_extent * sizeof(float));
+    staged *all[] = {&sq, &sk, &sv, &sm, &sl, &so, &sp};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i]->owned) ctx->be->buf_free(ctx, &all[i]->buf);
+    return st;
+}
+
+clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q, const void *k,
+                          const void *v, const void *mask, const int32_t *kv_lengths, void *out, float *probs)
+{
+    clattn_sdpa_plan *plan = NULL;
+    CLATTN_TRY(clattn_sdpa_plan_create(&plan, ctx, desc));
+    clattn_status st = clattn_sdpa_execute(plan, q, k, v, mask, kv_lengths, out, probs);
+    clattn_sdpa_plan_destroy(plan);
+    return st;
+}

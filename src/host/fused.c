@@ -1,0 +1,263 @@
+/*
+ * Fused SDPA on the host: which problems it takes, its tiling, and the run-time choice of the
+ * instruction-set variant (see fused.h; the kernel itself is fused_kernel.c).
+ */
+#include "fused.h"
+
+#include "pool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static host_fused_isa best_isa(void)
+{
+#ifdef HOST_FUSED_HAVE_X86
+    if (__builtin_cpu_supports("avx512f")) return HOST_FUSED_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return HOST_FUSED_AVX2;
+#endif
+    return HOST_FUSED_PORTABLE;
+}
+
+host_fused_isa host_fused_select_isa(void)
+{
+    const host_fused_isa best = best_isa();
+    const char *env = getenv("CLATTN_HOST_ISA");
+    if (env == NULL || env[0] == '\0') return best;
+    host_fused_isa want = best;
+    if (strcasecmp(env, "off") == 0)
+        want = HOST_FUSED_OFF;
+    else if (strcasecmp(env, "portable") == 0)
+        want = HOST_FUSED_PORTABLE;
+    else if (strcasecmp(env, "avx2") == 0)
+        want = HOST_FUSED_AVX2;
+    else if (strcasecmp(env, "avx512") == 0)
+        want = HOST_FUSED_AVX512;
+    return want < best ? want : best;
+}
+
+const char *host_fused_isa_name(host_fused_isa isa)
+{
+    switch (isa) {
+    case HOST_FUSED_OFF: return "off";
+    case HOST_FUSED_PORTABLE: return "portable";
+    case HOST_FUSED_AVX2: return "avx2";
+    case HOST_FUSED_AVX512: return "avx512";
+    }
+    return "?";
+}
+
+host_fused_kernels host_fused_kernels_for(host_fused_isa isa)
+{
+    switch (isa) {
+#ifdef HOST_FUSED_HAVE_X86
+    case HOST_FUSED_AVX512:
+        return (host_fused_kernels){host_fused_pack_avx512, host_fused_task_avx512, host_fused_decode_avx512};
+    case HOST_FUSED_AVX2:
+        return (host_fused_kernels){host_fused_pack_avx2, host_fused_task_avx2, host_fused_decode_avx2};
+#endif
+    default:
+        return (host_fused_kernels){host_fused_pack_portable, host_fused_task_portable,
+                                    host_fused_decode_portable};
+    }
+}
+
+/* Lanes of each ISA's vectors. */
+static int64_t isa_lanes(host_fused_isa isa)
+{
+    return isa == HOST_FUSED_AVX512 ? 16 : isa == HOST_FUSED_AVX2 ? 8 : 4;
+}
+
+/* Whether the decode path takes p (few rows per kv head; K and V rows contiguous along D / Dv). */
+static bool decode_fits(const clattn_sdpa_problem *p)
+{
+    if (p->Hkv < 1 || p->Hq % p->Hkv != 0 || p->Lq < 1 || p->Lq > 4) return false;
+    if (p->Lq * (p->Hq / p->Hkv) > HOST_FUSED_DEC_MAX_ROWS) return false;
+    if (p->D > 1 && p->k.strides[3] != 1) return false;
+    if (p->Dv > 1 && p->v.strides[3] != 1) return false;
+    return true;
+}
+
+bool host_fused_supported(const clattn_sdpa_problem *p)
+{
+    if (p->want_probs) return false;
+    if (p->D > 1 && p->q.strides[3] != 1) return false;
+    if (p->Dv > 1 && p->out.strides[3] != 1) return false;
+    if (p->Hkv < 1 || p->Hq % p->Hkv != 0) return false;
+    /* fewer than 4 query rows per kv head (decode without GQA): every packed K/V element would be
+     * used by 1-3 rows, and the row-by-row path, which reads K and V once, is faster */
+    if (p->Lq < 4 && p->Lq * (p->Hq / p->Hkv) < 4 && !decode_fits(p)) return false;
+    /* int counters inside a block and the per-row lane compare are 32-bit */
+    if (p->D > ((int64_t)1 << 24) || p->Dv > ((int64_t)1 << 24)) return false;
+    return true;
+}
+
+static size_t align64(size_t n)
+{
+    return (n + 63) / 64 * 64;
+}
+
+/* *off = running total; total += bytes (64-byte aligned). false on overflow. */
+static bool take(size_t *total, size_t *off, int64_t count, size_t elem)
+{
+    if (count < 0 || (uint64_t)count > (SIZE_MAX / 2) / elem) return false;
+    const size_t bytes = align64((size_t)count * elem);
+    if (*total > SIZE_MAX / 2 - bytes) return false;
+    *off = *total;
+    *total += bytes;
+    return true;
+}
+
+/* Per-thread scratch of a task (tiled or decode): scores s, accumulator acc, and per-row m, l,
+ * rescale factor, flag and row descriptors for rows_max rows. Sets the offsets and thread_bytes. */
+static bool layout_thread_scratch(host_fused_plan *fp, int64_t s, int64_t acc)
+{
+    size_t total = 0;
+    if (!(take(&total, &fp->off_s, s, sizeof(float)) && take(&total, &fp->off_acc, acc, sizeof(float)) &&
+          take(&total, &fp->off_m, fp->rows_max, sizeof(float)) &&
+          take(&total, &fp->off_l, fp->rows_max, sizeof(float)) &&
+          take(&total, &fp->off_alpha, fp->rows_max, sizeof(float)) &&
+          take(&total, &fp->off_flag, fp->rows_max, sizeof(int)) &&
+          take(&total, &fp->off_rows, fp->rows_max, sizeof(host_fused_row))))
+        return false;
+    fp->thread_bytes = total;
+    return true;
+}
+
+bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fused_isa isa,
+                          host_fused_plan *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    fp->isa = isa;
+    const int64_t G = p->Hq / p->Hkv;
+    int64_t n_bh;
+    if (!clattn_mul_i64(p->B, p->Hkv, &n_bh)) return false;
+
+    /* 64 query rows per head, fewer when the group is large (about 256 rows per task at most),
+     * halved down to 16 while there are too few tasks to balance the threads */
+    int64_t bq = 64;
+    while (bq > 8 && G * bq > 256) bq /= 2;
+    const int64_t lq = p->Lq < 1 ? 1 : p->Lq;
+    while (bq > 16 && n_bh * ((lq + bq - 1) / bq) < 4 * (int64_t)num_threads) bq /= 2;
+    if (bq > lq) bq = lq;
+    fp->bq = bq;
+    fp->n_qblocks = (p->Lq + bq - 1) / bq;
+    int64_t rows;
+    if (!clattn_mul_i64(fp->n_qblocks, n_bh, &fp->n_tasks) || !clattn_mul_i64(G, bq, &rows)) return false;
+    fp->rows_max = (rows + HOST_FUSED_ROW_ALIGN - 1) / HOST_FUSED_ROW_ALIGN * HOST_FUSED_ROW_ALIGN;
+    fp->dvp = (p->Dv + HOST_FUSED_DV_ALIGN - 1) / HOST_FUSED_DV_ALIGN * HOST_FUSED_DV_ALIGN;
+    if (fp->dvp < HOST_FUSED_DV_ALIGN) fp->dvp = HOST_FUSED_DV_ALIGN;
+
+    fp->kw = 2 * isa_lanes(isa);
+    if (decode_fits(p) && p->Lk > 0 && p->Lq > 0) {
+        /* decode: rows_max rows of one (b, kv head) per task, keys split into dn chunks so that
+         * there are about 8 tasks per thread, each of HOST_FUSED_DEC_MIN_CHUNK keys at least */
+        fp->decode = 1;
+        fp->drows = rows = G * p->Lq;
+        fp->rows_max = (rows + HOST_FUSED_ROW_ALIGN - 1) / HOST_FUSED_ROW_ALIGN * HOST_FUSED_ROW_ALIGN;
+        fp->n_bh = n_bh;
+        int64_t dn = (8 * (int64_t)(num_threads > 0 ? num_threads : 1) + n_bh - 1) / n_bh;
+        const int64_t dn_max = (p->Lk + HOST_FUSED_DEC_MIN_CHUNK - 1) / HOST_FUSED_DEC_MIN_CHUNK;
+        if (dn > dn_max) dn = dn_max;
+        if (dn < 1) dn = 1;
+        int64_t per_chunk; /* bytes of partials per chunk of every pair */
+        if (!clattn_mul_i64(n_bh, rows, &per_chunk) || !clattn_mul_i64(per_chunk, fp->dvp + 2, &per_chunk) ||
+            !clattn_mul_i64(per_chunk, (int64_t)sizeof(float), &per_chunk) || per_chunk > HOST_FUSED_DEC_PART_MAX)
+            return false;
+        while (dn > 1 && per_chunk * dn > HOST_FUSED_DEC_PART_MAX) dn--;
+        int64_t ck = (p->Lk + dn - 1) / dn;
+        ck = (ck + HOST_FUSED_BK - 1) / HOST_FUSED_BK * HOST_FUSED_BK;
+        fp->dchunk = ck;
+        fp->dn = (p->Lk + ck - 1) / ck;
+        fp->n_tasks = n_bh * fp->dn;
+        int64_t nml, nacc, s, acc;
+        if (!clattn_mul_i64(n_bh * fp->dn, rows * 2, &nml) || !clattn_mul_i64(n_bh * fp->dn * rows, fp->dvp, &nacc) ||
+            !clattn_mul_i64(fp->rows_max, HOST_FUSED_BK, &s) || !clattn_mul_i64(fp->rows_max, fp->dvp, &acc))
+            return false;
+        size_t shared = 0;
+        if (!take(&shared, &fp->off_pml, nml, sizeof(float)) || !take(&shared, &fp->off_pacc, nacc, sizeof(float)))
+            return false;
+        fp->shared_bytes = shared;
+        return layout_thread_scratch(fp, s, acc);
+    }
+    if (p->Lk > INT64_MAX / 4) return false;
+    fp->lkp = (p->Lk + HOST_FUSED_BK - 1) / HOST_FUSED_BK * HOST_FUSED_BK;
+    fp->n_bh = n_bh;
+    fp->chunks = (fp->lkp + HOST_FUSED_PACK_KEYS - 1) / HOST_FUSED_PACK_KEYS;
+
+    int64_t kp, vp, pair, s, acc;
+    if (!clattn_mul_i64(p->D, fp->lkp, &kp) || !clattn_mul_i64(fp->dvp, fp->lkp, &vp) ||
+        !clattn_add_i64(kp, vp, &pair) || !clattn_mul_i64(pair, (int64_t)sizeof(float), &pair) ||
+        pair > HOST_FUSED_PACK_MAX || !clattn_mul_i64(fp->rows_max, HOST_FUSED_BK, &s) ||
+        !clattn_mul_i64(fp->rows_max, fp->dvp, &acc))
+        return false;
+    fp->wave = pair > 0 ? HOST_FUSED_PACK_BUDGET / pair : n_bh;
+    if (fp->wave < 1) fp->wave = 1;
+    if (fp->wave > n_bh) fp->wave = n_bh;
+    if (fp->wave < 1) fp->wave = 1;
+    if (!clattn_mul_i64(kp, fp->wave, &kp) || !clattn_mul_i64(vp, fp->wave, &vp)) return false;
+    size_t shared = 0;
+    if (!take(&shared, &fp->off_kpack, kp, sizeof(float)) ||
+        !take(&shared, &fp->off_vpack, vp, sizeof(float)))
+        return false;
+    fp->shared_bytes = shared;
+    return layout_thread_scratch(fp, s, acc);
+}
+
+/* Decode merge task: the dn partial results of each row of one (b, kv head) into out. A chunk
+ * with l == 0 saw no allowed key and is left out; one whose m is -inf but l is not 0 saw only
+ * NaN scores (a NaN query row) and makes the row NaN; the others are weighted by exp(m_c - max). */
+static void decode_merge(void *argp, int64_t bh, int tid)
+{
+    (void)tid;
+    const host_fused_args *a = argp;
+    const clattn_sdpa_problem *p = a->p;
+    const host_fused_plan *fp = a->fp;
+    const int64_t G = p->Hq / p->Hkv, Lq = p->Lq, Dv = p->Dv, dvp = fp->dvp, M = fp->drows, dn = fp->dn;
+    const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
+    const float *pml = (const float *)(a->scratch + fp->off_pml) + bh * dn * M * 2;
+    const float *pacc = (const float *)(a->scratch + fp->off_pacc) + bh * dn * M * dvp;
+    for (int64_t r = 0; r < M; r++) {
+        const int64_t g = r / Lq, i = r % Lq, h = hk * G + g;
+        float *restrict orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] +
+                               i * p->out.strides[2];
+        float mx = -INFINITY;
+        for (int64_t c = 0; c < dn; c++) {
+            const float mc = pml[(c * M + r) * 2];
+            if (mc > mx) mx = mc;
+        }
+        float l = 0.0f;
+        for (int64_t e = 0; e < Dv; e++) orow[e] = 0.0f;
+        for (int64_t c = 0; c < dn; c++) {
+            const float mc = pml[(c * M + r) * 2], lc = pml[(c * M + r) * 2 + 1];
+            if (lc == 0.0f) continue;
+            const float w = mc == -INFINITY ? 1.0f : mc == mx ? 1.0f : expf(mc - mx);
+            const float *restrict ac = pacc + (c * M + r) * dvp;
+            l += w * lc;
+            for (int64_t e = 0; e < Dv; e++) orow[e] += w * ac[e];
+        }
+        if (l == 0.0f) continue; /* no allowed key: zeros */
+        const float inv = 1.0f / l;
+        for (int64_t e = 0; e < Dv; e++) orow[e] *= inv;
+    }
+}
+
+void host_fused_run(host_pool *pool, host_fused_args *a)
+{
+    const host_fused_plan *fp = a->fp;
+    const host_fused_kernels kern = host_fused_kernels_for(fp->isa);
+    if (fp->decode) {
+        a->bh0 = 0;
+        a->nw = fp->n_bh;
+        host_pool_run(pool, fp->n_bh * fp->dn, kern.decode, a);
+        host_pool_run(pool, fp->n_bh, decode_merge, a);
+        return;
+    }
+    for (int64_t bh0 = 0; bh0 < fp->n_bh; bh0 += fp->wave) {
+        a->bh0 = bh0;
+        a->nw = fp->n_bh - bh0 < fp->wave ? fp->n_bh - bh0 : fp->wave;
+        host_pool_run(pool, a->nw * fp->chunks, kern.pack, a);
+        host_pool_run(pool, a->nw * fp->n_qblocks, kern.attend, a);
+    }
+}

@@ -1,0 +1,162 @@
+/*
+ * Fused flash-style SDPA for the host backend (used by backend.c).
+ *
+ *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+ *   mask: [Bm, Hm, Lqm, Lk], broadcast dims have stride 0 (clattn_sdpa_problem after normalisation)
+ *
+ * A run packs K (transposed into panels of 2 vector widths of keys) and V (rows padded to a
+ * multiple of 16 floats) once per (b, kv head), in waves that bound the packed size, then runs the
+ * attention tasks of the wave. A task is one (b, kv head, block of `bq` query rows) and covers
+ * the rows of every query head of that kv group (G = Hq / Hkv heads, M = G·bq rows), so the packed
+ * tiles are shared by the group. Keys are walked in BK-aligned blocks of HOST_FUSED_BK from the
+ * first to the last key any row of the task may see (kv_lengths, causal and window ranges per row);
+ * row groups that see no key of a block are skipped, and within a block only the key panels the
+ * group's rows may see are computed. Per block: S = scale·Q·Kᵀ (micro-kernel, 8x32 on AVX-512),
+ * then per row softcap, mask, block max, online-softmax rescale (running max m, running sum l,
+ * float accumulator), p = exp(s − m) with a vectorised expf, then acc += P·V (micro-kernel; a row
+ * group with any p == 0 takes a guarded kernel that never multiplies a V row by a zero weight, so
+ * masked V rows never reach the sum). No [Lq, Lk] buffer exists; the rest of the scratch is per
+ * thread. NaN handling matches the row-by-row path: NaN scores never win the max, turn into NaN
+ * weights and make only their own row NaN; a row with no allowed key outputs zeros.
+ *
+ * Decode path (Lq <= 4 and G·Lq <= HOST_FUSED_DEC_MAX_ROWS, K and V unit-stride along D / Dv): no
+ * packing, since each K/V element would serve only a few rows. A task is one (b, kv head, chunk of
+ * dchunk keys) for all G·Lq rows of the group: per block of HOST_FUSED_BK keys, dot products straight
+ * from the caller's K rows (each read once for every row; K prefetched ahead, the block's V rows
+ * prefetched into L2), the same softmax_row, then P·V from the caller's V rows (guarded as above).
+ * Each task writes (m, l, acc) of its chunk; a merge task per (b, kv head) combines the chunks
+ * (exp(m_c - max) weights; a chunk with l == 0 saw no allowed key). Keys are split into chunks so
+ * that there are about 8 tasks per thread (a single decode query still uses every thread).
+ *
+ * The kernels are compiled three times from fused_kernel.c: portable (plain GCC vector
+ * extensions, 4 lanes), AVX2+FMA (8 lanes) and AVX-512F (16 lanes), the last two through
+ * `#pragma GCC target` in fused_avx2.c / fused_avx512.c, and chosen at run time with
+ * __builtin_cpu_supports (never -march=native). CLATTN_HOST_ISA overrides the choice (see
+ * host_fused_select_isa).
+ */
+#ifndef CLATTN_HOST_FUSED_H
+#define CLATTN_HOST_FUSED_H
+
+#include "backend.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOST_FUSED_BK 128      /* keys per block (a multiple of every ISA's panel width, 32 max) */
+#define HOST_FUSED_ROW_ALIGN 8 /* rows of a task are padded to a multiple of this (>= every R) */
+#define HOST_FUSED_DV_ALIGN 16 /* Dv is padded to a multiple of this (>= every vector width) */
+#define HOST_FUSED_PACK_KEYS 256 /* keys per packing task (a multiple of HOST_FUSED_BK) */
+/* Packed K/V of (b, kv head) pairs are processed in waves that fit this many bytes (at least one
+ * pair per wave; a pair needing more than HOST_FUSED_PACK_MAX takes the row-by-row path). */
+#ifndef HOST_FUSED_PACK_BUDGET /* (overridable for tests) */
+#define HOST_FUSED_PACK_BUDGET ((int64_t)32 << 20)
+#endif
+#define HOST_FUSED_PACK_MAX ((int64_t)256 << 20)
+/* Decode path (few query rows per kv head: Lq <= 4 and Hq / Hkv · Lq <= HOST_FUSED_DEC_MAX_ROWS):
+ * no packing; each task streams K and V of one key chunk of one (b, kv head) straight from the
+ * caller's arrays (read once for all rows of the group), and a merge combines the chunks. */
+#define HOST_FUSED_DEC_MAX_ROWS 16
+#define HOST_FUSED_DEC_MIN_CHUNK 512 /* keys per decode task at least (when Lk allows) */
+#define HOST_FUSED_DEC_PART_MAX ((int64_t)64 << 20) /* bytes of decode partials at most */
+
+/* Instruction-set variants of the kernels. */
+typedef enum host_fused_isa {
+    HOST_FUSED_OFF = 0, /* not fused: use the row-by-row host path */
+    HOST_FUSED_PORTABLE = 1,
+    HOST_FUSED_AVX2 = 2,
+    HOST_FUSED_AVX512 = 3
+} host_fused_isa;
+
+/* Tiling of one problem and the layout of one thread's scratch (byte offsets, 64-byte aligned). */
+typedef struct host_fused_plan {
+    host_fused_isa isa;
+    int decode;        /* 1: the decode path (fields d*, off_pml, off_pacc), else the tiled one */
+    int64_t drows;     /* decode: rows per (b, kv head) = G · Lq */
+    int64_t dchunk;    /* decode: keys per task (a multiple of HOST_FUSED_BK) */
+    int64_t dn;        /* decode: chunks per (b, kv head) */
+    int64_t bq;        /* query rows per head per task */
+    int64_t n_qblocks; /* ceil(Lq / bq) */
+    int64_t n_tasks;   /* n_qblocks * B * Hkv (over all waves) */
+    int64_t rows_max;  /* G * bq rounded up to HOST_FUSED_ROW_ALIGN */
+    int64_t dvp;       /* Dv rounded up to HOST_FUSED_DV_ALIGN */
+    int64_t kw;        /* keys per packed K panel of this ISA (2 vectors) */
+    int64_t lkp;       /* Lk rounded up to HOST_FUSED_BK */
+    int64_t n_bh;      /* B * Hkv */
+    int64_t wave;      /* (b, kv head) pairs per wave */
+    int64_t chunks;    /* pack tasks per pair: ceil(lkp / HOST_FUSED_PACK_KEYS) */
+    /* Shared area, packed once per wave by the pack tasks, then read by the wave's tasks:
+     *   kpack [wave][lkp / kw][D][kw]  K transposed in panels (keys past Lk' are zero)
+     *   vpack [wave][lkp][dvp]         V with rows padded to dvp (keys past Lk' never read) */
+    size_t off_kpack, off_vpack, shared_bytes;
+    /* Decode path's shared area instead: partial results of every task,
+     *   pml  [n_bh][dn][drows][2]    running max m and sum l
+     *   pacc [n_bh][dn][drows][dvp]  un-normalised output (relative to m) */
+    size_t off_pml, off_pacc;
+    /* Per-thread area after the shared one (offsets relative to the thread's slice). */
+    size_t off_s, off_acc, off_m, off_l, off_alpha, off_flag, off_rows;
+    size_t thread_bytes;
+} host_fused_plan;
+
+/* Arguments of one run (shared read-only by all tasks). */
+typedef struct host_fused_args {
+    const clattn_sdpa_problem *p;
+    const host_fused_plan *fp;
+    unsigned char *scratch; /* shared area [0, fp->shared_bytes), then thread t's slice at
+                             * fp->shared_bytes + t * fp->thread_bytes */
+    const float *q, *k, *v;
+    const uint8_t *mask_bool; /* NULL unless mask_kind == BOOL */
+    const float *mask_add;    /* NULL unless mask_kind == ADDITIVE */
+    const int32_t *kv_lengths; /* NULL unless use_kv_lengths */
+    float *out;
+    int64_t bh0, nw; /* the current wave: pairs bh0 .. bh0 + nw - 1 (set by host_fused_run) */
+} host_fused_args;
+
+/* Per-row bookkeeping inside a task's scratch. */
+typedef struct host_fused_row {
+    const float *q;     /* query row, D contiguous floats */
+    const void *mask;   /* mask row base (element j at j * mask stride), or NULL */
+    int64_t lo, hi;     /* allowed key range from kv_lengths, causal and window */
+} host_fused_row;
+
+/* The ISA to use for new plans: CLATTN_HOST_ISA (off|portable|avx2|avx512; a request the CPU
+ * cannot run falls back to the best variant it can) or else the best the CPU supports. */
+host_fused_isa host_fused_select_isa(void);
+const char *host_fused_isa_name(host_fused_isa isa);
+
+/* Whether the fused path handles p: no probabilities, unit stride along D of q and along Dv of
+ * out, and at least 4 query rows per kv head (Lq · Hq / Hkv >= 4) unless the decode path takes it
+ * (K and V unit-stride); everything else is general. */
+bool host_fused_supported(const clattn_sdpa_problem *p);
+
+/* Fills *fp for p with num_threads workers. Returns false when a size overflows. */
+bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fused_isa isa,
+                          host_fused_plan *fp);
+
+/* Runs the plan: for each wave, the pack tasks then the attention tasks, on the pool. `a` is
+ * filled except bh0/nw. */
+struct host_pool;
+void host_fused_run(struct host_pool *pool, host_fused_args *a);
+
+/* Task functions of one ISA for host_pool_run (arg is a host_fused_args): nw·chunks pack tasks,
+ * then n_qblocks·nw attention tasks per wave; or (decode plans) n_bh·dn decode tasks. */
+typedef void (*host_fused_task_fn)(void *arg, int64_t task, int thread_idx);
+typedef struct host_fused_kernels {
+    host_fused_task_fn pack, attend, decode;
+} host_fused_kernels;
+host_fused_kernels host_fused_kernels_for(host_fused_isa isa);
+
+/* One instance per ISA (fused_kernel.c, fused_avx2.c, fused_avx512.c). */
+void host_fused_pack_portable(void *arg, int64_t task, int thread_idx);
+void host_fused_task_portable(void *arg, int64_t task, int thread_idx);
+void host_fused_decode_portable(void *arg, int64_t task, int thread_idx);
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HOST_FUSED_HAVE_X86 1
+void host_fused_pack_avx2(void *arg, int64_t task, int thread_idx);
+void host_fused_task_avx2(void *arg, int64_t task, int thread_idx);
+void host_fused_decode_avx2(void *arg, int64_t task, int thread_idx);
+void host_fused_pack_avx512(void *arg, int64_t task, int thread_idx);
+void host_fused_task_avx512(void *arg, int64_t task, int thread_idx);
+void host_fused_decode_avx512(void *arg, int64_t task, int thread_idx);
+#endif
+
+#endif /* CLATTN_HOST_FUSED_H */

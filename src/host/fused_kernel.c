@@ -1,0 +1,754 @@
+/*
+ * The fused SDPA kernel of the host backend (see fused.h for the algorithm), written once with
+ * GCC vector extensions and instantiated per instruction set:
+ *   compiled on its own            -> host_fused_task_portable (4 lanes: SSE2 on x86-64, NEON, ...)
+ *   included by fused_avx2.c   -> host_fused_task_avx2     (8 lanes, AVX2 + FMA)
+ *   included by fused_avx512.c -> host_fused_task_avx512   (16 lanes, AVX-512F)
+ * An including file defines HF_ISA (name suffix), HF_W (lanes), HF_QK_R (rows of the Q·Kᵀ
+ * micro-kernel) and HF_PV_NV (vectors along Dv of the P·V micro-kernel), optionally HF_FMA and
+ * HF_SPLAT (intrinsics) and HF_AVX512, after its target pragma (GCC) or `#pragma clang attribute`
+ * (Clang, which has no `#pragma GCC target`).
+ *
+ *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+ * K and V are packed once per wave by the pack tasks (layout in fused.h: K transposed in
+ * panels of KW = 2·W keys, V rows padded to dvp). Key blocks are aligned to BK, so the block at
+ * j0 starts at kpack + j0·D and vpack + j0·dvp.
+ * Scratch of one task (one thread), rows r < Mr = round_up(G·nr, 8), head-major (r = g·nr + ii):
+ *   s   [Mr][BK]          scores, then weights p of the block
+ *   acc [Mr][dvp]         running un-normalised output
+ *   m, l, alpha, flag     running max, running sum, this block's rescale factor, row state
+ */
+#ifndef HF_ISA
+#define HF_ISA portable
+#define HF_W 4
+#define HF_QK_R 4
+#define HF_PV_NV 2
+#endif
+
+#include "fused.h"
+
+#include <math.h>
+#include <string.h>
+
+#define HF_CAT2(a, b) a##_##b
+#define HF_CAT(a, b) HF_CAT2(a, b)
+#define HF_TASK HF_CAT(host_fused_task, HF_ISA)
+#define HF_PACK HF_CAT(host_fused_pack, HF_ISA)
+#define HF_DEC HF_CAT(host_fused_decode, HF_ISA)
+
+#define HF_KW (2 * HF_W)       /* keys per packed panel (two vectors) */
+#define HF_PV_R 4              /* rows of the P·V micro-kernel */
+#define HF_BK HOST_FUSED_BK
+
+#if HF_BK % HF_KW != 0 || HOST_FUSED_ROW_ALIGN % HF_QK_R != 0 || HOST_FUSED_ROW_ALIGN % HF_PV_R != 0 ||     \
+    HOST_FUSED_DV_ALIGN % HF_W != 0
+#error "fused_kernel.c: block sizes do not fit this vector width"
+#endif
+
+/* Full unrolling of the small register-tile loops (so their vector arrays live in registers). */
+#if defined(__clang__)
+#define HF_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define HF_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+typedef float vf __attribute__((vector_size(HF_W * 4)));
+typedef int32_t vi __attribute__((vector_size(HF_W * 4)));
+
+/* row flags */
+#define HF_ACTIVE 1 /* the row sees at least one key of the block */
+#define HF_CLEAN 2  /* ... and every weight of the block is nonzero (fast P·V allowed) */
+
+static inline __attribute__((always_inline)) vf vload(const float *p)
+{
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void vstore(float *p, vf v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Broadcast and fused multiply-add: intrinsics where the instance provides them (the library is
+ * built with -std=c11, where GCC does not contract a*b + c), plain vector code otherwise. */
+#ifdef HF_SPLAT
+#define vsplat(x) ((vf)HF_SPLAT(x))
+#else
+static inline __attribute__((always_inline)) vf vsplat(float x)
+{
+#if HF_W == 4
+    return (vf){x, x, x, x};
+#elif HF_W == 8
+    return (vf){x, x, x, x, x, x, x, x};
+#else
+    return (vf){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+#endif
+}
+#endif
+#ifdef HF_FMA
+#define vfma(a, b, c) ((vf)HF_FMA((a), (b), (c)))
+#else
+#define vfma(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* m ? a : b, lane by lane (m lanes are 0 or -1). */
+static inline __attribute__((always_inline)) vf vsel(vi m, vf a, vf b)
+{
+    return (vf)((m & (vi)a) | (~m & (vi)b));
+}
+
+/* exp(x) per lane, within a few ulp for -87 <= x <= 88.37 (Cephes expf: round(x·log2 e) range
+ * reduction with a two-part ln 2, degree-6 polynomial, exponent by integer add). Exactly 0 for
+ * x < -87 (so -inf -> 0; e^-87 = 1.6e-38 is the smallest result, which keeps every intermediate
+ * and result normal: subnormals cost microcode assists on Intel cores), +inf above 88.37,
+ * NaN -> NaN. */
+#ifdef HF_AVX512
+/* AVX-512F: the same reduction and polynomial, with vscalefps doing the 2^n scaling (it overflows
+ * to inf by itself and keeps NaN: max(c, x) returns x when x is NaN). Lanes below -87 are set to 0
+ * by a mask instead of letting vscalefps underflow: a subnormal or underflowing result costs a
+ * microcode assist on Intel cores (about 100 cycles), and masked keys (-inf) are common. */
+static inline __attribute__((always_inline)) vf vexp(vf x)
+{
+    const __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-87.0f), _CMP_NLT_UQ);
+    const __m512 xc = _mm512_max_ps(_mm512_set1_ps(-87.0f), (__m512)x);
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), xc);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    const __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(y, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return (vf)_mm512_maskz_scalef_ps(keep, y, n);
+}
+#else
+static inline __attribute__((always_inline)) vf vexp(vf x)
+{
+    const vi under = x < vsplat(-87.0f);
+    const vi over = x > vsplat(88.37f);
+    const vi nan = x != x;
+    vf xc = vsel(under | over | nan, vsplat(0.0f), x);
+    const vf magic = vsplat(12582912.0f); /* 1.5·2^23: adding it rounds to an integer */
+    const vf t = vfma(xc, vsplat(1.44269504088896341f), magic);
+    const vf n = t - magic;
+    const vi ni = (vi)t - (vi)magic;
+    vf r = vfma(n, vsplat(-0.693359375f), xc);
+    r = vfma(n, vsplat(2.12194440e-4f), r);
+    const vf r2 = r * r;
+    vf y = vsplat(1.9875691500e-4f);
+    y = vfma(y, r, vsplat(1.3981999507e-3f));
+    y = vfma(y, r, vsplat(8.3334519073e-3f));
+    y = vfma(y, r, vsplat(4.1665795894e-2f));
+    y = vfma(y, r, vsplat(1.6666665459e-1f));
+    y = vfma(y, r, vsplat(5.0000001201e-1f));
+    y = vfma(y, r2, r + 1.0f);
+    const vi e = (ni + 127) << 23;
+    vf res = y * (vf)e;
+    res = vsel(under, vsplat(0.0f), res);
+    res = vsel(over, vsplat(INFINITY), res);
+    return vsel(nan, x, res);
+}
+#endif
+
+/* Butterfly reductions: log2(W) lane swaps. Lanes of the max are never NaN here. */
+#if defined(__clang__)
+#define HF_SHUF(v, ...) __builtin_shufflevector((v), (v), __VA_ARGS__)
+#else
+#define HF_SHUF(v, ...) __builtin_shuffle((v), (vi){__VA_ARGS__})
+#endif
+#if HF_W == 16
+#define HF_BUTTERFLY(v, OP)                                                                            \
+    do {                                                                                               \
+        v = OP(v, HF_SHUF(v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));                    \
+        v = OP(v, HF_SHUF(v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));                    \
+        v = OP(v, HF_SHUF(v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));                    \
+        v = OP(v, HF_SHUF(v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));                    \
+    } while (0)
+#elif HF_W == 8
+#define HF_BUTTERFLY(v, OP)                                                                            \
+    do {                                                                                               \
+        v = OP(v, HF_SHUF(v, 4, 5, 6, 7, 0, 1, 2, 3));                                                  \
+        v = OP(v, HF_SHUF(v, 2, 3, 0, 1, 6, 7, 4, 5));                                                  \
+        v = OP(v, HF_SHUF(v, 1, 0, 3, 2, 5, 4, 7, 6));                                                  \
+    } while (0)
+#elif HF_W == 4
+#define HF_BUTTERFLY(v, OP)                                                                            \
+    do {                                                                                               \
+        v = OP(v, HF_SHUF(v, 2, 3, 0, 1));                                                              \
+        v = OP(v, HF_SHUF(v, 1, 0, 3, 2));                                                              \
+    } while (0)
+#else
+#error "fused_kernel.c: unsupported HF_W"
+#endif
+
+static inline __attribute__((always_inline)) vf vmax2(vf a, vf b)
+{
+    return vsel(b > a, b, a);
+}
+static inline __attribute__((always_inline)) vf vadd2(vf a, vf b)
+{
+    return a + b;
+}
+static inline __attribute__((always_inline)) vi vor2(vi a, vi b)
+{
+    return a | b;
+}
+
+static inline __attribute__((always_inline)) float hmax(vf v)
+{
+    HF_BUTTERFLY(v, vmax2);
+    return v[0];
+}
+
+static inline __attribute__((always_inline)) float hsum(vf v)
+{
+    HF_BUTTERFLY(v, vadd2);
+    return v[0];
+}
+
+static inline __attribute__((always_inline)) int hany(vi v)
+{
+    HF_BUTTERFLY(v, vor2);
+    return v[0] != 0;
+}
+
+/* s[r][c] = scale · (q_r · key c) for HF_QK_R rows and `npanels` panels of kt; smax[r] = the
+ * largest of them (NaN never wins), which softmax_row uses when the row sees the whole block. */
+static inline __attribute__((always_inline)) void qk_tile_r(const host_fused_row *rows,
+                                                            const float *restrict kt, int64_t D, int npanels,
+                                                            float scale, float *restrict s,
+                                                            float *restrict smax, const int R)
+{
+    const float *qr[HF_QK_R];
+    vf mx[HF_QK_R];
+    const vf vscale = vsplat(scale);
+    for (int r = 0; r < R; r++) {
+        qr[r] = rows[r].q;
+        mx[r] = vsplat(-INFINITY);
+    }
+    for (int pn = 0; pn < npanels; pn++) {
+        const float *restrict kp = kt + (int64_t)pn * D * HF_KW;
+        vf a0[HF_QK_R], a1[HF_QK_R];
+HF_UNROLL
+        for (int r = 0; r < R; r++) a0[r] = a1[r] = vsplat(0.0f);
+        for (int64_t d = 0; d < D; d++) {
+            const vf k0 = vload(kp + d * HF_KW), k1 = vload(kp + d * HF_KW + HF_W);
+HF_UNROLL
+            for (int r = 0; r < R; r++) {
+                const vf x = vsplat(qr[r][d]);
+                a0[r] = vfma(x, k0, a0[r]);
+                a1[r] = vfma(x, k1, a1[r]);
+            }
+        }
+HF_UNROLL
+        for (int r = 0; r < R; r++) {
+            const vf x0 = a0[r] * vscale, x1 = a1[r] * vscale;
+            vstore(s + r * HF_BK + pn * HF_KW, x0);
+            vstore(s + r * HF_BK + pn * HF_KW + HF_W, x1);
+            mx[r] = vsel(x0 > mx[r], x0, mx[r]);
+            mx[r] = vsel(x1 > mx[r], x1, mx[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) smax[r] = hmax(mx[r]);
+}
+
+/* qk_tile_r for the first n rows (1 <= n <= HF_QK_R) of a group, with as few padding rows as the
+ * row-count variants allow (decode and small GQA groups have fewer rows than HF_QK_R). */
+static void qk_tile(const host_fused_row *rows, int n, const float *restrict kt, int64_t D, int npanels,
+                    float scale, float *restrict s, float *restrict smax)
+{
+    if (n == 1)
+        qk_tile_r(rows, kt, D, npanels, scale, s, smax, 1);
+    else if (n == 2)
+        qk_tile_r(rows, kt, D, npanels, scale, s, smax, 2);
+#if HF_QK_R > 4
+    else if (n <= 4)
+        qk_tile_r(rows, kt, D, npanels, scale, s, smax, 4);
+#endif
+    else
+        qk_tile_r(rows, kt, D, npanels, scale, s, smax, HF_QK_R);
+}
+
+/* acc[r][e0 .. e0 + nv·W) = alpha[r] · acc[r][...] + sum over keys c < nb of p[r][c] · vt[c][...],
+ * for HF_PV_R rows. guarded: a zero weight skips its V row (masked V never enters the sum). */
+static inline __attribute__((always_inline)) void pv_tile(const float *restrict p, const float *restrict vt,
+                                                          int64_t vstride, int64_t dvp, int nb, float *restrict acc,
+                                                          const float *restrict alpha, int64_t e0,
+                                                          const int nv, const int guarded, const int R)
+{
+    vf c[HF_PV_R][HF_PV_NV];
+HF_UNROLL
+    for (int r = 0; r < R; r++)
+HF_UNROLL
+        for (int u = 0; u < nv; u++) c[r][u] = vload(acc + r * dvp + e0 + u * HF_W) * alpha[r];
+    for (int j = 0; j < nb; j++) {
+        const float *restrict vr = vt + j * vstride + e0;
+        vf x[HF_PV_NV];
+HF_UNROLL
+        for (int u = 0; u < nv; u++) x[u] = vload(vr + u * HF_W);
+HF_UNROLL
+        for (int r = 0; r < R; r++) {
+            const float w = p[r * HF_BK + j];
+            if (guarded && w == 0.0f) continue;
+            const vf pb = vsplat(w);
+HF_UNROLL
+            for (int u = 0; u < nv; u++) c[r][u] = vfma(pb, x[u], c[r][u]);
+        }
+    }
+HF_UNROLL
+    for (int r = 0; r < R; r++)
+HF_UNROLL
+        for (int u = 0; u < nv; u++) vstore(acc + r * dvp + e0 + u * HF_W, c[r][u]);
+}
+
+#if HF_PV_NV >= 4
+#define HF_PV_CASES(G, R)                                                                              \
+    case 4: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 4, G, R); break;                                    \
+    case 3: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 3, G, R); break;                                    \
+    case 2: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 2, G, R); break;                                    \
+    default: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 1, G, R); break;
+#else
+#define HF_PV_CASES(G, R)                                                                              \
+    case 2: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 2, G, R); break;                                    \
+    default: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 1, G, R); break;
+#endif
+
+/* pv_tile over columns [0, ncol) (a multiple of HF_W) for the first n rows (1 <= n <= HF_PV_R) of
+ * a group; V rows vstride floats apart, acc rows dvp floats apart. */
+static void pv_rows(const float *restrict p, const float *restrict vt, int64_t vstride, int64_t dvp, int64_t ncol,
+                    int nb, float *restrict acc, const float *restrict alpha, int guarded, int n)
+{
+    for (int64_t e0 = 0; e0 < ncol; e0 += HF_PV_NV * HF_W) {
+        int nv = (int)((ncol - e0) / HF_W);
+        if (nv > HF_PV_NV) nv = HF_PV_NV;
+        if (n == 1) {
+            if (guarded) {
+                switch (nv) { HF_PV_CASES(1, 1) }
+            } else {
+                switch (nv) { HF_PV_CASES(0, 1) }
+            }
+        } else if (guarded) {
+            switch (nv) { HF_PV_CASES(1, HF_PV_R) }
+        } else {
+            switch (nv) { HF_PV_CASES(0, HF_PV_R) }
+        }
+    }
+}
+
+/* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (as backend.c). */
+static void row_range(const clattn_sdpa_problem *p, int64_t i, int64_t lk, int64_t *lo, int64_t *hi)
+{
+    int64_t a = 0, e = lk;
+    const int64_t ip = i + lk - p->Lq;
+    if (p->causal == CLATTN_CAUSAL_TOP_LEFT) {
+        if (i + 1 < e) e = i + 1;
+    } else if (p->causal == CLATTN_CAUSAL_BOTTOM_RIGHT) {
+        if (ip + 1 < e) e = ip + 1;
+    }
+    if (p->window_left >= 0 && ip - a > p->window_left) a = ip - p->window_left;
+    if (p->window_right >= 0 && e - 1 - ip > p->window_right) e = ip + p->window_right + 1;
+    if (e < a) e = a;
+    *lo = a;
+    *hi = e;
+}
+
+/* Turns row r's scores s[0..BK) of the block at key j0 (nb keys) into weights and updates the
+ * running max/sum; sets alpha (rescale of the accumulator) and the row flags. */
+static void softmax_row(const host_fused_args *a, const host_fused_row *row, int64_t j0, int nb, float smax,
+                        float *restrict s, float *restrict m, float *restrict l, float *restrict alpha,
+                        int *restrict flag)
+{
+    const clattn_sdpa_problem *p = a->p;
+    const int64_t clo64 = row->lo > j0 ? row->lo - j0 : 0;
+    const int64_t chi64 = row->hi - j0 < nb ? row->hi - j0 : nb;
+    if (chi64 <= clo64) {
+        /* sees no key of this block: no change */
+        for (int c = 0; c < HF_BK; c++) s[c] = 0.0f;
+        *alpha = 1.0f;
+        *flag = 0;
+        return;
+    }
+    const int32_t clo = (int32_t)clo64, chi = (int32_t)chi64;
+    const float softcap = p->softcap;
+    vi lane;
+    for (int u = 0; u < HF_W; u++) lane[u] = u;
+    const vf ninf = vsplat(-INFINITY);
+    float bmax;
+    if (softcap <= 0.0f && row->mask == NULL && clo == 0 && chi == HF_BK) {
+        /* the whole block, scores as qk_tile left them (it computed every panel for this row) */
+        bmax = smax;
+    } else {
+        if (softcap > 0.0f)
+            for (int c = clo; c < chi; c++) s[c] = softcap * tanhf(s[c] / softcap);
+        if (row->mask != NULL) {
+            const int64_t ms3 = p->mask.strides[3];
+            if (p->mask_kind == CLATTN_MASK_BOOL) {
+                const uint8_t *mk = (const uint8_t *)row->mask + j0 * ms3;
+                for (int c = clo; c < chi; c++) s[c] = mk[c * ms3] != 0 ? s[c] : -INFINITY;
+            } else {
+                const float *mk = (const float *)row->mask + j0 * ms3;
+                for (int c = clo; c < chi; c++) {
+                    const float mv = mk[c * ms3];
+                    s[c] = mv == -INFINITY ? -INFINITY : s[c] + mv;
+                }
+            }
+        }
+        /* keys outside [clo, chi) (and columns qk_tile did not compute) become -inf */
+        vf mx = ninf;
+        for (int c0 = 0; c0 < HF_BK; c0 += HF_W) {
+            const vi ci = lane + c0;
+            const vi in = (ci >= clo) & (ci < chi);
+            const vf x = vsel(in, vload(s + c0), ninf);
+            vstore(s + c0, x);
+            mx = vsel(x > mx, x, mx);
+        }
+        bmax = hmax(mx);
+    }
+    /* NaN scores never win a comparison, so the max is over comparable scores; a NaN then turns
+     * into a NaN weight below and makes the row NaN (it stays confined to this row). */
+    const float m_old = *m;
+    const float m_new = bmax > m_old ? bmax : m_old;
+    /* m_old == -inf: nothing (or only NaN) accumulated yet, whatever the new max is */
+    const float al = m_old == -INFINITY ? 0.0f : m_new == m_old ? 1.0f : expf(m_old - m_new);
+    const float m_exp = m_new == -INFINITY ? 0.0f : m_new;
+    vf sum = vsplat(0.0f);
+    vi zero = (vi){0};
+    for (int c0 = 0; c0 < HF_BK; c0 += HF_W) {
+        const vf w = vexp(vload(s + c0) - m_exp); /* exactly 0 for -inf (masked) scores */
+        vstore(s + c0, w);
+        sum += w;
+        zero |= (w == vsplat(0.0f)) & ((lane + c0) < nb);
+    }
+    *m = m_new;
+    *l = *l * al + hsum(sum);
+    *alpha = al;
+    *flag = HF_ACTIVE | (hany(zero) ? 0 : HF_CLEAN);
+}
+
+/* The calling thread's scratch of a tiled or decode task (fused.c lays it out). */
+#define TASK_SCRATCH()                                                                                   \
+    unsigned char *ws = a->scratch + fp->shared_bytes + (size_t)tid * fp->thread_bytes;                 \
+    float *restrict sc = (float *)(ws + fp->off_s);                                                     \
+    float *restrict acc = (float *)(ws + fp->off_acc);                                                  \
+    float *restrict rm = (float *)(ws + fp->off_m);                                                     \
+    float *restrict rl = (float *)(ws + fp->off_l);                                                     \
+    float *restrict ralpha = (float *)(ws + fp->off_alpha);                                             \
+    int *restrict rflag = (int *)(ws + fp->off_flag);                                                   \
+    host_fused_row *rows = (host_fused_row *)(ws + fp->off_rows)
+
+/* Lk' of batch item b: kv_lengths[b] clamped to [0, Lk], or Lk. */
+static int64_t batch_kv_len(const host_fused_args *a, int64_t b)
+{
+    const int64_t Lk = a->p->Lk;
+    if (a->kv_lengths == NULL) return Lk;
+    const int64_t lk = a->kv_lengths[b];
+    return lk < 0 ? 0 : lk > Lk ? Lk : lk;
+}
+
+/* Rows r < M of one (b, kv head): query head hk·G + r / nr, position i0 + r % nr; key range
+ * (row_range) clipped to [c0, c1), query and mask pointers; widens [*jlo, *jhi) to every non-empty
+ * range. Rows M..Mr-1 are padding that sees no key. */
+static void setup_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t i0, int64_t nr, int64_t M,
+                       int64_t Mr, int64_t lk, int64_t c0, int64_t c1, host_fused_row *rows, int64_t *jlo,
+                       int64_t *jhi)
+{
+    const clattn_sdpa_problem *p = a->p;
+    const int64_t G = p->Hq / p->Hkv;
+    const void *mask = a->mask_bool != NULL ? (const void *)a->mask_bool : (const void *)a->mask_add;
+    const size_t mask_es = a->mask_bool != NULL ? 1 : sizeof(float);
+    for (int64_t r = 0; r < Mr; r++) {
+        host_fused_row *row = &rows[r];
+        if (r < M) {
+            const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
+            row_range(p, i, lk, &row->lo, &row->hi);
+            if (row->lo < c0) row->lo = c0;
+            if (row->hi > c1) row->hi = c1;
+            if (row->hi > row->lo) {
+                if (row->lo < *jlo) *jlo = row->lo;
+                if (row->hi > *jhi) *jhi = row->hi;
+            }
+            row->q = a->q + p->q.offset + b * p->q.strides[0] + h * p->q.strides[1] + i * p->q.strides[2];
+            row->mask = mask == NULL ? NULL
+                                     : (const unsigned char *)mask +
+                                           (size_t)(p->mask.offset + b * p->mask.strides[0] +
+                                                    h * p->mask.strides[1] + i * p->mask.strides[2]) *
+                                               mask_es;
+        } else {
+            row->lo = row->hi = 0;
+            row->q = rows[0].q;
+            row->mask = NULL;
+        }
+    }
+}
+
+/* Pack task: keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave into kpack (transposed
+ * panels, zero for keys past Lk') and vpack (rows padded to dvp with zeros). */
+void HF_PACK(void *argp, int64_t task, int tid)
+{
+    const host_fused_args *a = argp;
+    const clattn_sdpa_problem *p = a->p;
+    const host_fused_plan *fp = a->fp;
+    const int64_t D = p->D, Dv = p->Dv, dvp = fp->dvp;
+    const int64_t bhl = task / fp->chunks, bh = a->bh0 + bhl, c0 = task % fp->chunks * HOST_FUSED_PACK_KEYS;
+    const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
+    int64_t lk = p->Lk;
+    if (a->kv_lengths != NULL) {
+        lk = a->kv_lengths[b];
+        if (lk < 0) lk = 0;
+        if (lk > p->Lk) lk = p->Lk;
+    }
+    /* tasks read K up to the panel holding key lk - 1, V up to key lk - 1 */
+    const int64_t kend = (lk + HF_KW - 1) / HF_KW * HF_KW;
+    const int64_t c1 = c0 + HOST_FUSED_PACK_KEYS < kend ? c0 + HOST_FUSED_PACK_KEYS : kend;
+    float *kpack = (float *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * D;
+    float *vpack = (float *)(a->scratch + fp->off_vpack) + bhl * fp->lkp * dvp;
+    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
+    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
+    const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
+    const int64_t vs2 = p->v.strides[2], vs3 = p->v.strides[3];
+    for (int64_t j = c0; j < c1; j++) {
+        float *restrict kp = kpack + (j / HF_KW) * D * HF_KW + j % HF_KW;
+        if (j < lk) {
+            const float *kr = kbase + j * ks2;
+            if (ks3 == 1)
+                for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d];
+            else
+                for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d * ks3];
+            const float *vr = vbase + j * vs2;
+            float *restrict dst = vpack + j * dvp;
+            if (vs3 == 1)
+                memcpy(dst, vr, (size_t)Dv * sizeof(float));
+            else
+                for (int64_t e = 0; e < Dv; e++) dst[e] = vr[e * vs3];
+            for (int64_t e = Dv; e < dvp; e++) dst[e] = 0.0f;
+        } else {
+            for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = 0.0f;
+        }
+    }
+}
+
+void HF_TASK(void *argp, int64_t task, int tid)
+{
+    const host_fused_args *a = argp;
+    const clattn_sdpa_problem *p = a->p;
+    const host_fused_plan *fp = a->fp;
+    const int64_t D = p->D, Dv = p->Dv, Lk = p->Lk, G = p->Hq / p->Hkv, dvp = fp->dvp;
+
+    /* tasks run from the last query block down, so the longest causal blocks start first */
+    const int64_t qblk = fp->n_qblocks - 1 - task / a->nw, bhl = task % a->nw, bh = a->bh0 + bhl;
+    const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
+    const int64_t i0 = qblk * fp->bq;
+    const int64_t nr = p->Lq - i0 < fp->bq ? p->Lq - i0 : fp->bq;
+    const int64_t M = G * nr;
+    const int64_t Mr = (M + HOST_FUSED_ROW_ALIGN - 1) / HOST_FUSED_ROW_ALIGN * HOST_FUSED_ROW_ALIGN;
+
+    TASK_SCRATCH();
+    const int64_t lk = batch_kv_len(a, b);
+
+    /* rows: ranges, query and mask pointers; padding rows see nothing */
+    int64_t jlo = Lk, jhi = 0;
+    setup_rows(a, b, hk, i0, nr, M, Mr, lk, 0, Lk, rows, &jlo, &jhi);
+    for (int64_t r = 0; r < Mr; r++) rm[r] = -INFINITY, rl[r] = 0.0f;
+    memset(acc, 0, (size_t)(Mr * dvp) * sizeof(float));
+
+    const float *kpack = (const float *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * D;
+    const float *vpack = (const float *)(a->scratch + fp->off_vpack) + bhl * fp->lkp * dvp;
+
+    for (int64_t j0 = jlo - jlo % HF_BK; j0 < jhi; j0 += HF_BK) {
+        const int nb = (int)(jhi - j0 < HF_BK ? jhi - j0 : HF_BK);
+        const float *restrict kt = kpack + j0 * D;
+        const float *restrict vt = vpack + j0 * dvp;
+
+        /* scores and weights, QK_R rows at a time, over the panels that hold keys some row of
+         * the group may see; row groups that see no key are skipped */
+        for (int64_t r0 = 0; r0 < Mr; r0 += HF_QK_R) {
+            int64_t glo = nb, ghi = 0;
+            for (int r = 0; r < HF_QK_R; r++) {
+                const host_fused_row *row = &rows[r0 + r];
+                const int64_t clo = row->lo > j0 ? row->lo - j0 : 0;
+                const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
+                if (chi > clo) {
+                    if (clo < glo) glo = clo;
+                    if (chi > ghi) ghi = chi;
+                }
+            }
+            if (ghi <= glo) {
+                for (int r = 0; r < HF_QK_R; r++) rflag[r0 + r] = 0;
+                continue;
+            }
+            /* columns outside [p0·KW, p1·KW) keep stale values; softmax_row masks them to -inf */
+            const int p0 = (int)(glo / HF_KW), p1 = (int)((ghi + HF_KW - 1) / HF_KW);
+            float smax[HF_QK_R];
+            const int nq = (int)(M - r0 < HF_QK_R ? M - r0 : HF_QK_R); /* real rows of the group */
+            qk_tile(&rows[r0], nq, kt + (int64_t)p0 * D * HF_KW, D, p1 - p0, p->scale,
+                    sc + r0 * HF_BK + p0 * HF_KW, smax);
+            for (int r = 0; r < nq; r++)
+                softmax_row(a, &rows[r0 + r], j0, nb, smax[r], sc + (r0 + r) * HF_BK, &rm[r0 + r],
+                            &rl[r0 + r], &ralpha[r0 + r], &rflag[r0 + r]);
+            for (int r = nq; r < HF_QK_R; r++) rflag[r0 + r] = 0; /* padding rows */
+        }
+
+        /* acc = alpha·acc + P·V, PV_R rows at a time, over the keys the group's rows may see */
+        for (int64_t r0 = 0; r0 < Mr; r0 += HF_PV_R) {
+            int active = 0, clean = 1;
+            int64_t glo = nb, ghi = 0;
+            for (int r = 0; r < HF_PV_R; r++) {
+                const host_fused_row *row = &rows[r0 + r];
+                active |= rflag[r0 + r] & HF_ACTIVE;
+                clean &= (rflag[r0 + r] & HF_CLEAN) != 0;
+                if (!(rflag[r0 + r] & HF_ACTIVE)) {
+                    /* rows skipped by the QK step: zero weights, no rescale */
+                    memset(sc + (r0 + r) * HF_BK, 0, HF_BK * sizeof(float));
+                    ralpha[r0 + r] = 1.0f;
+                    continue;
+                }
+                const int64_t clo = row->lo > j0 ? row->lo - j0 : 0;
+                const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
+                if (clo < glo) glo = clo;
+                if (chi > ghi) ghi = chi;
+            }
+            if (!active) continue;
+            pv_rows(sc + r0 * HF_BK + glo, vt + glo * dvp, dvp, dvp, dvp, (int)(ghi - glo), acc + r0 * dvp,
+                    ralpha + r0, !clean, M - r0 == 1 ? 1 : HF_PV_R);
+        }
+    }
+
+    /* out = acc / l; a row that saw no allowed key (l == 0) is zero */
+    for (int64_t r = 0; r < M; r++) {
+        const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
+        float *orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] +
+                      i * p->out.strides[2];
+        const float *ar = acc + r * dvp;
+        if (rl[r] == 0.0f) {
+            for (int64_t e = 0; e < Dv; e++) orow[e] = 0.0f;
+        } else {
+            const float inv = 1.0f / rl[r];
+            for (int64_t e = 0; e < Dv; e++) orow[e] = ar[e] * inv;
+        }
+    }
+}
+
+/* ---- decode path ------------------------------------------------------------------------------ */
+
+#define HF_DEC_PF 8 /* keys of K prefetched ahead */
+
+/* s[r][c] = scale · (q_r · k_c) for rows [0, n) and keys c < nb, K rows ks2 floats apart (unit
+ * stride along D); smax[r] = the largest (NaN never wins). Each K row is read once for all rows. */
+static void dec_scores(const host_fused_row *rows, int n, const float *restrict k0, int64_t ks2, int64_t D,
+                       int nb, float scale, float *restrict s, float *restrict smax, const float *v0,
+                       int64_t vs2, int64_t Dv)
+{
+    const int64_t Dw = D - D % HF_W;
+    for (int r = 0; r < n; r++) smax[r] = -INFINITY;
+    for (int c = 0; c < nb; c++) {
+        const float *restrict kr = k0 + (int64_t)c * ks2;
+        /* software prefetch (the hardware's stops at page boundaries): K rows HF_DEC_PF keys ahead
+         * into L1, and this block's V rows into L2 for the P·V pass that follows (hints only: an
+         * address past the arrays does not fault). Measured on the 2-core KVM guest, decode
+         * (8, 32/8, 1x4096, 128): 30 ms without, 26 with K only, 20.5 with both (memory-bound). */
+        for (int64_t d = 0; d < D; d += 16) __builtin_prefetch(kr + HF_DEC_PF * ks2 + d, 0, 3);
+        for (int64_t e = 0; e < Dv; e += 16) __builtin_prefetch(v0 + (int64_t)c * vs2 + e, 0, 2);
+        for (int r0 = 0; r0 < n; r0 += 4) {
+            const int R = n - r0 < 4 ? n - r0 : 4;
+            const float *q0 = rows[r0].q, *q1 = rows[r0 + (R > 1)].q, *q2 = rows[r0 + (R > 2 ? 2 : 0)].q,
+                        *q3 = rows[r0 + (R > 3 ? 3 : 0)].q;
+            vf a0 = vsplat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t d = 0; d < Dw; d += HF_W) {
+                const vf kv = vload(kr + d);
+                a0 = vfma(vload(q0 + d), kv, a0);
+                a1 = vfma(vload(q1 + d), kv, a1);
+                a2 = vfma(vload(q2 + d), kv, a2);
+                a3 = vfma(vload(q3 + d), kv, a3);
+            }
+            float t[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+            for (int64_t d = Dw; d < D; d++) {
+                const float kd = kr[d];
+                t[0] += q0[d] * kd;
+                t[1] += q1[d] * kd;
+                t[2] += q2[d] * kd;
+                t[3] += q3[d] * kd;
+            }
+            for (int r = 0; r < R; r++) {
+                const float x = t[r] * scale;
+                s[(r0 + r) * HF_BK + c] = x;
+                if (x > smax[r0 + r]) smax[r0 + r] = x;
+            }
+        }
+    }
+}
+
+/* Decode task: keys [c·dchunk, (c + 1)·dchunk) of one (b, kv head) for its drows rows (r = g·Lq + i),
+ * in blocks of HF_BK keys with the online softmax of the tiled path (softmax_row); K and V are read
+ * from the caller's arrays once per block. Writes the chunk's m, l and un-normalised output. */
+void HF_DEC(void *argp, int64_t task, int tid)
+{
+    const host_fused_args *a = argp;
+    const clattn_sdpa_problem *p = a->p;
+    const host_fused_plan *fp = a->fp;
+    const int64_t D = p->D, Dv = p->Dv, Lq = p->Lq, dvp = fp->dvp;
+    const int64_t bh = task / fp->dn, chunk = task % fp->dn;
+    const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
+    const int64_t M = fp->drows, Mr = fp->rows_max;
+
+    TASK_SCRATCH();
+    const int64_t lk = batch_kv_len(a, b);
+    const int64_t c0 = chunk * fp->dchunk, c1 = c0 + fp->dchunk < lk ? c0 + fp->dchunk : lk;
+
+    int64_t jlo = c1, jhi = c0;
+    setup_rows(a, b, hk, 0, Lq, M, Mr, lk, c0, c1, rows, &jlo, &jhi);
+    for (int64_t r = 0; r < Mr; r++) rm[r] = -INFINITY, rl[r] = 0.0f;
+    memset(acc, 0, (size_t)(Mr * dvp) * sizeof(float));
+
+    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
+    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
+    const int64_t ks2 = p->k.strides[2], vs2 = p->v.strides[2];
+    const int64_t Dvw = Dv - Dv % HF_W;
+    float smax[HOST_FUSED_DEC_MAX_ROWS];
+
+    /* blocks start at the first key any row sees; softmax_row takes block-relative ranges */
+    for (int64_t j0 = jlo; j0 < jhi; j0 += HF_BK) {
+        const int nb = (int)(jhi - j0 < HF_BK ? jhi - j0 : HF_BK);
+        dec_scores(rows, (int)M, kbase + j0 * ks2, ks2, D, nb, p->scale, sc, smax, vbase + j0 * vs2, vs2, Dv);
+        for (int64_t r = 0; r < Mr; r++)
+            softmax_row(a, &rows[r], j0, nb, r < M ? smax[r] : -INFINITY, sc + r * HF_BK, &rm[r], &rl[r],
+                        &ralpha[r], &rflag[r]);
+        const float *vt = vbase + j0 * vs2;
+        for (int64_t r0 = 0; r0 < M; r0 += HF_PV_R) {
+            int active = 0, clean = 1;
+            for (int r = 0; r < HF_PV_R && r0 + r < M; r++) { /* padding rows' sums are never used */
+                active |= rflag[r0 + r] & HF_ACTIVE;
+                clean &= (rflag[r0 + r] & HF_CLEAN) != 0;
+            }
+            if (!active) continue;
+            if (Dvw > 0)
+                pv_rows(sc + r0 * HF_BK, vt, vs2, dvp, Dvw, nb, acc + r0 * dvp, ralpha + r0, !clean,
+                        M - r0 == 1 ? 1 : HF_PV_R);
+            /* columns past the last full vector (not read as vectors: V rows end at Dv) */
+            for (int r = 0; r < HF_PV_R; r++) {
+                float *restrict ar = acc + (r0 + r) * dvp;
+                const float *restrict pr = sc + (r0 + r) * HF_BK;
+                const float al = ralpha[r0 + r];
+                for (int64_t e = Dvw; e < Dv; e++) {
+                    float x = ar[e] * al;
+                    for (int c = 0; c < nb; c++)
+                        if (pr[c] != 0.0f) x += pr[c] * vt[c * vs2 + e];
+                    ar[e] = x;
+                }
+            }
+        }
+    }
+
+    float *pml = (float *)(a->scratch + fp->off_pml) + (bh * fp->dn + chunk) * M * 2;
+    float *pacc = (float *)(a->scratch + fp->off_pacc) + (bh * fp->dn + chunk) * M * dvp;
+    for (int64_t r = 0; r < M; r++) {
+        pml[2 * r] = rm[r];
+        pml[2 * r + 1] = rl[r];
+    }
+    memcpy(pacc, acc, (size_t)(M * dvp) * sizeof(float));
+}

@@ -1,0 +1,39 @@
+/*
+ * The fused OpenCL SDPA path (kernels/fused.cl): one kernel computes scores, online softmax and
+ * P·V per block of query rows; long key ranges (decode, or Mesa llvmpipe's loop limit) are split into
+ * partitions across work-groups and merged by a second kernel. Serves plans without probabilities;
+ * backend.c decides between it and the kernel chain (CLATTN_CL_PATH). Not installed.
+ */
+#ifndef CLATTN_CL_FLASH_H
+#define CLATTN_CL_FLASH_H
+
+#include "opencl.h"
+
+typedef struct clattn_cl_fused clattn_cl_fused;
+
+/* Which SDPA path the CLATTN_CL_PATH environment variable asks for. */
+typedef enum clattn_cl_path {
+    CLATTN_CL_PATH_AUTO = 0,  /* unset, "" or "auto": fused where it fits and is verified, else chain */
+    CLATTN_CL_PATH_CHAIN = 1, /* "chain": always the scores/softmax/weighted_sum chain */
+    CLATTN_CL_PATH_FUSED = 2  /* "fused": fused whenever the shape fits (also where auto would not) */
+} clattn_cl_path;
+
+/* Parses CLATTN_CL_PATH. Unknown values: CLATTN_ERROR_INVALID_ARGUMENT (message on ctx). */
+clattn_status clattn_cl_path_from_env(clattn_context *ctx, clattn_cl_path *path);
+
+/* Prepares the fused path for plan->p when `path` and the problem allow it: on success *fl is the
+ * prepared path (kernels built, workspace allocated, *workspace_bytes set) or NULL when the chain
+ * should serve the plan (probabilities wanted, D or Dv outside [1, 256], CLATTN_CL_PATH=chain, or
+ * auto on a device where the fused path is not enabled). */
+clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be, const clattn_sdpa_problem *p,
+                                      clattn_cl_path path, clattn_cl_fused **fl, size_t *workspace_bytes);
+
+/* Enqueues the fused path (same contract as the backend's sdpa_run; buffers already checked). */
+clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_backend *be, clattn_cl_fused *fl,
+                                  const clattn_sdpa_problem *p, const clattn_sdpa_bufs *bufs, cl_uint num_wait,
+                                  const cl_event *wait_list, cl_event *event);
+
+/* Releases everything; accepts NULL. */
+void clattn_cl_fused_release(clattn_cl_fused *fl);
+
+#endif /* CLATTN_CL_FLASH_H */
