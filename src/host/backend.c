@@ -1,69 +1,29 @@
 /*
- * The POSIX-threads host backend: SDPA on the CPU with a persistent thread pool, nn.Linear through
- * OpenBLAS, buffers in malloc'd host memory.
- *
- * SDPA has two paths:
+ * The POSIX-threads host backend: context, buffers in malloc'd host memory, the thread count, the
+ * clattn_backend_i table, and the dispatch between the two SDPA paths:
  *  - fused (fused.h, fused_kernel.c): flash-style tiles with an online softmax, no
  *    [Lq, Lk] buffer, fully masked key blocks skipped, vectorised micro-kernels in portable, AVX2+FMA
  *    and AVX-512F variants chosen at run time. Taken whenever probabilities are not wanted and q
  *    (along D) and out (along Dv) have unit stride.
- *  - row by row (below): every other case (want_probs, general strides); also the cross-check.
- * Environment: CLATTN_HOST_ISA=off|portable|avx2|avx512 chooses the fused variant when a plan is
- * created ("off" = always the row-by-row path; a variant the CPU lacks falls back to the best it
- * has; unset or anything else = the best the CPU supports). For testing each path on one machine.
- *
- * Row-by-row SDPA (one flat parallel loop, as in PyTorch's CPU flash-attention kernel):
- *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
- *   probs: [B, Hq, Lq, Lk]   mask: [Bm, Hm, Lqm, Lk], broadcast dims have stride 0
- * A task is one (b, h, block of `qb` query rows). For each row it finds the key range [lo, hi) left
- * by kv_lengths, causal and window limits, computes those scores into a per-thread [qb, Lk] scratch
- * (keys packed transposed in chunks of HOST_KB so the inner loop runs over keys), applies scale,
- * softcap and mask, takes a stable softmax over the allowed keys, and accumulates p·v only for keys
- * with nonzero weight (masked keys have weight exactly 0, so their V rows are never read).
- * Strides are honoured everywhere; unit strides along D/Dv take the vectorisable loops.
+ *  - row by row (rowwise.c driving scores.c, softmax.c, weighted_sum.c): every other case
+ *    (want_probs, general strides); also the cross-check.
+ * nn.Linear is gemm.c (BLAS). Environment: CLATTN_HOST_ISA=off|portable|avx2|avx512 chooses the fused
+ * variant when a plan is created ("off" = always the row-by-row path; a variant the CPU lacks falls back
+ * to the best it has; unset or anything else = the best the CPU supports). For testing each path on one
+ * machine.
  */
 #include "alloc.h"
-#include "backend.h"
 #include "fp16.h"
 
-#include "fused.h"
-#include "pool.h"
+#include "host.h"
 
-#include <cblas.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define HOST_MAX_THREADS 1024
-#define HOST_KB 16             /* keys per packed chunk (width of the score micro-kernel) */
-#define HOST_QB_MAX 32         /* query rows per task */
-#define HOST_ALIGN_FLOATS 16   /* 64-byte alignment of every scratch area */
-#define HOST_S_BUDGET ((int64_t)8 << 20) /* bytes of score scratch per thread before qb shrinks */
-
-/* ctx->backend_data */
-typedef struct host_state {
-    host_pool *pool;
-    int num_threads;
-    float *scratch;        /* num_threads slices of per-thread scratch, shared by all plans */
-    size_t scratch_floats; /* capacity */
-} host_state;
-
-/* plan->backend_data: tiling of one problem. */
-typedef struct host_plan {
-    bool fused;         /* run the fused kernel (fused.h) with `fused_plan`; else the fields below */
-    host_fused_plan fused_plan;
-    int64_t qb;        /* query rows per task */
-    int64_t n_qblocks; /* ceil(Lq / qb) */
-    int64_t n_tasks;   /* B * Hq * n_qblocks */
-    int64_t lds;       /* row stride of the score scratch: Lk rounded up to HOST_KB */
-    /* per-thread slice layout, in floats */
-    size_t off_q, off_kt, off_s, off_acc, thread_floats;
-    size_t shared_floats; /* scratch before the per-thread slices (fused path: packed K/V) */
-} host_plan;
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
@@ -73,11 +33,6 @@ static void copy_str(char *dst, size_t cap, const char *src)
     if (n >= cap) n = cap - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
-}
-
-static size_t round_up_floats(size_t n)
-{
-    return (n + HOST_ALIGN_FLOATS - 1) / HOST_ALIGN_FLOATS * HOST_ALIGN_FLOATS;
 }
 
 /* Reads "key : value" fields of the first processor in /proc/cpuinfo. */
@@ -168,321 +123,7 @@ static clattn_status ensure_scratch(clattn_context *ctx, host_state *st, size_t 
     return CLATTN_SUCCESS;
 }
 
-/* ---- SDPA --------------------------------------------------------------------------------- */
-
-/* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (masks come later). */
-static void row_range(const clattn_sdpa_problem *p, int64_t i, int64_t lk, int64_t *lo, int64_t *hi)
-{
-    int64_t a = 0, e = lk;
-    const int64_t ip = i + lk - p->Lq; /* bottom-right aligned query position, may be negative */
-    if (p->causal == CLATTN_CAUSAL_TOP_LEFT) {
-        if (i + 1 < e) e = i + 1;
-    } else if (p->causal == CLATTN_CAUSAL_BOTTOM_RIGHT) {
-        if (ip + 1 < e) e = ip + 1;
-    }
-    /* j >= ip - wl and j <= ip + wr, written without overflow for huge window sizes */
-    if (p->window_left >= 0 && ip - a > p->window_left) a = ip - p->window_left;
-    if (p->window_right >= 0 && e - 1 - ip > p->window_right) e = ip + p->window_right + 1;
-    if (e < a) e = a;
-    *lo = a;
-    *hi = e;
-}
-
-/* s0[c] = dot(q0, key c of the chunk) for c < HOST_KB; kt is the chunk transposed, [D][HOST_KB].
- * `unroll 1` keeps GCC from unrolling the key loop and then vectorising over d with shuffles (2x
- * slower); noinline keeps the micro-kernels' code independent of sdpa_task's register pressure. */
-__attribute__((noinline)) static void qk_row1(const float *restrict q0, const float *restrict kt, int64_t D,
-                                              float *restrict s0)
-{
-    float a0[HOST_KB] = {0};
-    for (int64_t d = 0; d < D; d++) {
-        const float x0 = q0[d];
-        const float *restrict kd = kt + d * HOST_KB;
-#pragma GCC unroll 1
-        for (int c = 0; c < HOST_KB; c++) a0[c] += x0 * kd[c];
-    }
-    memcpy(s0, a0, sizeof a0);
-}
-
-/* Two rows at once: each packed key vector is loaded once for both. */
-__attribute__((noinline)) static void qk_row2(const float *restrict q0, const float *restrict q1,
-                                              const float *restrict kt, int64_t D, float *restrict s0,
-                                              float *restrict s1)
-{
-    float a0[HOST_KB] = {0}, a1[HOST_KB] = {0};
-    for (int64_t d = 0; d < D; d++) {
-        const float x0 = q0[d], x1 = q1[d];
-        const float *restrict kd = kt + d * HOST_KB;
-#pragma GCC unroll 1
-        for (int c = 0; c < HOST_KB; c++) {
-            a0[c] += x0 * kd[c];
-            a1[c] += x1 * kd[c];
-        }
-    }
-    memcpy(s0, a0, sizeof a0);
-    memcpy(s1, a1, sizeof a1);
-}
-
-typedef struct sdpa_args {
-    const clattn_sdpa_problem *p;
-    const host_plan *hp;
-    float *scratch;
-    const float *q, *k, *v;
-    const uint8_t *mask_bool;
-    const float *mask_add;
-    const int32_t *kv_lengths;
-    float *out, *probs;
-} sdpa_args;
-
-/* acc[0..Dv) += sum over allowed keys j in [lo, hi) of w[j] * v_j (w[j] == 0 skips key j). */
-static void accumulate_pv(const float *restrict w, const float *restrict vbase, int64_t vs2, int64_t vs3,
-                          int64_t lo, int64_t hi, int64_t Dv, float *restrict acc)
-{
-    if (vs3 == 1 || Dv == 1) {
-        int64_t j = lo;
-        for (; j + 8 <= hi; j += 8) {
-            bool all = true;
-            for (int u = 0; u < 8; u++) all = all && w[j + u] != 0.0f;
-            const float *restrict v0 = vbase + j * vs2;
-            if (all) {
-                const float p0 = w[j], p1 = w[j + 1], p2 = w[j + 2], p3 = w[j + 3];
-                const float p4 = w[j + 4], p5 = w[j + 5], p6 = w[j + 6], p7 = w[j + 7];
-                const float *restrict v1 = v0 + vs2, *restrict v2 = v1 + vs2, *restrict v3 = v2 + vs2;
-                const float *restrict v4 = v3 + vs2, *restrict v5 = v4 + vs2, *restrict v6 = v5 + vs2;
-                const float *restrict v7 = v6 + vs2;
-                for (int64_t e = 0; e < Dv; e++)
-                    acc[e] += ((p0 * v0[e] + p1 * v1[e]) + (p2 * v2[e] + p3 * v3[e])) +
-                              ((p4 * v4[e] + p5 * v5[e]) + (p6 * v6[e] + p7 * v7[e]));
-            } else {
-                for (int u = 0; u < 8; u++) {
-                    const float pu = w[j + u];
-                    if (pu == 0.0f) continue;
-                    const float *restrict vu = vbase + (j + u) * vs2;
-                    for (int64_t e = 0; e < Dv; e++) acc[e] += pu * vu[e];
-                }
-            }
-        }
-        for (; j < hi; j++) {
-            const float pj = w[j];
-            if (pj == 0.0f) continue;
-            const float *restrict vj = vbase + j * vs2;
-            for (int64_t e = 0; e < Dv; e++) acc[e] += pj * vj[e];
-        }
-    } else {
-        for (int64_t j = lo; j < hi; j++) {
-            const float pj = w[j];
-            if (pj == 0.0f) continue;
-            const float *vj = vbase + j * vs2;
-            for (int64_t e = 0; e < Dv; e++) acc[e] += pj * vj[e * vs3];
-        }
-    }
-}
-
-static void sdpa_task(void *argp, int64_t task, int tid)
-{
-    const sdpa_args *a = argp;
-    const clattn_sdpa_problem *p = a->p;
-    const host_plan *hp = a->hp;
-    const int64_t D = p->D, Dv = p->Dv, Lk = p->Lk, lds = hp->lds;
-
-    const int64_t qblk = task % hp->n_qblocks, bh = task / hp->n_qblocks;
-    const int64_t h = bh % p->Hq, b = bh / p->Hq;
-    const int64_t hk = h / (p->Hq / p->Hkv);
-    const int64_t i0 = qblk * hp->qb;
-    const int64_t rows = p->Lq - i0 < hp->qb ? p->Lq - i0 : hp->qb;
-
-    float *ws = a->scratch + (size_t)tid * hp->thread_floats;
-    float *restrict qpack = ws + hp->off_q; /* [qb][D] */
-    float *restrict kt = ws + hp->off_kt;   /* [D][HOST_KB] */
-    float *restrict sc = ws + hp->off_s;    /* [qb][lds] */
-    float *restrict acc = ws + hp->off_acc; /* [Dv] */
-
-    int64_t lk = Lk;
-    if (a->kv_lengths != NULL) {
-        lk = a->kv_lengths[b];
-        if (lk < 0) lk = 0;
-        if (lk > Lk) lk = Lk;
-    }
-
-    int64_t lo[HOST_QB_MAX], hi[HOST_QB_MAX];
-    int64_t jlo = Lk, jhi = 0;
-    for (int64_t r = 0; r < rows; r++) {
-        row_range(p, i0 + r, lk, &lo[r], &hi[r]);
-        if (hi[r] > lo[r]) {
-            if (lo[r] < jlo) jlo = lo[r];
-            if (hi[r] > jhi) jhi = hi[r];
-        }
-    }
-
-    /* Pack the query rows that attend anywhere. */
-    const float *qbase = a->q + p->q.offset + b * p->q.strides[0] + h * p->q.strides[1];
-    for (int64_t r = 0; r < rows; r++) {
-        if (hi[r] <= lo[r]) continue;
-        const float *qr = qbase + (i0 + r) * p->q.strides[2];
-        const int64_t qs3 = p->q.strides[3];
-        float *dst = qpack + r * D;
-        if (qs3 == 1)
-            memcpy(dst, qr, (size_t)D * sizeof(float));
-        else
-            for (int64_t d = 0; d < D; d++) dst[d] = qr[d * qs3];
-    }
-
-    /* Scores, chunk by chunk of HOST_KB keys aligned to HOST_KB (so stores stay inside lds). */
-    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
-    for (int64_t j0 = jlo - jlo % HOST_KB; j0 < jhi; j0 += HOST_KB) {
-        for (int c = 0; c < HOST_KB; c++) {
-            const int64_t j = j0 + c;
-            if (j >= jlo && j < jhi) {
-                const float *kr = kbase + j * ks2;
-                for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = kr[d * ks3];
-            } else {
-                for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = 0.0f;
-            }
-        }
-        const int64_t j1 = j0 + HOST_KB;
-        int64_t r = 0;
-        while (r < rows) {
-            if (!(lo[r] < j1 && hi[r] > j0 && hi[r] > lo[r])) {
-                r++;
-                continue;
-            }
-            if (r + 1 < rows && lo[r + 1] < j1 && hi[r + 1] > j0 && hi[r + 1] > lo[r + 1]) {
-                qk_row2(qpack + r * D, qpack + (r + 1) * D, kt, D, sc + r * lds + j0,
-                        sc + (r + 1) * lds + j0);
-                r += 2;
-            } else {
-                qk_row1(qpack + r * D, kt, D, sc + r * lds + j0);
-                r++;
-            }
-        }
-    }
-
-    /* Softmax and p·v, row by row. */
-    const float scale = p->scale, softcap = p->softcap;
-    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
-    float *obase = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1];
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t i = i0 + r;
-        float *restrict s = sc + r * lds;
-        int64_t l = lo[r], e = hi[r];
-
-        if (e > l) {
-            float mx = -INFINITY;
-            const int64_t mrow = p->mask.offset + b * p->mask.strides[0] + h * p->mask.strides[1] +
-                                 i * p->mask.strides[2];
-            const int64_t ms3 = p->mask.strides[3];
-            for (int64_t j = l; j < e; j++) s[j] *= scale;
-            if (softcap > 0.0f)
-                for (int64_t j = l; j < e; j++) s[j] = softcap * tanhf(s[j] / softcap);
-            if (a->mask_bool != NULL) {
-                const uint8_t *m = a->mask_bool + mrow;
-                for (int64_t j = l; j < e; j++) s[j] = m[j * ms3] != 0 ? s[j] : -INFINITY;
-            } else if (a->mask_add != NULL) {
-                const float *m = a->mask_add + mrow;
-                for (int64_t j = l; j < e; j++) {
-                    const float mj = m[j * ms3];
-                    s[j] = mj == -INFINITY ? -INFINITY : s[j] + mj;
-                }
-            }
-            /* four running maxima (NaN compares false and is caught below) */
-            float m4[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-            int64_t jm = l;
-            for (; jm + 4 <= e; jm += 4)
-                for (int u = 0; u < 4; u++) m4[u] = s[jm + u] > m4[u] ? s[jm + u] : m4[u];
-            for (; jm < e; jm++) m4[0] = s[jm] > m4[0] ? s[jm] : m4[0];
-            mx = m4[0];
-            for (int u = 1; u < 4; u++) mx = m4[u] > mx ? m4[u] : mx;
-            if (mx == -INFINITY) {
-                /* No allowed key with a comparable score: either none at all (zero row) or a NaN
-                 * query row, which must come out NaN. */
-                bool nan = false;
-                for (int64_t j = l; j < e && !nan; j++) nan = isnan(s[j]);
-                if (nan)
-                    mx = 0.0f;
-                else
-                    e = l;
-            }
-            if (e > l) {
-                float sum = 0.0f;
-                for (int64_t j = l; j < e; j++) {
-                    const float t = expf(s[j] - mx); /* exactly 0 for masked keys */
-                    s[j] = t;
-                    sum += t;
-                }
-                const float inv = 1.0f / sum;
-                /* a zero weight (masked key) stays exactly 0 even when inv is NaN (NaN row) */
-                for (int64_t j = l; j < e; j++) s[j] = s[j] != 0.0f ? s[j] * inv : 0.0f;
-            }
-        }
-
-        float *orow = obase + i * p->out.strides[2];
-        const int64_t os3 = p->out.strides[3];
-        if (e > l) {
-            for (int64_t c = 0; c < Dv; c++) acc[c] = 0.0f;
-            accumulate_pv(s, vbase, p->v.strides[2], p->v.strides[3], l, e, Dv, acc);
-            if (os3 == 1)
-                memcpy(orow, acc, (size_t)Dv * sizeof(float));
-            else
-                for (int64_t c = 0; c < Dv; c++) orow[c * os3] = acc[c];
-        } else {
-            for (int64_t c = 0; c < Dv; c++) orow[c * os3] = 0.0f;
-        }
-
-        if (a->probs != NULL) {
-            float *prow = a->probs + p->probs.offset + b * p->probs.strides[0] + h * p->probs.strides[1] +
-                          i * p->probs.strides[2];
-            const int64_t ps3 = p->probs.strides[3];
-            if (ps3 == 1) {
-                if (l > 0) memset(prow, 0, (size_t)l * sizeof(float));
-                if (e > l) memcpy(prow + l, s + l, (size_t)(e - l) * sizeof(float));
-                const int64_t z = e > l ? e : l;
-                if (Lk > z) memset(prow + z, 0, (size_t)(Lk - z) * sizeof(float));
-            } else {
-                for (int64_t j = 0; j < Lk; j++) prow[j * ps3] = (j >= l && j < e) ? s[j] : 0.0f;
-            }
-        }
-    }
-}
-
-/* Chooses the tiling and the scratch layout of plan->p. */
-static clattn_status plan_tiling(clattn_context *ctx, const clattn_sdpa_problem *p, int num_threads,
-                                 host_plan *hp)
-{
-    if (p->Lk > INT64_MAX / 2 || p->Lq > INT64_MAX / 2)
-        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host sdpa: Lq=%lld or Lk=%lld too large",
-                            (long long)p->Lq, (long long)p->Lk);
-    const int64_t lds = (p->Lk + HOST_KB - 1) / HOST_KB * HOST_KB;
-    int64_t qb = HOST_QB_MAX;
-    if (p->Lq < qb) qb = p->Lq < 1 ? 1 : p->Lq;
-    /* keep the [qb, Lk] score block within the budget for long key sequences */
-    while (qb > 1 && lds > HOST_S_BUDGET / (int64_t)sizeof(float) / qb) qb /= 2;
-    int64_t bh, n_qblocks = (p->Lq + qb - 1) / qb, n_tasks, sfl, qfl, ktfl;
-    if (!clattn_mul_i64(p->B, p->Hq, &bh))
-        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host sdpa: B*Hq overflows");
-    /* enough tasks to balance the threads */
-    while (qb > 8 && clattn_mul_i64(bh, n_qblocks, &n_tasks) && n_tasks < 4 * (int64_t)num_threads) {
-        qb /= 2;
-        n_qblocks = (p->Lq + qb - 1) / qb;
-    }
-    if (!clattn_mul_i64(bh, n_qblocks, &n_tasks) || !clattn_mul_i64(qb, lds, &sfl) ||
-        !clattn_mul_i64(qb, p->D, &qfl) || !clattn_mul_i64(p->D, HOST_KB, &ktfl) ||
-        (uint64_t)sfl > SIZE_MAX / 8 || (uint64_t)qfl > SIZE_MAX / 8 || (uint64_t)ktfl > SIZE_MAX / 8 ||
-        (uint64_t)p->Dv > SIZE_MAX / 8)
-        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
-                            "host sdpa: problem too large for the scratch (Lq=%lld Lk=%lld D=%lld)",
-                            (long long)p->Lq, (long long)p->Lk, (long long)p->D);
-    hp->qb = qb;
-    hp->n_qblocks = n_qblocks;
-    hp->n_tasks = n_tasks;
-    hp->lds = lds;
-    hp->off_q = 0;
-    hp->off_kt = hp->off_q + round_up_floats((size_t)qfl);
-    hp->off_s = hp->off_kt + round_up_floats((size_t)ktfl);
-    hp->off_acc = hp->off_s + round_up_floats((size_t)sfl);
-    hp->thread_floats = hp->off_acc + round_up_floats((size_t)p->Dv > 0 ? (size_t)p->Dv : 1);
-    return CLATTN_SUCCESS;
-}
+/* ---- SDPA: dispatch between the fused path (fused.h) and the row-by-row path (rowwise.c) ---- */
 
 static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
@@ -502,7 +143,7 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
         hp->shared_floats = hp->fused_plan.shared_bytes / sizeof(float);
     } else {
         snprintf(plan->path, sizeof plan->path, "host-rowwise");
-        s = plan_tiling(ctx, &plan->p, st->num_threads, hp);
+        s = host_rowwise_plan(ctx, &plan->p, st->num_threads, hp);
     }
     if (s == CLATTN_SUCCESS) s = ensure_scratch(ctx, st, hp->thread_floats, hp->shared_floats);
     if (s != CLATTN_SUCCESS) {
@@ -558,7 +199,7 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         return CLATTN_SUCCESS;
     }
 
-    sdpa_args args = {
+    const host_rowwise_args args = {
         .p = p,
         .hp = hp,
         .scratch = st->scratch,
@@ -571,46 +212,7 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         .out = bufs->out.host,
         .probs = p->want_probs ? bufs->probs.host : NULL,
     };
-    host_pool_run(st->pool, hp->n_tasks, sdpa_task, &args);
-    return CLATTN_SUCCESS;
-}
-
-/* ---- nn.Linear ---------------------------------------------------------------------------- */
-
-static clattn_status host_linear(clattn_context *ctx, int64_t M, int64_t N, int64_t K, const clattn_buf *x,
-                                 int64_t x_off, int64_t ldx, const clattn_buf *w, int64_t w_off,
-                                 const clattn_buf *bias, int64_t b_off, clattn_buf *y, int64_t y_off,
-                                 int64_t ldy)
-{
-    const int64_t lim = sizeof(blasint) >= sizeof(int64_t) ? INT64_MAX : (int64_t)INT_MAX;
-    if (M <= 0 || N <= 0 || K <= 0 || M > lim || N > lim || K > lim || ldx > lim || ldy > lim)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "linear: M=%lld N=%lld K=%lld ldx=%lld ldy=%lld must be in 1..%lld",
-                            (long long)M, (long long)N, (long long)K, (long long)ldx, (long long)ldy,
-                            (long long)lim);
-    /* BLAS wants ld >= row length even when there is one row, where ld is never used. */
-    if (M == 1) {
-        if (ldx < K) ldx = K;
-        if (ldy < N) ldy = N;
-    }
-    if (ldx < K || ldy < N)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "linear: ldx=%lld < K=%lld or ldy=%lld < N=%lld",
-                            (long long)ldx, (long long)K, (long long)ldy, (long long)N);
-    if (x == NULL || x->host == NULL || w == NULL || w->host == NULL || y == NULL || y->host == NULL)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "linear: NULL x, w or y buffer");
-
-    const float *xp = (const float *)x->host + x_off;
-    const float *wp = (const float *)w->host + w_off;
-    float *yp = (float *)y->host + y_off;
-    float beta = 0.0f;
-    if (bias != NULL && bias->host != NULL) {
-        const float *bp = (const float *)bias->host + b_off;
-        for (int64_t m = 0; m < M; m++) memcpy(yp + m * ldy, bp, (size_t)N * sizeof(float));
-        beta = 1.0f;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)M, (blasint)N, (blasint)K, 1.0f, xp,
-                (blasint)ldx, wp, (blasint)K, beta, yp, (blasint)ldy);
+    host_rowwise_run(st->pool, &args);
     return CLATTN_SUCCESS;
 }
 

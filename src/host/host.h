@@ -1,0 +1,105 @@
+/*
+ * Private to the host backend: what backend.c (context, buffers, dispatch), rowwise.c (the row-by-row
+ * driver) and its stage files share. The stage files mirror kernels/:
+ *   scores.c        S = masked softcap(q·kᵀ·scale) + additive mask  (-inf where not allowed)
+ *   softmax.c       P = stable softmax(S) per row, in place; the probabilities row for probs
+ *   weighted_sum.c  out = P·V, skipping zero-probability keys
+ *   gemm.c          nn.Linear through BLAS (the only cblas.h include)
+ * All of them are built at -O3 (src/CMakeLists.txt). Not installed.
+ */
+#ifndef CLATTN_HOST_HOST_H
+#define CLATTN_HOST_HOST_H
+
+#include "backend.h"
+
+#include "fused.h"
+#include "pool.h"
+
+#define HOST_KB 16             /* keys per packed chunk (width of the score micro-kernel) */
+#define HOST_QB_MAX 32         /* query rows per task */
+#define HOST_ALIGN_FLOATS 16   /* 64-byte alignment of every scratch area */
+
+/* ctx->backend_data */
+typedef struct host_state {
+    host_pool *pool;
+    int num_threads;
+    float *scratch;        /* num_threads slices of per-thread scratch, shared by all plans */
+    size_t scratch_floats; /* capacity */
+} host_state;
+
+/* plan->backend_data: tiling of one problem. */
+typedef struct host_plan {
+    bool fused;         /* run the fused kernel (fused.h) with `fused_plan`; else the fields below */
+    host_fused_plan fused_plan;
+    int64_t qb;        /* query rows per task */
+    int64_t n_qblocks; /* ceil(Lq / qb) */
+    int64_t n_tasks;   /* B * Hq * n_qblocks */
+    int64_t lds;       /* row stride of the score scratch: Lk rounded up to HOST_KB */
+    /* per-thread slice layout, in floats */
+    size_t off_q, off_kt, off_s, off_acc, thread_floats;
+    size_t shared_floats; /* scratch before the per-thread slices (fused path: packed K/V) */
+} host_plan;
+
+/* One row-by-row run: the problem, its tiling, the scratch and the bound host buffers (absent ones NULL). */
+typedef struct host_rowwise_args {
+    const clattn_sdpa_problem *p;
+    const host_plan *hp;
+    float *scratch;
+    const float *q, *k, *v;
+    const uint8_t *mask_bool;
+    const float *mask_add;
+    const int32_t *kv_lengths;
+    float *out, *probs;
+} host_rowwise_args;
+
+/* ---- rowwise.c ---------------------------------------------------------------------------------- */
+
+/* Chooses the row-by-row tiling and the scratch layout of p for num_threads threads. */
+clattn_status host_rowwise_plan(clattn_context *ctx, const clattn_sdpa_problem *p, int num_threads, host_plan *hp);
+
+/* Runs the row-by-row path on the pool (one task per (b, h, block of qb query rows)). */
+void host_rowwise_run(host_pool *pool, const host_rowwise_args *a);
+
+/* ---- scores.c ------------------------------------------------------------------------------------ */
+
+/* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (masks come later). */
+void host_row_range(const clattn_sdpa_problem *p, int64_t i, int64_t lk, int64_t *lo, int64_t *hi);
+
+/* Raw scores q·kᵀ of query rows i0 .. i0+rows-1 of (b, h) (kv head hk) for the keys [lo[r], hi[r]) of
+ * each row r (rows with hi <= lo are skipped), into sc[r * lds + j]; keys are packed transposed in
+ * chunks of HOST_KB aligned to HOST_KB (so stores stay inside lds), covering [jlo, jhi). qpack: [rows][D]
+ * and kt: [D][HOST_KB] scratch. */
+void host_scores_block(const host_rowwise_args *a, int64_t b, int64_t h, int64_t hk, int64_t i0, int64_t rows,
+                       const int64_t *lo, const int64_t *hi, int64_t jlo, int64_t jhi, float *restrict qpack,
+                       float *restrict kt, float *restrict sc, int64_t lds);
+
+/* s[l, e) of query row i of (b, h): times scale, then softcap, then the mask (-inf where not allowed;
+ * an additive -inf stays -inf). e > l. */
+void host_scores_finish_row(const host_rowwise_args *a, int64_t b, int64_t h, int64_t i, int64_t l, int64_t e,
+                            float *restrict s);
+
+/* ---- softmax.c ------------------------------------------------------------------------------------- */
+
+/* Stable softmax of s[l, e) in place. Returns the end of the weighted range: l when no key has a
+ * comparable score (a zero row), else e; a NaN row stays NaN; masked keys get exactly 0. */
+int64_t host_softmax_row(float *restrict s, int64_t l, int64_t e);
+
+/* Probabilities row of query row i of (b, h): s[j] for j in [l, e), exactly 0 elsewhere over [0, Lk). */
+void host_probs_row(const host_rowwise_args *a, int64_t b, int64_t h, int64_t i, const float *restrict s,
+                    int64_t l, int64_t e);
+
+/* ---- weighted_sum.c --------------------------------------------------------------------------------- */
+
+/* Output row i of (b, h) (kv head hk): sum over j in [l, e) of w[j] · v_j, accumulated in acc[0, Dv);
+ * zeros when e <= l. A key with w[j] == 0 is skipped (its V row is never read). */
+void host_weighted_sum_row(const host_rowwise_args *a, int64_t b, int64_t h, int64_t hk, int64_t i,
+                           const float *restrict w, int64_t l, int64_t e, float *restrict acc);
+
+/* ---- gemm.c ----------------------------------------------------------------------------------------- */
+
+/* The backend's `linear` slot (see clattn_backend_i in core/backend.h): cblas_sgemm plus the bias. */
+clattn_status host_linear(clattn_context *ctx, int64_t M, int64_t N, int64_t K, const clattn_buf *x,
+                          int64_t x_off, int64_t ldx, const clattn_buf *w, int64_t w_off, const clattn_buf *bias,
+                          int64_t b_off, clattn_buf *y, int64_t y_off, int64_t ldy);
+
+#endif /* CLATTN_HOST_HOST_H */
