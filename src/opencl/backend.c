@@ -72,16 +72,16 @@ clattn_status clattn_cl_set_args(clattn_context *ctx, cl_kernel k, const char *k
 
 static clattn_status cl_buf_alloc(clattn_context *ctx, size_t bytes, clattn_buf *out)
 {
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
     out->host = NULL;
     out->dev = NULL;
     if (bytes == 0) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "buffer: size 0");
-    if (bytes > be->max_alloc)
+    if (bytes > cl->max_alloc)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
                             "buffer of %zu bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE (%llu bytes)", bytes,
-                            (unsigned long long)be->max_alloc);
-    CLATTN_CL_CREATE(out->dev, clCreateBuffer, be->context, CL_MEM_READ_WRITE, bytes, NULL);
+                            (unsigned long long)cl->max_alloc);
+    CLATTN_CL_CREATE(out->dev, clCreateBuffer, cl->context, CL_MEM_READ_WRITE, bytes, NULL);
 cleanup:
     return st;
 }
@@ -97,10 +97,10 @@ static void cl_buf_free(clattn_context *ctx, clattn_buf *buf)
 static clattn_status cl_buf_write(clattn_context *ctx, clattn_buf *dst, size_t dst_offset, const void *src,
                                   size_t bytes)
 {
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
     if (bytes == 0) return CLATTN_SUCCESS;
-    CLATTN_CL_CHECK(clEnqueueWriteBuffer(be->queue, dst->dev, CL_TRUE, dst_offset, bytes, src, 0, NULL, NULL));
+    CLATTN_CL_CHECK(clEnqueueWriteBuffer(cl->queue, dst->dev, CL_TRUE, dst_offset, bytes, src, 0, NULL, NULL));
 cleanup:
     return st;
 }
@@ -108,19 +108,19 @@ cleanup:
 static clattn_status cl_buf_read(clattn_context *ctx, const clattn_buf *src, size_t src_offset, void *dst,
                                  size_t bytes)
 {
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
     if (bytes == 0) return CLATTN_SUCCESS;
-    CLATTN_CL_CHECK(clEnqueueReadBuffer(be->queue, src->dev, CL_TRUE, src_offset, bytes, dst, 0, NULL, NULL));
+    CLATTN_CL_CHECK(clEnqueueReadBuffer(cl->queue, src->dev, CL_TRUE, src_offset, bytes, dst, 0, NULL, NULL));
 cleanup:
     return st;
 }
 
 static clattn_status cl_finish(clattn_context *ctx)
 {
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
-    CLATTN_CL_CHECK(clFinish(be->queue));
+    CLATTN_CL_CHECK(clFinish(cl->queue));
 cleanup:
     return st;
 }
@@ -153,12 +153,12 @@ static void tile_options(const tile_cfg *t, char *buf, size_t n)
 }
 
 /* First guess of a tile for an output of rows x cols, within the device's work-group limits. */
-static tile_cfg tile_guess(const clattn_cl_backend *be, int64_t rows, int64_t cols)
+static tile_cfg tile_guess(const clattn_cl_state *cl, int64_t rows, int64_t cols)
 {
     tile_cfg t;
     /* float16 on CPUs: PoCL does not vectorise across work-items, so the vector width is the SIMD
      * width (measured on PoCL/AVX-512: float16 with 4x16 work-groups ~1.3x float8); float4 on GPUs. */
-    int vw_pref = (be->type & CL_DEVICE_TYPE_GPU) ? 4 : 16;
+    int vw_pref = (cl->type & CL_DEVICE_TYPE_GPU) ? 4 : 16;
     t.vw = (int)pow2_ceil((uint64_t)(cols > 2 ? cols : 2));
     if (t.vw > vw_pref) t.vw = vw_pref;
     t.wpt_m = rows >= 4 ? 4 : (int)pow2_ceil((uint64_t)(rows > 1 ? rows : 1));
@@ -166,37 +166,37 @@ static tile_cfg tile_guess(const clattn_cl_backend *be, int64_t rows, int64_t co
     if (t.wg_n > 64 / t.vw) t.wg_n = 64 / t.vw; /* tiles of at most 64 columns */
     t.wg_m = (int)pow2_ceil((uint64_t)ceil_div(rows > 1 ? rows : 1, t.wpt_m));
     if (t.wg_m > 16) t.wg_m = 16;
-    while ((size_t)t.wg_m * (size_t)t.wg_n > be->max_wg || (size_t)t.wg_n > be->max_wi_sizes[0] ||
-           (size_t)t.wg_m > be->max_wi_sizes[1]) {
+    while ((size_t)t.wg_m * (size_t)t.wg_n > cl->max_wg || (size_t)t.wg_n > cl->max_wi_sizes[0] ||
+           (size_t)t.wg_m > cl->max_wi_sizes[1]) {
         if (t.wg_m >= t.wg_n && t.wg_m > 1) t.wg_m /= 2;
         else if (t.wg_n > 1) t.wg_n /= 2;
         else break;
     }
     t.tk = 16;
-    while (t.tk > 1 && (cl_ulong)t.tk * (cl_ulong)(t.wg_m * t.wpt_m + t.wg_n * t.vw) * 4 > be->local_mem / 2) t.tk /= 2;
+    while (t.tk > 1 && (cl_ulong)t.tk * (cl_ulong)(t.wg_m * t.wpt_m + t.wg_n * t.vw) * 4 > cl->local_mem / 2) t.tk /= 2;
     return t;
 }
 
 /* Builds a tiled kernel, shrinking the tile until the kernel's work-group size and local memory fit. */
-static clattn_status make_tiled_kernel(clattn_context *ctx, clattn_cl_backend *be, const char *stage,
+static clattn_status make_tiled_kernel(clattn_context *ctx, clattn_cl_state *cl, const char *source,
                                        const char *kname, int64_t rows, int64_t cols, tile_cfg *cfg,
                                        cl_kernel *kernel)
 {
     clattn_status st = CLATTN_SUCCESS;
     cl_kernel k = NULL;
     char options[160];
-    tile_cfg t = tile_guess(be, rows, cols);
+    tile_cfg t = tile_guess(cl, rows, cols);
     *kernel = NULL;
 
     for (;;) {
         size_t kwg = 0;
         cl_ulong klocal = 0;
         tile_options(&t, options, sizeof options);
-        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, stage, options, kname, &k));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, be->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, be->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
+        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, source, options, kname, &k));
+        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
+        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
         bool wg_ok = (size_t)t.wg_m * (size_t)t.wg_n <= kwg;
-        bool local_ok = klocal <= be->local_mem;
+        bool local_ok = klocal <= cl->local_mem;
         if (wg_ok && local_ok) break;
         clReleaseKernel(k);
         k = NULL;
@@ -212,7 +212,7 @@ static clattn_status make_tiled_kernel(clattn_context *ctx, clattn_cl_backend *b
             st = clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
                               "%s: even a 1x1 work-group does not fit this device (kernel work-group size %zu, "
                               "local memory %llu of %llu bytes)",
-                              kname, kwg, (unsigned long long)klocal, (unsigned long long)be->local_mem);
+                              kname, kwg, (unsigned long long)klocal, (unsigned long long)cl->local_mem);
             goto cleanup;
         }
     }
@@ -244,16 +244,16 @@ static int64_t reduction_chunk(const tile_cfg *t)
 /* Softmax: on GPUs one work-group of sm_wg items per row (clattn_softmax); elsewhere one work-item
  * per row with vector loads (clattn_softmax_rows), sm_wg rows per work-group, unless rows are so long
  * that one item would exceed LOOP_BUDGET. */
-static clattn_status make_softmax_kernel(clattn_context *ctx, clattn_cl_backend *be, int64_t Lk, bool want_probs,
+static clattn_status make_softmax_kernel(clattn_context *ctx, clattn_cl_state *cl, int64_t Lk, bool want_probs,
                                          cl_plan *pd)
 {
     clattn_status st = CLATTN_SUCCESS;
     cl_kernel k = NULL;
     char options[64];
     /* The per-row kernel runs about Lk / VW * (3 + VW when writing probs) loop iterations per item. */
-    const int sm_vw = (be->type & CL_DEVICE_TYPE_GPU) ? 4 : 8;
+    const int sm_vw = (cl->type & CL_DEVICE_TYPE_GPU) ? 4 : 8;
     const int64_t row_iters = ceil_div(Lk, sm_vw) * (3 + (want_probs ? sm_vw : 0)) + 4 * sm_vw;
-    const bool per_row_group = (be->type & CL_DEVICE_TYPE_GPU) != 0 || row_iters > LOOP_BUDGET;
+    const bool per_row_group = (cl->type & CL_DEVICE_TYPE_GPU) != 0 || row_iters > LOOP_BUDGET;
     const char *kname = per_row_group ? "clattn_softmax" : "clattn_softmax_rows";
     size_t w = per_row_group ? 256 : 4;
     if (per_row_group) {
@@ -262,17 +262,17 @@ static clattn_status make_softmax_kernel(clattn_context *ctx, clattn_cl_backend 
         size_t need = pow2_ceil((uint64_t)(Lk > 1 ? Lk : 1));
         if (w > need) w = need;
     }
-    if (w > pow2_floor(be->max_wg)) w = pow2_floor(be->max_wg);
-    if (w > pow2_floor(be->max_wi_sizes[0])) w = pow2_floor(be->max_wi_sizes[0]);
+    if (w > pow2_floor(cl->max_wg)) w = pow2_floor(cl->max_wg);
+    if (w > pow2_floor(cl->max_wi_sizes[0])) w = pow2_floor(cl->max_wi_sizes[0]);
 
     for (;;) {
         size_t kwg = 0;
         cl_ulong klocal = 0;
         snprintf(options, sizeof options, "-D SM_WG=%zu -D VW=%d", w, sm_vw);
-        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "softmax.cl", options, kname, &k));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, be->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, be->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
-        if (w <= kwg && klocal <= be->local_mem) break;
+        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "softmax.cl", options, kname, &k));
+        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
+        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
+        if (w <= kwg && klocal <= cl->local_mem) break;
         clReleaseKernel(k);
         k = NULL;
         if (w == 1) {
@@ -307,7 +307,7 @@ static void cl_sdpa_release(clattn_context *ctx, clattn_sdpa_plan *plan)
 
 static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     const clattn_sdpa_problem *p = &plan->p;
     clattn_status st = CLATTN_SUCCESS;
     cl_plan *pd = clattn_calloc(1, sizeof *pd);
@@ -315,7 +315,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
 
     clattn_cl_path path = CLATTN_CL_PATH_AUTO;
     CLATTN_GOTO_IF(clattn_cl_path_from_env(ctx, &path));
-    CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, be, p, path, &pd->fused, &plan->workspace_bytes));
+    CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, p, path, &pd->fused, &plan->workspace_bytes));
     if (pd->fused) {
         snprintf(plan->path, sizeof plan->path, "fused");
         plan->backend_data = pd;
@@ -329,7 +329,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
 
     /* Chunks: as many (b, h) pairs as the workspace cap allows, else rows of one pair; and at most
      * MAX_GRID_GROUPS pairs and rows per launch (some GPUs allow no more groups in grid dims 1 and 2). */
-    cl_ulong cap = be->max_alloc / 2;
+    cl_ulong cap = cl->max_alloc / 2;
     if (cap > WORKSPACE_CAP) cap = WORKSPACE_CAP;
     const int64_t row_bytes = p->Lk * (int64_t)sizeof(float);
     int64_t nbh = BH < MAX_GRID_GROUPS ? BH : MAX_GRID_GROUPS;
@@ -357,11 +357,11 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
     pd->nrows = nrows;
     plan->workspace_bytes = need_ws ? (size_t)nbh * (size_t)nrows * (size_t)row_bytes : 0;
     if (need_ws)
-        CLATTN_CL_CREATE(pd->workspace, clCreateBuffer, be->context, CL_MEM_READ_WRITE, plan->workspace_bytes, NULL);
+        CLATTN_CL_CREATE(pd->workspace, clCreateBuffer, cl->context, CL_MEM_READ_WRITE, plan->workspace_bytes, NULL);
 
-    CLATTN_GOTO_IF(make_tiled_kernel(ctx, be, "scores.cl", "clattn_scores", pd->nrows, p->Lk, &pd->sc, &pd->scores));
-    CLATTN_GOTO_IF(make_softmax_kernel(ctx, be, p->Lk, p->want_probs, pd));
-    CLATTN_GOTO_IF(make_tiled_kernel(ctx, be, "weighted_sum.cl", "clattn_weighted_sum", pd->nrows, p->Dv, &pd->ws,
+    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "scores.cl", "clattn_scores", pd->nrows, p->Lk, &pd->sc, &pd->scores));
+    CLATTN_GOTO_IF(make_softmax_kernel(ctx, cl, p->Lk, p->want_probs, pd));
+    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "weighted_sum.cl", "clattn_weighted_sum", pd->nrows, p->Dv, &pd->ws,
                                      &pd->wsum));
     pd->kchunk = reduction_chunk(&pd->ws);
     pd->dchunk = reduction_chunk(&pd->sc);
@@ -414,11 +414,11 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
     const cl_uint num_wait = sync->num_wait;
     const cl_event *wait_list = sync->wait_list;
     cl_event *event = sync->event;
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     const clattn_sdpa_problem *p = &plan->p;
     cl_plan *pd = plan->backend_data;
     clattn_status st = CLATTN_SUCCESS;
-    enqueue_state es = {be->queue, num_wait, wait_list, event != NULL, true, NULL};
+    enqueue_state es = {cl->queue, num_wait, wait_list, event != NULL, true, NULL};
     if (event) *event = NULL;
     if (!pd) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "sdpa_run: plan was not prepared");
     if ((num_wait > 0) != (wait_list != NULL))
@@ -433,7 +433,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
         (do_scores && p->mask_kind != CLATTN_MASK_NONE && !bufs->mask.dev) ||
         (has_rows && p->use_kv_lengths && !bufs->kv_lengths.dev) || (do_scores && p->want_probs && !bufs->probs.dev))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "sdpa: a required buffer is NULL");
-    if (pd->fused) return clattn_cl_fused_run(ctx, be, pd->fused, p, bufs, num_wait, wait_list, event);
+    if (pd->fused) return clattn_cl_fused_run(ctx, cl, pd->fused, p, bufs, num_wait, wait_list, event);
 
     /* Kernel arguments (types match the kernels: long = cl_long, int = cl_int). */
     clattn_cl_view qv = clattn_cl_view_of(bufs->q.dev, &p->q, true), kv = clattn_cl_view_of(bufs->k.dev, &p->k, true),
@@ -510,7 +510,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
 
     if (es.first) {
         /* Nothing to compute (empty problem): still honour the wait list and return an event. */
-        CLATTN_CL_CHECK(clEnqueueMarkerWithWaitList(be->queue, num_wait, num_wait ? wait_list : NULL,
+        CLATTN_CL_CHECK(clEnqueueMarkerWithWaitList(cl->queue, num_wait, num_wait ? wait_list : NULL,
                                                     event ? &es.last : NULL));
     }
     if (event) {
@@ -531,17 +531,17 @@ static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const cla
     const cl_uint num_wait = sync->num_wait;
     const cl_event *wait_list = sync->wait_list;
     cl_event *event = sync->event;
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
     static const char *const knames[2] = {"clattn_f16_to_f32", "clattn_f32_to_f16"};
     if (event) *event = NULL;
     /* Both kernels are created once per context (at the first fp16 plan: view NULL) and kept. */
     for (int i = 0; i < 2; i++)
-        if (!be->convert_kernels[i])
-            CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "convert.cl", "", knames[i], &be->convert_kernels[i]));
+        if (!cl->convert_kernels[i])
+            CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "convert.cl", "", knames[i], &cl->convert_kernels[i]));
     if (!view) goto cleanup;
     const char *kname = knames[to_f16];
-    cl_kernel k = be->convert_kernels[to_f16];
+    cl_kernel k = cl->convert_kernels[to_f16];
     clattn_cl_view hv = clattn_cl_view_of(f16->dev, view, true);
     const cl_mem fm = f32->dev;
     const cl_long d1 = view->dims[1], d2 = view->dims[2], d3 = view->dims[3], n = view->dims[0] * d1 * d2 * d3,
@@ -549,7 +549,7 @@ static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const cla
     const clattn_karg a[] = {KVIEW(hv), KARG(d1), KARG(d2), KARG(d3), KARG(n), KARG(fm), KARG(foff)};
     CLATTN_GOTO_IF(clattn_cl_set_args(ctx, k, kname, a, sizeof a / sizeof a[0]));
     const size_t global = (size_t)ceil_div(n, 64) * 64;
-    CLATTN_CL_CHECK(clEnqueueNDRangeKernel(be->queue, k, 1, NULL, &global, NULL, num_wait,
+    CLATTN_CL_CHECK(clEnqueueNDRangeKernel(cl->queue, k, 1, NULL, &global, NULL, num_wait,
                                            num_wait ? wait_list : NULL, event));
 cleanup:
     return st;
@@ -559,17 +559,17 @@ cleanup:
 
 static void cl_destroy(clattn_context *ctx)
 {
-    clattn_cl_backend *be = ctx ? ctx->backend_data : NULL;
-    if (!be) return;
-    if (be->queue) clFinish(be->queue);
-    if (be->bias_kernel) clReleaseKernel(be->bias_kernel);
+    clattn_cl_state *cl = ctx ? ctx->backend_data : NULL;
+    if (!cl) return;
+    if (cl->queue) clFinish(cl->queue);
+    if (cl->bias_kernel) clReleaseKernel(cl->bias_kernel);
     for (int i = 0; i < 2; i++)
-        if (be->convert_kernels[i]) clReleaseKernel(be->convert_kernels[i]);
-    clattn_cl_program_cache_clear(be);
-    if (be->queue) clReleaseCommandQueue(be->queue);
-    if (be->context) clReleaseContext(be->context);
-    if (be->device) clReleaseDevice(be->device);
-    free(be);
+        if (cl->convert_kernels[i]) clReleaseKernel(cl->convert_kernels[i]);
+    clattn_cl_program_cache_clear(cl);
+    if (cl->queue) clReleaseCommandQueue(cl->queue);
+    if (cl->context) clReleaseContext(cl->context);
+    if (cl->device) clReleaseDevice(cl->device);
+    free(cl);
     ctx->backend_data = NULL;
 }
 
@@ -617,15 +617,15 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
                                        cl_command_queue queue)
 {
     clattn_status st = CLATTN_SUCCESS;
-    clattn_cl_backend *be = NULL;
+    clattn_cl_state *cl = NULL;
     if (!ctx || !device || (queue && !context) || (!queue && context))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_cl_backend_create: need a device, and either a context and a queue or neither");
 
-    be = clattn_calloc(1, sizeof *be);
-    if (!be) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "OpenCL backend: out of host memory");
+    cl = clattn_calloc(1, sizeof *cl);
+    if (!cl) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "OpenCL backend: out of host memory");
 
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof be->platform, &be->platform, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof cl->platform, &cl->platform, NULL));
     if (queue) {
         cl_context qctx = NULL;
         cl_device_id qdev = NULL;
@@ -643,36 +643,36 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
             goto cleanup;
         }
         CLATTN_CL_CHECK(clRetainContext(context));
-        be->context = context;
+        cl->context = context;
         CLATTN_CL_CHECK(clRetainCommandQueue(queue));
-        be->queue = queue;
+        cl->queue = queue;
         CLATTN_CL_CHECK(clRetainDevice(device));
-        be->device = device;
+        cl->device = device;
     } else {
         CLATTN_CL_CHECK(clRetainDevice(device));
-        be->device = device;
-        cl_context_properties cprops[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)be->platform, 0};
-        CLATTN_CL_CREATE(be->context, clCreateContext, cprops, 1, &device, NULL, NULL);
-        CLATTN_CL_CREATE(be->queue, clCreateCommandQueue, be->context, device, 0);
+        cl->device = device;
+        cl_context_properties cprops[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)cl->platform, 0};
+        CLATTN_CL_CREATE(cl->context, clCreateContext, cprops, 1, &device, NULL, NULL);
+        CLATTN_CL_CREATE(cl->queue, clCreateCommandQueue, cl->context, device, 0);
     }
 
     cl_uint cus = 0;
     cl_ulong local_mem = 0;
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof be->type, &be->type, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof be->max_wg, &be->max_wg, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof be->max_wi_sizes, be->max_wi_sizes, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof cl->type, &cl->type, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof cl->max_wg, &cl->max_wg, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof cl->max_wi_sizes, cl->max_wi_sizes, NULL));
     CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local_mem, &local_mem, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof be->max_alloc, &be->max_alloc, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof be->global_mem, &be->global_mem, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof cl->max_alloc, &cl->max_alloc, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof cl->global_mem, &cl->global_mem, NULL));
     CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL));
-    be->local_mem = local_mem;
+    cl->local_mem = local_mem;
 
     clattn_device_info *info = &ctx->info;
     memset(info, 0, sizeof *info);
     info->backend = CLATTN_BACKEND_OPENCL;
     /* The names are not only informational: they choose kernel variants (is_rusticl() in fused.c picks
      * the loop-budget limits llvmpipe needs for correct results), so failing to read them fails creation. */
-    cl_int name_err = info_string(NULL, be->platform, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name);
+    cl_int name_err = info_string(NULL, cl->platform, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name);
     if (name_err == CL_SUCCESS)
         name_err = info_string(device, NULL, CL_DEVICE_NAME, info->device_name, sizeof info->device_name);
     if (name_err != CL_SUCCESS) {
@@ -683,20 +683,20 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
     info_string(device, NULL, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
     info_string(device, NULL, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);
     info->num_threads = (int)cus;
-    info->global_mem_bytes = be->global_mem;
-    info->local_mem_bytes = be->local_mem;
-    info->max_work_group_size = be->max_wg;
+    info->global_mem_bytes = cl->global_mem;
+    info->local_mem_bytes = cl->local_mem;
+    info->max_work_group_size = cl->max_wg;
 
     ctx->be = &cl_backend_iface;
-    ctx->backend_data = be;
-    be = NULL;
+    ctx->backend_data = cl;
+    cl = NULL;
 
 cleanup:
-    if (be) {
-        if (be->queue) clReleaseCommandQueue(be->queue);
-        if (be->context) clReleaseContext(be->context);
-        if (be->device) clReleaseDevice(be->device);
-        free(be);
+    if (cl) {
+        if (cl->queue) clReleaseCommandQueue(cl->queue);
+        if (cl->context) clReleaseContext(cl->context);
+        if (cl->device) clReleaseDevice(cl->device);
+        free(cl);
     }
     return st;
 }

@@ -95,7 +95,7 @@ static void pick_vv(int64_t Dv, int vmax, int *vv, int *dvp)
     *dvp = (int)(fl_ceil_div(Dv, w) * w);
 }
 
-static clattn_status build(clattn_context *ctx, clattn_cl_backend *be, clattn_cl_fused *f, int64_t D, bool *fits)
+static clattn_status build(clattn_context *ctx, clattn_cl_state *cl, clattn_cl_fused *f, int64_t D, bool *fits)
 {
     clattn_status st = CLATTN_SUCCESS;
     char opts[256];
@@ -107,20 +107,20 @@ static clattn_status build(clattn_context *ctx, clattn_cl_backend *be, clattn_cl
              "-D USE_FMA=%d -D DIRECT=%d -D SW_PREFETCH=%d",
              (long long)D, f->dvp, f->vv, f->vk, f->tk, f->wg, f->rpw, f->klw, f->krow, f->use_fma, direct,
              direct && f->sw_prefetch);
-    CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "fused.cl", opts, "clattn_fused", &f->kernel));
-    CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(f->kernel, be->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
+    CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "fused.cl", opts, "clattn_fused", &f->kernel));
+    CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(f->kernel, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
     CLATTN_CL_CHECK(
-        clGetKernelWorkGroupInfo(f->kernel, be->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
-    if ((size_t)f->wg > kwg || klocal > be->local_mem) {
+        clGetKernelWorkGroupInfo(f->kernel, cl->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
+    if ((size_t)f->wg > kwg || klocal > cl->local_mem) {
         clReleaseKernel(f->kernel);
         f->kernel = NULL;
         return CLATTN_SUCCESS;
     }
-    CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "fused.cl", opts, "clattn_fused_merge", &f->merge));
+    CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "fused.cl", opts, "clattn_fused_merge", &f->merge));
     kwg = 0;
-    CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(f->merge, be->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
+    CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(f->merge, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
     f->merge_wg = 1;
-    while (f->merge_wg * 2 <= (size_t)fl_min(64, f->dvp) && f->merge_wg * 2 <= kwg && f->merge_wg * 2 <= be->max_wi_sizes[0])
+    while (f->merge_wg * 2 <= (size_t)fl_min(64, f->dvp) && f->merge_wg * 2 <= kwg && f->merge_wg * 2 <= cl->max_wi_sizes[0])
         f->merge_wg *= 2;
     *fits = true;
 cleanup:
@@ -136,7 +136,7 @@ void clattn_cl_fused_release(clattn_cl_fused *fl)
     free(fl);
 }
 
-clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be, const clattn_sdpa_problem *p,
+clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, const clattn_sdpa_problem *p,
                                       clattn_cl_path path, clattn_cl_fused **fl, size_t *workspace_bytes)
 {
     clattn_status st = CLATTN_SUCCESS;
@@ -146,7 +146,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be
     if (path == CLATTN_CL_PATH_CHAIN || p->want_probs) return CLATTN_SUCCESS;
     if (p->D < 1 || p->D > FLASH_MAX_D || p->Dv < 1 || p->Dv > FLASH_MAX_D || p->Hkv < 1) return CLATTN_SUCCESS;
     const bool rusticl = is_rusticl(ctx);
-    const bool gpu = (be->type & CL_DEVICE_TYPE_GPU) != 0;
+    const bool gpu = (cl->type & CL_DEVICE_TYPE_GPU) != 0;
 
     f = clattn_calloc(1, sizeof *f);
     if (!f) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "sdpa plan: out of host memory");
@@ -166,7 +166,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be
     pick_vv(p->Dv, vmax, &f->vv, &f->dvp);
     {
         cl_device_fp_config fp = 0;
-        if (clGetDeviceInfo(be->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
+        if (clGetDeviceInfo(cl->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
             f->use_fma = (fp & CL_FP_FMA) ? 1 : 0;
     }
     f->klw = vmax;
@@ -200,16 +200,16 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be
     /* PoCL (Clang inside): software prefetch in the direct decode kernel (see fused.cl) */
     f->sw_prefetch = strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
     f->wg = (int)fl_min(wg_pref, fl_pow2_ceil(want_wg));
-    while ((size_t)f->wg > be->max_wg || (size_t)f->wg > be->max_wi_sizes[0]) f->wg /= 2;
+    while ((size_t)f->wg > cl->max_wg || (size_t)f->wg > cl->max_wi_sizes[0]) f->wg /= 2;
     if (f->wg < 1) f->wg = 1;
     f->tk = gpu ? 32 : (rusticl ? 16 : 64);
     /* Local memory: K and V tiles, at most half of the device's local memory. */
-    while (f->tk > f->vk && (cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > be->local_mem / 2) f->tk /= 2;
-    if ((cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > be->local_mem) goto unsupported;
+    while (f->tk > f->vk && (cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > cl->local_mem / 2) f->tk /= 2;
+    if ((cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > cl->local_mem) goto unsupported;
 
     for (;;) {
         bool fits = false;
-        CLATTN_GOTO_IF(build(ctx, be, f, p->D, &fits));
+        CLATTN_GOTO_IF(build(ctx, cl, f, p->D, &fits));
         if (fits) break;
         if (f->wg > 1) f->wg /= 2;
         else if (f->tk > f->vk) f->tk /= 2;
@@ -246,7 +246,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be
     f->nbh = fl_min(fl_max(pairs, 1), FLASH_MAX_GRID_GROUPS);
     f->nrr = rows;
     if (np > 1 && pairs > 0 && rows > 0) {
-        cl_ulong cap = be->max_alloc / 2;
+        cl_ulong cap = cl->max_alloc / 2;
         if (cap > FLASH_WORKSPACE_CAP) cap = FLASH_WORKSPACE_CAP;
         const cl_ulong row_bytes = (cl_ulong)np * (cl_ulong)(f->dvp + FLASH_HDR) * sizeof(float);
         const cl_ulong pair_bytes = row_bytes * (cl_ulong)rows;
@@ -259,7 +259,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be
             if (f->nrr < bm) goto unsupported;
         }
         *workspace_bytes = (size_t)((cl_ulong)f->nbh * (cl_ulong)f->nrr * row_bytes);
-        CLATTN_CL_CREATE(f->ws, clCreateBuffer, be->context, CL_MEM_READ_WRITE, *workspace_bytes, NULL);
+        CLATTN_CL_CREATE(f->ws, clCreateBuffer, cl->context, CL_MEM_READ_WRITE, *workspace_bytes, NULL);
     }
     *fl = f;
     return CLATTN_SUCCESS;
@@ -276,12 +276,12 @@ cleanup:
 
 
 /* Enqueues one kernel; the first waits for the caller's list; *last keeps the latest event when wanted. */
-static clattn_status fl_enqueue(clattn_context *ctx, clattn_cl_backend *be, cl_kernel k, const char *kname,
+static clattn_status fl_enqueue(clattn_context *ctx, clattn_cl_state *cl, cl_kernel k, const char *kname,
                                 const size_t global[3], const size_t local[3], cl_uint *num_wait,
                                 const cl_event *wait_list, bool want_event, cl_event *last)
 {
     cl_event ev = NULL;
-    cl_int err = clEnqueueNDRangeKernel(be->queue, k, 3, NULL, global, local, *num_wait,
+    cl_int err = clEnqueueNDRangeKernel(cl->queue, k, 3, NULL, global, local, *num_wait,
                                         *num_wait ? wait_list : NULL, want_event ? &ev : NULL);
     if (err != CL_SUCCESS)
         return clattn_error(ctx, err == CL_OUT_OF_HOST_MEMORY || err == CL_MEM_OBJECT_ALLOCATION_FAILURE
@@ -296,7 +296,7 @@ static clattn_status fl_enqueue(clattn_context *ctx, clattn_cl_backend *be, cl_k
     return CLATTN_SUCCESS;
 }
 
-clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_backend *be, clattn_cl_fused *f,
+clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clattn_cl_fused *f,
                                   const clattn_sdpa_problem *p, const clattn_sdpa_bufs *bufs, cl_uint num_wait,
                                   const cl_event *wait_list, cl_event *event)
 {
@@ -332,7 +332,7 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_backend *be, cl
             CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->kernel, "clattn_fused", fa, sizeof fa / sizeof fa[0]));
             const size_t local[3] = {(size_t)f->wg, 1, 1};
             const size_t global[3] = {(size_t)fl_ceil_div(nrr, bm) * (size_t)f->wg, (size_t)np, (size_t)nbh};
-            CLATTN_GOTO_IF(fl_enqueue(ctx, be, f->kernel, "clattn_fused", global, local, &nw, wait_list,
+            CLATTN_GOTO_IF(fl_enqueue(ctx, cl, f->kernel, "clattn_fused", global, local, &nw, wait_list,
                                       want_event, &last));
             if (np > 1) {
                 const clattn_karg ma[] = {KARG(ws),   KVIEW(ov),  KARG(Hkv),   KARG(group), KARG(Dv),
@@ -341,14 +341,14 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_backend *be, cl
                 const size_t mlocal[3] = {f->merge_wg, 1, 1};
                 const size_t mglobal[3] = {(size_t)fl_ceil_div(p->Dv, (int64_t)f->merge_wg) * f->merge_wg,
                                            (size_t)nrr, (size_t)nbh};
-                CLATTN_GOTO_IF(fl_enqueue(ctx, be, f->merge, "clattn_fused_merge", mglobal, mlocal, &nw, wait_list,
+                CLATTN_GOTO_IF(fl_enqueue(ctx, cl, f->merge, "clattn_fused_merge", mglobal, mlocal, &nw, wait_list,
                                           want_event, &last));
             }
         }
     }
     if (nw == num_wait && (num_wait > 0 || want_event) && last == NULL) {
         /* Nothing enqueued (empty problem): still honour the wait list and return an event. */
-        CLATTN_CL_CHECK(clEnqueueMarkerWithWaitList(be->queue, num_wait, num_wait ? wait_list : NULL,
+        CLATTN_CL_CHECK(clEnqueueMarkerWithWaitList(cl->queue, num_wait, num_wait ? wait_list : NULL,
                                                     want_event ? &last : NULL));
     }
     if (event) {

@@ -25,11 +25,11 @@ clattn_status clattn_cl_path_from_env(clattn_context *ctx, clattn_cl_path *path)
  * prepared path (kernels built, workspace allocated, *workspace_bytes set) or NULL when the chain
  * should serve the plan (probabilities wanted, D or Dv outside [1, 256], CLATTN_CL_PATH=chain, or
  * auto on a device where the fused path is not enabled). */
-clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_backend *be, const clattn_sdpa_problem *p,
+clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, const clattn_sdpa_problem *p,
                                       clattn_cl_path path, clattn_cl_fused **fl, size_t *workspace_bytes);
 
 /* Enqueues the fused path (same contract as the backend's sdpa_run; buffers already checked). */
-clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_backend *be, clattn_cl_fused *fl,
+clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clattn_cl_fused *fl,
                                   const clattn_sdpa_problem *p, const clattn_sdpa_bufs *bufs, cl_uint num_wait,
                                   const cl_event *wait_list, cl_event *event);
 

@@ -61,25 +61,25 @@ static clattn_status clblast_status(clattn_context *ctx, CLBlastStatusCode code,
 }
 
 /* y = bias broadcast over rows (or 0), through kernels/bias.cl. */
-static clattn_status fill_bias(clattn_context *ctx, clattn_cl_backend *be, int64_t M, int64_t N,
+static clattn_status fill_bias(clattn_context *ctx, clattn_cl_state *cl, int64_t M, int64_t N,
                                const clattn_buf *bias, int64_t b_off, clattn_buf *y, int64_t y_off, int64_t ldy)
 {
     clattn_status st = CLATTN_SUCCESS;
-    if (!be->bias_kernel)
-        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, be, "bias.cl", "", "clattn_bias_fill", &be->bias_kernel));
+    if (!cl->bias_kernel)
+        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "bias.cl", "", "clattn_bias_fill", &cl->bias_kernel));
     cl_mem ym = y->dev, bm = bias ? bias->dev : NULL;
     const cl_long yo = y_off, ld = ldy, bo = b_off, m = M, n = N;
     const cl_int has_bias = bm != NULL;
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 0, sizeof ym, &ym));
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 1, sizeof yo, &yo));
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 2, sizeof ld, &ld));
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 3, sizeof bm, &bm));
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 4, sizeof bo, &bo));
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 5, sizeof has_bias, &has_bias));
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 6, sizeof m, &m));
-    CLATTN_CL_CHECK(clSetKernelArg(be->bias_kernel, 7, sizeof n, &n));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 0, sizeof ym, &ym));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 1, sizeof yo, &yo));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 2, sizeof ld, &ld));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 3, sizeof bm, &bm));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 4, sizeof bo, &bo));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 5, sizeof has_bias, &has_bias));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 6, sizeof m, &m));
+    CLATTN_CL_CHECK(clSetKernelArg(cl->bias_kernel, 7, sizeof n, &n));
     const size_t global[2] = {(size_t)N, (size_t)M};
-    CLATTN_CL_CHECK(clEnqueueNDRangeKernel(be->queue, be->bias_kernel, 2, NULL, global, NULL, 0, NULL, NULL));
+    CLATTN_CL_CHECK(clEnqueueNDRangeKernel(cl->queue, cl->bias_kernel, 2, NULL, global, NULL, 0, NULL, NULL));
 cleanup:
     return st;
 }
@@ -89,7 +89,7 @@ clattn_status clattn_cl_linear(clattn_context *ctx, int64_t M, int64_t N, int64_
                                const clattn_buf *bias, int64_t b_off, clattn_buf *y, int64_t y_off,
                                int64_t ldy)
 {
-    clattn_cl_backend *be = ctx->backend_data;
+    clattn_cl_state *cl = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
     if (M < 0 || N < 0 || K < 0 || x_off < 0 || w_off < 0 || b_off < 0 || y_off < 0 || ldx < K || ldy < N ||
         !y || (M > 0 && N > 0 && !y->dev) || (M > 0 && N > 0 && K > 0 && (!x || !x->dev || !w || !w->dev)))
@@ -99,14 +99,14 @@ clattn_status clattn_cl_linear(clattn_context *ctx, int64_t M, int64_t N, int64_
     if (M == 0 || N == 0) return CLATTN_SUCCESS; /* CLBlast rejects empty GEMMs */
 
     const bool has_bias = bias && bias->dev;
-    if (has_bias || K == 0) CLATTN_GOTO_IF(fill_bias(ctx, be, M, N, has_bias ? bias : NULL, b_off, y, y_off, ldy));
+    if (has_bias || K == 0) CLATTN_GOTO_IF(fill_bias(ctx, cl, M, N, has_bias ? bias : NULL, b_off, y, y_off, ldy));
     if (K == 0) goto cleanup; /* y = bias (or 0) */
 
     pthread_mutex_lock(&clblast_mutex);
     CLBlastStatusCode code = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)M,
                                           (size_t)N, (size_t)K, 1.0f, x->dev, (size_t)x_off, (size_t)ldx, w->dev,
                                           (size_t)w_off, (size_t)K, has_bias ? 1.0f : 0.0f, y->dev, (size_t)y_off,
-                                          (size_t)ldy, &be->queue, NULL);
+                                          (size_t)ldy, &cl->queue, NULL);
     pthread_mutex_unlock(&clblast_mutex);
     if (code != CLBlastSuccess) st = clblast_status(ctx, code, M, N, K);
 

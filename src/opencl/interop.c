@@ -39,10 +39,10 @@ clattn_status clattn_context_get_cl(const clattn_context *ctx, cl_context *conte
                                     cl_command_queue *queue)
 {
     if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_get_cl: ctx is NULL");
-    const clattn_cl_backend *be = ctx->info.backend == CLATTN_BACKEND_OPENCL ? ctx->backend_data : NULL;
-    if (context) *context = be ? be->context : NULL;
-    if (device) *device = be ? be->device : NULL;
-    if (queue) *queue = be ? be->queue : NULL;
+    const clattn_cl_state *cl = ctx->info.backend == CLATTN_BACKEND_OPENCL ? ctx->backend_data : NULL;
+    if (context) *context = cl ? cl->context : NULL;
+    if (device) *device = cl ? cl->device : NULL;
+    if (queue) *queue = cl ? cl->queue : NULL;
     return CLATTN_SUCCESS;
 }
 

@@ -125,7 +125,7 @@ typedef struct clattn_cl_program_entry {
 } clattn_cl_program_entry;
 
 /* ctx->backend_data of an OpenCL context. */
-typedef struct clattn_cl_backend {
+typedef struct clattn_cl_state {
     cl_platform_id platform;
     cl_context context;
     cl_device_id device;
@@ -139,24 +139,24 @@ typedef struct clattn_cl_backend {
     clattn_cl_program_entry *programs; /* cache, owned */
     cl_kernel bias_kernel;    /* bias.cl, built on the first linear() with a bias */
     cl_kernel convert_kernels[2]; /* convert.cl: [0] f16->f32, [1] f32->f16; built by the first fp16 plan */
-} clattn_cl_backend;
+} clattn_cl_state;
 
 /* ---- programs (program.c) ---------------------------------------------------------------------- */
 
 /* Returns (in *program, NOT retained: the cache owns it) the program built from common.cl followed by
- * `stage` (e.g. "scores.cl") with `options` (the -D list; "-cl-std=CL1.2" is added). Sources come from
+ * `source` (e.g. "scores.cl") with `options` (the -D list; "-cl-std=CL1.2" is added). Sources come from
  * clattn_kernel_sources[] or, when the environment variable CLATTN_KERNEL_DIR is set, from files in that
  * folder. Errors: CLATTN_ERROR_IO (file missing), CLATTN_ERROR_KERNEL_BUILD (options and build log in the
  * message), CLATTN_ERROR_OPENCL, CLATTN_ERROR_OUT_OF_MEMORY. */
-clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, const char *stage,
+clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_state *cl, const char *source,
                                     const char *options, cl_program *program);
 
 /* Creates kernel `name` of a cached program (caller releases it). */
-clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_backend *be, const char *stage,
+clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_state *cl, const char *source,
                                       const char *options, const char *name, cl_kernel *kernel);
 
 /* Releases every cached program. */
-void clattn_cl_program_cache_clear(clattn_cl_backend *be);
+void clattn_cl_program_cache_clear(clattn_cl_state *cl);
 
 /* ---- GEMM (gemm.c) ------------------------------------------------------------------------------ */
 

@@ -1,10 +1,10 @@
 /*
  * OpenCL program assembly, build and per-context cache.
  *
- * A stage's program is built from two sources: kernels/common.cl, then the stage file (scores.cl,
- * softmax.cl, weighted_sum.cl, bias.cl), specialised by -D options. Sources are the copies embedded in
+ * A kernel source's program is built from two files: kernels/common.cl, then the source (scores.cl,
+ * softmax.cl, weighted_sum.cl, fused.cl, bias.cl, convert.cl), specialised by -D options. Sources are the copies embedded in
  * the library (clattn_kernel_sources[]) unless CLATTN_KERNEL_DIR names a folder to read them from
- * (development). Built programs are cached on the backend keyed by "common.cl+<stage>|<options>", so
+ * (development). Built programs are cached on the backend keyed by "common.cl+<source>|<options>", so
  * plans with the same options share one build, and on disk across processes (cl_cache.h: a binary
  * cache keyed by the sources, options, platform, device, driver and clattn version).
  */
@@ -90,15 +90,15 @@ static clattn_status get_source(clattn_context *ctx, const char *name, const cha
 }
 
 /* Records a build failure with the options and (as much as fits of) the build log. */
-static clattn_status build_failure(clattn_context *ctx, clattn_cl_backend *be, cl_program program,
-                                   const char *stage, const char *options, cl_int err)
+static clattn_status build_failure(clattn_context *ctx, clattn_cl_state *cl, cl_program program,
+                                   const char *source, const char *options, cl_int err)
 {
     char *log = NULL;
     size_t log_size = 0;
-    if (clGetProgramBuildInfo(program, be->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size) == CL_SUCCESS &&
+    if (clGetProgramBuildInfo(program, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size) == CL_SUCCESS &&
         log_size > 0) {
         log = clattn_malloc(log_size + 1);
-        if (log && clGetProgramBuildInfo(program, be->device, CL_PROGRAM_BUILD_LOG, log_size, log, NULL) != CL_SUCCESS) {
+        if (log && clGetProgramBuildInfo(program, cl->device, CL_PROGRAM_BUILD_LOG, log_size, log, NULL) != CL_SUCCESS) {
             free(log);
             log = NULL;
         }
@@ -108,13 +108,13 @@ static clattn_status build_failure(clattn_context *ctx, clattn_cl_backend *be, c
     clattn_status st = clattn_error(ctx, CLATTN_ERROR_KERNEL_BUILD,
                                     "clBuildProgram of " COMMON_SOURCE "+%s failed: %s (%d); options '%s %s'; "
                                     "build log:\n%.*s",
-                                    stage, clattn_cl_error_string(err), (int)err, BASE_OPTIONS, options,
+                                    source, clattn_cl_error_string(err), (int)err, BASE_OPTIONS, options,
                                     CLATTN_ERRMSG_MAX - 512, log ? log : "(none)");
     free(log);
     return st;
 }
 
-clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, const char *stage,
+clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_state *cl, const char *source,
                                     const char *options, cl_program *program)
 {
     clattn_status st = CLATTN_SUCCESS;
@@ -124,11 +124,11 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
     cl_program prog = NULL;
     *program = NULL;
 
-    size_t klen = strlen(COMMON_SOURCE) + strlen(stage) + strlen(options) + 3;
+    size_t klen = strlen(COMMON_SOURCE) + strlen(source) + strlen(options) + 3;
     key = clattn_malloc(klen);
     if (!key) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "program cache: out of host memory");
-    snprintf(key, klen, COMMON_SOURCE "+%s|%s", stage, options);
-    for (clattn_cl_program_entry *e = be->programs; e; e = e->next) {
+    snprintf(key, klen, COMMON_SOURCE "+%s|%s", source, options);
+    for (clattn_cl_program_entry *e = cl->programs; e; e = e->next) {
         if (strcmp(e->key, key) == 0) {
             *program = e->program;
             free(key);
@@ -138,7 +138,7 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
 
     const char *texts[2];
     CLATTN_GOTO_IF(get_source(ctx, COMMON_SOURCE, &texts[0], &owned[0]));
-    CLATTN_GOTO_IF(get_source(ctx, stage, &texts[1], &owned[1]));
+    CLATTN_GOTO_IF(get_source(ctx, source, &texts[1], &owned[1]));
 
     size_t olen = strlen(BASE_OPTIONS) + strlen(options) + 2;
     full_options = clattn_malloc(olen);
@@ -149,22 +149,22 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_backend *be, 
     }
     snprintf(full_options, olen, "%s %s", BASE_OPTIONS, options);
 
-    if (clattn_cl_cache_open(&disk, be->platform, be->device, texts, 2, full_options))
-        prog = clattn_cl_cache_load(&disk, be->context, be->device, full_options);
+    if (clattn_cl_cache_open(&disk, cl->platform, cl->device, texts, 2, full_options))
+        prog = clattn_cl_cache_load(&disk, cl->context, cl->device, full_options);
     if (!prog) {
-        CLATTN_CL_CREATE(prog, clCreateProgramWithSource, be->context, 2, texts, NULL);
-        cl_int err = clBuildProgram(prog, 1, &be->device, full_options, NULL, NULL);
+        CLATTN_CL_CREATE(prog, clCreateProgramWithSource, cl->context, 2, texts, NULL);
+        cl_int err = clBuildProgram(prog, 1, &cl->device, full_options, NULL, NULL);
         if (err != CL_SUCCESS) {
-            st = build_failure(ctx, be, prog, stage, options, err);
+            st = build_failure(ctx, cl, prog, source, options, err);
             goto cleanup;
         }
-        clattn_cl_cache_store(&disk, prog, be->device);
+        clattn_cl_cache_store(&disk, prog, cl->device);
     }
 
     entry->key = key;
     entry->program = prog;
-    entry->next = be->programs;
-    be->programs = entry;
+    entry->next = cl->programs;
+    cl->programs = entry;
     *program = prog;
     key = NULL;
     prog = NULL;
@@ -181,18 +181,18 @@ cleanup:
     return st;
 }
 
-clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_backend *be, const char *stage,
+clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_state *cl, const char *source,
                                       const char *options, const char *name, cl_kernel *kernel)
 {
     clattn_status st = CLATTN_SUCCESS;
     cl_program prog = NULL;
     *kernel = NULL;
-    CLATTN_GOTO_IF(clattn_cl_program_get(ctx, be, stage, options, &prog));
+    CLATTN_GOTO_IF(clattn_cl_program_get(ctx, cl, source, options, &prog));
     cl_int kerr = CL_SUCCESS;
     *kernel = clCreateKernel(prog, name, &kerr);
     if (kerr == CL_INVALID_KERNEL_NAME) { /* a source (e.g. under CLATTN_KERNEL_DIR) lacks the kernel */
         const char *dir = getenv("CLATTN_KERNEL_DIR");
-        st = clattn_error(ctx, CLATTN_ERROR_KERNEL_BUILD, "kernel '%s' not found in common.cl+%s%s%s%s", name, stage,
+        st = clattn_error(ctx, CLATTN_ERROR_KERNEL_BUILD, "kernel '%s' not found in common.cl+%s%s%s%s", name, source,
                           dir && dir[0] ? " (read from CLATTN_KERNEL_DIR '" : "", dir && dir[0] ? dir : "",
                           dir && dir[0] ? "')" : "");
         *kernel = NULL;
@@ -204,9 +204,9 @@ cleanup:
     return st;
 }
 
-void clattn_cl_program_cache_clear(clattn_cl_backend *be)
+void clattn_cl_program_cache_clear(clattn_cl_state *cl)
 {
-    clattn_cl_program_entry *e = be->programs;
+    clattn_cl_program_entry *e = cl->programs;
     while (e) {
         clattn_cl_program_entry *next = e->next;
         clReleaseProgram(e->program);
@@ -214,5 +214,5 @@ void clattn_cl_program_cache_clear(clattn_cl_backend *be)
         free(e);
         e = next;
     }
-    be->programs = NULL;
+    cl->programs = NULL;
 }
