@@ -25,7 +25,7 @@
 #define HF_PV_NV 2
 #endif
 
-#include "fused.h"
+#include "host.h" /* fused.h, host_row_range */
 
 #include <math.h>
 #include <string.h>
@@ -341,23 +341,6 @@ static void pv_rows(const float *restrict p, const float *restrict vt, int64_t v
     }
 }
 
-/* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (as backend.c). */
-static void row_range(const clattn_sdpa_problem *p, int64_t i, int64_t lk, int64_t *lo, int64_t *hi)
-{
-    int64_t a = 0, e = lk;
-    const int64_t ip = i + lk - p->Lq;
-    if (p->causal == CLATTN_CAUSAL_TOP_LEFT) {
-        if (i + 1 < e) e = i + 1;
-    } else if (p->causal == CLATTN_CAUSAL_BOTTOM_RIGHT) {
-        if (ip + 1 < e) e = ip + 1;
-    }
-    if (p->window_left >= 0 && ip - a > p->window_left) a = ip - p->window_left;
-    if (p->window_right >= 0 && e - 1 - ip > p->window_right) e = ip + p->window_right + 1;
-    if (e < a) e = a;
-    *lo = a;
-    *hi = e;
-}
-
 /* Turns row r's scores s[0..BK) of the block at key j0 (nb keys) into weights and updates the
  * running max/sum; sets alpha (rescale of the accumulator) and the row flags. */
 static void softmax_row(const host_fused_args *a, const host_fused_row *row, int64_t j0, int nb, float smax,
@@ -466,7 +449,7 @@ static void setup_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t 
         host_fused_row *row = &rows[r];
         if (r < M) {
             const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
-            row_range(p, i, lk, &row->lo, &row->hi);
+            host_row_range(p, i, lk, &row->lo, &row->hi);
             if (row->lo < c0) row->lo = c0;
             if (row->hi > c1) row->hi = c1;
             if (row->hi > row->lo) {

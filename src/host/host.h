@@ -62,8 +62,24 @@ void host_rowwise_run(host_pool *pool, const host_rowwise_args *a);
 
 /* ---- scores.c ------------------------------------------------------------------------------------ */
 
-/* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (masks come later). */
-void host_row_range(const clattn_sdpa_problem *p, int64_t i, int64_t lk, int64_t *lo, int64_t *hi);
+/* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (masks come later).
+ * Shared with the fused kernels (fused_kernel.c), hence inline here. */
+static inline void host_row_range(const clattn_sdpa_problem *p, int64_t i, int64_t lk, int64_t *lo, int64_t *hi)
+{
+    int64_t a = 0, e = lk;
+    const int64_t ip = i + lk - p->Lq; /* bottom-right aligned query position, may be negative */
+    if (p->causal == CLATTN_CAUSAL_TOP_LEFT) {
+        if (i + 1 < e) e = i + 1;
+    } else if (p->causal == CLATTN_CAUSAL_BOTTOM_RIGHT) {
+        if (ip + 1 < e) e = ip + 1;
+    }
+    /* j >= ip - wl and j <= ip + wr, written without overflow for huge window sizes */
+    if (p->window_left >= 0 && ip - a > p->window_left) a = ip - p->window_left;
+    if (p->window_right >= 0 && e - 1 - ip > p->window_right) e = ip + p->window_right + 1;
+    if (e < a) e = a;
+    *lo = a;
+    *hi = e;
+}
 
 /* Raw scores q·kᵀ of query rows i0 .. i0+rows-1 of (b, h) (kv head hk) for the keys [lo[r], hi[r]) of
  * each row r (rows with hi <= lo are skipped), into sc[r * lds + j]; keys are packed transposed in

@@ -13,23 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-void host_row_range(const clattn_sdpa_problem *p, int64_t i, int64_t lk, int64_t *lo, int64_t *hi)
-{
-    int64_t a = 0, e = lk;
-    const int64_t ip = i + lk - p->Lq; /* bottom-right aligned query position, may be negative */
-    if (p->causal == CLATTN_CAUSAL_TOP_LEFT) {
-        if (i + 1 < e) e = i + 1;
-    } else if (p->causal == CLATTN_CAUSAL_BOTTOM_RIGHT) {
-        if (ip + 1 < e) e = ip + 1;
-    }
-    /* j >= ip - wl and j <= ip + wr, written without overflow for huge window sizes */
-    if (p->window_left >= 0 && ip - a > p->window_left) a = ip - p->window_left;
-    if (p->window_right >= 0 && e - 1 - ip > p->window_right) e = ip + p->window_right + 1;
-    if (e < a) e = a;
-    *lo = a;
-    *hi = e;
-}
-
 /* s0[c] = dot(q0, key c of the chunk) for c < HOST_KB; kt is the chunk transposed, [D][HOST_KB].
  * `unroll 1` keeps GCC from unrolling the key loop and then vectorising over d with shuffles (2x
  * slower); noinline keeps the micro-kernels' code independent of the caller's register pressure. */

@@ -1,16 +1,7 @@
 /*
- * The OpenCL backend: context/queue ownership, buffers, and the SDPA kernel chain.
- *
- *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
- *   probs: [B, Hq, Lq, Lk]  mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0)
- *
- * One execution runs, per chunk of (batch, head) pairs and query rows:
- *   scores.cl       S = masked softcap(q·kᵀ·scale) + additive mask  (-inf where not allowed)
- *   softmax.cl      P = softmax(S) per row, in place; also written to probs when wanted
- *   weighted_sum.cl out = P·V, skipping zero-probability keys
- * S lives in a per-plan workspace of [nbh, nrows, Lk] floats, bounded by
- * min(CL_DEVICE_MAX_MEM_ALLOC_SIZE / 2, 256 MiB); problems larger than that are processed in chunks of
- * (b, h) pairs, or of query rows when one (b, h) does not fit. All commands go to one in-order queue.
+ * The OpenCL backend: context/queue ownership, buffers, fp16 staging, the clattn_backend_i table, and
+ * the dispatch of each SDPA plan to the kernel chain (chain.c: scores.cl -> softmax.cl ->
+ * weighted_sum.cl through an [Lq, Lk] workspace; serves every plan) or to the fused path.
  *
  * Plans without probabilities may instead take the fused path (fused.c, kernels/fused.cl: one
  * kernel with online softmax, plus a merge kernel when keys are split into partitions). The environment
@@ -22,7 +13,9 @@
  */
 #include "alloc.h"
 #include "opencl.h"
+#include "chain.h"
 #include "fused.h"
+#include "launch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,22 +32,6 @@
 #define MAX_GRID_GROUPS 65535
 
 /* ---- helpers ------------------------------------------------------------------------------------- */
-
-static size_t pow2_ceil(uint64_t x)
-{
-    size_t p = 1;
-    while (p < x && p < ((size_t)1 << 30)) p <<= 1;
-    return p;
-}
-
-static size_t pow2_floor(uint64_t x)
-{
-    size_t p = 1;
-    while ((uint64_t)p * 2 <= x && p < ((size_t)1 << 30)) p <<= 1;
-    return p;
-}
-
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 clattn_status clattn_cl_set_args(clattn_context *ctx, cl_kernel k, const char *kname, const clattn_karg *args,
                                  cl_uint n)
@@ -125,182 +102,19 @@ cleanup:
     return st;
 }
 
-/* ---- SDPA plan ----------------------------------------------------------------------------------- */
-
-/* Tile shape of scores.cl / weighted_sum.cl: work-group (wg_n, wg_m); each work-item wpt_m rows x vw
- * columns; tk = reduction chunk staged in local memory. */
-typedef struct tile_cfg {
-    int wg_m, wg_n, wpt_m, vw, tk;
-} tile_cfg;
+/* ---- SDPA plan: the chain (chain.c) or the fused path (fused.c) ------------------------------------ */
 
 typedef struct cl_plan {
-    clattn_cl_fused *fused;  /* the fused path, when it serves this plan (then nothing below is used) */
-    cl_kernel scores, softmax, wsum;
-    tile_cfg sc, ws;
-    size_t sm_wg;            /* softmax work-group size */
-    bool sm_per_row_group;   /* clattn_softmax (a work-group per row) or clattn_softmax_rows */
-    cl_mem workspace;        /* S: [nbh, nrows, Lk] floats */
-    int64_t nbh, nrows;      /* chunk of (b, h) pairs and of query rows */
-    int64_t kchunk;          /* keys per weighted_sum launch (see LOOP_BUDGET) */
-    int64_t dchunk;          /* head-dim elements per scores launch (see LOOP_BUDGET) */
-    int64_t wl, wr;          /* window clamped to [-1, Lq + Lk] */
+    clattn_cl_fused *fused; /* the fused path, when it serves this plan */
+    clattn_cl_chain *chain; /* else the kernel chain */
 } cl_plan;
-
-static void tile_options(const tile_cfg *t, char *buf, size_t n)
-{
-    snprintf(buf, n, "-D WG_M=%d -D WG_N=%d -D WPT_M=%d -D VW=%d -D TK=%d", t->wg_m, t->wg_n, t->wpt_m, t->vw,
-             t->tk);
-}
-
-/* First guess of a tile for an output of rows x cols, within the device's work-group limits. */
-static tile_cfg tile_guess(const clattn_cl_state *cl, int64_t rows, int64_t cols)
-{
-    tile_cfg t;
-    /* float16 on CPUs: PoCL does not vectorise across work-items, so the vector width is the SIMD
-     * width (measured on PoCL/AVX-512: float16 with 4x16 work-groups ~1.3x float8); float4 on GPUs. */
-    int vw_pref = (cl->type & CL_DEVICE_TYPE_GPU) ? 4 : 16;
-    t.vw = (int)pow2_ceil((uint64_t)(cols > 2 ? cols : 2));
-    if (t.vw > vw_pref) t.vw = vw_pref;
-    t.wpt_m = rows >= 4 ? 4 : (int)pow2_ceil((uint64_t)(rows > 1 ? rows : 1));
-    t.wg_n = (int)pow2_ceil((uint64_t)ceil_div(cols > 1 ? cols : 1, t.vw));
-    if (t.wg_n > 64 / t.vw) t.wg_n = 64 / t.vw; /* tiles of at most 64 columns */
-    t.wg_m = (int)pow2_ceil((uint64_t)ceil_div(rows > 1 ? rows : 1, t.wpt_m));
-    if (t.wg_m > 16) t.wg_m = 16;
-    while ((size_t)t.wg_m * (size_t)t.wg_n > cl->max_wg || (size_t)t.wg_n > cl->max_wi_sizes[0] ||
-           (size_t)t.wg_m > cl->max_wi_sizes[1]) {
-        if (t.wg_m >= t.wg_n && t.wg_m > 1) t.wg_m /= 2;
-        else if (t.wg_n > 1) t.wg_n /= 2;
-        else break;
-    }
-    t.tk = 16;
-    while (t.tk > 1 && (cl_ulong)t.tk * (cl_ulong)(t.wg_m * t.wpt_m + t.wg_n * t.vw) * 4 > cl->local_mem / 2) t.tk /= 2;
-    return t;
-}
-
-/* Builds a tiled kernel, shrinking the tile until the kernel's work-group size and local memory fit. */
-static clattn_status make_tiled_kernel(clattn_context *ctx, clattn_cl_state *cl, const char *source,
-                                       const char *kname, int64_t rows, int64_t cols, tile_cfg *cfg,
-                                       cl_kernel *kernel)
-{
-    clattn_status st = CLATTN_SUCCESS;
-    cl_kernel k = NULL;
-    char options[160];
-    tile_cfg t = tile_guess(cl, rows, cols);
-    *kernel = NULL;
-
-    for (;;) {
-        size_t kwg = 0;
-        cl_ulong klocal = 0;
-        tile_options(&t, options, sizeof options);
-        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, source, options, kname, &k));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
-        bool wg_ok = (size_t)t.wg_m * (size_t)t.wg_n <= kwg;
-        bool local_ok = klocal <= cl->local_mem;
-        if (wg_ok && local_ok) break;
-        clReleaseKernel(k);
-        k = NULL;
-        if (!local_ok && t.tk > 1) {
-            t.tk /= 2;
-        } else if (t.wg_m >= t.wg_n && t.wg_m > 1) {
-            t.wg_m /= 2;
-        } else if (t.wg_n > 1) {
-            t.wg_n /= 2;
-        } else if (t.tk > 1) {
-            t.tk /= 2;
-        } else {
-            st = clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
-                              "%s: even a 1x1 work-group does not fit this device (kernel work-group size %zu, "
-                              "local memory %llu of %llu bytes)",
-                              kname, kwg, (unsigned long long)klocal, (unsigned long long)cl->local_mem);
-            goto cleanup;
-        }
-    }
-    *cfg = t;
-    *kernel = k;
-    k = NULL;
-
-cleanup:
-    if (k) clReleaseKernel(k);
-    return st;
-}
-
-/* How many reduction elements (keys for weighted_sum, head-dim elements for scores) one launch of a
- * tiled kernel may cover within LOOP_BUDGET. Per TK elements a work-item runs (counting the iterations
- * of inner and outer loops, none assumed unrolled) the two nested tile-load loops, the multiply-add
- * loops and the outer loop; the write-out loops run once. */
-static int64_t reduction_chunk(const tile_cfg *t)
-{
-    const int64_t tm = (int64_t)t->wg_m * t->wpt_m, tn = (int64_t)t->wg_n * t->vw;
-    const int64_t load_rows = ceil_div(tm, t->wg_m) * (ceil_div(t->tk, t->wg_n) + 1); /* q or P tile */
-    const int64_t load_k = ceil_div(tn, t->wg_m) * (ceil_div(t->tk, t->wg_n) + 1);    /* k tile (scores) */
-    const int64_t load_v = ceil_div(t->tk, t->wg_m) * (ceil_div(tn, t->wg_n) + 1);    /* V tile (weighted_sum) */
-    const int64_t per_step = load_rows + (load_k > load_v ? load_k : load_v) + (int64_t)t->tk * (t->wpt_m + 1) + 1;
-    int64_t steps = (LOOP_BUDGET - (int64_t)t->wpt_m * (t->vw + 1)) / per_step;
-    if (steps < 1) steps = 1;
-    return steps * t->tk;
-}
-
-/* Softmax: on GPUs one work-group of sm_wg items per row (clattn_softmax); elsewhere one work-item
- * per row with vector loads (clattn_softmax_rows), sm_wg rows per work-group, unless rows are so long
- * that one item would exceed LOOP_BUDGET. */
-static clattn_status make_softmax_kernel(clattn_context *ctx, clattn_cl_state *cl, int64_t Lk, bool want_probs,
-                                         cl_plan *pd)
-{
-    clattn_status st = CLATTN_SUCCESS;
-    cl_kernel k = NULL;
-    char options[64];
-    /* The per-row kernel runs about Lk / VW * (3 + VW when writing probs) loop iterations per item. */
-    const int sm_vw = (cl->type & CL_DEVICE_TYPE_GPU) ? 4 : 8;
-    const int64_t row_iters = ceil_div(Lk, sm_vw) * (3 + (want_probs ? sm_vw : 0)) + 4 * sm_vw;
-    const bool per_row_group = (cl->type & CL_DEVICE_TYPE_GPU) != 0 || row_iters > LOOP_BUDGET;
-    const char *kname = per_row_group ? "clattn_softmax" : "clattn_softmax_rows";
-    size_t w = per_row_group ? 256 : 4;
-    if (per_row_group) {
-        /* Wider groups for very long rows: each item runs about 3 * Lk / w loop iterations. */
-        while (w < 4096 && 3 * ceil_div(Lk, (int64_t)w) + 64 > LOOP_BUDGET) w *= 2;
-        size_t need = pow2_ceil((uint64_t)(Lk > 1 ? Lk : 1));
-        if (w > need) w = need;
-    }
-    if (w > pow2_floor(cl->max_wg)) w = pow2_floor(cl->max_wg);
-    if (w > pow2_floor(cl->max_wi_sizes[0])) w = pow2_floor(cl->max_wi_sizes[0]);
-
-    for (;;) {
-        size_t kwg = 0;
-        cl_ulong klocal = 0;
-        snprintf(options, sizeof options, "-D SM_WG=%zu -D VW=%d", w, sm_vw);
-        CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "softmax.cl", options, kname, &k));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
-        CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL));
-        if (w <= kwg && klocal <= cl->local_mem) break;
-        clReleaseKernel(k);
-        k = NULL;
-        if (w == 1) {
-            st = clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "%s: a 1-item work-group does not fit this device",
-                              kname);
-            goto cleanup;
-        }
-        w /= 2;
-    }
-    pd->sm_wg = w;
-    pd->sm_per_row_group = per_row_group;
-    pd->softmax = k;
-    k = NULL;
-
-cleanup:
-    if (k) clReleaseKernel(k);
-    return st;
-}
 
 static void cl_sdpa_release(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
     cl_plan *pd = plan ? plan->backend_data : NULL;
     if (!pd) return;
     clattn_cl_fused_release(pd->fused);
-    if (pd->scores) clReleaseKernel(pd->scores);
-    if (pd->softmax) clReleaseKernel(pd->softmax);
-    if (pd->wsum) clReleaseKernel(pd->wsum);
-    if (pd->workspace) clReleaseMemObject(pd->workspace);
+    clattn_cl_chain_release(pd->chain);
     free(pd);
     plan->backend_data = NULL;
 }
@@ -322,49 +136,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
         return CLATTN_SUCCESS;
     }
 
-    const int64_t BH = p->B * p->Hq;
-    const int64_t span = p->Lq + p->Lk;
-    pd->wl = (p->window_left < 0 || p->window_left > span) ? -1 : p->window_left;
-    pd->wr = (p->window_right < 0 || p->window_right > span) ? -1 : p->window_right;
-
-    /* Chunks: as many (b, h) pairs as the workspace cap allows, else rows of one pair; and at most
-     * MAX_GRID_GROUPS pairs and rows per launch (some GPUs allow no more groups in grid dims 1 and 2). */
-    cl_ulong cap = cl->max_alloc / 2;
-    if (cap > WORKSPACE_CAP) cap = WORKSPACE_CAP;
-    const int64_t row_bytes = p->Lk * (int64_t)sizeof(float);
-    int64_t nbh = BH < MAX_GRID_GROUPS ? BH : MAX_GRID_GROUPS;
-    int64_t nrows = p->Lq < MAX_GRID_GROUPS ? p->Lq : MAX_GRID_GROUPS;
-    const bool need_ws = row_bytes > 0 && nbh > 0 && nrows > 0 && (p->Dv > 0 || p->want_probs);
-    if (need_ws) {
-        if ((cl_ulong)row_bytes > cap) {
-            st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
-                              "sdpa: one score row of Lk = %lld keys needs %lld bytes, more than the workspace "
-                              "limit of %llu bytes on this device",
-                              (long long)p->Lk, (long long)row_bytes, (unsigned long long)cap);
-            goto cleanup;
-        }
-        const int64_t rows_fit = (int64_t)(cap / (cl_ulong)row_bytes);
-        if (rows_fit < nrows) {
-            nrows = rows_fit;
-            nbh = 1;
-        } else if (rows_fit / nrows < nbh) {
-            nbh = rows_fit / nrows;
-        }
-    }
-    if (nrows > 0) nrows = ceil_div(p->Lq, ceil_div(p->Lq, nrows)); /* even chunks */
-    if (nbh > 0) nbh = ceil_div(BH, ceil_div(BH, nbh));
-    pd->nbh = nbh;
-    pd->nrows = nrows;
-    plan->workspace_bytes = need_ws ? (size_t)nbh * (size_t)nrows * (size_t)row_bytes : 0;
-    if (need_ws)
-        CLATTN_CL_CREATE(pd->workspace, clCreateBuffer, cl->context, CL_MEM_READ_WRITE, plan->workspace_bytes, NULL);
-
-    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "scores.cl", "clattn_scores", pd->nrows, p->Lk, &pd->sc, &pd->scores));
-    CLATTN_GOTO_IF(make_softmax_kernel(ctx, cl, p->Lk, p->want_probs, pd));
-    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "weighted_sum.cl", "clattn_weighted_sum", pd->nrows, p->Dv, &pd->ws,
-                                     &pd->wsum));
-    pd->kchunk = reduction_chunk(&pd->ws);
-    pd->dchunk = reduction_chunk(&pd->sc);
+    CLATTN_GOTO_IF(clattn_cl_chain_prepare(ctx, cl, p, &pd->chain, &plan->workspace_bytes));
     plan->backend_data = pd;
     pd = NULL;
 
@@ -377,37 +149,6 @@ cleanup:
     return st;
 }
 
-/* Enqueues one kernel; the first command of a run waits for the caller's list; *last holds the event
- * of the latest command (when the caller wants one), the previous one is released. */
-typedef struct enqueue_state {
-    cl_command_queue queue;
-    cl_uint num_wait;
-    const cl_event *wait_list;
-    bool want_event;
-    bool first;
-    cl_event last;
-} enqueue_state;
-
-static clattn_status enqueue(clattn_context *ctx, enqueue_state *es, cl_kernel k, const char *kname,
-                             const size_t global[3], const size_t local[3])
-{
-    cl_event ev = NULL;
-    cl_uint nw = es->first ? es->num_wait : 0;
-    cl_int err = clEnqueueNDRangeKernel(es->queue, k, 3, NULL, global, local, nw, nw ? es->wait_list : NULL,
-                                        es->want_event ? &ev : NULL);
-    if (err != CL_SUCCESS)
-        return clattn_error(ctx, err == CL_OUT_OF_HOST_MEMORY || err == CL_MEM_OBJECT_ALLOCATION_FAILURE
-                                     ? CLATTN_ERROR_OUT_OF_MEMORY
-                                     : CLATTN_ERROR_OPENCL,
-                            "clEnqueueNDRangeKernel(%s, global %zux%zux%zu, local %zux%zux%zu) failed: %s (%d)", kname,
-                            global[0], global[1], global[2], local[0], local[1], local[2],
-                            clattn_cl_error_string(err), (int)err);
-    if (es->last) clReleaseEvent(es->last);
-    es->last = ev;
-    es->first = false;
-    return CLATTN_SUCCESS;
-}
-
 static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, const clattn_sdpa_bufs *bufs,
                                  const clattn_sync *sync)
 {
@@ -417,8 +158,6 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_sdpa_problem *p = &plan->p;
     cl_plan *pd = plan->backend_data;
-    clattn_status st = CLATTN_SUCCESS;
-    enqueue_state es = {cl->queue, num_wait, wait_list, event != NULL, true, NULL};
     if (event) *event = NULL;
     if (!pd) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "sdpa_run: plan was not prepared");
     if ((num_wait > 0) != (wait_list != NULL))
@@ -433,94 +172,8 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
         (do_scores && p->mask_kind != CLATTN_MASK_NONE && !bufs->mask.dev) ||
         (has_rows && p->use_kv_lengths && !bufs->kv_lengths.dev) || (do_scores && p->want_probs && !bufs->probs.dev))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "sdpa: a required buffer is NULL");
-    if (pd->fused) return clattn_cl_fused_run(ctx, cl, pd->fused, p, bufs, num_wait, wait_list, event);
-
-    /* Kernel arguments (types match the kernels: long = cl_long, int = cl_int). */
-    clattn_cl_view qv = clattn_cl_view_of(bufs->q.dev, &p->q, true), kv = clattn_cl_view_of(bufs->k.dev, &p->k, true),
-                   vv = clattn_cl_view_of(bufs->v.dev, &p->v, true), ov = clattn_cl_view_of(bufs->out.dev, &p->out, true),
-                   mv = clattn_cl_view_of(bufs->mask.dev, &p->mask, p->mask_kind != CLATTN_MASK_NONE),
-                   pv = clattn_cl_view_of(bufs->probs.dev, &p->probs, p->want_probs);
-    cl_mem kvl = p->use_kv_lengths ? bufs->kv_lengths.dev : NULL, S = pd->workspace;
-    const cl_int mask_kind = (cl_int)p->mask_kind, use_kvl = p->use_kv_lengths ? 1 : 0, causal = (cl_int)p->causal;
-    const cl_int want_probs = p->want_probs ? 1 : 0;
-    const cl_long Hq = p->Hq, group = p->Hkv > 0 ? p->Hq / p->Hkv : 1, Lq = p->Lq, Lk = p->Lk, D = p->D, Dv = p->Dv;
-    const cl_long wl = pd->wl, wr = pd->wr;
-    const cl_float scale = p->scale, softcap = p->softcap;
-
-    for (int64_t bh0 = 0; has_rows && bh0 < BH; bh0 += pd->nbh) {
-        const int64_t nbh = (BH - bh0 < pd->nbh) ? BH - bh0 : pd->nbh;
-        for (int64_t i0 = 0; i0 < p->Lq; i0 += pd->nrows) {
-            const int64_t nrows = (p->Lq - i0 < pd->nrows) ? p->Lq - i0 : pd->nrows;
-            const cl_long c_bh0 = bh0, c_i0 = i0, c_nrows = nrows;
-
-            if (do_scores) {
-                const int64_t tm = (int64_t)pd->sc.wg_m * pd->sc.wpt_m, tn = (int64_t)pd->sc.wg_n * pd->sc.vw;
-                const size_t local[3] = {(size_t)pd->sc.wg_n, (size_t)pd->sc.wg_m, 1};
-                const size_t global[3] = {(size_t)ceil_div(p->Lk, tn) * local[0], (size_t)ceil_div(nrows, tm) * local[1],
-                                          (size_t)nbh};
-                /* Head-dim ranges of at most dchunk elements (one launch unless D is very large); the
-                 * last launch applies scale, softcap and mask (mode bits of scores.cl). */
-                for (int64_t d0 = 0; d0 == 0 || d0 < p->D; d0 += pd->dchunk) {
-                    const cl_long dbeg = d0, dend = (p->D - d0 < pd->dchunk) ? p->D : d0 + pd->dchunk;
-                    const cl_int mode = (d0 > 0 ? 1 : 0) | (dend >= p->D ? 2 : 0);
-                    const clattn_karg sa[] = {KVIEW(qv), KVIEW(kv), KVIEW(mv),
-                                       KARG(mask_kind), KARG(kvl), KARG(use_kvl), KARG(S),
-                                       KARG(Hq),   KARG(group), KARG(Lq),     KARG(Lk),      KARG(D),
-                                       KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(dbeg),   KARG(dend), KARG(mode),
-                                       KARG(scale), KARG(softcap), KARG(causal), KARG(wl),   KARG(wr)};
-                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->scores, "clattn_scores", sa, sizeof sa / sizeof sa[0]));
-                    CLATTN_GOTO_IF(enqueue(ctx, &es, pd->scores, "clattn_scores", global, local));
-                }
-
-                const clattn_karg ma[] = {KARG(S),     KARG(Lk),   KARG(c_nrows), KARG(Hq),   KARG(c_bh0), KARG(c_i0),
-                                   KARG(want_probs), KVIEW(pv)};
-                const char *sname = pd->sm_per_row_group ? "clattn_softmax" : "clattn_softmax_rows";
-                CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->softmax, sname, ma, sizeof ma / sizeof ma[0]));
-                const size_t slocal[3] = {pd->sm_wg, 1, 1};
-                size_t sglobal[3] = {pd->sm_wg, (size_t)nrows, (size_t)nbh};
-                if (!pd->sm_per_row_group) {
-                    sglobal[0] = (size_t)ceil_div(nrows, (int64_t)pd->sm_wg) * pd->sm_wg;
-                    sglobal[1] = (size_t)nbh;
-                    sglobal[2] = 1;
-                }
-                CLATTN_GOTO_IF(enqueue(ctx, &es, pd->softmax, sname, sglobal, slocal));
-            }
-
-            if (do_out) {
-                const int64_t tm = (int64_t)pd->ws.wg_m * pd->ws.wpt_m, tn = (int64_t)pd->ws.wg_n * pd->ws.vw;
-                const size_t local[3] = {(size_t)pd->ws.wg_n, (size_t)pd->ws.wg_m, 1};
-                const size_t global[3] = {(size_t)ceil_div(p->Dv, tn) * local[0], (size_t)ceil_div(nrows, tm) * local[1],
-                                          (size_t)nbh};
-                /* Key ranges of at most kchunk keys; the first launch writes out (also when Lk = 0). */
-                for (int64_t k0 = 0; k0 == 0 || k0 < p->Lk; k0 += pd->kchunk) {
-                    const cl_long kbeg = k0, kend = k0 + pd->kchunk;
-                    const cl_int accumulate = k0 > 0;
-                    const clattn_karg wa[] = {KARG(S),
-                                       KVIEW(vv), KVIEW(ov),
-                                       KARG(kvl),  KARG(use_kvl),
-                                       KARG(Hq),   KARG(group), KARG(Lq),   KARG(Lk),   KARG(Dv),
-                                       KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(kbeg), KARG(kend), KARG(accumulate),
-                                       KARG(causal), KARG(wl),  KARG(wr)};
-                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->wsum, "clattn_weighted_sum", wa, sizeof wa / sizeof wa[0]));
-                    CLATTN_GOTO_IF(enqueue(ctx, &es, pd->wsum, "clattn_weighted_sum", global, local));
-                }
-            }
-        }
-    }
-
-    if (es.first) {
-        /* Nothing to compute (empty problem): still honour the wait list and return an event. */
-        CLATTN_CL_CHECK(clEnqueueMarkerWithWaitList(cl->queue, num_wait, num_wait ? wait_list : NULL,
-                                                    event ? &es.last : NULL));
-    }
-    if (event) {
-        *event = es.last;
-        es.last = NULL;
-    }
-
-cleanup:
-    if (es.last) clReleaseEvent(es.last);
-    return st;
+    if (pd->fused) return clattn_cl_fused_run(ctx, cl, pd->fused, p, bufs, sync);
+    return clattn_cl_chain_run(ctx, cl, pd->chain, p, bufs, sync);
 }
 
 /* ---- fp16 staging (kernels/convert.cl; the convert_view slot of clattn_backend_i) ------------------ */
@@ -548,7 +201,7 @@ static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const cla
                   foff = f32_off;
     const clattn_karg a[] = {KVIEW(hv), KARG(d1), KARG(d2), KARG(d3), KARG(n), KARG(fm), KARG(foff)};
     CLATTN_GOTO_IF(clattn_cl_set_args(ctx, k, kname, a, sizeof a / sizeof a[0]));
-    const size_t global = (size_t)ceil_div(n, 64) * 64;
+    const size_t global = (size_t)clattn_ceil_div(n, 64) * 64;
     CLATTN_CL_CHECK(clEnqueueNDRangeKernel(cl->queue, k, 1, NULL, &global, NULL, num_wait,
                                            num_wait ? wait_list : NULL, event));
 cleanup:
@@ -670,7 +323,7 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
     clattn_device_info *info = &ctx->info;
     memset(info, 0, sizeof *info);
     info->backend = CLATTN_BACKEND_OPENCL;
-    /* The names are not only informational: they choose kernel variants (is_rusticl() in fused.c picks
+    /* The names are not only informational: they choose the device rules (rules.c; the rusticl row holds
      * the loop-budget limits llvmpipe needs for correct results), so failing to read them fails creation. */
     cl_int name_err = info_string(NULL, cl->platform, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name);
     if (name_err == CL_SUCCESS)
@@ -679,6 +332,7 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
         st = clattn_cl_fail(ctx, name_err, "clGetPlatformInfo/clGetDeviceInfo(CL_PLATFORM_NAME, CL_DEVICE_NAME)");
         goto cleanup;
     }
+    cl->rules = clattn_cl_rules_resolve(info->platform_name, info->device_name, cl->type);
     info_string(device, NULL, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
     info_string(device, NULL, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
     info_string(device, NULL, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);

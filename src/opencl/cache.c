@@ -203,7 +203,8 @@ static int mkdir_p(const char *dir)
 
 /* ---- policy --------------------------------------------------------------------------------------- */
 
-/* Whether our cache is used on this platform (CLATTN_CACHE_FORCE=1: on every platform).
+/* Whether our cache is used: where the device rules say so (rules.c binary_cache, CACHE: off on PoCL),
+ * and on every platform with CLATTN_CACHE_FORCE=1.
  *
  * Measured on the 2-core Zen 4 machine (a plan of 1x8x128x64: 3 programs on PoCL, 5 on rusticl; fresh
  * process; plan_create + first execute):
@@ -214,11 +215,11 @@ static int mkdir_p(const char *dir)
  *     upgrade. PoCL's cache alone already meets the < 0.3 s warm target: skip ours on PoCL.
  *   rusticl (Mesa 22.3, llvmpipe): with Mesa's shader cache warm, plan_create 0.06-0.15 s without ours,
  *     0.01-0.02 s with ours warm; storing costs nothing measurable: use ours. */
-static bool cache_policy(const char *platform_name)
+static bool cache_policy(bool rule)
 {
     const char *force = getenv("CLATTN_CACHE_FORCE");
     if (force && force[0] && strcmp(force, "0") != 0) return true;
-    return strstr(platform_name, "Portable Computing Language") == NULL;
+    return rule;
 }
 
 /* ---- lookup --------------------------------------------------------------------------------------- */
@@ -233,7 +234,7 @@ void clattn_cl_cache_close(clattn_cl_cache_entry *e)
 }
 
 bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_device_id device,
-                          const char *const *sources, size_t count, const char *options)
+                          const char *const *sources, size_t count, const char *options, bool use)
 {
     sbuf s = {0};
     char *pname = NULL, *pver = NULL, *dname = NULL, *dver = NULL, *drv = NULL;
@@ -248,7 +249,7 @@ bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_
     dver = cl_string(NULL, device, CL_DEVICE_VERSION);
     drv = cl_string(NULL, device, CL_DRIVER_VERSION);
     if (!pname || !pver || !dname || !dver || !drv) goto cleanup;
-    if (!cache_policy(pname)) {
+    if (!cache_policy(use)) {
         note("skipped on platform '%s' (its driver caches; CLATTN_CACHE_FORCE=1 overrides)", pname);
         goto cleanup;
     }

@@ -52,10 +52,11 @@ typedef struct clattn_cl_cache_entry {
 } clattn_cl_cache_entry;
 
 /* Resolves the cache folder and computes the key for `count` sources and the full build options.
- * Returns false (and leaves e->path NULL) when the cache is off, skipped on this platform, or out of
- * memory; never fails otherwise. */
+ * use: the device rule (clattn_cl_rules.binary_cache). Returns false (and leaves e->path NULL) when the
+ * cache is off, skipped on this device (use false and no CLATTN_CACHE_FORCE=1), or out of memory; never
+ * fails otherwise. */
 bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_device_id device,
-                          const char *const *sources, size_t count, const char *options);
+                          const char *const *sources, size_t count, const char *options, bool use);
 
 /* Loads and builds (with `options`) the entry's program for `device` of `context`. Returns the built
  * program (caller owns it) or NULL on a miss; an invalid entry is deleted and gives NULL. */

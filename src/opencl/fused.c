@@ -15,6 +15,7 @@
  */
 #include "alloc.h"
 #include "fused.h"
+#include "launch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,6 @@
  * problem without probabilities; larger problems run in more launches). */
 #define FLASH_WORKSPACE_CAP ((cl_ulong)32 << 20)
 #define FLASH_MAX_D 256                           /* D and Dv served (q row and accumulator in registers) */
-#define FLASH_MAX_GRID_GROUPS 65535               /* work-groups per launch in grid dims 1 and 2 */
-/* Loop iterations a work-item may run in one launch on Mesa llvmpipe (which silently leaves every loop
- * after 65535 iterations in total); same margin as backend.c's LOOP_BUDGET. */
-#define FLASH_LOOP_BUDGET 32768
 #define FLASH_HDR 4 /* partial header: m, l, has, pad */
 
 struct clattn_cl_fused {
@@ -42,15 +39,6 @@ struct clattn_cl_fused {
     cl_mem ws;
 };
 
-static int64_t fl_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t fl_min(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t fl_max(int64_t a, int64_t b) { return a > b ? a : b; }
-static int fl_pow2_ceil(int64_t x)
-{
-    int p = 1;
-    while (p < x && p < (1 << 20)) p <<= 1;
-    return p;
-}
 
 clattn_status clattn_cl_path_from_env(clattn_context *ctx, clattn_cl_path *path)
 {
@@ -65,18 +53,12 @@ clattn_status clattn_cl_path_from_env(clattn_context *ctx, clattn_cl_path *path)
     return CLATTN_SUCCESS;
 }
 
-/* Whether the device is Mesa's rusticl (llvmpipe's loop limit applies). */
-static bool is_rusticl(const clattn_context *ctx)
-{
-    return strstr(ctx->info.platform_name, "rusticl") != NULL || strstr(ctx->info.device_name, "llvmpipe") != NULL;
-}
-
 /* Loop iterations of one work-item per key tile and once per launch (an over-estimate: every loop
  * is counted as if it were not unrolled). */
 static int64_t iters_per_tile(const clattn_cl_fused *f, int64_t D)
 {
     const int64_t nkv = f->tk / f->vk, ndv = f->dvp / f->vv;
-    return fl_ceil_div((int64_t)f->tk * D, f->wg) + fl_ceil_div((int64_t)f->tk * f->dvp, f->wg) + 2 +
+    return clattn_ceil_div((int64_t)f->tk * D, f->wg) + clattn_ceil_div((int64_t)f->tk * f->dvp, f->wg) + 2 +
            f->rpw * nkv + D * (1 + nkv * (1 + f->rpw)) + f->rpw * (2 * nkv * (2 + f->vk) + ndv + 2) +
            (int64_t)f->tk * (1 + f->rpw * (1 + ndv)) + (int64_t)f->rpw * f->tk * (D / f->klw + 2) + 4;
 }
@@ -90,9 +72,9 @@ static int64_t iters_fixed(const clattn_cl_fused *f, int64_t D, int64_t Dv)
 static void pick_vv(int64_t Dv, int vmax, int *vv, int *dvp)
 {
     int w = vmax;
-    while (w > 2 && (fl_ceil_div(Dv, w) * w - Dv) * 4 > Dv) w /= 2;
+    while (w > 2 && (clattn_ceil_div(Dv, w) * w - Dv) * 4 > Dv) w /= 2;
     *vv = w;
-    *dvp = (int)(fl_ceil_div(Dv, w) * w);
+    *dvp = (int)(clattn_ceil_div(Dv, w) * w);
 }
 
 static clattn_status build(clattn_context *ctx, clattn_cl_state *cl, clattn_cl_fused *f, int64_t D, bool *fits)
@@ -120,7 +102,7 @@ static clattn_status build(clattn_context *ctx, clattn_cl_state *cl, clattn_cl_f
     kwg = 0;
     CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(f->merge, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
     f->merge_wg = 1;
-    while (f->merge_wg * 2 <= (size_t)fl_min(64, f->dvp) && f->merge_wg * 2 <= kwg && f->merge_wg * 2 <= cl->max_wi_sizes[0])
+    while (f->merge_wg * 2 <= (size_t)clattn_min_i64(64, f->dvp) && f->merge_wg * 2 <= kwg && f->merge_wg * 2 <= cl->max_wi_sizes[0])
         f->merge_wg *= 2;
     *fits = true;
 cleanup:
@@ -145,14 +127,13 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
     *workspace_bytes = 0;
     if (path == CLATTN_CL_PATH_CHAIN || p->want_probs) return CLATTN_SUCCESS;
     if (p->D < 1 || p->D > FLASH_MAX_D || p->Dv < 1 || p->Dv > FLASH_MAX_D || p->Hkv < 1) return CLATTN_SUCCESS;
-    const bool rusticl = is_rusticl(ctx);
-    const bool gpu = (cl->type & CL_DEVICE_TYPE_GPU) != 0;
+    const clattn_cl_rules *rules = &cl->rules; /* rules.c: VEC, LOOP, PREF */
 
     f = clattn_calloc(1, sizeof *f);
     if (!f) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "sdpa plan: out of host memory");
     const int64_t span = p->Lq + p->Lk;
-    f->wl = (p->window_left < 0 || p->window_left > span) ? -1 : p->window_left;
-    f->wr = (p->window_right < 0 || p->window_right > span) ? -1 : p->window_right;
+    f->wl = clattn_cl_window_clamp(p->window_left, span);
+    f->wr = clattn_cl_window_clamp(p->window_right, span);
 
     const int64_t group = p->Hq / p->Hkv;
     const int64_t rows = p->Lq * group; /* rows per kv pair */
@@ -161,7 +142,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
     /* Shapes: on CPUs (PoCL) explicit float16 over keys and Dv, two rows per work-item (independent
      * accumulators); PoCL does not vectorise across work-items. llvmpipe vectorises across work-items
      * itself: narrow vectors, one row each. GPUs: float4, one row per work-item. */
-    int vmax = (gpu || rusticl) ? 4 : 16;
+    int vmax = rules->fused_vmax;
     f->vk = vmax;
     pick_vv(p->Dv, vmax, &f->vv, &f->dvp);
     {
@@ -178,10 +159,10 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
      * 4 rows x 32 items for Dv <= 128, 2 x 32 above; with <= 8 rows per kv pair (decode) one work-item
      * takes them all (no work-item loop around the tile copies). */
     f->rpw = 1;
-    int wg_pref = gpu ? 64 : 32;
-    if (!gpu && !rusticl) {
+    int wg_pref = rules->fused_wg;
+    if (rules->fused_multi_row) {
         if (rows <= 8) {
-            f->rpw = fl_pow2_ceil(rows);
+            f->rpw = (int)clattn_pow2_ceil(rows);
             wg_pref = 1;
         } else if (f->dvp <= 128) {
             f->rpw = 4; /* wg 32: 128 rows share each staged K/V tile (12 % less CPU time than 16 at
@@ -190,19 +171,19 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
             f->rpw = 2;
         }
     }
-    int64_t want_wg = fl_ceil_div(rows, f->rpw);
+    int64_t want_wg = clattn_ceil_div(rows, f->rpw);
     /* CPU decode with one work-item per group: K and V rows straight from global memory (no tile copy;
      * local memory is ordinary cache there), when both are unit-stride and Dv needs no padding. */
-    f->direct = (!gpu && !rusticl && f->krow && wg_pref == 1 && f->klw > 1 && (p->D == 1 || p->k.strides[3] == 1) &&
+    f->direct = (rules->fused_multi_row && f->krow && wg_pref == 1 && f->klw > 1 && (p->D == 1 || p->k.strides[3] == 1) &&
                  (p->Dv == 1 || p->v.strides[3] == 1) && f->dvp == p->Dv)
                     ? 1
                     : 0;
     /* PoCL (Clang inside): software prefetch in the direct decode kernel (see fused.cl) */
-    f->sw_prefetch = strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
-    f->wg = (int)fl_min(wg_pref, fl_pow2_ceil(want_wg));
+    f->sw_prefetch = rules->sw_prefetch;
+    f->wg = (int)clattn_min_i64(wg_pref, (int)clattn_pow2_ceil(want_wg));
     while ((size_t)f->wg > cl->max_wg || (size_t)f->wg > cl->max_wi_sizes[0]) f->wg /= 2;
     if (f->wg < 1) f->wg = 1;
-    f->tk = gpu ? 32 : (rusticl ? 16 : 64);
+    f->tk = rules->fused_tk;
     /* Local memory: K and V tiles, at most half of the device's local memory. */
     while (f->tk > f->vk && (cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > cl->local_mem / 2) f->tk /= 2;
     if ((cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > cl->local_mem) goto unsupported;
@@ -216,15 +197,15 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
         else goto unsupported;
     }
     const int64_t bm = (int64_t)f->wg * f->rpw;
-    const int64_t qblocks = fl_ceil_div(rows, bm);
+    const int64_t qblocks = clattn_ceil_div(rows, bm);
 
     /* Key partitions. */
-    int64_t kpart = fl_max(p->Lk, 1);
-    if (rusticl) {
+    int64_t kpart = clattn_max_i64(p->Lk, 1);
+    if (rules->fused_loop_budget > 0) {
         const int64_t per = iters_per_tile(f, p->D), fixed = iters_fixed(f, p->D, p->Dv);
-        const int64_t tiles = (FLASH_LOOP_BUDGET - fixed) / per;
+        const int64_t tiles = (rules->fused_loop_budget - fixed) / per;
         if (tiles < 1) goto unsupported;
-        kpart = fl_min(kpart, tiles * f->tk);
+        kpart = clattn_min_i64(kpart, tiles * f->tk);
     }
     {
         /* Enough work-groups to fill the device: split keys into partitions of >= 256 keys. */
@@ -232,18 +213,18 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
         const int64_t want_groups = 8 * cus;
         const int64_t groups = qblocks * pairs;
         if (groups < want_groups && p->Lk >= 512) {
-            int64_t np = fl_min(fl_ceil_div(want_groups, groups), p->Lk / 256);
-            int64_t kp = fl_ceil_div(fl_ceil_div(p->Lk, np), f->tk) * f->tk;
+            int64_t np = clattn_min_i64(clattn_ceil_div(want_groups, groups), p->Lk / 256);
+            int64_t kp = clattn_ceil_div(clattn_ceil_div(p->Lk, np), f->tk) * f->tk;
             if (kp < kpart) kpart = kp;
         }
     }
-    const int64_t np = fl_max(1, fl_ceil_div(p->Lk, kpart));
-    if (np > FLASH_MAX_GRID_GROUPS) goto unsupported;
+    const int64_t np = clattn_max_i64(1, clattn_ceil_div(p->Lk, kpart));
+    if (np > CLATTN_CL_MAX_GRID_GROUPS) goto unsupported;
     f->kpart = kpart;
     f->np = (int)np;
 
     /* Chunks of kv pairs and rows; workspace for partials when np > 1. */
-    f->nbh = fl_min(fl_max(pairs, 1), FLASH_MAX_GRID_GROUPS);
+    f->nbh = clattn_min_i64(clattn_max_i64(pairs, 1), CLATTN_CL_MAX_GRID_GROUPS);
     f->nrr = rows;
     if (np > 1 && pairs > 0 && rows > 0) {
         cl_ulong cap = cl->max_alloc / 2;
@@ -251,8 +232,8 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
         const cl_ulong row_bytes = (cl_ulong)np * (cl_ulong)(f->dvp + FLASH_HDR) * sizeof(float);
         const cl_ulong pair_bytes = row_bytes * (cl_ulong)rows;
         if (pair_bytes <= cap) {
-            f->nbh = fl_min(f->nbh, (int64_t)(cap / pair_bytes));
-            f->nbh = fl_ceil_div(pairs, fl_ceil_div(pairs, f->nbh)); /* even chunks */
+            f->nbh = clattn_min_i64(f->nbh, (int64_t)(cap / pair_bytes));
+            f->nbh = clattn_ceil_div(pairs, clattn_ceil_div(pairs, f->nbh)); /* even chunks */
         } else {
             f->nbh = 1;
             f->nrr = (int64_t)(cap / row_bytes) / bm * bm;
@@ -275,36 +256,11 @@ cleanup:
 }
 
 
-/* Enqueues one kernel; the first waits for the caller's list; *last keeps the latest event when wanted. */
-static clattn_status fl_enqueue(clattn_context *ctx, clattn_cl_state *cl, cl_kernel k, const char *kname,
-                                const size_t global[3], const size_t local[3], cl_uint *num_wait,
-                                const cl_event *wait_list, bool want_event, cl_event *last)
-{
-    cl_event ev = NULL;
-    cl_int err = clEnqueueNDRangeKernel(cl->queue, k, 3, NULL, global, local, *num_wait,
-                                        *num_wait ? wait_list : NULL, want_event ? &ev : NULL);
-    if (err != CL_SUCCESS)
-        return clattn_error(ctx, err == CL_OUT_OF_HOST_MEMORY || err == CL_MEM_OBJECT_ALLOCATION_FAILURE
-                                     ? CLATTN_ERROR_OUT_OF_MEMORY
-                                     : CLATTN_ERROR_OPENCL,
-                            "clEnqueueNDRangeKernel(%s, global %zux%zux%zu, local %zux%zux%zu) failed: %s (%d)", kname,
-                            global[0], global[1], global[2], local[0], local[1], local[2],
-                            clattn_cl_error_string(err), (int)err);
-    *num_wait = 0;
-    if (*last) clReleaseEvent(*last);
-    *last = ev;
-    return CLATTN_SUCCESS;
-}
-
 clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clattn_cl_fused *f,
-                                  const clattn_sdpa_problem *p, const clattn_sdpa_bufs *bufs, cl_uint num_wait,
-                                  const cl_event *wait_list, cl_event *event)
+                                  const clattn_sdpa_problem *p, const clattn_sdpa_bufs *bufs, const clattn_sync *sync)
 {
     clattn_status st = CLATTN_SUCCESS;
-    cl_event last = NULL;
-    cl_uint nw = num_wait;
-    const bool want_event = event != NULL;
-    if (event) *event = NULL;
+    clattn_cl_launch es = clattn_cl_launch_begin(cl->queue, sync);
 
     clattn_cl_view qv = clattn_cl_view_of(bufs->q.dev, &p->q, true), kv = clattn_cl_view_of(bufs->k.dev, &p->k, true),
                    vv = clattn_cl_view_of(bufs->v.dev, &p->v, true), ov = clattn_cl_view_of(bufs->out.dev, &p->out, true),
@@ -318,9 +274,9 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
     const int64_t pairs = p->B * p->Hkv, rows = p->Lq * group, bm = (int64_t)f->wg * f->rpw;
 
     for (int64_t bh0 = 0; rows > 0 && bh0 < pairs; bh0 += f->nbh) {
-        const int64_t nbh = fl_min(f->nbh, pairs - bh0);
+        const int64_t nbh = clattn_min_i64(f->nbh, pairs - bh0);
         for (int64_t r0 = 0; r0 < rows; r0 += f->nrr) {
-            const int64_t nrr = fl_min(f->nrr, rows - r0);
+            const int64_t nrr = clattn_min_i64(f->nrr, rows - r0);
             const cl_long c_bh0 = bh0, c_rr0 = r0, c_nrr = nrr;
             const clattn_karg fa[] = {KVIEW(qv), KVIEW(kv), KVIEW(vv), KVIEW(mv),
                                  KARG(mask_kind), KARG(kvl), KARG(use_kvl),
@@ -331,31 +287,19 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
                                  KARG(scale), KARG(softcap), KARG(causal), KARG(wl), KARG(wr)};
             CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->kernel, "clattn_fused", fa, sizeof fa / sizeof fa[0]));
             const size_t local[3] = {(size_t)f->wg, 1, 1};
-            const size_t global[3] = {(size_t)fl_ceil_div(nrr, bm) * (size_t)f->wg, (size_t)np, (size_t)nbh};
-            CLATTN_GOTO_IF(fl_enqueue(ctx, cl, f->kernel, "clattn_fused", global, local, &nw, wait_list,
-                                      want_event, &last));
+            const size_t global[3] = {(size_t)clattn_ceil_div(nrr, bm) * (size_t)f->wg, (size_t)np, (size_t)nbh};
+            CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->kernel, "clattn_fused", global, local));
             if (np > 1) {
                 const clattn_karg ma[] = {KARG(ws),   KVIEW(ov),  KARG(Hkv),   KARG(group), KARG(Dv),
                                      KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(np)};
                 CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->merge, "clattn_fused_merge", ma, sizeof ma / sizeof ma[0]));
                 const size_t mlocal[3] = {f->merge_wg, 1, 1};
-                const size_t mglobal[3] = {(size_t)fl_ceil_div(p->Dv, (int64_t)f->merge_wg) * f->merge_wg,
+                const size_t mglobal[3] = {(size_t)clattn_ceil_div(p->Dv, (int64_t)f->merge_wg) * f->merge_wg,
                                            (size_t)nrr, (size_t)nbh};
-                CLATTN_GOTO_IF(fl_enqueue(ctx, cl, f->merge, "clattn_fused_merge", mglobal, mlocal, &nw, wait_list,
-                                          want_event, &last));
+                CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->merge, "clattn_fused_merge", mglobal, mlocal));
             }
         }
     }
-    if (nw == num_wait && (num_wait > 0 || want_event) && last == NULL) {
-        /* Nothing enqueued (empty problem): still honour the wait list and return an event. */
-        CLATTN_CL_CHECK(clEnqueueMarkerWithWaitList(cl->queue, num_wait, num_wait ? wait_list : NULL,
-                                                    want_event ? &last : NULL));
-    }
-    if (event) {
-        *event = last;
-        last = NULL;
-    }
 cleanup:
-    if (last) clReleaseEvent(last);
-    return st;
+    return clattn_cl_launch_end(ctx, &es, sync, st);
 }

@@ -30,8 +30,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
 
 /* Enqueues the fused path (same contract as the backend's sdpa_run; buffers already checked). */
 clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clattn_cl_fused *fl,
-                                  const clattn_sdpa_problem *p, const clattn_sdpa_bufs *bufs, cl_uint num_wait,
-                                  const cl_event *wait_list, cl_event *event);
+                                  const clattn_sdpa_problem *p, const clattn_sdpa_bufs *bufs, const clattn_sync *sync);
 
 /* Releases everything; accepts NULL. */
 void clattn_cl_fused_release(clattn_cl_fused *fl);

@@ -1,7 +1,8 @@
 /*
  * Internals of the OpenCL backend: device.c (selector parsing, device choice), backend.c (context,
- * buffers, the SDPA kernel chain), program.c (kernel sources, builds, program cache) and
- * gemm.c (nn.Linear through CLBlast). Not installed.
+ * buffers, fp16 staging, dispatch), chain.c and fused.c (the two SDPA paths), launch.h/.c (launch
+ * helpers they share), rules.c (the table of device rules), program.c (kernel sources, builds, program
+ * cache) and gemm.c (nn.Linear through CLBlast). Not installed.
  */
 #ifndef CLATTN_CL_INTERNAL_H
 #define CLATTN_CL_INTERNAL_H
@@ -124,6 +125,33 @@ typedef struct clattn_cl_program_entry {
     cl_program program;
 } clattn_cl_program_entry;
 
+/* ---- device rules (rules.c) --------------------------------------------------------------------
+ * What a driver or device kind needs or is fastest with, resolved once when the backend opens (the
+ * first row of rules.c's table that matches the device). Kernel code paths read these values; none
+ * tests a device or platform name itself. */
+typedef struct clattn_cl_rules {
+    const char *row;          /* the matching row's name, e.g. "rusticl", "pocl-cpu", "gpu" */
+    /* Loop iterations one work-item may run in one launch, summed over its loops. */
+    int64_t chain_loop_budget; /* chain.c: long key / head-dim ranges are split into launches */
+    int64_t fused_loop_budget; /* fused.c: keys are split into partitions; 0 = no limit */
+    /* The kernel chain (chain.c). */
+    int tile_vw;              /* widest vector of scores.cl / weighted_sum.cl tiles */
+    int softmax_vw;           /* vector width of softmax.cl */
+    bool softmax_row_group;   /* one work-group per row (clattn_softmax) rather than one work-item */
+    /* The fused path (fused.c). */
+    int fused_vmax;           /* vector width over keys and Dv */
+    bool fused_multi_row;     /* several rows per work-item, and the direct decode kernel */
+    int fused_wg;             /* preferred work-group size */
+    int fused_tk;             /* keys per staged tile */
+    bool sw_prefetch;         /* software prefetch in the direct decode kernel (fused.cl SW_PREFETCH) */
+    /* Programs (program.c, cache.c). */
+    bool binary_cache;        /* clattn's on-disk program-binary cache (CLATTN_CACHE_FORCE=1 overrides) */
+} clattn_cl_rules;
+
+/* The rules of the device named platform_name / device_name of type `type` (never fails: the last row
+ * matches every device). */
+clattn_cl_rules clattn_cl_rules_resolve(const char *platform_name, const char *device_name, cl_device_type type);
+
 /* ctx->backend_data of an OpenCL context. */
 typedef struct clattn_cl_state {
     cl_platform_id platform;
@@ -136,6 +164,7 @@ typedef struct clattn_cl_state {
     cl_ulong local_mem;       /* CL_DEVICE_LOCAL_MEM_SIZE (bytes) */
     cl_ulong max_alloc;       /* CL_DEVICE_MAX_MEM_ALLOC_SIZE (bytes) */
     cl_ulong global_mem;      /* CL_DEVICE_GLOBAL_MEM_SIZE (bytes) */
+    clattn_cl_rules rules;    /* resolved from rules.c's table when the backend opens */
     clattn_cl_program_entry *programs; /* cache, owned */
     cl_kernel bias_kernel;    /* bias.cl, built on the first linear() with a bias */
     cl_kernel convert_kernels[2]; /* convert.cl: [0] f16->f32, [1] f32->f16; built by the first fp16 plan */

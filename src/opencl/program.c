@@ -149,7 +149,8 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_state *cl, co
     }
     snprintf(full_options, olen, "%s %s", BASE_OPTIONS, options);
 
-    if (clattn_cl_cache_open(&disk, cl->platform, cl->device, texts, 2, full_options))
+    if (clattn_cl_cache_open(&disk, cl->platform, cl->device, texts, 2, full_options,
+                             cl->rules.binary_cache))
         prog = clattn_cl_cache_load(&disk, cl->context, cl->device, full_options);
     if (!prog) {
         CLATTN_CL_CREATE(prog, clCreateProgramWithSource, cl->context, 2, texts, NULL);

@@ -100,7 +100,7 @@ static const sdpa_case mask_cases[] = {
 };
 
 /* Long reductions: weighted_sum covers at most ~5000 keys per launch and scores ~6000 head-dim
- * elements per launch on this device (see reduction_chunk in src/opencl/backend.c): go past both. */
+ * elements per launch on this device (see reduction_chunk in src/opencl/chain.c): go past both. */
 static const sdpa_case long_cases[] = {
     {"keys_split_lk9000", SZ(1, 1, 1, 1, 9000, 2, 2), .probs = 1},
     {"keys_split_kvl_causal_br", SZ(2, 1, 1, 2, 9000, 1, 3), .kvl = 1, .causal = BR},
