@@ -195,12 +195,14 @@ static clattn_status run_f16(f16_data *fd, int one_shot, const tu_where *w)
 {
     sdpa_data *d = &fd->d;
     clattn_status st;
+    bool path_ok = true;
     if (one_shot) {
         st = clattn_sdpa(g_ctx, &d->desc, fd->q16, fd->k16, fd->v16,
                          d->mask, d->kvl, fd->out16, d->probs);
     } else {
         clattn_sdpa_plan *plan = NULL;
         st = clattn_sdpa_plan_create(&plan, g_ctx, &d->desc);
+        path_ok = st != CLATTN_SUCCESS || tu_check_plan_path(plan, &d->desc, w);
         if (st == CLATTN_SUCCESS)
             st = clattn_sdpa_execute(plan, fd->q16, fd->k16, fd->v16,
                                      d->mask, d->kvl, fd->out16, d->probs);
@@ -208,7 +210,7 @@ static clattn_status run_f16(f16_data *fd, int one_shot, const tu_where *w)
     }
     if (st != CLATTN_SUCCESS)
         tu_report(w, "fp16 sdpa returned %d (%s): %s", (int)st, clattn_status_string(st), clattn_last_error(g_ctx));
-    return st;
+    return st == CLATTN_SUCCESS && !path_ok ? CLATTN_ERROR_UNSUPPORTED : st; /* a wrong path: reported above */
 }
 
 /* ---- cases ------------------------------------------------------------------------------------ */
@@ -300,6 +302,7 @@ static void test_plan_reuse_and_one_shot(void **state)
     clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, &fd.d.desc);
     bool ok = st == CLATTN_SUCCESS;
     if (!ok) tu_report(&w, "plan_create: %d %s", (int)st, clattn_last_error(g_ctx));
+    ok = ok && tu_check_plan_path(plan, &fd.d.desc, &w);
     for (int it = 0; it < 3 && ok; it++) {
         if (it > 0) f16_refill(&fd, &c, &r);
         st = clattn_sdpa_execute(plan, fd.q16, fd.k16, fd.v16, fd.d.mask,

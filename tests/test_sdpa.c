@@ -200,7 +200,7 @@ static void test_plan_reuse(void **state)
         sdpa_data_free(&d);
         fail();
     }
-    bool ok = true;
+    bool ok = tu_check_plan_path(plan, &d.desc, &w);
     for (int it = 0; it < 4 && ok; it++) {
         if (it > 0) sdpa_data_refill(&d, &c, &r);
         st = clattn_sdpa_execute(plan, d.q, d.k, d.v, d.mask, d.kvl, d.out, d.probs);

@@ -222,11 +222,13 @@ clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, con
                   clattn_last_error(ctx));
         return st;
     }
+    const bool path_ok = tu_check_plan_path(plan, &d->desc, w); /* the path the test's name promises */
     st = clattn_sdpa_execute(plan, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
     if (st != CLATTN_SUCCESS)
         tu_report(w, "clattn_sdpa_execute returned %d (%s): %s", (int)st, clattn_status_string(st),
                   clattn_last_error(ctx));
     clattn_sdpa_plan_destroy(plan);
+    if (st == CLATTN_SUCCESS && !path_ok) return CLATTN_ERROR_UNSUPPORTED; /* reported above */
     return st;
 }
 

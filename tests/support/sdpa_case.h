@@ -54,7 +54,8 @@ void sdpa_data_reference(const sdpa_data *d, double **out, double **probs);
  * out and probs and that every disallowed key has probability 0. */
 bool sdpa_data_check(const sdpa_data *d, const tu_where *w);
 
-/* Runs d on ctx: plan_create + execute + destroy (one_shot: clattn_sdpa). Reports a failure. */
+/* Runs d on ctx: plan_create + execute + destroy (one_shot: clattn_sdpa). Reports a failure. The plan's
+ * path is checked with tu_check_plan_path (a wrong path: CLATTN_ERROR_UNSUPPORTED after the execution). */
 clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, const tu_where *w);
 
 /* Makes case c's data from the seed of (area, idx), runs it on ctx (sdpa_data_run) and checks it

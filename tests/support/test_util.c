@@ -102,9 +102,91 @@ const char *tu_backend_name(tu_backend b)
     return "?";
 }
 
+/* The fused host ISA this CPU supports best, by the CPU's own report (as src/host_flash.c picks it). */
+static const char *cpu_best_isa(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) return "avx512";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
+#endif
+    return "portable";
+}
+
+/* Whether the CPU runs ISA isa ("portable" always). */
+static bool cpu_has_isa(const char *isa)
+{
+    if (strcmp(isa, "portable") == 0) return true;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (strcmp(isa, "avx512") == 0) return __builtin_cpu_supports("avx512f");
+    if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return false;
+}
+
+static const char *expected_path(void)
+{
+    const char *e = getenv("CLATTN_TEST_EXPECT_PATH");
+    return e && *e ? e : NULL;
+}
+
+static long g_path_hits, g_path_checks;
+
+long tu_plan_path_hits(void)
+{
+    return g_path_hits;
+}
+
+/* Sure to take the fused host kernel (src/host_flash.c, host_flash_supported: a subset of its rule). */
+static bool host_fused_sure(const clattn_sdpa_desc *d)
+{
+    if (d->want_probs) return false;
+    const int64_t D = d->q.dims[3], Dv = d->out.dims[3], Lq = d->q.dims[2], G = d->q.dims[1] / d->k.dims[1];
+    if (d->data_type != CLATTN_DTYPE_F16) { /* f16 plans stage q and out contiguously */
+        if (D > 1 && d->q.strides[3] != 1) return false;
+        if (Dv > 1 && d->out.strides[3] != 1) return false;
+    }
+    return Lq >= 4 || Lq * G >= 4;
+}
+
+bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *desc, const tu_where *w)
+{
+    const char *got = clattn_sdpa_plan_path(plan), *want = expected_path();
+    const bool host = strncmp(got, "host", 4) == 0;
+    g_path_checks++;
+    if (want) {
+        bool ok = strcmp(got, want) == 0;
+        if (ok) g_path_hits++;
+        if (!ok && strncmp(want, "host-fused-", 11) == 0)
+            ok = strcmp(got, "host-rowwise") == 0 && !host_fused_sure(desc);
+        if (!ok)
+            tu_report(w, "plan path '%s', but CLATTN_TEST_EXPECT_PATH promises '%s'%s", got, want,
+                      strncmp(want, "host-fused-", 11) == 0 ? " (the case fits the fused host kernel)" : "");
+        return ok;
+    }
+    if (host) {
+        if (strcmp(got, "host-rowwise") == 0) return true;
+        char best[32];
+        snprintf(best, sizeof best, "host-fused-%s", cpu_best_isa());
+        if (strcmp(got, best) == 0) return true;
+        const char *isa_env = getenv("CLATTN_HOST_ISA"); /* set by hand without an expectation: any ISA the CPU has */
+        if (isa_env && *isa_env && strncmp(got, "host-fused-", 11) == 0 && cpu_has_isa(got + 11)) return true;
+        tu_report(w, "plan path '%s': expected host-rowwise or %s (the best ISA this CPU reports)", got, best);
+        return false;
+    }
+    if (strcmp(got, "chain") == 0 || strcmp(got, "fused") == 0) return true;
+    tu_report(w, "plan path '%s' is none of the documented OpenCL paths (chain, fused)", got);
+    return false;
+}
+
 clattn_context *tu_open_context_or_skip(void)
 {
     const char *sel = getenv("CLATTN_DEVICE");
+    const char *want = expected_path();
+    if (want && strncmp(want, "host-fused-", 11) == 0 && !cpu_has_isa(want + 11)) {
+        printf("SKIP: CLATTN_TEST_EXPECT_PATH='%s' but this CPU lacks %s (__builtin_cpu_supports)\n", want,
+               want + 11);
+        exit(TU_SKIP);
+    }
     clattn_context *ctx = NULL;
     clattn_status st = clattn_context_create(&ctx, NULL);
     if (st == CLATTN_ERROR_DEVICE_NOT_FOUND) {
@@ -401,5 +483,14 @@ bool tu_check_gaps(const tu_where *w, const char *what, const float *buf, int64_
 
 int tu_run_group(const char *name, struct CMUnitTest *tests, size_t count)
 {
-    return _cmocka_run_group_tests(name, tests, count, NULL, NULL);
+    int failed = _cmocka_run_group_tests(name, tests, count, NULL, NULL);
+    const char *want = expected_path();
+    if (want && g_path_checks > 0) {
+        printf("# %ld of %ld plans took the promised path '%s'\n", g_path_hits, g_path_checks, want);
+        if (g_path_hits == 0) {
+            printf("FAIL: no plan of group '%s' took the path '%s' its test name promises\n", name, want);
+            failed++;
+        }
+    }
+    return failed;
 }

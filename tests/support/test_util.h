@@ -53,6 +53,7 @@ typedef enum tu_backend { TU_HOST, TU_POCL, TU_RUSTICL, TU_OTHER_CL } tu_backend
  * (exit 1) when a non-"host" selector silently gave the host path. */
 clattn_context *tu_open_context_or_skip(void);
 tu_backend tu_backend_of(const clattn_context *ctx);
+
 const char *tu_backend_name(tu_backend b);
 
 /* ---- tensors and buffers ------------------------------------------------------------------- */
@@ -118,7 +119,24 @@ void tu_report(const tu_where *w, const char *fmt, ...)
 #endif
     ;
 
-/* Runs a dynamically built group with a NULL group state (so each test keeps its prestate). */
+/* ---- the kernel path a plan took ----------------------------------------------------------- */
+
+/* CLATTN_TEST_EXPECT_PATH, set by tests/CMakeLists.txt for the path-named tests (<area>.host_avx512,
+ * .host_avx2, .host_portable, .host_off, .pocl_chain), names the path the test promises:
+ *   host-fused-<isa>  every plan the fused host kernel takes for sure (no probabilities, q and out unit
+ *                     stride along D / Dv, at least 4 query rows per kv head) must report exactly that;
+ *                     the others report it or "host-rowwise". An ISA the CPU lacks (__builtin_cpu_supports)
+ *                     makes tu_open_context_or_skip exit TU_SKIP: never a pass on another kernel.
+ *   host-rowwise, chain  every plan must report exactly that.
+ * Unset: the path must be one clattn.h documents for the backend ("chain" or "fused" on OpenCL;
+ * "host-rowwise" or "host-fused-<isa>" on the host, where <isa> must be the best this CPU reports).
+ * Reports a failure (tu_report) and returns false otherwise. */
+bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *desc, const tu_where *w);
+/* Plans checked by tu_check_plan_path that took the promised path (for a summary line). */
+long tu_plan_path_hits(void);
+
+/* Runs a dynamically built group with a NULL group state (so each test keeps its prestate). With
+ * CLATTN_TEST_EXPECT_PATH set, also fails when plans were checked but none took the promised path. */
 int tu_run_group(const char *name, struct CMUnitTest *tests, size_t count);
 
 #endif /* CLATTN_TEST_UTIL_H */
