@@ -9,20 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sdpa_case.h"
+#include "cases.h"
 
-#define SZ(b, hq, hkv, lq, lk, d, dv) .B = b, .Hq = hq, .Hkv = hkv, .Lq = lq, .Lk = lk, .D = d, .Dv = dv
-
-static const sdpa_case cases[] = {
-    {"gqa_additive_causal_br_kvl", SZ(2, 8, 2, 67, 129, 64, 64), .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mq = 1,
-     .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .kvl = 1, .probs = 1},
-    {"mqa_bool_blhd_window", SZ(3, 4, 1, 7, 300, 40, 40), .lq = TU_BLHD, .lk = TU_BLHD, .lv = TU_BLHD, .lo = TU_BLHD,
-     .mask_kind = CLATTN_MASK_BOOL, .mh = 1, .window = 1, .wl = 50, .wr = 3, .probs = 1, .lp = TU_PAD},
-    {"decode_softcap_kvl", SZ(4, 8, 2, 1, 300, 128, 128), .kvl = 1, .softcap = 10.0f, .probs = 1},
-    {"odd_causal_tl_dv", SZ(1, 6, 3, 129, 67, 8, 40), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1, .off_o = 5,
-     .lo = TU_PAD},
-};
-#define N_CASES (sizeof cases / sizeof cases[0])
+/* The rows tagged cross-backend in tests/cases/cases.c (position = seed index). */
+#define MAX_CASES 64
+static const case_row *g_rows[MAX_CASES];
 
 typedef struct backend {
     const char *selector;
@@ -48,8 +39,9 @@ static double *view_to_doubles(const float *buf, const clattn_tensor *t)
 
 static void test_case(void **state)
 {
-    const sdpa_case *c = *state;
-    int idx = (int)(c - cases);
+    const case_row *const *row = *state;
+    const sdpa_case *c = &(*row)->c;
+    int idx = (int)(row - g_rows);
     uint64_t seed = tu_case_seed("cross", idx);
     tu_rng r;
     tu_rng_init(&r, seed);
@@ -123,12 +115,14 @@ int main(void)
         for (int i = 0; i < 3; i++) clattn_context_destroy(g_be[i].ctx);
         return TU_SKIP;
     }
-    struct CMUnitTest tests[N_CASES];
-    for (size_t i = 0; i < N_CASES; i++) {
-        struct CMUnitTest t = {cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+    const size_t n_cases = case_rows_tagged(CASE_CROSS, g_rows, MAX_CASES);
+    if (n_cases > MAX_CASES) return 1;
+    struct CMUnitTest tests[MAX_CASES];
+    for (size_t i = 0; i < n_cases; i++) {
+        struct CMUnitTest t = {g_rows[i]->c.name, test_case, NULL, NULL, (void *)&g_rows[i]};
         tests[i] = t;
     }
-    int failed = tu_run_group("cross_backend", tests, N_CASES);
+    int failed = tu_run_group("cross_backend", tests, n_cases);
     for (int i = 0; i < 3; i++) clattn_context_destroy(g_be[i].ctx);
     return failed ? 1 : 0;
 }

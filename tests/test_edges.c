@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "reference.h"
-#include "sdpa_case.h"
+#include "cases.h"
 
 static clattn_context *g_ctx;
 
@@ -29,11 +29,6 @@ static clattn_context *g_ctx;
 
 typedef void (*tweak_fn)(sdpa_data *d, const sdpa_case *c, tu_rng *r);
 
-typedef struct edge_case {
-    sdpa_case c;
-    tweak_fn tweak; /* edits the random inputs before the run (NULL: none) */
-    uint32_t poison;
-} edge_case;
 
 static float *qat(sdpa_data *d, int64_t b, int64_t h, int64_t i, int64_t e)
 {
@@ -220,7 +215,6 @@ static void tw_nan_q_row(sdpa_data *d, const sdpa_case *c, tu_rng *r)
 /* ---- logits around +-1e30 (exact in float: powers of two times small integers) ---- */
 
 #define P2_50 1125899906842624.0f /* 2^50 */
-#define P2_100 1.2676506002282294e30f /* 2^100 */
 
 /* q and k in {-1, 0, 1}; the case sets scale = 2^100, so scores are n * 2^100 with |n| <= D. */
 static void tw_small_ints(sdpa_data *d, const sdpa_case *c, tu_rng *r)
@@ -316,78 +310,47 @@ static void tw_mask_nan_inf_entry(sdpa_data *d, const sdpa_case *c, tu_rng *r)
     ((float *)d->mask)[mask_idx(d, 0, 1, 4, 1)] = INFINITY;
 }
 
-static const edge_case cases[] = {
-    /* fully masked rows -> zeros in out and probs */
-    {{"masked_rows_bool", SZ(2, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_BOOL, .mb = 1, .mh = 1, .mq = 1,
-      .probs = 1, .density = 0.5}, tw_bool_rows, 0},
-    {{"masked_rows_additive", SZ(2, 2, 1, 7, 67, 40, 40), .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mh = 1,
-      .mq = 1, .probs = 1, .lp = TU_PAD}, tw_add_rows, 0},
-    {{"masked_rows_bool_all_zero", SZ(1, 2, 2, 7, 7, 8, 8), .mask_kind = CLATTN_MASK_BOOL, .density = -1.0,
-      .probs = 1}, NULL, 0},
-    {{"masked_rows_kvl_zero", SZ(3, 2, 2, 7, 67, 64, 64), .kvl = 1, .probs = 1}, tw_kvl_zero, 0},
-    {{"masked_rows_causal_br_lq_gt_lk", SZ(1, 2, 2, 67, 7, 40, 40), .causal = CLATTN_CAUSAL_BOTTOM_RIGHT,
-      .probs = 1}, NULL, 0},
-    {{"masked_rows_window_lq_gt_lk", SZ(1, 2, 2, 67, 7, 8, 8), .window = 1, .wl = 0, .wr = 0, .probs = 1}, NULL,
-     0},
-    {{"masked_rows_kvl_causal_br", SZ(3, 2, 2, 7, 67, 8, 8), .kvl = 1, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT,
-      .window = 1, .wl = 2, .wr = -1, .probs = 1}, NULL, 0},
-    /* logits +-1e4 */
-    {{"logits_1e4", SZ(2, 3, 3, 7, 67, 8, 8), .scale = 1.0f, .probs = 1}, tw_logits_1e4, 0},
-    {{"logits_1e4_causal", SZ(1, 3, 3, 67, 67, 64, 64), .scale = 1.0f, .causal = CLATTN_CAUSAL_TOP_LEFT,
-      .probs = 1}, tw_logits_1e4, 0},
-    {{"logits_1e4_lk300", SZ(1, 3, 3, 1, 300, 8, 8), .scale = 1.0f, .probs = 1}, tw_logits_1e4, 0},
-    {{"additive_1e4", SZ(2, 2, 2, 7, 67, 40, 40), .scale = 0.5f, .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mh = 1, .mq = 1,
-      .probs = 1}, tw_add_1e4, 0},
-    {{"additive_minus_1e30_allowed", SZ(1, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_ADDITIVE, .mq = 1,
-      .probs = 1}, tw_add_minus_1e30, 0},
-    /* masked keys must not leak */
-    {{"leak_bool_v_1e30_inf_nan", SZ(2, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_BOOL, .probs = 1},
-     tw_bool_v_leak, 0},
-    {{"leak_additive_v_nan_inf", SZ(2, 2, 1, 7, 67, 40, 40), .mask_kind = CLATTN_MASK_ADDITIVE, .probs = 1},
-     tw_add_v_leak, 0},
-    {{"leak_kvl_v", SZ(3, 2, 2, 7, 67, 64, 64), .kvl = 1, .probs = 1}, tw_kvl_v_leak, 0},
-    {{"leak_kvl_k_and_v_nan", SZ(2, 2, 2, 7, 67, 40, 40), .kvl = 1, .probs = 1}, tw_kvl_k_leak, 0},
-    {{"leak_causal_v", SZ(1, 2, 2, 7, 67, 8, 8), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1},
-     tw_causal_v_leak, 0},
-    {{"leak_masked_huge_score", SZ(1, 2, 2, 7, 67, 64, 64), .mask_kind = CLATTN_MASK_BOOL, .probs = 1},
-     tw_masked_huge_score, 0},
-    /* NaN in one q row (poison -7777.0 so unwritten and NaN differ) */
-    {{"nan_q_row", SZ(2, 2, 1, 7, 67, 40, 40), .probs = 1}, tw_nan_q_row, 0xc5f30800u /* -7777.0f */},
-    {{"nan_q_row_causal_mask", SZ(2, 2, 1, 67, 67, 8, 8), .causal = CLATTN_CAUSAL_TOP_LEFT,
-      .mask_kind = CLATTN_MASK_BOOL, .density = 0.9, .probs = 1}, tw_nan_q_row, 0xc5f30800u},
-    /* logits +-1e30 */
-    {{"logits_1e30_scale", SZ(2, 2, 2, 7, 67, 8, 8), .scale = P2_100, .probs = 1}, tw_small_ints, 0},
-    {{"logits_1e30_scale_causal_d64", SZ(1, 2, 1, 67, 67, 64, 64), .scale = P2_100, .causal = CLATTN_CAUSAL_TOP_LEFT,
-      .probs = 1}, tw_small_ints, 0},
-    {{"logits_minus_1e30_scale", SZ(1, 2, 2, 7, 300, 8, 8), .scale = -P2_100, .probs = 1}, tw_small_ints, 0},
-    {{"logits_1e30_inputs", SZ(2, 4, 2, 7, 67, 4, 8), .scale = 1.0f, .probs = 1}, tw_inputs_1e30, 0},
-    {{"logits_1e30_softcap", SZ(2, 2, 2, 7, 67, 8, 8), .scale = P2_100, .softcap = 30.0f, .probs = 1}, tw_small_ints,
-     0},
-    {{"additive_plus_1e30", SZ(2, 2, 2, 7, 67, 40, 40), .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mh = 1, .mq = 1,
-      .probs = 1}, tw_add_plus_1e30, 0},
-    /* denormals */
-    {{"denormal_qkv", SZ(2, 2, 1, 7, 67, 40, 40), .probs = 1}, tw_denormal_qkv, 0},
-    {{"denormal_v", SZ(1, 2, 2, 33, 67, 64, 64), .probs = 1}, tw_denormal_v, 0},
-    {{"denormal_scale", SZ(1, 2, 2, 7, 67, 8, 8), .scale = 1.0e-40f, .probs = 1}, NULL, 0},
-    {{"denormal_additive_mask", SZ(2, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_ADDITIVE, .mh = 1, .mq = 1,
-      .probs = 1}, tw_denormal_mask, 0},
-    /* NaN / inf confined */
-    {{"inf_q_row", SZ(2, 2, 1, 7, 67, 40, 40), .probs = 1}, tw_inf_q_row, 0xc5f30800u},
-    {{"nan_v_causal_rows", SZ(1, 2, 2, 9, 67, 8, 8), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1}, tw_nan_v_causal,
-     0xc5f30800u},
-    {{"inf_v_causal_rows", SZ(1, 2, 2, 9, 67, 40, 40), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1},
-     tw_inf_v_causal, 0xc5f30800u},
-    {{"additive_nan_and_inf_entry", SZ(1, 2, 2, 7, 67, 8, 8), .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mh = 1,
-      .mq = 1, .probs = 1}, tw_mask_nan_inf_entry, 0xc5f30800u},
-    /* degenerate sizes */
-    {{"lk1", SZ(2, 2, 2, 67, 1, 64, 64), .probs = 1}, NULL, 0},
-    {{"lk1_causal_br", SZ(2, 2, 2, 7, 1, 8, 8), .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .probs = 1}, NULL, 0},
-    {{"d1", SZ(2, 2, 1, 7, 67, 1, 1), .probs = 1}, NULL, 0},
-    {{"d1_dv8", SZ(1, 1, 1, 129, 300, 1, 8)}, NULL, 0},
-    {{"all_one", SZ(1, 1, 1, 1, 1, 1, 1), .probs = 1}, NULL, 0},
-    {{"long_kv_decode", SZ(1, 2, 2, 1, 2053, 64, 64), .probs = 1}, NULL, 0},
+/* The rows tagged edges in tests/cases/cases.c (position = seed index); their tweak names one of these. */
+static const struct {
+    const char *name;
+    tweak_fn fn;
+} tweaks[] = {
+    {"tw_bool_rows", tw_bool_rows},
+    {"tw_add_rows", tw_add_rows},
+    {"tw_kvl_zero", tw_kvl_zero},
+    {"tw_logits_1e4", tw_logits_1e4},
+    {"tw_add_1e4", tw_add_1e4},
+    {"tw_add_minus_1e30", tw_add_minus_1e30},
+    {"tw_bool_v_leak", tw_bool_v_leak},
+    {"tw_add_v_leak", tw_add_v_leak},
+    {"tw_kvl_v_leak", tw_kvl_v_leak},
+    {"tw_kvl_k_leak", tw_kvl_k_leak},
+    {"tw_causal_v_leak", tw_causal_v_leak},
+    {"tw_masked_huge_score", tw_masked_huge_score},
+    {"tw_nan_q_row", tw_nan_q_row},
+    {"tw_small_ints", tw_small_ints},
+    {"tw_inputs_1e30", tw_inputs_1e30},
+    {"tw_add_plus_1e30", tw_add_plus_1e30},
+    {"tw_denormal_qkv", tw_denormal_qkv},
+    {"tw_denormal_v", tw_denormal_v},
+    {"tw_denormal_mask", tw_denormal_mask},
+    {"tw_inf_q_row", tw_inf_q_row},
+    {"tw_nan_v_causal", tw_nan_v_causal},
+    {"tw_inf_v_causal", tw_inf_v_causal},
+    {"tw_mask_nan_inf_entry", tw_mask_nan_inf_entry},
 };
-#define N_CASES (sizeof cases / sizeof cases[0])
+
+static tweak_fn tweak_named(const char *name)
+{
+    if (!name) return NULL;
+    for (size_t i = 0; i < sizeof tweaks / sizeof tweaks[0]; i++)
+        if (strcmp(tweaks[i].name, name) == 0) return tweaks[i].fn;
+    fprintf(stderr, "FAIL: tests/cases names an unknown edges tweak '%s'\n", name);
+    exit(1);
+}
+
+#define MAX_CASES 128
+static const case_row *g_rows[MAX_CASES];
 
 /* A row that comes out NaN: the reference's probabilities are NaN for every allowed key of it (its
  * normaliser is NaN). clattn.h ("Numerical behaviour") lets a key whose weight is exactly zero get 0 instead,
@@ -491,13 +454,15 @@ static bool check_denormal_out(const sdpa_data *d, const tu_where *w)
     return bad == 0;
 }
 
-/* Test i < N_CASES runs cases[i] as listed; N_CASES + i runs it without probabilities. */
-static char noprobs_names[N_CASES][96];
+/* Test i < n runs row i as listed; n + i runs it without probabilities. */
+static char noprobs_names[MAX_CASES][96];
 
-static void run_edge(const edge_case *e, bool noprobs)
+static void run_edge(const case_row *const *row, bool noprobs)
 {
+    const case_row *e = *row;
+    const tweak_fn tweak = tweak_named(e->tweak);
     sdpa_case c = e->c;
-    int idx = (int)(e - cases);
+    int idx = (int)(row - g_rows);
     if (noprobs) {
         c.probs = 0;
         c.name = noprobs_names[idx];
@@ -509,15 +474,15 @@ static void run_edge(const edge_case *e, bool noprobs)
     sdpa_data_make(&d, &c, &r);
     if (c.density < 0 && c.mask_kind == CLATTN_MASK_BOOL) /* every key masked */
         for (int64_t a = 0; a < d.nm; a++) ((uint8_t *)d.mask)[a] = 0;
-    if (e->tweak) e->tweak(&d, &c, &r);
+    if (tweak) tweak(&d, &c, &r);
     if (e->poison) {
         d.poison = e->poison;
         sdpa_data_poison(&d);
     }
     bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS;
-    if (ok && d.probs && (e->tweak == tw_inf_q_row || e->tweak == tw_mask_nan_inf_entry)) nan_row_zero_probs(&d);
+    if (ok && d.probs && (tweak == tw_inf_q_row || tweak == tw_mask_nan_inf_entry)) nan_row_zero_probs(&d);
     ok = ok && sdpa_data_check(&d, &w);
-    if (ok && (e->tweak == tw_denormal_v || e->tweak == tw_denormal_qkv)) ok = check_denormal_out(&d, &w);
+    if (ok && (tweak == tw_denormal_v || tweak == tw_denormal_qkv)) ok = check_denormal_out(&d, &w);
     sdpa_data_free(&d);
     assert_true(ok);
 }
@@ -535,15 +500,17 @@ static void test_edge_noprobs(void **state)
 int main(void)
 {
     g_ctx = tu_open_context_or_skip();
-    struct CMUnitTest tests[2 * N_CASES];
-    for (size_t i = 0; i < N_CASES; i++) {
-        snprintf(noprobs_names[i], sizeof noprobs_names[i], "%s/noprobs", cases[i].c.name);
-        struct CMUnitTest t = {cases[i].c.name, test_edge, NULL, NULL, (void *)&cases[i]};
-        struct CMUnitTest t2 = {noprobs_names[i], test_edge_noprobs, NULL, NULL, (void *)&cases[i]};
+    const size_t n_cases = case_rows_tagged(CASE_EDGES, g_rows, MAX_CASES);
+    if (n_cases > MAX_CASES) return 1;
+    struct CMUnitTest tests[2 * MAX_CASES];
+    for (size_t i = 0; i < n_cases; i++) {
+        snprintf(noprobs_names[i], sizeof noprobs_names[i], "%s/noprobs", g_rows[i]->c.name);
+        struct CMUnitTest t = {g_rows[i]->c.name, test_edge, NULL, NULL, (void *)&g_rows[i]};
+        struct CMUnitTest t2 = {noprobs_names[i], test_edge_noprobs, NULL, NULL, (void *)&g_rows[i]};
         tests[i] = t;
-        tests[N_CASES + i] = t2;
+        tests[n_cases + i] = t2;
     }
-    int failed = tu_run_group("edges", tests, 2 * N_CASES);
+    int failed = tu_run_group("edges", tests, 2 * n_cases);
     clattn_context_destroy(g_ctx);
     return failed ? 1 : 0;
 }

@@ -23,7 +23,7 @@
 
 #include "f16_ref.h" /* fp16 <-> double independent of the library's conversions */
 #include "reference.h"
-#include "sdpa_case.h"
+#include "cases.h"
 
 static clattn_context *g_ctx;
 static tu_backend g_backend;
@@ -215,49 +215,9 @@ static clattn_status run_f16(f16_data *fd, int one_shot, const tu_where *w)
 
 /* ---- cases ------------------------------------------------------------------------------------ */
 
-static const sdpa_case cases[] = {
-    /* odd sizes */
-    {"l1_d8", SZ(1, 1, 1, 1, 1, 8, 8), .probs = 1},
-    {"l7_d40", SZ(2, 3, 3, 7, 7, 40, 40), .probs = 1},
-    {"l67_d64", SZ(1, 2, 2, 67, 67, 64, 64)},
-    {"l129_d128", SZ(1, 2, 2, 129, 129, 128, 128)},
-    {"lq7_lk129_d40_dv8", SZ(2, 2, 2, 7, 129, 40, 8)},
-    {"lq129_lk1_d8_dv40", SZ(1, 2, 2, 129, 1, 8, 40), .probs = 1},
-    {"decode_lq1_lk67", SZ(2, 4, 4, 1, 67, 64, 64), .probs = 1},
-    /* GQA / MQA */
-    {"gqa_8_2", SZ(2, 8, 2, 67, 129, 64, 64)},
-    {"mqa_4_1_causal_br", SZ(1, 4, 1, 7, 67, 40, 40), .causal = BR, .probs = 1},
-    /* causal, window, kv_lengths */
-    {"causal_tl_129", SZ(1, 2, 2, 129, 129, 64, 64), .causal = TL},
-    {"causal_br_lq_gt_lk", SZ(2, 2, 2, 67, 7, 40, 40), .causal = BR, .probs = 1},
-    {"window_kvl", SZ(3, 2, 2, 7, 129, 40, 40), .kvl = 1, .window = 1, .wl = 9, .wr = 0},
-    /* masks */
-    {"bool_b_h_q", SZ(2, 3, 3, 7, 67, 8, 8), .mask_kind = BOOLM, .mb = 1, .mh = 1, .mq = 1, .probs = 1,
-     .density = 0.3},
-    {"add_1_1_q_pad", SZ(2, 3, 3, 7, 67, 40, 40), .mask_kind = ADDM, .mq = 1, .lm = TU_PAD, .probs = 1},
-    /* strided / padded views with offsets */
-    {"blhd_pad_offsets", SZ(2, 3, 3, 7, 129, 40, 40), .lq = TU_BLHD_PAD, .lk = TU_BLHD_PAD, .lv = TU_BLHD_PAD,
-     .lo = TU_BLHD_PAD, .off_q = 5, .off_k = 3, .off_v = 11, .off_o = 2, .probs = 1, .lp = TU_PAD, .off_p = 13},
-    {"colstride_all", SZ(1, 2, 2, 7, 7, 8, 8), .lq = TU_COLSTRIDE, .lk = TU_COLSTRIDE, .lv = TU_COLSTRIDE,
-     .lo = TU_COLSTRIDE, .off_o = 4, .probs = 1, .lp = TU_COLSTRIDE},
-    {"pad_hbld_mixed", SZ(2, 4, 2, 67, 7, 8, 40), .lq = TU_PAD, .lk = TU_HBLD, .lv = TU_BLHD, .lo = TU_HBLD,
-     .off_q = 1, .off_o = 7},
-    {"blhd_out_pad_gqa", SZ(1, 8, 2, 129, 67, 40, 64), .lq = TU_BLHD, .lk = TU_BLHD, .lv = TU_BLHD,
-     .lo = TU_BLHD_PAD, .off_o = 9},
-    /* k/v broadcast over the batch */
-    {"kv_bcast", SZ(3, 4, 2, 7, 67, 64, 64), .kv_bcast = 1, .probs = 1},
-    {"kv_bcast_blhd_kvl", SZ(3, 2, 1, 67, 67, 40, 40), .kv_bcast = 1, .lk = TU_BLHD, .lv = TU_PAD, .kvl = 1},
-    /* values: softcap, tiny values (fp16 subnormal outputs), wider range */
-    {"softcap_scale1", SZ(1, 2, 2, 67, 67, 64, 64), .softcap = 5.0f, .scale = 1.0f, .probs = 1},
-    {"tiny_values", SZ(1, 2, 2, 7, 67, 40, 40), .in_lo = -1e-4, .in_hi = 1e-4},
-    {"range_8", SZ(1, 2, 2, 7, 67, 16, 16), .in_lo = -8.0, .in_hi = 8.0, .scale = 0.05f},
-    /* everything combined */
-    {"combined", SZ(3, 8, 2, 67, 129, 64, 40), .lq = TU_BLHD, .lk = TU_BLHD_PAD, .lv = TU_BLHD, .lo = TU_BLHD_PAD,
-     .off_q = 3, .off_k = 8, .off_v = 1, .off_o = 5, .causal = BR, .window = 1, .wl = 40, .wr = 3,
-     .mask_kind = ADDM, .mb = 1, .mq = 1, .lm = TU_PAD, .off_m = 2, .kvl = 1, .softcap = 20.0f, .scale = 0.2f,
-     .probs = 1, .lp = TU_BLHD_PAD, .off_p = 7},
-};
-#define N_CASES (sizeof cases / sizeof cases[0])
+/* The rows tagged f16 in tests/cases/cases.c (position = seed index). */
+#define MAX_CASES 256
+static const case_row *g_rows[MAX_CASES];
 
 /* rusticl runs about 10x slower than PoCL: keep its work per case small (as test_sdpa). */
 static sdpa_case shrink_case(const sdpa_case *c)
@@ -275,9 +235,9 @@ static sdpa_case shrink_case(const sdpa_case *c)
 
 static void test_case(void **state)
 {
-    const sdpa_case *orig = *state;
-    sdpa_case c = shrink_case(orig);
-    tu_where w = {"f16", c.name, tu_case_seed("f16", (int)(orig - cases))};
+    const case_row *const *row = *state;
+    sdpa_case c = shrink_case(&(*row)->c);
+    tu_where w = {"f16", c.name, tu_case_seed("f16", (int)(row - g_rows))};
     tu_rng r;
     tu_rng_init(&r, w.seed);
     f16_data fd;
@@ -522,10 +482,12 @@ int main(void)
 {
     g_ctx = tu_open_context_or_skip();
     g_backend = tu_backend_of(g_ctx);
-    struct CMUnitTest tests[N_CASES + 6];
+    const size_t n_cases = case_rows_tagged(CASE_F16, g_rows, MAX_CASES);
+    if (n_cases > MAX_CASES) return 1;
+    struct CMUnitTest tests[MAX_CASES + 6];
     size_t n = 0;
-    for (size_t i = 0; i < N_CASES; i++) {
-        struct CMUnitTest t = {cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+    for (size_t i = 0; i < n_cases; i++) {
+        struct CMUnitTest t = {g_rows[i]->c.name, test_case, NULL, NULL, (void *)&g_rows[i]};
         tests[n++] = t;
     }
     struct CMUnitTest extra[] = {cmocka_unit_test(test_plan_reuse_and_one_shot), cmocka_unit_test(test_rounding_ties),

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mha_case.h"
+#include "cases.h"
 #include "reference.h"
 
 static clattn_context *g_ctx;
@@ -20,35 +20,9 @@ static clattn_context *g_ctx;
 #define PH CLATTN_PROBS_PER_HEAD
 #define AV CLATTN_PROBS_AVERAGED
 
-static const mha_case cases[] = {
-    {"self_bias", 2, 7, 7, 32, 4, 0, 0, .self = 1, .bias = 1},
-    {"self_nobias_perhead", 1, 67, 67, 40, 5, 0, 0, .self = 1, .probs = PH},
-    {"self_bias_averaged", 2, 13, 13, 24, 3, 0, 0, .self = 1, .bias = 1, .probs = AV},
-    {"cross_kdim_vdim_bias", 2, 5, 9, 24, 3, 10, 17, .bias = 1, .probs = AV},
-    {"cross_kdim_vdim_nobias", 1, 7, 67, 64, 1, 33, 5, .probs = PH},
-    {"cross_same_dims", 2, 7, 129, 32, 4, 32, 32, .bias = 1, .probs = PH},
-    {"mask_bool_bcast", 2, 7, 7, 32, 4, 0, 0, .self = 1, .bias = 1, .mask_kind = CLATTN_MASK_BOOL, .mq = 1,
-     .probs = PH},
-    {"mask_bool_full", 2, 7, 11, 32, 4, 16, 8, .bias = 1, .mask_kind = CLATTN_MASK_BOOL, .mb = 1, .mh = 1, .mq = 1,
-     .probs = AV},
-    {"mask_additive_strided", 2, 7, 9, 24, 3, 0, 0, .bias = 1, .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mh = 1,
-     .mq = 1, .lm = TU_PAD, .probs = AV},
-    {"mask_additive_heads", 1, 13, 13, 48, 6, 0, 0, .self = 1, .mask_kind = CLATTN_MASK_ADDITIVE, .mh = 1,
-     .lm = TU_BLHD, .probs = PH},
-    {"kv_lengths", 3, 7, 67, 32, 4, 20, 12, .bias = 1, .kvl = 1, .probs = PH},
-    {"kv_lengths_self_causal", 3, 13, 13, 32, 2, 0, 0, .self = 1, .bias = 1, .kvl = 1,
-     .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = AV},
-    {"causal_tl_self", 2, 67, 67, 32, 4, 0, 0, .self = 1, .bias = 1, .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = AV},
-    {"causal_br_cross", 2, 7, 67, 32, 4, 0, 0, .bias = 1, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .probs = PH},
-    {"window_softcap_scale", 1, 67, 67, 32, 4, 0, 0, .self = 1, .bias = 1, .window = 1, .wl = 4, .wr = 1,
-     .softcap = 3.0f, .scale = 0.4f, .probs = PH},
-    {"odd_e6_h3_l1", 1, 1, 1, 6, 3, 0, 0, .self = 1, .bias = 1, .probs = PH},
-    {"odd_e129_h3", 1, 13, 7, 129, 3, 7, 129, .bias = 1, .probs = AV},
-    {"odd_e40_h5_lq1_decode", 3, 1, 129, 40, 5, 0, 0, .bias = 1, .kvl = 1, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT},
-    {"larger_e64_h8", 2, 129, 129, 64, 8, 0, 0, .self = 1, .bias = 1, .probs = PH},
-    {"minilm_like_e384_h12", 2, 67, 67, 384, 12, 0, 0, .self = 1, .bias = 1, .kvl = 1, .probs = AV},
-};
-#define N_CASES (sizeof cases / sizeof cases[0])
+/* The MHA rows tagged mha in tests/cases/cases.c (position = seed index). */
+#define MAX_CASES 128
+static const mha_case *g_rows[MAX_CASES];
 
 /* Runs one forward and checks it. ref_w: the weights the reference uses (may differ from the
  * arrays passed at create when testing that weights are copied). */
@@ -60,8 +34,8 @@ static bool run_and_check(clattn_mha *m, const mha_case *c, mha_data *d, const c
 
 static void test_case(void **state)
 {
-    const mha_case *c = *state;
-    assert_true(mha_case_run_checked(g_ctx, c, "mha", (int)(c - cases)));
+    const mha_case *const *row = *state;
+    assert_true(mha_case_run_checked(g_ctx, *row, "mha", (int)(row - g_rows)));
 }
 
 /* The weights are copied at create: the caller may overwrite them afterwards. One module is also
@@ -150,10 +124,12 @@ static void test_defaults(void **state)
 int main(void)
 {
     g_ctx = tu_open_context_or_skip();
-    struct CMUnitTest tests[N_CASES + 2];
+    const size_t n_cases = mha_rows_tagged(CASE_MHA, g_rows, MAX_CASES);
+    if (n_cases > MAX_CASES) return 1;
+    struct CMUnitTest tests[MAX_CASES + 2];
     size_t n = 0;
-    for (size_t i = 0; i < N_CASES; i++) {
-        struct CMUnitTest t = {cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+    for (size_t i = 0; i < n_cases; i++) {
+        struct CMUnitTest t = {g_rows[i]->name, test_case, NULL, NULL, (void *)&g_rows[i]};
         tests[n++] = t;
     }
     struct CMUnitTest extra[] = {cmocka_unit_test(test_weights_copied_and_reuse), cmocka_unit_test(test_defaults)};

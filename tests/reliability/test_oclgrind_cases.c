@@ -39,7 +39,7 @@
 #include "mha_case.h"
 #include "reference.h"
 #include "rel_cl_shim.h"
-#include "sdpa_case.h"
+#include "cases.h"
 
 static clattn_context *g_ctx;
 
@@ -49,83 +49,17 @@ static clattn_context *g_ctx;
 #define TL CLATTN_CAUSAL_TOP_LEFT
 #define BR CLATTN_CAUSAL_BOTTOM_RIGHT
 
-/* Tiles are at most 64 keys/columns wide and 64 rows high (WG 16 x WPT 4); TK = 16 reduction chunk. */
-static const sdpa_case sizes_cases[] = {
-    {"all_one", SZ(1, 1, 1, 1, 1, 1, 1), .probs = 1},
-    {"odd_3_5_d3_dv5", SZ(2, 3, 3, 3, 5, 3, 5), .probs = 1},
-    {"d17_dv33_tk_edge", SZ(1, 2, 2, 5, 17, 17, 33), .probs = 1},
-    {"lq70_rows_over_tile", SZ(1, 1, 1, 70, 5, 4, 4), .probs = 1},
-    {"lk70_keys_over_tile", SZ(1, 1, 1, 3, 70, 8, 8), .probs = 1},
-    {"dv70_cols_over_tile", SZ(1, 1, 1, 3, 5, 4, 70)},
-    {"lq1_decode", SZ(2, 2, 2, 1, 33, 16, 16), .probs = 1},
-    {"lq_gt_lk", SZ(1, 2, 2, 17, 3, 8, 5), .probs = 1},
-    {"gqa_6_2", SZ(2, 6, 2, 5, 9, 8, 8), .probs = 1},
-    {"mqa_4_1", SZ(1, 4, 1, 3, 17, 5, 7), .probs = 1},
-    {"blhd_pad_offsets", SZ(2, 3, 3, 5, 9, 8, 8), .lq = TU_BLHD_PAD, .lk = TU_BLHD_PAD, .lv = TU_BLHD_PAD,
-     .lo = TU_BLHD_PAD, .off_q = 5, .off_k = 3, .off_v = 11, .off_o = 2, .probs = 1, .lp = TU_PAD, .off_p = 13},
-    {"hbld_colstride", SZ(2, 2, 1, 5, 7, 8, 4), .lq = TU_HBLD, .lk = TU_COLSTRIDE, .lv = TU_BLHD,
-     .lo = TU_COLSTRIDE, .off_o = 3, .probs = 1, .lp = TU_COLSTRIDE},
-    {"kv_bcast", SZ(3, 2, 1, 3, 9, 8, 8), .kv_bcast = 1, .lk = TU_BLHD, .probs = 1},
-    {"scale_negative", SZ(1, 2, 2, 5, 5, 8, 8), .scale = -0.7f, .probs = 1},
-};
 
-static const sdpa_case mask_cases[] = {
-    {"causal_tl_lq_lt_lk", SZ(1, 2, 2, 5, 17, 8, 8), .causal = TL, .probs = 1},
-    {"causal_tl_lq_gt_lk", SZ(1, 1, 1, 17, 5, 8, 8), .causal = TL, .probs = 1},
-    {"causal_br_lq_lt_lk", SZ(2, 1, 1, 5, 17, 8, 8), .causal = BR, .probs = 1},
-    {"causal_br_lq_gt_lk_empty_rows", SZ(1, 2, 2, 17, 5, 8, 8), .causal = BR, .probs = 1},
-    {"win_0_0", SZ(1, 1, 1, 9, 9, 8, 8), .window = 1, .wl = 0, .wr = 0, .probs = 1},
-    {"win_3_5", SZ(1, 2, 2, 9, 17, 4, 4), .window = 1, .wl = 3, .wr = 5, .probs = 1},
-    {"win_unb_0_lq_gt_lk", SZ(1, 1, 1, 17, 5, 4, 4), .window = 1, .wl = -1, .wr = 0, .probs = 1},
-    {"win_2_1_causal_br", SZ(1, 2, 2, 5, 17, 8, 8), .window = 1, .wl = 2, .wr = 1, .causal = BR, .probs = 1},
-    {"win_70_rows_tile_skip", SZ(1, 1, 1, 70, 70, 4, 4), .window = 1, .wl = 2, .wr = 0},
-    {"bool_1_1_1", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = BOOLM, .probs = 1},
-    {"bool_1_h_q", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = BOOLM, .mh = 1, .mq = 1, .lm = TU_PAD, .off_m = 3,
-     .probs = 1},
-    {"bool_b_1_q_sparse", SZ(2, 2, 2, 5, 9, 8, 8), .mask_kind = BOOLM, .mb = 1, .mq = 1, .density = 0.2, .probs = 1},
-    {"bool_b_h_1", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = BOOLM, .mb = 1, .mh = 1, .lm = TU_COLSTRIDE, .probs = 1},
-    {"add_1_1_q", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = ADDM, .mq = 1, .probs = 1},
-    {"add_b_h_q_pad", SZ(2, 2, 2, 3, 9, 8, 8), .mask_kind = ADDM, .mb = 1, .mh = 1, .mq = 1, .lm = TU_PAD,
-     .off_m = 7, .probs = 1},
-    {"add_b_1_1_blhd", SZ(2, 3, 3, 3, 9, 8, 8), .mask_kind = ADDM, .mb = 1, .lm = TU_BLHD},
-    {"kvl", SZ(3, 2, 2, 3, 9, 8, 8), .kvl = 1, .probs = 1},
-    {"kvl_causal_br_gqa", SZ(3, 4, 2, 5, 9, 8, 8), .kvl = 1, .causal = BR, .probs = 1},
-    {"softcap_add", SZ(1, 2, 2, 3, 9, 8, 8), .softcap = 2.0f, .scale = 0.5f, .mask_kind = ADDM, .mq = 1,
-     .in_lo = -2.0, .in_hi = 2.0, .probs = 1},
-    {"probs_blhd_pad", SZ(2, 2, 1, 3, 9, 4, 4), .probs = 1, .lp = TU_BLHD_PAD, .off_p = 1},
-    {"combined", SZ(3, 4, 2, 5, 17, 8, 5), .lq = TU_BLHD, .lk = TU_BLHD_PAD, .lv = TU_BLHD, .lo = TU_BLHD_PAD,
-     .off_q = 3, .off_k = 8, .off_v = 1, .off_o = 5, .causal = BR, .window = 1, .wl = 6, .wr = 1,
-     .mask_kind = ADDM, .mb = 1, .mq = 1, .lm = TU_PAD, .off_m = 2, .kvl = 1, .softcap = 20.0f, .scale = 0.2f,
-     .probs = 1, .lp = TU_BLHD_PAD, .off_p = 7},
-};
 
-/* Long reductions: weighted_sum covers at most ~5000 keys per launch and scores ~6000 head-dim
- * elements per launch on this device (see reduction_chunk in src/opencl/chain.c): go past both. */
-static const sdpa_case long_cases[] = {
-    {"keys_split_lk9000", SZ(1, 1, 1, 1, 9000, 2, 2), .probs = 1},
-    {"keys_split_kvl_causal_br", SZ(2, 1, 1, 2, 9000, 1, 3), .kvl = 1, .causal = BR},
-    {"headdim_split_d13000", SZ(1, 1, 1, 2, 3, 13000, 2), .probs = 1, .scale = 0.01f},
-};
 
 /* Workspace chunking: the "chunks" group reports a max allocation of CHUNK_MAX_ALLOC bytes (rel_cl_shim.c),
  * so the score workspace (max alloc / 2 = 16384 floats here) holds only some (b, h) pairs, or only some
  * query rows of one pair. */
 #define CHUNK_MAX_ALLOC (128u << 10)
-static const sdpa_case chunk_cases[] = {
-    {"bh_chunks_2x6", SZ(3, 4, 2, 9, 200, 2, 2), .kvl = 1, .causal = BR, .probs = 1},
-    {"row_chunks_2x50", SZ(1, 1, 1, 100, 200, 2, 3), .window = 1, .wl = 70, .wr = 2, .probs = 1},
-    {"row_chunks_gqa_mask", SZ(1, 2, 1, 67, 300, 1, 2), .mask_kind = ADDM, .mq = 1, .lm = TU_PAD, .causal = TL},
-};
 
-static const mha_case mha_cases[] = {
-    {"self_bias", 2, 5, 5, 8, 2, 0, 0, .self = 1, .bias = 1},
-    {"self_nobias_perhead", 1, 7, 7, 12, 3, 0, 0, .self = 1, .probs = CLATTN_PROBS_PER_HEAD},
-    {"cross_kdim_vdim_bias_avg", 2, 3, 5, 12, 3, 5, 7, .bias = 1, .probs = CLATTN_PROBS_AVERAGED},
-    {"bool_mask_kvl_causal", 3, 5, 5, 8, 2, 0, 0, .self = 1, .bias = 1, .mask_kind = BOOLM, .mq = 1, .kvl = 1,
-     .causal = TL, .probs = CLATTN_PROBS_PER_HEAD},
-    {"add_mask_window_softcap", 2, 5, 7, 8, 4, 0, 0, .bias = 1, .mask_kind = ADDM, .mb = 1, .mh = 1, .mq = 1,
-     .window = 1, .wl = 2, .wr = 1, .softcap = 3.0f, .scale = 0.4f, .causal = BR, .probs = CLATTN_PROBS_AVERAGED},
-};
+/* The cases: rows tagged oclgrind-* in tests/cases/cases.c. */
+#define MAX_TESTS 64
+static const mha_case *g_mha[MAX_TESTS]; /* the oclgrind-mha rows */
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -227,8 +161,8 @@ static void test_masked_v_nonfinite_fused(void **state)
 
 static void test_mha_case(void **state)
 {
-    const mha_case *c = *state;
-    assert_true(mha_case_run_checked(g_ctx, c, "oclgrind.mha", (int)(c - mha_cases)));
+    const mha_case *const *row = *state;
+    assert_true(mha_case_run_checked(g_ctx, *row, "oclgrind.mha", (int)(row - g_mha)));
 }
 
 /* ---- zero-copy enqueue on caller buffers ----------------------------------------------------------- */
@@ -298,14 +232,15 @@ static void test_enqueue(void **state)
 
 /* ---- groups ---------------------------------------------------------------------------------------- */
 
-#define MAX_TESTS 64
 
-static size_t add_sdpa(struct CMUnitTest *t, size_t n, sdpa_group_case *store, const sdpa_case *cases,
-                       size_t count, const char *area)
+/* Adds the rows tagged tag (seed index: position among them) as tests of area. */
+static size_t add_sdpa(struct CMUnitTest *t, size_t n, sdpa_group_case *store, unsigned tag, const char *area)
 {
+    const case_row *rows[MAX_TESTS];
+    const size_t count = case_rows_tagged(tag, rows, MAX_TESTS);
     for (size_t i = 0; i < count && n < MAX_TESTS; i++, n++) {
-        store[i] = (sdpa_group_case){&cases[i], area, (int)i};
-        t[n] = (struct CMUnitTest){cases[i].name, test_sdpa_case, NULL, NULL, &store[i]};
+        store[i] = (sdpa_group_case){&rows[i]->c, area, (int)i};
+        t[n] = (struct CMUnitTest){rows[i]->c.name, test_sdpa_case, NULL, NULL, &store[i]};
     }
     return n;
 }
@@ -317,20 +252,20 @@ static int run_group(const char *group)
     size_t n = 0;
     const bool all = strcmp(group, "all") == 0;
     if (all || !strcmp(group, "sizes")) {
-        n = add_sdpa(t, n, store[0], sizes_cases, COUNT(sizes_cases), "oclgrind.sizes");
+        n = add_sdpa(t, n, store[0], CASE_OCL_SIZES, "oclgrind.sizes");
         t[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_reuse);
     }
     if (all || !strcmp(group, "masks")) {
-        n = add_sdpa(t, n, store[1], mask_cases, COUNT(mask_cases), "oclgrind.masks");
+        n = add_sdpa(t, n, store[1], CASE_OCL_MASKS, "oclgrind.masks");
         t[n++] = (struct CMUnitTest)cmocka_unit_test(test_masked_v_nonfinite);
         t[n++] = (struct CMUnitTest)cmocka_unit_test(test_masked_v_nonfinite_fused);
     }
-    if (all || !strcmp(group, "long")) n = add_sdpa(t, n, store[2], long_cases, COUNT(long_cases), "oclgrind.long");
+    if (all || !strcmp(group, "long")) n = add_sdpa(t, n, store[2], CASE_OCL_LONG, "oclgrind.long");
     if (!strcmp(group, "chunks"))
-        n = add_sdpa(t, n, store[3], chunk_cases, COUNT(chunk_cases), "oclgrind.chunks");
+        n = add_sdpa(t, n, store[3], CASE_OCL_CHUNKS, "oclgrind.chunks");
     if (all || !strcmp(group, "mha"))
-        for (size_t i = 0; i < COUNT(mha_cases); i++)
-            t[n++] = (struct CMUnitTest){mha_cases[i].name, test_mha_case, NULL, NULL, (void *)&mha_cases[i]};
+        for (size_t i = 0, m = mha_rows_tagged(CASE_OCL_MHA, g_mha, MAX_TESTS); i < m && n < MAX_TESTS; i++)
+            t[n++] = (struct CMUnitTest){g_mha[i]->name, test_mha_case, NULL, NULL, (void *)&g_mha[i]};
     if (all || !strcmp(group, "enqueue")) t[n++] = (struct CMUnitTest)cmocka_unit_test(test_enqueue);
     if (n == 0) {
         fprintf(stderr, "unknown group '%s' (sizes, masks, long, chunks, mha, enqueue, all; suffix :cpu)\n", group);

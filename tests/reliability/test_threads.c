@@ -39,28 +39,18 @@
 
 #include "mha_case.h"
 #include "reference.h"
-#include "sdpa_case.h"
+#include "cases.h"
 #include "test_files.h"
 
-#define SZ(b, hq, hkv, lq, lk, d, dv) .B = b, .Hq = hq, .Hkv = hkv, .Lq = lq, .Lk = lk, .D = d, .Dv = dv
 #define MAX_THREADS 64
 
-static const sdpa_case sdpa_cases[] = {
-    {"causal_probs", SZ(2, 4, 4, 33, 65, 32, 32), .causal = CLATTN_CAUSAL_TOP_LEFT, .probs = 1},
-    {"gqa_decode_kvl", SZ(3, 8, 2, 1, 257, 64, 64), .kvl = 1, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT},
-    {"additive_window_softcap", SZ(1, 4, 2, 47, 47, 40, 24), .mask_kind = CLATTN_MASK_ADDITIVE, .mq = 1,
-     .window = 1, .wl = 9, .wr = 3, .softcap = 4.0f, .probs = 1, .lp = TU_PAD, .off_p = 3},
-    {"bool_blhd_bcast", SZ(2, 3, 3, 17, 129, 16, 16), .lq = TU_BLHD, .lk = TU_BLHD_PAD, .lv = TU_BLHD,
-     .lo = TU_BLHD_PAD, .off_o = 2, .kv_bcast = 1, .mask_kind = CLATTN_MASK_BOOL, .mb = 1, .mh = 1, .mq = 1},
-};
-#define N_SDPA (sizeof sdpa_cases / sizeof sdpa_cases[0])
 
-static const mha_case mha_cases[] = {
-    {"mha_self_bias", 2, 17, 17, 32, 4, 0, 0, .self = 1, .bias = 1, .probs = CLATTN_PROBS_AVERAGED},
-    {"mha_cross_kvl_mask", 2, 9, 33, 24, 3, 16, 40, .bias = 1, .kvl = 1, .mask_kind = CLATTN_MASK_BOOL, .mq = 1,
-     .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .probs = CLATTN_PROBS_PER_HEAD},
-};
-#define N_MHA (sizeof mha_cases / sizeof mha_cases[0])
+/* The rows tagged threads in tests/cases/cases.c: N_SDPA SDPA rows, then N_MHA MHA rows (seeds in that
+ * order). main() checks the counts. */
+#define N_SDPA 4
+#define N_MHA 2
+static const case_row *sdpa_rows[N_SDPA];
+static const mha_case *mha_rows_t[N_MHA];
 #define N_SHAPES (N_SDPA + N_MHA)
 
 /* One problem: shared read-only inputs and the single-threaded result. */
@@ -195,7 +185,7 @@ static void make_shapes(void)
         tu_rng r;
         tu_rng_init(&r, tu_case_seed("threads", (int)i));
         if (i < N_SDPA) {
-            sh->sc = &sdpa_cases[i];
+            sh->sc = &sdpa_rows[i]->c;
             sdpa_data_make(&sh->sd, sh->sc, &r);
             sh->n_out = sh->sd.no;
             sh->n_probs = sh->sd.probs ? sh->sd.np : 0;
@@ -203,7 +193,7 @@ static void make_shapes(void)
             sh->exp_probs = sh->sd.probs;
         } else {
             sh->is_mha = 1;
-            sh->mc = &mha_cases[i - N_SDPA];
+            sh->mc = mha_rows_t[i - N_SDPA];
             mha_data_make(&sh->md, sh->mc, &r);
             sh->n_out = sh->md.n_out;
             sh->n_probs = sh->md.n_probs;
@@ -624,6 +614,11 @@ int main(void)
     if (env && atoi(env) > 0) g_threads = atoi(env) < MAX_THREADS ? atoi(env) : MAX_THREADS;
     env = getenv("REL_COLD_CACHE");
     if (env && env[0] && strcmp(env, "0") != 0) use_cold_cache();
+    if (case_rows_tagged(CASE_THREADS, sdpa_rows, N_SDPA) != N_SDPA ||
+        mha_rows_tagged(CASE_THREADS, mha_rows_t, N_MHA) != N_MHA) {
+        fprintf(stderr, "FAIL: tests/cases has not %d SDPA and %d MHA rows tagged threads\n", N_SDPA, N_MHA);
+        return 1;
+    }
     make_shapes();
     run_cold_start(); /* first: nothing may touch OpenCL before it (exit 77 when the backend is absent) */
     clattn_context *probe = tu_open_context_or_skip();

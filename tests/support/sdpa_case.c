@@ -56,6 +56,7 @@ void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r)
 {
     memset(d, 0, sizeof *d);
     d->poison = TU_POISON_BITS;
+    d->tol = c->tol > 0 ? c->tol : TU_TOL_F32;
     clattn_sdpa_desc *s = &d->desc;
     clattn_sdpa_desc_init(s, c->B, c->Hq, c->Hkv, c->Lq, c->Lk, c->D, c->Dv);
     int64_t bkv = c->kv_bcast ? 1 : c->B;
@@ -193,10 +194,10 @@ bool sdpa_data_check(const sdpa_data *d, const tu_where *w)
 {
     double *ro = NULL, *rp = NULL;
     sdpa_data_reference(d, &ro, d->probs ? &rp : NULL);
-    bool ok = tu_check_view(w, "out", d->out, &d->desc.out, ro, TU_TOL_F32);
+    bool ok = tu_check_view(w, "out", d->out, &d->desc.out, ro, d->tol);
     ok &= tu_check_gaps(w, "out", d->out, d->no, &d->desc.out, d->poison);
     if (d->probs) {
-        ok &= tu_check_view(w, "probs", d->probs, &d->desc.probs, rp, TU_TOL_F32);
+        ok &= tu_check_view(w, "probs", d->probs, &d->desc.probs, rp, d->tol);
         ok &= tu_check_gaps(w, "probs", d->probs, d->np, &d->desc.probs, d->poison);
     }
     ok &= check_exact_zeros(d, w);

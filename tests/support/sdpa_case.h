@@ -27,6 +27,7 @@ typedef struct sdpa_case {
     float softcap, scale;
     int probs;           /* nonzero: want probabilities */
     double in_lo, in_hi; /* q/k/v range (both 0: [-1, 1)) */
+    double tol;          /* tolerance against the reference (0: TU_TOL_F32), see sdpa_data_check */
 } sdpa_case;
 
 /* A built problem: desc plus host buffers. Outputs are poisoned with TU_POISON_BITS. */
@@ -37,6 +38,7 @@ typedef struct sdpa_data {
     int32_t *kvl;
     int64_t nq, nk, nv, no, np, nm; /* buffer lengths (elements) */
     uint32_t poison;                /* bit pattern of unwritten outputs (TU_POISON_BITS) */
+    double tol;                     /* the case's tolerance (TU_TOL_F32 unless it says otherwise) */
 } sdpa_data;
 
 /* Builds desc and random buffers for case c. */
@@ -49,7 +51,7 @@ void sdpa_data_free(sdpa_data *d);
 
 /* Reference result for d: out [B,Hq,Lq,Dv] and probs [B,Hq,Lq,Lk] (C order doubles, malloc'd). */
 void sdpa_data_reference(const sdpa_data *d, double **out, double **probs);
-/* Checks d's outputs against the reference (tolerance TU_TOL_F32), that gap elements of the
+/* Checks d's outputs against the reference (tolerance d->tol, the case's: TU_TOL_F32 unless set), that gap elements of the
  * output buffers are untouched, and (exactly, no tolerance) that a row with no allowed key is 0 in
  * out and probs and that every disallowed key has probability 0. */
 bool sdpa_data_check(const sdpa_data *d, const tu_where *w);

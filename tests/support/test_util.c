@@ -102,7 +102,7 @@ const char *tu_backend_name(tu_backend b)
     return "?";
 }
 
-/* The fused host ISA this CPU supports best, by the CPU's own report (as src/host_flash.c picks it). */
+/* The fused host ISA this CPU supports best, by the CPU's own report (as src/host/fused.c picks it). */
 static const char *cpu_best_isa(void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
@@ -136,7 +136,7 @@ long tu_plan_path_hits(void)
     return g_path_hits;
 }
 
-/* Sure to take the fused host kernel (src/host_flash.c, host_flash_supported: a subset of its rule). */
+/* Sure to take the fused host kernel (src/host/fused.c, host_fused_supported: a subset of its rule). */
 static bool host_fused_sure(const clattn_sdpa_desc *d)
 {
     if (d->want_probs) return false;
