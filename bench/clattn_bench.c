@@ -3,7 +3,8 @@
  *
  *   clattn-bench [--quick] [--shape B,Hq,Hkv,Lq,Lk,D[,Dv]]... [--causal | --both]
  *                [--device SELECTOR | --all-devices] [--repeat N] [--warmup N] [--max-seconds S]
- *                [--threads N] [--peak] [--plan-only] [--json | --csv]
+ *                [--threads N] [--peak] [--plan-only] [--json | --csv] [--tag NAME] [--tol X]
+ *   clattn-bench --list-cases [--json]
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv], float32, C order.
  *
@@ -31,12 +32,16 @@
  *             driver touch (workspace, kernel build, driver buffers); not the host-array runs (ms_host),
  *             whose OpenCL staging copies of q, k, v, out are the caller's choice of API. Linux only
  *             (null elsewhere). first_call_ms is plan create + the first device-resident run.
- *   max_abs_err  |out - reference| on a few sampled rows (double-precision reference), a sanity check.
+ *   max_abs_err  |out - reference| on four sampled rows (the tests' double-precision reference, ref_sdpa);
+ *             above the case's tolerance (the table row's, 1e-5; --tol) the case fails and the exit code is 1.
  *   peak_*    with --peak: a measured fp32 FMA rate and a triad bandwidth for the device (see peak_*()).
  *
  * Exit codes: 0 success (skipped cases included); 1 a device or case failed; 2 bad command line.
  */
 #include <clattn_opencl.h> /* cl_mem interop; includes clattn.h */
+
+#include "cases.h"     /* the one case table (tests/cases): the grid */
+#include "reference.h" /* the tests' double-precision reference */
 
 #include <errno.h>
 #include <math.h>
@@ -58,28 +63,14 @@ typedef struct shape {
     int64_t B, Hq, Hkv, Lq, Lk, D, Dv;
 } shape;
 
-/* One entry of the default grid; causal_too: also run it causal (not for decode, where bottom-right
- * causal with Lq = 1 allows every key and so repeats the non-causal case). */
-typedef struct grid_entry {
-    shape s;
-    bool causal_too;
-} grid_entry;
-
-static const grid_entry default_grid[] = {
-    {{1, 12, 12, 128, 128, 64, 64}, true},
-    {{1, 12, 12, 512, 512, 64, 64}, true},
-    {{1, 16, 16, 2048, 2048, 64, 64}, true},
-    {{4, 8, 8, 1024, 1024, 64, 64}, true},
-    {{1, 8, 8, 8192, 8192, 64, 64}, true},
-    {{1, 32, 32, 4096, 4096, 128, 128}, true},
-    {{1, 32, 8, 2048, 2048, 128, 128}, true}, /* grouped-query attention */
-    {{8, 32, 8, 1, 4096, 128, 128}, false},   /* decode: one query against a 4096-entry KV cache */
-};
-#define QUICK_SHAPES 3
+/* The default grid: the rows of tests/cases/cases.c tagged bench-default (--quick: bench-quick); a row's
+ * causal_too also times it bottom-right causal. `--list-cases --json` prints every row of the table. */
 
 typedef struct bench_case {
     shape s;
     bool causal;
+    const char *name; /* the table row's, or "shape" for --shape */
+    double tol;       /* max_abs_err must be <= tol * max(1, max |ref|) over the sampled rows */
 } bench_case;
 
 typedef enum causal_mode { MODE_DEFAULT, MODE_NONE, MODE_CAUSAL, MODE_BOTH } causal_mode;
@@ -99,6 +90,9 @@ typedef struct options {
     int threads;
     bool peak;
     bool plan_only; /* --plan-only: create the plan, report path, workspace and memory, run nothing */
+    bool list_cases; /* --list-cases: print the case table and exit */
+    unsigned tag;    /* rows of this tag (default bench-default; --quick bench-quick; --tag NAME) */
+    double tol;      /* --tol: overrides every case's tolerance (0: the row's, TU_TOL_F32 for --shape) */
     out_format fmt;
 } options;
 
@@ -330,55 +324,43 @@ static void emit_peak(FILE *f, out_format fmt, const result *dev, const peak_inf
 
 /* ---- reference check ------------------------------------------------------------------------------ */
 
-/* Max |out - ref| over a few (b, h, i) rows, reference in double. */
+/* Max |out - ref| over a few (b, h, i) rows, with the tests' double-precision reference (ref_sdpa,
+ * tests/support/reference.c) on a view of that one query row and the keys it may see: bottom-right causal
+ * allows keys j <= i + Lk - Lq, so the row's problem is [1, 1, 1, D] against the first nallow keys.
+ * *ref_max receives max |ref| over those rows (for the relative tolerance). */
 static double sampled_error(const shape *s, bool causal, const float *q, const float *k, const float *v,
-                            const float *out)
+                            const float *out, double *ref_max)
 {
+    *ref_max = 0.0;
     const int64_t rows = s->B * s->Hq * s->Lq;
     if (rows == 0 || s->Lk == 0) return 0.0;
     const int64_t picks[4] = {0, rows - 1, rows / 2, (rows * 7) / 13};
-    const double scale = 1.0 / sqrt((double)s->D);
-    double *sc = malloc((size_t)s->Lk * sizeof *sc);
-    double *acc = malloc((size_t)s->Dv * sizeof *acc);
+    double *ref = malloc((size_t)(s->Dv ? s->Dv : 1) * sizeof *ref);
     double err = 0.0;
-    if (!sc || !acc) {
-        free(sc);
-        free(acc);
-        return NAN;
-    }
+    if (!ref) return NAN;
     for (int p = 0; p < 4; p++) {
         const int64_t r = picks[p];
         const int64_t i = r % s->Lq, bh = r / s->Lq, h = bh % s->Hq, b = bh / s->Hq;
         const int64_t hk = h / (s->Hq / s->Hkv);
-        const float *qi = q + ((b * s->Hq + h) * s->Lq + i) * s->D;
-        const float *kb = k + (b * s->Hkv + hk) * s->Lk * s->D;
-        const float *vb = v + (b * s->Hkv + hk) * s->Lk * s->Dv;
         int64_t nallow = causal ? i + s->Lk - s->Lq + 1 : s->Lk;
         if (nallow > s->Lk) nallow = s->Lk;
-        for (int64_t d = 0; d < s->Dv; d++) acc[d] = 0.0;
+        for (int64_t d = 0; d < s->Dv; d++) ref[d] = 0.0; /* no allowed key: exactly 0 */
         if (nallow > 0) {
-            double mx = -INFINITY, sum = 0.0;
-            for (int64_t j = 0; j < nallow; j++) {
-                double dot = 0.0;
-                for (int64_t d = 0; d < s->D; d++) dot += (double)qi[d] * (double)kb[j * s->D + d];
-                sc[j] = dot * scale;
-                if (sc[j] > mx) mx = sc[j];
-            }
-            for (int64_t j = 0; j < nallow; j++) {
-                sc[j] = exp(sc[j] - mx);
-                sum += sc[j];
-            }
-            for (int64_t j = 0; j < nallow; j++)
-                for (int64_t d = 0; d < s->Dv; d++) acc[d] += sc[j] / sum * (double)vb[j * s->Dv + d];
+            clattn_sdpa_desc desc;
+            clattn_sdpa_desc_init(&desc, 1, 1, 1, 1, nallow, s->D, s->Dv);
+            desc.q.offset = ((b * s->Hq + h) * s->Lq + i) * s->D;
+            desc.k.offset = (b * s->Hkv + hk) * s->Lk * s->D;
+            desc.v.offset = (b * s->Hkv + hk) * s->Lk * s->Dv;
+            ref_sdpa(&desc, q, k, v, NULL, NULL, ref, NULL);
         }
         const float *oi = out + ((b * s->Hq + h) * s->Lq + i) * s->Dv;
         for (int64_t d = 0; d < s->Dv; d++) {
-            double e = fabs((double)oi[d] - acc[d]);
+            double e = fabs((double)oi[d] - ref[d]);
             if (!(e <= err)) err = e; /* NaN propagates */
+            if (fabs(ref[d]) > *ref_max) *ref_max = fabs(ref[d]);
         }
     }
-    free(sc);
-    free(acc);
+    free(ref);
     return err;
 }
 
@@ -912,7 +894,16 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
         r->ms_host_min = r->ms_min;
     }
     r->gflops_host = r->flops / r->ms_host * 1e-6;
-    r->max_abs_err = sampled_error(s, r->c.causal, q, k, v, out);
+    double ref_max = 0.0;
+    r->max_abs_err = sampled_error(s, r->c.causal, q, k, v, out, &ref_max);
+    const double bound = r->c.tol * (ref_max > 1.0 ? ref_max : 1.0);
+    if (!(r->max_abs_err <= bound)) {
+        snprintf(r->status, sizeof r->status, "error: case %s: max_abs_err %.3g exceeds the tolerance %.3g (%g x max(1, %.3g))",
+                 r->c.name, r->max_abs_err, bound, r->c.tol, ref_max);
+        fprintf(stderr, "clattn-bench: FAIL %s on %s: max_abs_err %.3g > tolerance %.3g\n", r->c.name, r->device_tag,
+                r->max_abs_err, bound);
+        goto cleanup;
+    }
     ok = true;
 
 cleanup:
@@ -1137,13 +1128,59 @@ static int list_all_devices(char ***out)
     return n;
 }
 
+/* ---- the case table ------------------------------------------------------------------------------ */
+
+/* Every row of tests/cases/cases.c: with --json one object per line (what bench/peers/common.py reads),
+ * else a table. */
+static void list_cases(FILE *f, out_format fmt)
+{
+    static const char *const causal_names[] = {"none", "top_left", "bottom_right"};
+    static const char *const mask_names[] = {"none", "bool", "additive"};
+    for (size_t i = 0; i < case_row_count; i++) {
+        const case_row *row = &case_rows[i];
+        const sdpa_case *c = &row->c;
+        char tags[256] = "";
+        size_t len = 0;
+        for (unsigned bit = 1; bit; bit <<= 1) {
+            const char *t = (row->tags & bit) ? case_tag_name(bit) : NULL;
+            if (t && len < sizeof tags)
+                len += (size_t)snprintf(tags + len, sizeof tags - len, fmt == FMT_JSON ? "%s\"%s\"" : "%s%s",
+                                        len ? "," : "", t);
+        }
+        const double tol = c->tol > 0 ? c->tol : TU_TOL_F32;
+        const char *causal = (unsigned)c->causal < 3 ? causal_names[c->causal] : "?";
+        const char *mask = (unsigned)c->mask_kind < 3 ? mask_names[c->mask_kind] : "?";
+        if (fmt == FMT_JSON) {
+            fprintf(f, "{\"record\":\"case_row\",\"name\":\"%s\",\"tags\":[%s]", c->name, tags);
+            fprintf(f, ",\"B\":%lld,\"Hq\":%lld,\"Hkv\":%lld,\"Lq\":%lld,\"Lk\":%lld,\"D\":%lld,\"Dv\":%lld",
+                    (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->Lq, (long long)c->Lk,
+                    (long long)c->D, (long long)c->Dv);
+            fprintf(f, ",\"causal\":\"%s\",\"causal_too\":%s,\"mask\":\"%s\",\"window\":", causal,
+                    row->causal_too ? "true" : "false", mask);
+            if (c->window) fprintf(f, "[%lld,%lld]", (long long)c->wl, (long long)c->wr);
+            else fputs("null", f);
+            fprintf(f, ",\"softcap\":%g,\"scale\":%g,\"kv_lengths\":%s,\"probs\":%s,\"kv_bcast\":%s,\"dtype\":\"%s\"",
+                    (double)c->softcap, (double)c->scale, c->kvl ? "true" : "false", c->probs ? "true" : "false",
+                    c->kv_bcast ? "true" : "false", (row->tags & CASE_F16) ? "float16" : "float32");
+            fprintf(f, ",\"tol\":%g}\n", tol);
+        } else {
+            fprintf(f, "%-34s %3lld %3lld %3lld %5lld %5lld %5lld %5lld %-12s %-8s tol %g  [%s]\n", c->name,
+                    (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->Lq, (long long)c->Lk,
+                    (long long)c->D, (long long)c->Dv, causal, mask, tol, tags);
+        }
+    }
+}
+
 /* ---- command line --------------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
 {
     fputs("usage: clattn-bench [options]\n"
           "  --shape B,Hq,Hkv,Lq,Lk,D[,Dv]  a case (repeatable); default: the built-in grid\n"
-          "  --quick              only the first three shapes of the built-in grid\n"
+          "  --quick              only the rows tagged bench-quick (the first three shapes of the grid)\n"
+          "  --tag NAME           the rows of another tag of the case table (e.g. bench-tiny)\n"
+          "  --list-cases         print the case table (tests/cases) and exit; with --json one object per line\n"
+          "  --tol X              fail a case when max_abs_err > X * max(1, max|ref|) (default: the row's, 1e-5)\n"
           "  --causal             bottom-right causal only;  --both  each shape causal and not\n"
           "                       (built-in grid default: both, decode non-causal; --shape default: not causal)\n"
           "  --device SELECTOR    e.g. host, pocl, rusticl::, 0:all:0 (default: CLATTN_DEVICE, then the library's rule)\n"
@@ -1190,6 +1227,16 @@ static int parse_args(int argc, char **argv, options *o)
             exit(EXIT_OK);
         } else if (!strcmp(a, "--quick")) {
             o->quick = true;
+        } else if (!strcmp(a, "--list-cases")) {
+            o->list_cases = true;
+        } else if (!strcmp(a, "--tag")) {
+            NEED_VALUE;
+            if (!(o->tag = case_tag_from_name(val))) goto bad_value;
+        } else if (!strcmp(a, "--tol")) {
+            NEED_VALUE;
+            char *end;
+            o->tol = strtod(val, &end);
+            if (end == val || *end || !(o->tol > 0)) goto bad_value;
         } else if (!strcmp(a, "--causal")) {
             o->mode = MODE_CAUSAL;
         } else if (!strcmp(a, "--both")) {
@@ -1253,23 +1300,30 @@ static int parse_args(int argc, char **argv, options *o)
         return EXIT_USAGE;
     }
 
-    /* Expand the shapes into cases. */
-    int cap = 2 * (o->nshapes ? o->nshapes : (int)(sizeof default_grid / sizeof default_grid[0]));
-    o->cases = malloc((size_t)cap * sizeof *o->cases);
+    /* Expand the shapes (or the table's rows) into cases. */
+    if (!o->tag) o->tag = o->quick ? CASE_BENCH_QUICK : CASE_BENCH_DEFAULT;
+    const case_row *rows[64];
+    const size_t nrows = case_rows_tagged(o->tag, rows, 64);
+    if (nrows > 64) return EXIT_FAIL;
+    int cap = 2 * (o->nshapes ? o->nshapes : (int)nrows);
+    o->cases = malloc((size_t)(cap ? cap : 1) * sizeof *o->cases);
     if (!o->cases) return EXIT_FAIL;
+    const double shape_tol = o->tol > 0 ? o->tol : TU_TOL_F32;
     if (o->nshapes) {
         for (int i = 0; i < o->nshapes; i++) {
-            if (o->mode != MODE_CAUSAL) o->cases[o->ncases++] = (bench_case){o->shapes[i], false};
-            if (o->mode == MODE_CAUSAL || o->mode == MODE_BOTH) o->cases[o->ncases++] = (bench_case){o->shapes[i], true};
+            if (o->mode != MODE_CAUSAL) o->cases[o->ncases++] = (bench_case){o->shapes[i], false, "shape", shape_tol};
+            if (o->mode == MODE_CAUSAL || o->mode == MODE_BOTH)
+                o->cases[o->ncases++] = (bench_case){o->shapes[i], true, "shape", shape_tol};
         }
     } else {
-        int n = o->quick ? QUICK_SHAPES : (int)(sizeof default_grid / sizeof default_grid[0]);
-        for (int i = 0; i < n; i++) {
-            const grid_entry *g = &default_grid[i];
-            bool full = o->mode != MODE_CAUSAL || !g->causal_too;
-            bool causal = g->causal_too && o->mode != MODE_NONE;
-            if (full) o->cases[o->ncases++] = (bench_case){g->s, false};
-            if (causal) o->cases[o->ncases++] = (bench_case){g->s, true};
+        for (size_t i = 0; i < nrows; i++) {
+            const sdpa_case *c = &rows[i]->c;
+            const shape sh = {c->B, c->Hq, c->Hkv, c->Lq, c->Lk, c->D, c->Dv};
+            const double tol = o->tol > 0 ? o->tol : c->tol > 0 ? c->tol : TU_TOL_F32;
+            bool full = o->mode != MODE_CAUSAL || !rows[i]->causal_too;
+            bool causal = rows[i]->causal_too && o->mode != MODE_NONE;
+            if (full) o->cases[o->ncases++] = (bench_case){sh, false, c->name, tol};
+            if (causal) o->cases[o->ncases++] = (bench_case){sh, true, c->name, tol};
         }
     }
     return EXIT_OK;
@@ -1280,6 +1334,12 @@ int main(int argc, char **argv)
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc != EXIT_OK) return rc;
+    if (o.list_cases) {
+        list_cases(stdout, o.fmt);
+        free(o.cases);
+        free(o.shapes);
+        return EXIT_OK;
+    }
 
     if (o.fmt == FMT_TABLE)
         printf("# clattn-bench, clattn %s; %d case(s), repeat %d, warm-up %d, --max-seconds %g\n",

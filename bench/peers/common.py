@@ -1,6 +1,9 @@
 """Shared parts of the peer benchmarks: the case grid, the command line, timing and the JSON-lines record.
 
-The grid and the record fields mirror clattn-bench (bench/clattn_bench.c); keep them in step.
+The grid comes from the one case table (tests/cases/cases.c): the built clattn-bench prints it with
+`clattn-bench --list-cases --json` (rows tagged bench-default; --quick: bench-quick). CLATTN_BENCH names
+the executable (default: build/bench/clattn-bench, then build-bench/bench/clattn-bench, then PATH).
+The record fields mirror clattn-bench (bench/clattn_bench.c).
 Every peer times one call of its attention function on arrays already in memory (the analogue of
 clattn's device-resident `ms`); `ms_host` is the same number. Times are wall clock
 (time.perf_counter), median and min over --repeat runs after --warmup runs.
@@ -12,24 +15,44 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
 
-# (B, Hq, Hkv, Lq, Lk, D, Dv), causal_too — same order as default_grid[] in clattn_bench.c.
-DEFAULT_GRID = [
-    ((1, 12, 12, 128, 128, 64, 64), True),
-    ((1, 12, 12, 512, 512, 64, 64), True),
-    ((1, 16, 16, 2048, 2048, 64, 64), True),
-    ((4, 8, 8, 1024, 1024, 64, 64), True),
-    ((1, 8, 8, 8192, 8192, 64, 64), True),
-    ((1, 32, 32, 4096, 4096, 128, 128), True),
-    ((1, 32, 8, 2048, 2048, 128, 128), True),  # grouped-query attention
-    ((8, 32, 8, 1, 4096, 128, 128), False),  # decode
-]
-QUICK_SHAPES = 3
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def clattn_bench_path():
+    """The clattn-bench executable that prints the case table."""
+    env = os.environ.get("CLATTN_BENCH")
+    if env:
+        return env
+    for d in ("build", "build-bench"):
+        p = os.path.join(ROOT, d, "bench", "clattn-bench")
+        if os.access(p, os.X_OK):
+            return p
+    p = shutil.which("clattn-bench")
+    if p:
+        return p
+    sys.exit("clattn-bench not found: build it (cmake --build --preset release) or set CLATTN_BENCH")
+
+
+def table_grid(tag):
+    """[((B, Hq, Hkv, Lq, Lk, D, Dv), causal_too)] for the case-table rows tagged tag, in table order."""
+    out = subprocess.run([clattn_bench_path(), "--list-cases", "--json"], check=True, capture_output=True,
+                         text=True).stdout
+    grid = []
+    for line in out.splitlines():
+        r = json.loads(line)
+        if r.get("record") == "case_row" and tag in r["tags"]:
+            grid.append((tuple(int(r[k]) for k in ("B", "Hq", "Hkv", "Lq", "Lk", "D", "Dv")), bool(r["causal_too"])))
+    if not grid:
+        sys.exit(f"clattn-bench --list-cases lists no row tagged {tag}")
+    return grid
 
 FIELDS = ["impl", "device", "device_tag", "selector", "backend", "path", "B", "Hq", "Hkv", "Lq", "Lk", "D", "Dv",
           "causal", "threads", "warmup", "repeat", "status", "ms", "ms_min", "ms_host", "ms_host_min",
@@ -40,7 +63,7 @@ FIELDS = ["impl", "device", "device_tag", "selector", "backend", "path", "B", "H
 def parse_args(description):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--shape", action="append", default=[], metavar="B,Hq,Hkv,Lq,Lk,D[,Dv]")
-    ap.add_argument("--quick", action="store_true", help="first three shapes of the built-in grid")
+    ap.add_argument("--quick", action="store_true", help="the case-table rows tagged bench-quick")
     ap.add_argument("--causal", action="store_true", help="bottom-right causal only")
     ap.add_argument("--both", action="store_true", help="each shape causal and not")
     ap.add_argument("--cases", metavar="JSONL", help="take the cases from clattn-bench --json output")
@@ -84,7 +107,7 @@ def cases_from_args(a):
             if a.causal or a.both:
                 out.append((s, True))
         return out
-    grid = DEFAULT_GRID[:QUICK_SHAPES] if a.quick else DEFAULT_GRID
+    grid = table_grid("bench-quick" if a.quick else "bench-default")
     for s, causal_too in grid:
         if not a.causal or not causal_too:
             out.append((s, False))
