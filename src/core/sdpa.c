@@ -357,7 +357,7 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     if (!plan)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
     plan->ctx = ctx;
-    snprintf(plan->path, sizeof plan->path, "%s", ctx->be->name);
+    snprintf(plan->path, sizeof plan->path, "%s", ctx->be->name); /* until sdpa_prepare names the path */
     clattn_status st = validate(ctx, desc, &plan->p);
     if (st == CLATTN_SUCCESS && desc->data_type == CLATTN_DTYPE_F16) st = f16_prepare(ctx, plan);
     if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);

@@ -137,6 +137,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
     }
 
     CLATTN_GOTO_IF(clattn_cl_chain_prepare(ctx, cl, p, &pd->chain, &plan->workspace_bytes));
+    snprintf(plan->path, sizeof plan->path, "chain");
     plan->backend_data = pd;
     pd = NULL;
 
