@@ -996,7 +996,7 @@ static bool bench_device(const char *selector, const options *o, bool *header_do
 {
     clattn_context *ctx = NULL;
     clattn_context_options copts;
-    memset(&copts, 0, sizeof copts);
+    clattn_context_options_init(&copts);
     copts.device = selector;
     copts.num_threads = o->threads;
     const char *shown = selector ? selector : getenv("CLATTN_DEVICE");
@@ -1008,6 +1008,7 @@ static bool bench_device(const char *selector, const options *o, bool *header_do
         return false;
     }
     clattn_device_info info;
+    clattn_device_info_init(&info);
     clattn_context_get_info(ctx, &info);
     cl_objs cl = {NULL, NULL, NULL}, own = {NULL, NULL, NULL};
     if (info.backend == CLATTN_BACKEND_OPENCL) {

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     }
     clattn_context *ctx = NULL;
     clattn_context_options o;
-    memset(&o, 0, sizeof o);
+    clattn_context_options_init(&o);
     o.device = device;
     if (clattn_context_create(&ctx, &o) != CLATTN_SUCCESS) {
         fprintf(stderr, "clattn-fused-check: %s\n", clattn_last_error(NULL));

@@ -31,6 +31,7 @@ int main(void)
         return 1;
     }
     clattn_device_info info;
+    clattn_device_info_init(&info);
     clattn_context_get_info(ctx, &info);
     printf("clattn %s on %s / %s\n", clattn_version_string(), info.platform_name, info.device_name);
 

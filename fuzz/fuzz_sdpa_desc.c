@@ -706,7 +706,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if (getenv("FUZZ_SDPA_STATS")) atexit(print_stats);
     for (int i = 0; i < 2; i++) {
-        clattn_context_options o = {0};
+        clattn_context_options o;
+        clattn_context_options_init(&o);
         o.device = "host";
         o.num_threads = i + 1;
         if (clattn_context_create(&ctxs[i], &o) != CLATTN_SUCCESS) {

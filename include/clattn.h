@@ -13,7 +13,37 @@
  *
  * Threads: a clattn_context may be used by one thread at a time; use one context per thread
  * (contexts share nothing mutable). Plans and MHA modules belong to their context and follow
- * the same rule. clattn_status_string() and clattn_version_string() are thread-safe.
+ * the same rule.
+ * clattn_status_string(), clattn_version_string() and clattn_version_number() are thread-safe.
+ *
+ * ## ABI
+ * Every struct the caller allocates and passes in (clattn_context_options, clattn_sdpa_desc,
+ * clattn_mha_weights, clattn_mha_options) and the one the library fills (clattn_device_info) starts with
+ * `size_t struct_size`: the sizeof of the struct as the CALLER was compiled (Win32's cbSize; Vulkan's
+ * sType/size; Linux's copy_struct_from_user). One pattern for all five, so a release can append fields
+ * without breaking binaries built against an older header:
+ *   - Initialise with the *_init() functions. They are static inline here and pass sizeof as the caller
+ *     sees it to an exported *_init_sized(ptr, struct_size) (call that one directly from other languages),
+ *     so a newer program on an older library gets struct_size = its own, larger size, not the library's.
+ *   - Input structs: the library copies min(struct_size, its own sizeof) bytes over a copy holding its
+ *     defaults, so fields the caller's (older) layout lacks take their defaults. struct_size below the
+ *     first release's size (0.2.0; 0 = never initialised) is CLATTN_ERROR_INVALID_ARGUMENT, and the
+ *     message names the struct, the value and the init function to call. struct_size above the library's
+ *     own sizeof (a newer header) is accepted only when the extra bytes are all zero (fields left at their
+ *     defaults); otherwise CLATTN_ERROR_UNSUPPORTED, naming the offset of the first nonzero byte.
+ *     A NULL options pointer still means "all defaults" where it did before.
+ *   - Output struct (clattn_device_info): the caller sets struct_size (clattn_device_info_init()); the
+ *     library writes min(struct_size, its own sizeof) bytes, zeroes any bytes beyond its own sizeof up to
+ *     struct_size (so fields an older library lacks read as 0 / ""), and leaves struct_size as it was.
+ *     Sizes below the first release's are CLATTN_ERROR_INVALID_ARGUMENT, as for inputs.
+ *   - Fields are only appended, never moved, resized or removed; a new field's default is what zero
+ *     bytes mean or what *_init() sets. A field that would fit in the previous layout's trailing padding
+ *     is preceded by explicit padding, so every layout change changes sizeof.
+ *   - clattn_tensor is a plain value type embedded in these structs; its layout (CLATTN_MAX_DIMS = 8) is
+ *     fixed for a SONAME.
+ * SONAME policy: libclattn.so.N changes only when a binary built against an older header could stop
+ * working (a field moved or removed, a function removed or changed); appended fields and new functions
+ * never change it. 0.2.0 is libclattn.so.1 (it introduced struct_size and N-D tensors).
  *
  * Numerical behaviour (tests/test_edges.c, every backend and kernel path, with and without probabilities):
  *   - Scores are computed in float32. Logits of about +-1e4 and +-1e30 (from the inputs, the scale, softcap or
@@ -44,12 +74,19 @@
 extern "C" {
 #endif
 
+/* Kept in step with project(VERSION) in CMakeLists.txt (checked when CMake configures). */
 #define CLATTN_VERSION_MAJOR 0
-#define CLATTN_VERSION_MINOR 1
+#define CLATTN_VERSION_MINOR 2
 #define CLATTN_VERSION_PATCH 0
+/** MAJOR*10000 + MINOR*100 + PATCH of this header (0.2.0 -> 200), for #if comparisons. */
+#define CLATTN_VERSION_NUMBER (CLATTN_VERSION_MAJOR * 10000 + CLATTN_VERSION_MINOR * 100 + CLATTN_VERSION_PATCH)
 
 /** @return "MAJOR.MINOR.PATCH" of the library actually linked. Static storage. */
 CLATTN_API const char *clattn_version_string(void);
+
+/** @return MAJOR*10000 + MINOR*100 + PATCH of the library actually linked (compare with
+ *          CLATTN_VERSION_NUMBER, the header's, to detect an older or newer library at run time). */
+CLATTN_API int clattn_version_number(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Status                                                                                      */
@@ -81,8 +118,11 @@ typedef enum clattn_backend {
     CLATTN_BACKEND_OPENCL = 1 /**< an OpenCL device */
 } clattn_backend;
 
-/** Options for clattn_context_create(). Zero-initialise, then set what you need. */
+/** Options for clattn_context_create(). Initialise with clattn_context_options_init(), then set what
+ *  you need (see "## ABI" above). */
 typedef struct clattn_context_options {
+    /** sizeof(clattn_context_options) as the caller was compiled; set by clattn_context_options_init(). */
+    size_t struct_size;
     /** Device selector; NULL means "read the CLATTN_DEVICE environment variable".
      *  ""/unset: first GPU, else first CPU OpenCL device, else the host path.
      *  "host": the POSIX-threads path even when OpenCL exists.
@@ -94,15 +134,27 @@ typedef struct clattn_context_options {
     int num_threads;
 } clattn_context_options;
 
+/** Sets opts->struct_size = @p struct_size and every field to its default (device NULL, num_threads 0);
+ *  bytes beyond the library's sizeof, up to struct_size, are zeroed. Accepts NULL (does nothing). */
+CLATTN_API void clattn_context_options_init_sized(clattn_context_options *opts, size_t struct_size);
+
+/** Defaults for clattn_context_create() with struct_size = sizeof as compiled here. Accepts NULL. */
+static inline void clattn_context_options_init(clattn_context_options *opts)
+{
+    clattn_context_options_init_sized(opts, sizeof *opts);
+}
+
 /**
  * Creates a context on the device chosen by opts->device (or CLATTN_DEVICE). The choice is made
  * once, here, and never changes. Platforms without devices are skipped; no OpenCL ICD at all
  * (clGetPlatformIDs returns -1001) selects the host path.
  *
  * @param[out] ctx   receives the context; set to NULL on failure.
- * @param[in]  opts  may be NULL (all defaults).
- * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx NULL, malformed selector, bad thread
- *         count); CLATTN_ERROR_DEVICE_NOT_FOUND (selector matched nothing; the message lists what
+ * @param[in]  opts  may be NULL (all defaults); else initialised by clattn_context_options_init().
+ *                   Not retained.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx NULL, opts->struct_size too small,
+ *         malformed selector, bad thread count); CLATTN_ERROR_UNSUPPORTED (opts->struct_size larger than
+ *         this library's and a field it lacks is nonzero); CLATTN_ERROR_DEVICE_NOT_FOUND (selector matched nothing; the message lists what
  *         exists — read it with clattn_last_error(NULL)); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
  * @warning The caller owns *ctx and releases it with clattn_context_destroy().
  */
@@ -117,8 +169,11 @@ CLATTN_API void clattn_context_destroy(clattn_context *ctx);
  */
 CLATTN_API const char *clattn_last_error(const clattn_context *ctx);
 
-/** What a context runs on. Strings are NUL-terminated and truncated to fit. */
+/** What a context runs on. Strings are NUL-terminated and truncated to fit. An output struct: set
+ *  struct_size with clattn_device_info_init() before clattn_context_get_info() (see "## ABI" above). */
 typedef struct clattn_device_info {
+    /** sizeof(clattn_device_info) as the caller was compiled; set by clattn_device_info_init(). */
+    size_t struct_size;
     clattn_backend backend;
     char platform_name[128];    /**< OpenCL platform name; "host" on the host path */
     char device_name[128];      /**< CL_DEVICE_NAME; CPU model on the host path when known */
@@ -131,25 +186,67 @@ typedef struct clattn_device_info {
     uint64_t max_work_group_size; /**< CL_DEVICE_MAX_WORK_GROUP_SIZE; 0 on the host path */
 } clattn_device_info;
 
-/** Fills @p info. @return CLATTN_SUCCESS or CLATTN_ERROR_INVALID_ARGUMENT (NULL argument). */
+/** Zeroes @p info and sets info->struct_size = @p struct_size (zeroing at most the library's sizeof
+ *  plus the bytes up to struct_size). Accepts NULL (does nothing). */
+CLATTN_API void clattn_device_info_init_sized(clattn_device_info *info, size_t struct_size);
+
+/** Prepares @p info for clattn_context_get_info() with struct_size = sizeof as compiled here. */
+static inline void clattn_device_info_init(clattn_device_info *info)
+{
+    clattn_device_info_init_sized(info, sizeof *info);
+}
+
+/**
+ * Fills @p info (caller-owned; info->struct_size set beforehand, see "## ABI"): writes min(struct_size,
+ * the library's sizeof) bytes, zeroes the rest up to struct_size, leaves struct_size unchanged.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx or info NULL, info->struct_size below the
+ *         first release's size, e.g. 0 when clattn_device_info_init() was not called).
+ */
 CLATTN_API clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_info *info);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensors                                                                                     */
 
+/** Most dims a tensor view can have. Part of the ABI (fixes sizeof(clattn_tensor)). */
+#define CLATTN_MAX_DIMS 8
+
 /**
- * A view of a 4-D float32 (or uint8, for boolean masks) array: dims and strides in ELEMENTS, plus an
- * element offset from the start of the buffer. A dim of size 1 ignores its stride (broadcast).
- * Strides must be >= 0. Use clattn_tensor_contiguous() for a C-order (row-major) array.
+ * A view of an N-D array (1 <= ndim <= CLATTN_MAX_DIMS) of float32, binary16 or uint8 elements (the
+ * function taking it says which): dims[0..ndim-1] and strides[0..ndim-1] in ELEMENTS, plus an element
+ * offset from the start of the buffer. Element (i0, .., i{n-1}) is at offset + sum(i_d * strides[d]).
+ * A dim of size 1 ignores its stride (broadcast). Strides must be >= 0. dims/strides beyond ndim are
+ * ignored. Every function that takes tensors checks them (ndim, dims >= 1, strides >= 0, offset >= 0, the
+ * reach without overflow) and says which rank it needs: SDPA and MHA take 4-D views only
+ * ("q: ndim is 5, expected 4"). A plain value: the caller owns it, no function retains a pointer to it.
  */
 typedef struct clattn_tensor {
-    int64_t dims[4];
-    int64_t strides[4];
-    int64_t offset;
+    int ndim;                          /**< number of dims used, 1..CLATTN_MAX_DIMS */
+    int64_t dims[CLATTN_MAX_DIMS];     /**< sizes, outermost first */
+    int64_t strides[CLATTN_MAX_DIMS];  /**< in elements; >= 0 */
+    int64_t offset;                    /**< element offset of element (0, .., 0); >= 0 */
 } clattn_tensor;
 
-/** @return a C-order tensor of dims [d0, d1, d2, d3] (strides d1·d2·d3, d2·d3, d3, 1), offset 0. */
+/** @return a 4-D C-order tensor of dims [d0, d1, d2, d3] (strides d1·d2·d3, d2·d3, d3, 1), offset 0.
+ *  Same as clattn_tensor_contiguous_nd(4, dims) (strides saturate at INT64_MAX on overflow or negative
+ *  dims, so validation rejects the view with a message). */
 CLATTN_API clattn_tensor clattn_tensor_contiguous(int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+
+/**
+ * @return a C-order (row-major) tensor of @p ndim dims read from @p dims[0..ndim-1]: strides[ndim-1] = 1,
+ * strides[d] = dims[d+1]·strides[d+1] (saturating at INT64_MAX on overflow or a negative dim), offset 0,
+ * unused dims and strides 0. ndim outside 1..CLATTN_MAX_DIMS gives a tensor of that ndim and no dims;
+ * dims NULL gives ndim 0; both are rejected (INVALID_ARGUMENT, "ndim is ...") by any function given them.
+ * Nothing is retained.
+ */
+CLATTN_API clattn_tensor clattn_tensor_contiguous_nd(int ndim, const int64_t *dims);
+
+/**
+ * @return a view of @p ndim dims with the given dims[0..ndim-1], strides[0..ndim-1] (ELEMENTS) and element
+ * @p offset, unused dims and strides 0. Checks nothing beyond the rank (values are checked by the function
+ * the view is given to): ndim outside 1..CLATTN_MAX_DIMS gives a tensor of that ndim and no dims; dims or
+ * strides NULL gives ndim 0. Nothing is retained.
+ */
+CLATTN_API clattn_tensor clattn_tensor_view(int ndim, const int64_t *dims, const int64_t *strides, int64_t offset);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Scaled dot-product attention                                                                */
@@ -179,7 +276,8 @@ typedef enum clattn_dtype {
 #define CLATTN_WINDOW_UNBOUNDED (-1)
 
 /**
- * Describes one scaled dot-product attention problem. Initialise with clattn_sdpa_desc_init().
+ * Describes one scaled dot-product attention problem. Initialise with clattn_sdpa_desc_init() (see
+ * "## ABI" above). Every tensor is a 4-D view (ndim 4).
  *
  *   q:   [B, Hq,  Lq, D]       k: [B, Hkv, Lk, D]      v: [B, Hkv, Lk, Dv]
  *   out: [B, Hq,  Lq, Dv]      probs (optional): [B, Hq, Lq, Lk]
@@ -196,6 +294,8 @@ typedef enum clattn_dtype {
  * zero weight; a row with no allowed key outputs zeros (and zero probabilities).
  */
 typedef struct clattn_sdpa_desc {
+    /** sizeof(clattn_sdpa_desc) as the caller was compiled; set by clattn_sdpa_desc_init(). */
+    size_t struct_size;
     clattn_tensor q, k, v, out;
     float scale;               /**< 0 means 1/sqrt(D); must be finite */
     float softcap;             /**< 0 = off; else > 0 */
@@ -238,20 +338,34 @@ typedef struct clattn_sdpa_desc {
 } clattn_sdpa_desc;
 
 /**
- * Sets defaults: contiguous tensors from the sizes given, scale 0 (= 1/sqrt(D)), no softcap, no causal
- * mask, unbounded window, no mask, no kv_lengths, no probabilities (probs set contiguous for later use).
+ * Sets desc->struct_size = @p struct_size and defaults: contiguous 4-D tensors from the sizes given,
+ * scale 0 (= 1/sqrt(D)), no softcap, no causal mask, unbounded window, no mask (mask set contiguous
+ * [1, 1, q_len, kv_len]), no kv_lengths, no probabilities (probs set contiguous for later use), float32.
+ * Bytes beyond the library's sizeof, up to struct_size, are zeroed. Accepts NULL (does nothing).
  */
-CLATTN_API void clattn_sdpa_desc_init(clattn_sdpa_desc *desc, int64_t batch, int64_t num_heads,
-                                      int64_t num_kv_heads, int64_t q_len, int64_t kv_len,
-                                      int64_t head_dim, int64_t v_head_dim);
+CLATTN_API void clattn_sdpa_desc_init_sized(clattn_sdpa_desc *desc, size_t struct_size, int64_t batch,
+                                            int64_t num_heads, int64_t num_kv_heads, int64_t q_len,
+                                            int64_t kv_len, int64_t head_dim, int64_t v_head_dim);
+
+/** clattn_sdpa_desc_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_sdpa_desc_init(clattn_sdpa_desc *desc, int64_t batch, int64_t num_heads,
+                                         int64_t num_kv_heads, int64_t q_len, int64_t kv_len, int64_t head_dim,
+                                         int64_t v_head_dim)
+{
+    clattn_sdpa_desc_init_sized(desc, sizeof *desc, batch, num_heads, num_kv_heads, q_len, kv_len, head_dim,
+                                v_head_dim);
+}
 
 typedef struct clattn_sdpa_plan clattn_sdpa_plan;
 
 /**
  * Validates @p desc, chooses the kernel path, and compiles what the device needs.
  * @param[out] plan  set to NULL on failure; release with clattn_sdpa_plan_destroy().
+ * @param[in]  desc  initialised by clattn_sdpa_desc_init(); copied, not retained.
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (the message names the field and value, e.g.
- *         "mask: dim 1 is 5, expected 1 or 12"); CLATTN_ERROR_UNSUPPORTED; CLATTN_ERROR_KERNEL_BUILD;
+ *         "mask: dim 1 is 5, expected 1 or 12", "q: ndim is 5, expected 4", or desc->struct_size too
+ *         small); CLATTN_ERROR_UNSUPPORTED (also: desc->struct_size larger than this library's and a
+ *         field it lacks is nonzero); CLATTN_ERROR_KERNEL_BUILD;
  *         CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_IO.
  */
 CLATTN_API clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **plan, clattn_context *ctx,
@@ -300,16 +414,33 @@ typedef struct clattn_mha clattn_mha;
  * Weights of a multi-head attention block. All float32, C order, PyTorch nn.Linear layout [out, in].
  *   w_q [E, E], w_k [E, kdim], w_v [E, vdim], w_o [E, E]; biases b_q, b_k, b_v, b_o [E] or NULL.
  * E = embed_dim, head_dim = E / num_heads (E must be a multiple of num_heads).
+ * Initialise with clattn_mha_weights_init() (see "## ABI" above). The arrays stay the caller's.
  */
 typedef struct clattn_mha_weights {
+    /** sizeof(clattn_mha_weights) as the caller was compiled; set by clattn_mha_weights_init(). */
+    size_t struct_size;
     int64_t embed_dim, num_heads, kdim, vdim;  /**< kdim/vdim 0 means embed_dim */
     const float *w_q, *w_k, *w_v, *w_o;
     const float *b_q, *b_k, *b_v, *b_o;
 } clattn_mha_weights;
 
+/** Sets w->struct_size = @p struct_size and every other field to 0 / NULL (bytes beyond the library's
+ *  sizeof, up to struct_size, zeroed). Accepts NULL (does nothing). */
+CLATTN_API void clattn_mha_weights_init_sized(clattn_mha_weights *w, size_t struct_size);
+
+/** clattn_mha_weights_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_mha_weights_init(clattn_mha_weights *w)
+{
+    clattn_mha_weights_init_sized(w, sizeof *w);
+}
+
 /**
  * Creates a module; the weights are copied (to the device on OpenCL), so the caller may free them.
- * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_OPENCL.
+ * @param[out] mha  receives the module; set to NULL on failure; release with clattn_mha_destroy().
+ * @param[in]  w    initialised by clattn_mha_weights_init(); not retained.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (a NULL argument or required weight, bad sizes,
+ *         w->struct_size too small); CLATTN_ERROR_UNSUPPORTED (w->struct_size larger than this library's
+ *         and a field it lacks is nonzero); CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_OPENCL.
  */
 CLATTN_API clattn_status clattn_mha_create(clattn_mha **mha, clattn_context *ctx, const clattn_mha_weights *w);
 
@@ -324,9 +455,12 @@ typedef enum clattn_probs_mode {
 
 /**
  * Options for one forward pass. Same masking semantics as clattn_sdpa_desc (H = num_heads,
- * Hkv = H). mask: [Bm, Hm, Lqm, Lk], each leading dim 1 or full; its strides are honoured.
+ * Hkv = H). mask: 4-D [Bm, Hm, Lqm, Lk], each leading dim 1 or full; its strides are honoured.
+ * Initialise with clattn_mha_options_init() (see "## ABI" above).
  */
 typedef struct clattn_mha_options {
+    /** sizeof(clattn_mha_options) as the caller was compiled; set by clattn_mha_options_init(). */
+    size_t struct_size;
     float scale;               /**< 0 means 1/sqrt(head_dim) */
     float softcap;             /**< 0 = off */
     clattn_causal causal;
@@ -336,8 +470,16 @@ typedef struct clattn_mha_options {
     clattn_probs_mode probs_mode;
 } clattn_mha_options;
 
-/** Sets defaults: no mask, unbounded window, default scale, no probabilities. */
-CLATTN_API void clattn_mha_options_init(clattn_mha_options *opts);
+/** Sets opts->struct_size = @p struct_size and defaults: no mask (mask contiguous [1, 1, 1, 1]),
+ *  unbounded window, default scale, no softcap, no causal mask, no probabilities. Bytes beyond the
+ *  library's sizeof, up to struct_size, are zeroed. Accepts NULL (does nothing). */
+CLATTN_API void clattn_mha_options_init_sized(clattn_mha_options *opts, size_t struct_size);
+
+/** clattn_mha_options_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_mha_options_init(clattn_mha_options *opts)
+{
+    clattn_mha_options_init_sized(opts, sizeof *opts);
+}
 
 /**
  * out = MultiHead(query, key, value) with host arrays, synchronous.
@@ -345,9 +487,10 @@ CLATTN_API void clattn_mha_options_init(clattn_mha_options *opts);
  *   both = query, Lk = Lq, which requires kdim = vdim = E); out [B, Lq, E]; all C order.
  *   mask: uint8 or float per opts->mask_kind; kv_lengths: int32 [B] or NULL (key padding);
  *   probs: per opts->probs_mode, or NULL when PROBS_NONE.
- * @param opts NULL means defaults.
- * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_OPENCL;
- *         CLATTN_ERROR_KERNEL_BUILD.
+ * @param opts NULL means defaults; else initialised by clattn_mha_options_init(). Not retained.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (also opts->struct_size too small, a mask that is
+ *         not 4-D); CLATTN_ERROR_UNSUPPORTED (opts->struct_size larger than this library's and a field it
+ *         lacks is nonzero); CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_OPENCL; CLATTN_ERROR_KERNEL_BUILD.
  */
 CLATTN_API clattn_status clattn_mha_forward(clattn_mha *mha, int64_t batch, int64_t q_len, int64_t kv_len,
                                             const float *query, const float *key, const float *value,

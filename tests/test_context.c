@@ -36,7 +36,8 @@ static void print_info(const char *what, const clattn_device_info *i)
 /* Creates a context with selector sel (NULL: from CLATTN_DEVICE). DEVICE_NOT_FOUND skips the test. */
 static clattn_context *open_or_skip(const char *sel, clattn_device_info *info)
 {
-    clattn_context_options o = {0};
+    clattn_context_options o;
+    clattn_context_options_init(&o);
     o.device = sel;
     clattn_context *ctx = NULL;
     clattn_status st = clattn_context_create(&ctx, &o);
@@ -58,6 +59,7 @@ static void test_host_from_env(void **state)
     setenv("CLATTN_DEVICE", "host", 1);
     unsetenv("CLATTN_THREADS");
     clattn_device_info info;
+    clattn_device_info_init(&info);
     clattn_context *ctx = open_or_skip(NULL, &info);
     assert_int_equal(info.backend, CLATTN_BACKEND_HOST);
     assert_string_equal(info.platform_name, "host");
@@ -81,13 +83,15 @@ static void test_threads_env(void **state)
 {
     (void)state;
     clattn_device_info info;
+    clattn_device_info_init(&info);
     setenv("CLATTN_THREADS", "3", 1);
     clattn_context *ctx = open_or_skip("host", &info);
     assert_int_equal(info.num_threads, 3);
     clattn_context_destroy(ctx);
 
     /* opts->num_threads overrides CLATTN_THREADS */
-    clattn_context_options o = {0};
+    clattn_context_options o;
+    clattn_context_options_init(&o);
     o.device = "host";
     o.num_threads = 2;
     assert_int_equal(clattn_context_create(&ctx, &o), CLATTN_SUCCESS);
@@ -128,6 +132,7 @@ static void test_selector_pocl(void **state)
 {
     (void)state;
     clattn_device_info info;
+    clattn_device_info_init(&info);
     clattn_context *ctx = open_or_skip("pocl", &info);
     check_cl_info(&info, "Portable");
     cl_context c = NULL;
@@ -150,6 +155,7 @@ static void test_selector_rusticl(void **state)
 {
     (void)state;
     clattn_device_info info;
+    clattn_device_info_init(&info);
     clattn_context *ctx = open_or_skip("rusticl::", &info);
     check_cl_info(&info, "rusticl");
     clattn_context_destroy(ctx);
@@ -165,6 +171,7 @@ static void test_selector_default(void **state)
     (void)state;
     unsetenv("CLATTN_DEVICE");
     clattn_device_info info;
+    clattn_device_info_init(&info);
     clattn_context *ctx = open_or_skip(NULL, &info);
     cl_platform_id plats[8];
     cl_uint np = 0;
@@ -239,6 +246,7 @@ static void test_from_cl_enqueue(void **state)
     clattn_status st = clattn_context_create_from_cl(&ctx, clc, dev, q);
     if (st != CLATTN_SUCCESS) fail_msg("create_from_cl: %d %s", (int)st, clattn_last_error(NULL));
     clattn_device_info info;
+    clattn_device_info_init(&info);
     assert_int_equal(clattn_context_get_info(ctx, &info), CLATTN_SUCCESS);
     check_cl_info(&info, "Portable");
     cl_context c2 = NULL;
@@ -341,7 +349,8 @@ static void test_from_cl_enqueue(void **state)
 static void test_last_error_thread_slot(void **state)
 {
     (void)state;
-    clattn_context_options o = {0};
+    clattn_context_options o;
+    clattn_context_options_init(&o);
     o.device = "nosuchplatform";
     clattn_context *ctx = NULL;
     assert_int_equal(clattn_context_create(&ctx, &o), CLATTN_ERROR_DEVICE_NOT_FOUND);
@@ -357,7 +366,8 @@ static void test_selector_names_nothing(void **state)
     (void)state;
     static const char *sel[] = {"nosuchplatform", "pocl:gpu", "portable::nosuchdevice", ":cpu:99", "99", ":accelerator:"};
     for (size_t i = 0; i < sizeof sel / sizeof sel[0]; i++) {
-        clattn_context_options o = {0};
+        clattn_context_options o;
+        clattn_context_options_init(&o);
         o.device = sel[i];
         clattn_context *ctx = (clattn_context *)(uintptr_t)1;
         clattn_status st = clattn_context_create(&ctx, &o);
@@ -413,6 +423,7 @@ static void test_kernel_dir_broken(void **state)
 {
     (void)state;
     clattn_device_info info;
+    clattn_device_info_init(&info);
     g_kdir_ctx = open_or_skip("pocl", &info);
     clattn_context *ctx = g_kdir_ctx;
     const char *tmp = getenv("TMPDIR");

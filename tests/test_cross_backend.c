@@ -92,7 +92,8 @@ int main(void)
 {
     setenv("RUSTICL_ENABLE", "llvmpipe", 1); /* read when the ICD loader starts: before any CL call */
     for (int i = 0; i < 3; i++) {
-        clattn_context_options o = {0};
+        clattn_context_options o;
+        clattn_context_options_init(&o);
         o.device = g_be[i].selector;
         clattn_status st = clattn_context_create(&g_be[i].ctx, &o);
         if (st == CLATTN_ERROR_DEVICE_NOT_FOUND) {
@@ -105,6 +106,7 @@ int main(void)
             return 1;
         }
         clattn_device_info info;
+        clattn_device_info_init(&info);
         clattn_context_get_info(g_be[i].ctx, &info);
         snprintf(g_be[i].name, sizeof g_be[i].name, "%s (%s)", g_be[i].selector, info.device_name);
         printf("# backend %s: platform '%s'\n", g_be[i].name, info.platform_name);

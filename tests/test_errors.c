@@ -314,7 +314,8 @@ static void test_execute_args(void **state)
 static void test_enqueue_host_unsupported(void **state)
 {
     (void)state;
-    clattn_context_options o = {0};
+    clattn_context_options o;
+    clattn_context_options_init(&o);
     o.device = "host";
     clattn_context *host = NULL;
     assert_int_equal(clattn_context_create(&host, &o), CLATTN_SUCCESS);
@@ -423,7 +424,8 @@ static void test_context_errors(void **state)
     int bad = 0;
     bad += !expect("context_create(NULL)", clattn_context_create(NULL, NULL), INV, clattn_last_error(NULL), "ctx");
     clattn_context *c = (clattn_context *)(uintptr_t)1;
-    clattn_context_options o = {0};
+    clattn_context_options o;
+    clattn_context_options_init(&o);
 
     o.device = "nosuchplatform";
     clattn_status st = clattn_context_create(&c, &o);
@@ -476,6 +478,7 @@ static void test_context_errors(void **state)
                    clattn_last_error(NULL), "context");
     bad += c != NULL;
     clattn_device_info info;
+    clattn_device_info_init(&info);
     bad += !expect("get_info(ctx NULL)", clattn_context_get_info(NULL, &info), INV, clattn_last_error(NULL), "ctx");
     bad += !expect("get_info(info NULL)", clattn_context_get_info(g_ctx, NULL), INV, clattn_last_error(g_ctx),
                    "info");
@@ -544,7 +547,17 @@ static float w_q[ME * ME], w_k[ME * MKD], w_v[ME * MVD], w_o[ME * ME], bias[ME];
 
 static clattn_mha_weights mha_weights(void)
 {
-    clattn_mha_weights w = {ME, MH, MKD, MVD, w_q, w_k, w_v, w_o, bias, bias, bias, bias};
+    clattn_mha_weights w;
+    clattn_mha_weights_init(&w);
+    w.embed_dim = ME;
+    w.num_heads = MH;
+    w.kdim = MKD;
+    w.vdim = MVD;
+    w.w_q = w_q;
+    w.w_k = w_k;
+    w.w_v = w_v;
+    w.w_o = w_o;
+    w.b_q = w.b_k = w.b_v = w.b_o = bias;
     return w;
 }
 

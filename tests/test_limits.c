@@ -199,7 +199,8 @@ static void expect_mha_error(const char *what, const clattn_mha_weights *w, clat
 
 static clattn_mha_weights tiny_weights(int64_t E, int64_t H)
 {
-    clattn_mha_weights w = {0};
+    clattn_mha_weights w;
+    clattn_mha_weights_init(&w);
     w.embed_dim = E;
     w.num_heads = H;
     w.w_q = w.w_k = w.w_v = w.w_o = g_tiny;
@@ -265,7 +266,8 @@ static void test_mha_forward_limits(void **state)
     (void)state;
     float wbuf[8 * 8];
     for (int i = 0; i < 64; i++) wbuf[i] = 0.01f * (float)(i % 7);
-    clattn_mha_weights w = {0};
+    clattn_mha_weights w;
+    clattn_mha_weights_init(&w);
     w.embed_dim = 8;
     w.num_heads = 2;
     w.w_q = w.w_k = w.w_v = w.w_o = wbuf;

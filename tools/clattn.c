@@ -491,7 +491,7 @@ static int report_expect(const opt *o, size_t no, double tol, const float *out, 
 static int make_context(const char *device, clattn_context **ctx)
 {
     clattn_context_options o;
-    memset(&o, 0, sizeof o);
+    clattn_context_options_init(&o);
     o.device = device;
     clattn_status st = clattn_context_create(ctx, &o);
     if (st != CLATTN_SUCCESS) {
@@ -544,7 +544,7 @@ static void print_result(clattn_context *ctx, double setup_ms, double first_ms, 
                          const int64_t *shape, npy_dtype dtype)
 {
     clattn_device_info info;
-    memset(&info, 0, sizeof info);
+    clattn_device_info_init(&info);
     clattn_context_get_info(ctx, &info);
     char s[128];
     char warm[48] = "";
@@ -887,6 +887,7 @@ static int load_mha_params(const st_file *f, const char *prefix, mha_params *p)
     find_tensor(f, prefix, "q_proj_weight", 0, &t_q);
     find_tensor(f, prefix, "self.query.weight", 0, &t_bert);
     clattn_mha_weights *w = &p->w;
+    clattn_mha_weights_init(w);
     const int64_t any2[2] = {-1, -1};
     if (t_in || t_q) {
         const st_tensor *t;
@@ -1154,13 +1155,13 @@ static int cmd_devices(int argc, char **argv)
     const char *sel = o[0].value ? o[0].value : getenv("CLATTN_DEVICE");
     clattn_context *ctx = NULL;
     clattn_context_options co;
-    memset(&co, 0, sizeof co);
+    clattn_context_options_init(&co);
     co.device = o[0].value;
     clattn_status sel_st = clattn_context_create(&ctx, &co);
     char sel_err[MSG_MAX] = "";
     if (sel_st != CLATTN_SUCCESS) snprintf(sel_err, sizeof sel_err, "%s", clattn_last_error(NULL));
     clattn_device_info sel_info;
-    memset(&sel_info, 0, sizeof sel_info);
+    clattn_device_info_init(&sel_info);
     cl_device_id sel_dev = NULL;
     if (ctx) {
         clattn_context_get_info(ctx, &sel_info);
@@ -1233,10 +1234,10 @@ static int cmd_devices(int argc, char **argv)
     int host_sel = ctx && sel_info.backend == CLATTN_BACKEND_HOST;
     clattn_context *hctx = NULL;
     clattn_context_options ho;
-    memset(&ho, 0, sizeof ho);
+    clattn_context_options_init(&ho);
     ho.device = "host";
     clattn_device_info hinfo;
-    memset(&hinfo, 0, sizeof hinfo);
+    clattn_device_info_init(&hinfo);
     if (host_sel) hinfo = sel_info;
     else if (clattn_context_create(&hctx, &ho) == CLATTN_SUCCESS) clattn_context_get_info(hctx, &hinfo);
     clattn_context_destroy(hctx);

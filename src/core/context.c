@@ -28,8 +28,12 @@ clattn_status clattn_context_create(clattn_context **out, const clattn_context_o
 {
     if (!out) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create: ctx is NULL");
     *out = NULL;
-    clattn_context_options defaults = {0};
-    if (!opts) opts = &defaults;
+    clattn_context_options local; /* defaults, or the caller's options over them */
+    clattn_context_options_init(&local);
+    if (opts)
+        CLATTN_TRY(clattn_struct_in(NULL, "clattn_context_options", "clattn_context_options_init", opts,
+                                    CLATTN_CONTEXT_OPTIONS_MIN_SIZE, &local, sizeof local));
+    opts = &local;
 
     clattn_context *ctx = NULL;
     CLATTN_TRY(clattn_context_alloc(&ctx, "clattn_context_create"));
@@ -63,6 +67,24 @@ clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_i
     if (!ctx || !info)
         return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_context_get_info: %s is NULL", !ctx ? "ctx" : "info");
-    *info = ctx->info;
+    size_t size = info->struct_size;
+    if (size < CLATTN_DEVICE_INFO_MIN_SIZE)
+        return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_device_info: struct_size is %zu, expected at least %zu (initialise the struct with "
+                            "clattn_device_info_init())",
+                            size, (size_t)CLATTN_DEVICE_INFO_MIN_SIZE);
+    clattn_struct_out(info, size, &ctx->info, sizeof ctx->info);
     return CLATTN_SUCCESS;
+}
+
+void clattn_context_options_init_sized(clattn_context_options *opts, size_t struct_size)
+{
+    if (!opts) return;
+    clattn_struct_out(opts, struct_size, NULL, sizeof(clattn_context_options));
+}
+
+void clattn_device_info_init_sized(clattn_device_info *info, size_t struct_size)
+{
+    if (!info) return;
+    clattn_struct_out(info, struct_size, NULL, sizeof(clattn_device_info));
 }

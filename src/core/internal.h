@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
@@ -45,9 +46,54 @@ static inline bool clattn_add_i64(int64_t a, int64_t b, int64_t *out)
     return !__builtin_add_overflow(a, b, out);
 }
 
-/* Number of elements a tensor view reaches (offset + sum (dims-1)*strides + 1), 0 if any dim is 0.
- * Returns false on overflow. */
+/* ---- tensor views (core/tensor.c) ------------------------------------------------------------ */
+
+/* Number of elements a tensor view reaches (offset + sum (dims-1)*strides + 1 over its ndim dims), 0 if
+ * any dim is 0. Returns false on overflow, a negative dim, stride or offset, or ndim outside
+ * 1..CLATTN_MAX_DIMS. */
 bool clattn_tensor_extent(const clattn_tensor *t, int64_t *extent);
+
+/* Product of the dims of a checked view (cannot overflow: at most its extent). */
+int64_t clattn_tensor_numel(const clattn_tensor *t);
+
+/* Checks a caller's view named name in place: ndim 1..CLATTN_MAX_DIMS, dims 1..INT32_MAX (kernels index
+ * with 32-bit ids), strides >= 0, offset >= 0, extent * elem_size within SIZE_MAX / 2; sets *extent and
+ * normalises: strides of size-1 dims and everything beyond ndim become 0. INVALID_ARGUMENT naming the
+ * field otherwise ("q: dim 2 is 0, expected 1..2147483647"). */
+clattn_status clattn_tensor_check(clattn_context *ctx, const char *name, clattn_tensor *t, size_t elem_size,
+                                  int64_t *extent);
+
+/* INVALID_ARGUMENT "name: ndim is N, expected want" unless t->ndim == want. */
+clattn_status clattn_tensor_expect_ndim(clattn_context *ctx, const char *name, const clattn_tensor *t, int want);
+
+/* An output view must not write one element twice (checked views only); INVALID_ARGUMENT otherwise. */
+clattn_status clattn_tensor_check_no_overlap(clattn_context *ctx, const char *name, const clattn_tensor *t);
+
+/* ---- versioned public structs (core/abi.c; "## ABI" in clattn.h) ---------------------------------- */
+
+/* Bytes up to the end of field f of type T: the size of a layout whose last field is f. */
+#define CLATTN_SIZE_THROUGH(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+
+/* The first release (0.2.0) with struct_size: each struct's size then, as the end of its last field
+ * (trailing padding excluded). Frozen: appending fields must not change these. */
+#define CLATTN_CONTEXT_OPTIONS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_context_options, num_threads)
+#define CLATTN_DEVICE_INFO_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_device_info, max_work_group_size)
+#define CLATTN_SDPA_DESC_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_sdpa_desc, data_type)
+#define CLATTN_MHA_WEIGHTS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_mha_weights, b_o)
+#define CLATTN_MHA_OPTIONS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_mha_options, probs_mode)
+
+/* Reads a caller's input struct of type `type` (name for messages; init_fn the function to tell the
+ * caller about) into *local, which holds the library's defaults and is local_size (= sizeof) bytes:
+ * copies min(caller's struct_size, local_size) bytes, then sets local's struct_size to local_size.
+ * INVALID_ARGUMENT when struct_size < min_size; UNSUPPORTED when struct_size > local_size and a byte
+ * beyond local_size is nonzero. On failure *local is unchanged. */
+clattn_status clattn_struct_in(clattn_context *ctx, const char *type, const char *init_fn, const void *caller,
+                               size_t min_size, void *local, size_t local_size);
+
+/* Writes the library's struct (local, local_size bytes; NULL: all zero) to a caller's of caller_size bytes: copies
+ * min(caller_size, local_size) bytes, zeroes bytes beyond local_size up to caller_size, and sets the
+ * caller's struct_size to caller_size (when that field fits). */
+void clattn_struct_out(void *caller, size_t caller_size, const void *local, size_t local_size);
 
 /* ---- the normalised SDPA problem ------------------------------------------------------------ */
 

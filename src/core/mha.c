@@ -25,13 +25,21 @@ struct clattn_mha {
     clattn_sdpa_desc plan_desc;
 };
 
-void clattn_mha_options_init(clattn_mha_options *o)
+void clattn_mha_options_init_sized(clattn_mha_options *opts, size_t struct_size)
 {
-    if (!o) return;
-    memset(o, 0, sizeof *o);
-    o->window_left = CLATTN_WINDOW_UNBOUNDED;
-    o->window_right = CLATTN_WINDOW_UNBOUNDED;
-    o->mask = clattn_tensor_contiguous(1, 1, 1, 1);
+    if (!opts) return;
+    clattn_mha_options o;
+    memset(&o, 0, sizeof o);
+    o.window_left = CLATTN_WINDOW_UNBOUNDED;
+    o.window_right = CLATTN_WINDOW_UNBOUNDED;
+    o.mask = clattn_tensor_contiguous(1, 1, 1, 1);
+    clattn_struct_out(opts, struct_size, &o, sizeof o);
+}
+
+void clattn_mha_weights_init_sized(clattn_mha_weights *w, size_t struct_size)
+{
+    if (!w) return;
+    clattn_struct_out(w, struct_size, NULL, sizeof(clattn_mha_weights));
 }
 
 static clattn_status upload(clattn_context *ctx, clattn_buf *dst, const float *src, int64_t elems)
@@ -41,12 +49,17 @@ static clattn_status upload(clattn_context *ctx, clattn_buf *dst, const float *s
     return ctx->be->buf_write(ctx, dst, 0, src, bytes);
 }
 
-clattn_status clattn_mha_create(clattn_mha **out, clattn_context *ctx, const clattn_mha_weights *w)
+clattn_status clattn_mha_create(clattn_mha **out, clattn_context *ctx, const clattn_mha_weights *weights)
 {
     if (!out) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_create: mha is NULL");
     *out = NULL;
     if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_create: ctx is NULL");
-    if (!w) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_create: weights is NULL");
+    if (!weights) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_create: weights is NULL");
+    clattn_mha_weights local; /* the caller's weights over the defaults, whatever layout it was compiled with */
+    clattn_mha_weights_init_sized(&local, sizeof local);
+    CLATTN_TRY(clattn_struct_in(ctx, "clattn_mha_weights", "clattn_mha_weights_init", weights,
+                                CLATTN_MHA_WEIGHTS_MIN_SIZE, &local, sizeof local));
+    const clattn_mha_weights *w = &local;
     int64_t E = w->embed_dim, H = w->num_heads;
     int64_t kdim = w->kdim ? w->kdim : E, vdim = w->vdim ? w->vdim : E;
     if (E < 1 || E > INT32_MAX)
@@ -139,9 +152,12 @@ clattn_status clattn_mha_forward(clattn_mha *m, int64_t B, int64_t Lq, int64_t L
 {
     if (!m) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_forward: mha is NULL");
     clattn_context *ctx = m->ctx;
-    clattn_mha_options defaults;
-    clattn_mha_options_init(&defaults);
-    if (!opts) opts = &defaults;
+    clattn_mha_options local; /* defaults, or the caller's options over them */
+    clattn_mha_options_init(&local);
+    if (opts)
+        CLATTN_TRY(clattn_struct_in(ctx, "clattn_mha_options", "clattn_mha_options_init", opts,
+                                    CLATTN_MHA_OPTIONS_MIN_SIZE, &local, sizeof local));
+    opts = &local;
     if (!query || !out)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_forward: %s is NULL",
                             !query ? "query" : "out");
@@ -193,8 +209,8 @@ clattn_status clattn_mha_forward(clattn_mha *m, int64_t B, int64_t Lq, int64_t L
     /* The SDPA problem over strided head views of the projections. */
     clattn_sdpa_desc d;
     clattn_sdpa_desc_init(&d, B, H, H, Lq, Lk, hd, hd);
-    clattn_tensor qv = {{B, H, Lq, hd}, {Lq * E, hd, E, 1}, 0};
-    clattn_tensor kv = {{B, H, Lk, hd}, {Lk * E, hd, E, 1}, 0};
+    clattn_tensor qv = clattn_tensor_view(4, (const int64_t[]){B, H, Lq, hd}, (const int64_t[]){Lq * E, hd, E, 1}, 0);
+    clattn_tensor kv = clattn_tensor_view(4, (const int64_t[]){B, H, Lk, hd}, (const int64_t[]){Lk * E, hd, E, 1}, 0);
     d.q = qv;
     d.out = qv;
     d.k = kv;

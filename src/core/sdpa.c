@@ -18,103 +18,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Largest size of one dim: kernels index rows and columns with 32-bit work-item ids. */
-#define CLATTN_MAX_DIM INT32_MAX
-
-clattn_tensor clattn_tensor_contiguous(int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+void clattn_sdpa_desc_init_sized(clattn_sdpa_desc *desc, size_t struct_size, int64_t batch, int64_t num_heads,
+                                 int64_t num_kv_heads, int64_t q_len, int64_t kv_len, int64_t head_dim,
+                                 int64_t v_head_dim)
 {
-    /* Strides saturate at INT64_MAX on overflow (or negative dims), so validation rejects the view
-     * with a message instead of this function overflowing. */
-    int64_t s2 = d3, s1, s0;
-    if (!clattn_mul_i64(d2, s2, &s1)) s1 = INT64_MAX;
-    if (!clattn_mul_i64(d1, s1, &s0)) s0 = INT64_MAX;
-    clattn_tensor t = {{d0, d1, d2, d3}, {s0, s1, s2, 1}, 0};
-    return t;
+    if (!desc) return;
+    clattn_sdpa_desc d;
+    memset(&d, 0, sizeof d);
+    d.q = clattn_tensor_contiguous(batch, num_heads, q_len, head_dim);
+    d.k = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, head_dim);
+    d.v = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, v_head_dim);
+    d.out = clattn_tensor_contiguous(batch, num_heads, q_len, v_head_dim);
+    d.probs = clattn_tensor_contiguous(batch, num_heads, q_len, kv_len);
+    d.mask = clattn_tensor_contiguous(1, 1, q_len, kv_len);
+    d.window_left = CLATTN_WINDOW_UNBOUNDED;
+    d.window_right = CLATTN_WINDOW_UNBOUNDED;
+    clattn_struct_out(desc, struct_size, &d, sizeof d);
 }
 
-bool clattn_tensor_extent(const clattn_tensor *t, int64_t *extent)
-{
-    int64_t last = t->offset;
-    if (last < 0) return false;
-    for (int i = 0; i < 4; i++) {
-        if (t->dims[i] == 0) {
-            *extent = 0;
-            return true;
-        }
-        int64_t span;
-        if (t->dims[i] < 0 || t->strides[i] < 0) return false;
-        if (!clattn_mul_i64(t->dims[i] - 1, t->strides[i], &span)) return false;
-        if (!clattn_add_i64(last, span, &last)) return false;
-    }
-    return clattn_add_i64(last, 1, extent);
-}
-
-void clattn_sdpa_desc_init(clattn_sdpa_desc *d, int64_t batch, int64_t num_heads, int64_t num_kv_heads,
-                           int64_t q_len, int64_t kv_len, int64_t head_dim, int64_t v_head_dim)
-{
-    if (!d) return;
-    memset(d, 0, sizeof *d);
-    d->q = clattn_tensor_contiguous(batch, num_heads, q_len, head_dim);
-    d->k = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, head_dim);
-    d->v = clattn_tensor_contiguous(batch, num_kv_heads, kv_len, v_head_dim);
-    d->out = clattn_tensor_contiguous(batch, num_heads, q_len, v_head_dim);
-    d->probs = clattn_tensor_contiguous(batch, num_heads, q_len, kv_len);
-    d->mask = clattn_tensor_contiguous(1, 1, q_len, kv_len);
-    d->window_left = CLATTN_WINDOW_UNBOUNDED;
-    d->window_right = CLATTN_WINDOW_UNBOUNDED;
-}
-
-/* Checks dims (>= 1, <= CLATTN_MAX_DIM), strides (>= 0) and offset, computes the extent (elements)
- * and checks that extent * elem_size fits in size_t; zeroes the strides of size-1 dims. */
+/* clattn_tensor_check for one of the 4-D views of an SDPA problem. */
 static clattn_status check_tensor(clattn_context *ctx, const char *name, clattn_tensor *t, size_t elem_size,
                                   int64_t *extent)
 {
-    for (int i = 0; i < 4; i++) {
-        if (t->dims[i] < 1 || t->dims[i] > CLATTN_MAX_DIM)
-            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected 1..%d", name, i,
-                                (long long)t->dims[i], CLATTN_MAX_DIM);
-        if (t->strides[i] < 0)
-            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: stride %d is %lld, expected >= 0", name,
-                                i, (long long)t->strides[i]);
-        if (t->dims[i] == 1) t->strides[i] = 0;
-    }
-    if (t->offset < 0)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: offset is %lld, expected >= 0", name,
-                            (long long)t->offset);
-    int64_t bytes;
-    if (!clattn_tensor_extent(t, extent) || !clattn_mul_i64(*extent, (int64_t)elem_size, &bytes) ||
-        (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "%s: the view [%lld, %lld, %lld, %lld] with strides [%lld, %lld, %lld, %lld] and "
-                            "offset %lld overflows the addressable size",
-                            name, (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[2],
-                            (long long)t->dims[3], (long long)t->strides[0], (long long)t->strides[1],
-                            (long long)t->strides[2], (long long)t->strides[3], (long long)t->offset);
-    return CLATTN_SUCCESS;
-}
-
-/* An output view must not write one element twice: sorted by stride, each stride must be at least
- * the span of the dims below it. (Sufficient, and what every dense or padded layout satisfies.) */
-static clattn_status check_no_overlap(clattn_context *ctx, const char *name, const clattn_tensor *t)
-{
-    int order[4] = {0, 1, 2, 3};
-    for (int a = 1; a < 4; a++)
-        for (int b = a; b > 0 && t->strides[order[b]] < t->strides[order[b - 1]]; b--) {
-            int tmp = order[b];
-            order[b] = order[b - 1];
-            order[b - 1] = tmp;
-        }
-    int64_t span = 1;
-    for (int a = 0; a < 4; a++) {
-        int i = order[a];
-        if (t->dims[i] == 1) continue;
-        if (t->strides[i] < span)
-            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                                "%s: stride %d is %lld, which makes output elements overlap (expected >= %lld)",
-                                name, i, (long long)t->strides[i], (long long)span);
-        span = t->strides[i] * t->dims[i]; /* cannot overflow: the extent check passed */
-    }
-    return CLATTN_SUCCESS;
+    CLATTN_TRY(clattn_tensor_expect_ndim(ctx, name, t, 4));
+    return clattn_tensor_check(ctx, name, t, elem_size, extent);
 }
 
 static clattn_status expect_dim(clattn_context *ctx, const char *name, const clattn_tensor *t, int dim,
@@ -179,7 +106,7 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
     CLATTN_TRY(expect_dim(ctx, "out", &p->out, 1, p->Hq, "num_heads, q dim 1"));
     CLATTN_TRY(expect_dim(ctx, "out", &p->out, 2, p->Lq, "q_len, q dim 2"));
     CLATTN_TRY(expect_dim(ctx, "out", &p->out, 3, p->Dv, "v_head_dim, v dim 3"));
-    CLATTN_TRY(check_no_overlap(ctx, "out", &p->out));
+    CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "out", &p->out));
 
     if (!isfinite(d->scale))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale: %g is not finite", (double)d->scale);
@@ -221,7 +148,7 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
         CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 1, p->Hq, "num_heads"));
         CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 2, p->Lq, "q_len"));
         CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 3, p->Lk, "kv_len"));
-        CLATTN_TRY(check_no_overlap(ctx, "probs", &p->probs));
+        CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "probs", &p->probs));
     }
     return CLATTN_SUCCESS;
 }
@@ -238,11 +165,6 @@ typedef struct f16_stage {
     int64_t nq, nk, nv, no;                            /* elements of each view */
     clattn_buf in, out32;                              /* float32 staging (plan-owned) */
 } f16_stage;
-
-static int64_t numel(const clattn_tensor *t)
-{
-    return t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3]; /* <= extent: cannot overflow */
-}
 
 /* C-order view of t's dims at element offset off, size-1 dims with stride 0 (as after validation). */
 static clattn_tensor staged_view(const clattn_tensor *t, int64_t off)
@@ -278,10 +200,10 @@ static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
     s->k_extent = p->k_extent;
     s->v_extent = p->v_extent;
     s->out_extent = p->out_extent;
-    s->nq = numel(&p->q);
-    s->nk = numel(&p->k);
-    s->nv = numel(&p->v);
-    s->no = numel(&p->out);
+    s->nq = clattn_tensor_numel(&p->q);
+    s->nk = clattn_tensor_numel(&p->k);
+    s->nv = clattn_tensor_numel(&p->v);
+    s->no = clattn_tensor_numel(&p->out);
     int64_t n_in, bytes_in, bytes_out, total;
     if (!clattn_add_i64(s->nq, s->nk, &n_in) || !clattn_add_i64(n_in, s->nv, &n_in) ||
         !clattn_mul_i64(n_in, (int64_t)sizeof(float), &bytes_in) ||
@@ -353,13 +275,17 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     *out = NULL;
     if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: ctx is NULL");
     if (!desc) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: desc is NULL");
+    clattn_sdpa_desc d; /* the caller's desc over the defaults, whatever layout it was compiled with */
+    clattn_sdpa_desc_init_sized(&d, sizeof d, 1, 1, 1, 1, 1, 1, 1);
+    CLATTN_TRY(clattn_struct_in(ctx, "clattn_sdpa_desc", "clattn_sdpa_desc_init", desc, CLATTN_SDPA_DESC_MIN_SIZE, &d,
+                                sizeof d));
     clattn_sdpa_plan *plan = clattn_calloc(1, sizeof *plan);
     if (!plan)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
     plan->ctx = ctx;
     snprintf(plan->path, sizeof plan->path, "%s", ctx->be->name); /* until sdpa_prepare names the path */
-    clattn_status st = validate(ctx, desc, &plan->p);
-    if (st == CLATTN_SUCCESS && desc->data_type == CLATTN_DTYPE_F16) st = f16_prepare(ctx, plan);
+    clattn_status st = validate(ctx, &d, &plan->p);
+    if (st == CLATTN_SUCCESS && d.data_type == CLATTN_DTYPE_F16) st = f16_prepare(ctx, plan);
     if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
     if (st == CLATTN_SUCCESS) plan->workspace_bytes += f16_workspace_bytes(plan->f16);
     if (st != CLATTN_SUCCESS) {
@@ -410,7 +336,7 @@ clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_
  * the caller did not ask for). */
 static bool view_is_dense(const clattn_tensor *t, int64_t extent)
 {
-    return t->offset == 0 && t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3] == extent;
+    return t->offset == 0 && clattn_tensor_numel(t) == extent;
 }
 
 typedef struct staged {

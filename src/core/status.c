@@ -13,6 +13,11 @@ const char *clattn_version_string(void)
         CLATTN_VERSION_PATCH);
 }
 
+int clattn_version_number(void)
+{
+    return CLATTN_VERSION_NUMBER;
+}
+
 const char *clattn_status_string(clattn_status status)
 {
     switch (status) {

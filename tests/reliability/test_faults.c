@@ -497,6 +497,7 @@ static bool ctx_verify(phase *ph, const tu_where *w)
 static bool ctx_after_ok(phase *ph, const tu_where *w)
 {
     clattn_device_info info;
+    clattn_device_info_init(&info);
     clattn_context_get_info(ph->ctx, &info);
     if ((g_backend == TU_HOST) != (info.backend == CLATTN_BACKEND_HOST)) {
         tu_report(w, "the context runs on the %s backend", info.backend == CLATTN_BACKEND_HOST ? "host" : "OpenCL");
@@ -732,10 +733,11 @@ static clattn_status mha_forward(phase *ph)
 static bool mha_guards_ok(phase *ph, const tu_where *w)
 {
     bool ok = true;
-    const clattn_tensor o = {{1, 1, 1, ph->md->n_out}, {0, 0, 0, 1}, GUARD};
+    const clattn_tensor o = {.ndim = 4, .dims = {1, 1, 1, ph->md->n_out}, .strides = {0, 0, 0, 1}, .offset = GUARD};
     ok &= tu_check_gaps(w, "mha out guard zones", ph->mout, ph->n_mout, &o, TU_POISON_BITS);
     if (ph->mprobs) {
-        const clattn_tensor pt = {{1, 1, 1, ph->md->n_probs}, {0, 0, 0, 1}, GUARD};
+        const clattn_tensor pt = {.ndim = 4, .dims = {1, 1, 1, ph->md->n_probs}, .strides = {0, 0, 0, 1},
+                                  .offset = GUARD};
         ok &= tu_check_gaps(w, "mha probs guard zones", ph->mprobs, ph->n_mprobs, &pt, TU_POISON_BITS);
     }
     return ok;

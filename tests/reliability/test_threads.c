@@ -170,7 +170,8 @@ static bool run_shape(clattn_context *ctx, size_t s, clattn_sdpa_plan *plan, cla
 static clattn_context *open_context(void)
 {
     clattn_context *ctx = NULL;
-    clattn_context_options opts = {0};
+    clattn_context_options opts;
+    clattn_context_options_init(&opts);
     opts.num_threads = g_host ? 2 : 0; /* the same worker count everywhere: results must match bit for bit */
     clattn_status st = clattn_context_create(&ctx, &opts);
     if (st != CLATTN_SUCCESS) printf("FAIL clattn_context_create: %d %s\n", (int)st, clattn_last_error(NULL));
@@ -378,7 +379,8 @@ static void *cold_main(void *arg)
 {
     cold_worker *w = arg;
     clattn_context *ctx = NULL;
-    clattn_context_options opts = {0};
+    clattn_context_options opts;
+    clattn_context_options_init(&opts);
     opts.num_threads = 2; /* as open_context() on the host path (ignored on OpenCL) */
     pthread_barrier_wait(w->barrier);
     w->create_status = clattn_context_create(&ctx, &opts);

@@ -18,6 +18,7 @@ static float *rand_array(tu_rng *r, int64_t n, double lo, double hi)
 void mha_data_make(mha_data *d, const mha_case *c, tu_rng *r)
 {
     memset(d, 0, sizeof *d);
+    clattn_mha_weights_init(&d->w);
     const int64_t E = c->E, kd = c->kdim ? c->kdim : E, vd = c->vdim ? c->vdim : E;
     d->w.embed_dim = E;
     d->w.num_heads = c->H;

@@ -231,8 +231,8 @@ void ref_mha(const clattn_mha_weights *w, int64_t B, int64_t Lq, int64_t Lk, con
     p.Lq = Lq;
     p.Lk = Lk;
     p.D = p.Dv = hd;
-    clattn_tensor qt = {{B, H, Lq, hd}, {Lq * E, hd, E, 1}, 0};
-    clattn_tensor kt = {{B, H, Lk, hd}, {Lk * E, hd, E, 1}, 0};
+    clattn_tensor qt = {.ndim = 4, .dims = {B, H, Lq, hd}, .strides = {Lq * E, hd, E, 1}};
+    clattn_tensor kt = {.ndim = 4, .dims = {B, H, Lk, hd}, .strides = {Lk * E, hd, E, 1}};
     p.q.d = qp;
     p.q.t = qt;
     p.k.d = kp;

@@ -84,6 +84,7 @@ static int contains_ci(const char *hay, const char *needle)
 tu_backend tu_backend_of(const clattn_context *ctx)
 {
     clattn_device_info info;
+    clattn_device_info_init(&info);
     if (clattn_context_get_info(ctx, &info) != CLATTN_SUCCESS) return TU_OTHER_CL;
     if (info.backend == CLATTN_BACKEND_HOST) return TU_HOST;
     if (contains_ci(info.platform_name, "rusticl")) return TU_RUSTICL;
@@ -200,6 +201,7 @@ clattn_context *tu_open_context_or_skip(void)
         exit(1);
     }
     clattn_device_info info;
+    clattn_device_info_init(&info);
     if (clattn_context_get_info(ctx, &info) != CLATTN_SUCCESS) {
         fprintf(stderr, "FAIL: clattn_context_get_info: %s\n", clattn_last_error(ctx));
         exit(1);
@@ -226,6 +228,7 @@ clattn_tensor tu_tensor(tu_layout l, int64_t d0, int64_t d1, int64_t d2, int64_t
 {
     clattn_tensor t;
     memset(&t, 0, sizeof t);
+    t.ndim = 4;
     t.dims[0] = d0;
     t.dims[1] = d1;
     t.dims[2] = d2;
