@@ -10,6 +10,7 @@
 clattn_status clattn_struct_in(clattn_context *ctx, const char *type, const char *init_fn, const void *caller,
                                size_t min_size, void *local, size_t local_size)
 {
+    if (!caller) return CLATTN_SUCCESS;
     size_t size;
     memcpy(&size, caller, sizeof size); /* struct_size is the first member of every versioned struct */
     if (size < min_size)

@@ -30,9 +30,7 @@ clattn_status clattn_context_create(clattn_context **out, const clattn_context_o
     *out = NULL;
     clattn_context_options local; /* defaults, or the caller's options over them */
     clattn_context_options_init(&local);
-    if (opts)
-        CLATTN_TRY(clattn_struct_in(NULL, "clattn_context_options", "clattn_context_options_init", opts,
-                                    CLATTN_CONTEXT_OPTIONS_MIN_SIZE, &local, sizeof local));
+    CLATTN_TRY(CLATTN_STRUCT_IN(NULL, clattn_context_options, opts, CLATTN_CONTEXT_OPTIONS_MIN_SIZE, &local));
     opts = &local;
 
     clattn_context *ctx = NULL;

@@ -86,9 +86,12 @@ clattn_status clattn_tensor_check_no_overlap(clattn_context *ctx, const char *na
  * caller about) into *local, which holds the library's defaults and is local_size (= sizeof) bytes:
  * copies min(caller's struct_size, local_size) bytes, then sets local's struct_size to local_size.
  * INVALID_ARGUMENT when struct_size < min_size; UNSUPPORTED when struct_size > local_size and a byte
- * beyond local_size is nonzero. On failure *local is unchanged. */
+ * beyond local_size is nonzero. caller NULL: keeps the defaults (SUCCESS). On failure *local is unchanged. */
 clattn_status clattn_struct_in(clattn_context *ctx, const char *type, const char *init_fn, const void *caller,
                                size_t min_size, void *local, size_t local_size);
+/* clattn_struct_in for a struct of public type T, named T and T_init in messages, into T *local. */
+#define CLATTN_STRUCT_IN(ctx, T, caller, min_size, local) \
+    clattn_struct_in((ctx), #T, #T "_init", (caller), (min_size), (local), sizeof(T))
 
 /* Writes the library's struct (local, local_size bytes; NULL: all zero) to a caller's of caller_size bytes: copies
  * min(caller_size, local_size) bytes, zeroes bytes beyond local_size up to caller_size, and sets the

@@ -57,8 +57,7 @@ clattn_status clattn_mha_create(clattn_mha **out, clattn_context *ctx, const cla
     if (!weights) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_create: weights is NULL");
     clattn_mha_weights local; /* the caller's weights over the defaults, whatever layout it was compiled with */
     clattn_mha_weights_init_sized(&local, sizeof local);
-    CLATTN_TRY(clattn_struct_in(ctx, "clattn_mha_weights", "clattn_mha_weights_init", weights,
-                                CLATTN_MHA_WEIGHTS_MIN_SIZE, &local, sizeof local));
+    CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_mha_weights, weights, CLATTN_MHA_WEIGHTS_MIN_SIZE, &local));
     const clattn_mha_weights *w = &local;
     int64_t E = w->embed_dim, H = w->num_heads;
     int64_t kdim = w->kdim ? w->kdim : E, vdim = w->vdim ? w->vdim : E;
@@ -154,9 +153,7 @@ clattn_status clattn_mha_forward(clattn_mha *m, int64_t B, int64_t Lq, int64_t L
     clattn_context *ctx = m->ctx;
     clattn_mha_options local; /* defaults, or the caller's options over them */
     clattn_mha_options_init(&local);
-    if (opts)
-        CLATTN_TRY(clattn_struct_in(ctx, "clattn_mha_options", "clattn_mha_options_init", opts,
-                                    CLATTN_MHA_OPTIONS_MIN_SIZE, &local, sizeof local));
+    CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_mha_options, opts, CLATTN_MHA_OPTIONS_MIN_SIZE, &local));
     opts = &local;
     if (!query || !out)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_forward: %s is NULL",

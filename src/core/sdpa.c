@@ -277,8 +277,7 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     if (!desc) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_plan_create: desc is NULL");
     clattn_sdpa_desc d; /* the caller's desc over the defaults, whatever layout it was compiled with */
     clattn_sdpa_desc_init_sized(&d, sizeof d, 1, 1, 1, 1, 1, 1, 1);
-    CLATTN_TRY(clattn_struct_in(ctx, "clattn_sdpa_desc", "clattn_sdpa_desc_init", desc, CLATTN_SDPA_DESC_MIN_SIZE, &d,
-                                sizeof d));
+    CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_sdpa_desc, desc, CLATTN_SDPA_DESC_MIN_SIZE, &d));
     clattn_sdpa_plan *plan = clattn_calloc(1, sizeof *plan);
     if (!plan)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
