@@ -6,7 +6,7 @@
  * (contiguous, permuted, padded, broadcast with stride 0, raw small strides, or wild strides and
  * offsets chosen to overflow), random scale/softcap (mostly sane, sometimes raw float bits),
  * causal mode, window sizes, mask kind and dims, kv_lengths and want_probs, plus the fused-kernel
- * variant (CLATTN_HOST_ISA), the data seed and the thread count. Then, on a host context (device
+ * variant (a host context per variant: host_isa, or kernel_path chain for "off"), the data seed and the thread count. Then, on a host context (device
  * "host", 1 or 2 worker threads; both created once):
  *
  *  1. clattn_sdpa_plan_create must agree with an independent model of the documented rules
@@ -476,7 +476,7 @@ static void print_tensor(const char *name, const clattn_tensor *t)
 static void print_case(const fuzz_case *c)
 {
     const clattn_sdpa_desc *d = &c->d;
-    fprintf(stderr, "sdpa case: CLATTN_HOST_ISA='%s' threads %d seed %llu data_flags 0x%x\n", isa_names[c->isa],
+    fprintf(stderr, "sdpa case: kernel variant '%s' threads %d seed %llu data_flags 0x%x\n", isa_names[c->isa],
             1 + (int)((c->data_flags >> 4) & 1), (unsigned long long)c->seed, c->data_flags);
     print_tensor("q", &d->q);
     print_tensor("k", &d->k);
@@ -498,7 +498,9 @@ static const fuzz_case *current;
 /* Counters printed at exit when FUZZ_SDPA_STATS is set: inputs, plans created, executions checked
  * against the reference, executions refused for bad kv_lengths. */
 static unsigned long long n_inputs, n_plans, n_checked, n_kvl_refused;
-static clattn_context *ctxs[2]; /* host contexts with 1 and 2 worker threads, created once */
+/* Host contexts with 1 and 2 worker threads, for each kernel variant of isa_names[] (created once;
+ * NULL where the CPU lacks the ISA: the default context stands in). */
+static clattn_context *ctxs[2][5];
 static clattn_context *ctx;     /* the one the current input uses */
 
 #define FAIL(...)                                                                                  \
@@ -705,16 +707,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     if (getenv("FUZZ_SDPA_STATS")) atexit(print_stats);
-    for (int i = 0; i < 2; i++) {
-        clattn_context_options o;
-        clattn_context_options_init(&o);
-        o.device = "host";
-        o.num_threads = i + 1;
-        if (clattn_context_create(&ctxs[i], &o) != CLATTN_SUCCESS) {
-            fprintf(stderr, "fuzz_sdpa_desc: cannot create a host context: %s\n", clattn_last_error(NULL));
-            abort();
+    static const clattn_host_isa isas[] = {CLATTN_HOST_ISA_DEFAULT, CLATTN_HOST_ISA_DEFAULT, CLATTN_HOST_ISA_PORTABLE,
+                                           CLATTN_HOST_ISA_AVX2, CLATTN_HOST_ISA_AVX512};
+    for (int i = 0; i < 2; i++)
+        for (int v = 0; v < 5; v++) {
+            clattn_context_options o;
+            clattn_context_options_init(&o);
+            o.device = "host";
+            o.num_threads = i + 1;
+            o.host_isa = isas[v];
+            if (v == 1) o.kernel_path = CLATTN_KERNEL_PATH_CHAIN; /* "off": the row-by-row path */
+            clattn_status st = clattn_context_create(&ctxs[i][v], &o);
+            if (st == CLATTN_ERROR_UNSUPPORTED && v > 1) continue; /* the CPU lacks this ISA */
+            if (st != CLATTN_SUCCESS) {
+                fprintf(stderr, "fuzz_sdpa_desc: cannot create a host context: %s\n", clattn_last_error(NULL));
+                abort();
+            }
         }
-    }
     return 0;
 }
 
@@ -729,13 +738,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (verbose < 0) verbose = getenv("FUZZ_SDPA_VERBOSE") != NULL;
     if (verbose) print_case(&c);
 
-    ctx = ctxs[(c.data_flags >> 4) & 1];
+    ctx = ctxs[(c.data_flags >> 4) & 1][c.isa] ? ctxs[(c.data_flags >> 4) & 1][c.isa] : ctxs[(c.data_flags >> 4) & 1][0];
     model m;
     const bool valid = expect_valid(&c.d, &m);
-    if (c.isa == 0)
-        unsetenv("CLATTN_HOST_ISA");
-    else
-        setenv("CLATTN_HOST_ISA", isa_names[c.isa], 1);
 
     clattn_sdpa_plan *plan = (clattn_sdpa_plan *)(uintptr_t)1; /* must become NULL on failure */
     clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &c.d);

@@ -120,6 +120,49 @@ typedef enum clattn_backend {
 
 /** Options for clattn_context_create(). Initialise with clattn_context_options_init(), then set what
  *  you need (see "## ABI" above). */
+/**
+ * The kernel path plans take (clattn_context_options.kernel_path for a context's plans,
+ * clattn_sdpa_desc.kernel_path for one plan). Values are pinned. clattn_sdpa_plan_path() reports the path
+ * a plan took: OpenCL "chain" or "fused"; host "host-rowwise" or "host-fused-<isa>".
+ */
+typedef enum clattn_kernel_path {
+    CLATTN_KERNEL_PATH_DEFAULT = 0, /**< sdpa_desc: the context's path; context options: the CLATTN_PATH
+                                         environment variable ("auto", "chain", "fused"), else AUTO */
+    CLATTN_KERNEL_PATH_AUTO = 1,    /**< per plan, the path clattn measured fastest for that shape and device
+                                         (the fused kernel where it serves the plan, else the chain) */
+    CLATTN_KERNEL_PATH_CHAIN = 2,   /**< the stage chain: scores, masked softmax, weighted sum (OpenCL "chain",
+                                         host "host-rowwise"); the reference path for cross-checks */
+    CLATTN_KERNEL_PATH_FUSED = 3    /**< the fused flash-style kernel (with its decode variant for few queries)
+                                         wherever it can serve the plan, also where AUTO would not; plans it
+                                         cannot serve (attention probabilities, ...) take the chain */
+} clattn_kernel_path;
+
+/** The host path's SIMD variant of the fused kernel (clattn_context_options.host_isa). Values are pinned. */
+typedef enum clattn_host_isa {
+    CLATTN_HOST_ISA_DEFAULT = 0,  /**< the CLATTN_HOST_ISA environment variable ("auto", "portable", "avx2",
+                                       "avx512"), else AUTO */
+    CLATTN_HOST_ISA_AUTO = 1,     /**< the widest the CPU runs */
+    CLATTN_HOST_ISA_PORTABLE = 2, /**< plain C, any CPU */
+    CLATTN_HOST_ISA_AVX2 = 3,     /**< AVX2 + FMA */
+    CLATTN_HOST_ISA_AVX512 = 4    /**< AVX-512F */
+} clattn_host_isa;
+
+/** How much a context reports through its log sink (clattn_context_options.log_level). Values are pinned. */
+typedef enum clattn_log_level {
+    CLATTN_LOG_DEFAULT = 0, /**< the CLATTN_LOG_LEVEL environment variable ("off", "error", "info", "debug"),
+                                 else OFF */
+    CLATTN_LOG_OFF = 1,     /**< nothing */
+    CLATTN_LOG_ERROR = 2,   /**< every failed call's message (the text clattn_last_error() returns) */
+    CLATTN_LOG_INFO = 3,    /**< and the device chosen, each plan's path and workspace */
+    CLATTN_LOG_DEBUG = 4    /**< and kernel builds and kernel binary cache events */
+} clattn_log_level;
+
+/**
+ * Receives a context's log messages (one line, no newline, valid only during the call) from the thread
+ * that made the call that logs. Must not call clattn functions on the same context.
+ */
+typedef void (*clattn_log_fn)(void *user, clattn_log_level level, const char *message);
+
 typedef struct clattn_context_options {
     /** sizeof(clattn_context_options) as the caller was compiled; set by clattn_context_options_init(). */
     size_t struct_size;
@@ -132,6 +175,24 @@ typedef struct clattn_context_options {
     const char *device;
     /** Host-path worker threads; 0 means CLATTN_THREADS, else the number of online CPUs. */
     int num_threads;
+    /* ---- since 0.2.0's first layout (appended; see "## ABI") ---- */
+    int reserved_0; /**< padding of the first 0.2.0 layout; ignored */
+    /** Folder of the compiled-kernel binary cache (an absolute path), or "off"; NULL means the
+     *  CLATTN_CACHE_DIR environment variable, else $XDG_CACHE_HOME/clattn, else ~/.cache/clattn. Copied at
+     *  creation. The cache serves drivers without one of their own (see README); CLATTN_CACHE_FORCE=1 uses it
+     *  on every driver. */
+    const char *cache_dir;
+    /** Default kernel path of the context's plans (a plan's clattn_sdpa_desc.kernel_path overrides it). */
+    clattn_kernel_path kernel_path;
+    /** SIMD variant of the host path's fused kernel; one the CPU lacks fails clattn_context_create() with
+     *  CLATTN_ERROR_UNSUPPORTED on a host context (an OpenCL context ignores it after parsing). */
+    clattn_host_isa host_isa;
+    /** What the context reports through log_fn. */
+    clattn_log_level log_level;
+    /** Log sink; NULL means one line per message on stderr ("clattn <level>: <message>"). */
+    clattn_log_fn log_fn;
+    /** Passed to log_fn unchanged; the caller owns it and keeps it valid while the context lives. */
+    void *log_user;
 } clattn_context_options;
 
 /** Sets opts->struct_size = @p struct_size and every field to its default (device NULL, num_threads 0);
@@ -335,6 +396,11 @@ typedef struct clattn_sdpa_desc {
      * clattn_mha_* is float32 only (its inputs and weights are float arrays; no data_type there).
      */
     clattn_dtype data_type;
+    /* ---- since 0.2.0's first layout (appended; see "## ABI") ---- */
+    int reserved_0; /**< padding of the first 0.2.0 layout; ignored */
+    /** This plan's kernel path; CLATTN_KERNEL_PATH_DEFAULT (0, set by clattn_sdpa_desc_init) means the
+     *  context's (clattn_context_options.kernel_path). */
+    clattn_kernel_path kernel_path;
 } clattn_sdpa_desc;
 
 /**

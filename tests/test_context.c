@@ -465,6 +465,9 @@ static void test_kernel_dir_broken(void **state)
         }
         setenv("CLATTN_KERNEL_DIR", cases[i].env, 1);
         setenv("CLATTN_CACHE_DIR", "off", 1);
+        /* Both are read when a context is created (core/config.c): a new context per folder state. */
+        clattn_context_destroy(ctx);
+        g_kdir_ctx = ctx = open_or_skip("pocl", &info);
         clattn_sdpa_plan *plan = (clattn_sdpa_plan *)(uintptr_t)1;
         clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &d);
         const char *msg = clattn_last_error(ctx);
@@ -477,9 +480,7 @@ static void test_kernel_dir_broken(void **state)
                      (int)st, clattn_status_string(st), (void *)plan, msg, clattn_status_string(cases[i].want),
                      cases[i].needle);
     }
-    /* A new context with the embedded sources works. (The context above keeps the programs it built from
-     * the folder for its lifetime: its program cache is keyed by file names and options, not by where the
-     * sources came from.) */
+    /* A new context (created with the variable unset) uses the embedded sources and works. */
     clattn_context_destroy(ctx);
     g_kdir_ctx = NULL;
     g_kdir_ctx = ctx = open_or_skip("pocl", &info);

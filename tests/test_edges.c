@@ -8,7 +8,7 @@
  * NaN in one q row or one additive mask entry: that row only; NaN or inf in V of a key that causal
  * masking allows only from row j on: rows >= j only).
  * Every case runs twice: as listed (most with probabilities, which takes the kernel chain on OpenCL) and
- * as "<name>/noprobs" without probabilities (the fused kernel on OpenCL, unless CLATTN_CL_PATH=chain).
+ * as "<name>/noprobs" without probabilities (the fused kernel on OpenCL, unless CLATTN_PATH=chain).
  * Tolerance as everywhere: max abs error <= 1e-5 * max(1, max|ref|) (TU_TOL_F32), plus exact zeros;
  * NaN matches only NaN and an infinity only the same infinity (tests/support/test_util.c). Two exceptions,
  * both stated where they are applied: denormal outputs are also checked element by element (exactly 0 when

@@ -10,6 +10,7 @@
 #ifndef CLATTN_CORE_BACKEND_H
 #define CLATTN_CORE_BACKEND_H
 
+#include "config.h"
 #include "internal.h"
 
 /* ---- buffers ------------------------------------------------------------------------------ */
@@ -118,6 +119,7 @@ typedef struct clattn_backend_i {
 
 struct clattn_context {
     const clattn_backend_i *be;
+    clattn_config config; /* resolved at creation (config.h); backends read it, never getenv() */
     clattn_device_info info;
     void *backend_data; /* owned by the backend */
     char last_error[CLATTN_ERRMSG_MAX];
@@ -125,8 +127,10 @@ struct clattn_context {
 
 /* ---- contexts (core/context.c), for backends that create contexts of their own ---------------- */
 
-/* Allocates an empty context (no backend yet); message for fn on failure. */
-clattn_status clattn_context_alloc(clattn_context **out, const char *fn);
+/* Allocates an empty context (no backend yet) with its configuration resolved from opts (NULL: defaults)
+ * and the environment; message for fn on failure (INVALID_ARGUMENT for a setting that does not parse,
+ * OUT_OF_MEMORY). */
+clattn_status clattn_context_alloc(clattn_context **out, const char *fn, const clattn_context_options *opts);
 /* Gives up on a half-built context: moves its message to the thread slot, lets its backend (if any)
  * release what it holds, frees it; returns st. */
 clattn_status clattn_context_abandon(clattn_context *ctx, clattn_status st);

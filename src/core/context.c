@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-clattn_status clattn_context_alloc(clattn_context **out, const char *fn)
+clattn_status clattn_context_alloc(clattn_context **out, const char *fn, const clattn_context_options *opts)
 {
     clattn_context *ctx = clattn_calloc(1, sizeof *ctx);
     if (!ctx)
         return clattn_error(NULL, CLATTN_ERROR_OUT_OF_MEMORY, "%s: out of host memory (%zu bytes)", fn, sizeof *ctx);
+    clattn_status st = clattn_config_resolve(ctx, opts, &ctx->config);
+    if (st != CLATTN_SUCCESS) return clattn_context_abandon(ctx, st);
     *out = ctx;
     return CLATTN_SUCCESS;
 }
@@ -20,6 +22,7 @@ clattn_status clattn_context_abandon(clattn_context *ctx, clattn_status st)
 {
     clattn_error_to_thread(ctx);
     if (ctx->be && ctx->be->destroy) ctx->be->destroy(ctx);
+    clattn_config_release(&ctx->config);
     free(ctx);
     return st;
 }
@@ -34,7 +37,7 @@ clattn_status clattn_context_create(clattn_context **out, const clattn_context_o
     opts = &local;
 
     clattn_context *ctx = NULL;
-    CLATTN_TRY(clattn_context_alloc(&ctx, "clattn_context_create"));
+    CLATTN_TRY(clattn_context_alloc(&ctx, "clattn_context_create", opts));
 
     const char *selector = opts->device ? opts->device : getenv("CLATTN_DEVICE");
     bool use_host = false;
@@ -49,6 +52,8 @@ clattn_status clattn_context_create(clattn_context **out, const clattn_context_o
     }
     if (st != CLATTN_SUCCESS) return clattn_context_abandon(ctx, st);
     ctx->last_error[0] = '\0';
+    clattn_log(ctx, CLATTN_LOG_INFO, "context on %s: platform '%s', device '%s', %d threads/compute units",
+               ctx->be->name, ctx->info.platform_name, ctx->info.device_name, ctx->info.num_threads);
     *out = ctx;
     return CLATTN_SUCCESS;
 }
@@ -57,6 +62,7 @@ void clattn_context_destroy(clattn_context *ctx)
 {
     if (!ctx) return;
     if (ctx->be && ctx->be->destroy) ctx->be->destroy(ctx);
+    clattn_config_release(&ctx->config);
     free(ctx);
 }
 

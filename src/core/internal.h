@@ -112,6 +112,7 @@ typedef struct clattn_sdpa_problem {
     clattn_mask_kind mask_kind;
     bool use_kv_lengths;
     bool want_probs;
+    clattn_kernel_path kernel_path; /* resolved: the desc's, else the context's; never DEFAULT */
     /* Element extents of each buffer (how many elements the views reach), for copies. */
     int64_t q_extent, k_extent, v_extent, out_extent, mask_extent, probs_extent;
 } clattn_sdpa_problem;

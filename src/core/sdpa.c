@@ -139,6 +139,10 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
         CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 2, p->Lq, "q_len"));
         CLATTN_TRY(expect_dim(ctx, "mask", &p->mask, 3, p->Lk, "kv_len"));
     }
+    if ((int)d->kernel_path < CLATTN_KERNEL_PATH_DEFAULT || (int)d->kernel_path > CLATTN_KERNEL_PATH_FUSED)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "kernel_path: %d is not a clattn_kernel_path value",
+                            (int)d->kernel_path);
+    p->kernel_path = d->kernel_path != CLATTN_KERNEL_PATH_DEFAULT ? d->kernel_path : ctx->config.kernel_path;
     p->use_kv_lengths = d->use_kv_lengths != 0;
     p->want_probs = d->want_probs != 0;
     if (p->want_probs) {
@@ -291,6 +295,10 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
         clattn_sdpa_plan_destroy(plan);
         return st;
     }
+    clattn_log(ctx, CLATTN_LOG_INFO, "sdpa plan [B %lld, Hq %lld, Hkv %lld, Lq %lld, Lk %lld, D %lld, Dv %lld]: path %s "
+               "(kernel_path %s), workspace %zu bytes", (long long)plan->p.B, (long long)plan->p.Hq,
+               (long long)plan->p.Hkv, (long long)plan->p.Lq, (long long)plan->p.Lk, (long long)plan->p.D,
+               (long long)plan->p.Dv, plan->path, clattn_kernel_path_name(plan->p.kernel_path), plan->workspace_bytes);
     *out = plan;
     return CLATTN_SUCCESS;
 }

@@ -44,6 +44,7 @@ clattn_status clattn_error(clattn_context *ctx, clattn_status status, const char
     va_start(ap, fmt);
     vsnprintf(dst, CLATTN_ERRMSG_MAX, fmt, ap);
     va_end(ap);
+    if (ctx) clattn_log(ctx, CLATTN_LOG_ERROR, "%s: %s", clattn_status_string(status), dst);
     return status;
 }
 

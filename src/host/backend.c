@@ -7,10 +7,10 @@
  *    (along D) and out (along Dv) have unit stride.
  *  - row by row (rowwise.c driving scores.c, softmax.c, weighted_sum.c): every other case
  *    (want_probs, general strides); also the cross-check.
- * nn.Linear is gemm.c (BLAS). Environment: CLATTN_HOST_ISA=off|portable|avx2|avx512 chooses the fused
- * variant when a plan is created ("off" = always the row-by-row path; a variant the CPU lacks falls back
- * to the best it has; unset or anything else = the best the CPU supports). For testing each path on one
- * machine.
+ * nn.Linear is gemm.c (BLAS). The context's configuration (core/config.c: options, else CLATTN_PATH and
+ * CLATTN_HOST_ISA) chooses: kernel_path CHAIN = always the row-by-row path; host_isa = the fused kernel's
+ * variant (AUTO: the widest the CPU runs; one the CPU lacks fails clattn_context_create with
+ * CLATTN_ERROR_UNSUPPORTED).
  */
 #include "alloc.h"
 #include "fp16.h"
@@ -133,7 +133,10 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host sdpa plan: cannot allocate %zu bytes",
                             sizeof *hp);
     clattn_status s = CLATTN_SUCCESS;
-    const host_fused_isa isa = host_fused_select_isa();
+    /* The chain path on the host is the row-by-row stage files (rowwise.c); AUTO and FUSED take the fused
+     * kernel wherever host_fused_supported says it serves the plan. */
+    const host_fused_isa isa =
+        plan->p.kernel_path == CLATTN_KERNEL_PATH_CHAIN ? HOST_FUSED_OFF : host_fused_select_isa(&ctx->config);
     if (isa != HOST_FUSED_OFF && host_fused_supported(&plan->p) &&
         host_fused_make_plan(&plan->p, st->num_threads, isa, &hp->fused_plan)) {
         hp->fused = true;
@@ -270,17 +273,16 @@ static void host_destroy(clattn_context *ctx)
     ctx->backend_data = NULL;
 }
 
-/* ---- fp16 staging (the convert_view slot; common/half.c with F16C where the fused kernels use SIMD) ---- */
+/* ---- fp16 staging (the convert_view slot; common/fp16.c with F16C where the fused kernels use SIMD) ---- */
 
 static clattn_status host_convert_view(clattn_context *ctx, bool to_f16, const clattn_tensor *view,
                                        const clattn_buf *f16, const clattn_buf *f32, int64_t f32_off,
                                        const clattn_sync *sync)
 {
-    (void)ctx;
     (void)sync;
     if (view == NULL) return CLATTN_SUCCESS; /* nothing to build */
-    /* CLATTN_HOST_ISA also picks the conversion: F16C only where the AVX2 (or wider) kernels may run. */
-    const bool simd = host_fused_select_isa() >= HOST_FUSED_AVX2 && clattn_half_simd_available();
+    /* host_isa also picks the conversion: F16C only where the AVX2 (or wider) kernels may run. */
+    const bool simd = host_fused_select_isa(&ctx->config) >= HOST_FUSED_AVX2 && clattn_half_simd_available();
     float *f = (float *)f32->host + f32_off;
     if (to_f16)
         clattn_f32_to_half_view(f, f16->host, view->dims, view->strides, view->offset, simd);
@@ -310,6 +312,7 @@ clattn_status clattn_host_backend_open(clattn_context *ctx, int num_threads)
     if (num_threads < 1 || num_threads > HOST_MAX_THREADS)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "num_threads: %d is not in 1..%d",
                             num_threads, HOST_MAX_THREADS);
+    CLATTN_TRY(host_fused_check_isa(ctx));
     host_state *st = clattn_calloc(1, sizeof *st);
     if (st == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host backend: cannot allocate %zu bytes",

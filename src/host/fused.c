@@ -20,21 +20,31 @@ static host_fused_isa best_isa(void)
     return HOST_FUSED_PORTABLE;
 }
 
-host_fused_isa host_fused_select_isa(void)
+/* The variant the configuration names (AUTO: none in particular). */
+static host_fused_isa wanted_isa(const clattn_config *cfg)
 {
-    const host_fused_isa best = best_isa();
-    const char *env = getenv("CLATTN_HOST_ISA");
-    if (env == NULL || env[0] == '\0') return best;
-    host_fused_isa want = best;
-    if (strcasecmp(env, "off") == 0)
-        want = HOST_FUSED_OFF;
-    else if (strcasecmp(env, "portable") == 0)
-        want = HOST_FUSED_PORTABLE;
-    else if (strcasecmp(env, "avx2") == 0)
-        want = HOST_FUSED_AVX2;
-    else if (strcasecmp(env, "avx512") == 0)
-        want = HOST_FUSED_AVX512;
-    return want < best ? want : best;
+    switch (cfg->host_isa) {
+    case CLATTN_HOST_ISA_PORTABLE: return HOST_FUSED_PORTABLE;
+    case CLATTN_HOST_ISA_AVX2: return HOST_FUSED_AVX2;
+    case CLATTN_HOST_ISA_AVX512: return HOST_FUSED_AVX512;
+    default: return best_isa();
+    }
+}
+
+host_fused_isa host_fused_select_isa(const clattn_config *cfg)
+{
+    const host_fused_isa want = wanted_isa(cfg), best = best_isa();
+    return want < best ? want : best; /* host_fused_check_isa refused anything wider when the context opened */
+}
+
+clattn_status host_fused_check_isa(clattn_context *ctx)
+{
+    const host_fused_isa want = wanted_isa(&ctx->config), best = best_isa();
+    if (want > best)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "host_isa: %s is not supported by this CPU (the widest it runs is %s)",
+                            host_fused_isa_name(want), host_fused_isa_name(best));
+    return CLATTN_SUCCESS;
 }
 
 const char *host_fused_isa_name(host_fused_isa isa)

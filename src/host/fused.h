@@ -31,7 +31,7 @@
  * The kernels are compiled three times from fused_kernel.c: portable (plain GCC vector
  * extensions, 4 lanes), AVX2+FMA (8 lanes) and AVX-512F (16 lanes), the last two through
  * `#pragma GCC target` in fused_avx2.c / fused_avx512.c, and chosen at run time with
- * __builtin_cpu_supports (never -march=native). CLATTN_HOST_ISA overrides the choice (see
+ * __builtin_cpu_supports (never -march=native). The context's host_isa (option or CLATTN_HOST_ISA) overrides the choice (see
  * host_fused_select_isa).
  */
 #ifndef CLATTN_HOST_FUSED_H
@@ -118,9 +118,11 @@ typedef struct host_fused_row {
     int64_t lo, hi;     /* allowed key range from kv_lengths, causal and window */
 } host_fused_row;
 
-/* The ISA to use for new plans: CLATTN_HOST_ISA (off|portable|avx2|avx512; a request the CPU
- * cannot run falls back to the best variant it can) or else the best the CPU supports. */
-host_fused_isa host_fused_select_isa(void);
+/* The ISA of the fused kernel for a context's plans: the one cfg->host_isa names, or (AUTO) the widest
+ * the CPU runs (by __builtin_cpu_supports). Never HOST_FUSED_OFF: the kernel path decides that. */
+host_fused_isa host_fused_select_isa(const clattn_config *cfg);
+/* CLATTN_ERROR_UNSUPPORTED, naming both, when the context's host_isa asks for more than the CPU runs. */
+clattn_status host_fused_check_isa(clattn_context *ctx);
 const char *host_fused_isa_name(host_fused_isa isa);
 
 /* Whether the fused path handles p: no probabilities, unit stride along D of q and along Dv of

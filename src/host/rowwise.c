@@ -11,7 +11,7 @@
  * softcap and mask, takes a stable softmax over the allowed keys, and accumulates p·v only for keys
  * with nonzero weight (masked keys have weight exactly 0, so their V rows are never read).
  * Strides are honoured everywhere; unit strides along D/Dv take the vectorisable loops.
- * Serves every plan the fused path (fused.h) does not: want_probs, general strides, CLATTN_HOST_ISA=off.
+ * Serves every plan the fused path (fused.h) does not: want_probs, general strides, kernel_path CHAIN (CLATTN_PATH=chain).
  */
 #include "host.h"
 

@@ -4,12 +4,11 @@
  * weighted_sum.cl through an [Lq, Lk] workspace; serves every plan) or to the fused path.
  *
  * Plans without probabilities may instead take the fused path (fused.c, kernels/fused.cl: one
- * kernel with online softmax, plus a merge kernel when keys are split into partitions). The environment
- * variable CLATTN_CL_PATH, read when a plan is created, chooses:
- *   auto (or unset/empty)  fused where the shape fits (no probs, 1 <= D, Dv <= 256), else the chain
- *   chain                  always the chain (the reference path for cross-checks and benchmarks)
- *   fused                  fused whenever the shape fits; plans with probs still use the chain
- * Any other value fails plan creation with CLATTN_ERROR_INVALID_ARGUMENT.
+ * kernel with online softmax, plus a merge kernel when keys are split into partitions). The plan's
+ * kernel_path (clattn_sdpa_desc.kernel_path, else the context's: option or CLATTN_PATH) chooses:
+ *   AUTO   fused where the shape fits (no probs, 1 <= D, Dv <= 256), else the chain
+ *   CHAIN  always the chain (the reference path for cross-checks and benchmarks)
+ *   FUSED  fused whenever the shape fits; plans with probs still use the chain
  */
 #include "alloc.h"
 #include "opencl.h"
@@ -20,16 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WORKSPACE_CAP ((cl_ulong)256 << 20) /* bytes */
-
-/* Loop iterations one work-item may run in one launch, summed over all its loops. Mesa llvmpipe
- * (rusticl) shares a limit of 65535 between every loop of a kernel and silently leaves the loops when
- * it is reached; keep well below it (long key ranges are split over several launches). */
-#define LOOP_BUDGET 32768
-
-/* Work-groups per launch in grid dims 1 and 2 (CUDA-based OpenCL drivers allow no more). */
-#define MAX_GRID_GROUPS 65535
 
 /* ---- helpers ------------------------------------------------------------------------------------- */
 
@@ -127,9 +116,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
     cl_plan *pd = clattn_calloc(1, sizeof *pd);
     if (!pd) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "sdpa plan: out of host memory");
 
-    clattn_cl_path path = CLATTN_CL_PATH_AUTO;
-    CLATTN_GOTO_IF(clattn_cl_path_from_env(ctx, &path));
-    CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, p, path, &pd->fused, &plan->workspace_bytes));
+    CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, p, p->kernel_path, &pd->fused, &plan->workspace_bytes));
     if (pd->fused) {
         snprintf(plan->path, sizeof plan->path, "fused");
         plan->backend_data = pd;

@@ -1,11 +1,10 @@
 /*
  * On-disk cache of compiled OpenCL programs: folder resolution, key, entry format, atomic writes and
- * validation. The contract (where, key, format, trust, policy) is in cl_cache.h.
+ * validation. The contract (where, key, format, trust, policy) is in cache.h.
  */
 #include "alloc.h"
 #include "cache.h"
-
-#include "clattn.h"
+#include "opencl.h" /* the context's configuration (folder, force) and log */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,17 +46,17 @@ const char *clattn_cl_cache_note(void)
     return note_buf;
 }
 
+/* Records a cache event (clattn_cl_cache_note) and logs it at CLATTN_LOG_DEBUG on the entry's context. */
 #if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
+__attribute__((format(printf, 2, 3)))
 #endif
-static void note(const char *fmt, ...)
+static void note(const clattn_cl_cache_entry *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(note_buf, sizeof note_buf, fmt, ap);
     va_end(ap);
-    const char *dbg = getenv("CLATTN_CACHE_DEBUG");
-    if (dbg && dbg[0] && strcmp(dbg, "0") != 0) fprintf(stderr, "clattn cache: %s\n", note_buf);
+    clattn_log(e->ctx, CLATTN_LOG_DEBUG, "kernel cache: %s", note_buf);
 }
 
 /* ---- digests ------------------------------------------------------------------------------------- */
@@ -157,23 +156,16 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-/* The cache folder (malloc'd), or NULL when the cache is off or no folder can be named. */
-static char *cache_dir(void)
+/* The cache folder (malloc'd) from the context's configuration (cache_dir option, CLATTN_CACHE_DIR,
+ * XDG_CACHE_HOME or HOME: core/config.c), or NULL when the cache is off or no folder can be named. */
+static char *cache_dir(const clattn_cl_cache_entry *e)
 {
-    const char *env = getenv("CLATTN_CACHE_DIR");
-    if (env && env[0]) {
-        if (strcmp(env, "off") == 0 || strcmp(env, "OFF") == 0 || strcmp(env, "0") == 0) {
-            note("off (CLATTN_CACHE_DIR=%s)", env);
-            return NULL;
-        }
-        return clattn_strdup(env);
+    const char *dir = e->ctx->config.cache_dir;
+    if (!dir) {
+        note(e, "off (cache_dir \"off\", or no CLATTN_CACHE_DIR, XDG_CACHE_HOME or HOME)");
+        return NULL;
     }
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && xdg[0] == '/') return join(xdg, "clattn"); /* XDG: relative values are ignored */
-    const char *home = getenv("HOME");
-    if (home && home[0]) return join(home, ".cache/clattn");
-    note("off (no CLATTN_CACHE_DIR, XDG_CACHE_HOME or HOME)");
-    return NULL;
+    return clattn_strdup(dir);
 }
 
 /* mkdir -p with mode 0700 for every folder it creates. Returns 0 or an errno value. */
@@ -215,11 +207,9 @@ static int mkdir_p(const char *dir)
  *     upgrade. PoCL's cache alone already meets the < 0.3 s warm target: skip ours on PoCL.
  *   rusticl (Mesa 22.3, llvmpipe): with Mesa's shader cache warm, plan_create 0.06-0.15 s without ours,
  *     0.01-0.02 s with ours warm; storing costs nothing measurable: use ours. */
-static bool cache_policy(bool rule)
+static bool cache_policy(const clattn_cl_cache_entry *e, bool rule)
 {
-    const char *force = getenv("CLATTN_CACHE_FORCE");
-    if (force && force[0] && strcmp(force, "0") != 0) return true;
-    return rule;
+    return rule || e->ctx->config.cache_force;
 }
 
 /* ---- lookup --------------------------------------------------------------------------------------- */
@@ -233,15 +223,16 @@ void clattn_cl_cache_close(clattn_cl_cache_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_device_id device,
-                          const char *const *sources, size_t count, const char *options, bool use)
+bool clattn_cl_cache_open(clattn_cl_cache_entry *e, const clattn_context *ctx, cl_platform_id platform,
+                          cl_device_id device, const char *const *sources, size_t count, const char *options, bool use)
 {
     sbuf s = {0};
     char *pname = NULL, *pver = NULL, *dname = NULL, *dver = NULL, *drv = NULL;
     bool ok = false;
     memset(e, 0, sizeof *e);
+    e->ctx = ctx;
 
-    e->dir = cache_dir();
+    e->dir = cache_dir(e);
     if (!e->dir) goto cleanup;
     pname = cl_string(platform, NULL, CL_PLATFORM_NAME);
     pver = cl_string(platform, NULL, CL_PLATFORM_VERSION);
@@ -249,8 +240,8 @@ bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_
     dver = cl_string(NULL, device, CL_DEVICE_VERSION);
     drv = cl_string(NULL, device, CL_DRIVER_VERSION);
     if (!pname || !pver || !dname || !dver || !drv) goto cleanup;
-    if (!cache_policy(use)) {
-        note("skipped on platform '%s' (its driver caches; CLATTN_CACHE_FORCE=1 overrides)", pname);
+    if (!cache_policy(e, use)) {
+        note(e, "skipped on platform '%s' (its driver caches; CLATTN_CACHE_FORCE=1 overrides)", pname);
         goto cleanup;
     }
 
@@ -350,7 +341,7 @@ done:
 static void discard(const clattn_cl_cache_entry *e, const char *why)
 {
     int rc = unlink(e->path) == 0 ? 0 : errno;
-    note("discarded %s: %s%s%s", e->path, why, rc ? "; unlink failed: " : "", rc ? strerror(rc) : "");
+    note(e, "discarded %s: %s%s%s", e->path, why, rc ? "; unlink failed: " : "", rc ? strerror(rc) : "");
 }
 
 cl_program clattn_cl_cache_load(clattn_cl_cache_entry *e, cl_context context, cl_device_id device,
@@ -363,16 +354,16 @@ cl_program clattn_cl_cache_load(clattn_cl_cache_entry *e, cl_context context, cl
 
     int rc = read_all(e->path, &data, &size);
     if (rc == ENOENT || rc == ENOTDIR) {
-        note("miss %s", e->path);
+        note(e, "miss %s", e->path);
         goto done;
     }
     if (rc == EFBIG || rc == EISDIR) {
         /* Not an entry of ours: leave it alone (a folder or a huge file is not something we wrote). */
-        note("miss %s: %s", e->path, rc == EFBIG ? "file too large" : "not a regular file");
+        note(e, "miss %s: %s", e->path, rc == EFBIG ? "file too large" : "not a regular file");
         goto done;
     }
     if (rc != 0) {
-        note("miss %s: cannot read: %s", e->path, strerror(rc));
+        note(e, "miss %s: cannot read: %s", e->path, strerror(rc));
         goto done;
     }
     if (size < CACHE_HEADER) {
@@ -429,7 +420,7 @@ cl_program clattn_cl_cache_load(clattn_cl_cache_entry *e, cl_context context, cl
         discard(e, why);
         goto done;
     }
-    note("hit %s", e->path);
+    note(e, "hit %s", e->path);
 
 done:
     free(data);
@@ -464,22 +455,22 @@ void clattn_cl_cache_store(clattn_cl_cache_entry *e, cl_program program, cl_devi
         clGetProgramInfo(program, CL_PROGRAM_DEVICES, sizeof pdev, &pdev, NULL) != CL_SUCCESS || pdev != device ||
         clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof bin_size, &bin_size, NULL) != CL_SUCCESS ||
         bin_size == 0 || (uint64_t)bin_size > CACHE_MAX_FILE / 2) {
-        note("not stored %s: the driver gives no program binary", e->path);
+        note(e, "not stored %s: the driver gives no program binary", e->path);
         goto done;
     }
     bin = clattn_malloc(bin_size);
     if (!bin) {
-        note("not stored %s: out of host memory", e->path);
+        note(e, "not stored %s: out of host memory", e->path);
         goto done;
     }
     if (clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) != CL_SUCCESS) {
-        note("not stored %s: clGetProgramInfo(CL_PROGRAM_BINARIES) failed", e->path);
+        note(e, "not stored %s: clGetProgramInfo(CL_PROGRAM_BINARIES) failed", e->path);
         goto done;
     }
 
     int rc = mkdir_p(e->dir);
     if (rc) {
-        note("not stored: cannot create folder %s: %s", e->dir, strerror(rc));
+        note(e, "not stored: cannot create folder %s: %s", e->dir, strerror(rc));
         goto done;
     }
     /* A unique temporary name in the same folder, so rename() is atomic. */
@@ -488,7 +479,7 @@ void clattn_cl_cache_store(clattn_cl_cache_entry *e, cl_program program, cl_devi
     sprintf(tmp, "%s.tmp.XXXXXX", e->path);
     fd = mkstemp(tmp);
     if (fd < 0) {
-        note("not stored %s: cannot create a temporary file: %s", e->path, strerror(errno));
+        note(e, "not stored %s: cannot create a temporary file: %s", e->path, strerror(errno));
         free(tmp);
         tmp = NULL;
         goto done;
@@ -509,16 +500,16 @@ void clattn_cl_cache_store(clattn_cl_cache_entry *e, cl_program program, cl_devi
     if (close(fd) != 0 && !rc) rc = errno;
     fd = -1;
     if (rc) {
-        note("not stored %s: write failed: %s", e->path, strerror(rc));
+        note(e, "not stored %s: write failed: %s", e->path, strerror(rc));
         goto done;
     }
     if (rename(tmp, e->path) != 0) {
-        note("not stored %s: rename failed: %s", e->path, strerror(errno));
+        note(e, "not stored %s: rename failed: %s", e->path, strerror(errno));
         goto done;
     }
     free(tmp);
     tmp = NULL;
-    note("stored %s (%zu bytes of binary)", e->path, bin_size);
+    note(e, "stored %s (%zu bytes of binary)", e->path, bin_size);
 
 done:
     if (fd >= 0) close(fd);

@@ -1,8 +1,9 @@
 /*
  * On-disk cache of compiled OpenCL programs (cache.c), used by program.c.
  *
- * Where:   $CLATTN_CACHE_DIR, else $XDG_CACHE_HOME/clattn, else $HOME/.cache/clattn;
- *          CLATTN_CACHE_DIR=off (or OFF, 0) disables the cache. Directories are created like `mkdir -p`, mode 0700.
+ * Where:   the context's cache folder (clattn_context_options.cache_dir, else $CLATTN_CACHE_DIR, else
+ *          $XDG_CACHE_HOME/clattn, else $HOME/.cache/clattn; "off" disables it: core/config.c resolves it
+ *          when the context is created). Directories are created like `mkdir -p`, mode 0700.
  * Key:     the text of every source, the full build options, the platform name and version, the device
  *          name and version, the driver version and clattn_version_string(). An entry is the file
  *          <dir>/<XXH3-128(key text), 32 hex digits>.clbin:
@@ -23,8 +24,9 @@
  *          clCreateProgramWithBinary or clBuildProgram rejects, is deleted and the program is built from
  *          source (and stored again). Every cache failure (unwritable folder, a file where the folder should
  *          be, a full disk) only turns the cache off for that call: it never fails a clattn call.
- * Debug:   CLATTN_CACHE_DEBUG=1 prints one line per cache event (hit, miss, discard, store, skip) to stderr;
- *          clattn_cl_cache_note() returns the calling thread's last such line.
+ * Debug:   one line per cache event (hit, miss, discard, store, skip) goes to the context's log at
+ *          CLATTN_LOG_DEBUG (CLATTN_LOG_LEVEL=debug); clattn_cl_cache_note() returns the calling thread's
+ *          last such line.
  * Policy:  skipped on PoCL, whose own cache already gives a fast warm start and which compiles every
  *          kernel once more to hand out a binary (measurements at cache_policy() in cache.c);
  *          CLATTN_CACHE_FORCE=1 uses it on every platform.
@@ -35,15 +37,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
+#include "clattn.h" /* clattn_context */
+
 #include <CL/cl.h>
 
 #define CLATTN_CL_CACHE_DIGEST 16 /* bytes of an XXH3-128 digest */
 
 /* One lookup: the resolved entry path and its key. Zero-initialise; release with clattn_cl_cache_close(). */
 typedef struct clattn_cl_cache_entry {
+    const clattn_context *ctx; /* whose configuration (folder, force) and log the lookup uses */
     char *path;     /* <dir>/<hex>.clbin, malloc'd; NULL when the cache is off for this lookup */
     char *dir;      /* the cache folder, malloc'd */
     char *key;      /* key text, malloc'd */
@@ -53,10 +55,10 @@ typedef struct clattn_cl_cache_entry {
 
 /* Resolves the cache folder and computes the key for `count` sources and the full build options.
  * use: the device rule (clattn_cl_rules.binary_cache). Returns false (and leaves e->path NULL) when the
- * cache is off, skipped on this device (use false and no CLATTN_CACHE_FORCE=1), or out of memory; never
+ * cache is off, skipped on this device (use false and no CLATTN_CACHE_FORCE=1 for ctx), or out of memory; never
  * fails otherwise. */
-bool clattn_cl_cache_open(clattn_cl_cache_entry *e, cl_platform_id platform, cl_device_id device,
-                          const char *const *sources, size_t count, const char *options, bool use);
+bool clattn_cl_cache_open(clattn_cl_cache_entry *e, const clattn_context *ctx, cl_platform_id platform,
+                          cl_device_id device, const char *const *sources, size_t count, const char *options, bool use);
 
 /* Loads and builds (with `options`) the entry's program for `device` of `context`. Returns the built
  * program (caller owns it) or NULL on a miss; an invalid entry is deleted and gives NULL. */

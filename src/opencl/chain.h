@@ -1,7 +1,7 @@
 /*
  * The OpenCL SDPA kernel chain (chain.c: scores.cl -> softmax.cl -> weighted_sum.cl through an [Lq, Lk]
  * score workspace). Serves plans with probabilities and every plan the fused path (fused.h) does not;
- * backend.c decides between them (CLATTN_CL_PATH). Not installed.
+ * backend.c decides between them (the plan's kernel_path). Not installed.
  */
 #ifndef CLATTN_CL_CHAIN_H
 #define CLATTN_CL_CHAIN_H

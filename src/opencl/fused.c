@@ -40,19 +40,6 @@ struct clattn_cl_fused {
 };
 
 
-clattn_status clattn_cl_path_from_env(clattn_context *ctx, clattn_cl_path *path)
-{
-    const char *e = getenv("CLATTN_CL_PATH");
-    *path = CLATTN_CL_PATH_AUTO;
-    if (!e || !e[0] || strcmp(e, "auto") == 0) return CLATTN_SUCCESS;
-    if (strcmp(e, "chain") == 0) *path = CLATTN_CL_PATH_CHAIN;
-    else if (strcmp(e, "fused") == 0) *path = CLATTN_CL_PATH_FUSED;
-    else
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "CLATTN_CL_PATH is '%s', expected chain, fused or auto", e);
-    return CLATTN_SUCCESS;
-}
-
 /* Loop iterations of one work-item per key tile and once per launch (an over-estimate: every loop
  * is counted as if it were not unrolled). */
 static int64_t iters_per_tile(const clattn_cl_fused *f, int64_t D)
@@ -119,13 +106,13 @@ void clattn_cl_fused_release(clattn_cl_fused *fl)
 }
 
 clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, const clattn_sdpa_problem *p,
-                                      clattn_cl_path path, clattn_cl_fused **fl, size_t *workspace_bytes)
+                                      clattn_kernel_path path, clattn_cl_fused **fl, size_t *workspace_bytes)
 {
     clattn_status st = CLATTN_SUCCESS;
     clattn_cl_fused *f = NULL;
     *fl = NULL;
     *workspace_bytes = 0;
-    if (path == CLATTN_CL_PATH_CHAIN || p->want_probs) return CLATTN_SUCCESS;
+    if (path == CLATTN_KERNEL_PATH_CHAIN || p->want_probs) return CLATTN_SUCCESS;
     if (p->D < 1 || p->D > FLASH_MAX_D || p->Dv < 1 || p->Dv > FLASH_MAX_D || p->Hkv < 1) return CLATTN_SUCCESS;
     const clattn_cl_rules *rules = &cl->rules; /* rules.c: VEC, LOOP, PREF */
 

@@ -27,7 +27,7 @@ clattn_status clattn_context_create_from_cl(clattn_context **out, cl_context con
         return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create_from_cl: %s is NULL",
                             !context ? "context" : !device ? "device" : "queue");
     clattn_context *ctx = NULL;
-    CLATTN_TRY(clattn_context_alloc(&ctx, "clattn_context_create_from_cl"));
+    CLATTN_TRY(clattn_context_alloc(&ctx, "clattn_context_create_from_cl", NULL)); /* environment defaults */
     clattn_status st = clattn_cl_backend_create(ctx, context, device, queue);
     if (st != CLATTN_SUCCESS) return clattn_context_abandon(ctx, st);
     ctx->last_error[0] = '\0';

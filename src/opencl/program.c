@@ -74,8 +74,8 @@ cleanup:
 static clattn_status get_source(clattn_context *ctx, const char *name, const char **text, char **owned)
 {
     *owned = NULL;
-    const char *dir = getenv("CLATTN_KERNEL_DIR");
-    if (dir && dir[0]) {
+    const char *dir = ctx->config.kernel_dir; /* CLATTN_KERNEL_DIR, read when the context was created */
+    if (dir) {
         CLATTN_TRY(read_file(ctx, dir, name, owned));
         *text = *owned;
         return CLATTN_SUCCESS;
@@ -149,10 +149,11 @@ clattn_status clattn_cl_program_get(clattn_context *ctx, clattn_cl_state *cl, co
     }
     snprintf(full_options, olen, "%s %s", BASE_OPTIONS, options);
 
-    if (clattn_cl_cache_open(&disk, cl->platform, cl->device, texts, 2, full_options,
+    if (clattn_cl_cache_open(&disk, ctx, cl->platform, cl->device, texts, 2, full_options,
                              cl->rules.binary_cache))
         prog = clattn_cl_cache_load(&disk, cl->context, cl->device, full_options);
     if (!prog) {
+        clattn_log(ctx, CLATTN_LOG_DEBUG, "building %s+%s with '%s'", COMMON_SOURCE, source, full_options);
         CLATTN_CL_CREATE(prog, clCreateProgramWithSource, cl->context, 2, texts, NULL);
         cl_int err = clBuildProgram(prog, 1, &cl->device, full_options, NULL, NULL);
         if (err != CL_SUCCESS) {
@@ -192,10 +193,9 @@ clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_state *cl, 
     cl_int kerr = CL_SUCCESS;
     *kernel = clCreateKernel(prog, name, &kerr);
     if (kerr == CL_INVALID_KERNEL_NAME) { /* a source (e.g. under CLATTN_KERNEL_DIR) lacks the kernel */
-        const char *dir = getenv("CLATTN_KERNEL_DIR");
+        const char *dir = ctx->config.kernel_dir;
         st = clattn_error(ctx, CLATTN_ERROR_KERNEL_BUILD, "kernel '%s' not found in common.cl+%s%s%s%s", name, source,
-                          dir && dir[0] ? " (read from CLATTN_KERNEL_DIR '" : "", dir && dir[0] ? dir : "",
-                          dir && dir[0] ? "')" : "");
+                          dir ? " (read from CLATTN_KERNEL_DIR '" : "", dir ? dir : "", dir ? "')" : "");
         *kernel = NULL;
     } else if (kerr != CL_SUCCESS) {
         st = clattn_cl_fail(ctx, kerr, "clCreateKernel");

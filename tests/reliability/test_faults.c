@@ -15,15 +15,14 @@
  *                     biases, bool mask, kv_lengths, averaged probs; "mha_self": self-attention, causal,
  *                     no biases, no probs (the fused kernel on OpenCL)
  *
- * Variants: chain-plain (GQA, no mask, no probs; CLATTN_CL_PATH=chain), fused-plain (same, =fused),
+ * Variants: chain-plain (GQA, no mask, no probs; desc.kernel_path chain), fused-plain (same, fused),
  * chain-probs (bool mask, kv_lengths, causal bottom-right, probabilities), fused-mask (GQA, additive mask,
  * kv_lengths, softcap, 600 keys: split into key partitions plus the merge kernel on PoCL); fused-mask-f16 and
  * chain-probs-f16: the same two problems with data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16, staged to
  * float32 by src/core/sdpa.c: kernels/convert.cl on OpenCL, src/common/fp16.c on the host), phases plan fused-mask-f16
  * warm + cold (binary cache off: the cold one builds convert.cl from source inside the armed call), plan
  * chain-probs-f16 cold (binary cache on; not on PoCL, which skips that cache), exec and enqueue of both.
- * The host path ignores
- * CLATTN_CL_PATH and runs each problem once.
+ * On the host, kernel_path chain is the row-by-row path and fused the fused kernel.
  *
  * After every injected fault:
  *   - the call returned a non-success status (CLATTN_ERROR_OUT_OF_MEMORY for a host allocation), or it
@@ -102,7 +101,7 @@ static double now_s(void)
 
 typedef struct prob {
     const char *name;
-    const char *cl_path; /* CLATTN_CL_PATH for plans of this variant */
+    const char *cl_path; /* "chain" or "fused": desc.kernel_path of this variant's plans */
     clattn_sdpa_desc desc;
     float *q, *k, *v;        /* fp16 problems: the fp16 values, exactly (for the reference) */
     void *mask;
@@ -136,6 +135,7 @@ static void prob_make(prob *p, const char *name, const char *cl_path, int kind, 
     if (kind == 0) clattn_sdpa_desc_init(d, 2, 4, 2, 5, 9, 8, 8);
     else if (kind == 1) clattn_sdpa_desc_init(d, 2, 2, 1, 5, 9, 8, 8);
     else clattn_sdpa_desc_init(d, 1, 4, 2, 5, 600, 8, 8);
+    d->kernel_path = strcmp(cl_path, "chain") == 0 ? CLATTN_KERNEL_PATH_CHAIN : CLATTN_KERNEL_PATH_FUSED;
     const int64_t B = d->q.dims[0], Hq = d->q.dims[1], Lq = d->q.dims[2], Lk = d->k.dims[2];
     p->q = rand_floats(&r, tu_numel(&d->q));
     p->k = rand_floats(&r, tu_numel(&d->k));
@@ -241,12 +241,6 @@ static bool prob_result_ok(const prob *p, const tu_where *w)
     return ok & prob_guards_ok(p, w);
 }
 
-static void set_path(const prob *p)
-{
-    if (p->cl_path) setenv("CLATTN_CL_PATH", p->cl_path, 1);
-    else unsetenv("CLATTN_CL_PATH");
-}
-
 static clattn_status prob_execute(clattn_sdpa_plan *plan, prob *p)
 {
     prob_poison(p);
@@ -257,7 +251,6 @@ static clattn_status prob_execute(clattn_sdpa_plan *plan, prob *p)
 /* Disarmed: plan + execute + check on ctx. */
 static bool prob_run_checked(clattn_context *ctx, prob *p, const tu_where *w)
 {
-    set_path(p);
     clattn_sdpa_plan *plan = NULL;
     clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &p->desc);
     if (st == CLATTN_SUCCESS) st = prob_execute(plan, p);
@@ -542,7 +535,6 @@ static void open_ctx(clattn_context **ctx)
 static void plan_setup(phase *ph)
 {
     if (ph->fresh_ctx) open_ctx(&ph->ctx);
-    set_path(ph->p);
     ph->plan = NULL;
 }
 static clattn_status plan_run(phase *ph) { return clattn_sdpa_plan_create(&ph->plan, ph->ctx, &ph->p->desc); }
@@ -808,7 +800,6 @@ static bool make_plan_phase(phase *ph, const char *kind, prob *p, clattn_context
     snprintf(name, sizeof name, "%s %s", kind, p->name);
     *ph = make_phase(name, p, ctx);
     if (!phase_selected(name)) return false;
-    set_path(p);
     if (clattn_sdpa_plan_create(&ph->plan, ctx, &p->desc) != CLATTN_SUCCESS) {
         FAIL("%s: plan: %s", name, clattn_last_error(ctx));
         return false;
@@ -861,8 +852,8 @@ int main(void)
     /* fp16 staging (data_type CLATTN_DTYPE_F16): the same shapes, so they share the kernel builds */
     prob_make(&probs[4], "chain-probs-f16", "chain", 1, true, tu_case_seed("faults", 1));
     prob_make(&probs[5], "fused-mask-f16", "fused", 2, true, tu_case_seed("faults", 2));
-    /* The host path has no CLATTN_CL_PATH: the two "plain" variants are the same problem there. */
-    const int first = host ? 1 : 0;
+    /* Both "plain" variants run everywhere: kernel_path chain is the row-by-row path on the host. */
+    const int first = 0;
     char *cache_dir = getenv("CLATTN_CACHE_DIR") ? strdup(getenv("CLATTN_CACHE_DIR")) : NULL;
 
     /* context */
@@ -963,7 +954,6 @@ int main(void)
             ph.n_mprobs = GUARD + md.n_probs + GUARD;
             ph.mprobs = tu_alloc_bits(ph.n_mprobs, TU_POISON_BITS);
         }
-        unsetenv("CLATTN_CL_PATH");
         ph.setup = mhac_setup, ph.run = mhac_run, ph.message = ctx_msg, ph.after_fail = mhac_after_fail;
         ph.verify = mhac_verify, ph.after_ok = mha_forward_checked, ph.teardown = mha_teardown;
         run_phase(&ph);
