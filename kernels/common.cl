@@ -1,7 +1,8 @@
 /*
- * common.cl — prepended to every clattn kernel file (scores.cl, softmax.cl, weighted_sum.cl, bias.cl).
+ * common.cl — prepended to every other clattn kernel file (scores.cl, softmax.cl, weighted_sum.cl, fused.cl,
+ * bias.cl, convert.cl) by src/opencl/program.c.
  *
- * Holds the constants shared with the host (src/clattn.h enums) and the key-range rule that decides
+ * Holds the constants shared with the host (include/clattn.h enums) and the key-range rule that decides
  * which keys a query row may attend to. Index arithmetic is 64-bit (long) throughout: products such as
  * b*stride can exceed 2^31. All strides and offsets are in ELEMENTS (floats, or bytes for bool masks).
  * No fp64, and no fast/finite math: -INFINITY is used as "no weight" and must survive.

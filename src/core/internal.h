@@ -100,8 +100,10 @@ void clattn_struct_out(void *caller, size_t caller_size, const void *local, size
 
 /* ---- the normalised SDPA problem ------------------------------------------------------------ */
 
-/* A validated problem. Tensors keep the caller's dims/strides/offsets (elements), except that the
- * stride of every dim of size 1 is 0, and mask dims of 1 broadcast (stride 0) over B, Hq and Lq. */
+/* A validated problem. Every size (B, Hq, Hkv, Lq, Lk, D, Dv) is >= 1 and <= INT32_MAX — validation
+ * rejects empty dims, so backends need no empty-problem branches — and Hq is a multiple of Hkv. Tensors
+ * are 4-D and keep the caller's dims/strides/offsets (elements), except that the stride of every dim of
+ * size 1 is 0, and mask dims of 1 broadcast (stride 0) over B, Hq and Lq. */
 typedef struct clattn_sdpa_problem {
     int64_t B, Hq, Hkv, Lq, Lk, D, Dv;
     clattn_tensor q, k, v, out, mask, probs;

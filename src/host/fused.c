@@ -160,7 +160,7 @@ bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fu
     if (fp->dvp < HOST_FUSED_DV_ALIGN) fp->dvp = HOST_FUSED_DV_ALIGN;
 
     fp->kw = 2 * isa_lanes(isa);
-    if (decode_fits(p) && p->Lk > 0 && p->Lq > 0) {
+    if (decode_fits(p)) {
         /* decode: rows_max rows of one (b, kv head) per task, keys split into dn chunks so that
          * there are about 8 tasks per thread, each of HOST_FUSED_DEC_MIN_CHUNK keys at least */
         fp->decode = 1;

@@ -115,6 +115,6 @@ clattn_status host_rowwise_plan(clattn_context *ctx, const clattn_sdpa_problem *
     hp->off_kt = hp->off_q + round_up_floats((size_t)qfl);
     hp->off_s = hp->off_kt + round_up_floats((size_t)ktfl);
     hp->off_acc = hp->off_s + round_up_floats((size_t)sfl);
-    hp->thread_floats = hp->off_acc + round_up_floats((size_t)p->Dv > 0 ? (size_t)p->Dv : 1);
+    hp->thread_floats = hp->off_acc + round_up_floats((size_t)p->Dv);
     return CLATTN_SUCCESS;
 }

@@ -152,13 +152,10 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "wait list: num_wait is %u but wait_list is %s",
                             num_wait, wait_list ? "non-NULL" : "NULL");
 
-    const int64_t BH = p->B * p->Hq;
-    const bool has_rows = BH > 0 && p->Lq > 0;
-    const bool do_out = has_rows && p->Dv > 0;
-    const bool do_scores = has_rows && p->Lk > 0 && (do_out || p->want_probs);
-    if ((do_scores && p->D > 0 && (!bufs->q.dev || !bufs->k.dev)) || (do_out && (!bufs->out.dev || (p->Lk > 0 && !bufs->v.dev))) ||
-        (do_scores && p->mask_kind != CLATTN_MASK_NONE && !bufs->mask.dev) ||
-        (has_rows && p->use_kv_lengths && !bufs->kv_lengths.dev) || (do_scores && p->want_probs && !bufs->probs.dev))
+    /* Every dim of a validated problem is >= 1 (internal.h), so q, k, v and out are always needed. */
+    if (!bufs->q.dev || !bufs->k.dev || !bufs->v.dev || !bufs->out.dev ||
+        (p->mask_kind != CLATTN_MASK_NONE && !bufs->mask.dev) || (p->use_kv_lengths && !bufs->kv_lengths.dev) ||
+        (p->want_probs && !bufs->probs.dev))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "sdpa: a required buffer is NULL");
     if (pd->fused) return clattn_cl_fused_run(ctx, cl, pd->fused, p, bufs, sync);
     return clattn_cl_chain_run(ctx, cl, pd->chain, p, bufs, sync);

@@ -31,7 +31,7 @@ typedef struct tile_cfg {
 
 struct clattn_cl_chain {
     cl_kernel scores, softmax, wsum;
-    tile_cfg sc, ws;
+    tile_cfg scores_tile, wsum_tile; /* tiles of scores.cl and weighted_sum.cl */
     size_t sm_wg;            /* softmax work-group size */
     bool sm_per_row_group;   /* clattn_softmax (a work-group per row) or clattn_softmax_rows */
     cl_mem workspace;        /* S: [nbh, nrows, Lk] floats */
@@ -218,37 +218,33 @@ clattn_status clattn_cl_chain_prepare(clattn_context *ctx, clattn_cl_state *cl, 
     const int64_t row_bytes = p->Lk * (int64_t)sizeof(float);
     int64_t nbh = BH < CLATTN_CL_MAX_GRID_GROUPS ? BH : CLATTN_CL_MAX_GRID_GROUPS;
     int64_t nrows = p->Lq < CLATTN_CL_MAX_GRID_GROUPS ? p->Lq : CLATTN_CL_MAX_GRID_GROUPS;
-    const bool need_ws = row_bytes > 0 && nbh > 0 && nrows > 0 && (p->Dv > 0 || p->want_probs);
-    if (need_ws) {
-        if ((cl_ulong)row_bytes > cap) {
-            st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
-                              "sdpa: one score row of Lk = %lld keys needs %lld bytes, more than the workspace "
-                              "limit of %llu bytes on this device",
-                              (long long)p->Lk, (long long)row_bytes, (unsigned long long)cap);
-            goto cleanup;
-        }
-        const int64_t rows_fit = (int64_t)(cap / (cl_ulong)row_bytes);
-        if (rows_fit < nrows) {
-            nrows = rows_fit;
-            nbh = 1;
-        } else if (rows_fit / nrows < nbh) {
-            nbh = rows_fit / nrows;
-        }
+    if ((cl_ulong)row_bytes > cap) { /* row_bytes >= 4: every dim of a validated problem is >= 1 */
+        st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
+                          "sdpa: one score row of Lk = %lld keys needs %lld bytes, more than the workspace "
+                          "limit of %llu bytes on this device",
+                          (long long)p->Lk, (long long)row_bytes, (unsigned long long)cap);
+        goto cleanup;
     }
-    if (nrows > 0) nrows = clattn_ceil_div(p->Lq, clattn_ceil_div(p->Lq, nrows)); /* even chunks */
-    if (nbh > 0) nbh = clattn_ceil_div(BH, clattn_ceil_div(BH, nbh));
+    const int64_t rows_fit = (int64_t)(cap / (cl_ulong)row_bytes);
+    if (rows_fit < nrows) {
+        nrows = rows_fit;
+        nbh = 1;
+    } else if (rows_fit / nrows < nbh) {
+        nbh = rows_fit / nrows;
+    }
+    nrows = clattn_ceil_div(p->Lq, clattn_ceil_div(p->Lq, nrows)); /* even chunks */
+    nbh = clattn_ceil_div(BH, clattn_ceil_div(BH, nbh));
     pd->nbh = nbh;
     pd->nrows = nrows;
-    *workspace_bytes = need_ws ? (size_t)nbh * (size_t)nrows * (size_t)row_bytes : 0;
-    if (need_ws)
-        CLATTN_CL_CREATE(pd->workspace, clCreateBuffer, cl->context, CL_MEM_READ_WRITE, *workspace_bytes, NULL);
+    *workspace_bytes = (size_t)nbh * (size_t)nrows * (size_t)row_bytes;
+    CLATTN_CL_CREATE(pd->workspace, clCreateBuffer, cl->context, CL_MEM_READ_WRITE, *workspace_bytes, NULL);
 
-    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "scores.cl", "clattn_scores", pd->nrows, p->Lk, &pd->sc, &pd->scores));
+    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "scores.cl", "clattn_scores", pd->nrows, p->Lk, &pd->scores_tile, &pd->scores));
     CLATTN_GOTO_IF(make_softmax_kernel(ctx, cl, p->Lk, p->want_probs, pd));
-    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "weighted_sum.cl", "clattn_weighted_sum", pd->nrows, p->Dv, &pd->ws,
+    CLATTN_GOTO_IF(make_tiled_kernel(ctx, cl, "weighted_sum.cl", "clattn_weighted_sum", pd->nrows, p->Dv, &pd->wsum_tile,
                                      &pd->wsum));
-    pd->kchunk = reduction_chunk(cl, &pd->ws);
-    pd->dchunk = reduction_chunk(cl, &pd->sc);
+    pd->kchunk = reduction_chunk(cl, &pd->wsum_tile);
+    pd->dchunk = reduction_chunk(cl, &pd->scores_tile);
     *chain = pd;
     pd = NULL;
 
@@ -265,10 +261,7 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
 {
     clattn_status st = CLATTN_SUCCESS;
     clattn_cl_launch es = clattn_cl_launch_begin(cl->queue, sync);
-    const int64_t BH = p->B * p->Hq;
-    const bool has_rows = BH > 0 && p->Lq > 0;
-    const bool do_out = has_rows && p->Dv > 0;
-    const bool do_scores = has_rows && p->Lk > 0 && (do_out || p->want_probs);
+    const int64_t BH = p->B * p->Hq; /* every dim of a validated problem is >= 1 (internal.h) */
 
     /* Kernel arguments (types match the kernels: long = cl_long, int = cl_int). */
     clattn_cl_view qv = clattn_cl_view_of(bufs->q.dev, &p->q, true), kv = clattn_cl_view_of(bufs->k.dev, &p->k, true),
@@ -278,24 +271,24 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
     cl_mem kvl = p->use_kv_lengths ? bufs->kv_lengths.dev : NULL, S = pd->workspace;
     const cl_int mask_kind = (cl_int)p->mask_kind, use_kvl = p->use_kv_lengths ? 1 : 0, causal = (cl_int)p->causal;
     const cl_int want_probs = p->want_probs ? 1 : 0;
-    const cl_long Hq = p->Hq, group = p->Hkv > 0 ? p->Hq / p->Hkv : 1, Lq = p->Lq, Lk = p->Lk, D = p->D, Dv = p->Dv;
+    const cl_long Hq = p->Hq, group = p->Hq / p->Hkv, Lq = p->Lq, Lk = p->Lk, D = p->D, Dv = p->Dv;
     const cl_long wl = pd->wl, wr = pd->wr;
     const cl_float scale = p->scale, softcap = p->softcap;
 
-    for (int64_t bh0 = 0; has_rows && bh0 < BH; bh0 += pd->nbh) {
+    for (int64_t bh0 = 0; bh0 < BH; bh0 += pd->nbh) {
         const int64_t nbh = (BH - bh0 < pd->nbh) ? BH - bh0 : pd->nbh;
         for (int64_t i0 = 0; i0 < p->Lq; i0 += pd->nrows) {
             const int64_t nrows = (p->Lq - i0 < pd->nrows) ? p->Lq - i0 : pd->nrows;
             const cl_long c_bh0 = bh0, c_i0 = i0, c_nrows = nrows;
 
-            if (do_scores) {
-                const int64_t tm = (int64_t)pd->sc.wg_m * pd->sc.wpt_m, tn = (int64_t)pd->sc.wg_n * pd->sc.vw;
-                const size_t local[3] = {(size_t)pd->sc.wg_n, (size_t)pd->sc.wg_m, 1};
+            { /* 1. scores.cl: S = masked softcap(q·kᵀ·scale) for these rows */
+                const int64_t tm = (int64_t)pd->scores_tile.wg_m * pd->scores_tile.wpt_m, tn = (int64_t)pd->scores_tile.wg_n * pd->scores_tile.vw;
+                const size_t local[3] = {(size_t)pd->scores_tile.wg_n, (size_t)pd->scores_tile.wg_m, 1};
                 const size_t global[3] = {(size_t)clattn_ceil_div(p->Lk, tn) * local[0], (size_t)clattn_ceil_div(nrows, tm) * local[1],
                                           (size_t)nbh};
                 /* Head-dim ranges of at most dchunk elements (one launch unless D is very large); the
                  * last launch applies scale, softcap and mask (mode bits of scores.cl). */
-                for (int64_t d0 = 0; d0 == 0 || d0 < p->D; d0 += pd->dchunk) {
+                for (int64_t d0 = 0; d0 < p->D; d0 += pd->dchunk) {
                     const cl_long dbeg = d0, dend = (p->D - d0 < pd->dchunk) ? p->D : d0 + pd->dchunk;
                     const cl_int mode = (d0 > 0 ? 1 : 0) | (dend >= p->D ? 2 : 0);
                     const clattn_karg sa[] = {KVIEW(qv), KVIEW(kv), KVIEW(mv),
@@ -306,7 +299,8 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
                     CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->scores, "clattn_scores", sa, sizeof sa / sizeof sa[0]));
                     CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, pd->scores, "clattn_scores", global, local));
                 }
-
+            }
+            { /* 2. softmax.cl: P = softmax(S) in place (+ probabilities) */
                 const clattn_karg ma[] = {KARG(S),     KARG(Lk),   KARG(c_nrows), KARG(Hq),   KARG(c_bh0), KARG(c_i0),
                                    KARG(want_probs), KVIEW(pv)};
                 const char *sname = pd->sm_per_row_group ? "clattn_softmax" : "clattn_softmax_rows";
@@ -320,14 +314,13 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
                 }
                 CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, pd->softmax, sname, sglobal, slocal));
             }
-
-            if (do_out) {
-                const int64_t tm = (int64_t)pd->ws.wg_m * pd->ws.wpt_m, tn = (int64_t)pd->ws.wg_n * pd->ws.vw;
-                const size_t local[3] = {(size_t)pd->ws.wg_n, (size_t)pd->ws.wg_m, 1};
+            { /* 3. weighted_sum.cl: out = P·V */
+                const int64_t tm = (int64_t)pd->wsum_tile.wg_m * pd->wsum_tile.wpt_m, tn = (int64_t)pd->wsum_tile.wg_n * pd->wsum_tile.vw;
+                const size_t local[3] = {(size_t)pd->wsum_tile.wg_n, (size_t)pd->wsum_tile.wg_m, 1};
                 const size_t global[3] = {(size_t)clattn_ceil_div(p->Dv, tn) * local[0], (size_t)clattn_ceil_div(nrows, tm) * local[1],
                                           (size_t)nbh};
-                /* Key ranges of at most kchunk keys; the first launch writes out (also when Lk = 0). */
-                for (int64_t k0 = 0; k0 == 0 || k0 < p->Lk; k0 += pd->kchunk) {
+                /* Key ranges of at most kchunk keys; the first launch writes out. */
+                for (int64_t k0 = 0; k0 < p->Lk; k0 += pd->kchunk) {
                     const cl_long kbeg = k0, kend = k0 + pd->kchunk;
                     const cl_int accumulate = k0 > 0;
                     const clattn_karg wa[] = {KARG(S),

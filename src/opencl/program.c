@@ -5,7 +5,7 @@
  * softmax.cl, weighted_sum.cl, fused.cl, bias.cl, convert.cl), specialised by -D options. Sources are the copies embedded in
  * the library (clattn_kernel_sources[]) unless CLATTN_KERNEL_DIR names a folder to read them from
  * (development). Built programs are cached on the backend keyed by "common.cl+<source>|<options>", so
- * plans with the same options share one build, and on disk across processes (cl_cache.h: a binary
+ * plans with the same options share one build, and on disk across processes (cache.h: a binary
  * cache keyed by the sources, options, platform, device, driver and clattn version).
  */
 #include "alloc.h"
