@@ -13,10 +13,10 @@ clattn_status clattn_struct_in(clattn_context *ctx, const char *type, const char
     if (!caller) return CLATTN_SUCCESS;
     size_t size;
     memcpy(&size, caller, sizeof size); /* struct_size is the first member of every versioned struct */
-    if (size < min_size)
+    if (size < min_size || size > CLATTN_STRUCT_SIZE_MAX)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "%s: struct_size is %zu, expected at least %zu (initialise the struct with %s())", type,
-                            size, min_size, init_fn);
+                            "%s: struct_size is %zu, expected %zu..%zu (initialise the struct with %s())", type, size,
+                            min_size, CLATTN_STRUCT_SIZE_MAX, init_fn);
     const unsigned char *bytes = caller;
     for (size_t i = local_size; i < size; i++)
         if (bytes[i] != 0)
@@ -32,6 +32,10 @@ clattn_status clattn_struct_in(clattn_context *ctx, const char *type, const char
 void clattn_struct_out(void *caller, size_t caller_size, const void *local, size_t local_size)
 {
     unsigned char *dst = caller;
+    if (caller_size > CLATTN_STRUCT_SIZE_MAX) { /* garbage: store only the size, which every later call refuses */
+        memcpy(dst, &caller_size, sizeof caller_size);
+        return;
+    }
     const size_t n = caller_size < local_size ? caller_size : local_size;
     if (local) memcpy(dst, local, n);
     else memset(dst, 0, n);

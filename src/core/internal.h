@@ -82,6 +82,10 @@ clattn_status clattn_tensor_check_no_overlap(clattn_context *ctx, const char *na
 #define CLATTN_MHA_WEIGHTS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_mha_weights, b_o)
 #define CLATTN_MHA_OPTIONS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_mha_options, probs_mode)
 
+/* The largest struct_size any versioned struct may claim (a page, as Linux's copy_struct_from_user): a
+ * garbage struct_size from an uninitialised struct is refused instead of reading or writing past it. */
+#define CLATTN_STRUCT_SIZE_MAX ((size_t)4096)
+
 /* Reads a caller's input struct of type `type` (name for messages; init_fn the function to tell the
  * caller about) into *local, which holds the library's defaults and is local_size (= sizeof) bytes:
  * copies min(caller's struct_size, local_size) bytes, then sets local's struct_size to local_size.

@@ -414,8 +414,9 @@ static void test_bad_and_newer_sizes(void **state)
         newer n;
         const char *msg = "";
         char what[96], value[48], byte[48];
-        const size_t small[] = {0, k->min_size - 1};
-        for (size_t j = 0; j < 2; j++) {
+        /* too small, and garbage (an uninitialised struct): refused before reading past the caller's bytes */
+        const size_t small[] = {0, k->min_size - 1, (size_t)1 << 40};
+        for (size_t j = 0; j < 3; j++) {
             memset(&n, 0, sizeof n);
             k->init(&n);
             memcpy(&n, &small[j], sizeof small[j]);
@@ -471,6 +472,10 @@ static void test_bad_and_newer_sizes(void **state)
     n.di.struct_size = CLATTN_ABI1_DEVICE_INFO_SIZE - 1;
     bad += !expect("device_info size min-1", clattn_context_get_info(g_ctx, &n.di), CLATTN_ERROR_INVALID_ARGUMENT,
                    msg = clattn_last_error(g_ctx), "clattn_device_info", NULL);
+    /* garbage: refused before writing past the caller's bytes (ASan builds catch a write) */
+    n.di.struct_size = (size_t)1 << 40;
+    bad += !expect("device_info size 2^40", clattn_context_get_info(g_ctx, &n.di), CLATTN_ERROR_INVALID_ARGUMENT,
+                   msg = clattn_last_error(g_ctx), "clattn_device_info", "struct_size is 1099511627776,", NULL);
     const size_t big = sizeof(clattn_device_info) + SLACK;
     memset(&n, BYTE_GARBAGE, sizeof n);
     memcpy(&n, &big, sizeof big);
