@@ -72,11 +72,11 @@ clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_i
         return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_context_get_info: %s is NULL", !ctx ? "ctx" : "info");
     size_t size = info->struct_size;
-    if (size < CLATTN_DEVICE_INFO_MIN_SIZE)
+    if (size < CLATTN_DEVICE_INFO_MIN_SIZE || size > CLATTN_STRUCT_SIZE_MAX)
         return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "clattn_device_info: struct_size is %zu, expected at least %zu (initialise the struct with "
+                            "clattn_device_info: struct_size is %zu, expected %zu..%zu (initialise the struct with "
                             "clattn_device_info_init())",
-                            size, (size_t)CLATTN_DEVICE_INFO_MIN_SIZE);
+                            size, (size_t)CLATTN_DEVICE_INFO_MIN_SIZE, CLATTN_STRUCT_SIZE_MAX);
     clattn_struct_out(info, size, &ctx->info, sizeof ctx->info);
     return CLATTN_SUCCESS;
 }
