@@ -36,6 +36,8 @@
  *     library writes min(struct_size, its own sizeof) bytes, zeroes any bytes beyond its own sizeof up to
  *     struct_size (so fields an older library lacks read as 0 / ""), and leaves struct_size as it was.
  *     Sizes below the first release's are CLATTN_ERROR_INVALID_ARGUMENT, as for inputs.
+ *   - Any struct_size above 4096 (a page; no clattn struct will be that large) is taken for an uninitialised
+ *     struct: CLATTN_ERROR_INVALID_ARGUMENT, before a byte beyond the caller's struct is read or written.
  *   - Fields are only appended, never moved, resized or removed; a new field's default is what zero
  *     bytes mean or what *_init() sets. A field that would fit in the previous layout's trailing padding
  *     is preceded by explicit padding, so every layout change changes sizeof.
@@ -133,8 +135,10 @@ typedef enum clattn_kernel_path {
     CLATTN_KERNEL_PATH_CHAIN = 2,   /**< the stage chain: scores, masked softmax, weighted sum (OpenCL "chain",
                                          host "host-rowwise"); the reference path for cross-checks */
     CLATTN_KERNEL_PATH_FUSED = 3    /**< the fused flash-style kernel (with its decode variant for few queries)
-                                         wherever it can serve the plan, also where AUTO would not; plans it
-                                         cannot serve (attention probabilities, ...) take the chain */
+                                         wherever it can serve the plan; plans it cannot serve (attention
+                                         probabilities, unusual strides on the host, head dims over 256 on
+                                         OpenCL) take the chain. In 0.2.0 AUTO makes the same choice; AUTO may
+                                         later choose other paths by shape and device, FUSED will not */
 } clattn_kernel_path;
 
 /** The host path's SIMD variant of the fused kernel (clattn_context_options.host_isa). Values are pinned. */
@@ -152,7 +156,9 @@ typedef enum clattn_log_level {
     CLATTN_LOG_DEFAULT = 0, /**< the CLATTN_LOG_LEVEL environment variable ("off", "error", "info", "debug"),
                                  else OFF */
     CLATTN_LOG_OFF = 1,     /**< nothing */
-    CLATTN_LOG_ERROR = 2,   /**< every failed call's message (the text clattn_last_error() returns) */
+    CLATTN_LOG_ERROR = 2,   /**< the message of every failed call on the context (the text clattn_last_error()
+                                 returns), from the moment its log settings are read at creation: a
+                                 failure before that (a bad struct_size or log_level) is only returned */
     CLATTN_LOG_INFO = 3,    /**< and the device chosen, each plan's path and workspace */
     CLATTN_LOG_DEBUG = 4    /**< and kernel builds and kernel binary cache events */
 } clattn_log_level;
@@ -562,6 +568,14 @@ CLATTN_API clattn_status clattn_mha_forward(clattn_mha *mha, int64_t batch, int6
                                             const float *query, const float *key, const float *value,
                                             const void *mask, const int32_t *kv_lengths,
                                             const clattn_mha_options *opts, float *out, float *probs);
+
+/**
+ * The kernel path of the attention in @p mha's last successful clattn_mha_forward() (the path its SDPA plan
+ * reports, see clattn_sdpa_plan_path(): "chain", "fused", "host-rowwise", "host-fused-<isa>"), for reports
+ * and tests. Module-owned storage, valid until the next forward or clattn_mha_destroy(); "" before the
+ * first forward and for NULL.
+ */
+CLATTN_API const char *clattn_mha_path(const clattn_mha *mha);
 
 #ifdef __cplusplus
 }

@@ -24,12 +24,28 @@ extern "C" {
  * references in clattn_context_destroy(); the caller keeps its own. Work is enqueued on @p queue, which
  * must be an in-order queue of @p context on @p device.
  * @param[out] ctx  receives the context; set to NULL on failure (message: clattn_last_error(NULL)).
+ * Its configuration (kernel path, cache folder, log, ...) comes from the environment variables, read here;
+ * to pass options, use clattn_context_create_from_cl_opts().
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (a NULL argument, a queue of another context or
- *         device, an out-of-order queue); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ *         device, an out-of-order queue, an environment value that does not parse); CLATTN_ERROR_OPENCL;
+ *         CLATTN_ERROR_OUT_OF_MEMORY.
  * @warning The caller owns *ctx and releases it with clattn_context_destroy().
  */
 CLATTN_API clattn_status clattn_context_create_from_cl(clattn_context **ctx, cl_context context,
                                                        cl_device_id device, cl_command_queue queue);
+
+/**
+ * clattn_context_create_from_cl() with options (kernel path, host ISA, cache folder, log; see
+ * clattn_context_options): clattn_context_create_from_cl() is this with @p opts NULL, where every setting
+ * comes from its environment variable. opts->device must be NULL and opts->num_threads 0 (the caller's
+ * device is used).
+ * @return as clattn_context_create_from_cl(); also CLATTN_ERROR_INVALID_ARGUMENT for opts->struct_size out of
+ *         range, opts->device or num_threads set, or a setting that does not parse (the message names it);
+ *         CLATTN_ERROR_UNSUPPORTED for a struct_size above this library's with a nonzero field it lacks.
+ */
+CLATTN_API clattn_status clattn_context_create_from_cl_opts(clattn_context **ctx, cl_context context,
+                                                            cl_device_id device, cl_command_queue queue,
+                                                            const clattn_context_options *opts);
 
 /**
  * The context's OpenCL objects; each output may be NULL (not wanted). On a host-path context all three are

@@ -47,7 +47,7 @@
 #include <xxhash.h>
 
 #define MAX_ENTRIES 64
-/* Entry layout (cl_cache.h, format 2): 64-byte header, then the key text, then the payload. */
+/* Entry layout (src/opencl/cache.h, format 2): 64-byte header, then the key text, then the payload. */
 #define ENTRY_HEADER 64
 #define ENTRY_FORMAT 2
 #define ENTRY_KEY_DIGEST 32
@@ -164,7 +164,7 @@ static void check_entry_format(const char *path)
     assert_memory_equal(b, "CLATTNKC", 8);
     assert_int_equal(get_le32(b + 8), ENTRY_FORMAT);
     assert_int_equal(get_le32(b + 12), ENTRY_HEADER);
-    /* The digests the format promises (cl_cache.h), recomputed with the packaged xxHash: the key
+    /* The digests the format promises (src/opencl/cache.h), recomputed with the packaged xxHash: the key
      * text's XXH3-128 (canonical bytes) at 32 and as the file name, the payload's at 48. */
     uint64_t klen = get_le64(b + 16), plen = get_le64(b + 24);
     assert_int_equal(ENTRY_HEADER + klen + plen, n);
@@ -304,7 +304,7 @@ static void corrupt(const char *path, corruption c)
         write_file(path, b, n);
         break;
     case FORGED_BINARY: {
-        /* Header fields (cl_cache.h): u64 key length at 16, u64 payload length at 24, payload XXH3-128
+        /* Header fields (src/opencl/cache.h): u64 key length at 16, u64 payload length at 24, payload XXH3-128
          * (canonical byte order) at 48; the payload follows the 64-byte header and the key. The driver
          * must reject it. */
         uint64_t klen = get_le64(b + 16), plen = get_le64(b + 24);
@@ -596,6 +596,9 @@ static void cleanup_root(void)
 
 int main(void)
 {
+    /* The reference run below must not touch any cache: the context reads CLATTN_CACHE_DIR when it is
+     * created (core/config.c), so set it first. */
+    setenv("CLATTN_CACHE_DIR", "off", 1);
     clattn_context *ctx = tu_open_context_or_skip();
     g_backend = tu_backend_of(ctx);
     if (g_backend == TU_HOST) {
@@ -616,7 +619,6 @@ int main(void)
     tu_rng r;
     tu_rng_init(&r, tu_case_seed("cache", 0));
     sdpa_data_make(&g_data, &g_case, &r);
-    setenv("CLATTN_CACHE_DIR", "off", 1);
     if (sdpa_data_run(ctx, &g_data, 0, &g_where) != CLATTN_SUCCESS || !sdpa_data_check(&g_data, &g_where)) {
         fprintf(stderr, "FAIL: the cache-off reference run\n");
         return 1;

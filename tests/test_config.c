@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,38 @@ static void test_host_isa(void **state)
     }
 }
 
+/* clattn_context_create_from_cl_opts: a context over another context's OpenCL objects takes the options;
+ * device/num_threads are refused there. OpenCL backends only. */
+static void test_from_cl_options(void **state)
+{
+    (void)state;
+    clear_vars();
+    if (g_backend == TU_HOST) skip();
+    clattn_context *base = NULL;
+    assert_int_equal(create(&base, NULL), CLATTN_SUCCESS);
+    cl_context clc = NULL;
+    cl_device_id dev = NULL;
+    cl_command_queue q = NULL;
+    assert_int_equal(clattn_context_get_cl(base, &clc, &dev, &q), CLATTN_SUCCESS);
+    assert_non_null(q);
+    clattn_context_options o;
+    clattn_context_options_init(&o);
+    o.kernel_path = CLATTN_KERNEL_PATH_CHAIN;
+    clattn_context *ctx = NULL;
+    clattn_status st = clattn_context_create_from_cl_opts(&ctx, clc, dev, q, &o);
+    if (st != CLATTN_SUCCESS) fail_msg("create_from_cl_opts: %d %s", (int)st, clattn_last_error(NULL));
+    char path[64];
+    run_case(ctx, CLATTN_KERNEL_PATH_DEFAULT, "from_cl_opts CHAIN", path, sizeof path);
+    assert_string_equal(path, "chain");
+    clattn_context_destroy(ctx);
+    o.device = "pocl";
+    ctx = (clattn_context *)(uintptr_t)1;
+    assert_int_equal(clattn_context_create_from_cl_opts(&ctx, clc, dev, q, &o), CLATTN_ERROR_INVALID_ARGUMENT);
+    assert_null(ctx);
+    assert_non_null(strstr(clattn_last_error(NULL), "opts->device"));
+    clattn_context_destroy(base);
+}
+
 int main(void)
 {
     clattn_context *probe = tu_open_context_or_skip(); /* skips (77) where CLATTN_DEVICE matches nothing */
@@ -290,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_environment), cmocka_unit_test(test_bad_options), cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_log),             cmocka_unit_test(test_host_isa),
+        cmocka_unit_test(test_from_cl_options),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -119,7 +119,7 @@ typedef struct clattn_backend_i {
 
 struct clattn_context {
     const clattn_backend_i *be;
-    clattn_config config; /* resolved at creation (config.h); backends read it, never getenv() */
+    clattn_config config; /* resolved at creation (config.h); backends read it instead of the environment */
     clattn_device_info info;
     void *backend_data; /* owned by the backend */
     char last_error[CLATTN_ERRMSG_MAX];

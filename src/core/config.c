@@ -85,14 +85,14 @@ static char *join(const char *a, const char *b)
 }
 
 /* The cache folder: the option, else CLATTN_CACHE_DIR, else $XDG_CACHE_HOME/clattn, else ~/.cache/clattn;
- * "off" (either source) turns the cache off (*dir NULL). */
+ * "off" or "0" (either source) turns the cache off (*dir NULL). */
 static clattn_status resolve_cache_dir(clattn_context *ctx, const char *option, char **dir)
 {
     *dir = NULL;
     const char *v = option && option[0] ? option : getenv("CLATTN_CACHE_DIR");
     const char *what = option && option[0] ? "clattn_context_options.cache_dir" : "CLATTN_CACHE_DIR";
     if (v && v[0]) {
-        if (strcasecmp(v, "off") == 0) return CLATTN_SUCCESS;
+        if (strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0) return CLATTN_SUCCESS; /* "0": as 0.1 did */
         if (v[0] != '/')
             return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                                 "%s: '%.200s' is not an absolute path or \"off\"", what, v);
@@ -139,20 +139,22 @@ clattn_status clattn_config_resolve(clattn_context *ctx, const clattn_context_op
     if (!opts) opts = &none;
     memset(cfg, 0, sizeof *cfg);
     int v = 0;
-    CLATTN_TRY(reject_renamed(ctx));
-    clattn_status st = resolve_enum(ctx, "kernel_path", (int)opts->kernel_path, "CLATTN_PATH", kernel_path_names,
-                                    COUNT(kernel_path_names), CLATTN_KERNEL_PATH_AUTO, &v);
+    /* The log first, so that the errors of the other settings reach it. */
+    cfg->log_fn = opts->log_fn;
+    cfg->log_user = opts->log_user;
+    CLATTN_TRY(resolve_enum(ctx, "log_level", (int)opts->log_level, "CLATTN_LOG_LEVEL", log_level_names,
+                            COUNT(log_level_names), CLATTN_LOG_OFF, &v));
+    cfg->log_level = (clattn_log_level)v;
+    clattn_status st = reject_renamed(ctx);
+    if (st == CLATTN_SUCCESS)
+        st = resolve_enum(ctx, "kernel_path", (int)opts->kernel_path, "CLATTN_PATH", kernel_path_names,
+                          COUNT(kernel_path_names), CLATTN_KERNEL_PATH_AUTO, &v);
     cfg->kernel_path = (clattn_kernel_path)v;
     if (st == CLATTN_SUCCESS)
         st = resolve_enum(ctx, "host_isa", (int)opts->host_isa, "CLATTN_HOST_ISA", host_isa_names,
                           COUNT(host_isa_names), CLATTN_HOST_ISA_AUTO, &v);
     cfg->host_isa = (clattn_host_isa)v;
-    if (st == CLATTN_SUCCESS)
-        st = resolve_enum(ctx, "log_level", (int)opts->log_level, "CLATTN_LOG_LEVEL", log_level_names,
-                          COUNT(log_level_names), CLATTN_LOG_OFF, &v);
-    cfg->log_level = (clattn_log_level)v;
-    cfg->log_fn = opts->log_fn;
-    cfg->log_user = opts->log_user;
+    cfg->host_isa_source = opts->host_isa != CLATTN_HOST_ISA_DEFAULT ? "clattn_context_options.host_isa" : "CLATTN_HOST_ISA";
     if (st == CLATTN_SUCCESS) st = resolve_flag(ctx, "CLATTN_CACHE_FORCE", &cfg->cache_force);
     if (st == CLATTN_SUCCESS) st = resolve_cache_dir(ctx, opts->cache_dir, &cfg->cache_dir);
     const char *kdir = getenv("CLATTN_KERNEL_DIR");

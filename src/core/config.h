@@ -2,8 +2,9 @@
  * A context's configuration, resolved once when the context is created: each setting from
  * clattn_context_options when the caller set it, else from its environment variable, else the default.
  * A value that does not parse — from either source — fails context creation with a message naming the
- * option or variable and the value. Backends read ctx->config; nothing else in the library calls
- * getenv(). Not installed.
+ * option or variable and the value. Backends read ctx->config instead of the environment; the
+ * only other getenv() calls are the device selector's (CLATTN_DEVICE, core/context.c) and the thread
+ * count's (CLATTN_THREADS, host/backend.c), both also options. Not installed.
  */
 #ifndef CLATTN_CORE_CONFIG_H
 #define CLATTN_CORE_CONFIG_H
@@ -13,6 +14,7 @@
 typedef struct clattn_config {
     clattn_kernel_path kernel_path; /* never CLATTN_KERNEL_PATH_DEFAULT */
     clattn_host_isa host_isa;       /* never CLATTN_HOST_ISA_DEFAULT */
+    const char *host_isa_source;    /* static: the option's or the variable's name, for messages */
     char *cache_dir;                /* malloc'd folder of the kernel binary cache, or NULL = cache off */
     bool cache_force;               /* CLATTN_CACHE_FORCE: use the binary cache on every platform */
     char *kernel_dir;               /* malloc'd CLATTN_KERNEL_DIR, or NULL = the embedded kernel sources */

@@ -298,3 +298,8 @@ clattn_status clattn_mha_forward(clattn_mha *m, int64_t B, int64_t Lq, int64_t L
     free(avg_tmp);
     return st;
 }
+
+const char *clattn_mha_path(const clattn_mha *m)
+{
+    return m && m->plan ? m->plan->path : "";
+}

@@ -41,9 +41,8 @@ clattn_status host_fused_check_isa(clattn_context *ctx)
 {
     const host_fused_isa want = wanted_isa(&ctx->config), best = best_isa();
     if (want > best)
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "host_isa: %s is not supported by this CPU (the widest it runs is %s)",
-                            host_fused_isa_name(want), host_fused_isa_name(best));
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "%s: %s is not supported by this CPU (the widest it runs is %s)",
+                            ctx->config.host_isa_source, host_fused_isa_name(want), host_fused_isa_name(best));
     return CLATTN_SUCCESS;
 }
 

@@ -1,7 +1,7 @@
 /*
  * OpenCL platform/device enumeration and the CLATTN_DEVICE selector.
  *
- * Grammar (see cl_internal.h for the precise rules):
+ * Grammar (see opencl.h for the precise rules):
  *   ""            first GPU over all platforms, else first CPU device, else the host path
  *   "host"        the host path
  *   "<platform>:<type>:<device>"   1-3 fields, each empty, an index (all digits) or a substring

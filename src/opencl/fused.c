@@ -113,7 +113,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
     *fl = NULL;
     *workspace_bytes = 0;
     if (path == CLATTN_KERNEL_PATH_CHAIN || p->want_probs) return CLATTN_SUCCESS;
-    if (p->D < 1 || p->D > FLASH_MAX_D || p->Dv < 1 || p->Dv > FLASH_MAX_D || p->Hkv < 1) return CLATTN_SUCCESS;
+    if (p->D > FLASH_MAX_D || p->Dv > FLASH_MAX_D) return CLATTN_SUCCESS; /* sizes are >= 1 (internal.h) */
     const clattn_cl_rules *rules = &cl->rules; /* rules.c: VEC, LOOP, PREF */
 
     f = clattn_calloc(1, sizeof *f);

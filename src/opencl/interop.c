@@ -1,7 +1,7 @@
 /*
  * The OpenCL backend's public entry points (include/clattn_opencl.h) and the one core calls to open it:
  *   clattn_opencl_backend_open     core/context.c, for clattn_context_create (CLATTN_DEVICE selection)
- *   clattn_context_create_from_cl  a context over the caller's cl_context, device and queue
+ *   clattn_context_create_from_cl[_opts]  a context over the caller's cl_context, device and queue
  *   clattn_context_get_cl          the context's OpenCL objects
  *   clattn_sdpa_enqueue            a plan on cl_mem buffers, through core's clattn_sdpa_run_bound
  */
@@ -21,13 +21,27 @@ clattn_status clattn_opencl_backend_open(clattn_context *ctx, const char *select
 clattn_status clattn_context_create_from_cl(clattn_context **out, cl_context context, cl_device_id device,
                                             cl_command_queue queue)
 {
-    if (!out) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create_from_cl: ctx is NULL");
+    return clattn_context_create_from_cl_opts(out, context, device, queue, NULL);
+}
+
+clattn_status clattn_context_create_from_cl_opts(clattn_context **out, cl_context context, cl_device_id device,
+                                                 cl_command_queue queue, const clattn_context_options *opts)
+{
+    static const char fn[] = "clattn_context_create_from_cl";
+    if (!out) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
     *out = NULL;
     if (!context || !device || !queue)
-        return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create_from_cl: %s is NULL",
+        return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                             !context ? "context" : !device ? "device" : "queue");
+    clattn_context_options local; /* defaults, or the caller's options over them */
+    clattn_context_options_init(&local);
+    CLATTN_TRY(CLATTN_STRUCT_IN(NULL, clattn_context_options, opts, CLATTN_CONTEXT_OPTIONS_MIN_SIZE, &local));
+    if (local.device || local.num_threads)
+        return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "%s: opts->%s is set, but the caller's device is used (leave device NULL, num_threads 0)",
+                            fn, local.device ? "device" : "num_threads");
     clattn_context *ctx = NULL;
-    CLATTN_TRY(clattn_context_alloc(&ctx, "clattn_context_create_from_cl", NULL)); /* environment defaults */
+    CLATTN_TRY(clattn_context_alloc(&ctx, fn, &local));
     clattn_status st = clattn_cl_backend_create(ctx, context, device, queue);
     if (st != CLATTN_SUCCESS) return clattn_context_abandon(ctx, st);
     ctx->last_error[0] = '\0';
@@ -66,6 +80,7 @@ clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, cl_mem k, cl
                                   cl_mem kv_lengths, cl_mem out, cl_mem probs, cl_uint num_wait,
                                   const cl_event *wait_list, cl_event *event)
 {
+    if (event) *event = NULL; /* on every failure too */
     if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_enqueue: plan is NULL");
     clattn_context *ctx = plan->ctx;
     const clattn_sdpa_problem *p = &plan->p;

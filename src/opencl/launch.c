@@ -34,7 +34,8 @@ clattn_status clattn_cl_launch_end(clattn_context *ctx, clattn_cl_launch *l, con
 {
     cl_event *event = sync->event;
     if (st == CLATTN_SUCCESS && l->first && (l->num_wait > 0 || l->want_event)) {
-        /* Nothing enqueued (empty problem): still honour the wait list and return an event. */
+        /* Nothing enqueued (no validated problem gets here, every size is >= 1; kept so that the event
+         * contract holds for any caller): still honour the wait list and return an event. */
         CLATTN_CL_CHECK(clEnqueueMarkerWithWaitList(l->queue, l->num_wait, l->num_wait ? l->wait_list : NULL,
                                                     l->want_event ? &l->last : NULL));
     }

@@ -52,7 +52,7 @@ clattn_cl_launch clattn_cl_launch_begin(cl_command_queue queue, const clattn_syn
 clattn_status clattn_cl_launch_kernel(clattn_context *ctx, clattn_cl_launch *l, cl_kernel k, const char *kname,
                                       const size_t global[3], const size_t local[3]);
 
-/* Ends a run: when nothing was enqueued (empty problem) still honours the wait list with a marker and
+/* Ends a run: when nothing was enqueued (no validated problem does that) still honours the wait list with a marker and
  * returns an event; hands the last event to *sync->event, or releases it. Call also after a failure
  * (then pass the failure as st: nothing is enqueued, the event is released). Returns st or the marker's
  * failure. */

@@ -899,9 +899,10 @@ int main(void)
         snprintf(name, sizeof name, "plan %s %s", probs[i].name, cold ? "cold" : "warm");
         phase ph = make_phase(name, &probs[i], cold ? NULL : ctx);
         ph.fresh_ctx = cold;
-        /* fused-mask[-f16] builds from source (clattn's binary cache off; PoCL skips it anyway), chain-probs
-         * goes through the cache (rusticl: load, or build + store). */
-        if (i == 3 || i == 5) setenv("CLATTN_CACHE_DIR", "off", 1);
+        /* Cold fused-mask[-f16] builds from source (clattn's binary cache off; PoCL skips it anyway), chain-probs
+         * goes through the cache (rusticl: load, or build + store). The variable is read when the phase's
+         * fresh context is created; warm phases reuse ctx's built programs and touch no cache. */
+        if (cold && (i == 3 || i == 5)) setenv("CLATTN_CACHE_DIR", "off", 1);
         ph.setup = plan_setup, ph.run = plan_run, ph.message = ctx_msg, ph.after_fail = plan_after_fail;
         ph.verify = plan_verify, ph.after_ok = plan_after_ok, ph.teardown = plan_teardown;
         run_phase(&ph);

@@ -112,9 +112,15 @@ clattn_status mha_data_forward(clattn_context *ctx, clattn_mha *m, const mha_cas
     if (d->probs) tu_fill_bits(d->probs, d->n_probs, TU_POISON_BITS);
     clattn_status st = clattn_mha_forward(m, c->B, c->Lq, c->Lk, d->query, c->self ? NULL : d->key,
                                           c->self ? NULL : d->value, d->mask, d->kvl, &d->opts, d->out, d->probs);
-    if (st != CLATTN_SUCCESS)
+    if (st != CLATTN_SUCCESS) {
         tu_report(w, "clattn_mha_forward returned %d (%s): %s", (int)st, clattn_status_string(st),
                   clattn_last_error(ctx));
+        return st;
+    }
+    /* Sure to fit the fused host kernel: no probabilities and at least 4 query rows (the heads are
+     * unit-stride views of [B, L, E]); otherwise the row-by-row path is allowed too. */
+    if (!tu_check_path(clattn_mha_path(m), d->opts.probs_mode == CLATTN_PROBS_NONE && c->Lq >= 4, w))
+        return CLATTN_ERROR_INTERNAL; /* reported */
     return st;
 }
 

@@ -151,14 +151,19 @@ static bool host_fused_sure(const clattn_sdpa_desc *d)
 
 bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *desc, const tu_where *w)
 {
-    const char *got = clattn_sdpa_plan_path(plan), *want = expected_path();
+    return tu_check_path(clattn_sdpa_plan_path(plan), host_fused_sure(desc), w);
+}
+
+bool tu_check_path(const char *got, bool fused_sure, const tu_where *w)
+{
+    const char *want = expected_path();
     const bool host = strncmp(got, "host", 4) == 0;
     g_path_checks++;
     if (want) {
         bool ok = strcmp(got, want) == 0;
         if (ok) g_path_hits++;
         if (!ok && strncmp(want, "host-fused-", 11) == 0)
-            ok = strcmp(got, "host-rowwise") == 0 && !host_fused_sure(desc);
+            ok = strcmp(got, "host-rowwise") == 0 && !fused_sure;
         if (!ok)
             tu_report(w, "plan path '%s', but CLATTN_TEST_EXPECT_PATH promises '%s'%s", got, want,
                       strncmp(want, "host-fused-", 11) == 0 ? " (the case fits the fused host kernel)" : "");
@@ -488,7 +493,10 @@ int tu_run_group(const char *name, struct CMUnitTest *tests, size_t count)
 {
     int failed = _cmocka_run_group_tests(name, tests, count, NULL, NULL);
     const char *want = expected_path();
-    if (want && g_path_checks > 0) {
+    if (want && g_path_checks == 0) {
+        printf("FAIL: group '%s' checked no plan path, but CLATTN_TEST_EXPECT_PATH promises '%s'\n", name, want);
+        failed++;
+    } else if (want) {
         printf("# %ld of %ld plans took the promised path '%s'\n", g_path_hits, g_path_checks, want);
         if (g_path_hits == 0) {
             printf("FAIL: no plan of group '%s' took the path '%s' its test name promises\n", name, want);

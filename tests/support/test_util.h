@@ -132,6 +132,9 @@ void tu_report(const tu_where *w, const char *fmt, ...)
  * "host-rowwise" or "host-fused-<isa>" on the host, where <isa> must be the best this CPU reports).
  * Reports a failure (tu_report) and returns false otherwise. */
 bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *desc, const tu_where *w);
+/* The same check for a path string (e.g. clattn_mha_path()); fused_sure: the problem certainly fits the
+ * fused host kernel (then a host-fused-<isa> promise must be kept exactly). */
+bool tu_check_path(const char *got, bool fused_sure, const tu_where *w);
 /* Plans checked by tu_check_plan_path that took the promised path (for a summary line). */
 long tu_plan_path_hits(void);
 
