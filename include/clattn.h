@@ -14,7 +14,8 @@
  * Threads: a clattn_context may be used by one thread at a time; use one context per thread
  * (contexts share nothing mutable). Plans and MHA modules belong to their context and follow
  * the same rule.
- * clattn_status_string(), clattn_version_string() and clattn_version_number() are thread-safe.
+ * clattn_status_string(), clattn_version_string(), clattn_version_number(), clattn_kernel_count() and
+ * clattn_kernel_get() are thread-safe.
  *
  * ## ABI
  * Every struct the caller allocates and passes in (clattn_context_options, clattn_sdpa_desc,
@@ -43,6 +44,10 @@
  *     is preceded by explicit padding, so every layout change changes sizeof.
  *   - clattn_tensor is a plain value type embedded in these structs; its layout (CLATTN_MAX_DIMS = 8) is
  *     fixed for a SONAME.
+ *   - Library-owned read-only structs (clattn_kernel_entry): the library hands out pointers to its own
+ *     static storage, and struct_size is the LIBRARY's sizeof. The same append-only rule holds; a field
+ *     added later is present only when its end lies within struct_size (CLATTN_KERNEL_ENTRY_HAS()), so a
+ *     program built against a newer header can run on an older library without reading past the entry.
  * SONAME policy: libclattn.so.N changes only when a binary built against an older header could stop
  * working (a field moved or removed, a function removed or changed); appended fields and new functions
  * never change it. 0.2.0 is libclattn.so.1 (it introduced struct_size and N-D tensors).
@@ -576,6 +581,50 @@ CLATTN_API clattn_status clattn_mha_forward(clattn_mha *mha, int64_t batch, int6
  * first forward and for NULL.
  */
 CLATTN_API const char *clattn_mha_path(const clattn_mha *mha);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kernel table                                                                                */
+
+/**
+ * One kernel the library can run: an OpenCL `__kernel` in kernels/<name>.cl, or a host-path stage or kernel
+ * (a C function in src/host/). The table lists every one of them, whatever the device present; it is
+ * what `clattn kernels` prints, and tests keep it true (tests/test_kernels.c parses kernels/<name>.cl and
+ * runs plans on each path). Read-only and library-owned: entries and their strings are static storage,
+ * valid for the life of the process; never write to or free them.
+ *
+ * ABI (see "## ABI" above): struct_size is the library's sizeof(clattn_kernel_entry). Fields are only
+ * appended; before reading a field added after 0.2.0, check CLATTN_KERNEL_ENTRY_HAS(e, field).
+ */
+typedef struct clattn_kernel_entry {
+    /** sizeof(clattn_kernel_entry) as the LIBRARY was compiled (fields ending beyond it are absent). */
+    size_t struct_size;
+    /** "opencl" or "host". */
+    const char *backend;
+    /** The plan paths that run it, space-separated, as clattn_sdpa_plan_path() reports them ("chain",
+     *  "fused", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward(). */
+    const char *paths;
+    /** The stage it computes: "scores", "softmax", "weighted_sum", "fused", "pack", "decode",
+     *  "decode merge", "fp16 convert", "bias" or "gemm" (later releases may add stages). */
+    const char *stage;
+    /** Its source file, relative to the source tree: "kernels/<x>.cl" or "src/<backend>/<x>.c". */
+    const char *source;
+    /** The entry point: the __kernel name (OpenCL) or the C function (host; also the OpenCL GEMM's
+     *  driver, which calls CLBlast). Unique within its backend. */
+    const char *entry;
+    /** One line: what it computes. */
+    const char *description;
+} clattn_kernel_entry;
+
+/** Nonzero when entry @p e (a clattn_kernel_entry *) has @p field: the library that filled it knows it. */
+#define CLATTN_KERNEL_ENTRY_HAS(e, field) \
+    (offsetof(clattn_kernel_entry, field) + sizeof((e)->field) <= (e)->struct_size)
+
+/** @return the number of entries in the kernel table (> 0). Thread-safe; needs no context. */
+CLATTN_API size_t clattn_kernel_count(void);
+
+/** @return entry @p i (0 <= i < clattn_kernel_count()) of the kernel table, OpenCL entries first, or NULL
+ *  when @p i is out of range. Static storage; thread-safe; needs no context. */
+CLATTN_API const clattn_kernel_entry *clattn_kernel_get(size_t i);
 
 #ifdef __cplusplus
 }

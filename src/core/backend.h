@@ -150,4 +150,17 @@ clattn_status clattn_host_resolve_threads(clattn_context *ctx, int requested, in
  * device), OPENCL, OUT_OF_MEMORY. */
 clattn_status clattn_opencl_backend_open(clattn_context *ctx, const char *selector, bool *use_host);
 
+/* ---- kernel tables (each backend defines its own; only core/kernels.c reads them) ------------------ */
+
+/* The kernels each backend can run (see clattn_kernel_entry in clattn.h): one row per OpenCL __kernel
+ * (src/opencl/kernel_table.c) and per host stage or kernel function (src/host/kernel_table.c). */
+extern const clattn_kernel_entry clattn_opencl_kernels[];
+extern const size_t clattn_opencl_kernel_count;
+extern const clattn_kernel_entry clattn_host_kernels[];
+extern const size_t clattn_host_kernel_count;
+
+/* A row of those tables: struct_size is the library's sizeof (the "## ABI" rule for read-only structs). */
+#define CLATTN_KERNEL_ROW(backend, paths, stage, source, entry, description) \
+    {sizeof(clattn_kernel_entry), backend, paths, stage, source, entry, description}
+
 #endif /* CLATTN_CORE_BACKEND_H */

@@ -1,0 +1,45 @@
+/*
+ * The host backend's rows of the kernel table (clattn_kernel_get(), `clattn kernels`): the row-by-row
+ * stage functions (scores.c, softmax.c, weighted_sum.c), the fused kernels in each ISA variant
+ * (fused_kernel.c compiled as portable and included by fused_avx2.c / fused_avx512.c), the decode merge,
+ * fp16 staging and the BLAS GEMM. tests/test_kernels.c checks that every entry point is named in its
+ * source file or a header of its folder, and that every path is one a host plan reports.
+ */
+#include "backend.h"
+
+#define HOST_ROW(paths, stage, file, entry, description) \
+    CLATTN_KERNEL_ROW("host", paths, stage, "src/host/" file, entry, description)
+
+/* The three kernels of one ISA variant of the fused path (host-fused-<isa>). */
+#define HOST_FUSED_ROWS(isa, file, lanes)                                                                    \
+    HOST_ROW("host-fused-" isa, "pack", file, "host_fused_pack_" isa,                                       \
+             "packs K (transposed panels) and V (padded rows) of a wave of (b, kv head) pairs; " lanes),    \
+    HOST_ROW("host-fused-" isa, "fused", file, "host_fused_task_" isa,                                      \
+             "flash-style Q·Kᵀ, online softmax and P·V over packed K/V tiles for a GQA row block; " lanes), \
+    HOST_ROW("host-fused-" isa, "decode", file, "host_fused_decode_" isa,                                   \
+             "decode (few queries): one key chunk straight from K/V, partial (max, sum, acc); " lanes)
+
+#define HOST_FUSED_ALL "host-fused-portable host-fused-avx2 host-fused-avx512"
+
+const clattn_kernel_entry clattn_host_kernels[] = {
+    HOST_ROW("host-rowwise", "scores", "scores.c", "host_scores_block",
+             "raw scores q·kᵀ of a block of query rows over each row's allowed key range"),
+    HOST_ROW("host-rowwise", "scores", "scores.c", "host_scores_finish_row",
+             "one score row: times scale, softcap, then the mask (-inf where not allowed)"),
+    HOST_ROW("host-rowwise", "softmax", "softmax.c", "host_softmax_row",
+             "stable masked softmax of one score row in place"),
+    HOST_ROW("host-rowwise", "softmax", "softmax.c", "host_probs_row",
+             "writes one probabilities row, exactly 0 outside the allowed keys"),
+    HOST_ROW("host-rowwise", "weighted_sum", "weighted_sum.c", "host_weighted_sum_row",
+             "out row = P·V, skipping zero-probability keys"),
+    HOST_FUSED_ROWS("portable", "fused_kernel.c", "GCC vectors, 4 lanes"),
+    HOST_FUSED_ROWS("avx2", "fused_avx2.c", "AVX2 + FMA, 8 lanes"),
+    HOST_FUSED_ROWS("avx512", "fused_avx512.c", "AVX-512F, 16 lanes"),
+    HOST_ROW(HOST_FUSED_ALL, "decode merge", "fused.c", "decode_merge",
+             "combines the decode key chunks' (max, sum, acc) of each row into the output"),
+    HOST_ROW("host-rowwise " HOST_FUSED_ALL, "fp16 convert", "backend.c", "host_convert_view",
+             "binary16 <-> float32 staging of fp16 plans (src/common/fp16.c; F16C where the CPU has it)"),
+    HOST_ROW("mha", "gemm", "gemm.c", "host_linear", "nn.Linear y = x·Wᵀ + bias through OpenBLAS cblas_sgemm"),
+};
+
+const size_t clattn_host_kernel_count = sizeof clattn_host_kernels / sizeof clattn_host_kernels[0];

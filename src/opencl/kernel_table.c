@@ -1,0 +1,35 @@
+/*
+ * The OpenCL backend's rows of the kernel table (clattn_kernel_get(), `clattn kernels`): one per
+ * __kernel in kernels/<name>.cl, plus the CLBlast GEMM driver. tests/test_kernels.c parses the .cl
+ * files and fails on a __kernel without a row here, or a row naming no __kernel: add the row with the
+ * kernel.
+ */
+#include "backend.h"
+
+#define CL_ROW(paths, stage, file, entry, description) \
+    CLATTN_KERNEL_ROW("opencl", paths, stage, "kernels/" file, entry, description)
+
+const clattn_kernel_entry clattn_opencl_kernels[] = {
+    CL_ROW("chain", "scores", "scores.cl", "clattn_scores",
+           "S = softcap(Q·Kᵀ·scale) + additive mask, -inf where a key is not allowed, for a chunk of rows"),
+    CL_ROW("chain", "softmax", "softmax.cl", "clattn_softmax",
+           "masked softmax of each score row in place (+ probabilities), one work-group per row"),
+    CL_ROW("chain", "softmax", "softmax.cl", "clattn_softmax_rows",
+           "masked softmax of each score row in place (+ probabilities), one work-item per row"),
+    CL_ROW("chain", "weighted_sum", "weighted_sum.cl", "clattn_weighted_sum",
+           "out = P·V into the output's strided layout, skipping zero-probability keys"),
+    CL_ROW("fused", "fused", "fused.cl", "clattn_fused",
+           "flash-style scores, online softmax and P·V in one kernel; partial results per key partition"),
+    CL_ROW("fused", "decode merge", "fused.cl", "clattn_fused_merge",
+           "combines the key partitions' (max, sum, acc) of each row into the output (split-key, decode)"),
+    CL_ROW("chain fused", "fp16 convert", "convert.cl", "clattn_f16_to_f32",
+           "binary16 view of q, k or v -> contiguous float32 staging copy (exact)"),
+    CL_ROW("chain fused", "fp16 convert", "convert.cl", "clattn_f32_to_f16",
+           "float32 result -> binary16 output view, round to nearest even"),
+    CL_ROW("mha", "bias", "bias.cl", "clattn_bias_fill",
+           "fills nn.Linear's output with its bias (or 0) before the GEMM accumulates"),
+    CLATTN_KERNEL_ROW("opencl", "mha", "gemm", "src/opencl/gemm.c", "clattn_cl_linear",
+                      "nn.Linear y = x·Wᵀ (+ bias) through CLBlastSgemm"),
+};
+
+const size_t clattn_opencl_kernel_count = sizeof clattn_opencl_kernels / sizeof clattn_opencl_kernels[0];
