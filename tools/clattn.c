@@ -2,6 +2,7 @@
  * clattn — command-line front end of the library.
  *
  *   clattn devices                 list OpenCL platforms/devices and the host path; mark the selected one
+ *   clattn kernels                 list every kernel the library can run (the kernel table)
  *   clattn sdpa --query Q.npy ...  scaled dot-product attention on .npy arrays
  *   clattn mha --params P.safetensors ...  multi-head attention (nn.MultiheadAttention / BERT weights)
  *
@@ -17,11 +18,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "half.h"
 #include "npy.h"
@@ -88,10 +92,12 @@ typedef struct opt {
     const char *value; /* NULL if not given */
 } opt;
 
-/* Parses argv (after the subcommand) against opts[] (all options take a value; values may begin with
- * '-'; "--name=value" works too). Returns EXIT_OK, EXIT_USAGE after printing the error, or -1 for
- * --help. */
-static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size_t nopts)
+/* Parses argv (after the subcommand) against opts[]. Options take a value (values may begin with '-';
+ * "--name=value" works too), except those named in the NULL-terminated list flags (or NULL: none),
+ * which take none and get the value "1". Returns EXIT_OK, EXIT_USAGE after printing the error, or -1
+ * for --help. */
+static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size_t nopts,
+                         const char *const *flags)
 {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -108,7 +114,12 @@ static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size
             return errorf(EXIT_USAGE, "clattn %s: unknown option '--%.*s' (see clattn %s --help)", cmd, (int)nlen,
                           name, cmd);
         if (o->value) return errorf(EXIT_USAGE, "clattn %s: option --%s given twice", cmd, o->name);
-        if (eq) {
+        bool is_flag = false;
+        for (size_t k = 0; flags && flags[k]; k++) is_flag = is_flag || strcmp(flags[k], o->name) == 0;
+        if (is_flag) {
+            if (eq) return errorf(EXIT_USAGE, "clattn %s: option --%s takes no value", cmd, o->name);
+            o->value = "1";
+        } else if (eq) {
             o->value = eq + 1;
         } else {
             if (i + 1 >= argc) return errorf(EXIT_USAGE, "clattn %s: option --%s needs a value", cmd, o->name);
@@ -659,7 +670,7 @@ static int cmd_sdpa(int argc, char **argv)
                {"probs", NULL},   {"device", NULL}, {"expect", NULL},      {"expect-probs", NULL},
                {"tol", NULL},     {"repeat", NULL}};
     const size_t no = sizeof o / sizeof o[0];
-    int rc = parse_options("sdpa", argc, argv, o, no);
+    int rc = parse_options("sdpa", argc, argv, o, no, NULL);
     if (rc < 0) {
         fputs(sdpa_usage, stdout);
         return EXIT_OK;
@@ -975,7 +986,7 @@ static int cmd_mha(int argc, char **argv)
                {"probs", NULL},  {"device", NULL},     {"scale", NULL},     {"softcap", NULL}, {"window", NULL},
                {"expect", NULL}, {"expect-probs", NULL}, {"tol", NULL}, {"repeat", NULL}};
     const size_t no = sizeof o / sizeof o[0];
-    int rc = parse_options("mha", argc, argv, o, no);
+    int rc = parse_options("mha", argc, argv, o, no, NULL);
     if (rc < 0) {
         fputs(mha_usage, stdout);
         return EXIT_OK;
@@ -1144,7 +1155,7 @@ static const char *type_name(cl_device_type t)
 static int cmd_devices(int argc, char **argv)
 {
     opt o[] = {{"device", NULL}};
-    int rc = parse_options("devices", argc, argv, o, 1);
+    int rc = parse_options("devices", argc, argv, o, 1, NULL);
     if (rc < 0) {
         fputs(devices_usage, stdout);
         return EXIT_OK;
@@ -1260,19 +1271,101 @@ static int cmd_devices(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- clattn kernels ------------------------------------------------------------------------------- */
+
+static const char kernels_usage[] =
+    "usage: clattn kernels [--json] [--backend opencl|host]\n"
+    "  Lists every kernel the library can run (clattn_kernel_get()), whatever the device present: the\n"
+    "  backend, the stage, the entry point (__kernel or C function), its source file, the plan paths that\n"
+    "  run it (clattn_sdpa_plan_path(); 'mha' = the projections of clattn_mha_forward) and what it computes.\n"
+    "  --json: one JSON object per line with the keys backend, paths (an array), stage, source, entry,\n"
+    "  description. Later options add keys (e.g. per-kernel compile statistics) and never rename or\n"
+    "  remove these: readers must ignore keys they do not know.\n"
+    "  --backend: only that backend's kernels.\n";
+
+/* Prints one entry as a JSON object on one line (paths as an array). Returns false when out of memory. */
+static bool print_kernel_json(const clattn_kernel_entry *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && cJSON_AddStringToObject(o, "backend", e->backend);
+    cJSON *paths = ok ? cJSON_AddArrayToObject(o, "paths") : NULL;
+    ok = paths != NULL;
+    for (const char *p = e->paths; ok && *p; p += strspn(p, " ")) {
+        const size_t n = strcspn(p, " ");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)n, p);
+        ok = cJSON_AddItemToArray(paths, cJSON_CreateString(name));
+        p += n;
+    }
+    ok = ok && cJSON_AddStringToObject(o, "stage", e->stage) && cJSON_AddStringToObject(o, "source", e->source) &&
+         cJSON_AddStringToObject(o, "entry", e->entry) &&
+         cJSON_AddStringToObject(o, "description", e->description);
+    char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
+    if (line) printf("%s\n", line);
+    cJSON_free(line);
+    cJSON_Delete(o);
+    return line != NULL;
+}
+
+static int cmd_kernels(int argc, char **argv)
+{
+    opt o[] = {{"json", NULL}, {"backend", NULL}};
+    static const char *const flags[] = {"json", NULL};
+    int rc = parse_options("kernels", argc, argv, o, 2, flags);
+    if (rc < 0) {
+        fputs(kernels_usage, stdout);
+        return EXIT_OK;
+    }
+    if (rc) return rc;
+    const bool json = o[0].value != NULL;
+    const char *be = o[1].value;
+    if (be && strcmp(be, "opencl") != 0 && strcmp(be, "host") != 0)
+        return errorf(EXIT_USAGE, "clattn kernels: --backend '%s' is not opencl or host", be);
+
+    const size_t n = clattn_kernel_count();
+    int w_be = 7, w_stage = 5, w_entry = 5, w_source = 6, w_paths = 5; /* the headers' widths */
+    for (size_t i = 0; i < n; i++) {
+        const clattn_kernel_entry *e = clattn_kernel_get(i);
+        if (be && strcmp(be, e->backend) != 0) continue;
+#define WIDEN(w, s) if ((int)strlen(s) > (w)) (w) = (int)strlen(s)
+        WIDEN(w_be, e->backend);
+        WIDEN(w_stage, e->stage);
+        WIDEN(w_entry, e->entry);
+        WIDEN(w_source, e->source);
+        WIDEN(w_paths, e->paths);
+#undef WIDEN
+    }
+    if (!json)
+        printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w_be, "backend", w_stage, "stage", w_entry, "entry", w_source,
+               "source", w_paths, "paths", "description");
+    for (size_t i = 0; i < n; i++) {
+        const clattn_kernel_entry *e = clattn_kernel_get(i);
+        if (be && strcmp(be, e->backend) != 0) continue;
+        if (json) {
+            if (!print_kernel_json(e)) return errorf(EXIT_FAIL, "clattn kernels: out of memory");
+        } else {
+            printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w_be, e->backend, w_stage, e->stage, w_entry, e->entry,
+                   w_source, e->source, w_paths, e->paths, e->description);
+        }
+    }
+    if (fflush(stdout) != 0) return errorf(EXIT_FAIL, "clattn kernels: cannot write the output: %s", strerror(errno));
+    return EXIT_OK;
+}
+
 /* ---- main ----------------------------------------------------------------------------------------- */
 
 static const char main_usage[] =
     "usage: clattn <command> [options]\n"
     "commands:\n"
     "  devices   list OpenCL platforms/devices and the host path, mark the selected one\n"
+    "  kernels   list every kernel the library can run (backend, stage, entry point, source, plan paths)\n"
     "  sdpa      scaled dot-product attention on .npy arrays\n"
     "  mha       multi-head attention with weights from a safetensors file\n"
     "Run 'clattn <command> --help' for its options. Exit codes: 0 ok, 1 failure, 2 bad command line.\n";
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) return errorf(EXIT_USAGE, "no command given (expected devices, sdpa or mha; see clattn --help)");
+    if (argc < 2) return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa or mha; see clattn --help)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(main_usage, stdout);
@@ -1283,7 +1376,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(cmd, "devices") == 0) return cmd_devices(argc - 2, argv + 2);
+    if (strcmp(cmd, "kernels") == 0) return cmd_kernels(argc - 2, argv + 2);
     if (strcmp(cmd, "sdpa") == 0) return cmd_sdpa(argc - 2, argv + 2);
     if (strcmp(cmd, "mha") == 0) return cmd_mha(argc - 2, argv + 2);
-    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, sdpa or mha; see clattn --help)", cmd);
+    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa or mha; see clattn --help)", cmd);
 }
