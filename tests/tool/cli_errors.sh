@@ -48,6 +48,11 @@ check 1 "not a regular file" "$CLATTN" sdpa --query /dev/zero --key x --value x 
 check 1 "cannot open for writing" "$CLATTN" sdpa --query "$W/small_q4.npy" --key "$W/small_q4.npy" --value "$W/small_q4.npy" --out "$W/no-such-dir/o.npy"
 check 2 "unknown option '--bogus'" "$CLATTN" sdpa --bogus 1
 check 2 "unknown option '--bogus'" "$CLATTN" mha --bogus
+check 2 "--backend 'gpu' is not opencl or host" "$CLATTN" kernels --backend gpu
+check 2 "option --json takes no value" "$CLATTN" kernels --json=yes
+check 2 "unexpected argument 'extra'" "$CLATTN" kernels extra
+check 0 "" "$CLATTN" kernels --help
+check 0 "" "$CLATTN" kernels --json --backend host
 check 2 "unknown option '--query'" "$CLATTN" devices --query x
 check 2 "needs a value" "$CLATTN" sdpa --query
 check 2 "given twice" "$CLATTN" sdpa --out a --out b
