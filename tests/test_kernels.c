@@ -312,7 +312,8 @@ static void plan_path(clattn_context *ctx, int64_t Lq, clattn_kernel_path kp, ch
     d.kernel_path = kp;
     clattn_sdpa_plan *plan = NULL;
     clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &d);
-    if (st != CLATTN_SUCCESS) fail_msg("plan (Lq %lld): %s: %s", (long long)Lq, clattn_status_string(st), clattn_last_error(ctx));
+    if (st != CLATTN_SUCCESS)
+        fail_msg("plan (Lq %lld): %s: %s", (long long)Lq, clattn_status_string(st), clattn_last_error(ctx));
     snprintf(out, len, "%s", clattn_sdpa_plan_path(plan));
     clattn_sdpa_plan_destroy(plan);
 }
@@ -329,7 +330,8 @@ static bool open_ctx(clattn_context **ctx, const char *device, clattn_host_isa i
         print_message("(%s isa %d absent here: %s)\n", device, (int)isa, clattn_status_string(st));
         return false;
     }
-    if (st != CLATTN_SUCCESS) fail_msg("context on %s: %s: %s", device, clattn_status_string(st), clattn_last_error(NULL));
+    if (st != CLATTN_SUCCESS)
+        fail_msg("context on %s: %s: %s", device, clattn_status_string(st), clattn_last_error(NULL));
     return true;
 }
 

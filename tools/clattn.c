@@ -1307,6 +1307,12 @@ static bool print_kernel_json(const clattn_kernel_entry *e)
     return line != NULL;
 }
 
+/* Column width: at least s's length. */
+static void widen(int *w, const char *s)
+{
+    if ((int)strlen(s) > *w) *w = (int)strlen(s);
+}
+
 static int cmd_kernels(int argc, char **argv)
 {
     opt o[] = {{"json", NULL}, {"backend", NULL}};
@@ -1327,13 +1333,11 @@ static int cmd_kernels(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         const clattn_kernel_entry *e = clattn_kernel_get(i);
         if (be && strcmp(be, e->backend) != 0) continue;
-#define WIDEN(w, s) if ((int)strlen(s) > (w)) (w) = (int)strlen(s)
-        WIDEN(w_be, e->backend);
-        WIDEN(w_stage, e->stage);
-        WIDEN(w_entry, e->entry);
-        WIDEN(w_source, e->source);
-        WIDEN(w_paths, e->paths);
-#undef WIDEN
+        widen(&w_be, e->backend);
+        widen(&w_stage, e->stage);
+        widen(&w_entry, e->entry);
+        widen(&w_source, e->source);
+        widen(&w_paths, e->paths);
     }
     if (!json)
         printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w_be, "backend", w_stage, "stage", w_entry, "entry", w_source,
@@ -1365,7 +1369,8 @@ static const char main_usage[] =
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa or mha; see clattn --help)");
+    if (argc < 2)
+        return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa or mha; see clattn --help)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(main_usage, stdout);
