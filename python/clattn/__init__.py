@@ -1,0 +1,414 @@
+"""clattn: scaled dot-product and multi-head attention on any OpenCL device or the host, from Python.
+
+Pure Python over ctypes: the package loads libclattn (see :func:`library_path`) and passes NumPy arrays
+to it as strided views, without copies where the strides allow.
+
+Shapes (as in torch.nn.functional.scaled_dot_product_attention):
+    q [B, Hq, Lq, D], k [B, Hkv, Lk, D], v [B, Hkv, Lk, Dv] -> out [B, Hq, Lq, Dv], probs [B, Hq, Lq, Lk]
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import ctypes.util
+import os
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+__all__ = ["Error", "sdpa", "version", "devices", "device_info", "library_path"]
+
+# --------------------------------------------------------------------------------------------------
+# Loading the library
+
+
+def _candidates() -> List[Tuple[str, str]]:
+    """(how it was found, path or name) in the order tried."""
+    out = []
+    env = os.environ.get("CLATTN_LIBRARY")
+    if env:
+        return [("CLATTN_LIBRARY", env)]
+    build = Path(__file__).resolve().parent.parent.parent / "build" / "src" / "libclattn.so"
+    if build.exists():
+        out.append(("build tree", str(build)))
+    found = ctypes.util.find_library("clattn")
+    if found:
+        out.append(("ctypes.util.find_library('clattn')", found))
+    out.append(("soname", "libclattn.so.1"))
+    return out
+
+
+def _load() -> Tuple[ctypes.CDLL, str]:
+    tried = []
+    for how, path in _candidates():
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append(f"{how}: {path} ({e})")
+    raise ImportError(
+        "clattn: cannot load libclattn; tried:\n  " + "\n  ".join(tried)
+        + "\nSet CLATTN_LIBRARY to the path of libclattn.so, or build it (cmake --preset release && "
+        "cmake --build --preset release) in the source tree next to this package."
+    )
+
+
+_lib, _lib_path = _load()
+
+
+def library_path() -> str:
+    """The path (or name) libclattn was loaded from."""
+    return _lib_path
+
+
+# --------------------------------------------------------------------------------------------------
+# ABI structs (include/clattn.h; every caller-allocated struct starts with size_t struct_size)
+
+MAX_DIMS = 8
+_i64 = ctypes.c_int64
+_int = ctypes.c_int
+_float = ctypes.c_float
+_size = ctypes.c_size_t
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("ndim", _int), ("dims", _i64 * MAX_DIMS), ("strides", _i64 * MAX_DIMS), ("offset", _i64)]
+
+
+class _ContextOptions(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("device", ctypes.c_char_p), ("num_threads", _int),
+                ("reserved_0", _int), ("cache_dir", ctypes.c_char_p), ("kernel_path", _int),
+                ("host_isa", _int), ("log_level", _int), ("log_fn", ctypes.c_void_p),
+                ("log_user", ctypes.c_void_p)]
+
+
+class _DeviceInfo(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("backend", _int), ("platform_name", ctypes.c_char * 128),
+                ("device_name", ctypes.c_char * 128), ("vendor", ctypes.c_char * 128),
+                ("driver_version", ctypes.c_char * 64), ("opencl_c_version", ctypes.c_char * 64),
+                ("num_threads", _int), ("global_mem_bytes", ctypes.c_uint64),
+                ("local_mem_bytes", ctypes.c_uint64), ("max_work_group_size", ctypes.c_uint64)]
+
+
+class _SdpaDesc(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("q", _Tensor), ("k", _Tensor), ("v", _Tensor), ("out", _Tensor),
+                ("scale", _float), ("softcap", _float), ("causal", _int), ("window_left", _i64),
+                ("window_right", _i64), ("mask_kind", _int), ("mask", _Tensor), ("use_kv_lengths", _int),
+                ("want_probs", _int), ("probs", _Tensor), ("data_type", _int), ("reserved_0", _int),
+                ("kernel_path", _int)]
+
+
+_fp = ctypes.POINTER(ctypes.c_float)
+
+
+class _MhaWeights(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("embed_dim", _i64), ("num_heads", _i64), ("kdim", _i64),
+                ("vdim", _i64), ("w_q", _fp), ("w_k", _fp), ("w_v", _fp), ("w_o", _fp),
+                ("b_q", _fp), ("b_k", _fp), ("b_v", _fp), ("b_o", _fp)]
+
+
+class _MhaOptions(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("scale", _float), ("softcap", _float), ("causal", _int),
+                ("window_left", _i64), ("window_right", _i64), ("mask_kind", _int), ("mask", _Tensor),
+                ("probs_mode", _int)]
+
+
+_vp = ctypes.c_void_p
+_P = ctypes.POINTER
+
+
+def _sig(name: str, res: Any, *args: Any) -> None:
+    f = getattr(_lib, name)
+    f.restype = res
+    f.argtypes = list(args)
+
+
+_sig("clattn_version_string", ctypes.c_char_p)
+_sig("clattn_status_string", ctypes.c_char_p, _int)
+_sig("clattn_last_error", ctypes.c_char_p, _vp)
+_sig("clattn_context_options_init_sized", None, _P(_ContextOptions), _size)
+_sig("clattn_context_create", _int, _P(_vp), _P(_ContextOptions))
+_sig("clattn_context_destroy", None, _vp)
+_sig("clattn_device_info_init_sized", None, _P(_DeviceInfo), _size)
+_sig("clattn_context_get_info", _int, _vp, _P(_DeviceInfo))
+_sig("clattn_sdpa_desc_init_sized", None, _P(_SdpaDesc), _size, _i64, _i64, _i64, _i64, _i64, _i64, _i64)
+_sig("clattn_sdpa", _int, _vp, _P(_SdpaDesc), _vp, _vp, _vp, _vp, _vp, _vp, _vp)
+_sig("clattn_mha_weights_init_sized", None, _P(_MhaWeights), _size)
+_sig("clattn_mha_create", _int, _P(_vp), _vp, _P(_MhaWeights))
+_sig("clattn_mha_destroy", None, _vp)
+_sig("clattn_mha_options_init_sized", None, _P(_MhaOptions), _size)
+_sig("clattn_mha_forward", _int, _vp, _i64, _i64, _i64, _vp, _vp, _vp, _vp, _vp, _P(_MhaOptions), _vp, _vp)
+
+_STATUS_NAMES = {
+    0: "CLATTN_SUCCESS", 1: "CLATTN_ERROR_INVALID_ARGUMENT", 2: "CLATTN_ERROR_UNSUPPORTED",
+    3: "CLATTN_ERROR_OUT_OF_MEMORY", 4: "CLATTN_ERROR_DEVICE_NOT_FOUND", 5: "CLATTN_ERROR_OPENCL",
+    6: "CLATTN_ERROR_KERNEL_BUILD", 7: "CLATTN_ERROR_IO", 8: "CLATTN_ERROR_INTERNAL",
+}
+
+
+def _init(struct_type: type, init_name: str, *args: Any) -> Any:
+    s = struct_type()
+    getattr(_lib, init_name)(ctypes.byref(s), ctypes.sizeof(s), *args)
+    return s
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+class Error(RuntimeError):
+    """A clattn call failed.
+
+    Attributes:
+        status: the clattn_status value (int).
+        status_name: its name, e.g. "CLATTN_ERROR_INVALID_ARGUMENT".
+        message: the library's message (clattn_last_error), e.g. "k: dim 3 is 5, expected 4 (head_dim)".
+    """
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.status_name = _STATUS_NAMES.get(status, f"CLATTN_STATUS_{status}")
+        self.message = message
+        super().__init__(f"{self.status_name}: {message}")
+
+
+def _check(status: int, ctx: Optional[int]) -> None:
+    if status != 0:
+        msg = _lib.clattn_last_error(ctx)
+        text = msg.decode("utf-8", "replace") if msg else ""
+        if not text:
+            text = (_lib.clattn_status_string(status) or b"").decode()
+        raise Error(status, text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Contexts: one per device selector, created on first use, destroyed at exit
+
+
+class _Context:
+    def __init__(self, device: Optional[str]):
+        opts = _init(_ContextOptions, "clattn_context_options_init_sized")
+        self._device_bytes = None if device is None else device.encode()
+        opts.device = self._device_bytes
+        h = _vp()
+        _check(_lib.clattn_context_create(ctypes.byref(h), ctypes.byref(opts)), None)
+        self.handle = h.value
+        self.lock = threading.Lock()  # a context is used by one thread at a time
+
+    def close(self) -> None:
+        if self.handle:
+            _lib.clattn_context_destroy(self.handle)
+            self.handle = None
+
+
+_contexts: Dict[Optional[str], _Context] = {}
+_contexts_lock = threading.Lock()
+
+
+def _context(device: Optional[str]) -> _Context:
+    with _contexts_lock:
+        ctx = _contexts.get(device)
+        if ctx is None:
+            ctx = _contexts[device] = _Context(device)
+        return ctx
+
+
+@atexit.register
+def _close_all() -> None:
+    with _contexts_lock:
+        for ctx in _contexts.values():
+            ctx.close()
+        _contexts.clear()
+
+
+def version() -> str:
+    """The version of the loaded libclattn ("MAJOR.MINOR.PATCH")."""
+    return _lib.clattn_version_string().decode()
+
+
+def device_info(device: Optional[str] = None) -> Dict[str, Any]:
+    """What the context for selector ``device`` runs on (clattn_context_get_info).
+
+    ``device``: a CLATTN_DEVICE selector ("host", "pocl", ":gpu:0", ...); None means the CLATTN_DEVICE
+    environment variable, else the default rule (first GPU, else first OpenCL CPU device, else host).
+    Raises :class:`Error` (CLATTN_ERROR_DEVICE_NOT_FOUND) when the selector matches no device.
+    """
+    ctx = _context(device)
+    info = _init(_DeviceInfo, "clattn_device_info_init_sized")
+    with ctx.lock:
+        _check(_lib.clattn_context_get_info(ctx.handle, ctypes.byref(info)), ctx.handle)
+    d: Dict[str, Any] = {"selector": device, "backend": "opencl" if info.backend == 1 else "host"}
+    for name, _ in _DeviceInfo._fields_[2:]:
+        val = getattr(info, name)
+        d[name] = val.decode("utf-8", "replace") if isinstance(val, bytes) else val
+    return d
+
+
+def devices(*selectors: Optional[str]) -> List[Dict[str, Any]]:
+    """Device info dicts (see :func:`device_info`) for the selectors given that match a device.
+
+    With no arguments: the default device (selector None) and the host path ("host"). Selectors that match
+    nothing are left out. The library has no device enumeration call; `clattn devices` lists them all.
+    """
+    out = []
+    for sel in selectors or (None, "host"):
+        try:
+            out.append(device_info(sel))
+        except Error as e:
+            if e.status != 4:
+                raise
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Arrays -> tensor views
+
+
+def _as_array(x: Any, name: str) -> np.ndarray:
+    a = np.asarray(x)  # no copy for ndarrays and __array_interface__ objects
+    if a.ndim < 1 or a.ndim > MAX_DIMS:
+        raise ValueError(f"{name}: ndim is {a.ndim}, expected 1..{MAX_DIMS}")
+    return a
+
+
+def _strided(a: np.ndarray) -> np.ndarray:
+    """``a`` itself when its strides are non-negative multiples of the item size and its data aligned;
+    else a C-contiguous copy."""
+    item = a.itemsize
+    ok = a.ctypes.data % item == 0 and all(s >= 0 and s % item == 0 for s in a.strides)
+    return a if ok else np.ascontiguousarray(a)
+
+
+def _tensor(a: np.ndarray) -> _Tensor:
+    t = _Tensor()
+    t.ndim = a.ndim
+    for i, (d, s) in enumerate(zip(a.shape, a.strides)):
+        t.dims[i] = d
+        t.strides[i] = s // a.itemsize
+    t.offset = 0
+    return t
+
+
+_CAUSAL = {"top-left": 1, "bottom-right": 2}
+
+
+def sdpa(
+    q: Any,
+    k: Any,
+    v: Any,
+    *,
+    attn_mask: Any = None,
+    is_causal: bool = False,
+    causal_alignment: str = "top-left",
+    scale: Optional[float] = None,
+    window: Optional[Tuple[Optional[int], Optional[int]]] = None,
+    kv_lengths: Any = None,
+    softcap: Optional[float] = None,
+    enable_gqa: bool = False,
+    return_probs: bool = False,
+    device: Optional[str] = None,
+) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+    """Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v over the allowed keys.
+
+    Args:
+        q: [B, Hq, Lq, D] float32 or float16 (NumPy array or anything with ``__array_interface__``; any
+            non-negative element-aligned strides are passed as a view, without a copy).
+        k: [B, Hkv, Lk, D], same dtype as q.
+        v: [B, Hkv, Lk, Dv], same dtype as q.
+        attn_mask: bool (True = may attend) or float (added to the scores; only -inf blocks a key), of shape
+            [Bm, Hm, Lqm, Lk] or fewer leading dims, each of Bm/Hm/Lqm 1 or full; a last dim of 1 is
+            broadcast over the keys. Float masks are used as float32.
+        is_causal: apply a causal mask (may be combined with attn_mask, unlike torch).
+        causal_alignment: "top-left" (key j allowed iff j <= i, torch) or "bottom-right"
+            (j <= i + Lk' - Lq, FlashAttention / KV-cache decode).
+        scale: score scale; None means 1/sqrt(D). Must be finite and nonzero.
+        window: (left, right) sliding window, bottom-right aligned; None for an unbounded side.
+        kv_lengths: int32 [B]: keys j >= kv_lengths[b] are masked for batch item b.
+        softcap: c > 0 gives scores c·tanh(s/c) (before the mask); None = off.
+        enable_gqa: must be True when Hq != Hkv (grouped-query attention; Hq a multiple of Hkv).
+        return_probs: also return the attention probabilities [B, Hq, Lq, Lk] (float32).
+        device: a device selector ("host", "pocl", ...); None means CLATTN_DEVICE / the default rule.
+            One context per selector is created on first use and kept.
+
+    Returns:
+        out [B, Hq, Lq, Dv] (new C-contiguous array of q's dtype), or (out, probs) with return_probs.
+        Rows with no allowed key are zeros (and zero probabilities).
+
+    Raises:
+        clattn.Error: the library rejected the call (``.status_name``, ``.message``: e.g. mismatched
+            shapes, "k: dim 3 is 5, expected 4").
+        ValueError / TypeError: arguments this wrapper checks itself (dtype, enable_gqa, alignment).
+    """
+    qa, ka, va = (_as_array(x, n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
+    dtypes = {qa.dtype, ka.dtype, va.dtype}
+    if len(dtypes) != 1 or qa.dtype not in (np.float32, np.float16):
+        raise TypeError(f"q, k, v must all be float32 or all float16; got {qa.dtype}, {ka.dtype}, {va.dtype}")
+    if qa.ndim == 4 and ka.ndim == 4 and qa.shape[1] != ka.shape[1] and not enable_gqa:
+        raise ValueError(f"q has {qa.shape[1]} heads and k {ka.shape[1]}: pass enable_gqa=True for "
+                         "grouped-query attention")
+    if causal_alignment not in _CAUSAL:
+        raise ValueError(f"causal_alignment: {causal_alignment!r} is not 'top-left' or 'bottom-right'")
+    if scale is not None and scale == 0:
+        raise ValueError("scale: 0 is not supported (the library reads 0 as 1/sqrt(D))")
+    qa, ka, va = _strided(qa), _strided(ka), _strided(va)
+    f16 = qa.dtype == np.float16
+
+    out = np.empty(qa.shape[:-1] + va.shape[-1:], dtype=qa.dtype)
+    # desc_init needs sizes; the views below replace its tensors (the library validates them).
+    s4 = [qa.shape[0], qa.shape[1], ka.shape[1], qa.shape[2], ka.shape[2], qa.shape[3], va.shape[3]] \
+        if qa.ndim == 4 and ka.ndim == 4 and va.ndim == 4 else [1] * 7
+    desc = _init(_SdpaDesc, "clattn_sdpa_desc_init_sized", *s4)
+    desc.q, desc.k, desc.v, desc.out = _tensor(qa), _tensor(ka), _tensor(va), _tensor(out)
+    desc.data_type = 1 if f16 else 0
+    if scale is not None:
+        desc.scale = float(scale)
+    if softcap is not None:
+        desc.softcap = float(softcap)
+    if is_causal:
+        desc.causal = _CAUSAL[causal_alignment]
+    if window is not None:
+        left, right = window
+        desc.window_left = -1 if left is None else int(left)
+        desc.window_right = -1 if right is None else int(right)
+
+    mask_ptr = None
+    ma = None
+    if attn_mask is not None:
+        ma = np.asarray(attn_mask)
+        if ma.dtype == np.bool_:
+            desc.mask_kind = 1
+            ma = ma.view(np.uint8)
+        elif ma.dtype.kind == "f":
+            desc.mask_kind = 2
+            ma = ma.astype(np.float32, copy=False)
+        else:
+            raise TypeError(f"attn_mask: dtype {ma.dtype} is not bool or floating point")
+        if 1 <= ma.ndim <= 4:
+            ma = ma.reshape((1,) * (4 - ma.ndim) + ma.shape)
+            if ma.shape[-1] == 1 and ka.ndim == 4:
+                ma = np.broadcast_to(ma, ma.shape[:-1] + (ka.shape[2],))
+        ma = _strided(ma)
+        desc.mask = _tensor(ma)
+        mask_ptr = ma.ctypes.data
+
+    kl_ptr = None
+    kl = None
+    if kv_lengths is not None:
+        kl = np.ascontiguousarray(kv_lengths, dtype=np.int32)
+        desc.use_kv_lengths = 1
+        kl_ptr = kl.ctypes.data
+
+    probs = None
+    if return_probs:
+        probs = np.empty(qa.shape[:-1] + ka.shape[-2:-1], dtype=np.float32)
+        desc.want_probs = 1
+        desc.probs = _tensor(probs)
+
+    ctx = _context(device)
+    with ctx.lock:
+        st = _lib.clattn_sdpa(ctx.handle, ctypes.byref(desc), qa.ctypes.data, ka.ctypes.data, va.ctypes.data,
+                              mask_ptr, kl_ptr, out.ctypes.data, None if probs is None else probs.ctypes.data)
+        _check(st, ctx.handle)
+    return (out, probs) if return_probs else out

@@ -1,0 +1,173 @@
+"""clattn.sdpa against the float64 reference in reference.py, on the host path and PoCL."""
+import numpy as np
+import pytest
+
+import clattn
+from reference import sdpa_ref
+
+TOL = dict(rtol=2e-4, atol=2e-5)
+
+
+def rand(rng, *shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def qkv(rng, B=2, Hq=3, Hkv=None, Lq=7, Lk=67, D=16, Dv=None, dtype=np.float32):
+    Hkv = Hq if Hkv is None else Hkv
+    Dv = D if Dv is None else Dv
+    return rand(rng, B, Hq, Lq, D, dtype=dtype), rand(rng, B, Hkv, Lk, D, dtype=dtype), \
+        rand(rng, B, Hkv, Lk, Dv, dtype=dtype)
+
+
+@pytest.mark.parametrize("Lq,Lk", [(1, 1), (1, 67), (7, 7), (67, 7), (7, 67), (67, 67)])
+def test_plain_odd_sizes(device, rng, Lq, Lk):
+    q, k, v = qkv(rng, Lq=Lq, Lk=Lk, D=7, Dv=5)
+    out = clattn.sdpa(q, k, v, device=device)
+    assert out.shape == (2, 3, Lq, 5) and out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v)[0], **TOL)
+
+
+@pytest.mark.parametrize("alignment", ["top-left", "bottom-right"])
+@pytest.mark.parametrize("Lq,Lk", [(7, 67), (67, 7), (7, 7)])
+def test_causal(device, rng, alignment, Lq, Lk):
+    q, k, v = qkv(rng, Lq=Lq, Lk=Lk)
+    out, probs = clattn.sdpa(q, k, v, is_causal=True, causal_alignment=alignment, return_probs=True,
+                             device=device)
+    ro, rp = sdpa_ref(q, k, v, causal=alignment)
+    np.testing.assert_allclose(out, ro, **TOL)
+    np.testing.assert_allclose(probs, rp, **TOL)
+
+
+@pytest.mark.parametrize("mshape", [(67,), (7, 67), (1, 3, 1, 67), (2, 1, 7, 67), (2, 3, 7, 67), (7, 1)])
+def test_bool_mask_broadcast(device, rng, mshape):
+    q, k, v = qkv(rng)
+    mask = rng.random(mshape) < 0.6
+    out, probs = clattn.sdpa(q, k, v, attn_mask=mask, return_probs=True, device=device)
+    ro, rp = sdpa_ref(q, k, v, bool_mask=mask.reshape((1,) * (4 - mask.ndim) + mask.shape))
+    np.testing.assert_allclose(out, ro, **TOL)
+    np.testing.assert_allclose(probs, rp, **TOL)
+
+
+def test_bool_mask_fully_masked_rows_are_zero(device, rng):
+    q, k, v = qkv(rng)
+    mask = np.ones((7, 67), dtype=bool)
+    mask[3] = False
+    out, probs = clattn.sdpa(q, k, v, attn_mask=mask, return_probs=True, device=device)
+    assert not out[:, :, 3].any() and not probs[:, :, 3].any()
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v, bool_mask=mask)[0], **TOL)
+
+
+@pytest.mark.parametrize("mshape", [(7, 67), (2, 1, 1, 67), (2, 3, 7, 67)])
+@pytest.mark.parametrize("mdtype", [np.float32, np.float64])
+def test_additive_mask(device, rng, mshape, mdtype):
+    q, k, v = qkv(rng)
+    mask = rng.standard_normal(mshape).astype(mdtype)
+    mask[rng.random(mshape) < 0.3] = -np.inf
+    out = clattn.sdpa(q, k, v, attn_mask=mask, device=device)
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v, add_mask=mask)[0], **TOL)
+
+
+@pytest.mark.parametrize("Hq,Hkv", [(6, 2), (4, 1)])
+def test_gqa(device, rng, Hq, Hkv):
+    q, k, v = qkv(rng, Hq=Hq, Hkv=Hkv)
+    with pytest.raises(ValueError, match="enable_gqa"):
+        clattn.sdpa(q, k, v, device=device)
+    out = clattn.sdpa(q, k, v, enable_gqa=True, device=device)
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v)[0], **TOL)
+
+
+@pytest.mark.parametrize("alignment", [None, "bottom-right"])
+def test_kv_lengths(device, rng, alignment):
+    q, k, v = qkv(rng, B=3)
+    lengths = np.array([67, 5, 0], dtype=np.int32)
+    out = clattn.sdpa(q, k, v, kv_lengths=lengths, is_causal=alignment is not None,
+                      causal_alignment=alignment or "top-left", device=device)
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v, kv_lengths=lengths, causal=alignment)[0], **TOL)
+    assert not out[2].any()
+
+
+@pytest.mark.parametrize("window", [(3, 0), (None, 2), (5, None), (0, 0)])
+def test_window(device, rng, window):
+    q, k, v = qkv(rng, Lq=67, Lk=67)
+    out = clattn.sdpa(q, k, v, window=window, device=device)
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v, window=window)[0], **TOL)
+
+
+def test_softcap_and_scale(device, rng):
+    q, k, v = qkv(rng)
+    q *= 4
+    out, probs = clattn.sdpa(q, k, v, softcap=5.0, scale=0.7, return_probs=True, device=device)
+    ro, rp = sdpa_ref(q, k, v, softcap=5.0, scale=0.7)
+    np.testing.assert_allclose(out, ro, **TOL)
+    np.testing.assert_allclose(probs, rp, **TOL)
+    assert probs.shape == (2, 3, 7, 67) and probs.dtype == np.float32
+
+
+def test_strided_views_without_copy(device, rng):
+    # [B, L, H, D] buffers permuted to [B, H, L, D]: non-contiguous views passed by strides.
+    qb, kb, vb = rand(rng, 2, 7, 3, 16), rand(rng, 2, 67, 3, 16), rand(rng, 2, 67, 3, 24)
+    q, k, v = (x.transpose(0, 2, 1, 3) for x in (qb, kb, vb))
+    assert not q.flags.c_contiguous
+    v = v[..., ::2]  # and a step in the last dim
+    out = clattn.sdpa(q, k, v, device=device)
+    assert out.flags.c_contiguous and out.shape == (2, 3, 7, 12)
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v)[0], **TOL)
+
+
+def test_negative_strides_are_copied(device, rng):
+    q, k, v = qkv(rng)
+    out = clattn.sdpa(q[:, :, ::-1], k, v[:, ::-1], device=device)
+    np.testing.assert_allclose(out, sdpa_ref(q[:, :, ::-1], k, v[:, ::-1])[0], **TOL)
+
+
+def test_array_interface_objects(device, rng):
+    q, k, v = qkv(rng)
+
+    class Wrapped:
+        def __init__(self, a):
+            self.__array_interface__ = a.__array_interface__
+            self._keep = a
+
+    out = clattn.sdpa(Wrapped(q), Wrapped(k), Wrapped(v), device=device)
+    np.testing.assert_allclose(out, sdpa_ref(q, k, v)[0], **TOL)
+
+
+def test_float16(device, rng):
+    q, k, v = qkv(rng, dtype=np.float16)
+    out = clattn.sdpa(q, k, v, is_causal=True, causal_alignment="bottom-right", device=device)
+    assert out.dtype == np.float16 and out.shape == (2, 3, 7, 16)
+    ref = sdpa_ref(q, k, v, causal="bottom-right")[0]
+    np.testing.assert_allclose(out.astype(np.float64), ref, rtol=2e-3, atol=2e-3)
+
+
+def test_error_mapping(device, rng):
+    q, k, v = qkv(rng)
+    with pytest.raises(clattn.Error) as ei:
+        clattn.sdpa(q, k[..., :5], v, device=device)
+    e = ei.value
+    assert e.status_name == "CLATTN_ERROR_INVALID_ARGUMENT" and e.status == 1
+    assert "k: dim 3 is 5, expected 16" in e.message and e.message in str(e)
+    with pytest.raises(clattn.Error, match=r"mask: dim 1 is 2, expected 1 or 3"):
+        clattn.sdpa(q, k, v, attn_mask=np.ones((1, 2, 1, 67), dtype=bool), device=device)
+    with pytest.raises(clattn.Error, match=r"q: ndim is 5, expected 4"):
+        clattn.sdpa(q[None], k, v, device=device)
+    with pytest.raises(clattn.Error, match="kv_lengths"):
+        clattn.sdpa(q, k, v, kv_lengths=np.array([68, 1], dtype=np.int32), device=device)
+
+
+def test_wrapper_checks(rng):
+    q, k, v = qkv(rng)
+    with pytest.raises(TypeError, match="float32"):
+        clattn.sdpa(q.astype(np.float64), k, v, device="host")
+    with pytest.raises(ValueError, match="causal_alignment"):
+        clattn.sdpa(q, k, v, is_causal=True, causal_alignment="middle", device="host")
+
+
+def test_devices_and_version():
+    assert clattn.version().count(".") == 2
+    infos = clattn.devices()
+    assert any(d["backend"] == "host" for d in infos)
+    assert clattn.device_info("host")["platform_name"] == "host"
+    with pytest.raises(clattn.Error) as ei:
+        clattn.device_info("no-such-platform-xyz:gpu:0")
+    assert ei.value.status_name == "CLATTN_ERROR_DEVICE_NOT_FOUND"
