@@ -25,25 +25,27 @@ __all__ = ["Error", "sdpa", "version", "devices", "device_info", "library_path"]
 # Loading the library
 
 
-def _candidates() -> List[Tuple[str, str]]:
-    """(how it was found, path or name) in the order tried."""
-    out = []
+def _load() -> Tuple[ctypes.CDLL, str]:
+    """Tries CLATTN_LIBRARY alone when set; else the build tree next to this source tree
+    (../build/src/libclattn.so relative to python/), then ctypes.util.find_library, then the soname."""
+    tried: List[str] = []
     env = os.environ.get("CLATTN_LIBRARY")
     if env:
-        return [("CLATTN_LIBRARY", env)]
-    build = Path(__file__).resolve().parent.parent.parent / "build" / "src" / "libclattn.so"
-    if build.exists():
-        out.append(("build tree", str(build)))
-    found = ctypes.util.find_library("clattn")
-    if found:
-        out.append(("ctypes.util.find_library('clattn')", found))
-    out.append(("soname", "libclattn.so.1"))
-    return out
-
-
-def _load() -> Tuple[ctypes.CDLL, str]:
-    tried = []
-    for how, path in _candidates():
+        candidates = [("CLATTN_LIBRARY", env)]
+    else:
+        build = Path(__file__).resolve().parent.parent.parent / "build" / "src" / "libclattn.so"
+        candidates = []
+        if build.exists():
+            candidates.append(("build tree", str(build)))
+        else:
+            tried.append(f"build tree: {build} (absent)")
+        found = ctypes.util.find_library("clattn")
+        if found:
+            candidates.append(("ctypes.util.find_library('clattn')", found))
+        else:
+            tried.append("ctypes.util.find_library('clattn'): not found")
+        candidates.append(("soname", "libclattn.so.1"))
+    for how, path in candidates:
         try:
             return ctypes.CDLL(path), path
         except OSError as e:
