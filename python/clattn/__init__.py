@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["Error", "sdpa", "version", "devices", "device_info", "library_path"]
+__all__ = ["Error", "sdpa", "version", "devices", "device_info", "library_path", "MultiheadAttention"]
 
 # --------------------------------------------------------------------------------------------------
 # Loading the library
@@ -414,3 +414,126 @@ def sdpa(
                               mask_ptr, kl_ptr, out.ctypes.data, None if probs is None else probs.ctypes.data)
         _check(st, ctx.handle)
     return (out, probs) if return_probs else out
+
+
+# --------------------------------------------------------------------------------------------------
+# Multi-head attention (torch.nn.MultiheadAttention, batch_first=True)
+
+
+def _f32(a: Any) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _fptr(a: Optional[np.ndarray]) -> Any:
+    return None if a is None else a.ctypes.data_as(_fp)
+
+
+def _mha_mask(attn_mask: Any, key_padding_mask: Any, batch: int, num_heads: int) -> Optional[np.ndarray]:
+    """torch's attn_mask ([L, S] or [B*H, L, S]) and key_padding_mask ([B, S]), True = NOT allowed for bool
+    masks, as one 4-D mask in clattn's convention: bool (True = may attend) or float32 additive."""
+    parts = []
+    if attn_mask is not None:
+        m = np.asarray(attn_mask)
+        m = m.reshape((1, 1) + m.shape) if m.ndim == 2 else m.reshape((batch, num_heads) + m.shape[1:])
+        parts.append(m)
+    if key_padding_mask is not None:
+        m = np.asarray(key_padding_mask)
+        parts.append(m.reshape(m.shape[0], 1, 1, m.shape[1]))
+    if not parts:
+        return None
+    if all(p.dtype == np.bool_ for p in parts):
+        allowed = ~parts[0]
+        for p in parts[1:]:
+            allowed = allowed & ~p
+        return allowed
+    add = np.zeros((), dtype=np.float32)
+    for p in parts:
+        add = add + (np.where(p, -np.inf, 0).astype(np.float32) if p.dtype == np.bool_ else p.astype(np.float32))
+    return add
+
+
+class MultiheadAttention:
+    """torch.nn.MultiheadAttention (batch_first=True) from its state dict, run by clattn_mha_*.
+
+    ``state_dict``: NumPy arrays (or anything np.asarray takes) under torch's key names: ``in_proj_weight``
+    [3E, E] (or ``q_proj_weight`` [E, E], ``k_proj_weight`` [E, kdim], ``v_proj_weight`` [E, vdim]),
+    optional ``in_proj_bias`` [3E], ``out_proj.weight`` [E, E], optional ``out_proj.bias`` [E]. ``bias_k`` /
+    ``bias_v`` (add_bias_kv) are not supported. The weights are copied into the module (to the device on
+    OpenCL). float32 only.
+    """
+
+    def __init__(self, state_dict: Dict[str, Any], num_heads: int, *, device: Optional[str] = None):
+        sd = {k: _f32(v) for k, v in state_dict.items()}
+        if "bias_k" in sd or "bias_v" in sd:
+            raise ValueError("bias_k / bias_v (add_bias_kv=True) are not supported")
+        w_o = sd["out_proj.weight"]
+        E = w_o.shape[0]
+        if "in_proj_weight" in sd:
+            w_q, w_k, w_v = (_f32(x) for x in np.split(sd["in_proj_weight"], 3))
+        else:
+            w_q, w_k, w_v = sd["q_proj_weight"], sd["k_proj_weight"], sd["v_proj_weight"]
+        b = sd.get("in_proj_bias")
+        b_q, b_k, b_v = (None, None, None) if b is None else (_f32(x) for x in np.split(b, 3))
+        w = _init(_MhaWeights, "clattn_mha_weights_init_sized")
+        w.embed_dim, w.num_heads, w.kdim, w.vdim = E, num_heads, w_k.shape[1], w_v.shape[1]
+        w.w_q, w.w_k, w.w_v, w.w_o = _fptr(w_q), _fptr(w_k), _fptr(w_v), _fptr(w_o)
+        w.b_q, w.b_k, w.b_v, w.b_o = _fptr(b_q), _fptr(b_k), _fptr(b_v), _fptr(sd.get("out_proj.bias"))
+        self.embed_dim, self.num_heads = E, num_heads
+        self._ctx = _context(device)
+        h = _vp()
+        with self._ctx.lock:
+            _check(_lib.clattn_mha_create(ctypes.byref(h), self._ctx.handle, ctypes.byref(w)), self._ctx.handle)
+        self._handle = h.value
+
+    def close(self) -> None:
+        """Releases the module (also done when it is garbage-collected)."""
+        if getattr(self, "_handle", None) and self._ctx.handle:
+            with self._ctx.lock:
+                _lib.clattn_mha_destroy(self._handle)
+        self._handle = None
+
+    __del__ = close
+
+    def __call__(self, query: Any, key: Any = None, value: Any = None, *, key_padding_mask: Any = None,
+                 need_weights: bool = True, attn_mask: Any = None, average_attn_weights: bool = True,
+                 is_causal: bool = False, kv_lengths: Any = None
+                 ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Forward pass, torch's names and mask conventions (bool masks: True = NOT allowed).
+
+        Args:
+            query: [B, Lq, E]; key: [B, Lk, kdim]; value: [B, Lk, vdim]; key/value None = self-attention.
+            key_padding_mask: [B, Lk] bool (True = padding) or float (added).
+            attn_mask: [Lq, Lk] or [B*H, Lq, Lk], bool (True = masked) or float (added).
+            is_causal: top-left causal mask (torch's), combined with the masks above.
+            kv_lengths: int32 [B] key lengths (clattn's cheaper alternative to key_padding_mask).
+        Returns:
+            (out [B, Lq, E] float32, weights [B, Lq, Lk] averaged over heads, or [B, H, Lq, Lk] when
+            average_attn_weights is False; None unless need_weights).
+        """
+        q = _f32(query)
+        B, Lq = q.shape[0], q.shape[1]
+        k = None if key is None else _f32(key)
+        v = None if value is None else _f32(value)
+        Lk = Lq if k is None else k.shape[1]
+        opts = _init(_MhaOptions, "clattn_mha_options_init_sized")
+        opts.causal = 1 if is_causal else 0
+        mask = _mha_mask(attn_mask, key_padding_mask, B, self.num_heads)
+        if mask is not None:
+            opts.mask_kind = 1 if mask.dtype == np.bool_ else 2
+            mask = _strided(np.broadcast_to(mask.view(np.uint8) if mask.dtype == np.bool_ else mask,
+                                            mask.shape[:-1] + (Lk,)))
+            opts.mask = _tensor(mask)
+        kl = None if kv_lengths is None else np.ascontiguousarray(kv_lengths, dtype=np.int32)
+        out = np.empty((B, Lq, self.embed_dim), dtype=np.float32)
+        probs = None
+        if need_weights:
+            opts.probs_mode = 2 if average_attn_weights else 1
+            probs = np.empty((B, Lq, Lk) if average_attn_weights else (B, self.num_heads, Lq, Lk), np.float32)
+        with self._ctx.lock:
+            st = _lib.clattn_mha_forward(self._handle, B, Lq, Lk, q.ctypes.data,
+                                         None if k is None else k.ctypes.data, None if v is None else v.ctypes.data,
+                                         None if mask is None else mask.ctypes.data,
+                                         None if kl is None else kl.ctypes.data, ctypes.byref(opts),
+                                         out.ctypes.data, None if probs is None else probs.ctypes.data)
+            _check(st, self._ctx.handle)
+        return out, probs
