@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config git
       ocl-icd-opencl-dev opencl-c-headers clinfo
       libclblast-dev libopenblas-dev libcjson-dev libcmocka-dev libxxhash-dev
-      pocl-opencl-icd mesa-opencl-icd oclgrind "$@")
+      pocl-opencl-icd mesa-opencl-icd oclgrind python3-numpy python3-pytest "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
