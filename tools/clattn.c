@@ -13,17 +13,23 @@
  * Exit codes: 0 success; 1 bad input, library failure or --expect over --tol; 2 bad command line.
  * Every failure prints exactly one line "clattn: error: ..." on stderr.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
+
 #include <clattn_opencl.h> /* cl_mem interop; includes clattn.h */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -344,24 +350,217 @@ static float *alloc_floats(int n, const int64_t *dims, const char *what)
     return p;
 }
 
-/* Writes float32 data as dtype (F32 or F16; F16 rounds in place into a temporary). */
-static int write_float(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, float *data)
+/* ---- output files --------------------------------------------------------------------------------
+ * An output (--out, --probs) is written to a temporary file ".<name>.clattn-XXXXXX" in its directory,
+ * created before any computation (that is the writability check); outputs_commit() fsyncs and closes
+ * every one, then renames them all into place, only when the whole run succeeded. Otherwise, and on
+ * SIGINT/SIGTERM/SIGHUP, the temporary files are removed: a file that was there is never lost.
+ * A target that exists and is not a regular file (/dev/null, /dev/full, a FIFO) is written directly:
+ * renaming over it would replace the device node. */
+
+enum { MAX_OUTPUTS = 2, OUT_PATH_MAX = 4096 };
+
+typedef struct out_file {
+    const char *name;  /* option name without "--" */
+    const char *path; /* the target */
+    FILE *f;          /* the temporary file (or the target itself when direct), open for writing */
+    int direct;       /* the target exists and is not a regular file (/dev/null, a FIFO): no rename */
+} out_file;
+
+static out_file g_out[MAX_OUTPUTS];
+static int g_nout;
+/* Temporary paths for the signal handler: an entry is complete before g_ntmp counts it. */
+static char g_tmp[MAX_OUTPUTS][OUT_PATH_MAX];
+static volatile sig_atomic_t g_ntmp;
+static const int g_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+/* Removes the temporary files with async-signal-safe calls, then dies of the signal as before. */
+static void on_signal(int sig)
 {
-    char err[NPY_ERR_MAX];
+    for (sig_atomic_t i = 0; i < g_ntmp; i++)
+        if (g_tmp[i][0]) unlink(g_tmp[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void block_signals(int how, sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof g_signals / sizeof g_signals[0]; i++) sigaddset(&set, g_signals[i]);
+    sigprocmask(how, &set, old);
+}
+
+/* Once per process: the handlers (a signal ignored at start, as under nohup, stays ignored), and
+ * SIGXFSZ ignored so that a file-size limit is a write error (EFBIG), not a death leaving temp files. */
+static void install_signal_handlers(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof g_signals / sizeof g_signals[0]; i++) sigaddset(&sa.sa_mask, g_signals[i]);
+    for (size_t i = 0; i < sizeof g_signals / sizeof g_signals[0]; i++)
+        if (sigaction(g_signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(g_signals[i], &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+/* Removes every temporary file not yet renamed (any failure path; a no-op after outputs_commit). */
+static void outputs_discard(void)
+{
+    sigset_t old;
+    block_signals(SIG_BLOCK, &old);
+    for (int i = 0; i < g_nout; i++) {
+        if (g_out[i].f) fclose(g_out[i].f);
+        g_out[i].f = NULL;
+        if (g_tmp[i][0]) unlink(g_tmp[i]);
+        g_tmp[i][0] = '\0';
+    }
+    g_ntmp = 0;
+    g_nout = 0;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Splits path into its directory (resolved by realpath) and its last component. */
+static int resolve_output(const char *name, const char *path, char *dir, char *base)
+{
+    const char *slash = strrchr(path, '/');
+    const char *leaf = slash ? slash + 1 : path;
+    char d[OUT_PATH_MAX];
+    snprintf(d, sizeof d, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
+    struct stat st;
+    if (leaf[0] == '\0' || strcmp(leaf, ".") == 0 || strcmp(leaf, "..") == 0 ||
+        (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+        return errorf(EXIT_FAIL, "--%s: %s: cannot open for writing: is a directory", name, path);
+    if (strlen(leaf) + 16 >= OUT_PATH_MAX || !realpath(d, dir))
+        return errorf(EXIT_FAIL, "--%s: %s: cannot open for writing: %s", name, path,
+                      strlen(leaf) + 16 >= OUT_PATH_MAX ? "name too long" : strerror(errno));
+    snprintf(base, OUT_PATH_MAX, "%s", leaf);
+    return EXIT_OK;
+}
+
+/* Checks the outputs named by the options in names (those given) and creates their temporary files:
+ * a missing or unwritable directory or a directory as target is EXIT_FAIL, two options naming the same
+ * file EXIT_USAGE. Call before any computation. */
+static int outputs_open(const opt *o, size_t no, const char *const *names)
+{
+    static char dirs[MAX_OUTPUTS][OUT_PATH_MAX], bases[MAX_OUTPUTS][OUT_PATH_MAX];
+    struct stat st[MAX_OUTPUTS];
+    int exists[MAX_OUTPUTS];
+    int n = 0;
+    for (; *names && n < MAX_OUTPUTS; names++) {
+        const char *path = get_opt(o, no, *names);
+        if (!path) continue;
+        if (resolve_output(*names, path, dirs[n], bases[n])) return EXIT_FAIL;
+        exists[n] = stat(path, &st[n]) == 0;
+        for (int j = 0; j < n; j++) {
+            if ((strcmp(dirs[j], dirs[n]) == 0 && strcmp(bases[j], bases[n]) == 0) || (exists[j] && exists[n] && st[j].st_dev == st[n].st_dev &&
+                                      st[j].st_ino == st[n].st_ino))
+                return errorf(EXIT_USAGE, "--%s and --%s name the same file (%s, %s): give two different paths",
+                              g_out[j].name, *names, g_out[j].path, path);
+        }
+        g_out[n].name = *names;
+        g_out[n].path = path;
+        n++;
+    }
+    const mode_t mask = umask(0);
+    umask(mask);
+    install_signal_handlers();
+    for (int i = 0; i < n; i++) {
+        g_out[i].direct = exists[i] && !S_ISREG(st[i].st_mode);
+        if (g_out[i].direct) {
+            g_nout = i + 1;
+            if (!(g_out[i].f = fopen(g_out[i].path, "wb"))) {
+                int saved = errno;
+                outputs_discard();
+                return errorf(EXIT_FAIL, "--%s: %s: cannot open for writing: %s", g_out[i].name, g_out[i].path,
+                              strerror(saved));
+            }
+            continue;
+        }
+        char tmp[OUT_PATH_MAX];
+        int len = snprintf(tmp, sizeof tmp, "%s/.%s.clattn-XXXXXX", strcmp(dirs[i], "/") ? dirs[i] : "", bases[i]);
+        if (len < 0 || len >= (int)sizeof tmp) {
+            outputs_discard();
+            return errorf(EXIT_FAIL, "--%s: %s: cannot open for writing: name too long", g_out[i].name, g_out[i].path);
+        }
+        sigset_t old;
+        block_signals(SIG_BLOCK, &old); /* the file exists only once the handler knows it */
+        int fd = mkstemp(tmp);
+        int saved = errno;
+        if (fd >= 0) {
+            memcpy(g_tmp[i], tmp, (size_t)len + 1);
+            g_ntmp = i + 1;
+            g_nout = i + 1;
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 || !(g_out[i].f = fdopen(fd, "wb"))) {
+            saved = fd < 0 ? saved : errno;
+            if (fd >= 0 && !g_out[i].f) close(fd);
+            outputs_discard();
+            return errorf(EXIT_FAIL, "--%s: %s: cannot open for writing: %s", g_out[i].name, g_out[i].path,
+                          strerror(saved));
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Writes an array into the temporary file of option name. */
+static int output_write(const char *name, npy_dtype dtype, int ndim, const int64_t *shape, const void *data)
+{
+    for (int i = 0; i < g_nout; i++) {
+        if (strcmp(g_out[i].name, name) != 0) continue;
+        char err[NPY_ERR_MAX];
+        if (npy_write_stream(g_out[i].f, g_out[i].path, dtype, ndim, shape, data, err, sizeof err))
+            return errorf(EXIT_FAIL, "%s", err);
+        return EXIT_OK;
+    }
+    return errorf(EXIT_FAIL, "--%s: no output file was opened (internal error)", name);
+}
+
+/* Makes every output durable (fsync, close), then renames them all into place. */
+static int outputs_commit(void)
+{
+    for (int i = 0; i < g_nout; i++) {
+        FILE *f = g_out[i].f;
+        g_out[i].f = NULL;
+        int bad = fflush(f) != 0 || (!g_out[i].direct && fsync(fileno(f)) != 0);
+        int saved = errno;
+        if (fclose(f) != 0 && !bad) bad = 1, saved = errno;
+        if (bad) {
+            outputs_discard();
+            return errorf(EXIT_FAIL, "%s: write failed: %s", g_out[i].path, strerror(saved));
+        }
+    }
+    for (int i = 0; i < g_nout; i++) {
+        if (g_out[i].direct) continue;
+        if (rename(g_tmp[i], g_out[i].path) != 0) {
+            int saved = errno;
+            outputs_discard();
+            return errorf(EXIT_FAIL, "%s: cannot rename the finished output into place: %s", g_out[i].path,
+                          strerror(saved));
+        }
+        g_tmp[i][0] = '\0';
+    }
+    outputs_discard();
+    return EXIT_OK;
+}
+
+/* Writes float32 data as dtype (F32 or F16; F16 rounds in place into a temporary) to output name. */
+static int write_float(const char *name, npy_dtype dtype, int ndim, const int64_t *shape, float *data)
+{
     int64_t n = checked_count(ndim, shape);
     if (dtype == NPY_DTYPE_F16) {
         uint16_t *h = malloc((size_t)(n ? n : 1) * sizeof *h);
-        if (!h) return errorf(EXIT_FAIL, "%s: out of memory", path);
+        if (!h) return errorf(EXIT_FAIL, "--%s: out of memory", name);
         float_to_half_n(data, h, (size_t)n);
         /* what was written, for --expect */
         half_to_float_n(h, data, (size_t)n);
-        int rc = npy_write(path, NPY_DTYPE_F16, ndim, shape, h, err, sizeof err);
+        int rc = output_write(name, NPY_DTYPE_F16, ndim, shape, h);
         free(h);
-        if (rc) return errorf(EXIT_FAIL, "%s", err);
-        return EXIT_OK;
+        return rc;
     }
-    if (npy_write(path, NPY_DTYPE_F32, ndim, shape, data, err, sizeof err)) return errorf(EXIT_FAIL, "%s", err);
-    return EXIT_OK;
+    return output_write(name, NPY_DTYPE_F32, ndim, shape, data);
 }
 
 /* Loads a mask (bool, or float32/float16 additive) of rank 2..4 and maps it onto clattn's
@@ -680,6 +879,8 @@ static int cmd_sdpa(int argc, char **argv)
     if (require("sdpa", o, no, req)) return EXIT_USAGE;
     attn_opts ao;
     if (parse_attn_opts(o, no, &ao)) return EXIT_USAGE;
+    static const char *const outs[] = {"out", "probs", NULL};
+    if ((rc = outputs_open(o, no, outs))) return rc;
 
     farray q = {0}, k = {0}, v = {0};
     int32_t *kvl = NULL;
@@ -774,20 +975,17 @@ static int cmd_sdpa(int argc, char **argv)
         goto done;
     }
     if (f16) {
-        char err[NPY_ERR_MAX];
-        if (npy_write(get_opt(o, no, "out"), NPY_DTYPE_F16, 4, oshape, out16, err, sizeof err)) {
-            errorf(EXIT_FAIL, "%s", err);
-            goto done;
-        }
+        if (output_write("out", NPY_DTYPE_F16, 4, oshape, out16)) goto done;
         half_to_float_n(out16, out, (size_t)checked_count(4, oshape)); /* what was written, for --expect */
-    } else if (write_float(get_opt(o, no, "out"), q.dtype, 4, oshape, out)) {
+    } else if (write_float("out", q.dtype, 4, oshape, out)) {
         goto done;
     }
-    if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
+    if (get_opt(o, no, "probs") && write_float("probs", NPY_DTYPE_F32, 4, pshape, probs)) goto done;
     print_result(ctx, t1 - t0, first_ms, warm_ms, 4, oshape, q.dtype);
-    if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape)) goto done;
+    if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape) || outputs_commit()) goto done;
     rc = EXIT_OK;
 done:
+    outputs_discard();
     clattn_sdpa_plan_destroy(plan);
     clattn_context_destroy(ctx);
     farray_free(&q);
@@ -1003,6 +1201,8 @@ static int cmd_mha(int argc, char **argv)
     if (parse_i64("num-heads", hs, hs + strlen(hs), &H)) return EXIT_USAGE;
     if (H <= 0) return errorf(EXIT_USAGE, "--num-heads: %lld, expected a positive integer", (long long)H);
     const char *prefix = get_opt(o, no, "prefix") ? get_opt(o, no, "prefix") : "";
+    static const char *const outs[] = {"out", "probs", NULL};
+    if ((rc = outputs_open(o, no, outs))) return rc;
 
     st_file sf = {0};
     mha_params mp = {0};
@@ -1095,12 +1295,13 @@ static int cmd_mha(int argc, char **argv)
         lib_error(ctx, "clattn_mha_forward", st);
         goto done;
     }
-    if (write_float(get_opt(o, no, "out"), x.dtype, 3, oshape, out)) goto done;
-    if (get_opt(o, no, "probs") && write_float(get_opt(o, no, "probs"), NPY_DTYPE_F32, 4, pshape, probs)) goto done;
+    if (write_float("out", x.dtype, 3, oshape, out)) goto done;
+    if (get_opt(o, no, "probs") && write_float("probs", NPY_DTYPE_F32, 4, pshape, probs)) goto done;
     print_result(ctx, t1 - t0, first_ms, warm_ms, 3, oshape, x.dtype);
-    if (report_expect(o, no, ao.tol, out, 3, oshape, probs, pshape)) goto done;
+    if (report_expect(o, no, ao.tol, out, 3, oshape, probs, pshape) || outputs_commit()) goto done;
     rc = EXIT_OK;
 done:
+    outputs_discard();
     clattn_mha_destroy(mha);
     clattn_context_destroy(ctx);
     mha_params_free(&mp);

@@ -367,8 +367,8 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
     return rc;
 }
 
-int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data, char *err,
-              size_t errlen)
+int npy_write_stream(FILE *f, const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                     char *err, size_t errlen)
 {
     const char *descr;
     size_t itemsize;
@@ -409,18 +409,20 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape,
     memset(header + pos, ' ', hlen - pos - 1);
     header[hlen - 1] = '\n';
 
+    errno = 0;
+    int ok = fwrite(preamble, 1, pre, f) == pre && fwrite(header, 1, hlen, f) == hlen &&
+             (bytes == 0 || fwrite(data, 1, (size_t)bytes, f) == (size_t)bytes) && fflush(f) == 0;
+    if (!ok) return tool_fail(err, errlen, path, "write failed: %s", strerror(errno ? errno : EIO));
+    return 0;
+}
+
+int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data, char *err,
+              size_t errlen)
+{
     FILE *f = fopen(path, "wb");
     if (!f) return tool_fail(err, errlen, path, "cannot open for writing: %s", strerror(errno));
-    int ok = fwrite(preamble, 1, pre, f) == pre && fwrite(header, 1, hlen, f) == hlen &&
-             (bytes == 0 || fwrite(data, 1, (size_t)bytes, f) == (size_t)bytes);
-    int saved = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        saved = errno;
-    }
-    if (!ok) {
-        remove(path);
-        return tool_fail(err, errlen, path, "write failed: %s", strerror(saved));
-    }
-    return 0;
+    int rc = npy_write_stream(f, path, dtype, ndim, shape, data, err, errlen);
+    if (fclose(f) != 0 && rc == 0) rc = tool_fail(err, errlen, path, "write failed: %s", strerror(errno));
+    if (rc) remove(path);
+    return rc;
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define NPY_MAX_DIMS 32
 #define NPY_ERR_MAX 512
@@ -42,6 +43,10 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen);
 /* Writes an array of dtype F32, F16 or BOOL in format 1.0 (data aligned to 64 bytes). */
 int npy_write(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data, char *err,
               size_t errlen);
+
+/* The same into an open stream (flushed, not closed); path names it in messages. */
+int npy_write_stream(FILE *f, const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                     char *err, size_t errlen);
 
 /* Reads a whole file into a malloc'ed buffer (*buf, *len); shared with the safetensors reader. */
 /* Formats "<name>: <message>" into err (when err and errlen are nonzero) as one line (control
