@@ -1160,13 +1160,17 @@ static int load_mha_params(const st_file *f, const char *prefix, mha_params *p)
             return errorf(EXIT_FAIL, "%s: tensor '%s' has shape %s, expected [E,E]", f->path, t_bert->name,
                           shape_str(t_bert->ndim, t_bert->shape, s, sizeof s));
         }
+        /* key/value weights map kdim/vdim features to E: [E,kdim], [E,vdim] (kdim/vdim from the file) */
+        const int64_t ek[2] = {E, -1};
+        const int64_t *wshape[4] = {ee, ek, ek, ee};
+        int64_t *dims[4] = {NULL, &w->kdim, &w->vdim, NULL};
         for (int i = 0; i < 4; i++) {
-            if (find_tensor(f, prefix, wn[i], 1, &t) || take_tensor(f, t, 2, ee, p, wp[i])) return EXIT_FAIL;
+            if (find_tensor(f, prefix, wn[i], 1, &t) || take_tensor(f, t, 2, wshape[i], p, wp[i])) return EXIT_FAIL;
+            if (dims[i]) *dims[i] = t->shape[1];
             find_tensor(f, prefix, bn[i], 0, &t);
             if (t && take_tensor(f, t, 1, e1, p, bp[i])) return EXIT_FAIL;
         }
         w->embed_dim = E;
-        w->kdim = w->vdim = E;
         return EXIT_OK;
     }
     char hint[600];

@@ -88,6 +88,7 @@ done
 check 1 "tensor 'in_proj_weight' has dtype I32" "$CLATTN" mha --params "$W/params_i32.safetensors" --num-heads 2 --query "$W/small_x.npy" --out "$O"
 check 1 "no attention weights under prefix ''" "$CLATTN" mha --params "$W/small_mha_f16.safetensors" --num-heads 2 --query "$W/small_x.npy" --out "$O"
 check 1 "--key and --value" "$CLATTN" mha --params "$W/small_mha_f16.safetensors" --prefix attn. --num-heads 2 --query "$W/small_x.npy" --out "$O"
+check 1 "--key and --value" "$CLATTN" mha --params "$W/small_bert_f16.safetensors" --prefix bert. --num-heads 2 --query "$W/small_x.npy" --out "$O"
 check 1 "does not divide" "$CLATTN" mha --params "$W/small_mha_f16.safetensors" --prefix attn. --num-heads 3 --query "$W/small_x.npy" --key "$W/small_key.npy" --value "$W/small_value.npy" --out "$O"
 check 1 "kdim" "$CLATTN" mha --params "$W/small_mha_f16.safetensors" --prefix attn. --num-heads 2 --query "$W/small_x.npy" --key "$W/small_value.npy" --value "$W/small_value.npy" --out "$O"
 check 0 "" "$CLATTN" mha --params "$W/small_mha_f16.safetensors" --prefix attn. --num-heads 2 --query "$W/small_x.npy" --key "$W/small_key.npy" --value "$W/small_value.npy" --out "$O" --expect "$W/small_out_ref.npy" --tol 1e-5

@@ -1,6 +1,7 @@
 /* Writes the inputs of the CLI tests into OUTDIR: the malformed-file corpus, masks derived from the
  * MiniLM kv_lengths, arrays with wrong shapes/dtypes, and a small nn.MultiheadAttention weight file
- * with separate q/k/v projections (kdim != vdim != E, float16 weights) plus its float64 reference.
+ * with separate q/k/v projections (kdim != vdim != E, float16 weights) plus its float64 reference, and
+ * the same weights under BERT names.
  * usage: gen_cli_inputs OUTDIR MINILM_DIR */
 #include <math.h>
 #include <stdint.h>
@@ -111,6 +112,19 @@ static int small_mha(void)
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/small_mha_f16.safetensors", outdir);
     if (st_write(path, 6, items, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    /* the same weights named as a Hugging Face BERT attention block: self.key.weight [E,KD],
+     * self.value.weight [E,VD] (kdim/vdim from the shapes); the same reference */
+    st_write_item bert[8] = {
+        {"bert.self.query.weight", "F16", 2, swq, hq},   {"bert.self.query.bias", "F16", 1, sb, hbin},
+        {"bert.self.key.weight", "F16", 2, swk, hk},     {"bert.self.key.bias", "F16", 1, sb, hbin + E},
+        {"bert.self.value.weight", "F16", 2, swv, hv},   {"bert.self.value.bias", "F16", 1, sb, hbin + 2 * E},
+        {"bert.output.dense.weight", "F16", 2, swq, ho}, {"bert.output.dense.bias", "F16", 1, sb, hbo},
+    };
+    snprintf(path, sizeof path, "%s/small_bert_f16.safetensors", outdir);
+    if (st_write(path, 8, bert, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
