@@ -6,38 +6,8 @@ CLATTN=$1
 W=$2
 D=$3
 export CLATTN_DEVICE=host
-failures=0
-count=0
-
-check() { # check WANT_RC SUBSTRING cmd...   (WANT_RC 0: success, stderr empty)
-    want=$1
-    pat=$2
-    shift 2
-    count=$((count + 1))
-    "$@" >"$W/cli_out.txt" 2>"$W/cli_err.txt"
-    rc=$?
-    lines=$(wc -l <"$W/cli_err.txt")
-    why=""
-    if [ "$rc" -ne "$want" ]; then
-        why="exit code $rc, expected $want"
-    elif [ "$want" -ne 0 ]; then
-        if [ "$lines" -ne 1 ]; then
-            why="$lines stderr lines, expected 1"
-        elif ! grep -q '^clattn: error: ' "$W/cli_err.txt"; then
-            why="stderr does not start with 'clattn: error: '"
-        elif ! grep -qF -- "$pat" "$W/cli_err.txt"; then
-            why="stderr lacks '$pat'"
-        fi
-    elif [ "$lines" -ne 0 ]; then
-        why="unexpected stderr"
-    fi
-    if [ -n "$why" ]; then
-        failures=$((failures + 1))
-        echo "FAIL: $*"
-        echo "      $why"
-        sed 's/^/      stderr: /' "$W/cli_err.txt"
-    fi
-}
+CHECK_DIR=$W
+. "$(dirname "$0")/cli_check.sh"
 
 O="$W/cli_o.npy"
 # command line

@@ -152,6 +152,14 @@ int main(int argc, char **argv)
         return 1;
     }
     if (small_mha()) return 1;
+    /* zeros [1,8,2048,64] as Q, K and V: an sdpa run long enough (--repeat) to be interrupted */
+    const int64_t s_big[4] = {1, 8, 2048, 64};
+    float *big = calloc((size_t)(8 * 2048 * 64), sizeof(float));
+    if (!big || put("big_qkv.npy", NPY_DTYPE_F32, 4, s_big, big)) {
+        free(big);
+        return 1;
+    }
+    free(big);
 
     char path[4096], err[NPY_ERR_MAX];
     snprintf(path, sizeof path, "%s/kv_lengths.npy", argv[2]);
