@@ -66,7 +66,7 @@ if [ "$(id -u)" -eq 0 ]; then
     mknod -m 666 "$FULL" c 1 7 2>/dev/null || FULL=""
 fi
 # (a node on a nodev mount cannot be opened: probe that writing gives ENOSPC)
-if [ -n "$FULL" ] && [ -c "$FULL" ] && sh -c 'printf x >"$1"' sh "$FULL" 2>&1 | grep -q 'No space left'; then
+if [ -n "$FULL" ] && [ -c "$FULL" ] && dd if=/dev/zero of="$FULL" bs=1 count=1 2>&1 | grep -q 'No space left'; then
     check 1 "$FULL: write failed: No space left on device" "$CLATTN" sdpa $QKV --out "$FULL"
     [ -c "$FULL" ] || fail "$FULL is no longer a character device"
     [ "$FULL" = /dev/full ] || rm -f "$FULL"
