@@ -10,6 +10,8 @@
  * are (clattn_sdpa_desc.data_type = CLATTN_DTYPE_F16: the library computes in float32 and rounds the
  * output to float16); elsewhere float16 inputs are converted to float32 on load and float16 outputs are
  * rounded back (the same arithmetic).
+ * Outputs (--out, --probs) are written to temporary files and renamed into place only when the whole run
+ * succeeded: a failed or interrupted run leaves an existing file as it was (see "output files").
  * Exit codes: 0 success; 1 bad input, library failure or --expect over --tol; 2 bad command line.
  * Every failure prints exactly one line "clattn: error: ..." on stderr.
  */
@@ -809,7 +811,8 @@ static const char sdpa_usage[] =
     "  i' = i + Lk - Lq, -1 = unbounded. --kv-lengths: valid keys per batch item. --probs: float32\n"
     "  [B,Hq,Lq,Lk]. --device overrides CLATTN_DEVICE. --expect prints max_abs_err and fails above --tol\n"
     "  (default 1e-4). --repeat N: run N times; time_ms is the first call (on OpenCL it includes kernel\n"
-    "  compilation the driver has not cached), warm_ms the median of the others.\n";
+    "  compilation the driver has not cached), warm_ms the median of the others.\n"
+    "  --out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
 
 /* Options shared by sdpa and mha (the masking part). */
 typedef struct attn_opts {
@@ -1012,8 +1015,10 @@ static const char mha_usage[] =
     "  Weights (float32; float16 converted) named as nn.MultiheadAttention's state_dict (in_proj_weight,\n"
     "  in_proj_bias, out_proj.weight, out_proj.bias, or q_proj_weight/k_proj_weight/v_proj_weight) or as\n"
     "  Hugging Face BERT's attention block (self.query.weight/bias, self.key.*, self.value.*,\n"
-    "  output.dense.weight/bias), each name prefixed verbatim by --prefix. --probs: [B,H,Lq,Lk] float32.\n"
-    "  --repeat N: time_ms is the first call, warm_ms the median of the other N-1.\n";
+    "  output.dense.weight/bias), each name prefixed verbatim by --prefix. kdim/vdim come from the key/value\n"
+    "  weights ([E,kdim], [E,vdim]; in_proj_weight means kdim = vdim = E). --probs: [B,H,Lq,Lk] float32.\n"
+    "  --repeat N: time_ms is the first call, warm_ms the median of the other N-1.\n"
+    "  --out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
 
 /* Weights found in the safetensors file (float32 copies). */
 typedef struct mha_params {
