@@ -269,7 +269,12 @@ def devices(*selectors: Optional[str]) -> List[Dict[str, Any]]:
 
 
 def _as_array(x: Any, name: str) -> np.ndarray:
-    a = np.asarray(x)  # no copy for ndarrays and __array_interface__ objects
+    if not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__") and not hasattr(x, "__array_interface__"):
+        # DLPack producers (PyTorch CPU tensors, JAX/CuPy host arrays, ...): a zero-copy NumPy view of
+        # their memory; a producer on another device raises its own error here.
+        a = np.from_dlpack(x)
+    else:
+        a = np.asarray(x)  # no copy for ndarrays and __array_interface__ objects
     if a.ndim < 1 or a.ndim > MAX_DIMS:
         raise ValueError(f"{name}: ndim is {a.ndim}, expected 1..{MAX_DIMS}")
     return a
@@ -315,7 +320,8 @@ def sdpa(
     """Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v over the allowed keys.
 
     Args:
-        q: [B, Hq, Lq, D] float32 or float16 (NumPy array or anything with ``__array_interface__``; any
+        q: [B, Hq, Lq, D] float32 or float16 (NumPy array, anything with ``__array_interface__``, or a CPU
+            ``__dlpack__`` producer such as a PyTorch tensor — viewed without a copy; any
             non-negative element-aligned strides are passed as a view, without a copy).
         k: [B, Hkv, Lk, D], same dtype as q.
         v: [B, Hkv, Lk, Dv], same dtype as q.
@@ -484,6 +490,29 @@ class MultiheadAttention:
         with self._ctx.lock:
             _check(_lib.clattn_mha_create(ctypes.byref(h), self._ctx.handle, ctypes.byref(w)), self._ctx.handle)
         self._handle = h.value
+
+    @classmethod
+    def from_bert(cls, state_dict: Dict[str, Any], num_heads: int, *, prefix: str = "",
+                  device: Optional[str] = None) -> "MultiheadAttention":
+        """A module from Hugging Face BERT attention weights (``BertAttention``'s names, each under
+        ``prefix``, e.g. ``"encoder.layer.0.attention."``): ``self.query.weight`` [E, E], ``self.key.weight``
+        [E, kdim], ``self.value.weight`` [E, vdim], ``output.dense.weight`` [E, E], and their ``.bias`` [E]
+        (each optional). BERT's residual connection and LayerNorm (``output.LayerNorm``) are not part of
+        attention and are not applied; dropout is inference's identity."""
+        g = lambda name: state_dict.get(prefix + name)  # noqa: E731
+        missing = [n for n in ("self.query.weight", "self.key.weight", "self.value.weight", "output.dense.weight")
+                   if g(n) is None]
+        if missing:
+            raise KeyError(f"BERT attention weights: missing {', '.join(prefix + n for n in missing)}")
+        sd = {"q_proj_weight": g("self.query.weight"), "k_proj_weight": g("self.key.weight"),
+              "v_proj_weight": g("self.value.weight"), "out_proj.weight": g("output.dense.weight")}
+        biases = [g("self.query.bias"), g("self.key.bias"), g("self.value.bias")]
+        if any(b is not None for b in biases):
+            E = _f32(sd["out_proj.weight"]).shape[0]
+            sd["in_proj_bias"] = np.concatenate([np.zeros(E, np.float32) if b is None else _f32(b) for b in biases])
+        if g("output.dense.bias") is not None:
+            sd["out_proj.bias"] = g("output.dense.bias")
+        return cls(sd, num_heads, device=device)
 
     def close(self) -> None:
         """Releases the module (also done when it is garbage-collected)."""

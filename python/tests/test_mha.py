@@ -81,3 +81,24 @@ def test_kv_lengths_and_errors(device, rng):
         clattn.MultiheadAttention(sd, 3, device=device)  # embed_dim 8 is not a multiple of 3
     assert ei.value.status_name == "CLATTN_ERROR_INVALID_ARGUMENT" and "num_heads: 3" in ei.value.message
     m.close()
+
+
+def test_from_bert_weights(device, rng):
+    """Hugging Face BertAttention names under a prefix, kdim/vdim != E included, against the reference."""
+    E, kdim, vdim, H = 16, 6, 10, 4
+    sd = state_dict(rng, E, kdim=kdim, vdim=vdim)
+    bq, bk, bv = np.split(sd["in_proj_bias"], 3)
+    pre = "encoder.layer.0.attention."
+    bert = {pre + "self.query.weight": sd["q_proj_weight"], pre + "self.query.bias": bq,
+            pre + "self.key.weight": sd["k_proj_weight"], pre + "self.key.bias": bk,
+            pre + "self.value.weight": sd["v_proj_weight"], pre + "self.value.bias": bv,
+            pre + "output.dense.weight": sd["out_proj.weight"], pre + "output.dense.bias": sd["out_proj.bias"],
+            pre + "output.LayerNorm.weight": np.ones(E, np.float32)}  # present in BERT, not attention
+    q = rng.standard_normal((2, 5, E)).astype(np.float32)
+    k = rng.standard_normal((2, 7, kdim)).astype(np.float32)
+    v = rng.standard_normal((2, 7, vdim)).astype(np.float32)
+    m = clattn.MultiheadAttention.from_bert(bert, H, prefix=pre, device=device)
+    out, _ = m(q, k, v, need_weights=False)
+    np.testing.assert_allclose(out, mha_ref(sd, H, q, k, v)[0], **TOL)
+    with pytest.raises(KeyError, match="self.key.weight"):
+        clattn.MultiheadAttention.from_bert({pre + "self.query.weight": bq}, H, prefix=pre, device=device)

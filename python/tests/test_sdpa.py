@@ -132,6 +132,26 @@ def test_array_interface_objects(device, rng):
     np.testing.assert_allclose(out, sdpa_ref(q, k, v)[0], **TOL)
 
 
+def test_dlpack_objects(device, rng):
+    """Objects that only speak DLPack (as PyTorch tensors do) go in as views of their memory."""
+    q, k, v = qkv(rng)
+    qt = q.transpose(0, 2, 1, 3).copy().transpose(0, 2, 1, 3)  # a strided [B, H, L, D] view
+
+    class DLPackOnly:
+        def __init__(self, a):
+            self._a = a
+
+        def __dlpack__(self, stream=None):
+            return self._a.__dlpack__()
+
+        def __dlpack_device__(self):
+            return self._a.__dlpack_device__()
+
+    assert not hasattr(DLPackOnly(q), "__array_interface__")
+    out = clattn.sdpa(DLPackOnly(qt), DLPackOnly(k), DLPackOnly(v), device=device)
+    np.testing.assert_allclose(out, sdpa_ref(qt, k, v)[0], **TOL)
+
+
 def test_float16(device, rng):
     q, k, v = qkv(rng, dtype=np.float16)
     out = clattn.sdpa(q, k, v, is_causal=True, causal_alignment="bottom-right", device=device)
