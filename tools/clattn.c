@@ -12,7 +12,10 @@
  * rounded back (the same arithmetic).
  * Outputs (--out, --probs) are written to temporary files and renamed into place only when the whole run
  * succeeded: a failed or interrupted run leaves an existing file as it was (see "output files").
- * Exit codes: 0 success; 1 bad input, library failure or --expect over --tol; 2 bad command line.
+ * Exit codes (exit_codes_help, printed by clattn --help): 0 success; 1 input or runtime error (a file,
+ * the library, the device, --expect over --tol); 2 bad command line, option values included. Never 77.
+ * Every option is declared once, in its command's table (name, value placeholder, meaning and default):
+ * the parser, --help and `clattn help --markdown` (docs/clattn.md) all read that table.
  * Every failure prints exactly one line "clattn: error: ..." on stderr.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
@@ -97,15 +100,15 @@ static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t l
 
 typedef struct opt {
     const char *name;  /* without the leading "--" */
-    const char *value; /* NULL if not given */
+    const char *arg;   /* the value's placeholder in the help ("Q.npy"); NULL: a flag, which takes no value */
+    const char *help;  /* meaning and default, shown by --help and in docs/clattn.md */
+    const char *value; /* NULL if not given ("1" for a flag given) */
 } opt;
 
 /* Parses argv (after the subcommand) against opts[]. Options take a value (values may begin with '-';
- * "--name=value" works too), except those named in the NULL-terminated list flags (or NULL: none),
- * which take none and get the value "1". Returns EXIT_OK, EXIT_USAGE after printing the error, or -1
- * for --help. */
-static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size_t nopts,
-                         const char *const *flags)
+ * "--name=value" works too), except flags (arg NULL), which take none and get the value "1". Returns
+ * EXIT_OK, EXIT_USAGE after printing the error, or -1 for --help. */
+static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size_t nopts)
 {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -122,9 +125,7 @@ static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size
             return errorf(EXIT_USAGE, "clattn %s: unknown option '--%.*s' (see clattn %s --help)", cmd, (int)nlen,
                           name, cmd);
         if (o->value) return errorf(EXIT_USAGE, "clattn %s: option --%s given twice", cmd, o->name);
-        bool is_flag = false;
-        for (size_t k = 0; flags && flags[k]; k++) is_flag = is_flag || strcmp(flags[k], o->name) == 0;
-        if (is_flag) {
+        if (!o->arg) {
             if (eq) return errorf(EXIT_USAGE, "clattn %s: option --%s takes no value", cmd, o->name);
             o->value = "1";
         } else if (eq) {
@@ -235,12 +236,12 @@ static int parse_kv_lengths(const char *s, int64_t B, int64_t Lk, int32_t **out)
     if (parse_int_list("kv-lengths", s, &v, &n)) return EXIT_USAGE;
     int rc = EXIT_OK;
     if ((int64_t)n != B) {
-        rc = errorf(EXIT_FAIL, "--kv-lengths: %zu values given, expected one per batch item (B = %lld)", n,
+        rc = errorf(EXIT_USAGE, "--kv-lengths: %zu values given, expected one per batch item (B = %lld)", n,
                     (long long)B);
     } else {
         for (size_t b = 0; b < n && rc == EXIT_OK; b++)
             if (v[b] < 0 || v[b] > Lk || v[b] > INT32_MAX)
-                rc = errorf(EXIT_FAIL, "--kv-lengths: value %lld for batch item %zu is outside [0, Lk = %lld]",
+                rc = errorf(EXIT_USAGE, "--kv-lengths: value %lld for batch item %zu is outside [0, Lk = %lld]",
                             (long long)v[b], b, (long long)Lk);
     }
     if (rc == EXIT_OK) {
@@ -251,6 +252,9 @@ static int parse_kv_lengths(const char *s, int64_t B, int64_t Lk, int32_t **out)
     free(v);
     return rc;
 }
+
+/* Prints a command's --help (from its option table) on stdout; returns EXIT_OK. */
+static int print_help(const char *cmd);
 
 /* ---- arrays ------------------------------------------------------------------------------------- */
 
@@ -700,18 +704,47 @@ static int report_expect(const opt *o, size_t no, double tol, const float *out, 
 
 /* ---- context ------------------------------------------------------------------------------------ */
 
+/* Where the device selection came from, for messages: "--device 'X'", "CLATTN_DEVICE='X'" or the default;
+ * only "from --device" / "from CLATTN_DEVICE" when msg (or NULL) already names the selector. */
+static const char *selector_origin(const char *device, const char *msg, char *buf, size_t len)
+{
+    const char *env = getenv("CLATTN_DEVICE");
+    const char *sel = device ? device : env && *env ? env : NULL;
+    char quoted[300];
+    snprintf(quoted, sizeof quoted, "'%s'", sel ? sel : "");
+    const bool named = sel && msg && strstr(msg, quoted);
+    if (sel) snprintf(buf, len, "selector from %s%s%s", device ? "--device" : "CLATTN_DEVICE", named ? "" : "=", named ? "" : quoted);
+    else snprintf(buf, len, "default selector: --device and CLATTN_DEVICE not given");
+    return buf;
+}
+
+/* The hint for a rusticl selector finding nothing: Mesa's rusticl lists no device unless RUSTICL_ENABLE
+ * names a driver. "" when it does not apply. */
+static const char *rusticl_hint(const char *selector)
+{
+    const char *env = getenv("RUSTICL_ENABLE");
+    if (!selector || !strstr(selector, "rusticl") || (env && *env)) return "";
+    return "; rusticl lists no devices unless RUSTICL_ENABLE names a driver: try RUSTICL_ENABLE=llvmpipe";
+}
+
+/* The error of a failed clattn_context_create(): the library's message (which names the selector when
+ * the selector is at fault), where the selection came from, and the rusticl hint. */
+static int context_error(const char *device, clattn_status st, const char *lib_msg)
+{
+    char origin[400];
+    const char *env = getenv("CLATTN_DEVICE");
+    return errorf(EXIT_FAIL, "%s: %s (%s)%s", clattn_status_string(st), lib_msg,
+                  selector_origin(device, lib_msg, origin, sizeof origin),
+                  st == CLATTN_ERROR_DEVICE_NOT_FOUND ? rusticl_hint(device ? device : env) : "");
+}
+
 static int make_context(const char *device, clattn_context **ctx)
 {
     clattn_context_options o;
     clattn_context_options_init(&o);
     o.device = device;
     clattn_status st = clattn_context_create(ctx, &o);
-    if (st != CLATTN_SUCCESS) {
-        const char *sel = device ? device : getenv("CLATTN_DEVICE");
-        return errorf(EXIT_FAIL, "%s (device selector '%s'): %s", clattn_status_string(st), sel ? sel : "",
-                      clattn_last_error(NULL));
-    }
-    return EXIT_OK;
+    return st == CLATTN_SUCCESS ? EXIT_OK : context_error(device, st, clattn_last_error(NULL));
 }
 
 static int lib_error(clattn_context *ctx, const char *call, clattn_status st)
@@ -799,20 +832,39 @@ static clattn_status mha_call_run(void *arg)
 
 /* ---- clattn sdpa ---------------------------------------------------------------------------------- */
 
-static const char sdpa_usage[] =
-    "usage: clattn sdpa --query Q.npy --key K.npy --value V.npy --out O.npy\n"
-    "                   [--mask M.npy] [--causal top-left|bottom-right] [--scale S] [--softcap C]\n"
-    "                   [--window LEFT,RIGHT] [--kv-lengths N1,N2,...] [--probs P.npy]\n"
-    "                   [--device SELECTOR] [--expect REF.npy] [--expect-probs REF.npy] [--tol T]\n"
-    "                   [--repeat N]\n"
-    "  Q [B,Hq,Lq,D], K [B,Hkv,Lk,D], V [B,Hkv,Lk,Dv] (float32 or float16, all the same) -> O [B,Hq,Lq,Dv]\n"
-    "  in Q's dtype. --mask: bool (true = may attend) or float additive (-inf = not allowed), rank 2..4,\n"
-    "  broadcast to [B,Hq,Lq,Lk] by NumPy rules. --window: key j allowed iff i'-LEFT <= j <= i'+RIGHT,\n"
-    "  i' = i + Lk - Lq, -1 = unbounded. --kv-lengths: valid keys per batch item. --probs: float32\n"
-    "  [B,Hq,Lq,Lk]. --device overrides CLATTN_DEVICE. --expect prints max_abs_err and fails above --tol\n"
-    "  (default 1e-4). --repeat N: run N times; time_ms is the first call (on OpenCL it includes kernel\n"
-    "  compilation the driver has not cached), warm_ms the median of the others.\n"
-    "  --out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
+/* Options of sdpa and mha after their inputs and output, H being the heads' name in the help. */
+#define ATTN_OPTIONS(H)                                                                                                \
+    {"mask", "M.npy",                                                                                                 \
+     "bool (true = may attend) or float additive (-inf = not allowed) mask of rank 2..4, broadcast to [B," H        \
+     ",Lq,Lk] by NumPy rules (default: none)", NULL},                                                                       \
+        {"causal", "top-left|bottom-right", "causal mask aligned to that corner of the [Lq,Lk] scores, or none "    \
+                                            "(default: none)", NULL},                                                       \
+        {"kv-lengths", "N1,N2,...", "valid keys per batch item, one value in 0..Lk per item (default: all Lk)", NULL},     \
+        {"scale", "S", "score scale, a non-zero finite number (default: 1/sqrt(head dim))", NULL},                          \
+        {"softcap", "C", "soft cap of the scores, C*tanh(score/C); 0 = off (default: 0)", NULL},                           \
+        {"window", "LEFT,RIGHT",                                                                                      \
+         "sliding window: key j allowed iff i'-LEFT <= j <= i'+RIGHT, i' = i + Lk - Lq; -1 = unbounded "              \
+         "(default: -1,-1)", NULL},                                                                                         \
+        {"probs", "P.npy", "also write the attention probabilities, float32 [B," H ",Lq,Lk] (default: not written)", NULL}, \
+        {"device", "SELECTOR", "device to run on (host, pocl, rusticl, gpu, <platform>:<device>, ...; see clattn "   \
+                               "devices); overrides CLATTN_DEVICE (default: CLATTN_DEVICE, else the library's choice)", NULL}, \
+        {"expect", "REF.npy", "compare the output with REF: print max_abs_err, exit 1 above --tol (default: none)", NULL}, \
+        {"expect-probs", "REF.npy", "the same for the probabilities: print max_abs_err_probs (default: none)", NULL},      \
+        {"tol", "T", "largest max_abs_err accepted by --expect/--expect-probs, >= 0 (default: 1e-4)", NULL},                \
+        {"repeat", "N", "run N times (1..1000): time_ms is the first call (on OpenCL it includes compiling kernels "  \
+                        "the driver has not cached), warm_ms the median of the others (default: 1)", NULL}
+
+static opt sdpa_opts[] = {
+    {"query", "Q.npy", "required: queries [B,Hq,Lq,D], float32 or float16", NULL},
+    {"key", "K.npy", "required: keys [B or 1,Hkv,Lk,D], Hq a multiple of Hkv, Q's dtype", NULL},
+    {"value", "V.npy", "required: values [B or 1,Hkv,Lk,Dv], Q's dtype", NULL},
+    {"out", "O.npy", "required: the output [B,Hq,Lq,Dv] in Q's dtype", NULL},
+    ATTN_OPTIONS("Hq"),
+};
+
+static const char sdpa_notes[] =
+    "float16 Q/K/V go to the library as they are (computed in float32, the output rounded to float16).\n"
+    "--out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
 
 /* Options shared by sdpa and mha (the masking part). */
 typedef struct attn_opts {
@@ -867,17 +919,10 @@ static int require(const char *cmd, const opt *o, size_t n, const char *const *n
 
 static int cmd_sdpa(int argc, char **argv)
 {
-    opt o[] = {{"query", NULL},   {"key", NULL},   {"value", NULL},        {"out", NULL},    {"mask", NULL},
-               {"causal", NULL},  {"scale", NULL}, {"softcap", NULL},      {"window", NULL}, {"kv-lengths", NULL},
-               {"probs", NULL},   {"device", NULL}, {"expect", NULL},      {"expect-probs", NULL},
-               {"tol", NULL},     {"repeat", NULL}};
-    const size_t no = sizeof o / sizeof o[0];
-    int rc = parse_options("sdpa", argc, argv, o, no, NULL);
-    if (rc < 0) {
-        fputs(sdpa_usage, stdout);
-        return EXIT_OK;
-    }
-    if (rc) return rc;
+    opt *o = sdpa_opts;
+    const size_t no = sizeof sdpa_opts / sizeof sdpa_opts[0];
+    int rc = parse_options("sdpa", argc, argv, o, no);
+    if (rc) return rc < 0 ? print_help("sdpa") : rc;
     static const char *const req[] = {"query", "key", "value", "out", NULL};
     if (require("sdpa", o, no, req)) return EXIT_USAGE;
     attn_opts ao;
@@ -922,7 +967,8 @@ static int cmd_sdpa(int argc, char **argv)
                bad == &k ? q.path : k.path, shape_str(4, bad == &k ? q.shape : k.shape, s2, sizeof s2), why);
         goto done;
     }
-    if (parse_kv_lengths(get_opt(o, no, "kv-lengths"), B, Lk, &kvl)) goto done;
+    if ((rc = parse_kv_lengths(get_opt(o, no, "kv-lengths"), B, Lk, &kvl))) goto done; /* 2: bad value */
+    rc = EXIT_FAIL;
 
     clattn_sdpa_desc desc;
     clattn_sdpa_desc_init(&desc, B, Hq, Hkv, Lq, Lk, D, Dv);
@@ -1004,21 +1050,24 @@ done:
 
 /* ---- clattn mha ----------------------------------------------------------------------------------- */
 
-static const char mha_usage[] =
-    "usage: clattn mha --params P.safetensors [--prefix STR] --num-heads H --query X.npy\n"
-    "                  [--key K.npy --value V.npy] --out O.npy\n"
-    "                  [--mask M.npy] [--causal top-left|bottom-right] [--kv-lengths N1,N2,...]\n"
-    "                  [--scale S] [--softcap C] [--window LEFT,RIGHT] [--probs P.npy]\n"
-    "                  [--device SELECTOR] [--expect REF.npy] [--expect-probs REF.npy] [--tol T]\n"
-    "                  [--repeat N]\n"
-    "  X [B,Lq,E] (batch first); K [B,Lk,kdim] and V [B,Lk,vdim] default to X; O [B,Lq,E] in X's dtype.\n"
-    "  Weights (float32; float16 converted) named as nn.MultiheadAttention's state_dict (in_proj_weight,\n"
-    "  in_proj_bias, out_proj.weight, out_proj.bias, or q_proj_weight/k_proj_weight/v_proj_weight) or as\n"
-    "  Hugging Face BERT's attention block (self.query.weight/bias, self.key.*, self.value.*,\n"
-    "  output.dense.weight/bias), each name prefixed verbatim by --prefix. kdim/vdim come from the key/value\n"
-    "  weights ([E,kdim], [E,vdim]; in_proj_weight means kdim = vdim = E). --probs: [B,H,Lq,Lk] float32.\n"
-    "  --repeat N: time_ms is the first call, warm_ms the median of the other N-1.\n"
-    "  --out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
+static opt mha_opts[] = {
+    {"params", "P.safetensors", "required: the attention weights (see below)", NULL},
+    {"prefix", "STR", "prepended verbatim to every weight name, e.g. encoder.layer.0.attention. (default: empty)", NULL},
+    {"num-heads", "H", "required: number of heads, a divisor of the embedding size E", NULL},
+    {"query", "X.npy", "required: the input [B,Lq,E] (batch first), float32 or float16", NULL},
+    {"key", "K.npy", "keys [B,Lk,kdim], with --value (default: the query)", NULL},
+    {"value", "V.npy", "values [B,Lk,vdim], with --key (default: the query)", NULL},
+    {"out", "O.npy", "required: the output [B,Lq,E] in X's dtype", NULL},
+    ATTN_OPTIONS("H"),
+};
+
+static const char mha_notes[] =
+    "Weights (float32; float16 converted) named as nn.MultiheadAttention's state_dict (in_proj_weight,\n"
+    "in_proj_bias, out_proj.weight, out_proj.bias, or q_proj_weight/k_proj_weight/v_proj_weight) or as\n"
+    "Hugging Face BERT's attention block (self.query.weight/bias, self.key.*, self.value.*,\n"
+    "output.dense.weight/bias), each name prefixed verbatim by --prefix. kdim/vdim come from the key/value\n"
+    "weights ([E,kdim], [E,vdim]; in_proj_weight means kdim = vdim = E).\n"
+    "--out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
 
 /* Weights found in the safetensors file (float32 copies). */
 typedef struct mha_params {
@@ -1188,17 +1237,10 @@ static int load_mha_params(const st_file *f, const char *prefix, mha_params *p)
 
 static int cmd_mha(int argc, char **argv)
 {
-    opt o[] = {{"params", NULL}, {"prefix", NULL},     {"num-heads", NULL}, {"query", NULL},   {"key", NULL},
-               {"value", NULL},  {"out", NULL},        {"mask", NULL},      {"causal", NULL},  {"kv-lengths", NULL},
-               {"probs", NULL},  {"device", NULL},     {"scale", NULL},     {"softcap", NULL}, {"window", NULL},
-               {"expect", NULL}, {"expect-probs", NULL}, {"tol", NULL}, {"repeat", NULL}};
-    const size_t no = sizeof o / sizeof o[0];
-    int rc = parse_options("mha", argc, argv, o, no, NULL);
-    if (rc < 0) {
-        fputs(mha_usage, stdout);
-        return EXIT_OK;
-    }
-    if (rc) return rc;
+    opt *o = mha_opts;
+    const size_t no = sizeof mha_opts / sizeof mha_opts[0];
+    int rc = parse_options("mha", argc, argv, o, no);
+    if (rc) return rc < 0 ? print_help("mha") : rc;
     static const char *const req[] = {"params", "num-heads", "query", "out", NULL};
     if (require("mha", o, no, req)) return EXIT_USAGE;
     if (!get_opt(o, no, "key") != !get_opt(o, no, "value"))
@@ -1231,7 +1273,7 @@ static int cmd_mha(int argc, char **argv)
     if (load_mha_params(&sf, prefix, &mp)) goto done;
     const int64_t E = mp.w.embed_dim;
     if (E % H != 0) {
-        errorf(EXIT_FAIL, "--num-heads %lld does not divide the embedding size %lld of %s", (long long)H, (long long)E,
+        rc = errorf(EXIT_USAGE, "--num-heads %lld does not divide the embedding size %lld of %s", (long long)H, (long long)E,
                sf.path);
         goto done;
     }
@@ -1266,11 +1308,12 @@ static int cmd_mha(int argc, char **argv)
         }
         Lk = k.shape[1];
     } else if (mp.w.kdim != E || mp.w.vdim != E) {
-        errorf(EXIT_FAIL, "%s has kdim %lld / vdim %lld != embed_dim %lld: give --key and --value", sf.path,
+        rc = errorf(EXIT_USAGE, "%s has kdim %lld / vdim %lld != embed_dim %lld: give --key and --value", sf.path,
                (long long)mp.w.kdim, (long long)mp.w.vdim, (long long)E);
         goto done;
     }
-    if (parse_kv_lengths(get_opt(o, no, "kv-lengths"), B, Lk, &kvl)) goto done;
+    if ((rc = parse_kv_lengths(get_opt(o, no, "kv-lengths"), B, Lk, &kvl))) goto done; /* 2: bad value */
+    rc = EXIT_FAIL;
 
     clattn_mha_options mo;
     clattn_mha_options_init(&mo);
@@ -1327,10 +1370,14 @@ done:
 
 /* ---- clattn devices ------------------------------------------------------------------------------- */
 
-static const char devices_usage[] =
-    "usage: clattn devices [--device SELECTOR]\n"
-    "  Lists every OpenCL platform and device and the host path; '*' marks the one CLATTN_DEVICE (or\n"
-    "  --device) selects. Indices are <platform>:<device> in clGetPlatformIDs/clGetDeviceIDs order.\n";
+static opt devices_opts[] = {
+    {"device", "SELECTOR", "the selector to mark and check, overriding CLATTN_DEVICE (default: CLATTN_DEVICE, else "
+                           "the library's choice); exit 1 when it selects nothing", NULL},
+};
+
+static const char devices_notes[] =
+    "Indices are <platform>:<device> in clGetPlatformIDs/clGetDeviceIDs order. The last line says which\n"
+    "device is selected and where the selection came from (--device or CLATTN_DEVICE).\n";
 
 static void cl_str(cl_device_id d, cl_device_info p, char *buf, size_t len)
 {
@@ -1364,16 +1411,11 @@ static const char *type_name(cl_device_type t)
 
 static int cmd_devices(int argc, char **argv)
 {
-    opt o[] = {{"device", NULL}};
-    int rc = parse_options("devices", argc, argv, o, 1, NULL);
-    if (rc < 0) {
-        fputs(devices_usage, stdout);
-        return EXIT_OK;
-    }
-    if (rc) return rc;
+    opt *o = devices_opts;
+    int rc = parse_options("devices", argc, argv, o, sizeof devices_opts / sizeof devices_opts[0]);
+    if (rc) return rc < 0 ? print_help("devices") : rc;
 
     /* What the selector picks. */
-    const char *sel = o[0].value ? o[0].value : getenv("CLATTN_DEVICE");
     clattn_context *ctx = NULL;
     clattn_context_options co;
     clattn_context_options_init(&co);
@@ -1410,7 +1452,10 @@ static int cmd_devices(int argc, char **argv)
         cl_uint nd = 0;
         cl_int derr = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
         if (derr != CL_SUCCESS || nd == 0) {
-            printf("platform %u: \"%s\" vendor=\"%s\" version=\"%s\" (no devices)\n", p, pname, pvendor, pver);
+            const char *env = getenv("RUSTICL_ENABLE");
+            printf("platform %u: \"%s\" vendor=\"%s\" version=\"%s\" (no devices%s)\n", p, pname, pvendor, pver,
+                   strstr(pname, "rusticl") && !(env && *env) ? "; set RUSTICL_ENABLE=llvmpipe to enable its CPU device"
+                                                              : "");
             continue;
         }
         printf("platform %u: \"%s\" vendor=\"%s\" version=\"%s\"\n", p, pname, pvendor, pver);
@@ -1459,11 +1504,14 @@ static int cmd_devices(int argc, char **argv)
     ho.device = "host";
     clattn_device_info hinfo;
     clattn_device_info_init(&hinfo);
+    char threads[MSG_MAX];
     if (host_sel) hinfo = sel_info;
     else if (clattn_context_create(&hctx, &ho) == CLATTN_SUCCESS) clattn_context_get_info(hctx, &hinfo);
+    if (host_sel || hctx) snprintf(threads, sizeof threads, "threads=%d", hinfo.num_threads);
+    else snprintf(threads, sizeof threads, "threads=invalid (%s)", clattn_last_error(NULL)); /* bad CLATTN_THREADS */
     clattn_context_destroy(hctx);
-    printf("%s host name=\"%s\" threads=%d\n", host_sel ? "*" : " ", hinfo.device_name[0] ? hinfo.device_name : "cpu",
-           hinfo.num_threads);
+    printf("%s host name=\"%s\" %s\n", host_sel ? "*" : " ", hinfo.device_name[0] ? hinfo.device_name : "cpu",
+           threads);
     if (host_sel) {
         marked = 1;
         snprintf(selected_desc, sizeof selected_desc, "host");
@@ -1471,27 +1519,28 @@ static int cmd_devices(int argc, char **argv)
     if (ctx && !marked) /* selected device not found by pointer (should not happen): name it anyway */
         snprintf(selected_desc, sizeof selected_desc, "opencl \"%s\" (%s)", sel_info.device_name,
                  sel_info.platform_name);
-    if (ctx) printf("selected: %s (CLATTN_DEVICE=\"%s\")\n", selected_desc, sel ? sel : "");
-    else printf("selected: none (CLATTN_DEVICE=\"%s\")\n", sel ? sel : "");
+    char origin[400];
+    printf("selected: %s (%s)\n", ctx ? selected_desc : "none", selector_origin(o[0].value, NULL, origin, sizeof origin));
     fflush(stdout);
     clattn_context_destroy(ctx);
-    if (sel_st != CLATTN_SUCCESS)
-        return errorf(EXIT_FAIL, "%s (device selector '%s'): %s", clattn_status_string(sel_st), sel ? sel : "",
-                      sel_err);
+    if (sel_st != CLATTN_SUCCESS) return context_error(o[0].value, sel_st, sel_err);
     return EXIT_OK;
 }
 
 /* ---- clattn kernels ------------------------------------------------------------------------------- */
 
-static const char kernels_usage[] =
-    "usage: clattn kernels [--json] [--backend opencl|host]\n"
-    "  Lists every kernel the library can run (clattn_kernel_get()), whatever the device present: the\n"
-    "  backend, the stage, the entry point (__kernel or C function), its source file, the plan paths that\n"
-    "  run it (clattn_sdpa_plan_path(); 'mha' = the projections of clattn_mha_forward) and what it computes.\n"
-    "  --json: one JSON object per line with the keys backend, paths (an array), stage, source, entry,\n"
-    "  description. Later options add keys (e.g. per-kernel compile statistics) and never rename or\n"
-    "  remove these: readers must ignore keys they do not know.\n"
-    "  --backend: only that backend's kernels.\n";
+static opt kernels_opts[] = {
+    {"json", NULL, "one JSON object per line with the keys backend, paths (an array), stage, source, entry, "
+                   "description (default: a table)", NULL},
+    {"backend", "opencl|host", "only that backend's kernels (default: both)", NULL},
+};
+
+static const char kernels_notes[] =
+    "Lists every kernel the library can run (clattn_kernel_get()), whatever the device present: the backend,\n"
+    "the stage, the entry point (__kernel or C function), its source file, the plan paths that run it\n"
+    "(clattn_sdpa_plan_path(); 'mha' = the projections of clattn_mha_forward) and what it computes.\n"
+    "Later versions add JSON keys (e.g. per-kernel compile statistics) and never rename or remove these:\n"
+    "readers must ignore keys they do not know.\n";
 
 /* Prints one entry as a JSON object on one line (paths as an array). Returns false when out of memory. */
 static bool print_kernel_json(const clattn_kernel_entry *e)
@@ -1525,14 +1574,9 @@ static void widen(int *w, const char *s)
 
 static int cmd_kernels(int argc, char **argv)
 {
-    opt o[] = {{"json", NULL}, {"backend", NULL}};
-    static const char *const flags[] = {"json", NULL};
-    int rc = parse_options("kernels", argc, argv, o, 2, flags);
-    if (rc < 0) {
-        fputs(kernels_usage, stdout);
-        return EXIT_OK;
-    }
-    if (rc) return rc;
+    opt *o = kernels_opts;
+    int rc = parse_options("kernels", argc, argv, o, sizeof kernels_opts / sizeof kernels_opts[0]);
+    if (rc) return rc < 0 ? print_help("kernels") : rc;
     const bool json = o[0].value != NULL;
     const char *be = o[1].value;
     if (be && strcmp(be, "opencl") != 0 && strcmp(be, "host") != 0)
@@ -1568,31 +1612,146 @@ static int cmd_kernels(int argc, char **argv)
 
 /* ---- main ----------------------------------------------------------------------------------------- */
 
+typedef struct command {
+    const char *name;
+    const char *synopsis; /* after "clattn <name>" */
+    const char *summary;  /* one line */
+    const opt *opts;
+    size_t nopts;
+    const char *notes; /* after the options; may be "" */
+    int (*run)(int argc, char **argv);
+} command;
+
+#define OPTS(t) t, sizeof t / sizeof t[0]
+static const command commands[] = {
+    {"devices", "[--device SELECTOR]",
+     "list the OpenCL platforms and devices and the host path; '*' marks the selected one", OPTS(devices_opts),
+     devices_notes, cmd_devices},
+    {"kernels", "[--json] [--backend opencl|host]", "list every kernel the library can run", OPTS(kernels_opts),
+     kernels_notes, cmd_kernels},
+    {"sdpa", "--query Q.npy --key K.npy --value V.npy --out O.npy [options]",
+     "scaled dot-product attention on .npy arrays", OPTS(sdpa_opts), sdpa_notes, cmd_sdpa},
+    {"mha", "--params P.safetensors --num-heads H --query X.npy --out O.npy [options]",
+     "multi-head attention (nn.MultiheadAttention or BERT weights) on .npy arrays", OPTS(mha_opts), mha_notes,
+     cmd_mha},
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
 static const char main_usage[] =
-    "usage: clattn <command> [options]\n"
-    "commands:\n"
-    "  devices   list OpenCL platforms/devices and the host path, mark the selected one\n"
-    "  kernels   list every kernel the library can run (backend, stage, entry point, source, plan paths)\n"
-    "  sdpa      scaled dot-product attention on .npy arrays\n"
-    "  mha       multi-head attention with weights from a safetensors file\n"
-    "Run 'clattn <command> --help' for its options. Exit codes: 0 ok, 1 failure, 2 bad command line.\n";
+    "usage: clattn <command> [options]     run a command ('clattn <command> --help' for its options)\n"
+    "       clattn --help | -h | help      print this help\n"
+    "       clattn help <command>          print a command's help\n"
+    "       clattn help --markdown         print every command's help as markdown (docs/clattn.md)\n"
+    "       clattn --version               print the library version\n";
+
+static const char main_notes[] =
+    "Arrays are NumPy .npy files (C order, little-endian), float32 or float16.\n"
+    "The first run on an OpenCL device compiles its kernels (seconds on PoCL); the binaries are cached\n"
+    "for later runs (see the configuration table of README.md for the cache).\n"
+    "Environment: CLATTN_DEVICE (device selector, overridden by --device), CLATTN_THREADS (host threads).\n";
+
+static const char exit_codes_help[] =
+    "Exit codes: 0 success; 1 input or runtime error (a file, the library, the device, --expect above --tol);\n"
+    "2 bad command line: unknown command or option, missing or repeated option, or an option value that\n"
+    "is malformed or does not fit the inputs (e.g. --kv-lengths). Every error is one line on stderr,\n"
+    "\"clattn: error: ...\".\n";
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+/* Prints text with every line indented by indent spaces, broken at spaces before column width. */
+static void print_wrapped(const char *text, int indent, int width)
+{
+    int col = indent;
+    for (const char *p = text; *p;) {
+        const size_t n = strcspn(p, " ");
+        if (col > indent && col + 1 + (int)n > width) {
+            printf("\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            putchar(' ');
+            col++;
+        }
+        printf("%.*s", (int)n, p);
+        col += (int)n;
+        p += n;
+        p += strspn(p, " ");
+    }
+    putchar('\n');
+}
+
+/* One command's help: plain (--help) or markdown (docs/clattn.md). */
+static void command_help(const command *c, bool markdown)
+{
+    if (markdown) printf("## clattn %s\n\n%s.\n\n```\nclattn %s %s\n```\n\n", c->name, c->summary, c->name, c->synopsis);
+    else printf("usage: clattn %s %s\n  %s.\noptions:\n", c->name, c->synopsis, c->summary);
+    for (size_t i = 0; i <= c->nopts; i++) {
+        const char *name = i < c->nopts ? c->opts[i].name : "help";
+        const char *arg = i < c->nopts ? c->opts[i].arg : NULL;
+        const char *help = i < c->nopts ? c->opts[i].help : "print this help and exit (also -h)";
+        char head[96];
+        snprintf(head, sizeof head, "--%s%s%s", name, arg ? " " : "", arg ? arg : "");
+        if (markdown) {
+            printf("- `%s`: %s\n", head, help);
+        } else {
+            if (strlen(head) > 26) printf("  %s\n%30s", head, ""); /* a long head: its help on the next line */
+            else printf("  %-26s  ", head);
+            print_wrapped(help, 30, 110);
+        }
+    }
+    if (*c->notes)
+        printf(markdown ? "\n%s" : "%s", c->notes);
+    if (markdown) putchar('\n');
+}
+
+static int print_help(const char *cmd)
+{
+    command_help(find_command(cmd), false);
+    printf("%s", exit_codes_help);
+    return EXIT_OK;
+}
+
+static void print_main_help(bool markdown)
+{
+    if (markdown)
+        printf("# clattn command-line reference\n\n"
+               "<!-- Generated by `clattn help --markdown` from the option tables of tools/clattn.c: do not edit.\n"
+               "     Regenerate with: build/tools/clattn help --markdown > docs/clattn.md -->\n\n```\n");
+    printf("%s", main_usage);
+    if (markdown) printf("```\n\n");
+    printf("commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        printf(markdown ? "- `%s`: %s\n" : "  %-9s %s\n", commands[i].name, commands[i].summary);
+    printf(markdown ? "\n%s\n%s\n" : "%s%s", main_notes, exit_codes_help);
+    for (size_t i = 0; markdown && i < NCOMMANDS; i++) command_help(&commands[i], true);
+}
 
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa or mha; see clattn --help)");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(main_usage, stdout);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || (strcmp(cmd, "help") == 0 && argc == 2)) {
+        print_main_help(false);
         return EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc == 3 && strcmp(argv[2], "--markdown") == 0) {
+            print_main_help(true);
+            return fflush(stdout) == 0 ? EXIT_OK : errorf(EXIT_FAIL, "cannot write the help: %s", strerror(errno));
+        }
+        if (argc == 3 && find_command(argv[2])) return print_help(argv[2]);
+        return errorf(EXIT_USAGE, "clattn help: expected a command (devices, kernels, sdpa, mha) or --markdown");
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("clattn %s\n", clattn_version_string());
         return EXIT_OK;
     }
-    if (strcmp(cmd, "devices") == 0) return cmd_devices(argc - 2, argv + 2);
-    if (strcmp(cmd, "kernels") == 0) return cmd_kernels(argc - 2, argv + 2);
-    if (strcmp(cmd, "sdpa") == 0) return cmd_sdpa(argc - 2, argv + 2);
-    if (strcmp(cmd, "mha") == 0) return cmd_mha(argc - 2, argv + 2);
+    const command *c = find_command(cmd);
+    if (c) return c->run(argc - 2, argv + 2);
     return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa or mha; see clattn --help)", cmd);
 }

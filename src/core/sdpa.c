@@ -109,11 +109,12 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
     CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "out", &p->out));
 
     if (!isfinite(d->scale))
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale: %g is not finite", (double)d->scale);
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale: %s is not finite",
+                            isnan(d->scale) ? "NaN" : d->scale > 0 ? "inf" : "-inf"); /* %g would say -nan */
     p->scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)p->D));
     if (!isfinite(d->softcap) || d->softcap < 0.0f)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "softcap: %g, expected 0 (off) or a finite value > 0",
-                            (double)d->softcap);
+                            isnan(d->softcap) ? (double)NAN : (double)d->softcap); /* NAN: "nan", never "-nan" */
     p->softcap = d->softcap;
     if ((int)d->causal < CLATTN_CAUSAL_NONE || (int)d->causal > CLATTN_CAUSAL_BOTTOM_RIGHT)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "causal: %d is not a clattn_causal value",
