@@ -854,6 +854,9 @@ static clattn_status mha_call_run(void *arg)
         {"repeat", "N", "run N times (1..1000): time_ms is the first call (on OpenCL it includes compiling kernels "  \
                         "the driver has not cached), warm_ms the median of the others (default: 1)", NULL}
 
+/* The last line of the notes of sdpa and mha. */
+#define OUTPUTS_NOTE "--out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n"
+
 static opt sdpa_opts[] = {
     {"query", "Q.npy", "required: queries [B,Hq,Lq,D], float32 or float16", NULL},
     {"key", "K.npy", "required: keys [B or 1,Hkv,Lk,D], Hq a multiple of Hkv, Q's dtype", NULL},
@@ -864,7 +867,7 @@ static opt sdpa_opts[] = {
 
 static const char sdpa_notes[] =
     "float16 Q/K/V go to the library as they are (computed in float32, the output rounded to float16).\n"
-    "--out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
+    OUTPUTS_NOTE;
 
 /* Options shared by sdpa and mha (the masking part). */
 typedef struct attn_opts {
@@ -1067,7 +1070,7 @@ static const char mha_notes[] =
     "Hugging Face BERT's attention block (self.query.weight/bias, self.key.*, self.value.*,\n"
     "output.dense.weight/bias), each name prefixed verbatim by --prefix. kdim/vdim come from the key/value\n"
     "weights ([E,kdim], [E,vdim]; in_proj_weight means kdim = vdim = E).\n"
-    "--out/--probs are replaced only when the whole run succeeds (--expect included); they must differ.\n";
+    OUTPUTS_NOTE;
 
 /* Weights found in the safetensors file (float32 copies). */
 typedef struct mha_params {
