@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,14 @@ char *clattn_strdup(const char *s)
     size_t n = strlen(s) + 1;
     char *p = clattn_malloc(n);
     if (p) memcpy(p, s, n);
+    return p;
+}
+
+char *clattn_path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = clattn_malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
     return p;
 }
 

@@ -12,6 +12,8 @@ void *clattn_malloc(size_t size);
 void *clattn_calloc(size_t count, size_t size);
 void *clattn_realloc(void *ptr, size_t size);
 char *clattn_strdup(const char *s);
+/* "<a>/<b>" in memory from clattn_malloc, or NULL when out of memory. */
+char *clattn_path_join(const char *a, const char *b);
 /* posix_memalign(): 0 on success, else ENOMEM (and *out untouched). */
 int clattn_memalign(void **out, size_t alignment, size_t size);
 

@@ -76,14 +76,6 @@ static clattn_status resolve_flag(clattn_context *ctx, const char *env, bool *ou
     return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: '%.64s' is not 0 or 1", env, e);
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = clattn_malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 /* The cache folder: the option, else CLATTN_CACHE_DIR, else $XDG_CACHE_HOME/clattn, else ~/.cache/clattn;
  * "off" or "0" (either source) turns the cache off (*dir NULL). */
 static clattn_status resolve_cache_dir(clattn_context *ctx, const char *option, char **dir)
@@ -100,9 +92,9 @@ static clattn_status resolve_cache_dir(clattn_context *ctx, const char *option, 
     } else {
         const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
         if (xdg && xdg[0] == '/') /* XDG: relative values are ignored */
-            *dir = join(xdg, "clattn");
+            *dir = clattn_path_join(xdg, "clattn");
         else if (home && home[0])
-            *dir = join(home, ".cache/clattn");
+            *dir = clattn_path_join(home, ".cache/clattn");
         else
             return CLATTN_SUCCESS; /* nowhere to put it: off */
     }

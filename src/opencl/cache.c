@@ -148,14 +148,6 @@ static char *cl_string(cl_platform_id plat, cl_device_id dev, cl_uint param)
 
 /* ---- folder --------------------------------------------------------------------------------------- */
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = clattn_malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 /* The cache folder (malloc'd) from the context's configuration (cache_dir option, CLATTN_CACHE_DIR,
  * XDG_CACHE_HOME or HOME: core/config.c), or NULL when the cache is off or no folder can be named. */
 static char *cache_dir(const clattn_cl_cache_entry *e)
@@ -271,7 +263,7 @@ bool clattn_cl_cache_open(clattn_cl_cache_entry *e, const clattn_context *ctx, c
     char name[2 * CLATTN_CL_CACHE_DIGEST + sizeof CACHE_SUFFIX];
     hex(e->key_digest, sizeof e->key_digest, name);
     strcat(name, CACHE_SUFFIX);
-    e->path = join(e->dir, name);
+    e->path = clattn_path_join(e->dir, name);
     if (!e->path) goto cleanup;
     e->key = s.p;
     e->key_len = s.len;
