@@ -369,6 +369,7 @@ enum { MAX_OUTPUTS = 2, OUT_PATH_MAX = 4096 };
 typedef struct out_file {
     const char *name;  /* option name without "--" */
     const char *path; /* the target */
+    const char *dir;  /* its directory, resolved (fsynced after the rename) */
     FILE *f;          /* the temporary file (or the target itself when direct), open for writing */
     int direct;       /* the target exists and is not a regular file (/dev/null, a FIFO): no rename */
 } out_file;
@@ -467,6 +468,7 @@ static int outputs_open(const opt *o, size_t no, const char *const *names)
         }
         g_out[n].name = *names;
         g_out[n].path = path;
+        g_out[n].dir = dirs[n];
         n++;
     }
     const mode_t mask = umask(0);
@@ -524,7 +526,24 @@ static int output_write(const char *name, npy_dtype dtype, int ndim, const int64
     return errorf(EXIT_FAIL, "--%s: no output file was opened (internal error)", name);
 }
 
-/* Makes every output durable (fsync, close), then renames them all into place. */
+/* fsync()s a directory so that a rename into it survives a power loss (POSIX leaves a rename's
+ * durability to the directory's sync). Filesystems that cannot sync a directory (EINVAL) are not an error. */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc != 0 && saved != EINVAL ? -1 : 0;
+}
+
+/* Makes every output durable (fsync, close), then renames them all into place and syncs their
+ * directories. Two outputs are renamed one after the other: POSIX has no atomic rename of a pair, so
+ * when the second rename fails (it can only fail for reasons the writability check did not see, such
+ * as the directory being removed meanwhile) the first output has already been replaced; the error
+ * message says which one. */
 static int outputs_commit(void)
 {
     for (int i = 0; i < g_nout; i++) {
@@ -543,10 +562,21 @@ static int outputs_commit(void)
         if (rename(g_tmp[i], g_out[i].path) != 0) {
             int saved = errno;
             outputs_discard();
-            return errorf(EXIT_FAIL, "%s: cannot rename the finished output into place: %s", g_out[i].path,
-                          strerror(saved));
+            return errorf(EXIT_FAIL, "%s: cannot rename the finished output into place: %s%s%s%s", g_out[i].path,
+                          strerror(saved), i > 0 ? " (" : "", i > 0 ? g_out[0].path : "",
+                          i > 0 ? " was already written)" : "");
         }
         g_tmp[i][0] = '\0';
+    }
+    for (int i = 0; i < g_nout; i++) { /* each directory once, after all renames */
+        int seen = g_out[i].direct;
+        for (int j = 0; j < i && !seen; j++) seen = !g_out[j].direct && strcmp(g_out[j].dir, g_out[i].dir) == 0;
+        if (!seen && sync_dir(g_out[i].dir) != 0) {
+            int saved = errno;
+            outputs_discard();
+            return errorf(EXIT_FAIL, "%s: renamed into place, but syncing its directory %s failed: %s",
+                          g_out[i].path, g_out[i].dir, strerror(saved));
+        }
     }
     outputs_discard();
     return EXIT_OK;
@@ -1657,7 +1687,11 @@ static const char exit_codes_help[] =
     "Exit codes: 0 success; 1 input or runtime error (a file, the library, the device, --expect above --tol);\n"
     "2 bad command line: unknown command or option, missing or repeated option, or an option value that\n"
     "is malformed or does not fit the inputs (e.g. --kv-lengths). Every error is one line on stderr,\n"
-    "\"clattn: error: ...\".\n";
+    "\"clattn: error: ...\".\n"
+    "Output files (--out, --probs) are checked before any computation, written to a temporary file\n"
+    "\".<name>.clattn-XXXXXX\" in the same directory and renamed into place (file and directory synced)\n"
+    "only when the whole run succeeded: a failed or interrupted (SIGINT, SIGTERM, SIGHUP) run leaves an\n"
+    "existing file as it was and no temporary file. Two outputs are renamed one after the other.\n";
 
 static const command *find_command(const char *name)
 {
