@@ -9,7 +9,10 @@
  *     environment is read once, when the context is created;
  *   - the chosen path runs and matches the double-precision reference;
  *   - the log sink receives the context, plan and error messages at the levels documented;
- *   - an ISA the CPU lacks is CLATTN_ERROR_UNSUPPORTED on a host context, one it has is used.
+ *   - an ISA the CPU lacks is CLATTN_ERROR_UNSUPPORTED on a host context, one it has is used;
+ *   - CLATTN_DEVICE_PROFILE (test only): a malformed name fails everywhere, an unknown one on OpenCL
+ *     (the host ignores it), a known one makes an OpenCL context report the profile's limits and plan
+ *     and run with them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,7 +31,7 @@ static tu_backend g_backend;
 /* Every variable this test sets, cleared before and after each case. */
 static const char *const config_vars[] = {"CLATTN_PATH",        "CLATTN_HOST_ISA",  "CLATTN_LOG_LEVEL",
                                           "CLATTN_CACHE_FORCE", "CLATTN_CACHE_DIR", "CLATTN_CL_PATH",
-                                          "CLATTN_CACHE_DEBUG"};
+                                          "CLATTN_CACHE_DEBUG", "CLATTN_DEVICE_PROFILE"};
 
 static void clear_vars(void)
 {
@@ -73,6 +76,7 @@ static void test_bad_environment(void **state)
         {"CLATTN_CACHE_DIR", "relative/dir", "absolute path"},
         {"CLATTN_CL_PATH", "chain", "CLATTN_PATH"},
         {"CLATTN_CACHE_DEBUG", "1", "CLATTN_LOG_LEVEL=debug"},
+        {"CLATTN_DEVICE_PROFILE", "gpu amd!", "not a profile name"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clear_vars();
@@ -315,6 +319,38 @@ static void test_from_cl_options(void **state)
     clattn_context_destroy(base);
 }
 
+/* CLATTN_DEVICE_PROFILE=<name>: unknown names fail OpenCL context creation (listing the profiles); a known
+ * one gives the profile's limits (gpu-small: work-groups <= 64, 16 KiB local memory, 8 CUs) and plans that
+ * run right with them. */
+static void test_device_profile(void **state)
+{
+    (void)state;
+    clear_vars();
+    setenv("CLATTN_DEVICE_PROFILE", "gpu-nope", 1);
+    clattn_context *ctx = NULL;
+    if (g_backend == TU_HOST) {
+        assert_int_equal(create(&ctx, NULL), CLATTN_SUCCESS); /* the host path has no device limits: ignored */
+        clattn_context_destroy(ctx);
+    } else {
+        expect_failure(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "CLATTN_DEVICE_PROFILE=gpu-nope", "CLATTN_DEVICE_PROFILE",
+                       "gpu-nope", "gpu-amd", "gpu-small", NULL);
+    }
+    setenv("CLATTN_DEVICE_PROFILE", "gpu-small", 1);
+    assert_int_equal(create(&ctx, NULL), CLATTN_SUCCESS);
+    clattn_device_info info;
+    clattn_device_info_init(&info);
+    assert_int_equal(clattn_context_get_info(ctx, &info), CLATTN_SUCCESS);
+    if (g_backend != TU_HOST) {
+        assert_true(info.max_work_group_size <= 64);
+        assert_true(info.local_mem_bytes <= 16384);
+        assert_int_equal(info.num_threads, 8);
+    }
+    char path[64];
+    run_case(ctx, CLATTN_KERNEL_PATH_DEFAULT, "profile gpu-small", path, sizeof path);
+    clattn_context_destroy(ctx);
+    clear_vars();
+}
+
 int main(void)
 {
     clattn_context *probe = tu_open_context_or_skip(); /* skips (77) where CLATTN_DEVICE matches nothing */
@@ -323,7 +359,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_environment), cmocka_unit_test(test_bad_options), cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_log),             cmocka_unit_test(test_host_isa),
-        cmocka_unit_test(test_from_cl_options),
+        cmocka_unit_test(test_from_cl_options), cmocka_unit_test(test_device_profile),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -102,6 +102,27 @@ static clattn_status resolve_cache_dir(clattn_context *ctx, const char *option, 
     return CLATTN_SUCCESS;
 }
 
+/* CLATTN_DEVICE_PROFILE (test only): a device profile's name, e.g. "gpu-amd". Checked here for its
+ * spelling; the OpenCL backend, which owns the table (src/opencl/profiles.c), rejects an unknown name
+ * when it opens. The host backend ignores it (it has no device limits to plan from). */
+static clattn_status resolve_device_profile(clattn_context *ctx, char **out)
+{
+    *out = NULL;
+    const char *e = getenv("CLATTN_DEVICE_PROFILE");
+    if (!e || !e[0]) return CLATTN_SUCCESS;
+    size_t n = strlen(e);
+    bool ok = n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (e[i] >= 'a' && e[i] <= 'z') || (e[i] >= 'A' && e[i] <= 'Z') || (e[i] >= '0' && e[i] <= '9') ||
+             e[i] == '-' || e[i] == '_';
+    if (!ok)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "CLATTN_DEVICE_PROFILE: '%.64s' is not a profile name (letters, digits, '-', '_')", e);
+    if (!(*out = clattn_strdup(e)))
+        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "CLATTN_DEVICE_PROFILE: out of host memory");
+    return CLATTN_SUCCESS;
+}
+
 /* Variables of clattn 0.1 that 0.2.0 replaced: set, they fail context creation with the new spelling rather
  * than being ignored (a test that sets CLATTN_CL_PATH=chain must not silently run the fused kernel). */
 static clattn_status reject_renamed(clattn_context *ctx)
@@ -152,6 +173,7 @@ clattn_status clattn_config_resolve(clattn_context *ctx, const clattn_context_op
     const char *kdir = getenv("CLATTN_KERNEL_DIR");
     if (st == CLATTN_SUCCESS && kdir && kdir[0] && !(cfg->kernel_dir = clattn_strdup(kdir)))
         st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "CLATTN_KERNEL_DIR: out of host memory");
+    if (st == CLATTN_SUCCESS) st = resolve_device_profile(ctx, &cfg->device_profile);
     if (st != CLATTN_SUCCESS) clattn_config_release(cfg);
     return st;
 }
@@ -160,7 +182,8 @@ void clattn_config_release(clattn_config *cfg)
 {
     free(cfg->cache_dir);
     free(cfg->kernel_dir);
-    cfg->cache_dir = cfg->kernel_dir = NULL;
+    free(cfg->device_profile);
+    cfg->cache_dir = cfg->kernel_dir = cfg->device_profile = NULL;
 }
 
 void clattn_log(const clattn_context *ctx, clattn_log_level level, const char *fmt, ...)

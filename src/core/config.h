@@ -18,6 +18,9 @@ typedef struct clattn_config {
     char *cache_dir;                /* malloc'd folder of the kernel binary cache, or NULL = cache off */
     bool cache_force;               /* CLATTN_CACHE_FORCE: use the binary cache on every platform */
     char *kernel_dir;               /* malloc'd CLATTN_KERNEL_DIR, or NULL = the embedded kernel sources */
+    char *device_profile;           /* malloc'd CLATTN_DEVICE_PROFILE (test only: the OpenCL backend plans
+                                     * as on that profile's device, src/opencl/profiles.c; it rejects an
+                                     * unknown name), or NULL */
     clattn_log_level log_level;     /* never CLATTN_LOG_DEFAULT */
     clattn_log_fn log_fn;           /* NULL = one line per message to stderr */
     void *log_user;

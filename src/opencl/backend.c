@@ -318,10 +318,32 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
         goto cleanup;
     }
     cl->rules = clattn_cl_rules_resolve(info->platform_name, info->device_name, cl->type);
+    {
+        cl_device_fp_config fp = 0;
+        if (clGetDeviceInfo(device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
+            cl->fma = (fp & CL_FP_FMA) != 0;
+    }
+    cl->compute_units = cus;
+    if (ctx->config.device_profile) {
+        /* CLATTN_DEVICE_PROFILE (test only): plan as on the profile's device, run on this one. */
+        const clattn_cl_profile *pr = clattn_cl_profile_find(ctx->config.device_profile);
+        if (!pr) {
+            char names[128];
+            st = clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "CLATTN_DEVICE_PROFILE: '%s' is not a device profile (%s)",
+                              ctx->config.device_profile, clattn_cl_profile_names(names, sizeof names));
+            goto cleanup;
+        }
+        clattn_cl_profile_apply(pr, cl, true);
+        clattn_log(ctx, CLATTN_LOG_INFO,
+                   "CLATTN_DEVICE_PROFILE=%s: planning as on %s (%s; rules row '%s', work-groups <= %zu, %llu bytes of "
+                   "local memory, %u CUs), running on %s",
+                   pr->name, pr->device_name, pr->what, cl->rules.row, cl->max_wg, (unsigned long long)cl->local_mem,
+                   cl->compute_units, info->device_name);
+    }
     info_string(device, NULL, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
     info_string(device, NULL, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
     info_string(device, NULL, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);
-    info->num_threads = (int)cus;
+    info->num_threads = (int)cl->compute_units;
     info->global_mem_bytes = cl->global_mem;
     info->local_mem_bytes = cl->local_mem;
     info->max_work_group_size = cl->max_wg;

@@ -132,11 +132,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
     int vmax = rules->fused_vmax;
     f->vk = vmax;
     pick_vv(p->Dv, vmax, &f->vv, &f->dvp);
-    {
-        cl_device_fp_config fp = 0;
-        if (clGetDeviceInfo(cl->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
-            f->use_fma = (fp & CL_FP_FMA) ? 1 : 0;
-    }
+    f->use_fma = cl->fma ? 1 : 0; /* hardware fma (CL_DEVICE_SINGLE_FP_CONFIG, or the device profile's) */
     f->klw = vmax;
     while (f->klw > 1 && p->D % f->klw != 0) f->klw /= 2;
     /* Few rows per kv pair (decode): K row-major and one dot product per key, since a transposed
@@ -196,7 +192,7 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
     }
     {
         /* Enough work-groups to fill the device: split keys into partitions of >= 256 keys. */
-        const int64_t cus = ctx->info.num_threads > 0 ? ctx->info.num_threads : 1;
+        const int64_t cus = cl->compute_units > 0 ? cl->compute_units : 1;
         const int64_t want_groups = 8 * cus;
         const int64_t groups = qblocks * pairs;
         if (groups < want_groups && p->Lk >= 512) {

@@ -1,7 +1,7 @@
 /*
  * Internals of the OpenCL backend: device.c (selector parsing, device choice), backend.c (context,
  * buffers, fp16 staging, dispatch), chain.c and fused.c (the two SDPA paths), launch.h/.c (launch
- * helpers they share), rules.c (the table of device rules), program.c (kernel sources, builds, program
+ * helpers they share), rules.c (the table of device rules), profiles.c (GPU-shaped device profiles), program.c (kernel sources, builds, program
  * cache) and gemm.c (nn.Linear through CLBlast). Not installed.
  */
 #ifndef CLATTN_CL_INTERNAL_H
@@ -152,6 +152,43 @@ typedef struct clattn_cl_rules {
  * matches every device). */
 clattn_cl_rules clattn_cl_rules_resolve(const char *platform_name, const char *device_name, cl_device_type type);
 
+/* ---- device profiles (profiles.c) ---------------------------------------------------------------
+ * What the planner reads of a device, for a device class it cannot query (a GPU on a machine without
+ * one): the OpenCL backend under CLATTN_DEVICE_PROFILE=<name> (test only: plans as on that device,
+ * kernels run on the real one), and plan reports from a profile alone, with no cl_device_id. */
+typedef struct clattn_cl_profile {
+    const char *name;          /* "gpu-amd", "gpu-small" */
+    const char *what;          /* one line for listings */
+    const char *platform_name; /* CL_PLATFORM_NAME-like; with device_name and type chooses the rules row */
+    const char *device_name;   /* CL_DEVICE_NAME-like */
+    const char *vendor;        /* CL_DEVICE_VENDOR-like */
+    cl_device_type type;       /* CL_DEVICE_TYPE */
+    size_t max_wg;             /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    size_t max_wi_sizes[3];    /* CL_DEVICE_MAX_WORK_ITEM_SIZES */
+    cl_ulong local_mem;        /* CL_DEVICE_LOCAL_MEM_SIZE (bytes) */
+    cl_uint compute_units;     /* CL_DEVICE_MAX_COMPUTE_UNITS */
+    cl_ulong max_alloc;        /* CL_DEVICE_MAX_MEM_ALLOC_SIZE (bytes) */
+    cl_ulong global_mem;       /* CL_DEVICE_GLOBAL_MEM_SIZE (bytes) */
+    bool fma;                  /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG */
+    const char *extensions;    /* CL_DEVICE_EXTENSIONS-like, space-separated */
+} clattn_cl_profile;
+
+/* The profile named `name` (case-insensitive), or NULL. Needs no OpenCL device or context. */
+const clattn_cl_profile *clattn_cl_profile_find(const char *name);
+/* Profiles in table order: count, and the i-th (NULL past the end). */
+size_t clattn_cl_profile_count(void);
+const clattn_cl_profile *clattn_cl_profile_at(size_t i);
+/* "gpu-amd, gpu-small" into buf (for messages); returns buf. */
+const char *clattn_cl_profile_names(char *buf, size_t cap);
+
+struct clattn_cl_state;
+/* Makes cl plan as on the profile's device: type, FMA, compute units, the rules row (resolved from the
+ * profile's names and type) and the limits. on_device: cl holds a real device's limits and runs the
+ * kernels there, so each limit running needs (work-group and work-item sizes, local memory, allocation
+ * and global memory) becomes the smaller of the two and the real row's loop budget and binary-cache
+ * rules are kept; otherwise every value is the profile's (a plan report without a device). */
+void clattn_cl_profile_apply(const clattn_cl_profile *pr, struct clattn_cl_state *cl, bool on_device);
+
 /* ctx->backend_data of an OpenCL context. */
 typedef struct clattn_cl_state {
     cl_platform_id platform;
@@ -164,6 +201,10 @@ typedef struct clattn_cl_state {
     cl_ulong local_mem;       /* CL_DEVICE_LOCAL_MEM_SIZE (bytes) */
     cl_ulong max_alloc;       /* CL_DEVICE_MAX_MEM_ALLOC_SIZE (bytes) */
     cl_ulong global_mem;      /* CL_DEVICE_GLOBAL_MEM_SIZE (bytes) */
+    cl_uint compute_units;    /* CL_DEVICE_MAX_COMPUTE_UNITS */
+    bool fma;                 /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG (hardware fma) */
+    const clattn_cl_profile *profile; /* CLATTN_DEVICE_PROFILE's profile, or NULL: the fields above (from
+                                       * type on) and rules are then the profile's (profiles.c) */
     clattn_cl_rules rules;    /* resolved from rules.c's table when the backend opens */
     clattn_cl_program_entry *programs; /* cache, owned */
     cl_kernel bias_kernel;    /* bias.cl, built on the first linear() with a bias */
