@@ -583,6 +583,178 @@ CLATTN_API clattn_status clattn_mha_forward(clattn_mha *mha, int64_t batch, int6
 CLATTN_API const char *clattn_mha_path(const clattn_mha *mha);
 
 /* ------------------------------------------------------------------------------------------ */
+/* The attention family over views: axial, temporal and area attention (src/core/views_attn.c)  */
+/*
+ * Three variants that are scaled dot-product attention along one axis of an N-d view, every other axis
+ * (except the last, the features) a batch axis. clattn runs them as SDPA plans over re-laid-out 4-D views of
+ * the caller's arrays: no copy of the inputs, no mask, the SDPA kernels and paths unchanged (so each
+ * inherits SDPA's speed, numerics — see the top of this file — and fp16 support; plan paths as
+ * clattn_sdpa_plan_path()). Batch axes are merged into SDPA's two leading dims where their strides allow
+ * (axis a merges with the next batch axis b when stride[a] = dims[b]·stride[b] in q, k, v, out and probs); when
+ * more than two groups remain (a view whose batch axes cannot be merged, e.g. permuted or padded), the plan
+ * holds one SDPA plan per index of the extra groups, each a view at its own offset (never a copy), and
+ * runs them one after the other: *_plan_sdpa_count() says how many. Inputs are bound once per execution
+ * (on OpenCL: one copy in and out of each array per execution, as clattn_sdpa_execute does).
+ *
+ * Common rules: views as clattn_tensor (dims >= 1, strides >= 0 in elements, offset); q and k have the
+ * same dims, v the same except the last (Dv), out = v's dims; k and v are never broadcast; scale 0 means
+ * 1/sqrt(D); causal along the attention axis (TOP_LEFT and BOTTOM_RIGHT are the same there: Lq = Lk);
+ * data_type as clattn_sdpa_desc's (F16: q, k, v, out binary16, probs float32). No mask, kv_lengths,
+ * window or softcap (use clattn_sdpa on a view for those). Statuses: as clattn_sdpa_plan_create() and
+ * clattn_sdpa_execute(); INVALID_ARGUMENT messages name the field ("axis: 4, expected 0..3").
+ * Threads: as SDPA plans (one thread at a time per context).
+ */
+
+/**
+ * Axial attention (Ho et al., 2019, "Axial Attention in Multidimensional Transformers"): attention along
+ * one axis of an N-d view, every other axis but the last a batch axis.
+ *   q, k: [d0, .., d{n-2}, D]   v: [d0, .., d{n-2}, Dv]   out: [d0, .., d{n-2}, Dv]   3 <= n <= 8
+ *   axis: 0 <= axis <= n-2, the attention axis, L = dims[axis]
+ *   probs (optional, float32): q's dims without axis and without the last, then [L, L]
+ *     e.g. q [B, H, X, Y, D], axis 2 (along X): probs [B, H, Y, X, X]; axis 3 (along Y): [B, H, X, Y, Y]
+ * For each index of the batch axes, out[.., i, .., :] = softmax_j(q_i·k_j·scale)·V_j over j along the axis
+ * (j <= i with causal). The two-layer axial block of the paper (row then column attention) is two plans on
+ * the same arrays: axis = Y then axis = X, the second taking the first's output (after its projections).
+ */
+typedef struct clattn_axial_desc {
+    /** sizeof(clattn_axial_desc) as the caller was compiled; set by clattn_axial_desc_init(). */
+    size_t struct_size;
+    clattn_tensor q, k, v, out;
+    int axis;                   /**< the attention axis, 0..ndim-2 */
+    clattn_causal causal;       /**< along the axis: NONE (default), TOP_LEFT = BOTTOM_RIGHT (j <= i) */
+    float scale;                /**< 0 means 1/sqrt(D); must be finite */
+    int want_probs;             /**< nonzero: write the attention weights to probs */
+    clattn_tensor probs;        /**< see above; set contiguous by clattn_axial_desc_init */
+    clattn_dtype data_type;     /**< of q, k, v, out (default F32) */
+    clattn_kernel_path kernel_path; /**< of the SDPA plans (DEFAULT: the context's) */
+} clattn_axial_desc;
+
+/** Sets desc->struct_size = @p struct_size and defaults: contiguous q, k, v, out of @p ndim dims @p dims
+ *  (v and out too; set their last dim for Dv != D), the given axis, no causal mask, scale 0, no probs (probs
+ *  set contiguous), float32, kernel_path DEFAULT. Accepts NULL (does nothing). */
+CLATTN_API void clattn_axial_desc_init_sized(clattn_axial_desc *desc, size_t struct_size, int ndim,
+                                             const int64_t *dims, int axis);
+static inline void clattn_axial_desc_init(clattn_axial_desc *desc, int ndim, const int64_t *dims, int axis)
+{
+    clattn_axial_desc_init_sized(desc, sizeof *desc, ndim, dims, axis);
+}
+
+typedef struct clattn_axial_plan clattn_axial_plan;
+
+/** Validates @p desc and creates its SDPA plan(s). Statuses as clattn_sdpa_plan_create(). */
+CLATTN_API clattn_status clattn_axial_plan_create(clattn_axial_plan **plan, clattn_context *ctx,
+                                                  const clattn_axial_desc *desc);
+/** Releases a plan. Accepts NULL. */
+CLATTN_API void clattn_axial_plan_destroy(clattn_axial_plan *plan);
+/** The path of its SDPA plans (clattn_sdpa_plan_path(): "fused", "chain", "host-fused-<isa>", ...); "" for NULL. */
+CLATTN_API const char *clattn_axial_plan_path(const clattn_axial_plan *plan);
+/** How many SDPA plans it runs: 1 when the batch axes merge into two dims, else the product of the
+ *  sizes of the groups that did not fit (0 for NULL). */
+CLATTN_API int64_t clattn_axial_plan_sdpa_count(const clattn_axial_plan *plan);
+/** Runs the plan on host arrays (q, k, v, out float or binary16 per data_type; probs float32 or NULL unless
+ *  want_probs), synchronously. Statuses as clattn_sdpa_execute(). */
+CLATTN_API clattn_status clattn_axial_execute(clattn_axial_plan *plan, const void *q, const void *k, const void *v,
+                                              void *out, float *probs);
+/** One shot: plan_create + execute + plan_destroy. */
+CLATTN_API clattn_status clattn_axial(clattn_context *ctx, const clattn_axial_desc *desc, const void *q,
+                                      const void *k, const void *v, void *out, float *probs);
+
+/**
+ * Temporal attention (Bertasius et al., 2021, "Is Space-Time Attention All You Need for Video
+ * Understanding?", TimeSformer's divided space-time attention, its time step): for every spatial position s
+ * and head h, attention along the time axis T.
+ *   q, k: [B, T, S, C] with C = num_heads·Dh (head h owns channels h·Dh .. h·Dh + Dh - 1),
+ *         or 5-D [B, T, S, H, Dh] (num_heads 0 or H) — any strides, so TimeSformer's token order
+ *         "b (s t) c" or a fused qkv projection's interleaving are views too
+ *   v, out: the same with Dv per head
+ *   probs (optional, float32): [B, S, H, T, T]
+ * Axial attention along T of the 5-D view [B, T, S, H, Dh] (a contiguous [B, T, S, C] array runs as one SDPA
+ * plan [B, S·H, T, Dh]). The spatial step of divided attention is axial attention along S (or SDPA).
+ */
+typedef struct clattn_temporal_desc {
+    /** sizeof(clattn_temporal_desc) as the caller was compiled; set by clattn_temporal_desc_init(). */
+    size_t struct_size;
+    clattn_tensor q, k, v, out;
+    int64_t num_heads;          /**< heads for 4-D views (C = num_heads·Dh); 0 or dims[3] for 5-D views */
+    clattn_causal causal;       /**< along T: NONE or TOP_LEFT = BOTTOM_RIGHT (frame t sees frames <= t) */
+    float scale;                /**< 0 means 1/sqrt(Dh) */
+    int want_probs;
+    clattn_tensor probs;        /**< [B, S, H, T, T] */
+    clattn_dtype data_type;
+    clattn_kernel_path kernel_path;
+} clattn_temporal_desc;
+
+/** Defaults: contiguous [B, T, S, num_heads·head_dim] q, k, v, out, probs contiguous [B, S, H, T, T], no
+ *  causal mask, scale 0, no probs, float32. Accepts NULL. */
+CLATTN_API void clattn_temporal_desc_init_sized(clattn_temporal_desc *desc, size_t struct_size, int64_t batch,
+                                                int64_t frames, int64_t positions, int64_t num_heads,
+                                                int64_t head_dim);
+static inline void clattn_temporal_desc_init(clattn_temporal_desc *desc, int64_t batch, int64_t frames,
+                                             int64_t positions, int64_t num_heads, int64_t head_dim)
+{
+    clattn_temporal_desc_init_sized(desc, sizeof *desc, batch, frames, positions, num_heads, head_dim);
+}
+
+typedef struct clattn_temporal_plan clattn_temporal_plan;
+CLATTN_API clattn_status clattn_temporal_plan_create(clattn_temporal_plan **plan, clattn_context *ctx,
+                                                     const clattn_temporal_desc *desc);
+CLATTN_API void clattn_temporal_plan_destroy(clattn_temporal_plan *plan);
+CLATTN_API const char *clattn_temporal_plan_path(const clattn_temporal_plan *plan);
+CLATTN_API int64_t clattn_temporal_plan_sdpa_count(const clattn_temporal_plan *plan);
+CLATTN_API clattn_status clattn_temporal_execute(clattn_temporal_plan *plan, const void *q, const void *k,
+                                                 const void *v, void *out, float *probs);
+CLATTN_API clattn_status clattn_temporal(clattn_context *ctx, const clattn_temporal_desc *desc, const void *q,
+                                         const void *k, const void *v, void *out, float *probs);
+
+/**
+ * Area attention (Tian et al., 2025, "YOLOv12: Attention-Centric Real-Time Object Detectors", the A2 module;
+ * ultralytics' AAttn): the N = h·w positions of a feature map, flattened row-major, are split into `area`
+ * equal contiguous segments of N / area positions, and each head attends within its segment only.
+ *   q, k: [B, N, C] with C = num_heads·Dh, or 4-D [B, N, H, Dh] (num_heads 0 or H); any strides (AAttn's
+ *         fused qkv, [B, N, H, 3·Dh] after its view, is three 4-D views at offsets 0, Dh, 2·Dh)
+ *   v, out: the same with Dv per head
+ *   probs (optional, float32): [B, area, H, N/area, N/area]
+ * N must be a multiple of area: otherwise CLATTN_ERROR_INVALID_ARGUMENT ("area: N = 10 is not a multiple
+ * of area 4"), as ultralytics' AAttn fails (its qkv.reshape(B * area, N // area, C * 3) raises). area = 1 is
+ * plain self-attention over all N positions. Only the attention: AAttn's qkv and proj 1x1 convolutions and
+ * its positional-encoding depthwise convolution (pe(v)) stay the caller's. No causal option (an
+ * image model's; set causal to NONE).
+ */
+typedef struct clattn_area_desc {
+    /** sizeof(clattn_area_desc) as the caller was compiled; set by clattn_area_desc_init(). */
+    size_t struct_size;
+    clattn_tensor q, k, v, out;
+    int64_t num_heads;          /**< heads for 3-D views; 0 or dims[2] for 4-D views */
+    int64_t area;               /**< segments, >= 1, dividing N (ultralytics' default for YOLO12: 4) */
+    float scale;                /**< 0 means 1/sqrt(Dh) (AAttn's head_dim ** -0.5) */
+    int want_probs;
+    clattn_tensor probs;        /**< [B, area, H, N/area, N/area] */
+    clattn_dtype data_type;
+    clattn_kernel_path kernel_path;
+} clattn_area_desc;
+
+/** Defaults: contiguous [B, N, num_heads·head_dim] q, k, v, out, the given area, probs contiguous
+ *  [B, area, H, N/area, N/area] (when area divides N), scale 0, no probs, float32. Accepts NULL. */
+CLATTN_API void clattn_area_desc_init_sized(clattn_area_desc *desc, size_t struct_size, int64_t batch,
+                                            int64_t positions, int64_t num_heads, int64_t head_dim, int64_t area);
+static inline void clattn_area_desc_init(clattn_area_desc *desc, int64_t batch, int64_t positions,
+                                         int64_t num_heads, int64_t head_dim, int64_t area)
+{
+    clattn_area_desc_init_sized(desc, sizeof *desc, batch, positions, num_heads, head_dim, area);
+}
+
+typedef struct clattn_area_plan clattn_area_plan;
+CLATTN_API clattn_status clattn_area_plan_create(clattn_area_plan **plan, clattn_context *ctx,
+                                                 const clattn_area_desc *desc);
+CLATTN_API void clattn_area_plan_destroy(clattn_area_plan *plan);
+CLATTN_API const char *clattn_area_plan_path(const clattn_area_plan *plan);
+CLATTN_API int64_t clattn_area_plan_sdpa_count(const clattn_area_plan *plan);
+CLATTN_API clattn_status clattn_area_execute(clattn_area_plan *plan, const void *q, const void *k, const void *v,
+                                             void *out, float *probs);
+CLATTN_API clattn_status clattn_area(clattn_context *ctx, const clattn_area_desc *desc, const void *q,
+                                     const void *k, const void *v, void *out, float *probs);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Kernel table                                                                                */
 
 /**
