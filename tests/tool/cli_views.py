@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""tool.cli.views.<backend>: `clattn axial | temporal | area` on random .npy arrays against NumPy references
+written from the papers' definitions (independent of the library's views), with --expect / --expect-probs at
+1e-4, plus the usage errors (N not a multiple of --area, a bad --axis). Exit 77 without numpy.
+
+usage: cli_views.py CLATTN_BINARY WORK_DIR   (the device comes from CLATTN_DEVICE)
+"""
+import os
+import subprocess
+import sys
+
+try:
+    import numpy as np
+except ImportError:
+    print("numpy is not importable: skipped")
+    sys.exit(77)
+
+CLI, WORK = sys.argv[1], sys.argv[2]
+os.makedirs(WORK, exist_ok=True)
+rng = np.random.default_rng(20240607)
+failures = 0
+
+
+def attn(q, k, v, causal=False, scale=None):
+    """softmax(q k^T * scale) v over the last two axes (..., L, D)."""
+    s = (q.astype(np.float64) @ np.swapaxes(k.astype(np.float64), -1, -2)) * (
+        scale if scale else 1.0 / np.sqrt(q.shape[-1]))
+    if causal:
+        L = s.shape[-1]
+        s = np.where(np.tril(np.ones((L, L), bool)), s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    return p @ v.astype(np.float64), p
+
+
+def save(name, a):
+    path = os.path.join(WORK, name)
+    np.save(path, a.astype(np.float32))
+    return path
+
+
+def run(name, args, expect_rc=0, needle=None):
+    global failures
+    r = subprocess.run([CLI] + args, capture_output=True, text=True)
+    ok = r.returncode == expect_rc and (needle is None or needle in r.stderr)
+    print(("ok   " if ok else "FAIL ") + name + ": rc=%d %s %s" % (r.returncode, r.stdout.strip(), r.stderr.strip()))
+    if not ok:
+        failures += 1
+
+
+def io(prefix, q, k, v, o, p):
+    return ["--query", save(prefix + "_q.npy", q), "--key", save(prefix + "_k.npy", k), "--value",
+            save(prefix + "_v.npy", v), "--out", os.path.join(WORK, prefix + "_o.npy"), "--probs",
+            os.path.join(WORK, prefix + "_p.npy"), "--expect", save(prefix + "_oref.npy", o), "--expect-probs",
+            save(prefix + "_pref.npy", p)]
+
+
+# axial [B, H, X, Y, D] along X (causal) and Y, Dv != D
+B, H, X, Y, D, Dv = 2, 3, 7, 5, 8, 6
+q, k = rng.standard_normal((2, B, H, X, Y, D))
+v = rng.standard_normal((B, H, X, Y, Dv))
+sw = lambda a: np.swapaxes(a, 2, 3)  # [B, H, Y, X, .]
+o, p = attn(sw(q), sw(k), sw(v), causal=True)
+run("axial along X, causal", ["axial"] + io("ax", q, k, v, sw(o), p) + ["--axis", "2", "--causal", "top-left"])
+o, p = attn(q, k, v)
+run("axial along Y (--axis -1)", ["axial"] + io("ay", q, k, v, o, p) + ["--axis", "-1"])
+
+# temporal [B, T, S, C], C = heads * Dh: per (b, s, h) along T
+B, T, S, Hh, Dh = 2, 6, 5, 3, 8
+q, k, v = rng.standard_normal((3, B, T, S, Hh * Dh))
+split = lambda a: a.reshape(B, T, S, Hh, Dh).transpose(0, 2, 3, 1, 4)  # [B, S, H, T, Dh]
+o, p = attn(split(q), split(k), split(v), causal=True)
+o = o.transpose(0, 3, 1, 2, 4).reshape(B, T, S, Hh * Dh)
+run("temporal causal", ["temporal"] + io("tm", q, k, v, o, p) + ["--num-heads", str(Hh), "--causal", "top-left"])
+
+# area [B, N, C]: N = 24 positions in 4 segments, as ultralytics' AAttn reshapes (B*area, N/area, C)
+B, N, Hh, Dh, A = 2, 24, 2, 8, 4
+q, k, v = rng.standard_normal((3, B, N, Hh * Dh))
+seg = lambda a: a.reshape(B, A, N // A, Hh, Dh).transpose(0, 1, 3, 2, 4)  # [B, A, H, N/A, Dh]
+o, p = attn(seg(q), seg(k), seg(v))
+o = o.transpose(0, 1, 3, 2, 4).reshape(B, N, Hh * Dh)
+run("area 4", ["area"] + io("ar", q, k, v, o, p) + ["--num-heads", str(Hh), "--area", str(A)])
+
+# usage errors
+qa = save("bad_q.npy", rng.standard_normal((1, 10, 16)))
+run("area: N not a multiple of --area", ["area", "--query", qa, "--key", qa, "--value", qa, "--out",
+    os.path.join(WORK, "bad_o.npy"), "--num-heads", "2", "--area", "4"], 1, "is not a multiple of area 4")
+run("axial: --axis out of range", ["axial", "--query", qa, "--key", qa, "--value", qa, "--out",
+    os.path.join(WORK, "bad_o.npy"), "--axis", "2"], 2, "--axis: 2, expected 0..1")
+sys.exit(1 if failures else 0)
