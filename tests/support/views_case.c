@@ -234,6 +234,11 @@ static views_case normalised(const views_case *c)
 
 void views_data_make(views_data *d, const views_case *c0, tu_rng *r)
 {
+    views_data_make_ex(d, c0, r, true);
+}
+
+void views_data_make_ex(views_data *d, const views_case *c0, tu_rng *r, bool with_reference)
+{
     memset(d, 0, sizeof *d);
     d->c = normalised(c0);
     const views_case *c = &d->c;
@@ -261,7 +266,7 @@ void views_data_make(views_data *d, const views_case *c0, tu_rng *r)
         d->bprobs = alloc_poison(d->nprobs);
         d->ref_probs = tu_xmalloc((size_t)numel(&d->probs) * sizeof(double));
     }
-    views_data_reference(d);
+    if (with_reference) views_data_reference(d);
 }
 
 void views_data_free(views_data *d)

@@ -50,6 +50,8 @@ typedef struct views_data {
 
 /* Builds the data of c (inputs uniform in [-1, 1), gaps NaN, outputs poisoned) and its reference. */
 void views_data_make(views_data *d, const views_case *c, tu_rng *r);
+/* The same; with_reference false leaves ref_out / ref_probs unset (benchmarks of large rows). */
+void views_data_make_ex(views_data *d, const views_case *c, tu_rng *r, bool with_reference);
 void views_data_free(views_data *d);
 /* Recomputes the reference from the current inputs (after a test changed them). */
 void views_data_reference(views_data *d);

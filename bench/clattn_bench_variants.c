@@ -1,0 +1,151 @@
+/*
+ * clattn-bench-variants — times axial, temporal and area attention (clattn.h, "The attention family over
+ * views") next to their dense equivalent: SDPA over the flattened positions with the structure's boolean mask
+ * ([1, 1, Lf, Lf], true where the structure allows the pair), on the same arrays.
+ *
+ *   clattn-bench-variants [--device SELECTOR] [--repeat N] [--warmup N] [--tiny] [--json]
+ *
+ * Rows: tests/cases/views_cases.c tagged VIEWS_BENCH (--tiny: only bench_tiny_area2, for CI). For each row:
+ *   ms, gflops          the variant's plan (clattn_<variant>_execute on host arrays: on OpenCL including the
+ *                       copies in and out), median over --repeat runs after --warmup; gflops counts only the
+ *                       work the structure needs: 2·(D + Dv) per allowed (query, key) pair
+ *   dense_ms            clattn_sdpa_execute() of the dense equivalent (same copies); dense_gflops counts the
+ *                       same structural flops, so speedup = dense_ms / ms
+ *   path, sdpa_plans    the variant's SDPA path and plan count; dense_path the dense plan's
+ *   max_abs_diff        |variant - dense| over the whole output: both compute the same function, so a
+ *                       difference above 1e-5·max(1, max|dense|) fails the row (exit 1)
+ * Exit codes: 0 success; 1 a row failed; 2 bad command line.
+ */
+#include "views_cases.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+int main(int argc, char **argv)
+{
+    const char *device = NULL;
+    int repeat = 5, warmup = 1, json = 0, tiny = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--tiny")) tiny = 1;
+        else {
+            fprintf(stderr, "usage: clattn-bench-variants [--device SELECTOR] [--repeat N] [--warmup N] [--tiny] [--json]\n");
+            return 2;
+        }
+    }
+    if (repeat < 1 || repeat > 1000 || warmup < 0) {
+        fprintf(stderr, "clattn-bench-variants: --repeat 1..1000, --warmup >= 0\n");
+        return 2;
+    }
+    clattn_context_options opts;
+    clattn_context_options_init(&opts);
+    opts.device = device;
+    clattn_context *ctx = NULL;
+    clattn_status st = clattn_context_create(&ctx, &opts);
+    if (st != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn-bench-variants: %s\n", clattn_last_error(NULL));
+        return 1;
+    }
+    clattn_device_info info;
+    clattn_device_info_init(&info);
+    clattn_context_get_info(ctx, &info);
+    if (!json)
+        printf("# clattn-bench-variants, clattn %s, device \"%s\" (%s), repeat %d, warm-up %d\n"
+               "%-32s %10s %8s %10s %8s %8s %-20s %5s %-20s %12s\n",
+               clattn_version_string(), info.device_name, info.platform_name, repeat, warmup, "case", "ms", "gflops",
+               "dense_ms", "dense_gf", "speedup", "path", "plans", "dense_path", "max_abs_diff");
+    bool ok = true;
+    double *t = malloc((size_t)repeat * sizeof *t), *td = malloc((size_t)repeat * sizeof *td);
+    for (size_t r = 0; r < views_row_count; r++) {
+        const views_case *c = &views_rows[r].c;
+        if (!(views_rows[r].tags & VIEWS_BENCH) || (tiny && strcmp(c->name, "bench_tiny_area2") != 0)) continue;
+        tu_rng rng;
+        tu_rng_init(&rng, tu_case_seed("bench-variants", (int)r));
+        views_data d;
+        views_data_make_ex(&d, c, &rng, false);
+        char path[64] = "";
+        int64_t count = 0;
+        for (int i = 0; i < warmup + repeat && ok; i++) {
+            double t0 = now_ms();
+            ok = views_data_run(ctx, &d, 1, NULL, path, sizeof path, &count) == CLATTN_SUCCESS;
+            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+        }
+        if (!ok) fprintf(stderr, "%s: %s\n", c->name, clattn_last_error(ctx));
+        clattn_sdpa_desc dd;
+        uint8_t *mask = NULL;
+        float *dense_out = tu_xmalloc((size_t)d.nout * sizeof(float));
+        const char *dense_path = "-";
+        double dense_ms = -1, diff = 0, mx = 0;
+        clattn_sdpa_plan *plan = NULL;
+        if (ok && views_case_dense(c, &dd, &mask)) {
+            ok = clattn_sdpa_plan_create(&plan, ctx, &dd) == CLATTN_SUCCESS;
+            for (int i = 0; i < warmup + repeat && ok; i++) {
+                double t0 = now_ms();
+                ok = clattn_sdpa_execute(plan, d.bq, d.bk, d.bv, mask, NULL, dense_out, NULL) == CLATTN_SUCCESS;
+                if (i >= warmup) td[i - warmup] = now_ms() - t0;
+            }
+            if (!ok) fprintf(stderr, "%s (dense): %s\n", c->name, clattn_last_error(ctx));
+            if (ok) {
+                dense_path = clattn_sdpa_plan_path(plan);
+                dense_ms = median(td, repeat);
+                for (int64_t i = 0; i < d.nout; i++) {
+                    double e = fabs((double)d.bout[i] - (double)dense_out[i]);
+                    if (!(e <= diff)) diff = e; /* NaN propagates */
+                    if (fabs((double)dense_out[i]) > mx) mx = fabs((double)dense_out[i]);
+                }
+                if (!(diff <= 1e-5 * (mx > 1 ? mx : 1))) {
+                    fprintf(stderr, "%s: max_abs_diff %g against the dense equivalent\n", c->name, diff);
+                    ok = false;
+                }
+            }
+        }
+        if (ok) {
+            const double ms = median(t, repeat), fl = views_case_flops(c);
+            if (json)
+                printf("{\"case\":\"%s\",\"device\":\"%s\",\"ms\":%.4f,\"gflops\":%.3f,\"dense_ms\":%.4f,"
+                       "\"dense_gflops\":%.3f,\"path\":\"%s\",\"sdpa_plans\":%lld,\"dense_path\":\"%s\","
+                       "\"max_abs_diff\":%.3g}\n",
+                       c->name, info.device_name, ms, fl / ms * 1e-6, dense_ms, dense_ms > 0 ? fl / dense_ms * 1e-6 : 0,
+                       path, (long long)count, dense_path, diff);
+            else
+                printf("%-32s %10.3f %8.2f %10.3f %8.2f %8.2f %-20s %5lld %-20s %12.3g\n", c->name, ms,
+                       fl / ms * 1e-6, dense_ms, dense_ms > 0 ? fl / dense_ms * 1e-6 : 0,
+                       dense_ms > 0 ? dense_ms / ms : 0, path, (long long)count, dense_path, diff);
+            fflush(stdout);
+        }
+        clattn_sdpa_plan_destroy(plan);
+        free(mask);
+        free(dense_out);
+        views_data_free(&d);
+        if (!ok) break;
+    }
+    free(t);
+    free(td);
+    clattn_context_destroy(ctx);
+    return ok ? 0 : 1;
+}
