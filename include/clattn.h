@@ -121,8 +121,11 @@ typedef struct clattn_context clattn_context;
 
 /** Which backend a context runs on. */
 typedef enum clattn_backend {
-    CLATTN_BACKEND_HOST = 0,  /**< POSIX-threads CPU path */
-    CLATTN_BACKEND_OPENCL = 1 /**< an OpenCL device */
+    CLATTN_BACKEND_HOST = 0,   /**< POSIX-threads CPU path */
+    CLATTN_BACKEND_OPENCL = 1, /**< an OpenCL device */
+    CLATTN_BACKEND_MULTI = 2   /**< several devices (a selector list, see clattn_context_options.device);
+                                    clattn_context_get_device_info() describes each (added with
+                                    multi-device contexts) */
 } clattn_backend;
 
 /** Options for clattn_context_create(). Initialise with clattn_context_options_init(), then set what
@@ -182,7 +185,21 @@ typedef struct clattn_context_options {
      *  "host": the POSIX-threads path even when OpenCL exists.
      *  "<platform>:<type>:<device>": each field empty, an index (all digits) or a case-insensitive
      *  substring of the platform name/vendor (resp. device name); type is gpu|cpu|accelerator|all.
-     *  Fewer fields are allowed ("pocl", "rusticl::", ":gpu:1", "portable:cpu:0"). */
+     *  Fewer fields are allowed ("pocl", "rusticl::", ":gpu:1", "portable:cpu:0").
+     *  A comma-separated list of such selectors ("pocl,rusticl::,host", at most CLATTN_MAX_DEVICES): a
+     *  multi-device context, one member context per element, each created with these options. Its SDPA
+     *  plans split every call across the members by independent units: along the batch (U = B units) when
+     *  B >= n, the number of devices, else along kv-head groups (U = Hkv units: a kv head and the Hq / Hkv
+     *  query heads reading it) when Hkv >= n, else along the batch when B >= Hkv, else the kv-head groups.
+     *  When U < n only the U heaviest members (ties: the earlier) take part. The members taking part, in
+     *  list order, get consecutive runs of units: member i gets floor(U * w_i / sum w) units, and the
+     *  units left over go one each to the members with the largest fractional parts (ties: the earlier),
+     *  w being the weights below (clattn_context_device_weights()). Every member computes whole (batch, head) rows exactly as it would alone,
+     *  so each output row is bit-identical to that member's single-device result. The members run
+     *  concurrently (one thread each); a member's failure fails the call with its status and a message
+     *  naming the member (the output is then unspecified). Supported: clattn_sdpa_plan_create/execute,
+     *  clattn_sdpa, every SDPA option and data type. Not supported: clattn_mha_create and
+     *  clattn_sdpa_enqueue (CLATTN_ERROR_UNSUPPORTED); clattn_context_get_cl gives NULL handles. */
     const char *device;
     /** Host-path worker threads; 0 means CLATTN_THREADS, else the number of online CPUs. */
     int num_threads;
@@ -204,6 +221,16 @@ typedef struct clattn_context_options {
     clattn_log_fn log_fn;
     /** Passed to log_fn unchanged; the caller owns it and keeps it valid while the context lives. */
     void *log_user;
+    /* ---- appended for multi-device contexts (see "## ABI") ---- */
+    /** Relative speeds of a device list's members (num_device_weights = the list's length, each finite and
+     *  > 0; read at creation, not retained): member i gets about weights[i] / sum(weights) of the units.
+     *  NULL: the CLATTN_DEVICE_WEIGHTS environment variable ("2,1,0.5"), else a rate measured once per
+     *  context at its first plan (each member runs a reference problem [1, 8, 256, 64] once untimed — on
+     *  OpenCL that compiles its kernels — then three times; weight = 1 / the fastest time). Given for a
+     *  single-device selector: CLATTN_ERROR_INVALID_ARGUMENT. */
+    const double *device_weights;
+    int num_device_weights;
+    int reserved_1; /**< padding; ignored */
 } clattn_context_options;
 
 /** Sets opts->struct_size = @p struct_size and every field to its default (device NULL, num_threads 0);
@@ -275,6 +302,31 @@ static inline void clattn_device_info_init(clattn_device_info *info)
  *         first release's size, e.g. 0 when clattn_device_info_init() was not called).
  */
 CLATTN_API clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_info *info);
+
+/** Most members of a multi-device context (a device selector list). */
+#define CLATTN_MAX_DEVICES 16
+
+/** Devices a context runs on: the members of a multi-device context, else 1 (0 for ctx NULL). */
+CLATTN_API int clattn_context_device_count(const clattn_context *ctx);
+
+/**
+ * Fills @p info (as clattn_context_get_info()) for device @p index of the context: member `index` of a
+ * multi-device context (in the selector list's order), or the context's own device for index 0 of a
+ * single-device one.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx or info NULL, index outside
+ *         0..clattn_context_device_count() - 1, info->struct_size as for clattn_context_get_info()).
+ */
+CLATTN_API clattn_status clattn_context_get_device_info(const clattn_context *ctx, int index,
+                                                        clattn_device_info *info);
+
+/**
+ * The relative weights the context splits work by (see clattn_context_options.device_weights), one per
+ * device, into caller-owned weights[0..count): given ones, else measured (now, if no plan measured them
+ * yet: the reference problem on every member; unitless, 1/s of that problem). Single-device context: 1.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx or weights NULL, count not
+ *         clattn_context_device_count()); a member's status when measuring it failed.
+ */
+CLATTN_API clattn_status clattn_context_device_weights(clattn_context *ctx, double *weights, int count);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensors                                                                                     */

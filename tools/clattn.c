@@ -825,7 +825,7 @@ static void print_result(clattn_context *ctx, double setup_ms, double first_ms, 
     char warm[48] = "";
     if (warm_ms >= 0) snprintf(warm, sizeof warm, " warm_ms=%.3f", warm_ms);
     printf("backend=%s device=\"%s\" platform=\"%s\" setup_ms=%.3f time_ms=%.3f%s out_shape=%s dtype=%s\n",
-           info.backend == CLATTN_BACKEND_HOST ? "host" : "opencl", info.device_name, info.platform_name, setup_ms,
+           info.backend == CLATTN_BACKEND_HOST ? "host" : info.backend == CLATTN_BACKEND_MULTI ? "multi" : "opencl", info.device_name, info.platform_name, setup_ms,
            first_ms, warm, shape_str(ndim, shape, s, sizeof s), dtype_name(dtype));
 }
 

@@ -51,6 +51,8 @@ struct clattn_sdpa_plan {
     void *backend_data;     /* owned by the backend; released by sdpa_release */
     void *f16;              /* sdpa.c: fp16 staging of a CLATTN_DTYPE_F16 plan (then p is the staged
                                float32 problem the backend runs); NULL for float32 plans */
+    const clattn_sdpa_desc *desc; /* the caller's descriptor (over the defaults), during sdpa_prepare only;
+                                     NULL otherwise */
 };
 
 /* Runs a plan on buffers bound in the caller's data type (fp16 plans: the binary16 buffers; core stages
@@ -79,6 +81,9 @@ typedef struct clattn_backend_i {
     /* True when buffers are host memory (clattn_buf.host): core then wraps the caller's host pointers
      * instead of copying them into backend buffers. */
     bool host_memory;
+    /* True when the backend takes every data_type as given (core does no fp16 staging; the multi-device
+     * layer, whose members stage their own). */
+    bool stages_dtypes;
     /* Releases ctx->backend_data. */
     void (*destroy)(clattn_context *ctx);
     /* Prepares a plan for plan->p: builds kernels, picks tile sizes, sets plan->workspace_bytes,

@@ -174,6 +174,9 @@ clattn_status clattn_config_resolve(clattn_context *ctx, const clattn_context_op
     if (st == CLATTN_SUCCESS && kdir && kdir[0] && !(cfg->kernel_dir = clattn_strdup(kdir)))
         st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "CLATTN_KERNEL_DIR: out of host memory");
     if (st == CLATTN_SUCCESS) st = resolve_device_profile(ctx, &cfg->device_profile);
+    const char *weights = getenv("CLATTN_DEVICE_WEIGHTS");
+    if (st == CLATTN_SUCCESS && weights && weights[0] && !(cfg->device_weights = clattn_strdup(weights)))
+        st = clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "CLATTN_DEVICE_WEIGHTS: out of host memory");
     if (st != CLATTN_SUCCESS) clattn_config_release(cfg);
     return st;
 }
@@ -183,7 +186,8 @@ void clattn_config_release(clattn_config *cfg)
     free(cfg->cache_dir);
     free(cfg->kernel_dir);
     free(cfg->device_profile);
-    cfg->cache_dir = cfg->kernel_dir = cfg->device_profile = NULL;
+    free(cfg->device_weights);
+    cfg->cache_dir = cfg->kernel_dir = cfg->device_profile = cfg->device_weights = NULL;
 }
 
 void clattn_log(const clattn_context *ctx, clattn_log_level level, const char *fmt, ...)

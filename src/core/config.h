@@ -21,6 +21,8 @@ typedef struct clattn_config {
     char *device_profile;           /* malloc'd CLATTN_DEVICE_PROFILE (test only: the OpenCL backend plans
                                      * as on that profile's device, src/opencl/profiles.c; it rejects an
                                      * unknown name), or NULL */
+    char *device_weights;           /* malloc'd CLATTN_DEVICE_WEIGHTS, or NULL; parsed by core/multi.c, which
+                                       knows how many devices the list has */
     clattn_log_level log_level;     /* never CLATTN_LOG_DEFAULT */
     clattn_log_fn log_fn;           /* NULL = one line per message to stderr */
     void *log_user;

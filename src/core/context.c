@@ -2,6 +2,7 @@
  * (clattn_context_create_from_cl, clattn_context_get_cl) live with the OpenCL backend (src/opencl/interop.c). */
 #include "alloc.h"
 #include "backend.h"
+#include "multi.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,16 @@ clattn_status clattn_context_create(clattn_context **out, const clattn_context_o
 
     const char *selector = opts->device ? opts->device : getenv("CLATTN_DEVICE");
     bool use_host = false;
-    clattn_status st = clattn_opencl_backend_open(ctx, selector, &use_host);
+    clattn_status st;
+    if (clattn_selector_is_list(selector)) {
+        st = clattn_multi_open(ctx, selector, opts);
+    } else if (opts->device_weights) {
+        st = clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                          "clattn_context_options.device_weights: given, but the device selector '%s' is not a list",
+                          selector ? selector : "");
+    } else {
+        st = clattn_opencl_backend_open(ctx, selector, &use_host);
+    }
     if (st == CLATTN_SUCCESS && use_host) {
         int threads = 0;
         st = clattn_host_resolve_threads(ctx, opts->num_threads, &threads);
@@ -66,19 +76,54 @@ void clattn_context_destroy(clattn_context *ctx)
     free(ctx);
 }
 
-clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_info *info)
+static clattn_status info_out(const clattn_context *ctx, const clattn_device_info *src, clattn_device_info *info)
 {
-    if (!ctx || !info)
-        return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "clattn_context_get_info: %s is NULL", !ctx ? "ctx" : "info");
     size_t size = info->struct_size;
     if (size < CLATTN_DEVICE_INFO_MIN_SIZE || size > CLATTN_STRUCT_SIZE_MAX)
         return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_device_info: struct_size is %zu, expected %zu..%zu (initialise the struct with "
                             "clattn_device_info_init())",
                             size, (size_t)CLATTN_DEVICE_INFO_MIN_SIZE, CLATTN_STRUCT_SIZE_MAX);
-    clattn_struct_out(info, size, &ctx->info, sizeof ctx->info);
+    clattn_struct_out(info, size, src, sizeof *src);
     return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_context_get_info(const clattn_context *ctx, clattn_device_info *info)
+{
+    if (!ctx || !info)
+        return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_context_get_info: %s is NULL", !ctx ? "ctx" : "info");
+    return info_out(ctx, &ctx->info, info);
+}
+
+int clattn_context_device_count(const clattn_context *ctx)
+{
+    return ctx ? clattn_multi_count(ctx) : 0;
+}
+
+clattn_status clattn_context_get_device_info(const clattn_context *ctx, int index, clattn_device_info *info)
+{
+    if (!ctx || !info)
+        return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_context_get_device_info: %s is NULL", !ctx ? "ctx" : "info");
+    int n = clattn_multi_count(ctx);
+    if (index < 0 || index >= n)
+        return clattn_error((clattn_context *)ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_context_get_device_info: index is %d, expected 0..%d", index, n - 1);
+    return info_out(ctx, &clattn_multi_member(ctx, index)->info, info);
+}
+
+clattn_status clattn_context_device_weights(clattn_context *ctx, double *weights, int count)
+{
+    if (!ctx || !weights)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_device_weights: %s is NULL",
+                            !ctx ? "ctx" : "weights");
+    int n = clattn_multi_count(ctx);
+    if (count != n)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_context_device_weights: count is %d, expected %d (clattn_context_device_count)",
+                            count, n);
+    return clattn_multi_weights(ctx, weights);
 }
 
 void clattn_context_options_init_sized(clattn_context_options *opts, size_t struct_size)

@@ -55,6 +55,10 @@ clattn_status clattn_mha_create(clattn_mha **out, clattn_context *ctx, const cla
     *out = NULL;
     if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_create: ctx is NULL");
     if (!weights) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_mha_create: weights is NULL");
+    if (!ctx->be->linear)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "clattn_mha_create: the %s context runs SDPA only (a multi-device context has no one device "
+                            "for the projections); create the MHA on a single-device context", ctx->be->name);
     clattn_mha_weights local; /* the caller's weights over the defaults, whatever layout it was compiled with */
     clattn_mha_weights_init_sized(&local, sizeof local);
     CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_mha_weights, weights, CLATTN_MHA_WEIGHTS_MIN_SIZE, &local));

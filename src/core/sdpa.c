@@ -289,8 +289,10 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     plan->ctx = ctx;
     snprintf(plan->path, sizeof plan->path, "%s", ctx->be->name); /* until sdpa_prepare names the path */
     clattn_status st = validate(ctx, &d, &plan->p);
-    if (st == CLATTN_SUCCESS && d.data_type == CLATTN_DTYPE_F16) st = f16_prepare(ctx, plan);
+    if (st == CLATTN_SUCCESS && d.data_type == CLATTN_DTYPE_F16 && !ctx->be->stages_dtypes) st = f16_prepare(ctx, plan);
+    plan->desc = &d;
     if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
+    plan->desc = NULL;
     if (st == CLATTN_SUCCESS) plan->workspace_bytes += f16_workspace_bytes(plan->f16);
     if (st != CLATTN_SUCCESS) {
         clattn_sdpa_plan_destroy(plan);

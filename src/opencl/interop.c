@@ -85,8 +85,8 @@ clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, cl_mem k, cl
     clattn_context *ctx = plan->ctx;
     const clattn_sdpa_problem *p = &plan->p;
     if (ctx->info.backend != CLATTN_BACKEND_OPENCL)
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "clattn_sdpa_enqueue: the context runs on the host path; "
-                                                           "use clattn_sdpa_execute");
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "clattn_sdpa_enqueue: the context runs on the %s path, not "
+                                                           "one OpenCL device; use clattn_sdpa_execute", ctx->be->name);
     if ((num_wait == 0) != (wait_list == NULL))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_sdpa_enqueue: num_wait is %u but wait_list is %s", (unsigned)num_wait,

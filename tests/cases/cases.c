@@ -303,6 +303,17 @@ const case_row case_rows[] = {
     {.tags = CASE_CROSS, .c = {"odd_causal_tl_dv", SZ(1, 6, 3, 129, 67, 8, 40), .causal = CLATTN_CAUSAL_TOP_LEFT,
      .probs = 1, .off_o = 5, .lo = TU_PAD}},
 
+    /* ==== test_multi (tag multi): split along the batch, along kv-head groups, and too few units ==== */
+    {.tags = CASE_MULTI, .c = {"batch_gqa_bool_kvl_gaps", SZ(5, 6, 2, 7, 67, 16, 16), .mask_kind = CLATTN_MASK_BOOL,
+     .mb = 1, .mq = 1, .kvl = 1, .probs = 1, .lo = TU_PAD, .off_o = 3, .lp = TU_PAD, .off_p = 2}},
+    {.tags = CASE_MULTI, .c = {"heads_additive_causal_blhd", SZ(1, 8, 4, 33, 129, 32, 24), .mask_kind =
+     CLATTN_MASK_ADDITIVE, .mh = 1, .mq = 1, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .lq = TU_BLHD, .lo = TU_BLHD,
+     .probs = 1, .lp = TU_BLHD_PAD}},
+    {.tags = CASE_MULTI, .c = {"kv_bcast_window_softcap", SZ(3, 4, 4, 9, 40, 8, 8), .kv_bcast = 1, .window = 1, .wl =
+     5, .wr = 2, .softcap = 5.0f, .lo = TU_COLSTRIDE, .probs = 1}},
+    {.tags = CASE_MULTI, .c = {"one_unit", SZ(1, 3, 1, 5, 7, 8, 8), .probs = 1}},
+    {.tags = CASE_MULTI, .c = {"decode_heads", SZ(2, 16, 8, 1, 300, 64, 64), .kvl = 1}},
+
     /* ==== test_oclgrind_cases group sizes (tag oclgrind-sizes): tiles are at most 64 keys/columns wide and
      * 64 rows high (WG 16 x WPT 4); TK = 16 reduction chunk ==== */
     {.tags = CASE_OCL_SIZES, .c = {"all_one", SZ(1, 1, 1, 1, 1, 1, 1), .probs = 1}},
@@ -481,6 +492,7 @@ static const struct {
     {CASE_BENCH_DEFAULT, "bench-default"},
     {CASE_BENCH_QUICK, "bench-quick"},
     {CASE_BENCH_TINY, "bench-tiny"},
+    {CASE_MULTI, "multi"},
 };
 
 const char *case_tag_name(unsigned tag)

@@ -23,6 +23,7 @@
  *                    the groups of reliability/test_oclgrind_cases (under the Oclgrind simulator)
  *   threads          reliability/test_threads (SDPA and MHA rows)
  *   mha, oclgrind-mha  (MHA rows, the second table) test_mha and the oclgrind mha group
+ *   multi            test_multi (multi-device contexts; it also runs the cross-backend rows)
  *   bench-default    clattn-bench's default grid; bench-quick: its --quick subset; bench-tiny: the row
  *                    the bench.tiny CTest test times (so the benchmark's tolerance check runs in CI)
  * `clattn-bench --list-cases --json` prints every row (one JSON object per line); bench/peers ask it.
@@ -54,6 +55,7 @@ enum case_tag {
     CASE_BENCH_DEFAULT = 1u << 11,
     CASE_BENCH_QUICK = 1u << 12,
     CASE_BENCH_TINY = 1u << 13,
+    CASE_MULTI = 1u << 14,
 };
 
 /* 2^100 (about 1.27e30): the scale of the edges rows whose logits reach +-1e30 exactly. */

@@ -156,6 +156,20 @@ bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *de
 
 bool tu_check_path(const char *got, bool fused_sure, const tu_where *w)
 {
+    if (strncmp(got, "multi(", 6) == 0) { /* a multi-device plan: every member's path must be valid */
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", got + 6);
+        char *close = strrchr(buf, ')');
+        if (!close) {
+            tu_report(w, "plan path '%s': a multi-device path must be multi(<path>,...)", got);
+            return false;
+        }
+        *close = '\0';
+        bool ok = true;
+        for (char *save = NULL, *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save))
+            ok &= tu_check_path(e, false, w);
+        return ok;
+    }
     const char *want = expected_path();
     const bool host = strncmp(got, "host", 4) == 0;
     g_path_checks++;
