@@ -15,6 +15,7 @@
 #include "chain.h"
 #include "fused.h"
 #include "launch.h"
+#include "planner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,32 +109,67 @@ static void cl_sdpa_release(clattn_context *ctx, clattn_sdpa_plan *plan)
     plan->backend_data = NULL;
 }
 
+/* The planner's probe on a real device (planner.h): builds the candidate (program cache: candidates with
+ * the same options share one build) and answers the kernel's work-group limit and local memory; the
+ * slot keeps the latest candidate's kernel. */
+typedef struct cl_probe_state {
+    clattn_context *ctx;
+    clattn_cl_state *cl;
+    cl_kernel kernels[CLATTN_CL_SLOTS];
+} cl_probe_state;
+
+static clattn_status cl_probe(void *user, int slot, const clattn_cl_kernel_choice *k, size_t *kernel_wg,
+                              cl_ulong *kernel_local)
+{
+    cl_probe_state *ps = user;
+    clattn_context *ctx = ps->ctx;
+    clattn_status st = CLATTN_SUCCESS;
+    if (ps->kernels[slot]) clReleaseKernel(ps->kernels[slot]);
+    ps->kernels[slot] = NULL;
+    CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, ps->cl, k->source, k->options, k->name, &ps->kernels[slot]));
+    CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(ps->kernels[slot], ps->cl->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                             sizeof *kernel_wg, kernel_wg, NULL));
+    CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(ps->kernels[slot], ps->cl->device, CL_KERNEL_LOCAL_MEM_SIZE,
+                                             sizeof *kernel_local, kernel_local, NULL));
+cleanup:
+    return st;
+}
+
+clattn_cl_limits clattn_cl_state_limits(const clattn_cl_state *cl)
+{
+    clattn_cl_limits lim = {.type = cl->type,
+                            .max_wg = cl->max_wg,
+                            .max_wi_sizes = {cl->max_wi_sizes[0], cl->max_wi_sizes[1], cl->max_wi_sizes[2]},
+                            .local_mem = cl->local_mem,
+                            .max_alloc = cl->max_alloc,
+                            .compute_units = (int)cl->compute_units,
+                            .fma = cl->fma};
+    return lim;
+}
+
 static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_sdpa_problem *p = &plan->p;
     clattn_status st = CLATTN_SUCCESS;
+    cl_probe_state ps = {ctx, cl, {NULL}};
+    clattn_cl_plan_cfg cfg;
     cl_plan *pd = clattn_calloc(1, sizeof *pd);
     if (!pd) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "sdpa plan: out of host memory");
 
-    CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, p, p->kernel_path, &pd->fused, &plan->workspace_bytes));
-    if (pd->fused) {
-        snprintf(plan->path, sizeof plan->path, "fused");
-        plan->backend_data = pd;
-        return CLATTN_SUCCESS;
-    }
-
-    CLATTN_GOTO_IF(clattn_cl_chain_prepare(ctx, cl, p, &pd->chain, &plan->workspace_bytes));
-    snprintf(plan->path, sizeof plan->path, "chain");
+    const clattn_cl_limits lim = clattn_cl_state_limits(cl);
+    CLATTN_GOTO_IF(clattn_cl_plan_choose(ctx, &cl->rules, &lim, p, cl_probe, &ps, &cfg));
+    if (cfg.fused) CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, &cfg, ps.kernels, &pd->fused));
+    else CLATTN_GOTO_IF(clattn_cl_chain_prepare(ctx, cl, &cfg, ps.kernels, &pd->chain));
+    snprintf(plan->path, sizeof plan->path, cfg.fused ? "fused" : "chain");
+    plan->workspace_bytes = cfg.workspace_bytes;
     plan->backend_data = pd;
     pd = NULL;
 
 cleanup:
-    if (pd) {
-        plan->backend_data = pd;
-        cl_sdpa_release(ctx, plan);
-        plan->workspace_bytes = 0;
-    }
+    for (int i = 0; i < CLATTN_CL_SLOTS; i++) /* candidates of the path not taken */
+        if (ps.kernels[i]) clReleaseKernel(ps.kernels[i]);
+    free(pd);
     return st;
 }
 

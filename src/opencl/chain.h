@@ -6,14 +6,15 @@
 #ifndef CLATTN_CL_CHAIN_H
 #define CLATTN_CL_CHAIN_H
 
-#include "opencl.h"
+#include "planner.h"
 
 typedef struct clattn_cl_chain clattn_cl_chain;
 
-/* Prepares the chain for p: builds the three kernels with tiles that fit the device, allocates the
- * score workspace (*workspace_bytes). On failure *chain is NULL and *workspace_bytes 0. */
-clattn_status clattn_cl_chain_prepare(clattn_context *ctx, clattn_cl_state *cl, const clattn_sdpa_problem *p,
-                                      clattn_cl_chain **chain, size_t *workspace_bytes);
+/* Prepares the chain the planner chose (cfg: cfg->fused false): allocates the score workspace
+ * (cfg->workspace_bytes) and takes the scores, softmax and weighted-sum kernels out of kernels[] (built by
+ * the planner's probe; set to NULL there). On failure *chain is NULL and kernels[] is untouched. */
+clattn_status clattn_cl_chain_prepare(clattn_context *ctx, clattn_cl_state *cl, const clattn_cl_plan_cfg *cfg,
+                                      cl_kernel kernels[CLATTN_CL_SLOTS], clattn_cl_chain **chain);
 
 /* Enqueues the chain (same contract as the backend's sdpa_run; buffers already checked). */
 clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, const clattn_cl_chain *chain,

@@ -1,8 +1,9 @@
 /*
  * Internals of the OpenCL backend: device.c (selector parsing, device choice), backend.c (context,
- * buffers, fp16 staging, dispatch), chain.c and fused.c (the two SDPA paths), launch.h/.c (launch
- * helpers they share), rules.c (the table of device rules), profiles.c (GPU-shaped device profiles), program.c (kernel sources, builds, program
- * cache) and gemm.c (nn.Linear through CLBlast). Not installed.
+ * buffers, fp16 staging, dispatch), planner.c (which kernels, tiles and cuts a plan takes), chain.c and
+ * fused.c (the two SDPA paths), launch.h/.c (launch helpers they share), rules.c (the table of device
+ * rules), profiles.c (GPU-shaped device profiles), program.c (kernel sources, builds, program cache) and
+ * gemm.c (nn.Linear through CLBlast). Not installed.
  */
 #ifndef CLATTN_CL_INTERNAL_H
 #define CLATTN_CL_INTERNAL_H

@@ -1,7 +1,7 @@
 /*
  * One table of device rules: what each driver or device kind needs (for correct results) or runs
  * fastest with. clattn_cl_backend_create() resolves the first matching row into the backend state
- * (clattn_cl_state.rules); chain.c, fused.c and program.c read the resolved values and test no names.
+ * (clattn_cl_state.rules); planner.c and program.c read the resolved values and test no names.
  *
  * A row matches when one of its name substrings occurs in CL_PLATFORM_NAME or CL_DEVICE_NAME (no
  * names: every device) and the device type has one of its type bits (0: every type). Order matters:
