@@ -14,6 +14,9 @@
  *   path, sdpa_plans    the variant's SDPA path and plan count; dense_path the dense plan's
  *   max_abs_diff        |variant - dense| over the whole output: both compute the same function, so a
  *                       difference above 1e-5·max(1, max|dense|) fails the row (exit 1)
+ * Then channel attention (clattn_channel_attn_*: SE and CBAM's avg+max) on [B, C, H, W] = [8, 256, 56, 56] (a
+ * ResNet-50 stage-1 map), R = C/16 (--tiny: [1, 8, 5, 5], R 2): ms and gbps = (read x + write out) bytes / ms,
+ * the memory-bound part (no dense equivalent). Its result is checked by test_channel, not here.
  * Exit codes: 0 success; 1 a row failed; 2 bad command line.
  */
 #include "views_cases.h"
@@ -143,6 +146,42 @@ int main(int argc, char **argv)
         free(dense_out);
         views_data_free(&d);
         if (!ok) break;
+    }
+    /* channel attention */
+    for (int pool = 0; pool < 2 && ok; pool++) {
+        const int64_t B = tiny ? 1 : 8, C = tiny ? 8 : 256, H = tiny ? 5 : 56, W = H, R = C / (tiny ? 4 : 16);
+        const int64_t n = B * C * H * W;
+        float *x = tu_xmalloc((size_t)n * sizeof(float)), *out = tu_xmalloc((size_t)n * sizeof(float));
+        float *w1 = tu_xmalloc((size_t)(R * C) * sizeof(float)), *w2 = tu_xmalloc((size_t)(R * C) * sizeof(float));
+        tu_rng rng;
+        tu_rng_init(&rng, tu_case_seed("bench-channel", pool));
+        for (int64_t i = 0; i < n; i++) x[i] = (float)tu_rng_uniform(&rng, -1, 1);
+        for (int64_t i = 0; i < R * C; i++) w1[i] = (float)tu_rng_uniform(&rng, -0.1, 0.1), w2[i] = w1[i];
+        clattn_channel_attn_desc cd;
+        clattn_channel_attn_desc_init(&cd, B, C, H, W, R);
+        cd.pool = pool ? CLATTN_CHANNEL_POOL_AVG_MAX : CLATTN_CHANNEL_POOL_AVG;
+        cd.has_b1 = cd.has_b2 = 0;
+        clattn_channel_attn_plan *cp = NULL;
+        ok = clattn_channel_attn_plan_create(&cp, ctx, &cd) == CLATTN_SUCCESS;
+        for (int i = 0; i < warmup + repeat && ok; i++) {
+            double t0 = now_ms();
+            ok = clattn_channel_attn_execute(cp, x, w1, NULL, w2, NULL, out, NULL) == CLATTN_SUCCESS;
+            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+        }
+        if (!ok) fprintf(stderr, "channel: %s\n", clattn_last_error(ctx));
+        if (ok) {
+            const double ms = median(t, repeat), gbps = 2.0 * (double)n * 4 / ms * 1e-6;
+            char name[64];
+            snprintf(name, sizeof name, "channel_%s_%lldx%lldx%lldx%lld", pool ? "cbam" : "se", (long long)B,
+                     (long long)C, (long long)H, (long long)W);
+            if (json)
+                printf("{\"case\":\"%s\",\"device\":\"%s\",\"ms\":%.4f,\"gbps\":%.3f,\"path\":\"%s\"}\n", name,
+                       info.device_name, ms, gbps, clattn_channel_attn_plan_path(cp));
+            else
+                printf("%-32s %10.3f %6.2f GB/s %-20s\n", name, ms, gbps, clattn_channel_attn_plan_path(cp));
+        }
+        clattn_channel_attn_plan_destroy(cp);
+        free(x), free(out), free(w1), free(w2);
     }
     free(t);
     free(td);

@@ -807,6 +807,78 @@ CLATTN_API clattn_status clattn_area(clattn_context *ctx, const clattn_area_desc
                                      const void *k, const void *v, void *out, float *probs);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Channel attention: Squeeze-and-Excitation and CBAM's channel module (src/core/channel.c)     */
+
+/** Pooling of channel attention's squeeze step (clattn_channel_attn_desc.pool). Values are pinned. */
+typedef enum clattn_channel_pool {
+    CLATTN_CHANNEL_POOL_AVG = 0,    /**< Squeeze-and-Excitation: global average pooling */
+    CLATTN_CHANNEL_POOL_AVG_MAX = 1 /**< CBAM's channel attention: average and max pooling through the shared MLP */
+} clattn_channel_pool;
+
+/**
+ * Channel attention (Hu et al., 2018, "Squeeze-and-Excitation Networks"; with CLATTN_CHANNEL_POOL_AVG_MAX,
+ * the channel module of Woo et al., 2018, "CBAM: Convolutional Block Attention Module"):
+ *   x, out: [B, C, H, W] float32 views (NCHW; any strides, so NHWC data is a view too); out may be x itself
+ *           (the same buffer and view: in place), otherwise it must not overlap x
+ *   w1 [R, C], b1 [R] (or NULL), w2 [C, R], b2 [C] (or NULL): contiguous float32, nn.Linear layout, which is
+ *           also torchvision's SqueezeExcitation fc1/fc2 (1x1 Conv2d) weights [R, C, 1, 1] / [C, R, 1, 1]
+ *   scales (optional, float32): [B, C], the gates s below (the attention weights, issue item 8)
+ *   avg[b, c] = mean over (h, w) of x[b, c, h, w];  max[b, c] = its maximum (AVG_MAX only)
+ *   MLP(p) = w2·relu(w1·p + b1) + b2
+ *   AVG:     s[b] = sigmoid(MLP(avg[b]))                      (torchvision.ops.SqueezeExcitation)
+ *   AVG_MAX: s[b] = sigmoid(MLP(avg[b]) + MLP(max[b]))        (CBAM; b2 counts once per branch, as a shared
+ *                                                              nn.Sequential MLP applied twice does)
+ *   out[b, c, h, w] = s[b, c]·x[b, c, h, w]
+ * Units: R = C / r for reduction ratio r (any R >= 1 is accepted). Float32 arithmetic (the host path pools in
+ * double). NaN: a NaN in batch item b's x (average or max) makes b's scales and outputs NaN and no other
+ * item's; max pooling propagates NaN (as torch.amax). Statuses: CLATTN_ERROR_INVALID_ARGUMENT (views, sizes,
+ * hidden < 1, a NULL required pointer, bias pointers not matching has_b1/has_b2, struct_size),
+ * CLATTN_ERROR_UNSUPPORTED (struct_size of a newer header with nonzero new fields), CLATTN_ERROR_OUT_OF_MEMORY,
+ * CLATTN_ERROR_OPENCL, CLATTN_ERROR_KERNEL_BUILD. Paths (clattn_channel_attn_plan_path()): OpenCL "channel"
+ * (kernels/channel_attn.cl), host "host-channel" (src/host/channel.c).
+ */
+typedef struct clattn_channel_attn_desc {
+    /** sizeof(clattn_channel_attn_desc) as the caller was compiled; set by clattn_channel_attn_desc_init(). */
+    size_t struct_size;
+    clattn_tensor x, out;       /**< 4-D [B, C, H, W] */
+    int64_t hidden;             /**< R, the squeeze channels (torchvision's squeeze_channels), >= 1 */
+    clattn_channel_pool pool;   /**< AVG (default) or AVG_MAX */
+    int has_b1, has_b2;         /**< nonzero: b1 / b2 are given at execution (default: both 1) */
+    int want_scales;            /**< nonzero: write s to scales */
+    clattn_tensor scales;       /**< 2-D [B, C]; set contiguous by clattn_channel_attn_desc_init */
+} clattn_channel_attn_desc;
+
+/** Defaults: contiguous [B, C, H, W] x and out, scales [B, C], the given hidden, AVG pooling, both biases,
+ *  no scales. Accepts NULL. */
+CLATTN_API void clattn_channel_attn_desc_init_sized(clattn_channel_attn_desc *desc, size_t struct_size, int64_t batch,
+                                                    int64_t channels, int64_t height, int64_t width, int64_t hidden);
+static inline void clattn_channel_attn_desc_init(clattn_channel_attn_desc *desc, int64_t batch, int64_t channels,
+                                                 int64_t height, int64_t width, int64_t hidden)
+{
+    clattn_channel_attn_desc_init_sized(desc, sizeof *desc, batch, channels, height, width, hidden);
+}
+
+typedef struct clattn_channel_attn_plan clattn_channel_attn_plan;
+/** Validates @p desc (copied; not retained). @param[out] plan NULL on failure; release with
+ *  clattn_channel_attn_plan_destroy(). On OpenCL the kernels are compiled at the first execution (then kept
+ *  in the context's program cache and the binary cache). */
+CLATTN_API clattn_status clattn_channel_attn_plan_create(clattn_channel_attn_plan **plan, clattn_context *ctx,
+                                                         const clattn_channel_attn_desc *desc);
+/** Releases a plan. Accepts NULL. */
+CLATTN_API void clattn_channel_attn_plan_destroy(clattn_channel_attn_plan *plan);
+/** "channel" (OpenCL) or "host-channel"; "" for NULL. */
+CLATTN_API const char *clattn_channel_attn_plan_path(const clattn_channel_attn_plan *plan);
+/** Runs the plan on host arrays, synchronously (OpenCL backends copy in and out). b1 / b2 NULL exactly when
+ *  has_b1 / has_b2 is 0; scales NULL unless want_scales. Nothing is retained. */
+CLATTN_API clattn_status clattn_channel_attn_execute(clattn_channel_attn_plan *plan, const float *x, const float *w1,
+                                                     const float *b1, const float *w2, const float *b2, float *out,
+                                                     float *scales);
+/** One shot: plan_create + execute + plan_destroy. */
+CLATTN_API clattn_status clattn_channel_attn(clattn_context *ctx, const clattn_channel_attn_desc *desc, const float *x,
+                                             const float *w1, const float *b1, const float *w2, const float *b2,
+                                             float *out, float *scales);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Kernel table                                                                                */
 
 /**
@@ -825,10 +897,12 @@ typedef struct clattn_kernel_entry {
     /** "opencl" or "host". */
     const char *backend;
     /** The plan paths that run it, space-separated, as clattn_sdpa_plan_path() reports them ("chain",
-     *  "fused", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward(). */
+     *  "fused", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward();
+     *  "channel" / "host-channel" as clattn_channel_attn_plan_path() reports them. */
     const char *paths;
     /** The stage it computes: "scores", "softmax", "weighted_sum", "fused", "pack", "decode",
-     *  "decode merge", "fp16 convert", "bias" or "gemm" (later releases may add stages). */
+     *  "decode merge", "fp16 convert", "bias", "gemm", or channel attention's "channel pool", "channel excite",
+     *  "channel rescale" (later releases may add stages). */
     const char *stage;
     /** Its source file, relative to the source tree: "kernels/<x>.cl" or "src/<backend>/<x>.c". */
     const char *source;

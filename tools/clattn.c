@@ -1647,6 +1647,8 @@ static int cmd_kernels(int argc, char **argv)
 
 /* clattn axial | temporal | area */
 #include "cmd_views.c"
+/* clattn channel */
+#include "cmd_channel.c"
 
 typedef struct command {
     const char *name;
@@ -1671,6 +1673,7 @@ static const command commands[] = {
      "multi-head attention (nn.MultiheadAttention or BERT weights) on .npy arrays", OPTS(mha_opts), mha_notes,
      cmd_mha},
     VIEW_COMMANDS,
+    CHANNEL_COMMAND,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -1774,7 +1777,7 @@ static void print_main_help(bool markdown)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa, mha, axial, temporal or area; see clattn --help)");
+        return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa, mha, axial, temporal, area or channel; see clattn --help)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || (strcmp(cmd, "help") == 0 && argc == 2)) {
         print_main_help(false);
@@ -1786,7 +1789,7 @@ int main(int argc, char **argv)
             return fflush(stdout) == 0 ? EXIT_OK : errorf(EXIT_FAIL, "cannot write the help: %s", strerror(errno));
         }
         if (argc == 3 && find_command(argv[2])) return print_help(argv[2]);
-        return errorf(EXIT_USAGE, "clattn help: expected a command (devices, kernels, sdpa, mha, axial, temporal, area) or --markdown");
+        return errorf(EXIT_USAGE, "clattn help: expected a command (devices, kernels, sdpa, mha, axial, temporal, area, channel) or --markdown");
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("clattn %s\n", clattn_version_string());
@@ -1794,5 +1797,5 @@ int main(int argc, char **argv)
     }
     const command *c = find_command(cmd);
     if (c) return c->run(argc - 2, argv + 2);
-    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa, mha, axial, temporal or area; see clattn --help)", cmd);
+    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa, mha, axial, temporal, area or channel; see clattn --help)", cmd);
 }

@@ -75,6 +75,9 @@ clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan);
 
 /* ---- backend interface ---------------------------------------------------------------------- */
 
+struct clattn_channel_problem; /* core/channel.h */
+struct clattn_channel_bufs;
+
 typedef struct clattn_backend_i {
     /* Short name: "host" or "opencl". */
     const char *name;
@@ -120,6 +123,12 @@ typedef struct clattn_backend_i {
      * Ordered by sync. view NULL: only builds what the conversion needs (at plan creation). */
     clattn_status (*convert_view)(clattn_context *ctx, bool to_f16, const clattn_tensor *view, const clattn_buf *f16,
                                   const clattn_buf *f32, int64_t f32_off, const clattn_sync *sync);
+    /* Channel attention (core/channel.h): pools, MLP, sigmoid, rescale of one validated problem on bound
+     * buffers, synchronously. (optional: channel plans are UNSUPPORTED on a backend without it) */
+    clattn_status (*channel_run)(clattn_context *ctx, const struct clattn_channel_problem *p,
+                                 const struct clattn_channel_bufs *b);
+    /* The path name channel plans report on this backend ("channel", "host-channel"). */
+    const char *channel_path;
 } clattn_backend_i;
 
 struct clattn_context {

@@ -305,6 +305,8 @@ static const clattn_backend_i host_backend = {
     .linear = host_linear,
     .finish = host_finish,
     .convert_view = host_convert_view,
+    .channel_run = host_channel_run,
+    .channel_path = "host-channel",
 };
 
 clattn_status clattn_host_backend_open(clattn_context *ctx, int num_threads)

@@ -60,6 +60,12 @@ clattn_status host_rowwise_plan(clattn_context *ctx, const clattn_sdpa_problem *
 /* Runs the row-by-row path on the pool (one task per (b, h, block of qb query rows)). */
 void host_rowwise_run(host_pool *pool, const host_rowwise_args *a);
 
+struct clattn_channel_problem;
+struct clattn_channel_bufs;
+/* Channel attention (channel.c): the backend's channel_run slot (path "host-channel"). */
+clattn_status host_channel_run(clattn_context *ctx, const struct clattn_channel_problem *p,
+                               const struct clattn_channel_bufs *bufs);
+
 /* ---- scores.c ------------------------------------------------------------------------------------ */
 
 /* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (masks come later).

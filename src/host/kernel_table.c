@@ -40,6 +40,12 @@ const clattn_kernel_entry clattn_host_kernels[] = {
     HOST_ROW("host-rowwise " HOST_FUSED_ALL, "fp16 convert", "backend.c", "host_convert_view",
              "binary16 <-> float32 staging of fp16 plans (src/common/fp16.c; F16C where the CPU has it)"),
     HOST_ROW("mha", "gemm", "gemm.c", "host_linear", "nn.Linear y = x·Wᵀ + bias through OpenBLAS cblas_sgemm"),
+    HOST_ROW("host-channel", "channel pool", "channel.c", "host_channel_pool",
+             "channel attention: mean (double) and max of x over H·W for one (b, c)"),
+    HOST_ROW("host-channel", "channel excite", "channel.c", "host_channel_excite",
+             "channel attention: s = sigmoid(sum over pools of w2·relu(w1·p + b1) + b2) for one batch item"),
+    HOST_ROW("host-channel", "channel rescale", "channel.c", "host_channel_rescale",
+             "channel attention: out = s[b, c]·x over H·W for one (b, c)"),
 };
 
 const size_t clattn_host_kernel_count = sizeof clattn_host_kernels / sizeof clattn_host_kernels[0];

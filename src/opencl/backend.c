@@ -247,6 +247,9 @@ static void cl_destroy(clattn_context *ctx)
     ctx->backend_data = NULL;
 }
 
+clattn_status clattn_cl_channel_run(clattn_context *ctx, const struct clattn_channel_problem *p,
+                                    const struct clattn_channel_bufs *bf); /* channel.c */
+
 static const clattn_backend_i cl_backend_iface = {
     .name = "opencl",
     .host_memory = false,
@@ -261,6 +264,8 @@ static const clattn_backend_i cl_backend_iface = {
     .linear = clattn_cl_linear,
     .finish = cl_finish,
     .convert_view = cl_convert_view,
+    .channel_run = clattn_cl_channel_run,
+    .channel_path = "channel",
 };
 
 /* Copies a string device/platform property into dst (size n); "" and the error on failure. */

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""tool.cli.views.<backend>: `clattn axial | temporal | area` on random .npy arrays against NumPy references
-written from the papers' definitions (independent of the library's views), with --expect / --expect-probs at
-1e-4, plus the usage errors (N not a multiple of --area, a bad --axis). Exit 77 without numpy.
+"""tool.cli.views.<backend>: `clattn axial | temporal | area | channel` on random .npy arrays against NumPy
+references written from the papers' definitions (independent of the library's views), with --expect /
+--expect-probs / --expect-scales at 1e-4, plus the usage errors (N not a multiple of --area, a bad --axis).
+channel follows torchvision.ops.SqueezeExcitation's forward (avgpool, fc1 1x1 conv, ReLU, fc2, sigmoid,
+scale * input) with its [R, C, 1, 1] conv weights, and CBAM's shared MLP over avg and max pools. torchvision
+itself is not run here (no CPU-only torch wheel on PyPI). Exit 77 without numpy.
 
 usage: cli_views.py CLATTN_BINARY WORK_DIR   (the device comes from CLATTN_DEVICE)
 """
@@ -80,6 +83,23 @@ seg = lambda a: a.reshape(B, A, N // A, Hh, Dh).transpose(0, 1, 3, 2, 4)  # [B, 
 o, p = attn(seg(q), seg(k), seg(v))
 o = o.transpose(0, 1, 3, 2, 4).reshape(B, N, Hh * Dh)
 run("area 4", ["area"] + io("ar", q, k, v, o, p) + ["--num-heads", str(Hh), "--area", str(A)])
+
+# channel attention: torchvision SqueezeExcitation (conv 1x1 weights [R, C, 1, 1] with biases) and CBAM
+B, C, H, W, R = 2, 24, 7, 5, 6
+x = rng.standard_normal((B, C, H, W))
+w1, w2 = rng.standard_normal((R, C, 1, 1)) / np.sqrt(C), rng.standard_normal((C, R, 1, 1)) / np.sqrt(R)
+b1, b2 = rng.standard_normal(R) * 0.5, rng.standard_normal(C) * 0.5
+mlp = lambda p: np.maximum(p @ w1[:, :, 0, 0].T + b1, 0) @ w2[:, :, 0, 0].T + b2  # p: [B, C]
+sig = lambda z: 1 / (1 + np.exp(-z))
+ch_args = ["--input", save("ch_x.npy", x), "--w1", save("ch_w1.npy", w1), "--b1", save("ch_b1.npy", b1), "--w2",
+           save("ch_w2.npy", w2), "--b2", save("ch_b2.npy", b2), "--out", os.path.join(WORK, "ch_o.npy"),
+           "--scales", os.path.join(WORK, "ch_s.npy")]
+s_se = sig(mlp(x.mean(axis=(2, 3))))
+run("channel SE", ["channel"] + ch_args + ["--expect", save("ch_oref.npy", x * s_se[:, :, None, None]),
+    "--expect-scales", save("ch_sref.npy", s_se)])
+s_cb = sig(mlp(x.mean(axis=(2, 3))) + mlp(x.max(axis=(2, 3))))
+run("channel CBAM avg-max", ["channel"] + ch_args + ["--pool", "avg-max", "--expect",
+    save("cb_oref.npy", x * s_cb[:, :, None, None]), "--expect-scales", save("cb_sref.npy", s_cb)])
 
 # usage errors
 qa = save("bad_q.npy", rng.standard_normal((1, 10, 16)))
