@@ -108,7 +108,9 @@ typedef enum clattn_status {
     CLATTN_ERROR_OPENCL = 5,           /**< an OpenCL call failed; the message names the call and its code */
     CLATTN_ERROR_KERNEL_BUILD = 6,     /**< a kernel failed to compile; the message carries the build log */
     CLATTN_ERROR_IO = 7,               /**< a file (e.g. under CLATTN_KERNEL_DIR) could not be read */
-    CLATTN_ERROR_INTERNAL = 8          /**< a bug in clattn; please report it with the message */
+    CLATTN_ERROR_INTERNAL = 8,         /**< a bug in clattn; please report it with the message */
+    CLATTN_ERROR_COMMUNICATION = 9     /**< a communication library call failed (MPI, clattn_mpi.h); the
+                                            message names the call and the library's error text */
 } clattn_status;
 
 /** @return fixed English text for a status ("invalid argument", ...). Never NULL; static storage. */
@@ -267,6 +269,14 @@ CLATTN_API void clattn_context_destroy(clattn_context *ctx);
  *         the last failed clattn_context_create*() on this thread. Valid until the next call on ctx.
  */
 CLATTN_API const char *clattn_last_error(const clattn_context *ctx);
+
+/**
+ * Records @p message (copied; NULL = "") as the last error of @p ctx (NULL: of this thread), as clattn's
+ * own functions do, and sends it to the context's log at CLATTN_LOG_ERROR. For libraries layered on
+ * clattn (libclattn_mpi, clattn_mpi.h) that report their errors through clattn_last_error().
+ * @return @p status, unchanged.
+ */
+CLATTN_API clattn_status clattn_set_last_error(clattn_context *ctx, clattn_status status, const char *message);
 
 /** What a context runs on. Strings are NUL-terminated and truncated to fit. An output struct: set
  *  struct_size with clattn_device_info_init() before clattn_context_get_info() (see "## ABI" above). */

@@ -504,6 +504,7 @@ static void test_status_strings(void **state)
         {CLATTN_ERROR_KERNEL_BUILD, 6, "kernel build"},
         {CLATTN_ERROR_IO, 7, "I/O"},
         {CLATTN_ERROR_INTERNAL, 8, "internal"},
+        {CLATTN_ERROR_COMMUNICATION, 9, "communication"},
     };
     int bad = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {

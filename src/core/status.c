@@ -30,6 +30,7 @@ const char *clattn_status_string(clattn_status status)
     case CLATTN_ERROR_KERNEL_BUILD: return "kernel build failed";
     case CLATTN_ERROR_IO: return "I/O error";
     case CLATTN_ERROR_INTERNAL: return "internal error";
+    case CLATTN_ERROR_COMMUNICATION: return "communication error";
     }
     return "unknown status";
 }
@@ -56,4 +57,9 @@ void clattn_error_to_thread(const clattn_context *ctx)
 const char *clattn_last_error(const clattn_context *ctx)
 {
     return ctx ? ctx->last_error : thread_error;
+}
+
+clattn_status clattn_set_last_error(clattn_context *ctx, clattn_status status, const char *message)
+{
+    return clattn_error(ctx, status, "%s", message ? message : "");
 }
