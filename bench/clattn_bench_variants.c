@@ -17,6 +17,10 @@
  * Then channel attention (clattn_channel_attn_*: SE and CBAM's avg+max) on [B, C, H, W] = [8, 256, 56, 56] (a
  * ResNet-50 stage-1 map), R = C/16 (--tiny: [1, 8, 5, 5], R 2): ms and gbps = (read x + write out) bytes / ms,
  * the memory-bound part (no dense equivalent). Its result is checked by test_channel, not here.
+ * Then additive (Bahdanau) attention, [B, Lq, Lk, Dq = Dk = Dv, A] = [8, 64, 256, 256, 128] (an NMT decoder
+ * over a source sentence batch; --tiny: [1, 3, 5, 4, 4]): ms and gflops counting 2·(Lq·Dq + Lk·Dk)·A per batch
+ * item for the projections and 3·A (add, tanh, multiply-add; tanh counted as one) + 2·Dv per (query, key) pair.
+ * No dense equivalent (SDPA cannot express it). Checked by test_additive, not here.
  * Exit codes: 0 success; 1 a row failed; 2 bad command line.
  */
 #include "views_cases.h"
@@ -182,6 +186,45 @@ int main(int argc, char **argv)
         }
         clattn_channel_attn_plan_destroy(cp);
         free(x), free(out), free(w1), free(w2);
+    }
+    /* additive attention */
+    if (ok) {
+        const int64_t B = tiny ? 1 : 8, Lq = tiny ? 3 : 64, Lk = tiny ? 5 : 256, D = tiny ? 4 : 256, A = tiny ? 4 : 128;
+        const int64_t nq = B * Lq * D, nk = B * Lk * D;
+        float *q = tu_xmalloc((size_t)nq * sizeof(float)), *k = tu_xmalloc((size_t)nk * sizeof(float));
+        float *out = tu_xmalloc((size_t)nq * sizeof(float)), *w = tu_xmalloc((size_t)(A * D + A) * sizeof(float));
+        tu_rng rng;
+        tu_rng_init(&rng, tu_case_seed("bench-additive", 0));
+        for (int64_t i = 0; i < nq; i++) q[i] = (float)tu_rng_uniform(&rng, -1, 1);
+        for (int64_t i = 0; i < nk; i++) k[i] = (float)tu_rng_uniform(&rng, -1, 1);
+        for (int64_t i = 0; i < A * D + A; i++) w[i] = (float)tu_rng_uniform(&rng, -0.1, 0.1);
+        clattn_additive_desc ad;
+        clattn_additive_desc_init(&ad, B, Lq, Lk, D, D, D, A);
+        ad.has_bias = 0;
+        clattn_additive_plan *ap = NULL;
+        ok = clattn_additive_plan_create(&ap, ctx, &ad) == CLATTN_SUCCESS;
+        for (int i = 0; i < warmup + repeat && ok; i++) {
+            double t0 = now_ms();
+            ok = clattn_additive_execute(ap, q, k, k, NULL, NULL, w, w, w + A * D, NULL, out, NULL) == CLATTN_SUCCESS;
+            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+        }
+        if (!ok) fprintf(stderr, "additive: %s\n", clattn_last_error(ctx));
+        if (ok) {
+            const double ms = median(t, repeat);
+            const double fl = (double)B * (2.0 * (double)(Lq + Lk) * (double)D * (double)A +
+                                           (double)Lq * (double)Lk * (3.0 * (double)A + 2.0 * (double)D));
+            char name[64];
+            snprintf(name, sizeof name, "additive_%lldx%lldx%lldx%lld_a%lld", (long long)B, (long long)Lq,
+                     (long long)Lk, (long long)D, (long long)A);
+            if (json)
+                printf("{\"case\":\"%s\",\"device\":\"%s\",\"ms\":%.4f,\"gflops\":%.3f,\"path\":\"%s\"}\n", name,
+                       info.device_name, ms, fl / ms * 1e-6, clattn_additive_plan_path(ap));
+            else
+                printf("%-32s %10.3f %8.2f %10s %8s %8s %-20s\n", name, ms, fl / ms * 1e-6, "-", "-", "-",
+                       clattn_additive_plan_path(ap));
+        }
+        clattn_additive_plan_destroy(ap);
+        free(q), free(k), free(out), free(w);
     }
     free(t);
     free(td);

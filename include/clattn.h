@@ -889,6 +889,74 @@ CLATTN_API clattn_status clattn_channel_attn(clattn_context *ctx, const clattn_c
                                              float *out, float *scales);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Additive (Bahdanau) attention (src/core/additive.c)                                          */
+
+/**
+ * Additive attention (Bahdanau, Cho and Bengio, 2015, "Neural Machine Translation by Jointly Learning to Align
+ * and Translate", eq. 6 with the alignment model of appendix A.1.2):
+ *   e_ij = w_eᵀ·tanh(W_q·q_i + W_k·k_j + bias)      (the paper's vₐᵀ tanh(Wₐ s_{i-1} + Uₐ h_j))
+ *   p_ij = softmax over the allowed keys j of (e_ij + additive mask),   out_i = Σ_j p_ij·v_j
+ * Shapes (float32 views, any strides):
+ *   q [B, Lq, Dq]   k [B, Lk, Dk]   v [B, Lk, Dv]   out [B, Lq, Dv]   probs (optional) [B, Lq, Lk]
+ *   mask (optional) [1|B, 1|Lq, Lk] (dims of 1 broadcast), BOOL (nonzero = may attend) or ADDITIVE (-inf = not)
+ *   kv_lengths (optional, at execution) int32 [B], 0 <= kv_lengths[b] <= Lk
+ * Weights, contiguous float32, nn.Linear layout: w_q [A, Dq], w_k [A, Dk], w_e [A], bias [A] (or NULL).
+ * Key j is allowed for query i exactly as in clattn_sdpa_desc (kv_lengths, causal TOP_LEFT / BOTTOM_RIGHT with
+ * Lk' = kv_lengths[b], mask); disallowed keys get exactly zero weight (their k and v rows never reach the output); a
+ * row with no allowed key outputs zeros (and zero probabilities). NaN stays in its rows as for SDPA.
+ * Cost O(B·(Lq·Dq + Lk·Dk)·A) for the projections and O(B·Lq·Lk·A) for the scores; the [Lq, Lk, A] tensor is
+ * never formed (each score sums its A terms in a register); workspace (B·(Lq + Lk)·A + B·Lq·Lk floats on
+ * OpenCL, the projections only on the host). Float32 arithmetic. Paths (clattn_additive_plan_path()):
+ * OpenCL "additive" (kernels/additive.cl), host "host-additive" (src/host/additive.c). Statuses as
+ * clattn_sdpa_plan_create() / clattn_sdpa_execute() (INVALID_ARGUMENT names the field and value; UNSUPPORTED
+ * on a backend without it, e.g. a multi-device context).
+ */
+typedef struct clattn_additive_desc {
+    /** sizeof(clattn_additive_desc) as the caller was compiled; set by clattn_additive_desc_init(). */
+    size_t struct_size;
+    clattn_tensor q, k, v, out;  /**< 3-D, see above */
+    int64_t attn_dim;            /**< A, the alignment model's hidden size, >= 1 */
+    int has_bias;                /**< nonzero: bias [A] is given at execution (default 1) */
+    clattn_causal causal;        /**< NONE (default), TOP_LEFT or BOTTOM_RIGHT, as for SDPA */
+    clattn_mask_kind mask_kind;  /**< NONE (default), BOOL or ADDITIVE */
+    clattn_tensor mask;          /**< 3-D [1|B, 1|Lq, Lk] when mask_kind != NONE */
+    int use_kv_lengths;          /**< nonzero: kv_lengths are given at execution */
+    int want_probs;              /**< nonzero: write the attention weights to probs */
+    clattn_tensor probs;         /**< 3-D [B, Lq, Lk] */
+} clattn_additive_desc;
+
+/** Defaults: contiguous q [B, Lq, Dq], k [B, Lk, Dk], v [B, Lk, Dv], out [B, Lq, Dv], probs [B, Lq, Lk], mask
+ *  [1, Lq, Lk]; the given A, a bias, no causal mask, no mask, no kv_lengths, no probs. Accepts NULL. */
+CLATTN_API void clattn_additive_desc_init_sized(clattn_additive_desc *desc, size_t struct_size, int64_t batch,
+                                                int64_t q_len, int64_t kv_len, int64_t q_dim, int64_t k_dim,
+                                                int64_t v_dim, int64_t attn_dim);
+static inline void clattn_additive_desc_init(clattn_additive_desc *desc, int64_t batch, int64_t q_len, int64_t kv_len,
+                                             int64_t q_dim, int64_t k_dim, int64_t v_dim, int64_t attn_dim)
+{
+    clattn_additive_desc_init_sized(desc, sizeof *desc, batch, q_len, kv_len, q_dim, k_dim, v_dim, attn_dim);
+}
+
+typedef struct clattn_additive_plan clattn_additive_plan;
+/** Validates @p desc (copied). @param[out] plan NULL on failure. On OpenCL the kernels are compiled at the first
+ *  execution (then cached). */
+CLATTN_API clattn_status clattn_additive_plan_create(clattn_additive_plan **plan, clattn_context *ctx,
+                                                     const clattn_additive_desc *desc);
+CLATTN_API void clattn_additive_plan_destroy(clattn_additive_plan *plan);
+/** "additive" (OpenCL) or "host-additive"; "" for NULL. */
+CLATTN_API const char *clattn_additive_plan_path(const clattn_additive_plan *plan);
+/** Runs the plan on host arrays, synchronously. mask NULL unless mask_kind != NONE (uint8 for BOOL, float for
+ *  ADDITIVE); kv_lengths NULL unless use_kv_lengths; bias NULL unless has_bias; probs NULL unless want_probs. */
+CLATTN_API clattn_status clattn_additive_execute(clattn_additive_plan *plan, const float *q, const float *k,
+                                                 const float *v, const void *mask, const int32_t *kv_lengths,
+                                                 const float *w_q, const float *w_k, const float *w_e,
+                                                 const float *bias, float *out, float *probs);
+/** One shot: plan_create + execute + plan_destroy. */
+CLATTN_API clattn_status clattn_additive(clattn_context *ctx, const clattn_additive_desc *desc, const float *q,
+                                         const float *k, const float *v, const void *mask, const int32_t *kv_lengths,
+                                         const float *w_q, const float *w_k, const float *w_e, const float *bias,
+                                         float *out, float *probs);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Kernel table                                                                                */
 
 /**
@@ -908,11 +976,13 @@ typedef struct clattn_kernel_entry {
     const char *backend;
     /** The plan paths that run it, space-separated, as clattn_sdpa_plan_path() reports them ("chain",
      *  "fused", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward();
-     *  "channel" / "host-channel" as clattn_channel_attn_plan_path() reports them. */
+     *  "channel" / "host-channel" as clattn_channel_attn_plan_path() reports them, "additive" /
+     *  "host-additive" as clattn_additive_plan_path() does. */
     const char *paths;
     /** The stage it computes: "scores", "softmax", "weighted_sum", "fused", "pack", "decode",
      *  "decode merge", "fp16 convert", "bias", "gemm", or channel attention's "channel pool", "channel excite",
-     *  "channel rescale" (later releases may add stages). */
+     *  "channel rescale", additive attention's "additive project", "additive scores", "additive softmax",
+     *  "additive row" (later releases may add stages). */
     const char *stage;
     /** Its source file, relative to the source tree: "kernels/<x>.cl" or "src/<backend>/<x>.c". */
     const char *source;

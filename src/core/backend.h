@@ -77,6 +77,8 @@ clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan);
 
 struct clattn_channel_problem; /* core/channel.h */
 struct clattn_channel_bufs;
+struct clattn_additive_problem; /* core/additive.h */
+struct clattn_additive_bufs;
 
 typedef struct clattn_backend_i {
     /* Short name: "host" or "opencl". */
@@ -129,6 +131,12 @@ typedef struct clattn_backend_i {
                                  const struct clattn_channel_bufs *b);
     /* The path name channel plans report on this backend ("channel", "host-channel"). */
     const char *channel_path;
+    /* Additive attention (core/additive.h): projections, scores, masked softmax, P·V of one validated problem
+     * on bound buffers, synchronously. (optional: additive plans are UNSUPPORTED on a backend without it) */
+    clattn_status (*additive_run)(clattn_context *ctx, const struct clattn_additive_problem *p,
+                                  const struct clattn_additive_bufs *b);
+    /* The path name additive plans report ("additive", "host-additive"). */
+    const char *additive_path;
 } clattn_backend_i;
 
 struct clattn_context {

@@ -307,6 +307,8 @@ static const clattn_backend_i host_backend = {
     .convert_view = host_convert_view,
     .channel_run = host_channel_run,
     .channel_path = "host-channel",
+    .additive_run = host_additive_run,
+    .additive_path = "host-additive",
 };
 
 clattn_status clattn_host_backend_open(clattn_context *ctx, int num_threads)

@@ -66,6 +66,12 @@ struct clattn_channel_bufs;
 clattn_status host_channel_run(clattn_context *ctx, const struct clattn_channel_problem *p,
                                const struct clattn_channel_bufs *bufs);
 
+struct clattn_additive_problem;
+struct clattn_additive_bufs;
+/* Additive attention (additive.c): the backend's additive_run slot (path "host-additive"). */
+clattn_status host_additive_run(clattn_context *ctx, const struct clattn_additive_problem *p,
+                                const struct clattn_additive_bufs *bf);
+
 /* ---- scores.c ------------------------------------------------------------------------------------ */
 
 /* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (masks come later).

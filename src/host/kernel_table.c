@@ -46,6 +46,10 @@ const clattn_kernel_entry clattn_host_kernels[] = {
              "channel attention: s = sigmoid(sum over pools of w2·relu(w1·p + b1) + b2) for one batch item"),
     HOST_ROW("host-channel", "channel rescale", "channel.c", "host_channel_rescale",
              "channel attention: out = s[b, c]·x over H·W for one (b, c)"),
+    HOST_ROW("host-additive", "additive project", "additive.c", "host_additive_project",
+             "additive attention: one row of W_q·q or W_k·k + bias"),
+    HOST_ROW("host-additive", "additive row", "additive.c", "host_additive_row",
+             "additive attention: e_ij = w_e·tanh(Pq_i + Pk_j) over allowed keys, masked softmax, P·V, one query row"),
 };
 
 const size_t clattn_host_kernel_count = sizeof clattn_host_kernels / sizeof clattn_host_kernels[0];

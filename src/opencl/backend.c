@@ -249,6 +249,8 @@ static void cl_destroy(clattn_context *ctx)
 
 clattn_status clattn_cl_channel_run(clattn_context *ctx, const struct clattn_channel_problem *p,
                                     const struct clattn_channel_bufs *bf); /* channel.c */
+clattn_status clattn_cl_additive_run(clattn_context *ctx, const struct clattn_additive_problem *p,
+                                     const struct clattn_additive_bufs *bf); /* additive.c */
 
 static const clattn_backend_i cl_backend_iface = {
     .name = "opencl",
@@ -266,6 +268,8 @@ static const clattn_backend_i cl_backend_iface = {
     .convert_view = cl_convert_view,
     .channel_run = clattn_cl_channel_run,
     .channel_path = "channel",
+    .additive_run = clattn_cl_additive_run,
+    .additive_path = "additive",
 };
 
 /* Copies a string device/platform property into dst (size n); "" and the error on failure. */

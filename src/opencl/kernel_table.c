@@ -36,6 +36,12 @@ const clattn_kernel_entry clattn_opencl_kernels[] = {
            "channel attention: gate = sigmoid(sum over pools of w2·hidden + b2), one work-item per (c, b)"),
     CL_ROW("channel", "channel rescale", "channel_attn.cl", "clattn_channel_rescale",
            "channel attention: out = gate[b, c]·x, one work-item per element"),
+    CL_ROW("additive", "additive project", "additive.cl", "clattn_additive_project",
+           "additive attention: one element of W_q·q or W_k·k + bias"),
+    CL_ROW("additive", "additive scores", "additive.cl", "clattn_additive_scores",
+           "additive attention: e_ij = w_e·tanh(Pq_i + Pk_j) (+ mask, -inf where not allowed), one work-item per score"),
+    CL_ROW("additive", "additive softmax", "additive.cl", "clattn_additive_softmax_pv",
+           "additive attention: masked softmax of a score row, out = P·V (+ probabilities), one work-item per row"),
     CLATTN_KERNEL_ROW("opencl", "mha", "gemm", "src/opencl/gemm.c", "clattn_cl_linear",
                       "nn.Linear y = x·Wᵀ (+ bias) through CLBlastSgemm"),
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tool.cli.views.<backend>: `clattn axial | temporal | area | channel` on random .npy arrays against NumPy
+"""tool.cli.views.<backend>: `clattn axial | temporal | area | channel | additive` on random .npy arrays against NumPy
 references written from the papers' definitions (independent of the library's views), with --expect /
 --expect-probs / --expect-scales at 1e-4, plus the usage errors (N not a multiple of --area, a bad --axis).
 channel follows torchvision.ops.SqueezeExcitation's forward (avgpool, fc1 1x1 conv, ReLU, fc2, sigmoid,
@@ -100,6 +100,32 @@ run("channel SE", ["channel"] + ch_args + ["--expect", save("ch_oref.npy", x * s
 s_cb = sig(mlp(x.mean(axis=(2, 3))) + mlp(x.max(axis=(2, 3))))
 run("channel CBAM avg-max", ["channel"] + ch_args + ["--pool", "avg-max", "--expect",
     save("cb_oref.npy", x * s_cb[:, :, None, None]), "--expect-scales", save("cb_sref.npy", s_cb)])
+
+# additive (Bahdanau) attention with a bool mask [B, Lq, Lk], bottom-right causal and key lengths
+B, Lq, Lk, Dq, Dk, Dv, A = 2, 5, 9, 6, 7, 4, 8
+q, k, v = rng.standard_normal((B, Lq, Dq)), rng.standard_normal((B, Lk, Dk)), rng.standard_normal((B, Lk, Dv))
+wq, wk = rng.standard_normal((A, Dq)) / np.sqrt(Dq), rng.standard_normal((A, Dk)) / np.sqrt(Dk)
+we, bb = rng.standard_normal(A), rng.standard_normal(A) * 0.5
+mask = rng.random((B, Lq, Lk)) < 0.8
+kvl = [6, 9]
+e = np.tanh((q @ wq.T)[:, :, None, :] + (k @ wk.T + bb)[:, None, :, :]) @ we  # [B, Lq, Lk] (small here)
+allowed = mask.copy()
+for b in range(B):
+    for i in range(Lq):
+        for j in range(Lk):
+            allowed[b, i, j] &= j < kvl[b] and j <= i + kvl[b] - Lq
+e = np.where(allowed, e, -np.inf)
+mx = np.max(np.where(allowed, e, -1e300), axis=-1, keepdims=True)
+w = np.where(allowed, np.exp(e - mx), 0)
+s = w.sum(-1, keepdims=True)
+p = np.divide(w, s, out=np.zeros_like(w), where=s > 0)
+o = p @ v
+np.save(os.path.join(WORK, "ad_mask.npy"), mask)
+run("additive bool mask, causal bottom-right, kv-lengths", ["additive", "--query", save("ad_q.npy", q), "--key",
+    save("ad_k.npy", k), "--value", save("ad_v.npy", v), "--w-q", save("ad_wq.npy", wq), "--w-k", save("ad_wk.npy", wk),
+    "--w-e", save("ad_we.npy", we), "--bias", save("ad_b.npy", bb), "--mask", os.path.join(WORK, "ad_mask.npy"),
+    "--causal", "bottom-right", "--kv-lengths", "6,9", "--out", os.path.join(WORK, "ad_o.npy"), "--probs",
+    os.path.join(WORK, "ad_p.npy"), "--expect", save("ad_oref.npy", o), "--expect-probs", save("ad_pref.npy", p)])
 
 # usage errors
 qa = save("bad_q.npy", rng.standard_normal((1, 10, 16)))
