@@ -14,8 +14,10 @@
  * Threads: a clattn_context may be used by one thread at a time; use one context per thread
  * (contexts share nothing mutable). Plans and MHA modules belong to their context and follow
  * the same rule.
- * clattn_status_string(), clattn_version_string(), clattn_version_number(), clattn_kernel_count() and
- * clattn_kernel_get() are thread-safe.
+ * clattn_status_string(), clattn_version_string(), clattn_version_number(), clattn_kernel_count(),
+ * clattn_kernel_get(), clattn_device_list_count(), clattn_device_list_get() and
+ * clattn_kernel_plan_create() are thread-safe (a kernel plan itself follows the rule of plans: one thread
+ * at a time).
  *
  * ## ABI
  * Every struct the caller allocates and passes in (clattn_context_options, clattn_sdpa_desc,
@@ -44,10 +46,11 @@
  *     is preceded by explicit padding, so every layout change changes sizeof.
  *   - clattn_tensor is a plain value type embedded in these structs; its layout (CLATTN_MAX_DIMS = 8) is
  *     fixed for a SONAME.
- *   - Library-owned read-only structs (clattn_kernel_entry): the library hands out pointers to its own
- *     static storage, and struct_size is the LIBRARY's sizeof. The same append-only rule holds; a field
- *     added later is present only when its end lies within struct_size (CLATTN_KERNEL_ENTRY_HAS()), so a
- *     program built against a newer header can run on an older library without reading past the entry.
+ *   - Library-owned read-only structs (clattn_kernel_entry, clattn_planned_kernel): the library hands out
+ *     pointers to its own storage (static, or owned by a clattn_kernel_plan), and struct_size is the
+ *     LIBRARY's sizeof. The same append-only rule holds; a field added later is present only when its end
+ *     lies within struct_size (CLATTN_KERNEL_ENTRY_HAS(), CLATTN_PLANNED_KERNEL_HAS()), so a program built
+ *     against a newer header can run on an older library without reading past the entry.
  * SONAME policy: libclattn.so.N changes only when a binary built against an older header could stop
  * working (a field moved or removed, a function removed or changed); appended fields and new functions
  * never change it. 0.2.0 is libclattn.so.1 (it introduced struct_size and N-D tensors).
@@ -278,8 +281,30 @@ CLATTN_API const char *clattn_last_error(const clattn_context *ctx);
  */
 CLATTN_API clattn_status clattn_set_last_error(clattn_context *ctx, clattn_status status, const char *message);
 
-/** What a context runs on. Strings are NUL-terminated and truncated to fit. An output struct: set
- *  struct_size with clattn_device_info_init() before clattn_context_get_info() (see "## ABI" above). */
+/** Kind of device (clattn_device_info.type). Values are pinned. */
+typedef enum clattn_device_type {
+    CLATTN_DEVICE_TYPE_OTHER = 0,      /**< none of the below (or unknown: a library that predates the field) */
+    CLATTN_DEVICE_TYPE_CPU = 1,        /**< CL_DEVICE_TYPE_CPU, and the host path */
+    CLATTN_DEVICE_TYPE_GPU = 2,        /**< CL_DEVICE_TYPE_GPU */
+    CLATTN_DEVICE_TYPE_ACCELERATOR = 3 /**< CL_DEVICE_TYPE_ACCELERATOR */
+} clattn_device_type;
+
+/** Bits of clattn_device_info.flags. Values are pinned. */
+#define CLATTN_DEVICE_FLAG_AVAILABLE (1u << 0)  /**< CL_DEVICE_AVAILABLE (always set on the host path) */
+#define CLATTN_DEVICE_FLAG_DEFAULT (1u << 1)    /**< the device the default rule picks (CLATTN_DEVICE unset or
+                                                     ""): first GPU, else first CPU device, else the host path */
+#define CLATTN_DEVICE_FLAG_FMA (1u << 2)        /**< hardware fused multiply-add (CL_FP_FMA in
+                                                     CL_DEVICE_SINGLE_FP_CONFIG) */
+#define CLATTN_DEVICE_FLAG_FP16 (1u << 3)       /**< cl_khr_fp16 */
+#define CLATTN_DEVICE_FLAG_FP64 (1u << 4)       /**< cl_khr_fp64 */
+#define CLATTN_DEVICE_FLAG_SUBGROUPS (1u << 5)  /**< cl_khr_subgroups */
+#define CLATTN_DEVICE_FLAG_INTEL_SUBGROUPS (1u << 6) /**< cl_intel_subgroups */
+#define CLATTN_DEVICE_FLAG_EXTENSIONS_TRUNCATED (1u << 7) /**< CL_DEVICE_EXTENSIONS did not fit in extensions[];
+                                                               the flags above are read from the whole string */
+
+/** What a context runs on, or one device of the enumeration (clattn_device_list_get()). Strings are
+ *  NUL-terminated and truncated to fit. An output struct: set struct_size with clattn_device_info_init()
+ *  before clattn_context_get_info() or clattn_device_list_get() (see "## ABI" above). */
 typedef struct clattn_device_info {
     /** sizeof(clattn_device_info) as the caller was compiled; set by clattn_device_info_init(). */
     size_t struct_size;
@@ -293,6 +318,21 @@ typedef struct clattn_device_info {
     uint64_t global_mem_bytes;  /**< device global memory (bytes); 0 if unknown */
     uint64_t local_mem_bytes;   /**< device local memory (bytes); 0 on the host path */
     uint64_t max_work_group_size; /**< CL_DEVICE_MAX_WORK_GROUP_SIZE; 0 on the host path */
+    /* ---- appended after 0.2.0's first layout (device enumeration; see "## ABI") ---- */
+    /** Position of the device in the enumeration (clattn_device_list_get() order); valid when selector[]
+     *  is not empty. */
+    uint32_t index;
+    clattn_device_type type;    /**< CPU, GPU or accelerator; the host path is CPU */
+    uint32_t compute_units;     /**< CL_DEVICE_MAX_COMPUTE_UNITS; online CPUs on the host path */
+    uint32_t flags;             /**< CLATTN_DEVICE_FLAG_* bits */
+    uint64_t max_alloc_bytes;   /**< CL_DEVICE_MAX_MEM_ALLOC_SIZE; 0 on the host path */
+    /** A CLATTN_DEVICE / clattn_context_options.device value that selects exactly this device:
+     *  "<platform index>::<device index within the platform>" for OpenCL devices, "host" for the host path.
+     *  "" from clattn_context_get_info() (a context does not know its place in the enumeration). */
+    char selector[64];
+    char platform_version[128]; /**< CL_PLATFORM_VERSION; "" on the host path */
+    char extensions[2048];      /**< CL_DEVICE_EXTENSIONS, space-separated (CLATTN_DEVICE_FLAG_EXTENSIONS_TRUNCATED
+                                     when cut); "" on the host path */
 } clattn_device_info;
 
 /** Zeroes @p info and sets info->struct_size = @p struct_size (zeroing at most the library's sizeof
@@ -337,6 +377,30 @@ CLATTN_API clattn_status clattn_context_get_device_info(const clattn_context *ct
  *         clattn_context_device_count()); a member's status when measuring it failed.
  */
 CLATTN_API clattn_status clattn_context_device_weights(clattn_context *ctx, double *weights, int count);
+
+/**
+ * The number of devices clattn can run on: every device of every OpenCL platform (in clGetPlatformIDs, then
+ * clGetDeviceIDs order; platforms without devices contribute none), then the host path, always present and
+ * always last. Enumerates afresh at each call; needs no context and builds nothing. Thread-safe.
+ * @param[out] count  receives the number (>= 1).
+ * @return CLATTN_SUCCESS (also with no OpenCL ICD installed: then only the host path);
+ *         CLATTN_ERROR_INVALID_ARGUMENT (count NULL); CLATTN_ERROR_OPENCL (clGetPlatformIDs failed other than
+ *         with "no platform"); CLATTN_ERROR_OUT_OF_MEMORY. Messages: clattn_last_error(NULL).
+ */
+CLATTN_API clattn_status clattn_device_list_count(size_t *count);
+
+/**
+ * Describes device @p index (0 <= index < clattn_device_list_count()) of the enumeration: every field of
+ * @p info, including index, type, compute units, limits, flags, the extensions and the selector that picks exactly
+ * this device for clattn_context_create() (so a listing can be turned into a choice). Output-struct rules
+ * as clattn_context_get_info() (info->struct_size set beforehand). Enumerates afresh (a device added or
+ * removed between calls shifts the indices; the selector of a listing names the device it describes).
+ * Thread-safe; needs no context and builds nothing.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (info NULL, info->struct_size out of range, index out of
+ *         range: the message gives the count); CLATTN_ERROR_OPENCL (a device query failed: the message names
+ *         the query and the device); CLATTN_ERROR_OUT_OF_MEMORY. Messages: clattn_last_error(NULL).
+ */
+CLATTN_API clattn_status clattn_device_list_get(size_t index, clattn_device_info *info);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensors                                                                                     */
@@ -1003,6 +1067,95 @@ CLATTN_API size_t clattn_kernel_count(void);
 /** @return entry @p i (0 <= i < clattn_kernel_count()) of the kernel table, OpenCL entries first, or NULL
  *  when @p i is out of range. Static storage; thread-safe; needs no context. */
 CLATTN_API const clattn_kernel_entry *clattn_kernel_get(size_t i);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kernel plans: what an SDPA plan would build on a device, without building it                */
+
+/**
+ * One OpenCL kernel an SDPA plan builds: the program (source files joined in order, built with the
+ * options) and the __kernel in it, as the library's planner chose it for a device and a shape. Read-only and
+ * library-owned (owned by its clattn_kernel_plan; valid until clattn_kernel_plan_destroy()). struct_size is
+ * the LIBRARY's sizeof; fields are only appended (check CLATTN_PLANNED_KERNEL_HAS(k, field) for one added
+ * later), as for clattn_kernel_entry.
+ */
+typedef struct clattn_planned_kernel {
+    /** sizeof(clattn_planned_kernel) as the LIBRARY was compiled. */
+    size_t struct_size;
+    /** The __kernel ("clattn_fused", "clattn_scores", ...): an entry of the kernel table (clattn_kernel_get()). */
+    const char *entry;
+    /** Its stage, as in the kernel table ("fused", "decode merge", "scores", "softmax", "weighted_sum",
+     *  "fp16 convert"). */
+    const char *stage;
+    /** The files joined into its program, in the order the library joins them (no separator), relative to
+     *  the source tree, space-separated: "kernels/common.cl kernels/fused.cl". */
+    const char *sources;
+    /** The options passed to clBuildProgram, exactly ("-cl-std=CL1.2 -D DK=64 ..."). */
+    const char *options;
+    /** One line: why the planner chose this kernel with these options for this device and shape. */
+    const char *why;
+    /** The plan's path: "fused" or "chain" (what clattn_sdpa_plan_path() would report). */
+    const char *path;
+    /** The device-rules row the device matched (rules.c: "gpu", "pocl", "rusticl", ...). */
+    const char *rules;
+    /** The kind of device planned for. */
+    clattn_device_type device_type;
+    /** 0 when the kernel is built with the plan but not launched for this shape (the fused path's merge
+     *  kernel when the keys are not split); 1 otherwise. */
+    int launched;
+    /** Work-group size of its launches; {0, 0, 0} when the driver chooses (clEnqueueNDRangeKernel with a NULL
+     *  local size). */
+    uint64_t local_size[3];
+    /** Bytes of __local memory its declarations take (the planner's figure, from the options). */
+    uint64_t local_mem_bytes;
+    /** Device workspace the plan allocates (bytes; the same in every entry of a plan, fp16 staging excluded). */
+    uint64_t workspace_bytes;
+} clattn_planned_kernel;
+
+/** Nonzero when planned kernel @p k (a clattn_planned_kernel *) has @p field (the library knows it). */
+#define CLATTN_PLANNED_KERNEL_HAS(k, field) \
+    (offsetof(clattn_planned_kernel, field) + sizeof((k)->field) <= (k)->struct_size)
+
+typedef struct clattn_kernel_plan clattn_kernel_plan;
+
+/**
+ * Lists the OpenCL kernels clattn_sdpa_plan_create() would build for @p desc on a device, from the same
+ * planning code, without building anything (no OpenCL context is created; no kernel is compiled):
+ * for reports, for offline compilation and resource checks (tools/gpu_kernel_report.py), and for bug
+ * reports from machines the developers do not have.
+ * Plan creation on a real device checks each kernel's CL_KERNEL_WORK_GROUP_SIZE and local memory after
+ * building it and shrinks a tile the driver refuses; without building, the planner assumes the device's
+ * maximum work-group size and its own local-memory figures, so a driver with stricter per-kernel limits can
+ * end with smaller tiles than listed here.
+ * @param[out] plan   receives the list; NULL on failure. Release with clattn_kernel_plan_destroy().
+ * @param[in]  target "profile:<name>" for a device profile (a device class described by its limits, e.g.
+ *                    "profile:gpu-amd", "profile:gpu-small", "profile:pocl", "profile:rusticl"; the names are
+ *                    in the message of an unknown one), or a device selector as for clattn_context_options.device
+ *                    (NULL or "" for the default rule; clattn_device_info.selector picks one enumerated device).
+ *                    Under CLATTN_DEVICE_PROFILE (tests), a device target is planned as plan creation would
+ *                    plan on it: with the profile applied.
+ * @param[in]  desc   as for clattn_sdpa_plan_create(), validated the same way; not retained. float16 plans
+ *                    (data_type CLATTN_DTYPE_F16) also list the two conversion kernels.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or desc NULL, an invalid desc: the same messages
+ *         as clattn_sdpa_plan_create(); an unknown profile, listing the known ones; a malformed selector);
+ *         CLATTN_ERROR_UNSUPPORTED (the target is the host path, which builds no OpenCL kernel; a desc
+ *         struct_size above the library's with a nonzero field it lacks; no work-group fits the device);
+ *         CLATTN_ERROR_DEVICE_NOT_FOUND (the selector matched no device; the message lists the devices);
+ *         CLATTN_ERROR_OPENCL (a device query failed); CLATTN_ERROR_OUT_OF_MEMORY (host memory, or one score
+ *         row exceeds the device's workspace limit, as plan creation would say). Messages:
+ *         clattn_last_error(NULL).
+ */
+CLATTN_API clattn_status clattn_kernel_plan_create(clattn_kernel_plan **plan, const char *target,
+                                                   const clattn_sdpa_desc *desc);
+
+/** Releases a kernel plan and every entry it handed out. Accepts NULL. */
+CLATTN_API void clattn_kernel_plan_destroy(clattn_kernel_plan *plan);
+
+/** @return the number of kernels in @p plan (in build order); 0 for NULL. */
+CLATTN_API size_t clattn_kernel_plan_count(const clattn_kernel_plan *plan);
+
+/** @return kernel @p i (0 <= i < clattn_kernel_plan_count()) of @p plan, or NULL when out of range or plan is
+ *  NULL. Owned by the plan. */
+CLATTN_API const clattn_planned_kernel *clattn_kernel_plan_get(const clattn_kernel_plan *plan, size_t i);
 
 #ifdef __cplusplus
 }

@@ -102,8 +102,22 @@ typedef struct opt {
     const char *name;  /* without the leading "--" */
     const char *arg;   /* the value's placeholder in the help ("Q.npy"); NULL: a flag, which takes no value */
     const char *help;  /* meaning and default, shown by --help and in docs/clattn.md */
-    const char *value; /* NULL if not given ("1" for a flag given) */
+    const char *value; /* NULL if not given ("1" for a flag given); a repeatable option's last value */
 } opt;
+
+/* Repeatable options (their help says so): every value, in order, of the one a command line may repeat.
+ * A command has at most one (kernels --shape). */
+#define OPT_MAX_VALUES 64
+static const char *const repeatable_opts[] = {"shape"};
+static const char *g_repeated[OPT_MAX_VALUES];
+static int g_nrepeated;
+
+static bool opt_repeatable(const char *name)
+{
+    for (size_t i = 0; i < sizeof repeatable_opts / sizeof repeatable_opts[0]; i++)
+        if (strcmp(repeatable_opts[i], name) == 0) return true;
+    return false;
+}
 
 /* Parses argv (after the subcommand) against opts[]. Options take a value (values may begin with '-';
  * "--name=value" works too), except flags (arg NULL), which take none and get the value "1". Returns
@@ -124,7 +138,10 @@ static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size
         if (!o)
             return errorf(EXIT_USAGE, "clattn %s: unknown option '--%.*s' (see clattn %s --help)", cmd, (int)nlen,
                           name, cmd);
-        if (o->value) return errorf(EXIT_USAGE, "clattn %s: option --%s given twice", cmd, o->name);
+        const bool repeat = opt_repeatable(o->name);
+        if (o->value && !repeat) return errorf(EXIT_USAGE, "clattn %s: option --%s given twice", cmd, o->name);
+        if (repeat && g_nrepeated == OPT_MAX_VALUES)
+            return errorf(EXIT_USAGE, "clattn %s: option --%s given more than %d times", cmd, o->name, OPT_MAX_VALUES);
         if (!o->arg) {
             if (eq) return errorf(EXIT_USAGE, "clattn %s: option --%s takes no value", cmd, o->name);
             o->value = "1";
@@ -134,6 +151,7 @@ static int parse_options(const char *cmd, int argc, char **argv, opt *opts, size
             if (i + 1 >= argc) return errorf(EXIT_USAGE, "clattn %s: option --%s needs a value", cmd, o->name);
             o->value = argv[++i];
         }
+        if (repeat) g_repeated[g_nrepeated++] = o->value;
     }
     return EXIT_OK;
 }
@@ -1406,11 +1424,17 @@ done:
 static opt devices_opts[] = {
     {"device", "SELECTOR", "the selector to mark and check, overriding CLATTN_DEVICE (default: CLATTN_DEVICE, else "
                            "the library's choice); exit 1 when it selects nothing", NULL},
+    {"json", NULL, "one JSON object per device (clattn_device_list_get(): index, selector, backend, type, platform, "
+                   "device, limits, flags, extensions, selected) with the kernels the library's planner chooses there "
+                   "for the reference shapes (prefill 1,16,16,2048,2048,64 and decode 8,32,8,1,4096,128; see clattn "
+                   "kernels --device) (default: the listing below)", NULL},
 };
 
 static const char devices_notes[] =
     "Indices are <platform>:<device> in clGetPlatformIDs/clGetDeviceIDs order. The last line says which\n"
-    "device is selected and where the selection came from (--device or CLATTN_DEVICE).\n";
+    "device is selected and where the selection came from (--device or CLATTN_DEVICE). With --json, each\n"
+    "device's \"selector\" picks exactly that device (--device, CLATTN_DEVICE); the host path comes last.\n"
+    "Send the --json output with a bug report: it says what clattn builds on your device.\n";
 
 static void cl_str(cl_device_id d, cl_device_info p, char *buf, size_t len)
 {
@@ -1442,11 +1466,14 @@ static const char *type_name(cl_device_type t)
     return "other";
 }
 
+static int devices_json(const char *device);
+
 static int cmd_devices(int argc, char **argv)
 {
     opt *o = devices_opts;
     int rc = parse_options("devices", argc, argv, o, sizeof devices_opts / sizeof devices_opts[0]);
     if (rc) return rc < 0 ? print_help("devices") : rc;
+    if (o[1].value) return devices_json(o[0].value);
 
     /* What the selector picks. */
     clattn_context *ctx = NULL;
@@ -1564,16 +1591,287 @@ static int cmd_devices(int argc, char **argv)
 
 static opt kernels_opts[] = {
     {"json", NULL, "one JSON object per line with the keys backend, paths (an array), stage, source, entry, "
-                   "description (default: a table)", NULL},
+                   "description; with --profile or --device the keys of a planned kernel (below) (default: a table)",
+     NULL},
     {"backend", "opencl|host", "only that backend's kernels (default: both)", NULL},
+    {"profile", "NAME", "instead of the kernel table, every kernel a plan for each shape would build on the device "
+                        "profile NAME (gpu-amd, gpu-small, pocl, rusticl: a device class described by its limits), as the "
+                        "library's planner chooses it (clattn_kernel_plan_create()); nothing is built", NULL},
+    {"device", "SELECTOR", "as --profile, for a device present here (a selector as for CLATTN_DEVICE; the "
+                           "\"selector\" of clattn devices --json picks one device)", NULL},
+    {"shape", "B,Hq,Hkv,Lq,Lk,D[,Dv]", "with --profile or --device: a problem (Dv defaults to D); repeatable "
+                                       "(default: the benchmark's default grid, the rows of tests/cases tagged "
+                                       "bench-default, each also bottom-right causal where the benchmark times it)",
+     NULL},
+    {"causal", NULL, "with --shape: bottom-right causal masking (as the benchmark's causal rows)", NULL},
+    {"probs", NULL, "with --shape: plans that also return the attention probabilities (the kernel chain)", NULL},
 };
 
 static const char kernels_notes[] =
     "Lists every kernel the library can run (clattn_kernel_get()), whatever the device present: the backend,\n"
     "the stage, the entry point (__kernel or C function), its source file, the plan paths that run it\n"
     "(clattn_sdpa_plan_path(); 'mha' = the projections of clattn_mha_forward) and what it computes.\n"
+    "With --profile or --device: the kernels SDPA plans would build there, one JSON object per kernel and\n"
+    "shape with the keys profile or device, shape ([B, Hq, Hkv, Lq, Lk, D, Dv]), causal, probs, path, rules,\n"
+    "device_type, stage, kernel, sources (the files the library joins into the program, in order, relative\n"
+    "to the source tree), options (exactly as passed to clBuildProgram), local_size, local_mem_bytes,\n"
+    "workspace_bytes, launched, why. tools/gpu_kernel_report.py compiles them for GPU targets. A device\n"
+    "whose driver refuses a kernel's work-group size at build time gets a smaller tile than listed.\n"
     "Later versions add JSON keys (e.g. per-kernel compile statistics) and never rename or remove these:\n"
     "readers must ignore keys they do not know.\n";
+
+/* The benchmark's default grid (bench_grid.h, generated by tools/CMakeLists.txt from the rows of
+ * tests/cases/cases.c tagged bench-default): {name, {B, Hq, Hkv, Lq, Lk, D, Dv}, causal_too}. */
+typedef struct grid_row {
+    const char *name;
+    int64_t s[7];
+    int causal_too;
+} grid_row;
+#include "bench_grid.h"
+
+typedef struct plan_shape {
+    int64_t s[7]; /* B, Hq, Hkv, Lq, Lk, D, Dv */
+    bool causal;  /* bottom-right */
+    bool probs;   /* attention probabilities wanted */
+} plan_shape;
+
+/* "B,Hq,Hkv,Lq,Lk,D[,Dv]" into sh (every size >= 1). */
+static int parse_shape(const char *opt_name, const char *text, plan_shape *sh)
+{
+    int64_t *v = NULL;
+    size_t n = 0;
+    int rc = parse_int_list(opt_name, text, &v, &n);
+    if (rc) return rc;
+    if (n != 6 && n != 7) {
+        free(v);
+        return errorf(EXIT_USAGE, "--%s: '%s' has %zu values, expected B,Hq,Hkv,Lq,Lk,D[,Dv]", opt_name, text, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 1) {
+            free(v);
+            return errorf(EXIT_USAGE, "--%s: '%s': every size must be >= 1", opt_name, text);
+        }
+    for (size_t i = 0; i < 6; i++) sh->s[i] = v[i];
+    sh->s[6] = n == 7 ? v[6] : v[5];
+    free(v);
+    return EXIT_OK;
+}
+
+static const char *device_type_name(clattn_device_type t)
+{
+    return t == CLATTN_DEVICE_TYPE_GPU ? "gpu" : t == CLATTN_DEVICE_TYPE_CPU ? "cpu"
+           : t == CLATTN_DEVICE_TYPE_ACCELERATOR ? "accelerator" : "other";
+}
+
+/* A JSON array of the space-separated words of s, added to o as key. */
+static bool add_words(cJSON *o, const char *key, const char *s)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    for (const char *p = s; a && *p; p += strspn(p, " ")) {
+        const size_t n = strcspn(p, " ");
+        char word[256];
+        snprintf(word, sizeof word, "%.*s", (int)n, p);
+        if (!cJSON_AddItemToArray(a, cJSON_CreateString(word))) return false;
+        p += n;
+    }
+    return a != NULL;
+}
+
+static bool add_i64_array(cJSON *o, const char *key, const int64_t *v, int n)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    for (int i = 0; a && i < n; i++)
+        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]))) return false;
+    return a != NULL;
+}
+
+/* The keys of one planned kernel (clattn kernels --profile/--device --json, clattn devices --json). */
+static bool add_planned(cJSON *o, const clattn_planned_kernel *k)
+{
+    const int64_t local[3] = {(int64_t)k->local_size[0], (int64_t)k->local_size[1], (int64_t)k->local_size[2]};
+    return cJSON_AddStringToObject(o, "path", k->path) && cJSON_AddStringToObject(o, "rules", k->rules) &&
+           cJSON_AddStringToObject(o, "device_type", device_type_name(k->device_type)) &&
+           cJSON_AddStringToObject(o, "stage", k->stage) && cJSON_AddStringToObject(o, "kernel", k->entry) &&
+           add_words(o, "sources", k->sources) && cJSON_AddStringToObject(o, "options", k->options) &&
+           add_i64_array(o, "local_size", local, 3) &&
+           cJSON_AddNumberToObject(o, "local_mem_bytes", (double)k->local_mem_bytes) &&
+           cJSON_AddNumberToObject(o, "workspace_bytes", (double)k->workspace_bytes) &&
+           cJSON_AddBoolToObject(o, "launched", k->launched) && cJSON_AddStringToObject(o, "why", k->why);
+}
+
+/* The kernel plan for sh on target ("profile:NAME" or a selector); prints the library's error and returns
+ * its exit code on failure (2 for an argument the library calls invalid, else 1). */
+static int make_kernel_plan(const char *target, const plan_shape *sh, clattn_kernel_plan **kp)
+{
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, sh->s[0], sh->s[1], sh->s[2], sh->s[3], sh->s[4], sh->s[5], sh->s[6]);
+    if (sh->causal) d.causal = CLATTN_CAUSAL_BOTTOM_RIGHT;
+    d.want_probs = sh->probs;
+    const clattn_status st = clattn_kernel_plan_create(kp, target, &d);
+    if (st == CLATTN_SUCCESS) return EXIT_OK;
+    return errorf(st == CLATTN_ERROR_INVALID_ARGUMENT ? EXIT_USAGE : EXIT_FAIL, "%s: %s%s",
+                  clattn_status_string(st), clattn_last_error(NULL),
+                  st == CLATTN_ERROR_DEVICE_NOT_FOUND ? rusticl_hint(target) : "");
+}
+
+/* clattn kernels --profile NAME | --device SELECTOR [--shape ...]... [--causal] [--json] */
+static int kernels_planned(const opt *o, bool json)
+{
+    const char *profile = o[2].value, *device = o[3].value;
+    if (o[1].value) return errorf(EXIT_USAGE, "clattn kernels: --backend lists the kernel table; not with --%s",
+                                  profile ? "profile" : "device");
+    if (profile && device) return errorf(EXIT_USAGE, "clattn kernels: --profile and --device exclude each other");
+    if ((o[5].value || o[6].value) && g_nrepeated == 0)
+        return errorf(EXIT_USAGE, "clattn kernels: --%s applies to --shape (the default grid has its causal rows)",
+                      o[5].value ? "causal" : "probs");
+    char target[300];
+    if (profile) snprintf(target, sizeof target, "profile:%s", profile);
+    else snprintf(target, sizeof target, "%s", device);
+
+    plan_shape shapes[OPT_MAX_VALUES + 2 * (sizeof clattn_bench_grid / sizeof clattn_bench_grid[0])];
+    size_t n = 0;
+    for (int i = 0; i < g_nrepeated; i++) {
+        int rc = parse_shape("shape", g_repeated[i], &shapes[n]);
+        if (rc) return rc;
+        shapes[n].probs = o[6].value != NULL;
+        shapes[n++].causal = o[5].value != NULL;
+    }
+    for (size_t i = 0; g_nrepeated == 0 && i < sizeof clattn_bench_grid / sizeof clattn_bench_grid[0]; i++) {
+        for (int causal = 0; causal <= clattn_bench_grid[i].causal_too; causal++) {
+            memcpy(shapes[n].s, clattn_bench_grid[i].s, sizeof shapes[n].s);
+            shapes[n].probs = false;
+            shapes[n++].causal = causal;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        clattn_kernel_plan *kp = NULL;
+        int rc = make_kernel_plan(target, &shapes[i], &kp);
+        if (rc) return rc;
+        if (!json && i == 0)
+            printf("%-28s %-6s %-5s %-5s %-12s %-20s %-11s %s\n", "shape B,Hq,Hkv,Lq,Lk,D,Dv", "causal", "probs",
+                   "path", "stage", "kernel", "local_size", "options");
+        const int64_t *v = shapes[i].s;
+        for (size_t j = 0; j < clattn_kernel_plan_count(kp); j++) {
+            const clattn_planned_kernel *k = clattn_kernel_plan_get(kp, j);
+            if (json) {
+                cJSON *obj = cJSON_CreateObject();
+                bool ok = obj && cJSON_AddStringToObject(obj, profile ? "profile" : "device", profile ? profile : device) &&
+                          add_i64_array(obj, "shape", v, 7) && cJSON_AddBoolToObject(obj, "causal", shapes[i].causal) &&
+                          cJSON_AddBoolToObject(obj, "probs", shapes[i].probs) &&
+                          add_planned(obj, k);
+                char *line = ok ? cJSON_PrintUnformatted(obj) : NULL;
+                if (line) printf("%s\n", line);
+                cJSON_free(line);
+                cJSON_Delete(obj);
+                if (!line) {
+                    clattn_kernel_plan_destroy(kp);
+                    return errorf(EXIT_FAIL, "clattn kernels: out of memory");
+                }
+            } else {
+                char shape[96], local[48];
+                snprintf(shape, sizeof shape, "%lld,%lld,%lld,%lld,%lld,%lld,%lld", (long long)v[0], (long long)v[1],
+                         (long long)v[2], (long long)v[3], (long long)v[4], (long long)v[5], (long long)v[6]);
+                snprintf(local, sizeof local, "%llu,%llu,%llu", (unsigned long long)k->local_size[0],
+                         (unsigned long long)k->local_size[1], (unsigned long long)k->local_size[2]);
+                printf("%-28s %-6s %-5s %-5s %-12s %-20s %-11s %s\n", shape, shapes[i].causal ? "yes" : "no",
+                       shapes[i].probs ? "yes" : "no", k->path, k->stage, k->entry, local, k->options);
+            }
+        }
+        clattn_kernel_plan_destroy(kp);
+    }
+    if (fflush(stdout) != 0) return errorf(EXIT_FAIL, "clattn kernels: cannot write the output: %s", strerror(errno));
+    return EXIT_OK;
+}
+
+/* clattn devices --json: one object per device of clattn_device_list_get(), with the planner's kernels for
+ * the reference shapes. */
+static int devices_json(const char *device)
+{
+    static const plan_shape refs[2] = {{{1, 16, 16, 2048, 2048, 64, 64}, false, false},
+                                       {{8, 32, 8, 1, 4096, 128, 128}, false, false}};
+    clattn_context *ctx = NULL;
+    clattn_context_options co;
+    clattn_context_options_init(&co);
+    co.device = device;
+    const clattn_status sel_st = clattn_context_create(&ctx, &co);
+    char sel_err[MSG_MAX] = "";
+    if (sel_st != CLATTN_SUCCESS) snprintf(sel_err, sizeof sel_err, "%s", clattn_last_error(NULL));
+    clattn_device_info sel;
+    clattn_device_info_init(&sel);
+    if (ctx) clattn_context_get_info(ctx, &sel);
+    clattn_context_destroy(ctx);
+
+    size_t n = 0;
+    if (clattn_device_list_count(&n) != CLATTN_SUCCESS)
+        return errorf(EXIT_FAIL, "clattn devices: %s", clattn_last_error(NULL));
+    bool marked = false;
+    for (size_t i = 0; i < n; i++) {
+        clattn_device_info d;
+        clattn_device_info_init(&d);
+        if (clattn_device_list_get(i, &d) != CLATTN_SUCCESS)
+            return errorf(EXIT_FAIL, "clattn devices: %s", clattn_last_error(NULL));
+        /* the selected device: the first with the selected context's backend and names */
+        const bool is_sel = sel_st == CLATTN_SUCCESS && !marked && d.backend == sel.backend &&
+                            strcmp(d.platform_name, sel.platform_name) == 0 && strcmp(d.device_name, sel.device_name) == 0;
+        marked = marked || is_sel;
+        cJSON *o = cJSON_CreateObject(), *plat = NULL, *dev = NULL, *lim = NULL, *flags = NULL, *kernels = NULL;
+        bool ok = o && cJSON_AddNumberToObject(o, "index", (double)d.index) &&
+                  cJSON_AddStringToObject(o, "selector", d.selector) &&
+                  cJSON_AddStringToObject(o, "backend", d.backend == CLATTN_BACKEND_OPENCL ? "opencl" : "host") &&
+                  cJSON_AddBoolToObject(o, "selected", is_sel) && (plat = cJSON_AddObjectToObject(o, "platform")) &&
+                  cJSON_AddStringToObject(plat, "name", d.platform_name) &&
+                  cJSON_AddStringToObject(plat, "version", d.platform_version) &&
+                  (dev = cJSON_AddObjectToObject(o, "device")) && cJSON_AddStringToObject(dev, "name", d.device_name) &&
+                  cJSON_AddStringToObject(dev, "type", device_type_name(d.type)) &&
+                  cJSON_AddStringToObject(dev, "vendor", d.vendor) &&
+                  cJSON_AddStringToObject(dev, "driver_version", d.driver_version) &&
+                  cJSON_AddStringToObject(dev, "opencl_c_version", d.opencl_c_version) &&
+                  (lim = cJSON_AddObjectToObject(o, "limits")) &&
+                  cJSON_AddNumberToObject(lim, "compute_units", d.compute_units) &&
+                  cJSON_AddNumberToObject(lim, "threads", d.num_threads) &&
+                  cJSON_AddNumberToObject(lim, "max_work_group_size", (double)d.max_work_group_size) &&
+                  cJSON_AddNumberToObject(lim, "local_mem_bytes", (double)d.local_mem_bytes) &&
+                  cJSON_AddNumberToObject(lim, "global_mem_bytes", (double)d.global_mem_bytes) &&
+                  cJSON_AddNumberToObject(lim, "max_alloc_bytes", (double)d.max_alloc_bytes) &&
+                  (flags = cJSON_AddObjectToObject(o, "flags")) &&
+                  cJSON_AddBoolToObject(flags, "available", d.flags & CLATTN_DEVICE_FLAG_AVAILABLE) &&
+                  cJSON_AddBoolToObject(flags, "default", d.flags & CLATTN_DEVICE_FLAG_DEFAULT) &&
+                  cJSON_AddBoolToObject(flags, "fma", d.flags & CLATTN_DEVICE_FLAG_FMA) &&
+                  cJSON_AddBoolToObject(flags, "fp16", d.flags & CLATTN_DEVICE_FLAG_FP16) &&
+                  cJSON_AddBoolToObject(flags, "fp64", d.flags & CLATTN_DEVICE_FLAG_FP64) &&
+                  cJSON_AddBoolToObject(flags, "subgroups", d.flags & CLATTN_DEVICE_FLAG_SUBGROUPS) &&
+                  cJSON_AddBoolToObject(flags, "intel_subgroups", d.flags & CLATTN_DEVICE_FLAG_INTEL_SUBGROUPS) &&
+                  cJSON_AddBoolToObject(flags, "extensions_truncated", d.flags & CLATTN_DEVICE_FLAG_EXTENSIONS_TRUNCATED) &&
+                  add_words(o, "extensions", d.extensions) && (kernels = cJSON_AddArrayToObject(o, "kernels"));
+        for (int r = 0; ok && d.backend == CLATTN_BACKEND_OPENCL && r < 2; r++) {
+            clattn_sdpa_desc desc;
+            const int64_t *v = refs[r].s;
+            clattn_sdpa_desc_init(&desc, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+            clattn_kernel_plan *kp = NULL;
+            cJSON *entry = cJSON_CreateObject();
+            ok = entry && cJSON_AddItemToArray(kernels, entry) && add_i64_array(entry, "shape", v, 7);
+            if (ok && clattn_kernel_plan_create(&kp, d.selector, &desc) != CLATTN_SUCCESS) {
+                ok = cJSON_AddStringToObject(entry, "error", clattn_last_error(NULL)) != NULL;
+                continue;
+            }
+            cJSON *vars = ok ? cJSON_AddArrayToObject(entry, "variants") : NULL;
+            ok = vars != NULL;
+            for (size_t j = 0; ok && j < clattn_kernel_plan_count(kp); j++) {
+                cJSON *kv = cJSON_CreateObject();
+                ok = kv && cJSON_AddItemToArray(vars, kv) && add_planned(kv, clattn_kernel_plan_get(kp, j));
+            }
+            clattn_kernel_plan_destroy(kp);
+        }
+        char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
+        if (line) printf("%s\n", line);
+        cJSON_free(line);
+        cJSON_Delete(o);
+        if (!line) return errorf(EXIT_FAIL, "clattn devices: out of memory");
+    }
+    if (fflush(stdout) != 0) return errorf(EXIT_FAIL, "clattn devices: cannot write the output: %s", strerror(errno));
+    if (sel_st != CLATTN_SUCCESS) return context_error(device, sel_st, sel_err);
+    return EXIT_OK;
+}
 
 /* Prints one entry as a JSON object on one line (paths as an array). Returns false when out of memory. */
 static bool print_kernel_json(const clattn_kernel_entry *e)
@@ -1611,6 +1909,10 @@ static int cmd_kernels(int argc, char **argv)
     int rc = parse_options("kernels", argc, argv, o, sizeof kernels_opts / sizeof kernels_opts[0]);
     if (rc) return rc < 0 ? print_help("kernels") : rc;
     const bool json = o[0].value != NULL;
+    if (o[2].value || o[3].value) return kernels_planned(o, json);
+    if (o[4].value || o[5].value || o[6].value)
+        return errorf(EXIT_USAGE, "clattn kernels: --%s needs --profile or --device",
+                      o[4].value ? "shape" : o[5].value ? "causal" : "probs");
     const char *be = o[1].value;
     if (be && strcmp(be, "opencl") != 0 && strcmp(be, "host") != 0)
         return errorf(EXIT_USAGE, "clattn kernels: --backend '%s' is not opencl or host", be);
@@ -1664,11 +1966,13 @@ typedef struct command {
 
 #define OPTS(t) t, sizeof t / sizeof t[0]
 static const command commands[] = {
-    {"devices", "[--device SELECTOR]",
+    {"devices", "[--device SELECTOR] [--json]",
      "list the OpenCL platforms and devices and the host path; '*' marks the selected one", OPTS(devices_opts),
      devices_notes, cmd_devices},
-    {"kernels", "[--json] [--backend opencl|host]", "list every kernel the library can run", OPTS(kernels_opts),
-     kernels_notes, cmd_kernels},
+    {"kernels", "[--json] [--backend opencl|host] | --profile NAME|--device SELECTOR [--shape B,Hq,Hkv,Lq,Lk,D[,Dv]]... "
+                "[--causal] [--probs] [--json]",
+     "list every kernel the library can run, or the kernels its planner chooses for a device and shapes",
+     OPTS(kernels_opts), kernels_notes, cmd_kernels},
     {"sdpa", "--query Q.npy --key K.npy --value V.npy --out O.npy [options]",
      "scaled dot-product attention on .npy arrays", OPTS(sdpa_opts), sdpa_notes, cmd_sdpa},
     {"mha", "--params P.safetensors --num-heads H --query X.npy --out O.npy [options]",

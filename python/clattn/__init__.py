@@ -91,7 +91,18 @@ class _DeviceInfo(ctypes.Structure):
                 ("device_name", ctypes.c_char * 128), ("vendor", ctypes.c_char * 128),
                 ("driver_version", ctypes.c_char * 64), ("opencl_c_version", ctypes.c_char * 64),
                 ("num_threads", _int), ("global_mem_bytes", ctypes.c_uint64),
-                ("local_mem_bytes", ctypes.c_uint64), ("max_work_group_size", ctypes.c_uint64)]
+                ("local_mem_bytes", ctypes.c_uint64), ("max_work_group_size", ctypes.c_uint64),
+                # appended after 0.2.0's first layout (device enumeration); a library without them leaves
+                # them zero (clattn.h "## ABI")
+                ("index", ctypes.c_uint32), ("type", _int), ("compute_units", ctypes.c_uint32),
+                ("flags", ctypes.c_uint32), ("max_alloc_bytes", ctypes.c_uint64), ("selector", ctypes.c_char * 64),
+                ("platform_version", ctypes.c_char * 128), ("extensions", ctypes.c_char * 2048)]
+
+
+_DEVICE_TYPES = {0: "other", 1: "cpu", 2: "gpu", 3: "accelerator"}
+# CLATTN_DEVICE_FLAG_* bits (clattn.h)
+_DEVICE_FLAGS = {"available": 1 << 0, "default": 1 << 1, "fma": 1 << 2, "fp16": 1 << 3, "fp64": 1 << 4,
+                 "subgroups": 1 << 5, "intel_subgroups": 1 << 6, "extensions_truncated": 1 << 7}
 
 
 class _SdpaDesc(ctypes.Structure):
@@ -135,6 +146,8 @@ _sig("clattn_context_create", _int, _P(_vp), _P(_ContextOptions))
 _sig("clattn_context_destroy", None, _vp)
 _sig("clattn_device_info_init_sized", None, _P(_DeviceInfo), _size)
 _sig("clattn_context_get_info", _int, _vp, _P(_DeviceInfo))
+_sig("clattn_device_list_count", _int, _P(_size))
+_sig("clattn_device_list_get", _int, _size, _P(_DeviceInfo))
 _sig("clattn_sdpa_desc_init_sized", None, _P(_SdpaDesc), _size, _i64, _i64, _i64, _i64, _i64, _i64, _i64)
 _sig("clattn_sdpa", _int, _vp, _P(_SdpaDesc), _vp, _vp, _vp, _vp, _vp, _vp, _vp)
 _sig("clattn_mha_weights_init_sized", None, _P(_MhaWeights), _size)
@@ -231,38 +244,67 @@ def version() -> str:
     return _lib.clattn_version_string().decode()
 
 
+def _info_dict(info: _DeviceInfo) -> Dict[str, Any]:
+    d: Dict[str, Any] = {"backend": "opencl" if info.backend == 1 else "host"}
+    for name, _ in _DeviceInfo._fields_[2:]:
+        val = getattr(info, name)
+        d[name] = val.decode("utf-8", "replace") if isinstance(val, bytes) else val
+    d["type"] = _DEVICE_TYPES.get(info.type, "other")
+    d["flags"] = {k: bool(info.flags & bit) for k, bit in _DEVICE_FLAGS.items()}
+    d["extensions"] = d["extensions"].split()
+    return d
+
+
 def device_info(device: Optional[str] = None) -> Dict[str, Any]:
     """What the context for selector ``device`` runs on (clattn_context_get_info).
 
     ``device``: a CLATTN_DEVICE selector ("host", "pocl", ":gpu:0", ...); None means the CLATTN_DEVICE
     environment variable, else the default rule (first GPU, else first OpenCL CPU device, else host).
+    The dict has the keys of :func:`devices` entries; "selector" is ``device`` as given and "index" is
+    meaningless here (a context does not know its place in the enumeration).
     Raises :class:`Error` (CLATTN_ERROR_DEVICE_NOT_FOUND) when the selector matches no device.
     """
     ctx = _context(device)
     info = _init(_DeviceInfo, "clattn_device_info_init_sized")
     with ctx.lock:
         _check(_lib.clattn_context_get_info(ctx.handle, ctypes.byref(info)), ctx.handle)
-    d: Dict[str, Any] = {"selector": device, "backend": "opencl" if info.backend == 1 else "host"}
-    for name, _ in _DeviceInfo._fields_[2:]:
-        val = getattr(info, name)
-        d[name] = val.decode("utf-8", "replace") if isinstance(val, bytes) else val
+    d = _info_dict(info)
+    d["selector"] = device
     return d
 
 
 def devices(*selectors: Optional[str]) -> List[Dict[str, Any]]:
-    """Device info dicts (see :func:`device_info`) for the selectors given that match a device.
+    """Every device clattn can run on (clattn_device_list_count / clattn_device_list_get), or, given selectors,
+    :func:`device_info` of each selector that matches a device.
 
-    With no arguments: the default device (selector None) and the host path ("host"). Selectors that match
-    nothing are left out. The library has no device enumeration call; `clattn devices` lists them all.
+    With no arguments: every OpenCL device of every platform, in platform then device order, then the host
+    path (always last); nothing is compiled and no context is created. Each dict: "index", "selector" (the
+    CLATTN_DEVICE value that picks exactly that device, for ``device=`` arguments: "0::1", "host"),
+    "backend" ("opencl" or "host"), "type" ("cpu", "gpu", "accelerator", "other"), "platform_name",
+    "platform_version", "device_name", "vendor", "driver_version", "opencl_c_version", "compute_units",
+    "num_threads", "max_work_group_size", "local_mem_bytes", "global_mem_bytes", "max_alloc_bytes",
+    "extensions" (a list), "flags" (a dict of bools: available, default, fma, fp16, fp64, subgroups,
+    intel_subgroups, extensions_truncated). ``flags["default"]`` marks the device selector None picks
+    when CLATTN_DEVICE is unset.
+    With selectors: selectors that match nothing are left out.
     """
-    out = []
-    for sel in selectors or (None, "host"):
-        try:
-            out.append(device_info(sel))
-        except Error as e:
-            if e.status != 4:
-                raise
-    return out
+    if selectors:
+        out = []
+        for sel in selectors:
+            try:
+                out.append(device_info(sel))
+            except Error as e:
+                if e.status != 4:
+                    raise
+        return out
+    n = _size()
+    _check(_lib.clattn_device_list_count(ctypes.byref(n)), None)
+    result = []
+    for i in range(n.value):
+        info = _init(_DeviceInfo, "clattn_device_info_init_sized")
+        _check(_lib.clattn_device_list_get(i, ctypes.byref(info)), None)
+        result.append(_info_dict(info))
+    return result
 
 
 # --------------------------------------------------------------------------------------------------

@@ -61,6 +61,12 @@ struct clattn_sdpa_plan {
  * about the buffers; the caller has. */
 clattn_status clattn_sdpa_run_bound(clattn_sdpa_plan *plan, const clattn_sdpa_bufs *b, const clattn_sync *sync);
 
+/* The problem clattn_sdpa_plan_create() hands the backend for desc (validated the same way, with the same
+ * messages; for a float16 desc the staged float32 views, *f16 set), without making a plan: for listings of
+ * what a plan would build (clattn_kernel_plan_create). */
+clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_desc *desc, clattn_sdpa_problem *p,
+                                       bool *f16);
+
 /* Checks that exactly the buffers the plan needs are given (names the function fn in the message). */
 clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
                                          const void *q, const void *k, const void *v, const void *mask,
@@ -171,6 +177,17 @@ clattn_status clattn_host_resolve_threads(clattn_context *ctx, int requested, in
  * no ICD. Errors: INVALID_ARGUMENT (malformed selector), DEVICE_NOT_FOUND (message lists every platform and
  * device), OPENCL, OUT_OF_MEMORY. */
 clattn_status clattn_opencl_backend_open(clattn_context *ctx, const char *selector, bool *use_host);
+
+/* ---- device enumeration (core/devices.c; each backend describes its own devices) ------------------ */
+
+/* Enumerates the OpenCL devices (platform, then device order; *count of them, 0 without an ICD) and, when
+ * info is non-NULL and index < *count, describes device `index` into info (the library's layout, every
+ * field; selector "<platform>::<device>"). *has_default: whether the default selector rule picks an OpenCL
+ * device (else the host path is the default). Errors (OPENCL, OUT_OF_MEMORY) go to the thread slot. */
+clattn_status clattn_opencl_device_describe(size_t index, clattn_device_info *info, size_t *count, bool *has_default);
+
+/* Describes the host path with num_threads workers into info (the library's layout, every field). */
+void clattn_host_describe(clattn_device_info *info, int num_threads);
 
 /* ---- kernel tables (each backend defines its own; only core/kernels.c reads them) ------------------ */
 

@@ -181,6 +181,16 @@ static clattn_tensor staged_view(const clattn_tensor *t, int64_t off)
     return s;
 }
 
+/* Rewrites p's q, k, v and out as the staged float32 copies' views (q at 0, k at nq, v at nq + nk; out
+ * its own buffer). */
+static void stage_views(clattn_sdpa_problem *p, int64_t nq, int64_t nk)
+{
+    p->q = staged_view(&p->q, 0);
+    p->k = staged_view(&p->k, nq);
+    p->v = staged_view(&p->v, nq + nk);
+    p->out = staged_view(&p->out, 0);
+}
+
 static void f16_release(clattn_context *ctx, f16_stage *s)
 {
     if (!s) return;
@@ -218,10 +228,7 @@ static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
                             "data_type: the float32 copies of q, k, v and out (%lld + %lld + %lld + %lld elements) "
                             "overflow the addressable size",
                             (long long)s->nq, (long long)s->nk, (long long)s->nv, (long long)s->no);
-    p->q = staged_view(&s->q, 0);
-    p->k = staged_view(&s->k, s->nq);
-    p->v = staged_view(&s->v, s->nq + s->nk);
-    p->out = staged_view(&s->out, 0);
+    stage_views(p, s->nq, s->nk);
     p->q_extent = s->nq;
     p->k_extent = s->nq + s->nk;
     p->v_extent = n_in;
@@ -272,6 +279,18 @@ clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan)
     const clattn_sdpa_problem *p = &plan->p;
     if (s) return (clattn_sdpa_extents){s->q_extent, s->k_extent, s->v_extent, s->out_extent, sizeof(uint16_t)};
     return (clattn_sdpa_extents){p->q_extent, p->k_extent, p->v_extent, p->out_extent, sizeof(float)};
+}
+
+clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_desc *desc, clattn_sdpa_problem *p,
+                                       bool *f16)
+{
+    clattn_sdpa_desc d; /* the caller's desc over the defaults, whatever layout it was compiled with */
+    clattn_sdpa_desc_init_sized(&d, sizeof d, 1, 1, 1, 1, 1, 1, 1);
+    CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_sdpa_desc, desc, CLATTN_SDPA_DESC_MIN_SIZE, &d));
+    CLATTN_TRY(validate(ctx, &d, p));
+    *f16 = d.data_type == CLATTN_DTYPE_F16;
+    if (*f16) stage_views(p, clattn_tensor_numel(&p->q), clattn_tensor_numel(&p->k));
+    return CLATTN_SUCCESS;
 }
 
 clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ctx, const clattn_sdpa_desc *desc)

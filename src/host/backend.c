@@ -311,6 +311,26 @@ static const clattn_backend_i host_backend = {
     .additive_path = "host-additive",
 };
 
+void clattn_host_describe(clattn_device_info *info, int num_threads)
+{
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->backend = CLATTN_BACKEND_HOST;
+    copy_str(info->platform_name, sizeof info->platform_name, "host");
+    copy_str(info->device_name, sizeof info->device_name, "host CPU");
+    read_cpuinfo(info->device_name, sizeof info->device_name, info->vendor, sizeof info->vendor);
+    copy_str(info->driver_version, sizeof info->driver_version, clattn_version_string());
+    info->opencl_c_version[0] = '\0';
+    info->num_threads = num_threads;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    info->global_mem_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    info->type = CLATTN_DEVICE_TYPE_CPU;
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    info->compute_units = cpus > 0 ? (uint32_t)cpus : 1;
+    info->flags = CLATTN_DEVICE_FLAG_AVAILABLE;
+    copy_str(info->selector, sizeof info->selector, "host");
+}
+
 clattn_status clattn_host_backend_open(clattn_context *ctx, int num_threads)
 {
     if (num_threads < 1 || num_threads > HOST_MAX_THREADS)
@@ -331,18 +351,7 @@ clattn_status clattn_host_backend_open(clattn_context *ctx, int num_threads)
                             strerror(err));
     }
 
-    clattn_device_info *info = &ctx->info;
-    memset(info, 0, sizeof *info);
-    info->backend = CLATTN_BACKEND_HOST;
-    copy_str(info->platform_name, sizeof info->platform_name, "host");
-    copy_str(info->device_name, sizeof info->device_name, "host CPU");
-    read_cpuinfo(info->device_name, sizeof info->device_name, info->vendor, sizeof info->vendor);
-    copy_str(info->driver_version, sizeof info->driver_version, clattn_version_string());
-    info->opencl_c_version[0] = '\0';
-    info->num_threads = num_threads;
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    info->global_mem_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-
+    clattn_host_describe(&ctx->info, num_threads);
     ctx->backend_data = st;
     ctx->be = &host_backend;
     return CLATTN_SUCCESS;

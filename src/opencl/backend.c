@@ -272,30 +272,6 @@ static const clattn_backend_i cl_backend_iface = {
     .additive_path = "additive",
 };
 
-/* Copies a string device/platform property into dst (size n); "" and the error on failure. */
-static cl_int info_string(cl_device_id dev, cl_platform_id plat, cl_uint param, char *dst, size_t n)
-{
-    cl_int err = plat ? clGetPlatformInfo(plat, param, n, dst, NULL) : clGetDeviceInfo(dev, param, n, dst, NULL);
-    if (err != CL_SUCCESS) {
-        /* Too long for dst (CL_INVALID_VALUE): fetch it whole and truncate. */
-        size_t size = 0;
-        err = plat ? clGetPlatformInfo(plat, param, 0, NULL, &size) : clGetDeviceInfo(dev, param, 0, NULL, &size);
-        char *tmp = err == CL_SUCCESS && size > 0 ? clattn_malloc(size) : NULL;
-        if (err == CL_SUCCESS && size > 0)
-            err = !tmp ? CL_OUT_OF_HOST_MEMORY
-                  : plat ? clGetPlatformInfo(plat, param, size, tmp, NULL)
-                         : clGetDeviceInfo(dev, param, size, tmp, NULL);
-        if (err == CL_SUCCESS && tmp) {
-            snprintf(dst, n, "%.*s", (int)(size - 1), tmp);
-        } else {
-            dst[0] = '\0';
-        }
-        free(tmp);
-    }
-    dst[n - 1] = '\0';
-    return err;
-}
-
 clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, cl_device_id device,
                                        cl_command_queue queue)
 {
@@ -339,55 +315,9 @@ clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, 
         CLATTN_CL_CREATE(cl->queue, clCreateCommandQueue, cl->context, device, 0);
     }
 
-    cl_uint cus = 0;
-    cl_ulong local_mem = 0;
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof cl->type, &cl->type, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof cl->max_wg, &cl->max_wg, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof cl->max_wi_sizes, cl->max_wi_sizes, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local_mem, &local_mem, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof cl->max_alloc, &cl->max_alloc, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof cl->global_mem, &cl->global_mem, NULL));
-    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL));
-    cl->local_mem = local_mem;
-
     clattn_device_info *info = &ctx->info;
-    memset(info, 0, sizeof *info);
-    info->backend = CLATTN_BACKEND_OPENCL;
-    /* The names are not only informational: they choose the device rules (rules.c; the rusticl row holds
-     * the loop-budget limits llvmpipe needs for correct results), so failing to read them fails creation. */
-    cl_int name_err = info_string(NULL, cl->platform, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name);
-    if (name_err == CL_SUCCESS)
-        name_err = info_string(device, NULL, CL_DEVICE_NAME, info->device_name, sizeof info->device_name);
-    if (name_err != CL_SUCCESS) {
-        st = clattn_cl_fail(ctx, name_err, "clGetPlatformInfo/clGetDeviceInfo(CL_PLATFORM_NAME, CL_DEVICE_NAME)");
-        goto cleanup;
-    }
-    cl->rules = clattn_cl_rules_resolve(info->platform_name, info->device_name, cl->type);
-    {
-        cl_device_fp_config fp = 0;
-        if (clGetDeviceInfo(device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
-            cl->fma = (fp & CL_FP_FMA) != 0;
-    }
-    cl->compute_units = cus;
-    if (ctx->config.device_profile) {
-        /* CLATTN_DEVICE_PROFILE (test only): plan as on the profile's device, run on this one. */
-        const clattn_cl_profile *pr = clattn_cl_profile_find(ctx->config.device_profile);
-        if (!pr) {
-            char names[128];
-            st = clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "CLATTN_DEVICE_PROFILE: '%s' is not a device profile (%s)",
-                              ctx->config.device_profile, clattn_cl_profile_names(names, sizeof names));
-            goto cleanup;
-        }
-        clattn_cl_profile_apply(pr, cl, true);
-        clattn_log(ctx, CLATTN_LOG_INFO,
-                   "CLATTN_DEVICE_PROFILE=%s: planning as on %s (%s; rules row '%s', work-groups <= %zu, %llu bytes of "
-                   "local memory, %u CUs), running on %s",
-                   pr->name, pr->device_name, pr->what, cl->rules.row, cl->max_wg, (unsigned long long)cl->local_mem,
-                   cl->compute_units, info->device_name);
-    }
-    info_string(device, NULL, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
-    info_string(device, NULL, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
-    info_string(device, NULL, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);
+    CLATTN_GOTO_IF(clattn_cl_device_query(ctx, device, cl, info));
+    CLATTN_GOTO_IF(clattn_cl_profile_configured(ctx, cl, info->device_name));
     info->num_threads = (int)cl->compute_units;
     info->global_mem_bytes = cl->global_mem;
     info->local_mem_bytes = cl->local_mem;

@@ -400,3 +400,184 @@ cleanup:
     free_platforms(plats, n);
     return st;
 }
+
+/* ---- device properties (clattn_cl_device_query, clattn_opencl_device_describe) ---------------------- */
+
+/* Copies a string device/platform property into dst (size n); "" and the error on failure. A value too
+ * long for dst is fetched whole and truncated; *truncated (if non-NULL) says so. */
+static cl_int info_string(cl_device_id dev, cl_platform_id plat, cl_uint param, char *dst, size_t n, bool *truncated)
+{
+    if (truncated) *truncated = false;
+    cl_int err = plat ? clGetPlatformInfo(plat, param, n, dst, NULL) : clGetDeviceInfo(dev, param, n, dst, NULL);
+    if (err != CL_SUCCESS) {
+        /* Too long for dst (CL_INVALID_VALUE): fetch it whole and truncate. */
+        size_t size = 0;
+        err = plat ? clGetPlatformInfo(plat, param, 0, NULL, &size) : clGetDeviceInfo(dev, param, 0, NULL, &size);
+        char *tmp = err == CL_SUCCESS && size > 0 ? clattn_malloc(size) : NULL;
+        if (err == CL_SUCCESS && size > 0)
+            err = !tmp ? CL_OUT_OF_HOST_MEMORY
+                  : plat ? clGetPlatformInfo(plat, param, size, tmp, NULL)
+                         : clGetDeviceInfo(dev, param, size, tmp, NULL);
+        if (err == CL_SUCCESS && tmp) {
+            snprintf(dst, n, "%.*s", (int)(size - 1), tmp);
+            if (truncated) *truncated = strlen(tmp) >= n;
+        } else {
+            dst[0] = '\0';
+        }
+        free(tmp);
+    }
+    dst[n - 1] = '\0';
+    return err;
+}
+
+/* Whether the space-separated list `list` names extension `ext`. */
+static bool has_extension(const char *list, const char *ext)
+{
+    const size_t n = strlen(ext);
+    for (const char *p = list; (p = strstr(p, ext)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+    return false;
+}
+
+/* CL_DEVICE_EXTENSIONS whole (malloc'd; NULL when the query fails or memory is short). */
+static char *extensions_whole(cl_device_id dev)
+{
+    size_t size = 0;
+    if (clGetDeviceInfo(dev, CL_DEVICE_EXTENSIONS, 0, NULL, &size) != CL_SUCCESS || size == 0) return NULL;
+    char *s = clattn_malloc(size + 1);
+    if (s && clGetDeviceInfo(dev, CL_DEVICE_EXTENSIONS, size, s, NULL) != CL_SUCCESS) {
+        free(s);
+        return NULL;
+    }
+    if (s) s[size] = '\0';
+    return s;
+}
+
+static clattn_device_type public_type(cl_device_type t)
+{
+    if (t & CL_DEVICE_TYPE_GPU) return CLATTN_DEVICE_TYPE_GPU;
+    if (t & CL_DEVICE_TYPE_CPU) return CLATTN_DEVICE_TYPE_CPU;
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return CLATTN_DEVICE_TYPE_ACCELERATOR;
+    return CLATTN_DEVICE_TYPE_OTHER;
+}
+
+clattn_status clattn_cl_device_query(clattn_context *ctx, cl_device_id device, clattn_cl_state *cl,
+                                     clattn_device_info *info)
+{
+    clattn_status st = CLATTN_SUCCESS;
+    char *ext = NULL;
+    cl_uint cus = 0;
+    cl_bool available = CL_TRUE;
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof cl->platform, &cl->platform, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof cl->type, &cl->type, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof cl->max_wg, &cl->max_wg, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof cl->max_wi_sizes, cl->max_wi_sizes, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof cl->local_mem, &cl->local_mem, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof cl->max_alloc, &cl->max_alloc, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof cl->global_mem, &cl->global_mem, NULL));
+    CLATTN_CL_CHECK(clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL));
+    cl->compute_units = cus;
+    {
+        cl_device_fp_config fp = 0;
+        cl->fma = clGetDeviceInfo(device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS &&
+                  (fp & CL_FP_FMA) != 0;
+    }
+    if (clGetDeviceInfo(device, CL_DEVICE_AVAILABLE, sizeof available, &available, NULL) != CL_SUCCESS)
+        available = CL_TRUE;
+
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->backend = CLATTN_BACKEND_OPENCL;
+    /* The names are not only informational: they choose the device rules (rules.c; the rusticl row holds
+     * the loop-budget limits llvmpipe needs for correct results), so failing to read them fails. */
+    cl_int name_err = info_string(NULL, cl->platform, CL_PLATFORM_NAME, info->platform_name, sizeof info->platform_name, NULL);
+    if (name_err == CL_SUCCESS)
+        name_err = info_string(device, NULL, CL_DEVICE_NAME, info->device_name, sizeof info->device_name, NULL);
+    if (name_err != CL_SUCCESS) {
+        st = clattn_cl_fail(ctx, name_err, "clGetPlatformInfo/clGetDeviceInfo(CL_PLATFORM_NAME, CL_DEVICE_NAME)");
+        goto cleanup;
+    }
+    cl->rules = clattn_cl_rules_resolve(info->platform_name, info->device_name, cl->type);
+    info_string(device, NULL, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor, NULL);
+    info_string(device, NULL, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version, NULL);
+    info_string(device, NULL, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version, NULL);
+    info_string(NULL, cl->platform, CL_PLATFORM_VERSION, info->platform_version, sizeof info->platform_version, NULL);
+    info->num_threads = (int)cus;
+    info->global_mem_bytes = cl->global_mem;
+    info->local_mem_bytes = cl->local_mem;
+    info->max_work_group_size = cl->max_wg;
+    info->type = public_type(cl->type);
+    info->compute_units = cus;
+    info->max_alloc_bytes = cl->max_alloc;
+    info->flags = (available ? CLATTN_DEVICE_FLAG_AVAILABLE : 0u) | (cl->fma ? CLATTN_DEVICE_FLAG_FMA : 0u);
+    ext = extensions_whole(device);
+    if (ext) {
+        snprintf(info->extensions, sizeof info->extensions, "%s", ext);
+        if (strlen(ext) >= sizeof info->extensions) {
+            /* cut at the last whole name */
+            char *sp = strrchr(info->extensions, ' ');
+            if (sp) *sp = '\0';
+            info->flags |= CLATTN_DEVICE_FLAG_EXTENSIONS_TRUNCATED;
+        }
+        static const struct {
+            const char *name;
+            uint32_t flag;
+        } ext_flags[] = {{"cl_khr_fp16", CLATTN_DEVICE_FLAG_FP16},
+                         {"cl_khr_fp64", CLATTN_DEVICE_FLAG_FP64},
+                         {"cl_khr_subgroups", CLATTN_DEVICE_FLAG_SUBGROUPS},
+                         {"cl_intel_subgroups", CLATTN_DEVICE_FLAG_INTEL_SUBGROUPS}};
+        for (size_t i = 0; i < sizeof ext_flags / sizeof ext_flags[0]; i++)
+            if (has_extension(ext, ext_flags[i].name)) info->flags |= ext_flags[i].flag;
+    }
+
+cleanup:
+    free(ext);
+    return st;
+}
+
+clattn_status clattn_cl_profile_configured(clattn_context *ctx, clattn_cl_state *cl, const char *real_device)
+{
+    if (!ctx->config.device_profile) return CLATTN_SUCCESS;
+    /* CLATTN_DEVICE_PROFILE (test only): plan as on the profile's device, run on this one. */
+    const clattn_cl_profile *pr = clattn_cl_profile_find(ctx->config.device_profile);
+    if (!pr) {
+        char names[128];
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "CLATTN_DEVICE_PROFILE: '%s' is not a device profile (%s)",
+                            ctx->config.device_profile, clattn_cl_profile_names(names, sizeof names));
+    }
+    clattn_cl_profile_apply(pr, cl, true);
+    clattn_log(ctx, CLATTN_LOG_INFO,
+               "CLATTN_DEVICE_PROFILE=%s: planning as on %s (%s; rules row '%s', work-groups <= %zu, %llu bytes of "
+               "local memory, %u CUs), running on %s",
+               pr->name, pr->device_name, pr->what, cl->rules.row, cl->max_wg, (unsigned long long)cl->local_mem,
+               cl->compute_units, real_device);
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_opencl_device_describe(size_t index, clattn_device_info *info, size_t *count, bool *has_default)
+{
+    clattn_status st = CLATTN_SUCCESS;
+    plat_entry *plats = NULL;
+    cl_uint n = 0;
+    *count = 0;
+    *has_default = false;
+    CLATTN_GOTO_IF(enumerate(NULL, &plats, &n));
+    const cl_device_id def = pick_default(plats, n);
+    *has_default = def != NULL;
+    size_t k = 0;
+    for (cl_uint p = 0; p < n; p++) {
+        for (cl_uint d = 0; d < plats[p].ndev; d++, k++) {
+            if (!info || k != index) continue;
+            clattn_cl_state cl;
+            memset(&cl, 0, sizeof cl);
+            CLATTN_GOTO_IF(clattn_cl_device_query(NULL, plats[p].devs[d].id, &cl, info));
+            snprintf(info->selector, sizeof info->selector, "%u::%u", p, d);
+            if (plats[p].devs[d].id == def) info->flags |= CLATTN_DEVICE_FLAG_DEFAULT;
+        }
+    }
+    *count = k;
+
+cleanup:
+    free_platforms(plats, n);
+    return st;
+}

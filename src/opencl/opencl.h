@@ -212,7 +212,23 @@ typedef struct clattn_cl_state {
     cl_kernel convert_kernels[2]; /* convert.cl: [0] f16->f32, [1] f32->f16; built by the first fp16 plan */
 } clattn_cl_state;
 
+/* Reads what clattn needs of `device` into cl (platform, type, limits, compute units, FMA and the rules
+ * row its names choose) and into info (every field of the library's layout but selector; no profile
+ * applied). Errors: OPENCL (a limit or name query failed), OUT_OF_MEMORY; messages on ctx (may be NULL).
+ * device.c; used when the backend opens and by the device enumeration and kernel plans. */
+clattn_status clattn_cl_device_query(clattn_context *ctx, cl_device_id device, clattn_cl_state *cl,
+                                     clattn_device_info *info);
+
+/* Applies ctx's CLATTN_DEVICE_PROFILE (if set) to cl as for a real device (clattn_cl_profile_apply with
+ * on_device) and logs it; INVALID_ARGUMENT, listing the profiles, for an unknown name. device.c. */
+clattn_status clattn_cl_profile_configured(clattn_context *ctx, clattn_cl_state *cl, const char *real_device);
+
 /* ---- programs (program.c) ---------------------------------------------------------------------- */
+
+/* Every program is CLATTN_CL_COMMON_SOURCE followed by one kernel source, built with
+ * CLATTN_CL_BASE_OPTIONS followed by the kernel's -D options (also what clattn_kernel_plan_create reports). */
+#define CLATTN_CL_COMMON_SOURCE "common.cl"
+#define CLATTN_CL_BASE_OPTIONS "-cl-std=CL1.2"
 
 /* Returns (in *program, NOT retained: the cache owns it) the program built from common.cl followed by
  * `source` (e.g. "scores.cl") with `options` (the -D list; "-cl-std=CL1.2" is added). Sources come from

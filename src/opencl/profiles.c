@@ -55,6 +55,37 @@ static const clattn_cl_profile profiles[] = {
      .global_mem = 4 * GIB,
      .fma = true,
      .extensions = "cl_khr_global_int32_base_atomics cl_khr_local_int32_base_atomics cl_khr_byte_addressable_store"},
+    /* The CPU runtimes clattn is tested on, as they reported themselves on the 2-core Zen 4 machine of
+     * FIELD-NOTES.md (clattn_device_list_get()), for comparison in plan reports (`clattn kernels --profile`):
+     * PoCL 3.1 (pthread device) and Mesa rusticl on llvmpipe. Their rows of rules.c follow from the names. */
+    {.name = "pocl",
+     .what = "PoCL 3.1 CPU device: 2 CUs, work-groups <= 4096, 1 MiB local memory",
+     .platform_name = "Portable Computing Language",
+     .device_name = "cpu",
+     .vendor = "AuthenticAMD",
+     .type = CL_DEVICE_TYPE_CPU,
+     .max_wg = 4096,
+     .max_wi_sizes = {4096, 4096, 4096},
+     .local_mem = 1024 * KIB,
+     .compute_units = 2,
+     .max_alloc = 8 * GIB,
+     .global_mem = 21 * GIB,
+     .fma = true,
+     .extensions = "cl_khr_byte_addressable_store cl_khr_global_int32_base_atomics cl_khr_fp64"},
+    {.name = "rusticl",
+     .what = "Mesa rusticl on llvmpipe: 8 CUs, work-groups <= 1024, 32 KiB local memory",
+     .platform_name = "rusticl",
+     .device_name = "llvmpipe",
+     .vendor = "Mesa",
+     .type = CL_DEVICE_TYPE_CPU,
+     .max_wg = 1024,
+     .max_wi_sizes = {1024, 1024, 1024},
+     .local_mem = 32 * KIB,
+     .compute_units = 8,
+     .max_alloc = 2 * GIB,
+     .global_mem = 2 * GIB,
+     .fma = false,
+     .extensions = "cl_khr_byte_addressable_store cl_khr_global_int32_base_atomics"},
 };
 
 size_t clattn_cl_profile_count(void)

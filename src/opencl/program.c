@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COMMON_SOURCE "common.cl"
-#define BASE_OPTIONS "-cl-std=CL1.2"
+#define COMMON_SOURCE CLATTN_CL_COMMON_SOURCE
+#define BASE_OPTIONS CLATTN_CL_BASE_OPTIONS
 
 
 /* Reads <dir>/<name> into a malloc'd NUL-terminated string. */
