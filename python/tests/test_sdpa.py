@@ -191,3 +191,29 @@ def test_devices_and_version():
     with pytest.raises(clattn.Error) as ei:
         clattn.device_info("no-such-platform-xyz:gpu:0")
     assert ei.value.status_name == "CLATTN_ERROR_DEVICE_NOT_FOUND"
+
+
+def test_devices_lists_every_device():
+    """devices() is the library's enumeration: every OpenCL device, then the host path; each selector opens a
+    context on exactly the device it describes; one default device, the one selector None picks."""
+    infos = clattn.devices()
+    assert infos[-1]["backend"] == "host" and infos[-1]["selector"] == "host" and infos[-1]["type"] == "cpu"
+    assert [d["index"] for d in infos] == list(range(len(infos)))
+    assert len({d["selector"] for d in infos}) == len(infos)
+    assert sum(d["flags"]["default"] for d in infos) == 1
+    for d in infos:
+        assert d["device_name"] and d["compute_units"] >= 1 and isinstance(d["extensions"], list)
+        if d["backend"] == "opencl":
+            assert d["max_work_group_size"] >= 1 and d["local_mem_bytes"] >= 1 and d["max_alloc_bytes"] >= 1
+            assert d["flags"]["fp64"] == ("cl_khr_fp64" in d["extensions"]) or d["flags"]["extensions_truncated"]
+        if not d["flags"]["available"]:
+            continue
+        got = clattn.device_info(d["selector"])
+        assert (got["backend"], got["platform_name"], got["device_name"]) == (
+            d["backend"], d["platform_name"], d["device_name"])
+    pocl = [d for d in infos if "Portable Computing Language" in d["platform_name"]]
+    if clattn.devices("pocl"):
+        assert pocl, "PoCL opens a context but is not in devices()"
+    # selectors still select
+    assert [d["backend"] for d in clattn.devices("host")] == ["host"]
+    assert clattn.devices("no-such-platform-xyz:gpu:0") == []
