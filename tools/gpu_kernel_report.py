@@ -37,6 +37,15 @@ options, the bytes each useful FLOP (a multiply-add is 2 FLOPs) moves:
                          staged K and V float from local memory once per tile for its RPW rows: local
                          B/FLOP = 4 / (2*RPW) = 2/RPW (+ the staging writes, 2/BM). DIRECT=1 (CPU decode)
                          reads K/V from global memory per work-item: global B/FLOP = 2/RPW.
+  fused_gpu.cl clattn_fused_gpu (DECODE=0)  a work-group of TR x TC items holds BR = TR*RT rows; per tile
+                         of BC = TC*CT keys it stages BC*(DK + DVP) floats of K and V: global B/FLOP =
+                         2/BR (+ 2/Lk). Each item holds an RT x CT tile of scores and RT x W of the output
+                         (W = DVP/TC columns); per head-dim element it reads RT q and CT k floats from local
+                         memory for RT*CT multiply-adds, per key RT p and W v floats for RT*W: local B/FLOP =
+                         (DK*2*(RT + CT)/(RT*CT) + DVP*2*(RT + W)/(RT*W)) / (DK + DVP), + 2/BR for staging.
+  fused_gpu.cl clattn_decode_gpu (DECODE=1)  K and V rows from global memory once per work-group of BR = RT
+                         rows: global B/FLOP = 2/BR (+ 2/Lk); local (q and p only):
+                         (DK*2/CT + DVP*2/W) / (DK + DVP).
   scores.cl, weighted_sum.cl  a tiled GEMM: a work-group tile TM x TN (TM = WG_M*WPT_M, TN = WG_N*VW)
                          over a reduction of depth K (D for scores, Lk for weighted_sum) reads (TM + TN)*K
                          floats and writes TM*TN floats for 2*TM*TN*K FLOPs: global B/FLOP =
@@ -45,7 +54,7 @@ options, the bytes each useful FLOP (a multiply-add is 2 FLOPs) moves:
                          reads WPT_M + VW floats per WPT_M*VW multiply-adds: 2*(WPT_M + VW)/(WPT_M*VW).
   softmax.cl             streaming: per score element about 5 FLOPs (max, subtract, exp, sum, scale) for
                          12 bytes (read S twice, write P; + 4 with probabilities): 2.4 B/FLOP global.
-  clattn_fused_merge     streaming over the partials (negligible FLOPs): reported as memory-bound.
+  clattn_fused_merge, clattn_fused_gpu_merge  streaming over the partials (negligible FLOPs): no bound.
 Bound = min(peak, HBM / global B/FLOP, LDS / local B/FLOP): an upper bound that ignores caches (L2 reuse
 would only lower global traffic), latency, occupancy and the exp() cost; it says which resource a tile
 shape saturates first, so a design can be judged before anyone runs it. "attn" below is the bound of the
@@ -179,6 +188,13 @@ def bytes_per_flop(kernel, dd, shape):
         if dd.get("DIRECT", 0):
             return 2.0 / dd["RPW"] + 2.0 / Lk, 0.0
         return 2.0 / bm + 2.0 / Lk, 2.0 / dd["RPW"] + 2.0 / bm
+    if kernel in ("clattn_fused_gpu", "clattn_decode_gpu"):
+        dk, dvp, rt, ct, tc = dd["DK"], dd["DVP"], dd["RT"], dd["CT"], dd["TC"]
+        br, w = dd["TR"] * rt, dd["DVP"] / tc
+        if kernel == "clattn_decode_gpu" or dd.get("DECODE", 0):
+            return 2.0 / br + 2.0 / Lk, (dk * 2.0 / ct + dvp * 2.0 / w) / (dk + dvp)
+        return (2.0 / br + 2.0 / Lk,
+                (dk * 2.0 * (rt + ct) / (rt * ct) + dvp * 2.0 * (rt + w) / (rt * w)) / (dk + dvp) + 2.0 / br)
     if kernel in ("clattn_scores", "clattn_weighted_sum"):
         tm, tn = dd["WG_M"] * dd["WPT_M"], dd["WG_N"] * dd["VW"]
         depth = D if kernel == "clattn_scores" else Lk

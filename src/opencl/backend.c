@@ -161,7 +161,7 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
     CLATTN_GOTO_IF(clattn_cl_plan_choose(ctx, &cl->rules, &lim, p, cl_probe, &ps, &cfg));
     if (cfg.fused) CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, &cfg, ps.kernels, &pd->fused));
     else CLATTN_GOTO_IF(clattn_cl_chain_prepare(ctx, cl, &cfg, ps.kernels, &pd->chain));
-    snprintf(plan->path, sizeof plan->path, cfg.fused ? "fused" : "chain");
+    snprintf(plan->path, sizeof plan->path, "%s", clattn_cl_plan_path(&cfg));
     plan->workspace_bytes = cfg.workspace_bytes;
     plan->backend_data = pd;
     pd = NULL;

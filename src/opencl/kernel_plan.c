@@ -117,7 +117,7 @@ static clattn_status plan_create(clattn_context *ctx, clattn_kernel_plan **out, 
     clattn_kernel_plan *kp = clattn_calloc(1, sizeof *kp);
     if (!kp) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_kernel_plan_create: out of host memory");
     clattn_status st = CLATTN_SUCCESS;
-    const char *path = cfg.fused ? "fused" : "chain";
+    const char *path = clattn_cl_plan_path(&cfg); /* what plan creation reports */
     if (f16) { /* backend.c cl_convert_view: built at plan creation, launched with the driver's work-group */
         static const char *const conv[2] = {"clattn_f16_to_f32", "clattn_f32_to_f16"};
         for (int i = 0; i < 2 && st == CLATTN_SUCCESS; i++) {

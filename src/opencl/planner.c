@@ -472,6 +472,11 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
     return CLATTN_SUCCESS;
 }
 
+const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg)
+{
+    return cfg->fused ? "fused" : "chain";
+}
+
 clattn_status clattn_cl_plan_choose(clattn_context *ctx, const clattn_cl_rules *rules, const clattn_cl_limits *lim,
                                     const clattn_sdpa_problem *p, clattn_cl_probe_fn probe, void *user,
                                     clattn_cl_plan_cfg *cfg)

@@ -96,6 +96,9 @@ typedef struct clattn_cl_plan_cfg {
     clattn_cl_kernel_choice kernels[CLATTN_CL_SLOTS];
 } clattn_cl_plan_cfg;
 
+/* The plan path cfg takes, as clattn_sdpa_plan_path() reports it ("fused", "chain"). */
+const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg);
+
 /* Chooses the path, the kernels and the cuts for p (see the top of this file). Errors: what the probe
  * returns; CLATTN_ERROR_OUT_OF_MEMORY when one score row exceeds the workspace limit; UNSUPPORTED when no
  * work-group fits. Messages on ctx (may be NULL). */

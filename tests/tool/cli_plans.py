@@ -70,7 +70,7 @@ def check_plan_line(where, e, max_wg=None, max_local=None, dtype=None):
                 fail("%s: %s is not a __kernel of %s" % (where, e["kernel"], e["sources"][-1]))
     if not e["options"].startswith("-cl-std=CL1.2"):
         fail("%s: options '%s'" % (where, e["options"]))
-    if e["path"] not in ("fused", "chain"):
+    if not re.fullmatch(r"chain|fused(-[a-z0-9]+)?", e["path"]):
         fail("%s: path %s" % (where, e["path"]))
     items = e["local_size"][0] * e["local_size"][1] * e["local_size"][2]
     if max_wg is not None and not 1 <= items <= max_wg:
