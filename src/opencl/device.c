@@ -453,7 +453,7 @@ static char *extensions_whole(cl_device_id dev)
     return s;
 }
 
-static clattn_device_type public_type(cl_device_type t)
+clattn_device_type clattn_cl_public_type(cl_device_type t)
 {
     if (t & CL_DEVICE_TYPE_GPU) return CLATTN_DEVICE_TYPE_GPU;
     if (t & CL_DEVICE_TYPE_CPU) return CLATTN_DEVICE_TYPE_CPU;
@@ -506,7 +506,7 @@ clattn_status clattn_cl_device_query(clattn_context *ctx, cl_device_id device, c
     info->global_mem_bytes = cl->global_mem;
     info->local_mem_bytes = cl->local_mem;
     info->max_work_group_size = cl->max_wg;
-    info->type = public_type(cl->type);
+    info->type = clattn_cl_public_type(cl->type);
     info->compute_units = cus;
     info->max_alloc_bytes = cl->max_alloc;
     info->flags = (available ? CLATTN_DEVICE_FLAG_AVAILABLE : 0u) | (cl->fma ? CLATTN_DEVICE_FLAG_FMA : 0u);

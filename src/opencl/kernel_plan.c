@@ -64,10 +64,7 @@ static clattn_status add_kernel(clattn_kernel_plan *kp, const clattn_cl_kernel_c
     k->why = kp->why[i];
     k->path = path;
     k->rules = rules->row;
-    k->device_type = (type & CL_DEVICE_TYPE_GPU)           ? CLATTN_DEVICE_TYPE_GPU
-                     : (type & CL_DEVICE_TYPE_CPU)         ? CLATTN_DEVICE_TYPE_CPU
-                     : (type & CL_DEVICE_TYPE_ACCELERATOR) ? CLATTN_DEVICE_TYPE_ACCELERATOR
-                                                           : CLATTN_DEVICE_TYPE_OTHER;
+    k->device_type = clattn_cl_public_type(type);
     k->launched = c->launched ? 1 : 0;
     for (int d = 0; d < 3; d++) k->local_size[d] = c->local[d];
     k->local_mem_bytes = c->local_bytes;

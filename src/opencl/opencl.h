@@ -219,6 +219,9 @@ typedef struct clattn_cl_state {
 clattn_status clattn_cl_device_query(clattn_context *ctx, cl_device_id device, clattn_cl_state *cl,
                                      clattn_device_info *info);
 
+/* The public clattn_device_type of an OpenCL device type (GPU before CPU before accelerator). device.c. */
+clattn_device_type clattn_cl_public_type(cl_device_type t);
+
 /* Applies ctx's CLATTN_DEVICE_PROFILE (if set) to cl as for a real device (clattn_cl_profile_apply with
  * on_device) and logs it; INVALID_ARGUMENT, listing the profiles, for an unknown name. device.c. */
 clattn_status clattn_cl_profile_configured(clattn_context *ctx, clattn_cl_state *cl, const char *real_device);
