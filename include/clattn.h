@@ -138,7 +138,8 @@ typedef enum clattn_backend {
 /**
  * The kernel path plans take (clattn_context_options.kernel_path for a context's plans,
  * clattn_sdpa_desc.kernel_path for one plan). Values are pinned. clattn_sdpa_plan_path() reports the path
- * a plan took: OpenCL "chain" or "fused"; host "host-rowwise" or "host-fused-<isa>".
+ * a plan took: OpenCL "chain", "fused" (CPU devices) or "fused-gpu" (GPU devices); host "host-rowwise" or
+ * "host-fused-<isa>".
  */
 typedef enum clattn_kernel_path {
     CLATTN_KERNEL_PATH_DEFAULT = 0, /**< sdpa_desc: the context's path; context options: the CLATTN_PATH
@@ -702,7 +703,7 @@ CLATTN_API clattn_status clattn_mha_forward(clattn_mha *mha, int64_t batch, int6
 
 /**
  * The kernel path of the attention in @p mha's last successful clattn_mha_forward() (the path its SDPA plan
- * reports, see clattn_sdpa_plan_path(): "chain", "fused", "host-rowwise", "host-fused-<isa>"), for reports
+ * reports, see clattn_sdpa_plan_path(): "chain", "fused", "fused-gpu", "host-rowwise", "host-fused-<isa>"), for reports
  * and tests. Module-owned storage, valid until the next forward or clattn_mha_destroy(); "" before the
  * first forward and for NULL.
  */
@@ -1039,7 +1040,7 @@ typedef struct clattn_kernel_entry {
     /** "opencl" or "host". */
     const char *backend;
     /** The plan paths that run it, space-separated, as clattn_sdpa_plan_path() reports them ("chain",
-     *  "fused", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward();
+     *  "fused", "fused-gpu", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward();
      *  "channel" / "host-channel" as clattn_channel_attn_plan_path() reports them, "additive" /
      *  "host-additive" as clattn_additive_plan_path() does. */
     const char *paths;

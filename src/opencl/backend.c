@@ -3,8 +3,9 @@
  * the dispatch of each SDPA plan to the kernel chain (chain.c: scores.cl -> softmax.cl ->
  * weighted_sum.cl through an [Lq, Lk] workspace; serves every plan) or to the fused path.
  *
- * Plans without probabilities may instead take the fused path (fused.c, kernels/fused.cl: one
- * kernel with online softmax, plus a merge kernel when keys are split into partitions). The plan's
+ * Plans without probabilities may instead take the fused path (fused.c: one kernel with online
+ * softmax, plus a merge kernel when keys are split into partitions; kernels/fused.cl on CPU devices,
+ * path "fused", kernels/fused_gpu.cl on GPU devices, path "fused-gpu"). The plan's
  * kernel_path (clattn_sdpa_desc.kernel_path, else the context's: option or CLATTN_PATH) chooses:
  *   AUTO   fused where the shape fits (no probs, 1 <= D, Dv <= 256), else the chain
  *   CHAIN  always the chain (the reference path for cross-checks and benchmarks)

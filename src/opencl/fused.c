@@ -1,12 +1,14 @@
 /*
- * The fused OpenCL SDPA path: launches of kernels/fused.cl with the work-group shape, tiles, key
- * partitions and workspace size the planner chose (planner.c: the choices and their reasons).
+ * The fused OpenCL SDPA path: launches of kernels/fused.cl (CPU devices) or kernels/fused_gpu.cl (GPU
+ * devices, path "fused-gpu"; same arguments, grid and workspace layout) with the work-group shape, tiles,
+ * key partitions and workspace size the planner chose (planner.c: the choices and their reasons).
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
  *   mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0)
  *
  * Rows of one kv pair (b, hk) are its group·Lq query rows, interleaved by query position (see the
- * kernel's banner), so the heads of a GQA group share K/V tiles. A work-group holds BM = WG·RPW rows.
+ * kernel's banner), so the heads of a GQA group share K/V tiles. A work-group holds BM rows (fused.cl:
+ * WG·RPW; fused_gpu.cl: TR·RT).
  * Keys split into np > 1 partitions leave partials in a workspace of [nbh, np, nrr, DVP + 4] floats,
  * which clattn_fused_merge combines; larger problems run in chunks of kv pairs (or of rows of one pair).
  */
@@ -20,6 +22,7 @@
 
 struct clattn_cl_fused {
     cl_kernel kernel, merge;
+    const char *kname, *mname; /* their __kernel names (messages) */
     clattn_cl_fused_cfg cfg; /* the planner's choices (planner.h) */
     int64_t wl, wr;
     cl_mem ws;
@@ -46,6 +49,8 @@ clattn_status clattn_cl_fused_prepare(clattn_context *ctx, clattn_cl_state *cl, 
     f->wr = cfg->wr;
     if (cfg->workspace_bytes > 0)
         CLATTN_CL_CREATE(f->ws, clCreateBuffer, cl->context, CL_MEM_READ_WRITE, cfg->workspace_bytes, NULL);
+    f->kname = cfg->kernels[CLATTN_CL_SLOT_FUSED].name;
+    f->mname = cfg->kernels[CLATTN_CL_SLOT_MERGE].name;
     f->kernel = kernels[CLATTN_CL_SLOT_FUSED];
     f->merge = kernels[CLATTN_CL_SLOT_MERGE];
     kernels[CLATTN_CL_SLOT_FUSED] = kernels[CLATTN_CL_SLOT_MERGE] = NULL;
@@ -72,7 +77,7 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
     const cl_long kpart = f->cfg.kpart, wl = f->wl, wr = f->wr;
     const cl_int np = f->cfg.np;
     const cl_float scale = p->scale, softcap = p->softcap;
-    const int64_t pairs = p->B * p->Hkv, rows = p->Lq * group, bm = (int64_t)f->cfg.wg * f->cfg.rpw;
+    const int64_t pairs = p->B * p->Hkv, rows = p->Lq * group, bm = f->cfg.bm;
 
     for (int64_t bh0 = 0; rows > 0 && bh0 < pairs; bh0 += f->cfg.nbh) {
         const int64_t nbh = clattn_min_i64(f->cfg.nbh, pairs - bh0);
@@ -86,18 +91,18 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
                                  KARG(Hkv),  KARG(group), KARG(Lq), KARG(Lk), KARG(Dv),
                                  KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(kpart), KARG(np),
                                  KARG(scale), KARG(softcap), KARG(causal), KARG(wl), KARG(wr)};
-            CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->kernel, "clattn_fused", fa, sizeof fa / sizeof fa[0]));
+            CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->kernel, f->kname, fa, sizeof fa / sizeof fa[0]));
             const size_t local[3] = {(size_t)f->cfg.wg, 1, 1};
             const size_t global[3] = {(size_t)clattn_ceil_div(nrr, bm) * (size_t)f->cfg.wg, (size_t)np, (size_t)nbh};
-            CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->kernel, "clattn_fused", global, local));
+            CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->kernel, f->kname, global, local));
             if (np > 1) {
                 const clattn_karg ma[] = {KARG(ws),   KVIEW(ov),  KARG(Hkv),   KARG(group), KARG(Dv),
                                      KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(np)};
-                CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->merge, "clattn_fused_merge", ma, sizeof ma / sizeof ma[0]));
+                CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->merge, f->mname, ma, sizeof ma / sizeof ma[0]));
                 const size_t mlocal[3] = {f->cfg.merge_wg, 1, 1};
                 const size_t mglobal[3] = {(size_t)clattn_ceil_div(p->Dv, (int64_t)f->cfg.merge_wg) * f->cfg.merge_wg,
                                            (size_t)nrr, (size_t)nbh};
-                CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->merge, "clattn_fused_merge", mglobal, mlocal));
+                CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->merge, f->mname, mglobal, mlocal));
             }
         }
     }

@@ -1,5 +1,6 @@
 /*
- * The fused OpenCL SDPA path (kernels/fused.cl): one kernel computes scores, online softmax and
+ * The fused OpenCL SDPA path (kernels/fused.cl on CPU devices, kernels/fused_gpu.cl on GPU devices:
+ * path "fused-gpu"): one kernel computes scores, online softmax and
  * P·V per block of query rows; long key ranges (decode, or Mesa llvmpipe's loop limit) are split into
  * partitions across work-groups and merged by a second kernel. Serves plans without probabilities;
  * the planner (planner.c) decides between it and the kernel chain. Not installed.

@@ -145,6 +145,7 @@ typedef struct clattn_cl_rules {
     int fused_wg;             /* preferred work-group size */
     int fused_tk;             /* keys per staged tile */
     bool sw_prefetch;         /* software prefetch in the direct decode kernel (fused.cl SW_PREFETCH) */
+    bool fused_gpu;           /* the GPU fused/decode kernels (fused_gpu.cl) instead of fused.cl */
     /* Programs (program.c, cache.c). */
     bool binary_cache;        /* clattn's on-disk program-binary cache (CLATTN_CACHE_FORCE=1 overrides) */
 } clattn_cl_rules;

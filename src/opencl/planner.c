@@ -3,7 +3,8 @@
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
  *
- * Fused (kernels/fused.cl; fused.c launches it): serves plans without probabilities with 1 <= D, Dv <= 256
+ * Fused (kernels/fused.cl, or kernels/fused_gpu.cl on GPU devices: path "fused-gpu", see
+ * choose_gpu_kernels; fused.c launches both): serves plans without probabilities with 1 <= D, Dv <= 256
  * unless the kernel path is CHAIN. Rows of one kv pair are its group·Lq query rows; a work-group holds
  * BM = WG·RPW of them. Keys are split into np partitions of kpart keys when that is needed to use the
  * whole device (few row blocks, e.g. decode) or to stay under Mesa llvmpipe's loop limit; partials go to
@@ -315,6 +316,164 @@ static clattn_status probe_fused(const clattn_cl_limits *lim, clattn_cl_probe_fn
     return CLATTN_SUCCESS;
 }
 
+/* ---- the GPU kernels (kernels/fused_gpu.cl) ------------------------------------------------------ */
+
+/* Decode kernel: at most this many query rows per kv pair (RT <= 4: 122-130 VGPRs on gfx90a at D = 64-128;
+ * RT = 8 took 224). More rows take the prefill kernel, split into key partitions all the same. */
+#define GPU_MAX_DECODE_ROWS 4
+
+/* The one place that chooses between the GPU kernels and fused.cl: GPU rows of rules.c (GPUK) on a GPU
+ * device (or under a GPU CLATTN_DEVICE_PROFILE) take fused_gpu.cl. Plans it declines fall back to
+ * fused.cl's planning below (then to the chain): no tile shape fits the device's work-group or
+ * local-memory limits (gpu_shape, the probe), or Lk >= 2^31 - 2^16 (the kernels hold key indices in
+ * int). The decode kernel serves Lq <= 4 with <= GPU_MAX_DECODE_ROWS rows per kv pair and unit stride
+ * along D and Dv; other plans take the prefill kernel (with key partitions when row blocks are few). */
+static bool choose_gpu_kernels(const clattn_cl_rules *rules, const clattn_cl_limits *lim)
+{
+    return rules->fused_gpu && (lim->type & CL_DEVICE_TYPE_GPU) != 0;
+}
+
+/* Local memory of a fused_gpu.cl tile shape (bytes; mirrors the kernel's __local arrays). */
+static cl_ulong gpu_local_bytes(const clattn_cl_fused_cfg *f, int64_t D)
+{
+    const cl_ulong br = (cl_ulong)f->tr * (cl_ulong)f->rt, bc = (cl_ulong)f->tc * (cl_ulong)f->ct;
+    const cl_ulong dkp = (cl_ulong)(clattn_ceil_div(D, 4) * 4 + 4);
+    const cl_ulong kvw = dkp > (cl_ulong)f->dvp ? dkp : (cl_ulong)f->dvp;
+    return 4 * (br * dkp + (f->decode ? 0 : bc * kvw) + br * (bc + 4) + br * (cl_ulong)f->tc);
+}
+
+/* VW (1, 2 or 4; 1 for decode) with at most 25 % padding of Dv to a multiple of TC·VW, and DVP. */
+static void gpu_pick_vw(clattn_cl_fused_cfg *f, int64_t Dv)
+{
+    int w = f->decode ? 1 : 4;
+    while (w > 1 && (clattn_ceil_div(Dv, (int64_t)f->tc * w) * f->tc * w - Dv) * 4 > Dv) w /= 2;
+    f->vw = w;
+    f->dvp = (int)(clattn_ceil_div(Dv, (int64_t)f->tc * w) * f->tc * w);
+}
+
+/* Loop iterations of one work-item per key tile and once per launch (every loop counted as if not
+ * unrolled, as iters_per_tile). */
+static int64_t gpu_iters_per_tile(const clattn_cl_fused_cfg *f, int64_t D)
+{
+    const int64_t wg = (int64_t)f->tr * f->tc, bc = (int64_t)f->tc * f->ct, d4 = clattn_ceil_div(D, 4);
+    return clattn_ceil_div(bc * d4, wg) + d4 * (1 + f->ct) + f->rt * (f->ct + f->tc / 4 + 2) +
+           clattn_ceil_div(bc * f->dvp, wg) + bc / 4 * (1 + 4 * (1 + f->dvp / (f->tc * f->vw))) + 8;
+}
+static int64_t gpu_iters_fixed(const clattn_cl_fused_cfg *f, int64_t D)
+{
+    const int64_t wg = (int64_t)f->tr * f->tc;
+    return clattn_ceil_div((int64_t)f->tr * f->rt * clattn_ceil_div(D, 4), wg) + f->rt * (f->tc / 4 + 8) + 64;
+}
+
+/* Shrinks f's tiles one step: keys per work-item, rows per work-item, then the larger of the Q block and
+ * the K/V tile (work-items per row, or row groups); false when nothing is left to shrink. */
+static bool gpu_shrink(clattn_cl_fused_cfg *f, int64_t Dv)
+{
+    const int64_t qrows = (int64_t)f->tr * f->rt, kvkeys = f->decode ? 0 : (int64_t)f->tc * f->ct;
+    if (f->ct > 1) f->ct /= 2;
+    else if (f->rt > 1) f->rt /= 2;
+    else if (f->tc > 4 && (kvkeys > qrows || f->tr == 1)) {
+        f->tc /= 2;
+        gpu_pick_vw(f, Dv);
+    } else if (f->tr > 1) f->tr /= 2;
+    else
+        return false;
+    return true;
+}
+
+/* Tile shape for p (before the kernel's own limits are known): prefill 16 x 16 work-items, 2 rows x 2
+ * keys each (BR = 32, BC = 32); decode one row group of 64 work-items holding every row, 2 keys each.
+ * Then the device's work-group limits and its local memory. False when no shape fits. */
+static bool gpu_shape(const clattn_cl_limits *lim, const clattn_sdpa_problem *p, int64_t rows, clattn_cl_fused_cfg *f)
+{
+    /* Decode reads K and V rows from global memory with vector loads: unit stride along D and Dv. */
+    f->decode = p->Lq <= 4 && rows <= GPU_MAX_DECODE_ROWS && (p->D == 1 || p->k.strides[3] == 1) &&
+                (p->Dv == 1 || p->v.strides[3] == 1);
+    if (f->decode) {
+        f->tr = 1;
+        f->tc = 64;
+        f->rt = (int)clattn_pow2_ceil(rows);
+        f->ct = 2;
+    } else {
+        f->tr = 16;
+        f->tc = 16;
+        f->rt = 2;
+        f->ct = 2;
+        while (f->tr > 1 && (int64_t)f->tr * f->rt / 2 >= rows) f->tr /= 2; /* few rows: smaller blocks */
+    }
+    const size_t maxwg = lim->max_wg < lim->max_wi_sizes[0] ? lim->max_wg : lim->max_wi_sizes[0];
+    while ((size_t)f->tr * (size_t)f->tc > maxwg) {
+        if (f->tr > 1) f->tr /= 2;
+        else if (f->tc > 4) f->tc /= 2;
+        else return false;
+    }
+    gpu_pick_vw(f, p->Dv);
+    while (gpu_local_bytes(f, p->D) > lim->local_mem)
+        if (!gpu_shrink(f, p->Dv)) return false;
+    return true;
+}
+
+/* Builds the GPU kernel for f's shape and its merge through the probe; *fits false when the kernel's
+ * CL_KERNEL_WORK_GROUP_SIZE or CL_KERNEL_LOCAL_MEM_SIZE (queried, not assumed) does not fit. */
+static clattn_status gpu_probe(const clattn_cl_limits *lim, clattn_cl_probe_fn probe, void *user, clattn_cl_fused_cfg *f,
+                               int64_t D, clattn_cl_kernel_choice *kf, clattn_cl_kernel_choice *km, bool *fits)
+{
+    size_t kwg = 0;
+    cl_ulong klocal = 0;
+    *fits = false;
+    f->wg = f->tr * f->tc;
+    f->bm = (int64_t)f->tr * f->rt;
+    f->tk = f->tc * f->ct;
+    kf->source = km->source = "fused_gpu.cl";
+    kf->name = f->decode ? "clattn_decode_gpu" : "clattn_fused_gpu";
+    km->name = "clattn_fused_gpu_merge";
+    snprintf(kf->options, sizeof kf->options,
+             "-D DK=%lld -D DVP=%d -D VW=%d -D TR=%d -D TC=%d -D RT=%d -D CT=%d -D DECODE=%d -D USE_FMA=%d", (long long)D,
+             f->dvp, f->vw, f->tr, f->tc, f->rt, f->ct, f->decode, f->use_fma);
+    kf->local[0] = (size_t)f->wg;
+    kf->local[1] = kf->local[2] = 1;
+    kf->local_bytes = gpu_local_bytes(f, D);
+    CLATTN_TRY(probe(user, CLATTN_CL_SLOT_FUSED, kf, &kwg, &klocal));
+    if ((size_t)f->wg > kwg || klocal > lim->local_mem) return CLATTN_SUCCESS;
+    memcpy(km->options, kf->options, sizeof km->options);
+    km->local_bytes = 0;
+    km->local[0] = km->local[1] = km->local[2] = 1; /* probed first, then sized from its work-group limit */
+    kwg = 0;
+    CLATTN_TRY(probe(user, CLATTN_CL_SLOT_MERGE, km, &kwg, &klocal));
+    f->merge_wg = 1;
+    while (f->merge_wg * 2 <= (size_t)clattn_min_i64(64, f->dvp) && f->merge_wg * 2 <= kwg &&
+           f->merge_wg * 2 <= lim->max_wi_sizes[0] && f->merge_wg * 2 <= lim->max_wg)
+        f->merge_wg *= 2;
+    km->local[0] = f->merge_wg;
+    *fits = true;
+    return CLATTN_SUCCESS;
+}
+
+/* The GPU kernels' shape for p; *ok false when they decline it (f then left for fused.cl's planning). */
+static clattn_status plan_gpu(const clattn_cl_limits *lim, const clattn_sdpa_problem *p, int64_t rows,
+                              clattn_cl_probe_fn probe, void *user, clattn_cl_fused_cfg *f, clattn_cl_kernel_choice *kf,
+                              clattn_cl_kernel_choice *km, bool *ok)
+{
+    *ok = false;
+    if (p->Lk >= ((int64_t)1 << 31) - ((int64_t)1 << 16)) return CLATTN_SUCCESS;
+    f->gpu = true;
+    if (gpu_shape(lim, p, rows, f)) {
+        for (;;) {
+            bool fits = false;
+            CLATTN_TRY(gpu_probe(lim, probe, user, f, p->D, kf, km, &fits));
+            if (fits) {
+                *ok = true;
+                return CLATTN_SUCCESS;
+            }
+            if (!gpu_shrink(f, p->Dv)) break;
+        }
+    }
+    const int use_fma = f->use_fma;
+    memset(f, 0, sizeof *f);
+    f->use_fma = use_fma;
+    return CLATTN_SUCCESS;
+}
+
 /* The fused path's choices; *served false when the chain should serve the plan (*reason says why). */
 static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_limits *lim, const clattn_sdpa_problem *p,
                                 clattn_cl_probe_fn probe, void *user, clattn_cl_plan_cfg *cfg, bool *served,
@@ -342,72 +501,78 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
     const int64_t rows = p->Lq * group; /* rows per kv pair */
     const int64_t pairs = p->B * p->Hkv;
 
-    /* Shapes: on CPUs (PoCL) explicit float16 over keys and Dv, two rows per work-item (independent
-     * accumulators); PoCL does not vectorise across work-items. llvmpipe vectorises across work-items
-     * itself: narrow vectors, one row each. GPUs: float4, one row per work-item (rules.c, VEC). */
-    int vmax = rules->fused_vmax;
-    f->vk = vmax;
-    pick_vv(p->Dv, vmax, &f->vv, &f->dvp);
     f->use_fma = lim->fma ? 1 : 0;
-    f->klw = vmax;
-    while (f->klw > 1 && p->D % f->klw != 0) f->klw /= 2;
-    /* Few rows per kv pair (decode): K row-major and one dot product per key, since a transposed
-     * tile would cost more to store than the few rows gain from it. */
-    f->krow = (rows <= 8 && f->klw >= 4) ? 1 : 0;
-    /* Rows per work-item: independent accumulators. Measured on PoCL/AVX-512 (CPU time, D = 64..256):
-     * 4 rows x 32 items for Dv <= 128, 2 x 32 above; with <= 8 rows per kv pair (decode) one work-item
-     * takes them all (no work-item loop around the tile copies). */
-    f->rpw = 1;
-    int wg_pref = rules->fused_wg;
-    if (rules->fused_multi_row) {
-        if (rows <= 8) {
-            f->rpw = (int)clattn_pow2_ceil(rows);
-            wg_pref = 1;
-        } else if (f->dvp <= 128) {
-            f->rpw = 4; /* wg 32: 128 rows share each staged K/V tile (12 % less CPU time than 16 at
-                         * D = 64, L = 512..2048, measured with clattn-bench cpu_ms on PoCL 3.1) */
-        } else {
-            f->rpw = 2;
+    bool gpu_ok = false;
+    if (choose_gpu_kernels(rules, lim)) CLATTN_TRY(plan_gpu(lim, p, rows, probe, user, f, kf, km, &gpu_ok));
+    if (!gpu_ok) {
+        /* Shapes: on CPUs (PoCL) explicit float16 over keys and Dv, two rows per work-item (independent
+         * accumulators); PoCL does not vectorise across work-items. llvmpipe vectorises across work-items
+         * itself: narrow vectors, one row each. GPUs: float4, one row per work-item (rules.c, VEC). */
+        int vmax = rules->fused_vmax;
+        f->vk = vmax;
+        pick_vv(p->Dv, vmax, &f->vv, &f->dvp);
+        f->klw = vmax;
+        while (f->klw > 1 && p->D % f->klw != 0) f->klw /= 2;
+        /* Few rows per kv pair (decode): K row-major and one dot product per key, since a transposed
+         * tile would cost more to store than the few rows gain from it. */
+        f->krow = (rows <= 8 && f->klw >= 4) ? 1 : 0;
+        /* Rows per work-item: independent accumulators. Measured on PoCL/AVX-512 (CPU time, D = 64..256):
+         * 4 rows x 32 items for Dv <= 128, 2 x 32 above; with <= 8 rows per kv pair (decode) one work-item
+         * takes them all (no work-item loop around the tile copies). */
+        f->rpw = 1;
+        int wg_pref = rules->fused_wg;
+        if (rules->fused_multi_row) {
+            if (rows <= 8) {
+                f->rpw = (int)clattn_pow2_ceil(rows);
+                wg_pref = 1;
+            } else if (f->dvp <= 128) {
+                f->rpw = 4; /* wg 32: 128 rows share each staged K/V tile (12 % less CPU time than 16 at
+                             * D = 64, L = 512..2048, measured with clattn-bench cpu_ms on PoCL 3.1) */
+            } else {
+                f->rpw = 2;
+            }
         }
-    }
-    int64_t want_wg = clattn_ceil_div(rows, f->rpw);
-    /* CPU decode with one work-item per group: K and V rows straight from global memory (no tile copy;
-     * local memory is ordinary cache there), when both are unit-stride and Dv needs no padding. */
-    f->direct = (rules->fused_multi_row && f->krow && wg_pref == 1 && f->klw > 1 && (p->D == 1 || p->k.strides[3] == 1) &&
-                 (p->Dv == 1 || p->v.strides[3] == 1) && f->dvp == p->Dv)
-                    ? 1
-                    : 0;
-    /* PoCL (Clang inside): software prefetch in the direct decode kernel (see fused.cl; rules.c, PREF) */
-    f->sw_prefetch = rules->sw_prefetch;
-    f->wg = (int)clattn_min_i64(wg_pref, (int)clattn_pow2_ceil(want_wg));
-    while ((size_t)f->wg > lim->max_wg || (size_t)f->wg > lim->max_wi_sizes[0]) f->wg /= 2;
-    if (f->wg < 1) f->wg = 1;
-    f->tk = rules->fused_tk;
-    /* Local memory: K and V tiles, at most half of the device's local memory. */
-    while (f->tk > f->vk && (cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem / 2) f->tk /= 2;
-    if ((cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem) {
-        snprintf(reason, reason_len, "K and V tiles of %d keys exceed local memory", f->tk);
-        return CLATTN_SUCCESS;
-    }
-
-    for (;;) {
-        bool fits = false;
-        CLATTN_TRY(probe_fused(lim, probe, user, f, p->D, kf, km, &fits));
-        if (fits) break;
-        if (f->wg > 1) f->wg /= 2;
-        else if (f->tk > f->vk) f->tk /= 2;
-        else {
-            snprintf(reason, reason_len, "no work-group of the fused kernel fits the device");
+        int64_t want_wg = clattn_ceil_div(rows, f->rpw);
+        /* CPU decode with one work-item per group: K and V rows straight from global memory (no tile copy;
+         * local memory is ordinary cache there), when both are unit-stride and Dv needs no padding. */
+        f->direct = (rules->fused_multi_row && f->krow && wg_pref == 1 && f->klw > 1 && (p->D == 1 || p->k.strides[3] == 1) &&
+                     (p->Dv == 1 || p->v.strides[3] == 1) && f->dvp == p->Dv)
+                        ? 1
+                        : 0;
+        /* PoCL (Clang inside): software prefetch in the direct decode kernel (see fused.cl; rules.c, PREF) */
+        f->sw_prefetch = rules->sw_prefetch;
+        f->wg = (int)clattn_min_i64(wg_pref, (int)clattn_pow2_ceil(want_wg));
+        while ((size_t)f->wg > lim->max_wg || (size_t)f->wg > lim->max_wi_sizes[0]) f->wg /= 2;
+        if (f->wg < 1) f->wg = 1;
+        f->tk = rules->fused_tk;
+        /* Local memory: K and V tiles, at most half of the device's local memory. */
+        while (f->tk > f->vk && (cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem / 2) f->tk /= 2;
+        if ((cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem) {
+            snprintf(reason, reason_len, "K and V tiles of %d keys exceed local memory", f->tk);
             return CLATTN_SUCCESS;
         }
+
+        for (;;) {
+            bool fits = false;
+            CLATTN_TRY(probe_fused(lim, probe, user, f, p->D, kf, km, &fits));
+            if (fits) break;
+            if (f->wg > 1) f->wg /= 2;
+            else if (f->tk > f->vk) f->tk /= 2;
+            else {
+                snprintf(reason, reason_len, "no work-group of the fused kernel fits the device");
+                return CLATTN_SUCCESS;
+            }
+        }
+        f->bm = (int64_t)f->wg * f->rpw;
     }
-    const int64_t bm = (int64_t)f->wg * f->rpw;
+    const int64_t bm = f->bm;
     const int64_t qblocks = clattn_ceil_div(rows, bm);
 
     /* Key partitions. */
     int64_t kpart = clattn_max_i64(p->Lk, 1);
     if (rules->fused_loop_budget > 0) {
-        const int64_t per = iters_per_tile(f, p->D), fixed = iters_fixed(f, p->D, p->Dv);
+        const int64_t per = f->gpu ? gpu_iters_per_tile(f, p->D) : iters_per_tile(f, p->D),
+                      fixed = f->gpu ? gpu_iters_fixed(f, p->D) : iters_fixed(f, p->D, p->Dv);
         const int64_t tiles = (rules->fused_loop_budget - fixed) / per;
         if (tiles < 1) {
             snprintf(reason, reason_len, "one key tile exceeds the loop budget (LOOP)");
@@ -458,6 +623,20 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
     }
     *served = true;
     cfg->used[CLATTN_CL_SLOT_FUSED] = cfg->used[CLATTN_CL_SLOT_MERGE] = true;
+    if (f->gpu) {
+        set_why(kf, "fused-gpu (kernel path %s; no probabilities; D, Dv <= %d; rules.c row '%s', GPUK): %s, %d x %d "
+                    "work-items, %d row(s) x %d key(s) per work-item (BR = %d, BC = %d), float%d over Dv, %llu B of local "
+                    "memory; %s; %d key partition(s) of %lld keys",
+                kernel_path_word(p->kernel_path), FLASH_MAX_D, rules->row,
+                f->decode ? "decode (Lq <= 4, K/V rows from global memory)" : "prefill (Q, K/V, P in local memory)",
+                f->tr, f->tc, f->rt, f->ct, f->tr * f->rt, f->tc * f->ct, f->vw, (unsigned long long)kf->local_bytes,
+                f->use_fma ? "fma (CL_FP_FMA)" : "mad (no hardware FMA)", f->np, (long long)f->kpart);
+        km->launched = f->np > 1;
+        set_why(km, "fused-gpu: merges the (max, sum, acc) partials of the %d key partition(s); built with %s%s", f->np,
+                kf->name, f->np > 1 ? "" : ", launched only when keys are split (not for this shape)");
+        kf->launched = true;
+        return CLATTN_SUCCESS;
+    }
     set_why(kf, "fused (kernel path %s; no probabilities; D, Dv <= %d): rules.c row '%s' (VEC): %d work-item(s) x %d "
                 "row(s) per group, float%d over keys, float%d over Dv, %d keys per staged tile%s%s; %s; %d key "
                 "partition(s) of %lld keys",
@@ -474,7 +653,7 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
 
 const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg)
 {
-    return cfg->fused ? "fused" : "chain";
+    return !cfg->fused ? "chain" : cfg->f.gpu ? "fused-gpu" : "fused";
 }
 
 clattn_status clattn_cl_plan_choose(clattn_context *ctx, const clattn_cl_rules *rules, const clattn_cl_limits *lim,

@@ -49,8 +49,12 @@ typedef struct clattn_cl_chain_cfg {
     int64_t dchunk;         /* head-dim elements per scores launch (rules.c, LOOP) */
 } clattn_cl_chain_cfg;
 
-/* The fused path (fused.c, kernels/fused.cl). */
+/* The fused path (fused.c; kernels/fused.cl, or kernels/fused_gpu.cl when gpu). */
 typedef struct clattn_cl_fused_cfg {
+    bool gpu;      /* fused_gpu.cl (path "fused-gpu"; GPU devices, see planner.c choose_gpu_kernels) */
+    int decode;    /* fused_gpu.cl: clattn_decode_gpu, else clattn_fused_gpu */
+    int tr, tc, rt, ct, vw; /* fused_gpu.cl tiles (its banner) */
+    int64_t bm;    /* query rows per work-group (fused.cl WG·RPW, fused_gpu.cl TR·RT) */
     int wg, rpw, tk, vk, vv, dvp, klw, krow, use_fma, direct, sw_prefetch;
     size_t merge_wg;
     int64_t kpart; /* keys per partition */
@@ -96,7 +100,7 @@ typedef struct clattn_cl_plan_cfg {
     clattn_cl_kernel_choice kernels[CLATTN_CL_SLOTS];
 } clattn_cl_plan_cfg;
 
-/* The plan path cfg takes, as clattn_sdpa_plan_path() reports it ("fused", "chain"). */
+/* The plan path cfg takes, as clattn_sdpa_plan_path() reports it ("fused", "fused-gpu", "chain"). */
 const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg);
 
 /* Chooses the path, the kernels and the cuts for p (see the top of this file). Errors: what the probe

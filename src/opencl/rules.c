@@ -19,6 +19,10 @@
  *          D = 64, L = 512..2048 than 16 items, clattn-bench cpu_ms). llvmpipe vectorises across
  *          work-items itself: narrow vectors, one row per item, 16-key tiles. GPUs: float4, one row
  *          per work-item, a work-group per softmax row.
+ *   GPUK   GPU rows take the GPU fused kernels (kernels/fused_gpu.cl, fused.c): a work-group shares a block
+ *          of query rows, register tiles indexed by constants; compiled for gfx90a/gfx1030/sm_80 with no
+ *          scratch (the CPU kernel fused.cl spills there: 168 VGPRs, 388 B scratch at D = 64 on gfx90a).
+ *          CPU rows keep fused.cl. Run on PoCL/Oclgrind under CLATTN_DEVICE_PROFILE (profiles.c).
  *   PREF   PoCL (Clang inside): software prefetch of the next tile in the direct decode kernel
  *          (OpenCL's prefetch() is a no-op in PoCL 3.1; see kernels/fused.cl).
  *   CACHE  PoCL answers CL_PROGRAM_BINARY_SIZES by compiling every kernel for a dynamic work-group size
@@ -48,7 +52,7 @@ static const rules_row rules_table[] = {
     {{"rusticl", "llvmpipe"}, CL_DEVICE_TYPE_GPU,
      {.row = "rusticl-gpu", .chain_loop_budget = LLVMPIPE_LOOP_BUDGET, .fused_loop_budget = LLVMPIPE_LOOP_BUDGET,
       .tile_vw = 4, .softmax_vw = 4, .softmax_row_group = true,
-      .fused_vmax = 4, .fused_multi_row = false, .fused_wg = 64, .fused_tk = 32, .sw_prefetch = false,
+      .fused_vmax = 4, .fused_multi_row = false, .fused_wg = 64, .fused_tk = 32, .sw_prefetch = false, .fused_gpu = true,
       .binary_cache = true}},
     /* Mesa rusticl on llvmpipe (a CPU device): LOOP for correct results; VEC (llvmpipe); CACHE. */
     {{"rusticl", "llvmpipe"}, 0,
@@ -60,7 +64,7 @@ static const rules_row rules_table[] = {
     {{"Portable Computing Language", NULL}, CL_DEVICE_TYPE_GPU,
      {.row = "pocl-gpu", .chain_loop_budget = LLVMPIPE_LOOP_BUDGET, .fused_loop_budget = 0,
       .tile_vw = 4, .softmax_vw = 4, .softmax_row_group = true,
-      .fused_vmax = 4, .fused_multi_row = false, .fused_wg = 64, .fused_tk = 32, .sw_prefetch = true,
+      .fused_vmax = 4, .fused_multi_row = false, .fused_wg = 64, .fused_tk = 32, .sw_prefetch = true, .fused_gpu = true,
       .binary_cache = false}},
     /* PoCL on the CPU: VEC (PoCL), PREF, CACHE. */
     {{"Portable Computing Language", NULL}, 0,
@@ -74,7 +78,7 @@ static const rules_row rules_table[] = {
      {.row = "gpu", .chain_loop_budget = LLVMPIPE_LOOP_BUDGET, .fused_loop_budget = 0,
       .tile_vw = 4, .softmax_vw = 4, .softmax_row_group = true,
       .fused_vmax = 4, .fused_multi_row = false, .fused_wg = 64, .fused_tk = 32, .sw_prefetch = false,
-      .binary_cache = true}},
+      .fused_gpu = true, .binary_cache = true}},
     /* Everything else (other CPU drivers, accelerators): the PoCL-measured CPU shapes (VEC). */
     {{NULL, NULL}, 0,
      {.row = "cpu", .chain_loop_budget = LLVMPIPE_LOOP_BUDGET, .fused_loop_budget = 0,

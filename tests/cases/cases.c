@@ -361,6 +361,10 @@ const case_row case_rows[] = {
     {.tags = CASE_OCL_MASKS, .c = {"add_b_1_1_blhd", SZ(2, 3, 3, 3, 9, 8, 8), .mask_kind = ADDM, .mb = 1, .lm =
      TU_BLHD}},
     {.tags = CASE_OCL_MASKS, .c = {"kvl", SZ(3, 2, 2, 3, 9, 8, 8), .kvl = 1, .probs = 1}},
+    /* Decode split into key partitions (>= 512 keys, few row blocks) and merged, GQA, kv_lengths and an
+     * additive mask: OpenCL fused and fused-gpu (clattn_decode_gpu + clattn_fused_gpu_merge). */
+    {.tags = CASE_OCL_MASKS, .c = {"decode_split_kvl_gqa", SZ(2, 4, 2, 1, 600, 8, 8), .kvl = 1, .causal = BR,
+     .mask_kind = ADDM, .mq = 1}},
     {.tags = CASE_OCL_MASKS, .c = {"kvl_causal_br_gqa", SZ(3, 4, 2, 5, 9, 8, 8), .kvl = 1, .causal = BR, .probs = 1}},
     {.tags = CASE_OCL_MASKS, .c = {"softcap_add", SZ(1, 2, 2, 3, 9, 8, 8), .softcap = 2.0f, .scale = 0.5f,
      .mask_kind = ADDM, .mq = 1, .in_lo = -2.0, .in_hi = 2.0, .probs = 1}},

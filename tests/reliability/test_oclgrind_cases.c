@@ -26,7 +26,8 @@
  * A ":cpu" suffix makes clGetDeviceInfo(CL_DEVICE_TYPE) answer CPU (rel_cl_shim.c): Oclgrind reports
  * every device type, so clattn otherwise takes its GPU kernel variants only. Buffers are released only at
  * exit (rel_keep_buffers): Oclgrind 21.10's --uninitialized check misreports a reused buffer slot.
- * Arguments: <group>[:cpu] [cmocka test filter, e.g. "kvl*"]. REL_TRACE_LAUNCHES=1 prints every launch.
+ * Arguments: <group>[:cpu] [cmocka test filter, e.g. "kvl*"]. REL_TRACE_LAUNCHES=1 prints every launch;
+ * REL_NO_PROBS=1 drops the probabilities of every case (so the fused paths take them all).
  * No argument runs every group except chunks (which needs its own allocation limit).
  */
 #include <math.h>
@@ -69,8 +70,15 @@ typedef struct sdpa_group_case {
     int idx;
 } sdpa_group_case;
 
-static bool run_sdpa_case(const sdpa_case *c, const char *area, int idx, int reuse)
+/* REL_NO_PROBS=1: every case runs without probabilities, so that the fused paths (which serve no plan
+ * with probabilities) run all of them; set for the GPU-profile runs (CMakeLists.txt). */
+static bool g_no_probs;
+
+static bool run_sdpa_case(const sdpa_case *c0, const char *area, int idx, int reuse)
 {
+    sdpa_case nc = *c0;
+    if (g_no_probs) nc.probs = 0;
+    const sdpa_case *c = &nc;
     tu_where w = {area, c->name, tu_case_seed(area, idx)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
@@ -290,6 +298,7 @@ int main(int argc, char **argv)
     }
     if (argc > 2) cmocka_set_test_filter(argv[2]); /* e.g. "kvl*" (debugging) */
     rel_keep_buffers = getenv("REL_NO_KEEP_BUFFERS") == NULL; /* set it to see Oclgrind's false reports */
+    g_no_probs = getenv("REL_NO_PROBS") && strcmp(getenv("REL_NO_PROBS"), "1") == 0;
     if (!strcmp(group, "chunks")) rel_max_alloc = CHUNK_MAX_ALLOC;
     g_ctx = tu_open_context_or_skip();
     printf("# device type reported to clattn: %s\n", rel_force_cpu_type ? "CPU (forced)" : "as the driver says");

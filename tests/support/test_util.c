@@ -149,9 +149,18 @@ static bool host_fused_sure(const clattn_sdpa_desc *d)
     return Lq >= 4 || Lq * G >= 4;
 }
 
+/* Sure to take the GPU fused kernels (src/opencl/fused.c: every plan without probabilities with D, Dv <= 256
+ * on a GPU device, e.g. under CLATTN_DEVICE_PROFILE). */
+static bool gpu_fused_sure(const clattn_sdpa_desc *d)
+{
+    return !d->want_probs && d->kernel_path != CLATTN_KERNEL_PATH_CHAIN && d->q.dims[3] <= 256 && d->out.dims[3] <= 256;
+}
+
 bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *desc, const tu_where *w)
 {
-    return tu_check_path(clattn_sdpa_plan_path(plan), host_fused_sure(desc), w);
+    const char *want = expected_path();
+    const bool gpu = want && strcmp(want, "fused-gpu") == 0;
+    return tu_check_path(clattn_sdpa_plan_path(plan), gpu ? gpu_fused_sure(desc) : host_fused_sure(desc), w);
 }
 
 bool tu_check_path(const char *got, bool fused_sure, const tu_where *w)
@@ -178,9 +187,13 @@ bool tu_check_path(const char *got, bool fused_sure, const tu_where *w)
         if (ok) g_path_hits++;
         if (!ok && strncmp(want, "host-fused-", 11) == 0)
             ok = strcmp(got, "host-rowwise") == 0 && !fused_sure;
+        if (!ok && strcmp(want, "fused-gpu") == 0) /* plans with probabilities take the chain */
+            ok = strcmp(got, "chain") == 0 && !fused_sure;
         if (!ok)
             tu_report(w, "plan path '%s', but CLATTN_TEST_EXPECT_PATH promises '%s'%s", got, want,
-                      strncmp(want, "host-fused-", 11) == 0 ? " (the case fits the fused host kernel)" : "");
+                      strncmp(want, "host-fused-", 11) == 0 ? " (the case fits the fused host kernel)"
+                      : strcmp(want, "fused-gpu") == 0     ? " (the case fits the GPU fused kernels)"
+                                                           : "");
         return ok;
     }
     if (host) {
@@ -193,8 +206,8 @@ bool tu_check_path(const char *got, bool fused_sure, const tu_where *w)
         tu_report(w, "plan path '%s': expected host-rowwise or %s (the best ISA this CPU reports)", got, best);
         return false;
     }
-    if (strcmp(got, "chain") == 0 || strcmp(got, "fused") == 0) return true;
-    tu_report(w, "plan path '%s' is none of the documented OpenCL paths (chain, fused)", got);
+    if (strcmp(got, "chain") == 0 || strcmp(got, "fused") == 0 || strcmp(got, "fused-gpu") == 0) return true;
+    tu_report(w, "plan path '%s' is none of the documented OpenCL paths (chain, fused, fused-gpu)", got);
     return false;
 }
 

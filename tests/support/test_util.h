@@ -127,8 +127,10 @@ void tu_report(const tu_where *w, const char *fmt, ...)
  *                     stride along D / Dv, at least 4 query rows per kv head) must report exactly that;
  *                     the others report it or "host-rowwise". An ISA the CPU lacks (__builtin_cpu_supports)
  *                     makes tu_open_context_or_skip exit TU_SKIP: never a pass on another kernel.
+ *   fused-gpu         (OpenCL under CLATTN_DEVICE_PROFILE) every plan without probabilities with D, Dv <= 256
+ *                     must report exactly that; the others "chain".
  *   host-rowwise, chain  every plan must report exactly that.
- * Unset: the path must be one clattn.h documents for the backend ("chain" or "fused" on OpenCL;
+ * Unset: the path must be one clattn.h documents for the backend ("chain", "fused" or "fused-gpu" on OpenCL;
  * "host-rowwise" or "host-fused-<isa>" on the host, where <isa> must be the best this CPU reports).
  * Reports a failure (tu_report) and returns false otherwise. */
 bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *desc, const tu_where *w);
