@@ -21,6 +21,10 @@
  * over a source sentence batch; --tiny: [1, 3, 5, 4, 4]): ms and gflops counting 2·(Lq·Dq + Lk·Dk)·A per batch
  * item for the projections and 3·A (add, tanh, multiply-add; tanh counted as one) + 2·Dv per (query, key) pair.
  * No dense equivalent (SDPA cannot express it). Checked by test_additive, not here.
+ * Then global-local (Longformer) attention, [B, H, L, D] = [1, 12, 4096, 64], window 256 (Longformer-base's
+ * attention_window 512), 2 global tokens (--tiny: [1, 2, 33, 8], window 2, 1 global), next to its dense
+ * equivalent (SDPA with the [1, 1, L, L] boolean mask of the structure), gflops counting 2·(D + Dv) per allowed
+ * pair for both; the outputs must agree within 1e-5·max(1, max|dense|) (exit 1 otherwise).
  * Exit codes: 0 success; 1 a row failed; 2 bad command line.
  */
 #include "views_cases.h"
@@ -225,6 +229,76 @@ int main(int argc, char **argv)
         }
         clattn_additive_plan_destroy(ap);
         free(q), free(k), free(out), free(w);
+    }
+    /* global-local attention next to SDPA with its dense mask */
+    if (ok) {
+        const int64_t B = 1, H = tiny ? 2 : 12, L = tiny ? 33 : 4096, D = tiny ? 8 : 64, w = tiny ? 2 : 256;
+        const int64_t G = tiny ? 1 : 2;
+        const int32_t gidx[2] = {0, (int32_t)(L / 2)};
+        const int64_t n = B * H * L * D;
+        float *q = tu_xmalloc((size_t)n * sizeof(float)), *out = tu_xmalloc((size_t)n * sizeof(float));
+        float *out2 = tu_xmalloc((size_t)n * sizeof(float));
+        uint8_t *mask = tu_xmalloc((size_t)(L * L));
+        tu_rng rng;
+        tu_rng_init(&rng, tu_case_seed("bench-global-local", 0));
+        for (int64_t i = 0; i < n; i++) q[i] = (float)tu_rng_uniform(&rng, -1, 1);
+        double pairs = 0;
+        for (int64_t i = 0; i < L; i++)
+            for (int64_t j = 0; j < L; j++) {
+                bool gi = false, gj = false;
+                for (int64_t c = 0; c < G; c++) gi = gi || gidx[c] == i, gj = gj || gidx[c] == j;
+                mask[i * L + j] = gi || gj || (i > j ? i - j : j - i) <= w;
+                pairs += mask[i * L + j];
+            }
+        const double fl = 2.0 * (double)(B * H) * pairs * (double)(2 * D);
+        clattn_global_local_desc gd;
+        clattn_global_local_desc_init(&gd, B, H, L, D, D, w, G);
+        clattn_global_local_plan *gp = NULL;
+        ok = clattn_global_local_plan_create(&gp, ctx, &gd) == CLATTN_SUCCESS;
+        for (int i = 0; i < warmup + repeat && ok; i++) {
+            double t0 = now_ms();
+            ok = clattn_global_local_execute(gp, q, q, q, gidx, NULL, NULL, NULL, out, NULL, NULL) == CLATTN_SUCCESS;
+            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+        }
+        clattn_sdpa_desc sd;
+        clattn_sdpa_desc_init(&sd, B, H, H, L, L, D, D);
+        sd.mask_kind = CLATTN_MASK_BOOL;
+        sd.mask = clattn_tensor_contiguous(1, 1, L, L);
+        clattn_sdpa_plan *sp = NULL;
+        if (ok) ok = clattn_sdpa_plan_create(&sp, ctx, &sd) == CLATTN_SUCCESS;
+        for (int i = 0; i < warmup + repeat && ok; i++) {
+            double t0 = now_ms();
+            ok = clattn_sdpa_execute(sp, q, q, q, mask, NULL, out2, NULL) == CLATTN_SUCCESS;
+            if (i >= warmup) td[i - warmup] = now_ms() - t0;
+        }
+        if (!ok) fprintf(stderr, "global-local: %s\n", clattn_last_error(ctx));
+        double diff = 0, mx = 0;
+        for (int64_t i = 0; i < n && ok; i++) {
+            const double e = fabs((double)out[i] - (double)out2[i]);
+            if (!(e <= diff)) diff = e;
+            if (fabs((double)out2[i]) > mx) mx = fabs((double)out2[i]);
+        }
+        if (ok && !(diff <= 1e-5 * (mx > 1 ? mx : 1))) {
+            fprintf(stderr, "global-local: max_abs_diff %g against the dense equivalent\n", diff);
+            ok = false;
+        }
+        if (ok) {
+            const double ms = median(t, repeat), dms = median(td, repeat);
+            char name[64];
+            snprintf(name, sizeof name, "global_local_%lldx%lldx%lld_w%lld_g%lld", (long long)B, (long long)H,
+                     (long long)L, (long long)w, (long long)G);
+            if (json)
+                printf("{\"case\":\"%s\",\"device\":\"%s\",\"ms\":%.4f,\"gflops\":%.3f,\"dense_ms\":%.4f,"
+                       "\"dense_gflops\":%.3f,\"path\":\"%s\",\"dense_path\":\"%s\",\"max_abs_diff\":%.3g}\n",
+                       name, info.device_name, ms, fl / ms * 1e-6, dms, fl / dms * 1e-6, clattn_global_local_plan_path(gp),
+                       clattn_sdpa_plan_path(sp), diff);
+            else
+                printf("%-32s %10.3f %8.2f %10.3f %8.2f %8.2f %-20s %5s %-20s %12.3g\n", name, ms, fl / ms * 1e-6, dms,
+                       fl / dms * 1e-6, dms / ms, clattn_global_local_plan_path(gp), "-", clattn_sdpa_plan_path(sp), diff);
+        }
+        clattn_global_local_plan_destroy(gp);
+        clattn_sdpa_plan_destroy(sp);
+        free(q), free(out), free(out2), free(mask);
     }
     free(t);
     free(td);

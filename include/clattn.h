@@ -1022,6 +1022,89 @@ CLATTN_API clattn_status clattn_additive(clattn_context *ctx, const clattn_addit
                                          float *out, float *probs);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Global-local (Longformer) attention (src/core/global_local.c)                                */
+
+/**
+ * Global-local attention (Beltagy, Peters and Cohan, 2020, "Longformer: The Long-Document Transformer",
+ * sec. 3.1: sliding window + global attention, non-dilated): key j is allowed for query i iff |i - j| <= window,
+ * or i is a global token, or j is a global token; global tokens are given per batch item.
+ *   q, k: [B, H, L, D]   v, out: [B, H, L, Dv]   float32 views, any strides (a [B, L, H, D] array is a view)
+ *   global_idx (at execution): int32 [B, max_globals], each row's global token indices in 0..L-1, no repeats
+ *     within a row, -1 = unused slot (a row may have fewer globals than max_globals; order is free)
+ *   with use_global_proj (Longformer's separate query_global / key_global / value_global projections):
+ *     q_g, k_g [B, H, L, D], v_g [B, H, L, Dv]: a GLOBAL query row i uses q_g[i] and attends over k_g / v_g of
+ *     every key; local rows use q, k, v throughout (also for the global keys they see), as Longformer does
+ *   s_ij = q_i·k_j·scale (scale 0 = 1/sqrt(D)); out_i = softmax over the allowed j of s_ij, times v
+ * Weights (want_probs), a compact layout with G = max_globals, W = 2·window + 1:
+ *   probs [B, H, L, G + W]: row i, column c < G: the weight of global slot c's key (0 for unused slots);
+ *     column G + t: the weight of key i - window + t (0 outside 0..L-1 and for a key that is global: its weight
+ *     is in its global column, never twice); for a global query row i every column is 0 (its row is below)
+ *   global_probs [B, H, G, L]: slot c's global query row over all L keys (rows of unused slots are 0)
+ *   clattn_global_local_expand() turns both into dense [B, H, L, L] for plotting.
+ * Cost O(B·H·L·(W + G)·(D + Dv)) for the local rows and O(B·H·G·L·(D + Dv)) for the global ones; extra memory
+ * O(B·H·L·(W + G)) (score rows; on the host only a row per thread). Paths (clattn_global_local_plan_path()):
+ * OpenCL "global-local" (kernels/global_local.cl), host "host-global-local" (src/host/global_local.c). Statuses as
+ * SDPA's; INVALID_ARGUMENT also for a global index outside -1..L-1 or repeated in its row (the message names
+ * batch item and slot), checked at execution.
+ */
+typedef struct clattn_global_local_desc {
+    /** sizeof(clattn_global_local_desc) as the caller was compiled; set by clattn_global_local_desc_init(). */
+    size_t struct_size;
+    clattn_tensor q, k, v, out;     /**< 4-D, see above */
+    int64_t window;                 /**< one-sided window w >= 0 (Longformer's attention_window / 2) */
+    int64_t max_globals;            /**< G >= 0: the columns of global_idx */
+    float scale;                    /**< 0 means 1/sqrt(D) */
+    int use_global_proj;            /**< nonzero: q_g, k_g, v_g given at execution for the global rows */
+    int want_probs;                 /**< nonzero: probs and global_probs (compact layout above) */
+    clattn_tensor probs;            /**< [B, H, L, G + 2w + 1] */
+    clattn_tensor global_probs;     /**< [B, H, G, L] (ignored when G = 0) */
+} clattn_global_local_desc;
+
+/** Defaults: contiguous q, k, v, out [B, H, L, D] (v and out with Dv), the given window and G, scale 0, no
+ *  global projections, no probs (probs and global_probs set contiguous). Accepts NULL. */
+CLATTN_API void clattn_global_local_desc_init_sized(clattn_global_local_desc *desc, size_t struct_size,
+                                                    int64_t batch, int64_t num_heads, int64_t seq_len,
+                                                    int64_t head_dim, int64_t v_head_dim, int64_t window,
+                                                    int64_t max_globals);
+static inline void clattn_global_local_desc_init(clattn_global_local_desc *desc, int64_t batch, int64_t num_heads,
+                                                 int64_t seq_len, int64_t head_dim, int64_t v_head_dim, int64_t window,
+                                                 int64_t max_globals)
+{
+    clattn_global_local_desc_init_sized(desc, sizeof *desc, batch, num_heads, seq_len, head_dim, v_head_dim, window,
+                                        max_globals);
+}
+
+typedef struct clattn_global_local_plan clattn_global_local_plan;
+/** Validates @p desc (copied). On OpenCL the kernels are compiled at the first execution (then cached). */
+CLATTN_API clattn_status clattn_global_local_plan_create(clattn_global_local_plan **plan, clattn_context *ctx,
+                                                         const clattn_global_local_desc *desc);
+CLATTN_API void clattn_global_local_plan_destroy(clattn_global_local_plan *plan);
+/** "global-local" (OpenCL) or "host-global-local"; "" for NULL. */
+CLATTN_API const char *clattn_global_local_plan_path(const clattn_global_local_plan *plan);
+/** Runs the plan on host arrays, synchronously. global_idx int32 [B, max_globals] (NULL when max_globals is 0);
+ *  q_g, k_g, v_g NULL unless use_global_proj (then read through the same views as q, k, v);
+ *  probs, global_probs NULL unless want_probs (global_probs also NULL when max_globals is 0). */
+CLATTN_API clattn_status clattn_global_local_execute(clattn_global_local_plan *plan, const float *q, const float *k,
+                                                     const float *v, const int32_t *global_idx, const float *q_g,
+                                                     const float *k_g, const float *v_g, float *out, float *probs,
+                                                     float *global_probs);
+/** One shot: plan_create + execute + plan_destroy. */
+CLATTN_API clattn_status clattn_global_local(clattn_context *ctx, const clattn_global_local_desc *desc, const float *q,
+                                             const float *k, const float *v, const int32_t *global_idx,
+                                             const float *q_g, const float *k_g, const float *v_g, float *out,
+                                             float *probs, float *global_probs);
+
+/**
+ * Expands the compact weights of a global-local execution (contiguous probs [B, H, L, G + 2w + 1] and
+ * global_probs [B, H, G, L], as clattn_global_local_desc_init sets them) into dense [B, H, L, L] (C order), for
+ * plotting: dense[b, h, i, j] = the weight of key j for query i. Host-only, no context.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (a NULL pointer, sizes < 0 or overflowing, a bad index).
+ */
+CLATTN_API clattn_status clattn_global_local_expand(int64_t batch, int64_t num_heads, int64_t seq_len, int64_t window,
+                                                    int64_t max_globals, const int32_t *global_idx, const float *probs,
+                                                    const float *global_probs, float *dense);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Kernel table                                                                                */
 
 /**
@@ -1042,12 +1125,14 @@ typedef struct clattn_kernel_entry {
     /** The plan paths that run it, space-separated, as clattn_sdpa_plan_path() reports them ("chain",
      *  "fused", "fused-gpu", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward();
      *  "channel" / "host-channel" as clattn_channel_attn_plan_path() reports them, "additive" /
-     *  "host-additive" as clattn_additive_plan_path() does. */
+     *  "host-additive" as clattn_additive_plan_path() does, "global-local" / "host-global-local" as
+     *  clattn_global_local_plan_path() does. */
     const char *paths;
     /** The stage it computes: "scores", "softmax", "weighted_sum", "fused", "pack", "decode",
      *  "decode merge", "fp16 convert", "bias", "gemm", or channel attention's "channel pool", "channel excite",
      *  "channel rescale", additive attention's "additive project", "additive scores", "additive softmax",
-     *  "additive row" (later releases may add stages). */
+     *  "additive row", global-local attention's "global-local local", "global-local global" (later releases may
+     *  add stages). */
     const char *stage;
     /** Its source file, relative to the source tree: "kernels/<x>.cl" or "src/<backend>/<x>.c". */
     const char *source;

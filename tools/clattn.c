@@ -1953,6 +1953,8 @@ static int cmd_kernels(int argc, char **argv)
 #include "cmd_channel.c"
 /* clattn additive */
 #include "cmd_additive.c"
+/* clattn global-local */
+#include "cmd_global_local.c"
 
 typedef struct command {
     const char *name;
@@ -1981,6 +1983,7 @@ static const command commands[] = {
     VIEW_COMMANDS,
     CHANNEL_COMMAND,
     ADDITIVE_COMMAND,
+    GLOBAL_LOCAL_COMMAND,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -2084,7 +2087,7 @@ static void print_main_help(bool markdown)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa, mha, axial, temporal, area, channel or additive; see clattn --help)");
+        return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa, mha, axial, temporal, area, channel, additive or global-local; see clattn --help)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || (strcmp(cmd, "help") == 0 && argc == 2)) {
         print_main_help(false);
@@ -2096,7 +2099,7 @@ int main(int argc, char **argv)
             return fflush(stdout) == 0 ? EXIT_OK : errorf(EXIT_FAIL, "cannot write the help: %s", strerror(errno));
         }
         if (argc == 3 && find_command(argv[2])) return print_help(argv[2]);
-        return errorf(EXIT_USAGE, "clattn help: expected a command (devices, kernels, sdpa, mha, axial, temporal, area, channel, additive) or --markdown");
+        return errorf(EXIT_USAGE, "clattn help: expected a command (devices, kernels, sdpa, mha, axial, temporal, area, channel, additive, global-local) or --markdown");
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("clattn %s\n", clattn_version_string());
@@ -2104,5 +2107,5 @@ int main(int argc, char **argv)
     }
     const command *c = find_command(cmd);
     if (c) return c->run(argc - 2, argv + 2);
-    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa, mha, axial, temporal, area, channel or additive; see clattn --help)", cmd);
+    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa, mha, axial, temporal, area, channel, additive or global-local; see clattn --help)", cmd);
 }

@@ -85,6 +85,8 @@ struct clattn_channel_problem; /* core/channel.h */
 struct clattn_channel_bufs;
 struct clattn_additive_problem; /* core/additive.h */
 struct clattn_additive_bufs;
+struct clattn_global_local_problem; /* core/global_local.h */
+struct clattn_global_local_bufs;
 
 typedef struct clattn_backend_i {
     /* Short name: "host" or "opencl". */
@@ -143,6 +145,12 @@ typedef struct clattn_backend_i {
                                   const struct clattn_additive_bufs *b);
     /* The path name additive plans report ("additive", "host-additive"). */
     const char *additive_path;
+    /* Global-local attention (core/global_local.h): local rows (window + global keys) and global rows (every key)
+     * of one validated problem on bound buffers, synchronously. (optional: UNSUPPORTED without it) */
+    clattn_status (*global_local_run)(clattn_context *ctx, const struct clattn_global_local_problem *p,
+                                      const struct clattn_global_local_bufs *b);
+    /* The path name global-local plans report ("global-local", "host-global-local"). */
+    const char *global_local_path;
 } clattn_backend_i;
 
 struct clattn_context {

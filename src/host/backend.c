@@ -309,6 +309,8 @@ static const clattn_backend_i host_backend = {
     .channel_path = "host-channel",
     .additive_run = host_additive_run,
     .additive_path = "host-additive",
+    .global_local_run = host_global_local_run,
+    .global_local_path = "host-global-local",
 };
 
 void clattn_host_describe(clattn_device_info *info, int num_threads)

@@ -72,6 +72,12 @@ struct clattn_additive_bufs;
 clattn_status host_additive_run(clattn_context *ctx, const struct clattn_additive_problem *p,
                                 const struct clattn_additive_bufs *bf);
 
+struct clattn_global_local_problem;
+struct clattn_global_local_bufs;
+/* Global-local attention (global_local.c): the backend's global_local_run slot (path "host-global-local"). */
+clattn_status host_global_local_run(clattn_context *ctx, const struct clattn_global_local_problem *p,
+                                    const struct clattn_global_local_bufs *bf);
+
 /* ---- scores.c ------------------------------------------------------------------------------------ */
 
 /* Key range [lo, hi) allowed for query row i by lk (= Lk'), causal and window (masks come later).

@@ -50,6 +50,10 @@ const clattn_kernel_entry clattn_host_kernels[] = {
              "additive attention: one row of W_q·q or W_k·k + bias"),
     HOST_ROW("host-additive", "additive row", "additive.c", "host_additive_row",
              "additive attention: e_ij = w_e·tanh(Pq_i + Pk_j) over allowed keys, masked softmax, P·V, one query row"),
+    HOST_ROW("host-global-local", "global-local local", "global_local.c", "host_gl_local_row",
+             "global-local attention: one local query row over its global slots and 2w + 1 window keys"),
+    HOST_ROW("host-global-local", "global-local global", "global_local.c", "host_gl_global_row",
+             "global-local attention: one global query row over all keys (global projections when given)"),
 };
 
 const size_t clattn_host_kernel_count = sizeof clattn_host_kernels / sizeof clattn_host_kernels[0];

@@ -252,6 +252,8 @@ clattn_status clattn_cl_channel_run(clattn_context *ctx, const struct clattn_cha
                                     const struct clattn_channel_bufs *bf); /* channel.c */
 clattn_status clattn_cl_additive_run(clattn_context *ctx, const struct clattn_additive_problem *p,
                                      const struct clattn_additive_bufs *bf); /* additive.c */
+clattn_status clattn_cl_global_local_run(clattn_context *ctx, const struct clattn_global_local_problem *p,
+                                         const struct clattn_global_local_bufs *bf); /* global_local.c */
 
 static const clattn_backend_i cl_backend_iface = {
     .name = "opencl",
@@ -271,6 +273,8 @@ static const clattn_backend_i cl_backend_iface = {
     .channel_path = "channel",
     .additive_run = clattn_cl_additive_run,
     .additive_path = "additive",
+    .global_local_run = clattn_cl_global_local_run,
+    .global_local_path = "global-local",
 };
 
 clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, cl_device_id device,

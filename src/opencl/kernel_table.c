@@ -50,6 +50,10 @@ const clattn_kernel_entry clattn_opencl_kernels[] = {
            "additive attention: e_ij = w_e·tanh(Pq_i + Pk_j) (+ mask, -inf where not allowed), one work-item per score"),
     CL_ROW("additive", "additive softmax", "additive.cl", "clattn_additive_softmax_pv",
            "additive attention: masked softmax of a score row, out = P·V (+ probabilities), one work-item per row"),
+    CL_ROW("global-local", "global-local local", "global_local.cl", "clattn_gl_local",
+           "global-local attention: one local query row over its global slots and 2w + 1 window keys"),
+    CL_ROW("global-local", "global-local global", "global_local.cl", "clattn_gl_global",
+           "global-local attention: one global query row over all keys (global projections when given)"),
     CLATTN_KERNEL_ROW("opencl", "mha", "gemm", "src/opencl/gemm.c", "clattn_cl_linear",
                       "nn.Linear y = x·Wᵀ (+ bias) through CLBlastSgemm"),
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tool.cli.views.<backend>: `clattn axial | temporal | area | channel | additive` on random .npy arrays against NumPy
+"""tool.cli.views.<backend>: `clattn axial | temporal | area | channel | additive | global-local` on random .npy arrays against NumPy
 references written from the papers' definitions (independent of the library's views), with --expect /
 --expect-probs / --expect-scales at 1e-4, plus the usage errors (N not a multiple of --area, a bad --axis).
 channel follows torchvision.ops.SqueezeExcitation's forward (avgpool, fc1 1x1 conv, ReLU, fc2, sigmoid,
@@ -126,6 +126,29 @@ run("additive bool mask, causal bottom-right, kv-lengths", ["additive", "--query
     "--w-e", save("ad_we.npy", we), "--bias", save("ad_b.npy", bb), "--mask", os.path.join(WORK, "ad_mask.npy"),
     "--causal", "bottom-right", "--kv-lengths", "6,9", "--out", os.path.join(WORK, "ad_o.npy"), "--probs",
     os.path.join(WORK, "ad_p.npy"), "--expect", save("ad_oref.npy", o), "--expect-probs", save("ad_pref.npy", p)])
+
+# global-local (Longformer) attention: window 2, globals {0, 7}, separate global projections
+B, H, L, D, W = 2, 2, 11, 8, 2
+glob = [0, 7]
+q, k, v, qg, kg, vg = rng.standard_normal((6, B, H, L, D))
+isg = np.zeros(L, bool)
+isg[glob] = True
+idx = np.arange(L)
+allowed = (np.abs(idx[:, None] - idx[None, :]) <= W) | isg[None, :] | isg[:, None]
+o_l, p_l = attn(q, k, v)  # unmasked, replaced below
+s = (q @ np.swapaxes(k, -1, -2)) / np.sqrt(D)
+s = np.where(allowed, s, -np.inf)
+p = np.exp(s - s.max(-1, keepdims=True))
+p /= p.sum(-1, keepdims=True)
+o = p @ v
+og, pg = attn(qg, kg, vg)  # global rows: every key, the global projections
+o[:, :, glob] = og[:, :, glob]
+p[:, :, glob] = pg[:, :, glob]
+run("global-local window 2, globals 0,7, global projections", ["global-local", "--query", save("gl_q.npy", q),
+    "--key", save("gl_k.npy", k), "--value", save("gl_v.npy", v), "--global-query", save("gl_qg.npy", qg),
+    "--global-key", save("gl_kg.npy", kg), "--global-value", save("gl_vg.npy", vg), "--local-window", "2", "--globals",
+    "0,7", "--out", os.path.join(WORK, "gl_o.npy"), "--probs", os.path.join(WORK, "gl_p.npy"), "--expect",
+    save("gl_oref.npy", o), "--expect-probs", save("gl_pref.npy", p)])
 
 # usage errors
 qa = save("bad_q.npy", rng.standard_normal((1, 10, 16)))
