@@ -3,7 +3,8 @@
  * strided layouts, probabilities) on every backend present — host, PoCL ("portable"), rusticl
  * ("rusticl", RUSTICL_ENABLE=llvmpipe set before the first OpenCL call) — must agree with the
  * reference and with each other: max |a - b| <= 1e-5 * max(1, max|b|) (TU_TOL_F32) for every pair.
- * Exits 77 (skip) when fewer than two backends exist here.
+ * Exits 77 (skip) when fewer than two backends exist here. CLATTN_TEST_NO_PROBS=1 drops every case's
+ * probabilities (the GPU-profile runs: then the OpenCL contexts take the GPU fused kernels).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@ typedef struct backend {
     clattn_context *ctx;
     char name[160];
 } backend;
+
+/* CLATTN_TEST_NO_PROBS=1: every case without probabilities, so that the fused paths (which serve no plan
+ * with probabilities) run all of them (set for the GPU-profile runs, tests/CMakeLists.txt). */
+static bool g_no_probs;
 
 static backend g_be[3] = {{"host", NULL, ""}, {"portable", NULL, ""}, {"rusticl", NULL, ""}};
 static int g_nbe;
@@ -40,7 +45,9 @@ static double *view_to_doubles(const float *buf, const clattn_tensor *t)
 static void test_case(void **state)
 {
     const case_row *const *row = *state;
-    const sdpa_case *c = &(*row)->c;
+    sdpa_case nc = (*row)->c;
+    if (g_no_probs) nc.probs = 0;
+    const sdpa_case *c = &nc;
     int idx = (int)(row - g_rows);
     uint64_t seed = tu_case_seed("cross", idx);
     tu_rng r;
@@ -90,6 +97,7 @@ static void test_case(void **state)
 
 int main(void)
 {
+    g_no_probs = getenv("CLATTN_TEST_NO_PROBS") && strcmp(getenv("CLATTN_TEST_NO_PROBS"), "1") == 0;
     setenv("RUSTICL_ENABLE", "llvmpipe", 1); /* read when the ICD loader starts: before any CL call */
     for (int i = 0; i < 3; i++) {
         clattn_context_options o;
