@@ -21,16 +21,18 @@
  *
  * ## ABI
  * Every struct the caller allocates and passes in (clattn_context_options, clattn_sdpa_desc,
- * clattn_mha_weights, clattn_mha_options) and the one the library fills (clattn_device_info) starts with
+ * clattn_mha_weights, clattn_mha_options; after 0.2.0 also clattn_sdpa_buffers, clattn_merge_desc and, in
+ * clattn_opencl.h, clattn_sdpa_cl_buffers) and the one the library fills (clattn_device_info) starts with
  * `size_t struct_size`: the sizeof of the struct as the CALLER was compiled (Win32's cbSize; Vulkan's
- * sType/size; Linux's copy_struct_from_user). One pattern for all five, so a release can append fields
+ * sType/size; Linux's copy_struct_from_user). One pattern for all of them, so a release can append fields
  * without breaking binaries built against an older header:
  *   - Initialise with the *_init() functions. They are static inline here and pass sizeof as the caller
  *     sees it to an exported *_init_sized(ptr, struct_size) (call that one directly from other languages),
  *     so a newer program on an older library gets struct_size = its own, larger size, not the library's.
  *   - Input structs: the library copies min(struct_size, its own sizeof) bytes over a copy holding its
  *     defaults, so fields the caller's (older) layout lacks take their defaults. struct_size below the
- *     first release's size (0.2.0; 0 = never initialised) is CLATTN_ERROR_INVALID_ARGUMENT, and the
+ *     first release's size (0.2.0, or the release that added the struct; 0 = never initialised) is
+ *     CLATTN_ERROR_INVALID_ARGUMENT, and the
  *     message names the struct, the value and the init function to call. struct_size above the library's
  *     own sizeof (a newer header) is accepted only when the extra bytes are all zero (fields left at their
  *     defaults); otherwise CLATTN_ERROR_UNSUPPORTED, naming the offset of the first nonzero byte.
@@ -491,6 +493,15 @@ typedef enum clattn_dtype {
  * Score s_ij = (q_i·k_j)·scale; with softcap c > 0, s_ij = c·tanh(s_ij / c) (before the mask); then
  * an additive mask is added. Probabilities are the softmax over allowed keys; disallowed keys get exactly
  * zero weight; a row with no allowed key outputs zeros (and zero probabilities).
+ *
+ * Log-sum-exp (want_lse; optional float32 lse [B, Hq, Lq]): the natural log of the row's softmax denominator,
+ *   lse[b, h, i] = log( sum over allowed j of exp(s_ij) )    (s_ij after scale, softcap and additive mask)
+ * so that out_i = sum_j exp(s_ij - lse_i)·v_j — FlashAttention's softmax_lse, FlashInfer's "s" (natural
+ * log, not log2). A row with no allowed key has lse = -inf (its out is zeros); a row whose out is NaN has
+ * lse NaN. Computed in float32 from the max-shifted sum (lse = m + log(sum_j exp(s_ij - m))), so it is
+ * finite whenever a finite score is allowed. Two results over disjoint key sets merge into the result over
+ * their union with clattn_merge_plan_create() (below). Every kernel path writes it (chain, fused, decode;
+ * host and OpenCL); it is not a probability, so it does not force the chain.
  */
 typedef struct clattn_sdpa_desc {
     /** sizeof(clattn_sdpa_desc) as the caller was compiled; set by clattn_sdpa_desc_init(). */
@@ -539,6 +550,16 @@ typedef struct clattn_sdpa_desc {
     /** This plan's kernel path; CLATTN_KERNEL_PATH_DEFAULT (0, set by clattn_sdpa_desc_init) means the
      *  context's (clattn_context_options.kernel_path). */
     clattn_kernel_path kernel_path;
+    /* ---- appended after 0.2.0 (see "## ABI"): the log-sum-exp output ---- */
+    int reserved_1; /**< padding after kernel_path (the trailing padding of the previous layout); ignored */
+    /** Nonzero: write each row's log-sum-exp to the lse view (see "Log-sum-exp" above). lse is bound at
+     *  execution with clattn_sdpa_execute_buffers() (clattn_sdpa_buffers.lse) or clattn_sdpa_enqueue_buffers()
+     *  (clattn_opencl.h); clattn_sdpa_execute() and clattn_sdpa_enqueue() have no lse argument and refuse such a
+     *  plan (CLATTN_ERROR_INVALID_ARGUMENT). Default 0. */
+    int want_lse;
+    /** Used when want_lse: a 3-D float32 view [B, Hq, Lq] (ndim 3, strides in elements); must not write one
+     *  element twice. clattn_sdpa_desc_init() sets it contiguous. Stays float32 for CLATTN_DTYPE_F16 plans. */
+    clattn_tensor lse;
 } clattn_sdpa_desc;
 
 /**
@@ -608,6 +629,134 @@ CLATTN_API clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void 
 CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q,
                                      const void *k, const void *v, const void *mask,
                                      const int32_t *kv_lengths, void *out, float *probs);
+
+/**
+ * The buffers of one execution of an SDPA plan, by name: the arguments of clattn_sdpa_execute() plus the
+ * outputs appended since 0.2.0 (lse). Initialise with clattn_sdpa_buffers_init() (struct_size, every pointer
+ * NULL; see "## ABI" above), then set what the plan needs. Host pointers, as for clattn_sdpa_execute(): each
+ * addresses element 0 of its buffer, tensor offsets and strides apply from there.
+ */
+typedef struct clattn_sdpa_buffers {
+    /** sizeof(clattn_sdpa_buffers) as the caller was compiled; set by clattn_sdpa_buffers_init(). */
+    size_t struct_size;
+    const void *q, *k, *v;     /**< float, or uint16_t binary16 for CLATTN_DTYPE_F16 plans */
+    const void *mask;          /**< uint8 (BOOL) or float (ADDITIVE); NULL when mask_kind is NONE */
+    const int32_t *kv_lengths; /**< int32 [B]; NULL unless use_kv_lengths */
+    void *out;                 /**< float, or uint16_t binary16 for CLATTN_DTYPE_F16 plans */
+    float *probs;              /**< NULL unless want_probs */
+    float *lse;                /**< float32 [B, Hq, Lq] through desc.lse; NULL unless want_lse */
+} clattn_sdpa_buffers;
+
+/** Sets b->struct_size = @p struct_size and every pointer to NULL (bytes beyond the library's sizeof, up to
+ *  struct_size, zeroed). Accepts NULL (does nothing). */
+CLATTN_API void clattn_sdpa_buffers_init_sized(clattn_sdpa_buffers *b, size_t struct_size);
+
+/** clattn_sdpa_buffers_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_sdpa_buffers_init(clattn_sdpa_buffers *b)
+{
+    clattn_sdpa_buffers_init_sized(b, sizeof *b);
+}
+
+/**
+ * clattn_sdpa_execute() with the buffers named in a struct, which also carries the outputs clattn_sdpa_execute()
+ * has no argument for (lse). Synchronous; nothing is retained after return; out, probs and lse must not
+ * overlap the inputs or each other.
+ * @param[in] bufs initialised by clattn_sdpa_buffers_init(); exactly the buffers the plan needs are non-NULL.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or bufs NULL, bufs->struct_size out of range, a
+ *         buffer the plan needs is NULL or one it does not use is set, kv_lengths[b] outside [0, Lk]);
+ *         CLATTN_ERROR_UNSUPPORTED (bufs->struct_size larger than this library's and a field it lacks is
+ *         nonzero); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ */
+CLATTN_API clattn_status clattn_sdpa_execute_buffers(clattn_sdpa_plan *plan, const clattn_sdpa_buffers *bufs);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Merge of partial attention states (split keys: split-KV decode, chunked prefill, ring)     */
+
+/**
+ * Describes a merge of P partial attention results of the same query rows, each computed over a disjoint
+ * subset of the keys (an SDPA call over a key view, with want_lse), into the result over the union of the
+ * subsets (FlashInfer merge_states / merge_state_in_place, vLLM merge_attn_states; FlashAttention's split-KV
+ * combine). Initialise with clattn_merge_desc_init() (see "## ABI" above). Strides in elements.
+ *
+ *   parts_out: [P, B, H, L, Dv] (ndim 5)      parts_lse: float32 [P, B, H, L] (ndim 4)
+ *   out:       [B, H, L, Dv]    (ndim 4)      lse (optional, want_lse): float32 [B, H, L] (ndim 3)
+ *
+ * Part p's slice of parts_out / parts_lse is exactly the out / lse view an SDPA call over the p-th key
+ * subset writes (offset + p·stride of dim 0), so P calls can write a stacked buffer and one merge combines
+ * it. For each row r = (b, h, i), over the parts with lse_p(r) != -inf:
+ *   M = max_p lse_p;  w_p = exp(lse_p - M);  out(r) = sum_p w_p·out_p(r) / sum_p w_p;  lse(r) = M + log(sum_p w_p)
+ * (max-shifted: no overflow for any finite lse). A part with lse_p(r) = -inf saw no allowed key: weight
+ * exactly 0, and its out row is never read (a NaN there does not leak). A row whose lse is -inf in every
+ * part gets out = zeros and lse = -inf (what SDPA gives a row with no allowed key). A NaN lse_p(r) makes the
+ * row's out and lse NaN, and no other row's. The result equals one SDPA call over all the keys within
+ * float32 rounding (tests/test_merge.c: random splits into 1..5 parts with every mask kind, GQA, kv_lengths
+ * and windows, on every backend).
+ *
+ * In place: out (and lse) may be the same view of the same buffer as one part's slice (for example a running
+ * result merged with a new part); every other overlap between an output and the parts, or between out and
+ * lse, is undefined. Merging two results A, B is P = 2 with A and B as the two slices.
+ */
+typedef struct clattn_merge_desc {
+    /** sizeof(clattn_merge_desc) as the caller was compiled; set by clattn_merge_desc_init(). */
+    size_t struct_size;
+    clattn_tensor parts_out; /**< [P, B, H, L, Dv], data_type */
+    clattn_tensor parts_lse; /**< float32 [P, B, H, L] */
+    clattn_tensor out;       /**< [B, H, L, Dv], data_type; must not write one element twice */
+    int want_lse;            /**< nonzero: write the merged lse */
+    /** Element type of parts_out and out (CLATTN_DTYPE_F32 default, or CLATTN_DTYPE_F16: binary16 arrays,
+     *  combined in float32 and rounded to nearest even); the lse views are always float32. */
+    clattn_dtype data_type;
+    clattn_tensor lse;       /**< used when want_lse: float32 [B, H, L]; must not write one element twice */
+} clattn_merge_desc;
+
+/**
+ * Sets desc->struct_size = @p struct_size and defaults: contiguous views from the sizes given (parts_out
+ * [P, B, H, L, Dv], parts_lse [P, B, H, L], out [B, H, L, Dv], lse [B, H, L]), want_lse 0, float32. Bytes
+ * beyond the library's sizeof, up to struct_size, are zeroed. Accepts NULL (does nothing).
+ */
+CLATTN_API void clattn_merge_desc_init_sized(clattn_merge_desc *desc, size_t struct_size, int64_t num_parts,
+                                             int64_t batch, int64_t num_heads, int64_t q_len, int64_t v_head_dim);
+
+/** clattn_merge_desc_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_merge_desc_init(clattn_merge_desc *desc, int64_t num_parts, int64_t batch,
+                                          int64_t num_heads, int64_t q_len, int64_t v_head_dim)
+{
+    clattn_merge_desc_init_sized(desc, sizeof *desc, num_parts, batch, num_heads, q_len, v_head_dim);
+}
+
+typedef struct clattn_merge_plan clattn_merge_plan;
+
+/**
+ * Validates @p desc and prepares the merge (on OpenCL, builds kernels/merge.cl).
+ * @param[out] plan  set to NULL on failure; release with clattn_merge_plan_destroy().
+ * @param[in]  desc  initialised by clattn_merge_desc_init(); copied, not retained.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx, plan or desc NULL; a view of the wrong rank,
+ *         a dim that disagrees, e.g. "parts_lse: dim 0 is 3, expected 4 (num_parts, parts_out dim 0)", an
+ *         output that writes one element twice, a bad data_type, desc->struct_size too small);
+ *         CLATTN_ERROR_UNSUPPORTED (desc->struct_size larger than this library's and a field it lacks is
+ *         nonzero); CLATTN_ERROR_KERNEL_BUILD; CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_IO.
+ */
+CLATTN_API clattn_status clattn_merge_plan_create(clattn_merge_plan **plan, clattn_context *ctx,
+                                                  const clattn_merge_desc *desc);
+
+/** Releases a merge plan. Accepts NULL. */
+CLATTN_API void clattn_merge_plan_destroy(clattn_merge_plan *plan);
+
+/**
+ * Runs the merge on host arrays, synchronously, on any backend (OpenCL copies in and out; see
+ * clattn_merge_enqueue() in clattn_opencl.h for cl_mem buffers). Each pointer addresses element 0 of its
+ * buffer; views apply from there. parts_out and out: float, or uint16_t binary16 for CLATTN_DTYPE_F16.
+ * lse NULL unless desc.want_lse. In place (out == parts_out with out's view equal to one part's slice) is
+ * allowed, see clattn_merge_desc.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or a required buffer NULL, lse given or missing
+ *         against want_lse); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ */
+CLATTN_API clattn_status clattn_merge_execute(clattn_merge_plan *plan, const void *parts_out,
+                                              const float *parts_lse, void *out, float *lse);
+
+/** One-shot convenience: clattn_merge_plan_create + clattn_merge_execute + destroy. Same statuses. */
+CLATTN_API clattn_status clattn_merge_states(clattn_context *ctx, const clattn_merge_desc *desc,
+                                             const void *parts_out, const float *parts_lse, void *out, float *lse);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Multi-head attention module (PyTorch nn.MultiheadAttention semantics, batch first)          */
@@ -1126,13 +1275,14 @@ typedef struct clattn_kernel_entry {
      *  "fused", "fused-gpu", "host-rowwise", "host-fused-<isa>"); "mha" for the projections of clattn_mha_forward();
      *  "channel" / "host-channel" as clattn_channel_attn_plan_path() reports them, "additive" /
      *  "host-additive" as clattn_additive_plan_path() does, "global-local" / "host-global-local" as
-     *  clattn_global_local_plan_path() does. */
+     *  clattn_global_local_plan_path() does; "merge" for clattn_merge_* (not an SDPA
+     *  plan path). */
     const char *paths;
     /** The stage it computes: "scores", "softmax", "weighted_sum", "fused", "pack", "decode",
      *  "decode merge", "fp16 convert", "bias", "gemm", or channel attention's "channel pool", "channel excite",
      *  "channel rescale", additive attention's "additive project", "additive scores", "additive softmax",
-     *  "additive row", global-local attention's "global-local local", "global-local global" (later releases may
-     *  add stages). */
+     *  "additive row", global-local attention's "global-local local", "global-local global", the merge of partial
+     *  states' "merge" (later releases may add stages). */
     const char *stage;
     /** Its source file, relative to the source tree: "kernels/<x>.cl" or "src/<backend>/<x>.c". */
     const char *source;

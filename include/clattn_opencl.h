@@ -73,6 +73,52 @@ CLATTN_API clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, c
                                              cl_uint num_wait, const cl_event *wait_list,
                                              cl_event *event);
 
+/**
+ * The cl_mem buffers of one enqueued SDPA execution, by name: the arguments of clattn_sdpa_enqueue() plus the
+ * outputs appended since 0.2.0 (lse). Initialise with clattn_sdpa_cl_buffers_init() (struct_size, every
+ * buffer NULL; see "## ABI" in clattn.h), then set what the plan needs. Each cl_mem holds its view as for
+ * clattn_sdpa_enqueue(); lse: float32, (offset + reach) of desc.lse elements.
+ */
+typedef struct clattn_sdpa_cl_buffers {
+    /** sizeof(clattn_sdpa_cl_buffers) as the caller was compiled; set by clattn_sdpa_cl_buffers_init(). */
+    size_t struct_size;
+    cl_mem q, k, v, mask, kv_lengths, out, probs;
+    cl_mem lse; /**< float32 [B, Hq, Lq] through desc.lse; NULL unless desc.want_lse */
+} clattn_sdpa_cl_buffers;
+
+/** Sets b->struct_size = @p struct_size and every buffer to NULL (bytes beyond the library's sizeof, up to
+ *  struct_size, zeroed). Accepts NULL (does nothing). */
+CLATTN_API void clattn_sdpa_cl_buffers_init_sized(clattn_sdpa_cl_buffers *b, size_t struct_size);
+
+/** clattn_sdpa_cl_buffers_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_sdpa_cl_buffers_init(clattn_sdpa_cl_buffers *b)
+{
+    clattn_sdpa_cl_buffers_init_sized(b, sizeof *b);
+}
+
+/**
+ * clattn_sdpa_enqueue() with the buffers named in a struct, which also carries lse. Same ordering, events
+ * and statuses as clattn_sdpa_enqueue(); *event completes when out, probs and lse are written. Also
+ * CLATTN_ERROR_INVALID_ARGUMENT for bufs NULL or bufs->struct_size out of range, and CLATTN_ERROR_UNSUPPORTED
+ * for a struct_size above this library's with a nonzero field it lacks.
+ */
+CLATTN_API clattn_status clattn_sdpa_enqueue_buffers(clattn_sdpa_plan *plan, const clattn_sdpa_cl_buffers *bufs,
+                                                     cl_uint num_wait, const cl_event *wait_list, cl_event *event);
+
+/**
+ * Enqueues a merge plan (clattn_merge_plan_create(), clattn.h) on the context's queue with cl_mem buffers
+ * (zero copy): parts_out / out hold (offset + reach) elements of their views in desc.data_type, parts_lse /
+ * lse float32 (lse NULL unless desc.want_lse). In place: out may be the same cl_mem as parts_out with out's
+ * view equal to one part's slice (likewise lse and parts_lse). Waits for the num_wait events of wait_list;
+ * *event (if non-NULL; a new reference the caller releases) completes when out and lse are written.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan NULL, a missing or unexpected buffer, a buffer
+ *         smaller than its view, num_wait and wait_list disagreeing); CLATTN_ERROR_UNSUPPORTED (a host-path
+ *         context: use clattn_merge_execute); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ */
+CLATTN_API clattn_status clattn_merge_enqueue(clattn_merge_plan *plan, cl_mem parts_out, cl_mem parts_lse,
+                                              cl_mem out, cl_mem lse, cl_uint num_wait,
+                                              const cl_event *wait_list, cl_event *event);
+
 #ifdef __cplusplus
 }
 #endif

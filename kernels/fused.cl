@@ -24,7 +24,8 @@
  *   V row (inf/NaN) never reaches the sum.
  * A score of -inf counts as "not allowed" (as in the chain, whose softmax treats -inf as masked);
  * a NaN score is allowed and makes its row NaN (fmax ignores it in the max; exp(NaN) spreads it).
- * np == 1: out = acc / l (0 for a row with no allowed key). np > 1: the group writes its partial
+ * np == 1: out = acc / l (0 for a row with no allowed key) and, with want_lse, lse[b, h, i] = m + log(l)
+ * (-inf for a row with no allowed key; strides l_s0..l_s2, l_s3 unused). np > 1: the group writes its partial
  * (m, l, has, acc[DVP]) to ws[((pairl * np + part) * nrr + rl) * (DVP + 4)], and clattn_fused_merge
  * combines the partitions.
  *
@@ -126,7 +127,8 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
                   __global float *ws,
                   long Hkv, long group, long Lq, long Lk, long Dv,
                   long bh0, long rr0, long nrr, long kpart, int np,
-                  float scale, float softcap, int causal, long wl, long wr)
+                  float scale, float softcap, int causal, long wl, long wr,
+                  int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2, long l_s3)
 {
     /* Vector-typed so that vector accesses are aligned; scalar views below. */
 #if DIRECT
@@ -403,6 +405,7 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
             const long h = hk * group + (rr - i * group);
             __global float *orow = out + o_off + b * o_s0 + h * o_s1 + i * o_s2;
             const float inv = has[t] ? 1.0f / l[t] : 0.0f;
+            if (want_lse) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = has[t] ? m[t] + log(l[t]) : -INFINITY;
             #pragma unroll
             for (int c = 0; c < NDV; c++) {
                 float tmp[VV];
@@ -428,12 +431,15 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
 /*
  * clattn_fused_merge: combines the np key partitions of every row of a chunk.
  *   M = max over partitions with an allowed key of m_p; w_p = exp(m_p - M);
- *   out = sum_p w_p·acc_p / sum_p w_p·l_p, or 0 when no partition has an allowed key.
+ *   out = sum_p w_p·acc_p / sum_p w_p·l_p, or 0 when no partition has an allowed key;
+ *   with want_lse the work-item of column 0 writes lse = M + log(sum_p w_p·l_p) (-inf when none has one).
  * Launch: local (MWG, 1, 1); global (ceil(Dv / MWG) * MWG, nrr, nbh): one work-item per output element.
  */
 __kernel void clattn_fused_merge(__global const float *ws, __global float *out, long o_off, long o_s0, long o_s1,
                                  long o_s2, long o_s3, long Hkv, long group, long Dv, long bh0, long rr0,
-                                 long nrr, int np)
+                                 long nrr, int np,
+                                 int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2,
+                                 long l_s3)
 {
     const long col = (long)get_global_id(0);
     const long rl = (long)get_global_id(1);
@@ -465,4 +471,5 @@ __kernel void clattn_fused_merge(__global const float *ws, __global float *out, 
         }
     }
     out[o_off + b * o_s0 + h * o_s1 + i * o_s2 + col * o_s3] = any_has ? A / L : 0.0f;
+    if (want_lse && col == 0) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = any_has ? M + log(L) : -INFINITY;
 }

@@ -40,7 +40,8 @@
  * a NaN makes l NaN), so no separate flag is reduced.
  * A score of -inf counts as "not allowed" (as in the chain and fused.cl); a NaN score is allowed and
  * makes its row NaN (fmax ignores it in the max; exp(NaN) spreads it).
- * np == 1: out = acc / l (0 for a row with no allowed key). np > 1: the partial (m, l, has, 0, acc[DVP])
+ * np == 1: out = acc / l (0 for a row with no allowed key); with want_lse, lse[b, h, i] = m + log(l) (-inf for a
+ * row with no allowed key; strides l_s0..l_s2). np > 1: the partial (m, l, has, 0, acc[DVP])
  * goes to ws[((pairl * np + part) * nrr + rl) * (DVP + 4)], as fused.cl's, for clattn_fused_gpu_merge.
  *
  * Launch (clattn_fused_gpu, clattn_decode_gpu): local (WG, 1, 1) (required); global
@@ -112,7 +113,8 @@ inline float clattn_gpu_score(float s, int j, int lo, int hi, float scale, float
     __global const int *kv_lengths, int use_kv_lengths,                                                      \
     __global float *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3, __global float *ws,         \
     long Hkv, long group, long Lq, long Lk, long Dv, long bh0, long rr0, long nrr, long kpart, int np,      \
-    float scale, float softcap, int causal, long wl, long wr
+    float scale, float softcap, int causal, long wl, long wr,                                                \
+    int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2, long l_s3
 
 /* One body, two entry points (the program holds the one its DECODE option selects). */
 #if DECODE
@@ -410,6 +412,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
             const long h = hk * group + (rr - i * group);
             __global float *orow = out + o_off + b * o_s0 + h * o_s1 + i * o_s2;
             const float inv = has ? 1.0f / l[t] : 0.0f;
+            if (want_lse && tc == 0) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = has ? m[t] + log(l[t]) : -INFINITY;
 #pragma unroll
             for (int cg = 0; cg < NCG; cg++) {
                 float tmp[VW];
@@ -443,7 +446,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
  */
 __kernel void clattn_fused_gpu_merge(__global const float *ws, __global float *out, long o_off, long o_s0,
                                      long o_s1, long o_s2, long o_s3, long Hkv, long group, long Dv, long bh0,
-                                     long rr0, long nrr, int np)
+                                     long rr0, long nrr, int np, int want_lse, __global float *lse, long l_off,
+                                     long l_s0, long l_s1, long l_s2, long l_s3)
 {
     const long col = (long)get_global_id(0);
     const long rl = (long)get_global_id(1);
@@ -475,4 +479,5 @@ __kernel void clattn_fused_gpu_merge(__global const float *ws, __global float *o
         }
     }
     out[o_off + b * o_s0 + h * o_s1 + i * o_s2 + col * o_s3] = any_has ? A / L : 0.0f;
+    if (want_lse && col == 0) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = any_has ? M + log(L) : -INFINITY;
 }

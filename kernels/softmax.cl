@@ -5,7 +5,9 @@
  *     m = max over allowed j of s[j];  l = sum over allowed j of exp(s[j] - m)
  *     p[j] = exp(s[j] - m) / l for allowed j, exactly 0 otherwise; all zeros when no key is allowed.
  *   p overwrites the row; with want_probs it is also written to probs[b, h, i, j] (i = i0 + r,
- *   b = bh / Hq, h = bh % Hq, bh = bh0 + bhl) through the probs element strides and offset.
+ *   b = bh / Hq, h = bh % Hq, bh = bh0 + bhl) through the probs element strides and offset; with want_lse
+ *   the row's log-sum-exp m + log(l) (-inf when no key is allowed, NaN in a NaN row) to lse[b, h, i]
+ *   (strides l_s0..l_s2; l_s3 unused).
  *   A key whose score is -inf carries no weight either way, so "allowed" is s != -inf here. A NaN score
  *   makes its whole row NaN (as the math says) and touches no other row.
  *
@@ -22,7 +24,9 @@ __kernel __attribute__((reqd_work_group_size(SM_WG, 1, 1)))
 void clattn_softmax(__global float *S, long Lk, long nrows,
                     long Hq, long bh0, long i0,
                     int want_probs, __global float *probs,
-                    long p_off, long p_s0, long p_s1, long p_s2, long p_s3)
+                    long p_off, long p_s0, long p_s1, long p_s2, long p_s3,
+                    int want_lse, __global float *lse,
+                    long l_off, long l_s0, long l_s1, long l_s2, long l_s3)
 {
     __local float red[SM_WG];
     __local int cnt[SM_WG];
@@ -73,8 +77,12 @@ void clattn_softmax(__global float *S, long Lk, long nrows,
     }
     l = red[0];
 
-    /* Pass 3: probabilities, in place and (optionally) to probs. */
+    /* Pass 3: probabilities, in place and (optionally) to probs; the row's log-sum-exp. */
     const long bh = bh0 + bhl;
+    if (want_lse && lid == 0) {
+        const long b = bh / Hq;
+        lse[l_off + b * l_s0 + (bh - b * Hq) * l_s1 + (i0 + r) * l_s2] = has ? m + log(l) : -INFINITY;
+    }
     __global float *prow = probs;
     if (want_probs) {
         const long b = bh / Hq;
@@ -92,7 +100,9 @@ __kernel __attribute__((reqd_work_group_size(SM_WG, 1, 1)))
 void clattn_softmax_rows(__global float *S, long Lk, long nrows,
                          long Hq, long bh0, long i0,
                          int want_probs, __global float *probs,
-                         long p_off, long p_s0, long p_s1, long p_s2, long p_s3)
+                         long p_off, long p_s0, long p_s1, long p_s2, long p_s3,
+                         int want_lse, __global float *lse,
+                         long l_off, long l_s0, long l_s1, long l_s2, long l_s3)
 {
     const long r = (long)get_global_id(0);
     const long bhl = (long)get_global_id(1);
@@ -129,8 +139,12 @@ void clattn_softmax_rows(__global float *S, long Lk, long nrows,
         for (long j = nvec * VW; j < Lk; j++) l += exp(row[j] - m);
     }
 
-    /* Pass 3: probabilities; exactly 0 where not allowed. */
+    /* Pass 3: probabilities; exactly 0 where not allowed. The row's log-sum-exp. */
     const long bh = bh0 + bhl;
+    if (want_lse) {
+        const long b = bh / Hq;
+        lse[l_off + b * l_s0 + (bh - b * Hq) * l_s1 + (i0 + r) * l_s2] = has ? m + log(l) : -INFINITY;
+    }
     __global float *prow = probs;
     if (want_probs) {
         const long b = bh / Hq;

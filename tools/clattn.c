@@ -10,8 +10,8 @@
  * are (clattn_sdpa_desc.data_type = CLATTN_DTYPE_F16: the library computes in float32 and rounds the
  * output to float16); elsewhere float16 inputs are converted to float32 on load and float16 outputs are
  * rounded back (the same arithmetic).
- * Outputs (--out, --probs) are written to temporary files and renamed into place only when the whole run
- * succeeded: a failed or interrupted run leaves an existing file as it was (see "output files").
+ * Outputs (--out, --probs, --lse) are written to temporary files and renamed into place only when the whole
+ * run succeeded: a failed or interrupted run leaves an existing file as it was (see "output files").
  * Exit codes (exit_codes_help, printed by clattn --help): 0 success; 1 input or runtime error (a file,
  * the library, the device, --expect over --tol); 2 bad command line, option values included. Never 77.
  * Every option is declared once, in its command's table (name, value placeholder, meaning and default):
@@ -375,14 +375,14 @@ static float *alloc_floats(int n, const int64_t *dims, const char *what)
 }
 
 /* ---- output files --------------------------------------------------------------------------------
- * An output (--out, --probs) is written to a temporary file ".<name>.clattn-XXXXXX" in its directory,
+ * An output (--out, --probs, --lse) is written to a temporary file ".<name>.clattn-XXXXXX" in its directory,
  * created before any computation (that is the writability check); outputs_commit() fsyncs and closes
  * every one, then renames them all into place, only when the whole run succeeded. Otherwise, and on
  * SIGINT/SIGTERM/SIGHUP, the temporary files are removed: a file that was there is never lost.
  * A target that exists and is not a regular file (/dev/null, /dev/full, a FIFO) is written directly:
  * renaming over it would replace the device node. */
 
-enum { MAX_OUTPUTS = 2, OUT_PATH_MAX = 4096 };
+enum { MAX_OUTPUTS = 3, OUT_PATH_MAX = 4096 };
 
 typedef struct out_file {
     const char *name;  /* option name without "--" */
@@ -854,12 +854,22 @@ typedef struct sdpa_call {
     const void *mask;
     const int32_t *kvl;
     void *out;
-    float *probs;
+    float *probs, *lse;
 } sdpa_call;
 static clattn_status sdpa_call_run(void *arg)
 {
     const sdpa_call *c = arg;
-    return clattn_sdpa_execute(c->plan, c->q, c->k, c->v, c->mask, c->kvl, c->out, c->probs);
+    clattn_sdpa_buffers b;
+    clattn_sdpa_buffers_init(&b);
+    b.q = c->q;
+    b.k = c->k;
+    b.v = c->v;
+    b.mask = c->mask;
+    b.kv_lengths = c->kvl;
+    b.out = c->out;
+    b.probs = c->probs;
+    b.lse = c->lse;
+    return clattn_sdpa_execute_buffers(c->plan, &b);
 }
 
 typedef struct mha_call {
@@ -898,7 +908,7 @@ static clattn_status mha_call_run(void *arg)
                                "devices); overrides CLATTN_DEVICE (default: CLATTN_DEVICE, else the library's choice)", NULL}, \
         {"expect", "REF.npy", "compare the output with REF: print max_abs_err, exit 1 above --tol (default: none)", NULL}, \
         {"expect-probs", "REF.npy", "the same for the probabilities: print max_abs_err_probs (default: none)", NULL},      \
-        {"tol", "T", "largest max_abs_err accepted by --expect/--expect-probs, >= 0 (default: 1e-4)", NULL},                \
+        {"tol", "T", "largest max_abs_err accepted by every --expect*, >= 0 (default: 1e-4)", NULL},                \
         {"repeat", "N", "run N times (1..1000): time_ms is the first call (on OpenCL it includes compiling kernels "  \
                         "the driver has not cached), warm_ms the median of the others (default: 1)", NULL}
 
@@ -910,12 +920,17 @@ static opt sdpa_opts[] = {
     {"key", "K.npy", "required: keys [B or 1,Hkv,Lk,D], Hq a multiple of Hkv, Q's dtype", NULL},
     {"value", "V.npy", "required: values [B or 1,Hkv,Lk,Dv], Q's dtype", NULL},
     {"out", "O.npy", "required: the output [B,Hq,Lq,Dv] in Q's dtype", NULL},
+    {"lse", "L.npy",
+     "also write each row's log-sum-exp, float32 [B,Hq,Lq]: the natural log of the softmax denominator over the "
+     "allowed keys (scaled, softcapped, masked scores), -inf for a row with none (default: not written)", NULL},
+    {"expect-lse", "REF.npy", "the same as --expect for the log-sum-exp: print max_abs_err_lse (default: none)", NULL},
     ATTN_OPTIONS("Hq"),
 };
 
 static const char sdpa_notes[] =
-    "float16 Q/K/V go to the library as they are (computed in float32, the output rounded to float16).\n"
-    OUTPUTS_NOTE;
+    "float16 Q/K/V go to the library as they are (computed in float32, the output rounded to float16; --lse stays "
+    "float32).\n"
+    "--out/--probs/--lse are replaced only when the whole run succeeds (--expect included); they must differ.\n";
 
 /* Options shared by sdpa and mha (the masking part). */
 typedef struct attn_opts {
@@ -978,13 +993,13 @@ static int cmd_sdpa(int argc, char **argv)
     if (require("sdpa", o, no, req)) return EXIT_USAGE;
     attn_opts ao;
     if (parse_attn_opts(o, no, &ao)) return EXIT_USAGE;
-    static const char *const outs[] = {"out", "probs", NULL};
+    static const char *const outs[] = {"out", "probs", "lse", NULL};
     if ((rc = outputs_open(o, no, outs))) return rc;
 
     farray q = {0}, k = {0}, v = {0};
     int32_t *kvl = NULL;
     void *mask = NULL;
-    float *out = NULL, *probs = NULL;
+    float *out = NULL, *probs = NULL, *lse = NULL;
     uint16_t *out16 = NULL; /* float16 output (float16 inputs) */
     clattn_context *ctx = NULL;
     clattn_sdpa_plan *plan = NULL;
@@ -1052,6 +1067,11 @@ static int cmd_sdpa(int argc, char **argv)
         if (!(probs = alloc_floats(4, pshape, "probabilities"))) goto done;
         desc.want_probs = 1;
     }
+    const int64_t lshape[3] = {B, Hq, Lq};
+    if (get_opt(o, no, "lse") || get_opt(o, no, "expect-lse")) {
+        if (!(lse = alloc_floats(3, lshape, "log-sum-exp"))) goto done;
+        desc.want_lse = 1; /* desc.lse: contiguous [B, Hq, Lq] (clattn_sdpa_desc_init) */
+    }
     if (make_context(get_opt(o, no, "device"), &ctx)) goto done;
 
     double t0 = now_ms();
@@ -1061,7 +1081,7 @@ static int cmd_sdpa(int argc, char **argv)
         goto done;
     }
     double t1 = now_ms();
-    sdpa_call call = {plan, q.data, k.data, v.data, mask, kvl, out, probs};
+    sdpa_call call = {plan, q.data, k.data, v.data, mask, kvl, out, probs, lse};
     if (f16) { /* binary16 buffers straight to the library (clattn.h, data_type) */
         call.q = q.half;
         call.k = k.half;
@@ -1081,8 +1101,20 @@ static int cmd_sdpa(int argc, char **argv)
         goto done;
     }
     if (get_opt(o, no, "probs") && write_float("probs", NPY_DTYPE_F32, 4, pshape, probs)) goto done;
+    if (get_opt(o, no, "lse") && write_float("lse", NPY_DTYPE_F32, 3, lshape, lse)) goto done;
     print_result(ctx, t1 - t0, first_ms, warm_ms, 4, oshape, q.dtype);
-    if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape) || outputs_commit()) goto done;
+    if (report_expect(o, no, ao.tol, out, 4, oshape, probs, pshape)) goto done;
+    const char *ref_lse = get_opt(o, no, "expect-lse");
+    if (ref_lse) {
+        double e_lse = 0.0;
+        if (check_expect(ref_lse, "max_abs_err_lse", lse, 3, lshape, &e_lse)) goto done;
+        fflush(stdout);
+        if (!(e_lse <= ao.tol)) {
+            errorf(EXIT_FAIL, "max_abs_err_lse %.6g exceeds --tol %g (%s)", e_lse, ao.tol, ref_lse);
+            goto done;
+        }
+    }
+    if (outputs_commit()) goto done;
     rc = EXIT_OK;
 done:
     outputs_discard();
@@ -1096,6 +1128,7 @@ done:
     free(out);
     free(out16);
     free(probs);
+    free(lse);
     return rc;
 }
 

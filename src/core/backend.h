@@ -26,7 +26,13 @@ typedef struct clattn_buf {
 /* Buffers bound to one execution. Unused ones are {NULL, NULL}. */
 typedef struct clattn_sdpa_bufs {
     clattn_buf q, k, v, mask, kv_lengths, out, probs;
+    clattn_buf lse; /* float32, through p->lse (want_lse) */
 } clattn_sdpa_bufs;
+
+/* Buffers of one merge execution (lse unused unless want_lse). */
+typedef struct clattn_merge_bufs {
+    clattn_buf parts_out, parts_lse, out, lse;
+} clattn_merge_bufs;
 
 /* Ordering of one asynchronous backend call against other device work: wait for the num_wait events of
  * wait_list (an array of the backend's event handles: cl_event on OpenCL) first; when event is non-NULL,
@@ -70,7 +76,8 @@ clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_de
 /* Checks that exactly the buffers the plan needs are given (names the function fn in the message). */
 clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
                                          const void *q, const void *k, const void *v, const void *mask,
-                                         const void *kv_lengths, const void *out, const void *probs);
+                                         const void *kv_lengths, const void *out, const void *probs,
+                                         const void *lse);
 
 /* Elements the caller's q, k, v and out views reach, in the caller's data type (fp16 plans: halfs). */
 typedef struct clattn_sdpa_extents {
@@ -78,6 +85,17 @@ typedef struct clattn_sdpa_extents {
     size_t elem_size; /* 2 (binary16) or 4 (float32) */
 } clattn_sdpa_extents;
 clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan);
+
+struct clattn_merge_plan {
+    clattn_context *ctx;
+    clattn_merge_problem p;
+    void *backend_data; /* owned by the backend; released by merge_release */
+};
+
+/* Checks that exactly the buffers the merge plan needs are given (names fn in the message). */
+clattn_status clattn_merge_check_bindings(clattn_context *ctx, const clattn_merge_problem *p, const char *fn,
+                                          const void *parts_out, const void *parts_lse, const void *out,
+                                          const void *lse);
 
 /* ---- backend interface ---------------------------------------------------------------------- */
 
@@ -151,6 +169,15 @@ typedef struct clattn_backend_i {
                                       const struct clattn_global_local_bufs *b);
     /* The path name global-local plans report ("global-local", "host-global-local"). */
     const char *global_local_path;
+    /* Prepares a merge plan for plan->p (core/merge.c; clattn_merge_problem in internal.h): builds what it
+     * needs, sets plan->backend_data. (optional: NULL answers CLATTN_ERROR_UNSUPPORTED) */
+    clattn_status (*merge_prepare)(clattn_context *ctx, clattn_merge_plan *plan);
+    /* Releases plan->backend_data of a merge plan. (optional) */
+    void (*merge_release)(clattn_context *ctx, clattn_merge_plan *plan);
+    /* Merges the P partial states of bound buffers into out (and lse), ordered by sync. out may alias one
+     * part's slice exactly (in place): a row's inputs are all read before its outputs are written. */
+    clattn_status (*merge_run)(clattn_context *ctx, clattn_merge_plan *plan, const clattn_merge_bufs *b,
+                               const clattn_sync *sync);
 } clattn_backend_i;
 
 struct clattn_context {

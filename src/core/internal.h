@@ -81,6 +81,9 @@ clattn_status clattn_tensor_check_no_overlap(clattn_context *ctx, const char *na
 #define CLATTN_SDPA_DESC_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_sdpa_desc, data_type)
 #define CLATTN_MHA_WEIGHTS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_mha_weights, b_o)
 #define CLATTN_MHA_OPTIONS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_mha_options, probs_mode)
+/* Structs added after 0.2.0: their first layout's size (frozen as well). */
+#define CLATTN_SDPA_BUFFERS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_sdpa_buffers, lse)
+#define CLATTN_MERGE_DESC_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_merge_desc, lse)
 
 /* The largest struct_size any versioned struct may claim (a page, as Linux's copy_struct_from_user): a
  * garbage struct_size from an uninitialised struct is refused instead of reading or writing past it. */
@@ -121,6 +124,25 @@ typedef struct clattn_sdpa_problem {
     clattn_kernel_path kernel_path; /* resolved: the desc's, else the context's; never DEFAULT */
     /* Element extents of each buffer (how many elements the views reach), for copies. */
     int64_t q_extent, k_extent, v_extent, out_extent, mask_extent, probs_extent;
+    /* Log-sum-exp output (want_lse): the caller's 3-D [B, Hq, Lq] view as a 4-D [B, Hq, Lq, 1] one (dim 3 of
+     * size 1, stride 0), float32; lse_extent elements. */
+    bool want_lse;
+    clattn_tensor lse;
+    int64_t lse_extent;
 } clattn_sdpa_problem;
+
+/* ---- the validated merge problem (core/merge.c) ------------------------------------------------ */
+
+/* A validated clattn_merge_desc. Every size is >= 1 and <= INT32_MAX. Views keep the caller's strides and
+ * offsets (elements; size-1 dims have stride 0): parts_out 5-D [P, B, H, L, Dv]; parts_lse 4-D [P, B, H, L];
+ * out 4-D [B, H, L, Dv]; lse as a 4-D [B, H, L, 1] view (dim 3 stride 0). data_type applies to parts_out and
+ * out; the lse views are float32. */
+typedef struct clattn_merge_problem {
+    int64_t P, B, H, L, Dv;
+    clattn_tensor parts_out, parts_lse, out, lse;
+    bool want_lse;
+    clattn_dtype data_type;
+    int64_t parts_out_extent, parts_lse_extent, out_extent, lse_extent; /* elements each view reaches */
+} clattn_merge_problem;
 
 #endif /* CLATTN_INTERNAL_H */

@@ -343,6 +343,9 @@ static clattn_status multi_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *p
     const clattn_sdpa_desc *d = plan->desc;
     const clattn_sdpa_problem *p = &plan->p;
     if (!d) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "multi plan without its descriptor");
+    if (p->want_lse) /* the parts' lse views are not cut yet (issue #13); refuse rather than leave lse unwritten */
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "want_lse: multi-device contexts do not write the log-sum-exp yet (use one device)");
     CLATTN_TRY(ensure_weights(ctx, s));
 
     /* the axis and the members that get work: all when there are enough units, else the heaviest */

@@ -4,7 +4,7 @@
  * clattn_sdpa_enqueue in src/opencl/interop.c, through clattn_sdpa_run_bound below).
  *
  *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
- *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   kv_lengths: int32 [B]
+ *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   lse: [B, Hq, Lq]   kv_lengths: int32 [B]
  *
  * data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16): the plan stages q, k, v into contiguous float32
  * copies, runs the backend's float32 plan on them and rounds its float32 out into the caller's view
@@ -33,7 +33,15 @@ void clattn_sdpa_desc_init_sized(clattn_sdpa_desc *desc, size_t struct_size, int
     d.mask = clattn_tensor_contiguous(1, 1, q_len, kv_len);
     d.window_left = CLATTN_WINDOW_UNBOUNDED;
     d.window_right = CLATTN_WINDOW_UNBOUNDED;
+    const int64_t lse_dims[3] = {batch, num_heads, q_len};
+    d.lse = clattn_tensor_contiguous_nd(3, lse_dims);
     clattn_struct_out(desc, struct_size, &d, sizeof d);
+}
+
+void clattn_sdpa_buffers_init_sized(clattn_sdpa_buffers *b, size_t struct_size)
+{
+    if (!b) return;
+    clattn_struct_out(b, struct_size, NULL, sizeof(clattn_sdpa_buffers));
 }
 
 /* clattn_tensor_check for one of the 4-D views of an SDPA problem. */
@@ -155,6 +163,19 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
         CLATTN_TRY(expect_dim(ctx, "probs", &p->probs, 3, p->Lk, "kv_len"));
         CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "probs", &p->probs));
     }
+    p->want_lse = d->want_lse != 0;
+    if (p->want_lse) {
+        p->lse = d->lse;
+        CLATTN_TRY(clattn_tensor_expect_ndim(ctx, "lse", &p->lse, 3));
+        CLATTN_TRY(clattn_tensor_check(ctx, "lse", &p->lse, sizeof(float), &p->lse_extent));
+        CLATTN_TRY(expect_dim(ctx, "lse", &p->lse, 0, p->B, "batch"));
+        CLATTN_TRY(expect_dim(ctx, "lse", &p->lse, 1, p->Hq, "num_heads"));
+        CLATTN_TRY(expect_dim(ctx, "lse", &p->lse, 2, p->Lq, "q_len"));
+        CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "lse", &p->lse));
+        p->lse.ndim = 4; /* [B, Hq, Lq, 1]: the backends index it like the other 4-D views */
+        p->lse.dims[3] = 1;
+        p->lse.strides[3] = 0;
+    }
     return CLATTN_SUCCESS;
 }
 
@@ -261,7 +282,7 @@ static clattn_status f16_run(clattn_context *ctx, clattn_sdpa_plan *plan, const 
     CLATTN_TRY(be->convert_view(ctx, false, &s->q, &u->q, &s->in, 0, &first));
     CLATTN_TRY(be->convert_view(ctx, false, &s->k, &u->k, &s->in, s->nq, &none));
     CLATTN_TRY(be->convert_view(ctx, false, &s->v, &u->v, &s->in, s->nq + s->nk, &none));
-    clattn_sdpa_bufs b = {s->in, s->in, s->in, u->mask, u->kv_lengths, s->out32, u->probs};
+    clattn_sdpa_bufs b = {s->in, s->in, s->in, u->mask, u->kv_lengths, s->out32, u->probs, u->lse};
     CLATTN_TRY(be->sdpa_run(ctx, plan, &b, &none));
     return be->convert_view(ctx, true, &s->out, &u->out, &s->out32, 0, &last);
 }
@@ -345,7 +366,8 @@ const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan)
 
 clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
                                          const void *q, const void *k, const void *v, const void *mask,
-                                         const void *kv_lengths, const void *out, const void *probs)
+                                         const void *kv_lengths, const void *out, const void *probs,
+                                         const void *lse)
 {
     const char *missing = !q ? "q" : !k ? "k" : !v ? "v" : !out ? "out" : NULL;
     if (missing) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: %s is NULL", fn, missing);
@@ -358,6 +380,10 @@ clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_
     if (p->want_probs != (probs != NULL))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: probs is %s but desc.want_probs is %d", fn,
                             probs ? "given" : "NULL", (int)p->want_probs);
+    if (p->want_lse != (lse != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: lse is %s but desc.want_lse is %d%s", fn,
+                            lse ? "given" : "NULL", (int)p->want_lse,
+                            lse ? "" : " (bind lse with clattn_sdpa_execute_buffers or clattn_sdpa_enqueue_buffers)");
     return CLATTN_SUCCESS;
 }
 
@@ -382,13 +408,14 @@ static clattn_status stage_in(clattn_context *ctx, staged *s, const void *src, i
     return CLATTN_SUCCESS;
 }
 
-clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const void *k, const void *v,
-                                  const void *mask, const int32_t *kv_lengths, void *out, float *probs)
+/* clattn_sdpa_execute and clattn_sdpa_execute_buffers, for the function named fn. */
+static clattn_status sdpa_execute(clattn_sdpa_plan *plan, const clattn_sdpa_buffers *u, const char *fn)
 {
-    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_execute: plan is NULL");
     clattn_context *ctx = plan->ctx;
     const clattn_sdpa_problem *p = &plan->p;
-    CLATTN_TRY(clattn_sdpa_check_bindings(ctx, p, "clattn_sdpa_execute", q, k, v, mask, kv_lengths, out, probs));
+    CLATTN_TRY(clattn_sdpa_check_bindings(ctx, p, fn, u->q, u->k, u->v, u->mask, u->kv_lengths, u->out, u->probs,
+                                          u->lse));
+    const int32_t *kv_lengths = u->kv_lengths;
     if (kv_lengths)
         for (int64_t b = 0; b < p->B; b++)
             if (kv_lengths[b] < 0 || kv_lengths[b] > p->Lk)
@@ -400,9 +427,9 @@ clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const v
     const f16_stage *s16 = plan->f16;
     const clattn_sync none = CLATTN_SYNC_NONE;
     if (ctx->be->host_memory) {
-        clattn_sdpa_bufs b = {{(void *)q, NULL}, {(void *)k, NULL},          {(void *)v, NULL},
-                              {(void *)mask, NULL}, {(void *)kv_lengths, NULL}, {out, NULL},
-                              {probs, NULL}};
+        clattn_sdpa_bufs b = {{(void *)u->q, NULL},    {(void *)u->k, NULL},          {(void *)u->v, NULL},
+                              {(void *)u->mask, NULL}, {(void *)kv_lengths, NULL},    {u->out, NULL},
+                              {u->probs, NULL},        {u->lse, NULL}};
         return clattn_sdpa_run_bound(plan, &b, &none);
     }
 
@@ -414,26 +441,57 @@ clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const v
     const size_t es = ext.elem_size;
     const clattn_tensor *out_view = s16 ? &s16->out : &p->out;
     const int64_t q_ext = ext.q, k_ext = ext.k, v_ext = ext.v, o_ext = ext.out;
-    staged sq = {0}, sk = {0}, sv = {0}, sm = {0}, sl = {0}, so = {0}, sp = {0};
-    clattn_status st = stage_in(ctx, &sq, q, q_ext, es);
-    if (!st) st = stage_in(ctx, &sk, k, k_ext, es);
-    if (!st) st = stage_in(ctx, &sv, v, v_ext, es);
-    if (!st && mask) st = stage_in(ctx, &sm, mask, p->mask_extent, mask_es);
+    staged sq = {0}, sk = {0}, sv = {0}, sm = {0}, sl = {0}, so = {0}, sp = {0}, se = {0};
+    clattn_status st = stage_in(ctx, &sq, u->q, q_ext, es);
+    if (!st) st = stage_in(ctx, &sk, u->k, k_ext, es);
+    if (!st) st = stage_in(ctx, &sv, u->v, v_ext, es);
+    if (!st && u->mask) st = stage_in(ctx, &sm, u->mask, p->mask_extent, mask_es);
     if (!st && kv_lengths) st = stage_in(ctx, &sl, kv_lengths, p->B, sizeof(int32_t));
-    if (!st) st = stage_in(ctx, &so, view_is_dense(out_view, o_ext) ? NULL : out, o_ext, es);
-    if (!st && probs)
-        st = stage_in(ctx, &sp, view_is_dense(&p->probs, p->probs_extent) ? NULL : probs, p->probs_extent,
+    if (!st) st = stage_in(ctx, &so, view_is_dense(out_view, o_ext) ? NULL : u->out, o_ext, es);
+    if (!st && u->probs)
+        st = stage_in(ctx, &sp, view_is_dense(&p->probs, p->probs_extent) ? NULL : u->probs, p->probs_extent,
                       sizeof(float));
+    if (!st && u->lse)
+        st = stage_in(ctx, &se, view_is_dense(&p->lse, p->lse_extent) ? NULL : u->lse, p->lse_extent, sizeof(float));
     if (!st) {
-        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, sm.buf, sl.buf, so.buf, sp.buf};
+        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, sm.buf, sl.buf, so.buf, sp.buf, se.buf};
         st = clattn_sdpa_run_bound(plan, &b, &none);
     }
-    if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, out, (size_t)o_ext * es);
-    if (!st && probs) st = ctx->be->buf_read(ctx, &sp.buf, 0, probs, (size_t)p->probs_extent * sizeof(float));
-    staged *all[] = {&sq, &sk, &sv, &sm, &sl, &so, &sp};
+    if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, u->out, (size_t)o_ext * es);
+    if (!st && u->probs)
+        st = ctx->be->buf_read(ctx, &sp.buf, 0, u->probs, (size_t)p->probs_extent * sizeof(float));
+    if (!st && u->lse) st = ctx->be->buf_read(ctx, &se.buf, 0, u->lse, (size_t)p->lse_extent * sizeof(float));
+    staged *all[] = {&sq, &sk, &sv, &sm, &sl, &so, &sp, &se};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i]->owned) ctx->be->buf_free(ctx, &all[i]->buf);
     return st;
+}
+
+clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const void *k, const void *v,
+                                  const void *mask, const int32_t *kv_lengths, void *out, float *probs)
+{
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_execute: plan is NULL");
+    clattn_sdpa_buffers u;
+    clattn_sdpa_buffers_init(&u);
+    u.q = q;
+    u.k = k;
+    u.v = v;
+    u.mask = mask;
+    u.kv_lengths = kv_lengths;
+    u.out = out;
+    u.probs = probs;
+    return sdpa_execute(plan, &u, "clattn_sdpa_execute");
+}
+
+clattn_status clattn_sdpa_execute_buffers(clattn_sdpa_plan *plan, const clattn_sdpa_buffers *bufs)
+{
+    static const char fn[] = "clattn_sdpa_execute_buffers";
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+    if (!bufs) return clattn_error(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: bufs is NULL", fn);
+    clattn_sdpa_buffers u; /* the caller's struct over all-NULL defaults, whatever layout it was compiled with */
+    clattn_sdpa_buffers_init(&u);
+    CLATTN_TRY(CLATTN_STRUCT_IN(plan->ctx, clattn_sdpa_buffers, bufs, CLATTN_SDPA_BUFFERS_MIN_SIZE, &u));
+    return sdpa_execute(plan, &u, fn);
 }
 
 clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q, const void *k,

@@ -184,6 +184,8 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: kv_lengths is NULL");
     if (p->want_probs && bufs->probs.host == NULL)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: probs is NULL");
+    if (p->want_lse && bufs->lse.host == NULL)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: lse is NULL");
 
     if (hp->fused) {
         host_fused_args fargs = {
@@ -197,6 +199,7 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
             .mask_add = p->mask_kind == CLATTN_MASK_ADDITIVE ? bufs->mask.host : NULL,
             .kv_lengths = p->use_kv_lengths ? bufs->kv_lengths.host : NULL,
             .out = bufs->out.host,
+            .lse = p->want_lse ? bufs->lse.host : NULL,
         };
         host_fused_run(st->pool, &fargs);
         return CLATTN_SUCCESS;
@@ -214,6 +217,7 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         .kv_lengths = p->use_kv_lengths ? bufs->kv_lengths.host : NULL,
         .out = bufs->out.host,
         .probs = p->want_probs ? bufs->probs.host : NULL,
+        .lse = p->want_lse ? bufs->lse.host : NULL,
     };
     host_rowwise_run(st->pool, &args);
     return CLATTN_SUCCESS;
@@ -311,6 +315,8 @@ static const clattn_backend_i host_backend = {
     .additive_path = "host-additive",
     .global_local_run = host_global_local_run,
     .global_local_path = "host-global-local",
+    .merge_prepare = host_merge_prepare,
+    .merge_run = host_merge_run,
 };
 
 void clattn_host_describe(clattn_device_info *info, int num_threads)

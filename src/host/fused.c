@@ -214,7 +214,8 @@ bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fu
     return layout_thread_scratch(fp, s, acc);
 }
 
-/* Decode merge task: the dn partial results of each row of one (b, kv head) into out. A chunk
+/* Decode merge task: the dn partial results of each row of one (b, kv head) into out (and lse =
+ * max + log(sum of weighted l), -inf when no chunk saw an allowed key). A chunk
  * with l == 0 saw no allowed key and is left out; one whose m is -inf but l is not 0 saw only
  * NaN scores (a NaN query row) and makes the row NaN; the others are weighted by exp(m_c - max). */
 static void decode_merge(void *argp, int64_t bh, int tid)
@@ -246,6 +247,7 @@ static void decode_merge(void *argp, int64_t bh, int tid)
             l += w * lc;
             for (int64_t e = 0; e < Dv; e++) orow[e] += w * ac[e];
         }
+        if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, l == 0.0f ? -INFINITY : mx + logf(l));
         if (l == 0.0f) continue; /* no allowed key: zeros */
         const float inv = 1.0f / l;
         for (int64_t e = 0; e < Dv; e++) orow[e] *= inv;

@@ -108,8 +108,15 @@ typedef struct host_fused_args {
     const float *mask_add;    /* NULL unless mask_kind == ADDITIVE */
     const int32_t *kv_lengths; /* NULL unless use_kv_lengths */
     float *out;
+    float *lse;      /* NULL unless want_lse: each row's m + log(l) (-inf when l == 0) */
     int64_t bh0, nw; /* the current wave: pairs bh0 .. bh0 + nw - 1 (set by host_fused_run) */
 } host_fused_args;
+
+/* lse[b, h, i] = x through the problem's lse view (want_lse); used by every host path. */
+static inline void host_store_lse(const clattn_sdpa_problem *p, float *lse, int64_t b, int64_t h, int64_t i, float x)
+{
+    lse[p->lse.offset + b * p->lse.strides[0] + h * p->lse.strides[1] + i * p->lse.strides[2]] = x;
+}
 
 /* Per-row bookkeeping inside a task's scratch. */
 typedef struct host_fused_row {

@@ -602,12 +602,13 @@ void HF_TASK(void *argp, int64_t task, int tid)
         }
     }
 
-    /* out = acc / l; a row that saw no allowed key (l == 0) is zero */
+    /* out = acc / l; a row that saw no allowed key (l == 0) is zero (lse -inf); lse = m + log(l) */
     for (int64_t r = 0; r < M; r++) {
         const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
         float *orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] +
                       i * p->out.strides[2];
         const float *ar = acc + r * dvp;
+        if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
         if (rl[r] == 0.0f) {
             for (int64_t e = 0; e < Dv; e++) orow[e] = 0.0f;
         } else {

@@ -5,6 +5,7 @@
  *   softmax.c       P = stable softmax(S) per row, in place; the probabilities row for probs
  *   weighted_sum.c  out = P·V, skipping zero-probability keys
  *   gemm.c          nn.Linear through BLAS (the only cblas.h include)
+ *   merge.c         merge of partial attention states (clattn_merge_*), row blocks over the pool
  * All of them are built at -O3 (src/CMakeLists.txt). Not installed.
  */
 #ifndef CLATTN_HOST_HOST_H
@@ -50,6 +51,7 @@ typedef struct host_rowwise_args {
     const float *mask_add;
     const int32_t *kv_lengths;
     float *out, *probs;
+    float *lse; /* NULL unless want_lse */
 } host_rowwise_args;
 
 /* ---- rowwise.c ---------------------------------------------------------------------------------- */
@@ -115,8 +117,10 @@ void host_scores_finish_row(const host_rowwise_args *a, int64_t b, int64_t h, in
 /* ---- softmax.c ------------------------------------------------------------------------------------- */
 
 /* Stable softmax of s[l, e) in place. Returns the end of the weighted range: l when no key has a
- * comparable score (a zero row), else e; a NaN row stays NaN; masked keys get exactly 0. */
-int64_t host_softmax_row(float *restrict s, int64_t l, int64_t e);
+ * comparable score (a zero row), else e; a NaN row stays NaN; masked keys get exactly 0. *lse receives
+ * the row's log-sum-exp, max + log(sum of exp(s - max)): -inf for a zero row, NaN for a NaN row. */
+int64_t host_softmax_row(float *restrict s, int64_t l, int64_t e, float *restrict lse);
+
 
 /* Probabilities row of query row i of (b, h): s[j] for j in [l, e), exactly 0 elsewhere over [0, Lk). */
 void host_probs_row(const host_rowwise_args *a, int64_t b, int64_t h, int64_t i, const float *restrict s,
@@ -128,6 +132,13 @@ void host_probs_row(const host_rowwise_args *a, int64_t b, int64_t h, int64_t i,
  * zeros when e <= l. A key with w[j] == 0 is skipped (its V row is never read). */
 void host_weighted_sum_row(const host_rowwise_args *a, int64_t b, int64_t h, int64_t hk, int64_t i,
                            const float *restrict w, int64_t l, int64_t e, float *restrict acc);
+
+/* ---- merge.c ---------------------------------------------------------------------------------------- */
+
+/* The backend's merge_prepare / merge_run slots (see clattn_backend_i in core/backend.h). */
+clattn_status host_merge_prepare(clattn_context *ctx, clattn_merge_plan *plan);
+clattn_status host_merge_run(clattn_context *ctx, clattn_merge_plan *plan, const clattn_merge_bufs *b,
+                             const clattn_sync *sync);
 
 /* ---- gemm.c ----------------------------------------------------------------------------------------- */
 

@@ -2,8 +2,9 @@
  * The host backend's rows of the kernel table (clattn_kernel_get(), `clattn kernels`): the row-by-row
  * stage functions (scores.c, softmax.c, weighted_sum.c), the fused kernels in each ISA variant
  * (fused_kernel.c compiled as portable and included by fused_avx2.c / fused_avx512.c), the decode merge,
- * fp16 staging and the BLAS GEMM. tests/test_kernels.c checks that every entry point is named in its
- * source file or a header of its folder, and that every path is one a host plan reports.
+ * fp16 staging, the BLAS GEMM and the merge of partial states (clattn_merge_*). tests/test_kernels.c checks
+ * that every entry point is named in its source file or a header of its folder, and that every path is one
+ * a host plan reports.
  */
 #include "backend.h"
 
@@ -54,6 +55,8 @@ const clattn_kernel_entry clattn_host_kernels[] = {
              "global-local attention: one local query row over its global slots and 2w + 1 window keys"),
     HOST_ROW("host-global-local", "global-local global", "global_local.c", "host_gl_global_row",
              "global-local attention: one global query row over all keys (global projections when given)"),
+    HOST_ROW("merge", "merge", "merge.c", "merge_row",
+             "merges P partial (out, lse) states of one row: max-shifted exp weights, out and lse in place or not"),
 };
 
 const size_t clattn_host_kernel_count = sizeof clattn_host_kernels / sizeof clattn_host_kernels[0];

@@ -8,12 +8,15 @@
  * A task is one (b, h, block of `qb` query rows). For each row it finds the key range [lo, hi) left
  * by kv_lengths, causal and window limits, computes those scores into a per-thread [qb, Lk] scratch
  * (keys packed transposed in chunks of HOST_KB so the inner loop runs over keys), applies scale,
- * softcap and mask, takes a stable softmax over the allowed keys, and accumulates p·v only for keys
+ * softcap and mask, takes a stable softmax over the allowed keys (and the row's log-sum-exp when lse is
+ * wanted), and accumulates p·v only for keys
  * with nonzero weight (masked keys have weight exactly 0, so their V rows are never read).
  * Strides are honoured everywhere; unit strides along D/Dv take the vectorisable loops.
  * Serves every plan the fused path (fused.h) does not: want_probs, general strides, kernel_path CHAIN (CLATTN_PATH=chain).
  */
 #include "host.h"
+
+#include <math.h>
 
 #include <stdint.h>
 
@@ -68,10 +71,12 @@ static void rowwise_task(void *argp, int64_t task, int tid)
         float *restrict s = sc + r * lds;
         const int64_t l = lo[r];
         int64_t e = hi[r];
+        float lse = -INFINITY; /* no allowed key */
         if (e > l) {
             host_scores_finish_row(a, b, h, i, l, e, s);
-            e = host_softmax_row(s, l, e);
+            e = host_softmax_row(s, l, e, &lse);
         }
+        if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, lse);
         host_weighted_sum_row(a, b, h, hk, i, s, l, e, acc);
         if (a->probs != NULL) host_probs_row(a, b, h, i, s, l, e);
     }

@@ -1,6 +1,6 @@
 /*
- * Row-by-row path, stage 2 (mirrors kernels/softmax.cl): stable softmax of one score row in place,
- * and the probabilities row for probs.
+ * Row-by-row path, stage 2 (mirrors kernels/softmax.cl): stable softmax of one score row in place (and
+ * the row's log-sum-exp), and the probabilities row for probs.
  *
  *   S: one row s[l, e) of the per-thread score scratch   probs: [B, Hq, Lq, Lk]
  *
@@ -13,8 +13,9 @@
 #include <math.h>
 #include <string.h>
 
-int64_t host_softmax_row(float *restrict s, int64_t l, int64_t e)
+int64_t host_softmax_row(float *restrict s, int64_t l, int64_t e, float *restrict lse)
 {
+    *lse = -INFINITY;
     if (e <= l) return e;
     /* four running maxima (NaN compares false and is caught below) */
     float m4[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
@@ -41,6 +42,7 @@ int64_t host_softmax_row(float *restrict s, int64_t l, int64_t e)
             s[j] = t;
             sum += t;
         }
+        *lse = mx + logf(sum); /* NaN for a NaN row (sum is NaN) */
         const float inv = 1.0f / sum;
         /* a zero weight (masked key) stays exactly 0 even when inv is NaN (NaN row) */
         for (int64_t j = l; j < e; j++) s[j] = s[j] != 0.0f ? s[j] * inv : 0.0f;

@@ -192,7 +192,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
     /* Every dim of a validated problem is >= 1 (internal.h), so q, k, v and out are always needed. */
     if (!bufs->q.dev || !bufs->k.dev || !bufs->v.dev || !bufs->out.dev ||
         (p->mask_kind != CLATTN_MASK_NONE && !bufs->mask.dev) || (p->use_kv_lengths && !bufs->kv_lengths.dev) ||
-        (p->want_probs && !bufs->probs.dev))
+        (p->want_probs && !bufs->probs.dev) || (p->want_lse && !bufs->lse.dev))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "sdpa: a required buffer is NULL");
     if (pd->fused) return clattn_cl_fused_run(ctx, cl, pd->fused, p, bufs, sync);
     return clattn_cl_chain_run(ctx, cl, pd->chain, p, bufs, sync);
@@ -275,6 +275,9 @@ static const clattn_backend_i cl_backend_iface = {
     .additive_path = "additive",
     .global_local_run = clattn_cl_global_local_run,
     .global_local_path = "global-local",
+    .merge_prepare = clattn_cl_merge_prepare,
+    .merge_release = clattn_cl_merge_release,
+    .merge_run = clattn_cl_merge_run,
 };
 
 clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, cl_device_id device,

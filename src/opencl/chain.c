@@ -71,10 +71,11 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
     clattn_cl_view qv = clattn_cl_view_of(bufs->q.dev, &p->q, true), kv = clattn_cl_view_of(bufs->k.dev, &p->k, true),
                    vv = clattn_cl_view_of(bufs->v.dev, &p->v, true), ov = clattn_cl_view_of(bufs->out.dev, &p->out, true),
                    mv = clattn_cl_view_of(bufs->mask.dev, &p->mask, p->mask_kind != CLATTN_MASK_NONE),
-                   pv = clattn_cl_view_of(bufs->probs.dev, &p->probs, p->want_probs);
+                   pv = clattn_cl_view_of(bufs->probs.dev, &p->probs, p->want_probs),
+                   lv = clattn_cl_view_of(bufs->lse.dev, &p->lse, p->want_lse);
     cl_mem kvl = p->use_kv_lengths ? bufs->kv_lengths.dev : NULL, S = pd->workspace;
     const cl_int mask_kind = (cl_int)p->mask_kind, use_kvl = p->use_kv_lengths ? 1 : 0, causal = (cl_int)p->causal;
-    const cl_int want_probs = p->want_probs ? 1 : 0;
+    const cl_int want_probs = p->want_probs ? 1 : 0, want_lse = p->want_lse ? 1 : 0;
     const cl_long Hq = p->Hq, group = p->Hq / p->Hkv, Lq = p->Lq, Lk = p->Lk, D = p->D, Dv = p->Dv;
     const cl_long wl = pd->wl, wr = pd->wr;
     const cl_float scale = p->scale, softcap = p->softcap;
@@ -104,9 +105,9 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
                     CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, pd->scores, "clattn_scores", global, local));
                 }
             }
-            { /* 2. softmax.cl: P = softmax(S) in place (+ probabilities) */
+            { /* 2. softmax.cl: P = softmax(S) in place (+ probabilities, + log-sum-exp) */
                 const clattn_karg ma[] = {KARG(S),     KARG(Lk),   KARG(c_nrows), KARG(Hq),   KARG(c_bh0), KARG(c_i0),
-                                   KARG(want_probs), KVIEW(pv)};
+                                   KARG(want_probs), KVIEW(pv), KARG(want_lse), KVIEW(lv)};
                 const char *sname = pd->cfg.sm_per_row_group ? "clattn_softmax" : "clattn_softmax_rows";
                 CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->softmax, sname, ma, sizeof ma / sizeof ma[0]));
                 const size_t slocal[3] = {pd->cfg.sm_wg, 1, 1};

@@ -70,8 +70,10 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
 
     clattn_cl_view qv = clattn_cl_view_of(bufs->q.dev, &p->q, true), kv = clattn_cl_view_of(bufs->k.dev, &p->k, true),
                    vv = clattn_cl_view_of(bufs->v.dev, &p->v, true), ov = clattn_cl_view_of(bufs->out.dev, &p->out, true),
-                   mv = clattn_cl_view_of(bufs->mask.dev, &p->mask, p->mask_kind != CLATTN_MASK_NONE);
+                   mv = clattn_cl_view_of(bufs->mask.dev, &p->mask, p->mask_kind != CLATTN_MASK_NONE),
+                   lv = clattn_cl_view_of(bufs->lse.dev, &p->lse, p->want_lse);
     cl_mem kvl = p->use_kv_lengths ? bufs->kv_lengths.dev : NULL, ws = f->ws;
+    const cl_int want_lse = p->want_lse ? 1 : 0;
     const cl_int mask_kind = (cl_int)p->mask_kind, use_kvl = p->use_kv_lengths ? 1 : 0, causal = (cl_int)p->causal;
     const cl_long Hkv = p->Hkv, group = p->Hq / p->Hkv, Lq = p->Lq, Lk = p->Lk, Dv = p->Dv;
     const cl_long kpart = f->cfg.kpart, wl = f->wl, wr = f->wr;
@@ -90,14 +92,15 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
                                  KARG(ws),
                                  KARG(Hkv),  KARG(group), KARG(Lq), KARG(Lk), KARG(Dv),
                                  KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(kpart), KARG(np),
-                                 KARG(scale), KARG(softcap), KARG(causal), KARG(wl), KARG(wr)};
+                                 KARG(scale), KARG(softcap), KARG(causal), KARG(wl), KARG(wr),
+                                 KARG(want_lse), KVIEW(lv)};
             CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->kernel, f->kname, fa, sizeof fa / sizeof fa[0]));
             const size_t local[3] = {(size_t)f->cfg.wg, 1, 1};
             const size_t global[3] = {(size_t)clattn_ceil_div(nrr, bm) * (size_t)f->cfg.wg, (size_t)np, (size_t)nbh};
             CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->kernel, f->kname, global, local));
             if (np > 1) {
                 const clattn_karg ma[] = {KARG(ws),   KVIEW(ov),  KARG(Hkv),   KARG(group), KARG(Dv),
-                                     KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(np)};
+                                     KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(np), KARG(want_lse), KVIEW(lv)};
                 CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->merge, f->mname, ma, sizeof ma / sizeof ma[0]));
                 const size_t mlocal[3] = {f->cfg.merge_wg, 1, 1};
                 const size_t mglobal[3] = {(size_t)clattn_ceil_div(p->Dv, (int64_t)f->cfg.merge_wg) * f->cfg.merge_wg,

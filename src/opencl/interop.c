@@ -3,7 +3,8 @@
  *   clattn_opencl_backend_open     core/context.c, for clattn_context_create (CLATTN_DEVICE selection)
  *   clattn_context_create_from_cl[_opts]  a context over the caller's cl_context, device and queue
  *   clattn_context_get_cl          the context's OpenCL objects
- *   clattn_sdpa_enqueue            a plan on cl_mem buffers, through core's clattn_sdpa_run_bound
+ *   clattn_sdpa_enqueue[_buffers]  a plan on cl_mem buffers, through core's clattn_sdpa_run_bound
+ *   clattn_merge_enqueue           a merge plan on cl_mem buffers (merge.c of this folder runs it)
  */
 #include "opencl.h"
 
@@ -76,33 +77,99 @@ static clattn_status check_mem(clattn_context *ctx, const char *name, cl_mem m, 
     return CLATTN_SUCCESS;
 }
 
+/* clattn_sdpa_enqueue and clattn_sdpa_enqueue_buffers, for the function named fn (event already NULL). */
+static clattn_status sdpa_enqueue(clattn_sdpa_plan *plan, const clattn_sdpa_cl_buffers *u, cl_uint num_wait,
+                                  const cl_event *wait_list, cl_event *event, const char *fn)
+{
+    clattn_context *ctx = plan->ctx;
+    const clattn_sdpa_problem *p = &plan->p;
+    if (ctx->info.backend != CLATTN_BACKEND_OPENCL)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "%s: the context runs on the %s path, not one OpenCL device; use %s", fn, ctx->be->name,
+                            u->lse ? "clattn_sdpa_execute_buffers" : "clattn_sdpa_execute");
+    if ((num_wait == 0) != (wait_list == NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: num_wait is %u but wait_list is %s", fn,
+                            (unsigned)num_wait, wait_list ? "non-NULL" : "NULL");
+    CLATTN_TRY(clattn_sdpa_check_bindings(ctx, p, fn, u->q, u->k, u->v, u->mask, u->kv_lengths, u->out, u->probs,
+                                          u->lse));
+    const clattn_sdpa_extents ext = clattn_sdpa_caller_extents(plan);
+    CLATTN_TRY(check_mem(ctx, "q", u->q, ext.q, ext.elem_size));
+    CLATTN_TRY(check_mem(ctx, "k", u->k, ext.k, ext.elem_size));
+    CLATTN_TRY(check_mem(ctx, "v", u->v, ext.v, ext.elem_size));
+    CLATTN_TRY(check_mem(ctx, "out", u->out, ext.out, ext.elem_size));
+    if (u->mask)
+        CLATTN_TRY(check_mem(ctx, "mask", u->mask, p->mask_extent, p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float)));
+    if (u->kv_lengths) CLATTN_TRY(check_mem(ctx, "kv_lengths", u->kv_lengths, p->B, sizeof(int32_t)));
+    if (u->probs) CLATTN_TRY(check_mem(ctx, "probs", u->probs, p->probs_extent, sizeof(float)));
+    if (u->lse) CLATTN_TRY(check_mem(ctx, "lse", u->lse, p->lse_extent, sizeof(float)));
+    const clattn_sdpa_bufs b = {{NULL, u->q},   {NULL, u->k},   {NULL, u->v},     {NULL, u->mask}, {NULL, u->kv_lengths},
+                                {NULL, u->out}, {NULL, u->probs}, {NULL, u->lse}};
+    const clattn_sync sync = {num_wait, wait_list, event};
+    return clattn_sdpa_run_bound(plan, &b, &sync);
+}
+
 clattn_status clattn_sdpa_enqueue(clattn_sdpa_plan *plan, cl_mem q, cl_mem k, cl_mem v, cl_mem mask,
                                   cl_mem kv_lengths, cl_mem out, cl_mem probs, cl_uint num_wait,
                                   const cl_event *wait_list, cl_event *event)
 {
     if (event) *event = NULL; /* on every failure too */
     if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sdpa_enqueue: plan is NULL");
+    clattn_sdpa_cl_buffers u;
+    clattn_sdpa_cl_buffers_init(&u);
+    u.q = q;
+    u.k = k;
+    u.v = v;
+    u.mask = mask;
+    u.kv_lengths = kv_lengths;
+    u.out = out;
+    u.probs = probs;
+    return sdpa_enqueue(plan, &u, num_wait, wait_list, event, "clattn_sdpa_enqueue");
+}
+
+void clattn_sdpa_cl_buffers_init_sized(clattn_sdpa_cl_buffers *b, size_t struct_size)
+{
+    if (!b) return;
+    clattn_struct_out(b, struct_size, NULL, sizeof(clattn_sdpa_cl_buffers));
+}
+
+/* The first layout's size of clattn_sdpa_cl_buffers (frozen; see "## ABI" in clattn.h). */
+#define CLATTN_SDPA_CL_BUFFERS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_sdpa_cl_buffers, lse)
+
+clattn_status clattn_sdpa_enqueue_buffers(clattn_sdpa_plan *plan, const clattn_sdpa_cl_buffers *bufs,
+                                          cl_uint num_wait, const cl_event *wait_list, cl_event *event)
+{
+    static const char fn[] = "clattn_sdpa_enqueue_buffers";
+    if (event) *event = NULL; /* on every failure too */
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+    if (!bufs) return clattn_error(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: bufs is NULL", fn);
+    clattn_sdpa_cl_buffers u;
+    clattn_sdpa_cl_buffers_init(&u);
+    CLATTN_TRY(CLATTN_STRUCT_IN(plan->ctx, clattn_sdpa_cl_buffers, bufs, CLATTN_SDPA_CL_BUFFERS_MIN_SIZE, &u));
+    return sdpa_enqueue(plan, &u, num_wait, wait_list, event, fn);
+}
+
+clattn_status clattn_merge_enqueue(clattn_merge_plan *plan, cl_mem parts_out, cl_mem parts_lse, cl_mem out,
+                                   cl_mem lse, cl_uint num_wait, const cl_event *wait_list, cl_event *event)
+{
+    static const char fn[] = "clattn_merge_enqueue";
+    if (event) *event = NULL; /* on every failure too */
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
     clattn_context *ctx = plan->ctx;
-    const clattn_sdpa_problem *p = &plan->p;
+    const clattn_merge_problem *p = &plan->p;
     if (ctx->info.backend != CLATTN_BACKEND_OPENCL)
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "clattn_sdpa_enqueue: the context runs on the %s path, not "
-                                                           "one OpenCL device; use clattn_sdpa_execute", ctx->be->name);
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "%s: the context runs on the %s path, not one OpenCL device; use clattn_merge_execute", fn,
+                            ctx->be->name);
     if ((num_wait == 0) != (wait_list == NULL))
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "clattn_sdpa_enqueue: num_wait is %u but wait_list is %s", (unsigned)num_wait,
-                            wait_list ? "non-NULL" : "NULL");
-    CLATTN_TRY(clattn_sdpa_check_bindings(ctx, p, "clattn_sdpa_enqueue", q, k, v, mask, kv_lengths, out, probs));
-    const clattn_sdpa_extents ext = clattn_sdpa_caller_extents(plan);
-    CLATTN_TRY(check_mem(ctx, "q", q, ext.q, ext.elem_size));
-    CLATTN_TRY(check_mem(ctx, "k", k, ext.k, ext.elem_size));
-    CLATTN_TRY(check_mem(ctx, "v", v, ext.v, ext.elem_size));
-    CLATTN_TRY(check_mem(ctx, "out", out, ext.out, ext.elem_size));
-    if (mask)
-        CLATTN_TRY(check_mem(ctx, "mask", mask, p->mask_extent, p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float)));
-    if (kv_lengths) CLATTN_TRY(check_mem(ctx, "kv_lengths", kv_lengths, p->B, sizeof(int32_t)));
-    if (probs) CLATTN_TRY(check_mem(ctx, "probs", probs, p->probs_extent, sizeof(float)));
-    const clattn_sdpa_bufs b = {{NULL, q}, {NULL, k}, {NULL, v}, {NULL, mask}, {NULL, kv_lengths}, {NULL, out},
-                                {NULL, probs}};
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: num_wait is %u but wait_list is %s", fn,
+                            (unsigned)num_wait, wait_list ? "non-NULL" : "NULL");
+    CLATTN_TRY(clattn_merge_check_bindings(ctx, p, fn, parts_out, parts_lse, out, lse));
+    const size_t es = p->data_type == CLATTN_DTYPE_F16 ? 2 : sizeof(float);
+    CLATTN_TRY(check_mem(ctx, "parts_out", parts_out, p->parts_out_extent, es));
+    CLATTN_TRY(check_mem(ctx, "parts_lse", parts_lse, p->parts_lse_extent, sizeof(float)));
+    CLATTN_TRY(check_mem(ctx, "out", out, p->out_extent, es));
+    if (lse) CLATTN_TRY(check_mem(ctx, "lse", lse, p->lse_extent, sizeof(float)));
+    const clattn_merge_bufs b = {{NULL, parts_out}, {NULL, parts_lse}, {NULL, out}, {NULL, lse}};
     const clattn_sync sync = {num_wait, wait_list, event};
-    return clattn_sdpa_run_bound(plan, &b, &sync);
+    return ctx->be->merge_run(ctx, plan, &b, &sync);
 }

@@ -34,6 +34,8 @@ const clattn_kernel_entry clattn_opencl_kernels[] = {
            "binary16 view of q, k or v -> contiguous float32 staging copy (exact)"),
     CL_ROW("chain fused fused-gpu", "fp16 convert", "convert.cl", "clattn_f32_to_f16",
            "float32 result -> binary16 output view, round to nearest even"),
+    CL_ROW("merge", "merge", "merge.cl", "clattn_merge",
+           "merges P partial (out, lse) states per row: max-shifted exp weights, out and lse in place or not"),
     CL_ROW("mha", "bias", "bias.cl", "clattn_bias_fill",
            "fills nn.Linear's output with its bias (or 0) before the GEMM accumulates"),
     CL_ROW("channel", "channel pool", "channel_attn.cl", "clattn_channel_pool",

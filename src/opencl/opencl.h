@@ -249,6 +249,14 @@ clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_state *cl, 
 /* Releases every cached program. */
 void clattn_cl_program_cache_clear(clattn_cl_state *cl);
 
+/* ---- merge of partial attention states (merge.c, kernels/merge.cl) ----------------------------- */
+
+/* The backend's merge_prepare / merge_release / merge_run slots (see clattn_backend_i in core/backend.h). */
+clattn_status clattn_cl_merge_prepare(clattn_context *ctx, clattn_merge_plan *plan);
+void clattn_cl_merge_release(clattn_context *ctx, clattn_merge_plan *plan);
+clattn_status clattn_cl_merge_run(clattn_context *ctx, clattn_merge_plan *plan, const clattn_merge_bufs *b,
+                                  const clattn_sync *sync);
+
 /* ---- GEMM (gemm.c) ------------------------------------------------------------------------------ */
 
 /* The backend's `linear` slot (see clattn_backend_i in internal.h). */

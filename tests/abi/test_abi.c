@@ -10,7 +10,8 @@
  *   - bad sizes give the documented statuses and messages;
  *   - the version macros and clattn_version_number() agree; tensor constructors and ndim checks.
  * Nothing here names a field appended after 0.2.0, so appending one needs no change to this file or to
- * clattn_abi1.h.
+ * clattn_abi1.h. The structs added after 0.2.0 (clattn_sdpa_buffers, clattn_merge_desc) get the same bad and
+ * newer size checks, against their first layout's size (ABI_SDPA_BUFFERS_SIZE, ABI_MERGE_DESC_SIZE below).
  */
 #include "abi1_caller.h"
 #include "clattn_abi1.h"
@@ -324,6 +325,11 @@ static void test_truncated_output(void **state)
 
 /* ---- bad and newer sizes ------------------------------------------------------------------------ */
 
+/* First layouts of the structs added after 0.2.0 (their struct_size floor; frozen like clattn_abi1.h's). */
+#define ABI_THROUGH(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+#define ABI_SDPA_BUFFERS_SIZE ABI_THROUGH(clattn_sdpa_buffers, lse)
+#define ABI_MERGE_DESC_SIZE ABI_THROUGH(clattn_merge_desc, lse)
+
 /* A struct of the live type followed by SLACK bytes: a caller compiled against a newer header. */
 typedef union newer {
     clattn_context_options co;
@@ -331,6 +337,8 @@ typedef union newer {
     clattn_mha_weights mw;
     clattn_mha_options mo;
     clattn_device_info di;
+    clattn_sdpa_buffers sb;
+    clattn_merge_desc md;
     unsigned char bytes[sizeof(clattn_sdpa_desc) + sizeof(clattn_device_info) + SLACK];
 } newer;
 
@@ -395,6 +403,36 @@ static clattn_status call_mo(const newer *n, const char **msg)
     return st;
 }
 
+static void init_sb(newer *n)
+{
+    static float out[B_ * H_ * L_ * D_];
+    clattn_sdpa_buffers_init(&n->sb);
+    n->sb.q = g_q, n->sb.k = g_k, n->sb.v = g_v, n->sb.out = out;
+}
+static clattn_status call_sb(const newer *n, const char **msg)
+{
+    clattn_sdpa_desc d;
+    live_desc(&d, CLATTN_CAUSAL_NONE, CLATTN_WINDOW_UNBOUNDED);
+    clattn_sdpa_plan *p = NULL;
+    clattn_status st = clattn_sdpa_plan_create(&p, g_ctx, &d);
+    if (st == CLATTN_SUCCESS) st = clattn_sdpa_execute_buffers(p, &n->sb);
+    clattn_sdpa_plan_destroy(p);
+    *msg = clattn_last_error(g_ctx);
+    return st;
+}
+static void init_md(newer *n)
+{
+    clattn_merge_desc_init(&n->md, 2, B_, H_, L_, D_);
+}
+static clattn_status call_md(const newer *n, const char **msg)
+{
+    clattn_merge_plan *p = NULL;
+    clattn_status st = clattn_merge_plan_create(&p, g_ctx, &n->md);
+    clattn_merge_plan_destroy(p);
+    *msg = clattn_last_error(g_ctx);
+    return st;
+}
+
 static void test_bad_and_newer_sizes(void **state)
 {
     (void)state;
@@ -407,6 +445,10 @@ static void test_bad_and_newer_sizes(void **state)
          init_mw, call_mw},
         {"clattn_mha_options", "clattn_mha_options_init", CLATTN_ABI1_MHA_OPTIONS_SIZE, sizeof(clattn_mha_options),
          init_mo, call_mo},
+        {"clattn_sdpa_buffers", "clattn_sdpa_buffers_init", ABI_SDPA_BUFFERS_SIZE, sizeof(clattn_sdpa_buffers), init_sb,
+         call_sb},
+        {"clattn_merge_desc", "clattn_merge_desc_init", ABI_MERGE_DESC_SIZE, sizeof(clattn_merge_desc), init_md,
+         call_md},
     };
     int bad = 0;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
@@ -445,7 +487,9 @@ static void test_bad_and_newer_sizes(void **state)
         case 0: clattn_context_options_init_sized(&n.co, big); break;
         case 1: clattn_sdpa_desc_init_sized(&n.sd, big, B_, H_, H_, L_, L_, D_, D_); break;
         case 2: clattn_mha_weights_init_sized(&n.mw, big); break;
-        default: clattn_mha_options_init_sized(&n.mo, big); break;
+        case 3: clattn_mha_options_init_sized(&n.mo, big); break;
+        case 4: clattn_sdpa_buffers_init_sized(&n.sb, big); break;
+        default: clattn_merge_desc_init_sized(&n.md, big, 2, B_, H_, L_, D_); break;
         }
         size_t got;
         memcpy(&got, &n, sizeof got);
@@ -456,6 +500,12 @@ static void test_bad_and_newer_sizes(void **state)
             live_weights(&w);
             w.struct_size = big;
             n.mw = w;
+        }
+        if (i == 4) { /* default buffers are no buffers: give them, keeping the newer size and tail */
+            newer b;
+            init_sb(&b);
+            b.sb.struct_size = big;
+            n.sb = b.sb;
         }
         snprintf(what, sizeof what, "%s init_sized(%zu)", k->type, big);
         bad += !expect(what, k->call(&n, &msg), CLATTN_SUCCESS, msg, NULL);

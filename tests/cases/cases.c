@@ -404,6 +404,45 @@ const case_row case_rows[] = {
      .lv = TU_BLHD, .lo = TU_BLHD_PAD, .off_o = 2, .kv_bcast = 1, .mask_kind = CLATTN_MASK_BOOL, .mb = 1, .mh = 1,
      .mq = 1}},
 
+    /* ==== test_lse (tag lse): the log-sum-exp output (want_lse) on every backend and kernel path, against the
+     * double-precision reference: every mask kind, GQA/MQA, kv_lengths (0 included), windows, both causal
+     * alignments, softcap, rows with no allowed key, decode shapes (host decode chunks, OpenCL key partitions),
+     * D > 256 (the OpenCL chain), probabilities with lse (the chain), strided lse views with gaps. ==== */
+    {.tags = CASE_LSE, .c = {"l7_d40_bool_bcast", SZ(2, 3, 3, 7, 7, 40, 40), .mask_kind = BOOLM, .mq = 1, .lse = 1,
+     .ll = TU_PAD, .off_l = 2}},
+    {.tags = CASE_LSE, .c = {"gqa_8_2_additive", SZ(2, 8, 2, 67, 129, 64, 64), .mask_kind = ADDM, .mb = 1, .mh = 1,
+     .mq = 1, .lse = 1, .ll = TU_BLHD}},
+    {.tags = CASE_LSE, .c = {"mqa_decode_kvl", SZ(3, 8, 1, 1, 257, 64, 64), .kvl = 1, .causal = BR, .lse = 1}},
+    {.tags = CASE_LSE, .c = {"decode_lq4_gqa_long", SZ(1, 8, 2, 4, 2048, 64, 64), .causal = BR, .lse = 1, .ll =
+     TU_HBLD}},
+    {.tags = CASE_LSE, .c = {"decode_lq1_lk4099_window", SZ(1, 2, 2, 1, 4099, 64, 64), .window = 1, .wl = 1000,
+     .wr = 0, .lse = 1}},
+    {.tags = CASE_LSE, .c = {"causal_br_lq_gt_lk", SZ(1, 2, 2, 67, 7, 8, 8), .causal = BR, .lse = 1}},
+    {.tags = CASE_LSE, .c = {"window_tl_softcap_scale", SZ(1, 4, 2, 129, 129, 40, 24), .causal = TL, .window = 1,
+     .wl = 9, .wr = 3, .softcap = 4.0f, .scale = 0.4f, .lse = 1, .ll = TU_COLSTRIDE}},
+    {.tags = CASE_LSE, .c = {"probs_and_lse", SZ(2, 2, 2, 7, 67, 40, 40), .mask_kind = BOOLM, .mb = 1, .mq = 1, .kvl
+     = 1, .probs = 1, .lp = TU_PAD, .lse = 1, .ll = TU_HBLD}},
+    {.tags = CASE_LSE, .c = {"layouts_offsets_bcast", SZ(2, 4, 2, 67, 67, 64, 64), .lq = TU_BLHD, .lk = TU_BLHD_PAD,
+     .lv = TU_BLHD, .lo = TU_BLHD, .off_q = 1, .off_k = 3, .kv_bcast = 1, .lse = 1, .ll = TU_BLHD_PAD, .off_l = 3}},
+    {.tags = CASE_LSE, .c = {"bool_mostly_masked", SZ(1, 2, 2, 7, 33, 16, 16), .mask_kind = BOOLM, .mh = 1, .mq = 1,
+     .density = 0.05, .lse = 1}},
+    {.tags = CASE_LSE, .c = {"l300_d256_additive_br", SZ(1, 1, 1, 300, 300, 256, 256), .mask_kind = ADDM, .mq = 1,
+     .causal = BR, .lse = 1}},
+    {.tags = CASE_LSE, .c = {"d264_chain", SZ(1, 2, 2, 33, 67, 264, 8), .causal = TL, .lse = 1, .ll = TU_PAD}},
+    {.tags = CASE_LSE, .c = {"kvl_window_br_additive", SZ(4, 4, 4, 17, 129, 32, 32), .kvl = 1, .causal = BR, .window
+     = 1, .wl = 20, .wr = 0, .mask_kind = ADDM, .mq = 1, .lse = 1}},
+    /* rows so long (with probabilities) that the OpenCL chain takes clattn_softmax, a work-group per row */
+    {.tags = CASE_LSE, .c = {"chain_softmax_row_group", SZ(1, 1, 1, 2, 24000, 16, 16), .mask_kind = BOOLM, .mq = 1,
+     .probs = 1, .lse = 1}},
+
+    /* ==== test_oclgrind_cases group lse (tag oclgrind-lse): the log-sum-exp output of every kernel under the
+     * simulator (softmax.cl, fused.cl with and without key partitions, the partition merge) ==== */
+    {.tags = CASE_OCL_LSE, .c = {"lse_bool_gqa_kvl", SZ(2, 4, 2, 5, 9, 8, 4), .mask_kind = BOOLM, .mq = 1, .kvl = 1,
+     .lse = 1, .ll = TU_PAD, .off_l = 1}},
+    {.tags = CASE_OCL_LSE, .c = {"lse_add_window_softcap_probs", SZ(1, 2, 2, 7, 17, 8, 8), .mask_kind = ADDM, .mh = 1,
+     .window = 1, .wl = 3, .wr = 1, .softcap = 3.0f, .causal = BR, .probs = 1, .lse = 1, .ll = TU_BLHD}},
+    {.tags = CASE_OCL_LSE, .c = {"lse_decode_partitions", SZ(1, 2, 1, 1, 600, 8, 8), .causal = BR, .lse = 1}},
+
     /* ==== clattn-bench (tags bench-default, bench-quick: its first three shapes; bench-tiny: the CTest run).
      * causal_too: also timed bottom-right causal (not for decode, where bottom-right causal with Lq = 1 allows
      * every key and so repeats the non-causal case). Inputs uniform in [-1, 1), contiguous, no mask. ==== */
@@ -497,6 +536,8 @@ static const struct {
     {CASE_BENCH_QUICK, "bench-quick"},
     {CASE_BENCH_TINY, "bench-tiny"},
     {CASE_MULTI, "multi"},
+    {CASE_LSE, "lse"},
+    {CASE_OCL_LSE, "oclgrind-lse"},
 };
 
 const char *case_tag_name(unsigned tag)

@@ -19,11 +19,12 @@
  *   edges            test_edges (each row twice: as listed and without probabilities)
  *   f16              test_f16 (binary16 q, k, v, out)
  *   cross-backend    test_cross_backend (every backend present, compared with each other)
- *   oclgrind-sizes, oclgrind-masks, oclgrind-long, oclgrind-chunks
+ *   oclgrind-sizes, oclgrind-masks, oclgrind-long, oclgrind-chunks, oclgrind-lse
  *                    the groups of reliability/test_oclgrind_cases (under the Oclgrind simulator)
  *   threads          reliability/test_threads (SDPA and MHA rows)
  *   mha, oclgrind-mha  (MHA rows, the second table) test_mha and the oclgrind mha group
  *   multi            test_multi (multi-device contexts; it also runs the cross-backend rows)
+ *   lse              test_lse (the log-sum-exp output, want_lse, on every backend and kernel path)
  *   bench-default    clattn-bench's default grid; bench-quick: its --quick subset; bench-tiny: the row
  *                    the bench.tiny CTest test times (so the benchmark's tolerance check runs in CI)
  * `clattn-bench --list-cases --json` prints every row (one JSON object per line); bench/peers ask it.
@@ -56,6 +57,8 @@ enum case_tag {
     CASE_BENCH_QUICK = 1u << 12,
     CASE_BENCH_TINY = 1u << 13,
     CASE_MULTI = 1u << 14,
+    CASE_LSE = 1u << 15,
+    CASE_OCL_LSE = 1u << 16,
 };
 
 /* 2^100 (about 1.27e30): the scale of the edges rows whose logits reach +-1e30 exactly. */

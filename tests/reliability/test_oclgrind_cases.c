@@ -23,6 +23,9 @@
  *   mha     the multi-head module: projections through CLBlast SGEMM plus kernels/bias.cl, self and
  *           cross attention, with and without biases, masks, kv_lengths, per-head and averaged probs
  *   enqueue the zero-copy clattn_sdpa_enqueue path on caller cl_mem buffers, with a wait list and event
+ *   lse     the log-sum-exp output (want_lse) of the chain's softmax, the fused kernel and its partition merge
+ *   merge   kernels/merge.cl (clattn_merge_*): float32 and float16, out of place and in place (the barrier
+ *           before the lse write is what makes in place race-free), against a double-precision merge
  * A ":cpu" suffix makes clGetDeviceInfo(CL_DEVICE_TYPE) answer CPU (rel_cl_shim.c): Oclgrind reports
  * every device type, so clattn otherwise takes its GPU kernel variants only. Buffers are released only at
  * exit (rel_keep_buffers): Oclgrind 21.10's --uninitialized check misreports a reused buffer slot.
@@ -37,6 +40,7 @@
 
 #include <clblast_c.h>
 
+#include "f16_ref.h"
 #include "mha_case.h"
 #include "reference.h"
 #include "rel_cl_shim.h"
@@ -238,6 +242,66 @@ static void test_enqueue(void **state)
     assert_true(ok);
 }
 
+/* ---- merge of partial states (kernels/merge.cl) ---------------------------------------------------- */
+
+/* Stacked parts [P, B, H, L, Dv] / [P, B, H, L] (contiguous), some rows of some parts empty (lse -inf, out NaN:
+ * never read); merged out of place (float32, float16) and in place into part 0, against a double merge. */
+static void test_merge(void **state)
+{
+    (void)state;
+    enum { P = 3, B = 2, H = 3, L = 5, DV = 12, ROWS = B * H * L };
+    tu_where w = {"oclgrind.merge", "merge", tu_case_seed("oclgrind.merge", 0)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    static float po[P * ROWS * DV], pl[P * ROWS], out[ROWS * DV], lse[ROWS];
+    static uint16_t po16[P * ROWS * DV], out16[ROWS * DV];
+    static double ro[ROWS * DV], rl[ROWS];
+    for (int i = 0; i < P * ROWS; i++) pl[i] = tu_rng_int(&r, 0, 4) == 0 ? -INFINITY : (float)tu_rng_uniform(&r, -9, 9);
+    for (int i = 0; i < P * ROWS * DV; i++) {
+        po[i] = pl[i / DV] == -INFINITY ? NAN : (float)tu_rng_uniform(&r, -1, 1);
+        po16[i] = f16r_from_double((double)po[i]);
+    }
+    for (int rr = 0; rr < ROWS; rr++) {
+        double M = -INFINITY, S = 0.0;
+        for (int p = 0; p < P; p++)
+            if (pl[p * ROWS + rr] > M) M = pl[p * ROWS + rr];
+        for (int e = 0; e < DV; e++) ro[rr * DV + e] = 0.0;
+        rl[rr] = -INFINITY;
+        if (M == -INFINITY) continue;
+        for (int p = 0; p < P; p++) {
+            if (pl[p * ROWS + rr] == -INFINITY) continue;
+            const double wgt = exp(pl[p * ROWS + rr] - M);
+            S += wgt;
+            for (int e = 0; e < DV; e++) ro[rr * DV + e] += wgt * po[(p * ROWS + rr) * DV + e];
+        }
+        for (int e = 0; e < DV; e++) ro[rr * DV + e] /= S;
+        rl[rr] = M + log(S);
+    }
+    clattn_merge_desc md;
+    clattn_merge_desc_init(&md, P, B, H, L, DV);
+    md.want_lse = 1;
+    clattn_status st = clattn_merge_states(g_ctx, &md, po, pl, out, lse);
+    if (st != CLATTN_SUCCESS) tu_report(&w, "merge: %d %s", (int)st, clattn_last_error(g_ctx));
+    bool ok = st == CLATTN_SUCCESS && tu_check_array(&w, "out", out, ro, ROWS * DV, 2e-6) &&
+              tu_check_array(&w, "lse", lse, rl, ROWS, 2e-6);
+    /* float16 parts and out: vload_half / vstore_half_rte under the simulator, within fp16 rounding */
+    md.data_type = CLATTN_DTYPE_F16;
+    st = clattn_merge_states(g_ctx, &md, po16, pl, out16, lse);
+    if (st != CLATTN_SUCCESS) tu_report(&w, "f16 merge: %d %s", (int)st, clattn_last_error(g_ctx));
+    for (int i = 0; i < ROWS * DV; i++) out[i] = (float)f16r_to_double(out16[i]);
+    ok = ok && st == CLATTN_SUCCESS && tu_check_array(&w, "f16 out", out, ro, ROWS * DV, 2e-3);
+    /* in place: out and lse are part 0's slices */
+    md.data_type = CLATTN_DTYPE_F32;
+    const int64_t od[4] = {B, H, L, DV}, os[4] = {H * L * DV, L * DV, DV, 1}, ld[3] = {B, H, L}, ls[3] = {H * L, L, 1};
+    md.out = clattn_tensor_view(4, od, os, 0);
+    md.lse = clattn_tensor_view(3, ld, ls, 0);
+    st = clattn_merge_states(g_ctx, &md, po, pl, po, pl);
+    if (st != CLATTN_SUCCESS) tu_report(&w, "in-place merge: %d %s", (int)st, clattn_last_error(g_ctx));
+    ok = ok && st == CLATTN_SUCCESS && tu_check_array(&w, "in-place out", po, ro, ROWS * DV, 2e-6) &&
+         tu_check_array(&w, "in-place lse", pl, rl, ROWS, 2e-6);
+    assert_true(ok);
+}
+
 /* ---- groups ---------------------------------------------------------------------------------------- */
 
 
@@ -255,7 +319,7 @@ static size_t add_sdpa(struct CMUnitTest *t, size_t n, sdpa_group_case *store, u
 
 static int run_group(const char *group)
 {
-    static sdpa_group_case store[4][MAX_TESTS];
+    static sdpa_group_case store[5][MAX_TESTS];
     struct CMUnitTest t[MAX_TESTS];
     size_t n = 0;
     const bool all = strcmp(group, "all") == 0;
@@ -275,8 +339,11 @@ static int run_group(const char *group)
         for (size_t i = 0, m = mha_rows_tagged(CASE_OCL_MHA, g_mha, MAX_TESTS); i < m && n < MAX_TESTS; i++)
             t[n++] = (struct CMUnitTest){g_mha[i]->name, test_mha_case, NULL, NULL, (void *)&g_mha[i]};
     if (all || !strcmp(group, "enqueue")) t[n++] = (struct CMUnitTest)cmocka_unit_test(test_enqueue);
+    if (all || !strcmp(group, "lse")) n = add_sdpa(t, n, store[4], CASE_OCL_LSE, "oclgrind.lse");
+    if (all || !strcmp(group, "merge")) t[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge);
     if (n == 0) {
-        fprintf(stderr, "unknown group '%s' (sizes, masks, long, chunks, mha, enqueue, all; suffix :cpu)\n", group);
+        fprintf(stderr, "unknown group '%s' (sizes, masks, long, chunks, mha, enqueue, lse, merge, all; suffix :cpu)\n",
+                group);
         return 2;
     }
     return tu_run_group(group, t, n);

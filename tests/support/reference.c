@@ -81,8 +81,8 @@ static int allowed(const rproblem *p, int64_t b, int64_t h, int64_t i, int64_t j
     return 1;
 }
 
-/* out: [B, Hq, Lq, Dv] C order; probs: [B, Hq, Lq, Lk] C order or NULL. */
-static void ref_core(const rproblem *p, double *out, double *probs)
+/* out: [B, Hq, Lq, Dv] C order; probs: [B, Hq, Lq, Lk] C order or NULL; lse: [B, Hq, Lq] C order or NULL. */
+static void ref_core(const rproblem *p, double *out, double *probs, double *lse)
 {
     int64_t group = p->Hq / p->Hkv;
     double *s = tu_xmalloc((size_t)p->Lk * sizeof(double));
@@ -94,6 +94,7 @@ static void ref_core(const rproblem *p, double *out, double *probs)
             for (int64_t i = 0; i < p->Lq; i++) {
                 double *o = out + ((b * p->Hq + h) * p->Lq + i) * p->Dv;
                 double *pr = probs ? probs + ((b * p->Hq + h) * p->Lq + i) * p->Lk : NULL;
+                double *ls = lse ? lse + (b * p->Hq + h) * p->Lq + i : NULL;
                 double mx = -INFINITY;
                 int any = 0, nan_row = 0;
                 for (int64_t j = 0; j < p->Lk; j++) {
@@ -113,8 +114,10 @@ static void ref_core(const rproblem *p, double *out, double *probs)
                 for (int64_t d = 0; d < p->Dv; d++) o[d] = 0.0;
                 if (pr)
                     for (int64_t j = 0; j < p->Lk; j++) pr[j] = 0.0;
-                if (!any) continue; /* no allowed key: zeros */
-                if (nan_row) {      /* a NaN score makes the whole row NaN */
+                if (ls) *ls = -INFINITY;
+                if (!any) continue; /* no allowed key: zeros (lse -inf) */
+                if (nan_row) {      /* a NaN score makes the whole row NaN (lse too) */
+                    if (ls) *ls = NAN;
                     for (int64_t d = 0; d < p->Dv; d++) o[d] = NAN;
                     if (pr)
                         for (int64_t j = 0; j < p->Lk; j++)
@@ -127,6 +130,7 @@ static void ref_core(const rproblem *p, double *out, double *probs)
                         s[j] = exp(s[j] - mx);
                         sum += s[j];
                     }
+                if (ls) *ls = mx + log(sum); /* log-sum-exp of the allowed scores */
                 for (int64_t j = 0; j < p->Lk; j++) {
                     if (!ok[j]) continue; /* never read V of a disallowed key */
                     double w = s[j] / sum;
@@ -174,7 +178,15 @@ void ref_sdpa(const clattn_sdpa_desc *desc, const float *q, const float *k, cons
 {
     rproblem p;
     problem_from_desc(&p, desc, q, k, v, mask, kv_lengths);
-    ref_core(&p, out, probs);
+    ref_core(&p, out, probs, NULL);
+}
+
+void ref_sdpa_lse(const clattn_sdpa_desc *desc, const float *q, const float *k, const float *v, const void *mask,
+                  const int32_t *kv_lengths, double *out, double *probs, double *lse)
+{
+    rproblem p;
+    problem_from_desc(&p, desc, q, k, v, mask, kv_lengths);
+    ref_core(&p, out, probs, lse);
 }
 
 int ref_sdpa_allowed(const clattn_sdpa_desc *desc, const void *mask, const int32_t *kv_lengths, int64_t b,
@@ -249,7 +261,7 @@ void ref_mha(const clattn_mha_weights *w, int64_t B, int64_t Lq, int64_t Lk, con
     p.causal = opts->causal;
     p.window_left = opts->window_left;
     p.window_right = opts->window_right;
-    ref_core(&p, heads, ph);
+    ref_core(&p, heads, ph, NULL);
 
     /* concat [B, Lq, E]: cat[b, i, h*hd + d] = head h row i */
     for (int64_t b = 0; b < B; b++)

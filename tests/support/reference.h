@@ -23,6 +23,11 @@
 void ref_sdpa(const clattn_sdpa_desc *desc, const float *q, const float *k, const float *v, const void *mask,
               const int32_t *kv_lengths, double *out, double *probs);
 
+/* ref_sdpa plus the log-sum-exp of every row: lse double [B, Hq, Lq] (C order; -inf for a row with no
+ * allowed key, NaN for a NaN row), out required, probs and lse may be NULL. */
+void ref_sdpa_lse(const clattn_sdpa_desc *desc, const float *q, const float *k, const float *v, const void *mask,
+                  const int32_t *kv_lengths, double *out, double *probs, double *lse);
+
 /* Whether key j is allowed for query i of batch b, head h (the masking rule alone). */
 int ref_sdpa_allowed(const clattn_sdpa_desc *desc, const void *mask, const int32_t *kv_lengths, int64_t b,
                      int64_t h, int64_t i, int64_t j);

@@ -50,6 +50,25 @@ void sdpa_data_poison(sdpa_data *d)
 {
     tu_fill_bits(d->out, d->no, d->poison);
     if (d->probs) tu_fill_bits(d->probs, d->np, d->poison);
+    if (d->lse) tu_fill_bits(d->lse, d->nl, d->poison);
+}
+
+clattn_tensor tu_tensor3(tu_layout l, int64_t d0, int64_t d1, int64_t d2, int64_t off)
+{
+    clattn_tensor t = tu_tensor(l, d0, d1, d2, 1, off);
+    t.ndim = 3;
+    t.dims[3] = 0;
+    t.strides[3] = 0;
+    return t;
+}
+
+clattn_tensor tu_tensor3_as4(const clattn_tensor *t3)
+{
+    clattn_tensor t = *t3;
+    t.ndim = 4;
+    t.dims[3] = 1;
+    t.strides[3] = 0;
+    return t;
 }
 
 void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r)
@@ -77,6 +96,13 @@ void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r)
     s->use_kv_lengths = c->kvl != 0;
     s->want_probs = c->probs != 0;
     if (c->probs) s->probs = tu_tensor(c->lp, c->B, c->Hq, c->Lq, c->Lk, c->off_p);
+    s->want_lse = c->lse != 0;
+    if (c->lse) {
+        s->lse = tu_tensor3(c->ll, c->B, c->Hq, c->Lq, c->off_l);
+        d->lse4 = tu_tensor3_as4(&s->lse);
+        d->nl = tu_extent(&d->lse4);
+        d->lse = tu_alloc_bits(d->nl, TU_POISON_BITS);
+    }
 
     d->nq = tu_extent(&s->q);
     d->nk = tu_extent(&s->k);
@@ -129,6 +155,7 @@ void sdpa_data_free(sdpa_data *d)
     free(d->probs);
     free(d->mask);
     free(d->kvl);
+    free(d->lse);
     memset(d, 0, sizeof *d);
 }
 
@@ -143,6 +170,18 @@ void sdpa_data_reference(const sdpa_data *d, double **out, double **probs)
         if (!*probs) exit(1);
     }
     ref_sdpa(s, d->q, d->k, d->v, d->mask, d->kvl, *out, probs ? *probs : NULL);
+}
+
+/* Reference log-sum-exp of d: double [B, Hq, Lq], malloc'd. */
+static double *reference_lse(const sdpa_data *d)
+{
+    const clattn_sdpa_desc *s = &d->desc;
+    int64_t B = s->q.dims[0], Hq = s->q.dims[1], Lq = s->q.dims[2], Dv = s->v.dims[3];
+    double *out = tu_xmalloc((size_t)(B * Hq * Lq * Dv) * sizeof(double));
+    double *lse = tu_xmalloc((size_t)(B * Hq * Lq) * sizeof(double));
+    ref_sdpa_lse(s, d->q, d->k, d->v, d->mask, d->kvl, out, NULL, lse);
+    free(out);
+    return lse;
 }
 
 /* Exact checks: empty rows are 0 in out and probs; disallowed keys have probability 0. */
@@ -200,6 +239,13 @@ bool sdpa_data_check(const sdpa_data *d, const tu_where *w)
         ok &= tu_check_view(w, "probs", d->probs, &d->desc.probs, rp, d->tol);
         ok &= tu_check_gaps(w, "probs", d->probs, d->np, &d->desc.probs, d->poison);
     }
+    if (d->lse) {
+        /* -inf exactly for a row with no allowed key (tu_check_view matches infinities exactly) */
+        double *rl = reference_lse(d);
+        ok &= tu_check_view(w, "lse", d->lse, &d->lse4, rl, d->tol);
+        ok &= tu_check_gaps(w, "lse", d->lse, d->nl, &d->lse4, d->poison);
+        free(rl);
+    }
     ok &= check_exact_zeros(d, w);
     free(ro);
     free(rp);
@@ -209,7 +255,7 @@ bool sdpa_data_check(const sdpa_data *d, const tu_where *w)
 clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, const tu_where *w)
 {
     clattn_status st;
-    if (one_shot) {
+    if (one_shot && !d->lse) { /* clattn_sdpa() has no lse argument: lse cases always take a plan */
         st = clattn_sdpa(ctx, &d->desc, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
         if (st != CLATTN_SUCCESS)
             tu_report(w, "clattn_sdpa returned %d (%s): %s", (int)st, clattn_status_string(st),
@@ -224,10 +270,24 @@ clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, con
         return st;
     }
     const bool path_ok = tu_check_plan_path(plan, &d->desc, w); /* the path the test's name promises */
-    st = clattn_sdpa_execute(plan, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
+    if (d->lse) {
+        clattn_sdpa_buffers b;
+        clattn_sdpa_buffers_init(&b);
+        b.q = d->q;
+        b.k = d->k;
+        b.v = d->v;
+        b.mask = d->mask;
+        b.kv_lengths = d->kvl;
+        b.out = d->out;
+        b.probs = d->probs;
+        b.lse = d->lse;
+        st = clattn_sdpa_execute_buffers(plan, &b);
+    } else {
+        st = clattn_sdpa_execute(plan, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
+    }
     if (st != CLATTN_SUCCESS)
-        tu_report(w, "clattn_sdpa_execute returned %d (%s): %s", (int)st, clattn_status_string(st),
-                  clattn_last_error(ctx));
+        tu_report(w, "clattn_sdpa_execute%s returned %d (%s): %s", d->lse ? "_buffers" : "", (int)st,
+                  clattn_status_string(st), clattn_last_error(ctx));
     clattn_sdpa_plan_destroy(plan);
     if (st == CLATTN_SUCCESS && !path_ok) return CLATTN_ERROR_UNSUPPORTED; /* reported above */
     return st;

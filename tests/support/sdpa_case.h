@@ -4,7 +4,7 @@
  * context, check them against the double-precision reference.
  *
  *   q: [B, Hq, Lq, D]  k: [B|1, Hkv, Lk, D]  v: [B|1, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
- *   mask: [Bm, Hm, Lqm, Lk]  probs: [B, Hq, Lq, Lk]  kv_lengths: int32 [B]
+ *   mask: [Bm, Hm, Lqm, Lk]  probs: [B, Hq, Lq, Lk]  lse: [B, Hq, Lq]  kv_lengths: int32 [B]
  */
 #ifndef CLATTN_TEST_SDPA_CASE_H
 #define CLATTN_TEST_SDPA_CASE_H
@@ -28,6 +28,9 @@ typedef struct sdpa_case {
     int probs;           /* nonzero: want probabilities */
     double in_lo, in_hi; /* q/k/v range (both 0: [-1, 1)) */
     double tol;          /* tolerance against the reference (0: TU_TOL_F32), see sdpa_data_check */
+    int lse;             /* nonzero: want the log-sum-exp [B, Hq, Lq] (bound with clattn_sdpa_execute_buffers) */
+    tu_layout ll;        /* layout of lse (a 4-D layout of [B, Hq, Lq, 1] with dim 3 dropped) */
+    int64_t off_l;
 } sdpa_case;
 
 /* A built problem: desc plus host buffers. Outputs are poisoned with TU_POISON_BITS. */
@@ -36,7 +39,9 @@ typedef struct sdpa_data {
     float *q, *k, *v, *out, *probs;
     void *mask;
     int32_t *kvl;
-    int64_t nq, nk, nv, no, np, nm; /* buffer lengths (elements) */
+    float *lse;                     /* NULL unless the case wants lse */
+    clattn_tensor lse4;             /* desc.lse as a 4-D [B, Hq, Lq, 1] view (for the tu_* checks) */
+    int64_t nq, nk, nv, no, np, nm, nl; /* buffer lengths (elements) */
     uint32_t poison;                /* bit pattern of unwritten outputs (TU_POISON_BITS) */
     double tol;                     /* the case's tolerance (TU_TOL_F32 unless it says otherwise) */
 } sdpa_data;
@@ -51,6 +56,11 @@ void sdpa_data_free(sdpa_data *d);
 
 /* Reference result for d: out [B,Hq,Lq,Dv] and probs [B,Hq,Lq,Lk] (C order doubles, malloc'd). */
 void sdpa_data_reference(const sdpa_data *d, double **out, double **probs);
+
+/* A 3-D view [d0, d1, d2] in layout l at offset off (tu_tensor of [d0, d1, d2, 1] with dim 3 dropped), and
+ * the 4-D [d0, d1, d2, 1] view of a 3-D one (for tu_check_view, tu_extent, tu_index). */
+clattn_tensor tu_tensor3(tu_layout l, int64_t d0, int64_t d1, int64_t d2, int64_t off);
+clattn_tensor tu_tensor3_as4(const clattn_tensor *t3);
 /* Checks d's outputs against the reference (tolerance d->tol, the case's: TU_TOL_F32 unless set), that gap elements of the
  * output buffers are untouched, and (exactly, no tolerance) that a row with no allowed key is 0 in
  * out and probs and that every disallowed key has probability 0. */

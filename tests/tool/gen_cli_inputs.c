@@ -1,7 +1,7 @@
 /* Writes the inputs of the CLI tests into OUTDIR: the malformed-file corpus, masks derived from the
  * MiniLM kv_lengths, arrays with wrong shapes/dtypes, and a small nn.MultiheadAttention weight file
  * with separate q/k/v projections (kdim != vdim != E, float16 weights) plus its float64 reference, and
- * the same weights under BERT names.
+ * the same weights under BERT names; a small SDPA problem with its float64 output and log-sum-exp.
  * usage: gen_cli_inputs OUTDIR MINILM_DIR */
 #include <math.h>
 #include <stdint.h>
@@ -140,6 +140,50 @@ static int small_mha(void)
     return 0;
 }
 
+/* A small SDPA problem (GQA 4/2, bottom-right causal, kv-lengths 5,0: the second batch item's rows see no key)
+ * with its float64 reference output and log-sum-exp (-inf where no key is allowed), for --lse/--expect-lse. */
+static int small_sdpa_lse(void)
+{
+    enum { B = 2, HQ = 4, HKV = 2, LQ = 3, LK = 5, D = 8, DV = 4 };
+    static const int kvl[B] = {5, 0};
+    uint32_t s = 777;
+    float q[B * HQ * LQ * D], k[B * HKV * LK * D], v[B * HKV * LK * DV], out[B * HQ * LQ * DV], lse[B * HQ * LQ];
+    for (int i = 0; i < B * HQ * LQ * D; i++) q[i] = rnd(&s);
+    for (int i = 0; i < B * HKV * LK * D; i++) k[i] = rnd(&s);
+    for (int i = 0; i < B * HKV * LK * DV; i++) v[i] = rnd(&s);
+    const double scale = 1.0 / sqrt((double)D);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < HQ; h++)
+            for (int i = 0; i < LQ; i++) {
+                const int hk = h / (HQ / HKV), r = (b * HQ + h) * LQ + i;
+                double sc[LK], mx = -INFINITY, sum = 0.0, o[DV] = {0};
+                int n = 0;
+                for (int j = 0; j < LK; j++) {
+                    sc[j] = -INFINITY;
+                    if (j >= kvl[b] || j > i + kvl[b] - LQ) continue; /* kv length, bottom-right causal */
+                    double dot = 0.0;
+                    for (int d = 0; d < D; d++)
+                        dot += (double)q[r * D + d] * (double)k[((b * HKV + hk) * LK + j) * D + d];
+                    sc[j] = dot * (double)(float)scale;
+                    if (sc[j] > mx) mx = sc[j];
+                    n++;
+                }
+                for (int j = 0; j < LK; j++)
+                    if (sc[j] != -INFINITY) {
+                        const double w = exp(sc[j] - mx);
+                        sum += w;
+                        for (int e = 0; e < DV; e++) o[e] += w * (double)v[((b * HKV + hk) * LK + j) * DV + e];
+                    }
+                for (int e = 0; e < DV; e++) out[r * DV + e] = n ? (float)(o[e] / sum) : 0.0f;
+                lse[r] = n ? (float)(mx + log(sum)) : -INFINITY;
+            }
+    const int64_t sq[4] = {B, HQ, LQ, D}, sk[4] = {B, HKV, LK, D}, sv[4] = {B, HKV, LK, DV}, so[4] = {B, HQ, LQ, DV},
+                  sl[3] = {B, HQ, LQ};
+    return put("small_sdpa_q.npy", NPY_DTYPE_F32, 4, sq, q) || put("small_sdpa_k.npy", NPY_DTYPE_F32, 4, sk, k) ||
+           put("small_sdpa_v.npy", NPY_DTYPE_F32, 4, sv, v) || put("small_sdpa_out_ref.npy", NPY_DTYPE_F32, 4, so, out) ||
+           put("small_sdpa_lse_ref.npy", NPY_DTYPE_F32, 3, sl, lse);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -151,7 +195,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot write the corpus to %s\n", outdir);
         return 1;
     }
-    if (small_mha()) return 1;
+    if (small_mha() || small_sdpa_lse()) return 1;
     /* zeros [1,8,2048,64] as Q, K and V: an sdpa run long enough (--repeat) to be interrupted */
     const int64_t s_big[4] = {1, 8, 2048, 64};
     float *big = calloc((size_t)(8 * 2048 * 64), sizeof(float));
