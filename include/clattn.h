@@ -1319,8 +1319,8 @@ typedef struct clattn_planned_kernel {
     size_t struct_size;
     /** The __kernel ("clattn_fused", "clattn_scores", ...): an entry of the kernel table (clattn_kernel_get()). */
     const char *entry;
-    /** Its stage, as in the kernel table ("fused", "decode merge", "scores", "softmax", "weighted_sum",
-     *  "fp16 convert"). */
+    /** Its stage, as in the kernel table ("fused", "decode", "decode merge", "scores", "softmax",
+     *  "weighted_sum", "fp16 convert"). */
     const char *stage;
     /** The files joined into its program, in the order the library joins them (no separator), relative to
      *  the source tree, space-separated: "kernels/common.cl kernels/fused.cl". */
@@ -1329,7 +1329,7 @@ typedef struct clattn_planned_kernel {
     const char *options;
     /** One line: why the planner chose this kernel with these options for this device and shape. */
     const char *why;
-    /** The plan's path: "fused" or "chain" (what clattn_sdpa_plan_path() would report). */
+    /** The plan's path, as clattn_sdpa_plan_path() would report it: "chain", "fused" or "fused-gpu". */
     const char *path;
     /** The device-rules row the device matched (rules.c: "gpu", "pocl", "rusticl", ...). */
     const char *rules;
