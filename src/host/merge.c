@@ -19,6 +19,7 @@
 
 #define HOST_MERGE_ROWS 64   /* rows per task */
 #define HOST_MERGE_CHUNK 256 /* columns accumulated at a time (stack) */
+#define HOST_MERGE_WMAX 64   /* parts whose weights are kept per row (stack) */
 
 typedef struct host_merge_args {
     const clattn_merge_problem *p;
@@ -61,6 +62,14 @@ static void merge_row(const host_merge_args *a, int64_t b, int64_t h, int64_t i)
         L = M + logf(S);
     }
     const float inv = any && !nan ? 1.0f / S : 0.0f;
+    /* the parts' weights, once per row (up to HOST_MERGE_WMAX parts; more are recomputed per chunk) */
+    float wts[HOST_MERGE_WMAX];
+    const bool cached = P <= HOST_MERGE_WMAX;
+    if (cached && any && !nan)
+        for (int64_t q = 0; q < P; q++) {
+            const float x = lrow[q * ls0];
+            wts[q] = x == -INFINITY ? 0.0f : expf(x - M);
+        }
     float acc[HOST_MERGE_CHUNK];
     for (int64_t e0 = 0; e0 < Dv; e0 += HOST_MERGE_CHUNK) {
         const int64_t n = Dv - e0 < HOST_MERGE_CHUNK ? Dv - e0 : HOST_MERGE_CHUNK;
@@ -69,13 +78,13 @@ static void merge_row(const host_merge_args *a, int64_t b, int64_t h, int64_t i)
             for (int64_t q = 0; q < P; q++) {
                 const float x = lrow[q * ls0];
                 if (x == -INFINITY) continue; /* no allowed key in this part: never read its row */
-                const float w = expf(x - M);
+                const float w = cached ? wts[q] : expf(x - M);
                 const int64_t src = pbase + q * ps0 + e0 * ps4;
                 if (f16) {
                     const uint16_t *s = (const uint16_t *)a->parts_out + src;
                     for (int64_t e = 0; e < n; e++) acc[e] += w * clattn_half_to_float(s[e * ps4]);
                 } else if (ps4 == 1) {
-                    const float *s = (const float *)a->parts_out + src;
+                    const float *restrict s = (const float *)a->parts_out + src;
                     for (int64_t e = 0; e < n; e++) acc[e] += w * s[e];
                 } else {
                     const float *s = (const float *)a->parts_out + src;

@@ -1,10 +1,10 @@
 /*
  * The OpenCL merge of partial attention states (the merge_* slots of clattn_backend_i; kernels/merge.cl):
- * one work-group per row, WG work-items over Dv, built once per plan with -D WG -D MERGE_F16.
+ * one work-item per row (WG rows per work-group), built once per plan with -D WG -D MERGE_F16 -D NP.
  *
  *   parts_out: [P, B, H, L, Dv]   parts_lse: [P, B, H, L]   out: [B, H, L, Dv]   lse: [B, H, L] (as [B, H, L, 1])
  *
- * Rows are launched in chunks of at most MERGE_MAX_ROWS work-groups (global sizes stay far below 2^32).
+ * Rows are launched in chunks of at most MERGE_MAX_ROWS work-items (global sizes stay far below 2^32).
  */
 #include "alloc.h"
 #include "launch.h"
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define MERGE_MAX_ROWS ((int64_t)1 << 20)
+#define MERGE_MAX_ROWS ((int64_t)1 << 24)
 
 typedef struct cl_merge {
     cl_kernel kernel;
@@ -38,15 +38,17 @@ clattn_status clattn_cl_merge_prepare(clattn_context *ctx, clattn_merge_plan *pl
     cl_merge *m = clattn_calloc(1, sizeof *m);
     if (!m) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "merge plan: out of host memory");
     plan->backend_data = m;
-    /* work-items over Dv: up to 64, a power of two, within the device's limits */
-    size_t w = clattn_pow2_ceil((uint64_t)p->Dv);
+    /* rows per work-group: 64, or fewer rows in all, a power of two within the device's limits */
+    const int64_t rows = p->B * p->H * p->L;
+    size_t w = clattn_pow2_ceil((uint64_t)rows);
     if (w > 64) w = 64;
     if (w > clattn_pow2_floor(cl->max_wg)) w = clattn_pow2_floor(cl->max_wg);
     if (w > clattn_pow2_floor(cl->max_wi_sizes[0])) w = clattn_pow2_floor(cl->max_wi_sizes[0]);
     for (;;) {
         char opts[64];
         size_t kwg = 0;
-        snprintf(opts, sizeof opts, "-D WG=%zu -D MERGE_F16=%d", w, p->data_type == CLATTN_DTYPE_F16 ? 1 : 0);
+        snprintf(opts, sizeof opts, "-D WG=%zu -D MERGE_F16=%d -D NP=%d", w, p->data_type == CLATTN_DTYPE_F16 ? 1 : 0,
+                 p->P <= 16 ? (int)p->P : 0);
         CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "merge.cl", opts, "clattn_merge", &m->kernel));
         CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(m->kernel, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
         if (w <= kwg) break;
@@ -89,12 +91,13 @@ clattn_status clattn_cl_merge_run(clattn_context *ctx, clattn_merge_plan *plan, 
     const int64_t rows = p->B * p->H * p->L;
     for (int64_t r0 = 0; r0 < rows; r0 += MERGE_MAX_ROWS) {
         const int64_t n = clattn_min_i64(MERGE_MAX_ROWS, rows - r0);
-        const cl_long c_r0 = r0;
+        const cl_long c_r0 = r0, c_n = n;
         const clattn_karg a[] = {KARG(po),       KARG(po_off), KARG(po_s0), KARG(po_s1), KARG(po_s2), KARG(po_s3),
                                  KARG(po_s4),    KVIEW(lv4),   KVIEW(ov),   KARG(want_lse), KVIEW(lv),
-                                 KARG(P),        KARG(H),      KARG(L),     KARG(Dv),    KARG(c_r0)};
+                                 KARG(P),        KARG(H),      KARG(L),     KARG(Dv),    KARG(c_r0), KARG(c_n)};
         CLATTN_GOTO_IF(clattn_cl_set_args(ctx, m->kernel, "clattn_merge", a, sizeof a / sizeof a[0]));
-        const size_t local[3] = {m->wg, 1, 1}, global[3] = {(size_t)n * m->wg, 1, 1};
+        const size_t local[3] = {m->wg, 1, 1},
+                     global[3] = {(size_t)clattn_ceil_div(n, (int64_t)m->wg) * m->wg, 1, 1};
         CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, m->kernel, "clattn_merge", global, local));
     }
 cleanup:

@@ -459,6 +459,10 @@ const case_row case_rows[] = {
     {.tags = CASE_BENCH_DEFAULT, .causal_too = 1, .c = {"bench_gqa_32_8", SZ(1, 32, 8, 2048, 2048, 128, 128)}},
     /* decode: one query against a 4096-entry KV cache */
     {.tags = CASE_BENCH_DEFAULT, .c = {"bench_decode", SZ(8, 32, 8, 1, 4096, 128, 128)}},
+    /* clattn-bench-merge (tag bench-merge): split into --parts key ranges (default 4), attended with lse and merged;
+     * issue #13's target is merge_ms <= 5 % of the parts' attention */
+    {.tags = CASE_BENCH_MERGE, .c = {"bench_merge_l2048", SZ(1, 16, 16, 2048, 2048, 64, 64)}},
+    {.tags = CASE_BENCH_MERGE, .c = {"bench_merge_decode", SZ(8, 32, 8, 1, 4096, 128, 128)}},
     /* the smallest: CTest runs clattn-bench on it (bench.tiny) so the tolerance check runs in CI */
     {.tags = CASE_BENCH_TINY, .causal_too = 1, .c = {"bench_tiny", SZ(1, 2, 2, 17, 33, 8, 8)}},
 };
@@ -538,6 +542,7 @@ static const struct {
     {CASE_MULTI, "multi"},
     {CASE_LSE, "lse"},
     {CASE_OCL_LSE, "oclgrind-lse"},
+    {CASE_BENCH_MERGE, "bench-merge"},
 };
 
 const char *case_tag_name(unsigned tag)

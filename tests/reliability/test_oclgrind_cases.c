@@ -24,8 +24,8 @@
  *           cross attention, with and without biases, masks, kv_lengths, per-head and averaged probs
  *   enqueue the zero-copy clattn_sdpa_enqueue path on caller cl_mem buffers, with a wait list and event
  *   lse     the log-sum-exp output (want_lse) of the chain's softmax, the fused kernel and its partition merge
- *   merge   kernels/merge.cl (clattn_merge_*): float32 and float16, out of place and in place (the barrier
- *           before the lse write is what makes in place race-free), against a double-precision merge
+ *   merge   kernels/merge.cl (clattn_merge_*): float32 and float16, out of place and in place (one work-item
+ *           owns each row), against a double-precision merge
  * A ":cpu" suffix makes clGetDeviceInfo(CL_DEVICE_TYPE) answer CPU (rel_cl_shim.c): Oclgrind reports
  * every device type, so clattn otherwise takes its GPU kernel variants only. Buffers are released only at
  * exit (rel_keep_buffers): Oclgrind 21.10's --uninitialized check misreports a reused buffer slot.
