@@ -51,6 +51,8 @@ echo "== find_package(clattn) with CMAKE_PREFIX_PATH"
 "$CMAKE" --build "$WORK/ex-cmake" >> "$WORK/ex-cmake.log" 2>&1 || { cat "$WORK/ex-cmake.log" >&2; fail "build examples"; }
 # The shared library must come from the prefix, not from the build tree.
 LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_example "find_package (shared)" "$WORK/ex-cmake/sdpa_example"
+LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_example "find_package (split KV + merge)" \
+  "$WORK/ex-cmake/split_kv_example" split_kv_example
 LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_example "find_package (OpenCL interop)" \
   "$WORK/ex-cmake/opencl_example" opencl_example
 test -x "$WORK/ex-cmake/sdpa_example_static" || fail "clattn::clattn_static example not built"
