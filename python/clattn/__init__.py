@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["Error", "sdpa", "version", "devices", "device_info", "library_path", "MultiheadAttention"]
+__all__ = ["Error", "sdpa", "merge_states", "version", "devices", "device_info", "library_path", "MultiheadAttention"]
 
 # --------------------------------------------------------------------------------------------------
 # Loading the library
@@ -110,7 +110,7 @@ class _SdpaDesc(ctypes.Structure):
                 ("scale", _float), ("softcap", _float), ("causal", _int), ("window_left", _i64),
                 ("window_right", _i64), ("mask_kind", _int), ("mask", _Tensor), ("use_kv_lengths", _int),
                 ("want_probs", _int), ("probs", _Tensor), ("data_type", _int), ("reserved_0", _int),
-                ("kernel_path", _int)]
+                ("kernel_path", _int), ("reserved_1", _int), ("want_lse", _int), ("lse", _Tensor)]
 
 
 _fp = ctypes.POINTER(ctypes.c_float)
@@ -132,6 +132,16 @@ _vp = ctypes.c_void_p
 _P = ctypes.POINTER
 
 
+class _SdpaBuffers(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("q", _vp), ("k", _vp), ("v", _vp), ("mask", _vp), ("kv_lengths", _vp),
+                ("out", _vp), ("probs", _vp), ("lse", _vp)]
+
+
+class _MergeDesc(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("parts_out", _Tensor), ("parts_lse", _Tensor), ("out", _Tensor),
+                ("want_lse", _int), ("data_type", _int), ("lse", _Tensor)]
+
+
 def _sig(name: str, res: Any, *args: Any) -> None:
     f = getattr(_lib, name)
     f.restype = res
@@ -150,6 +160,12 @@ _sig("clattn_device_list_count", _int, _P(_size))
 _sig("clattn_device_list_get", _int, _size, _P(_DeviceInfo))
 _sig("clattn_sdpa_desc_init_sized", None, _P(_SdpaDesc), _size, _i64, _i64, _i64, _i64, _i64, _i64, _i64)
 _sig("clattn_sdpa", _int, _vp, _P(_SdpaDesc), _vp, _vp, _vp, _vp, _vp, _vp, _vp)
+_sig("clattn_sdpa_plan_create", _int, _P(_vp), _vp, _P(_SdpaDesc))
+_sig("clattn_sdpa_plan_destroy", None, _vp)
+_sig("clattn_sdpa_buffers_init_sized", None, _P(_SdpaBuffers), _size)
+_sig("clattn_sdpa_execute_buffers", _int, _vp, _P(_SdpaBuffers))
+_sig("clattn_merge_desc_init_sized", None, _P(_MergeDesc), _size, _i64, _i64, _i64, _i64, _i64)
+_sig("clattn_merge_states", _int, _vp, _P(_MergeDesc), _vp, _vp, _vp, _vp)
 _sig("clattn_mha_weights_init_sized", None, _P(_MhaWeights), _size)
 _sig("clattn_mha_create", _int, _P(_vp), _vp, _P(_MhaWeights))
 _sig("clattn_mha_destroy", None, _vp)
@@ -358,8 +374,9 @@ def sdpa(
     softcap: Optional[float] = None,
     enable_gqa: bool = False,
     return_probs: bool = False,
+    return_lse: bool = False,
     device: Optional[str] = None,
-) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+) -> Union[np.ndarray, Tuple[np.ndarray, ...]]:
     """Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v over the allowed keys.
 
     Args:
@@ -380,11 +397,15 @@ def sdpa(
         softcap: c > 0 gives scores c·tanh(s/c) (before the mask); None = off.
         enable_gqa: must be True when Hq != Hkv (grouped-query attention; Hq a multiple of Hkv).
         return_probs: also return the attention probabilities [B, Hq, Lq, Lk] (float32).
+        return_lse: also return each row's log-sum-exp [B, Hq, Lq] (float32): the natural log of the softmax
+            denominator over the allowed keys (FlashAttention's softmax_lse); -inf for a row with no allowed
+            key. Results over disjoint key sets combine with ``merge_states``.
         device: a device selector ("host", "pocl", ...); None means CLATTN_DEVICE / the default rule.
             One context per selector is created on first use and kept.
 
     Returns:
-        out [B, Hq, Lq, Dv] (new C-contiguous array of q's dtype), or (out, probs) with return_probs.
+        out [B, Hq, Lq, Dv] (new C-contiguous array of q's dtype), or a tuple (out, probs), (out, lse) or
+        (out, probs, lse) with return_probs / return_lse.
         Rows with no allowed key are zeros (and zero probabilities).
 
     Raises:
@@ -457,12 +478,64 @@ def sdpa(
         desc.want_probs = 1
         desc.probs = _tensor(probs)
 
+    lse = None
+    if return_lse:
+        lse = np.empty(qa.shape[:-1], dtype=np.float32)
+        desc.want_lse = 1
+        desc.lse = _tensor(lse)
+
     ctx = _context(device)
     with ctx.lock:
-        st = _lib.clattn_sdpa(ctx.handle, ctypes.byref(desc), qa.ctypes.data, ka.ctypes.data, va.ctypes.data,
-                              mask_ptr, kl_ptr, out.ctypes.data, None if probs is None else probs.ctypes.data)
+        if lse is None:
+            st = _lib.clattn_sdpa(ctx.handle, ctypes.byref(desc), qa.ctypes.data, ka.ctypes.data, va.ctypes.data,
+                                  mask_ptr, kl_ptr, out.ctypes.data, None if probs is None else probs.ctypes.data)
+        else:  # lse is bound by name (clattn_sdpa_execute_buffers)
+            plan = _vp()
+            st = _lib.clattn_sdpa_plan_create(ctypes.byref(plan), ctx.handle, ctypes.byref(desc))
+            if st == 0:
+                bufs = _init(_SdpaBuffers, "clattn_sdpa_buffers_init_sized")
+                bufs.q, bufs.k, bufs.v = qa.ctypes.data, ka.ctypes.data, va.ctypes.data
+                bufs.mask, bufs.kv_lengths, bufs.out = mask_ptr, kl_ptr, out.ctypes.data
+                bufs.probs = None if probs is None else probs.ctypes.data
+                bufs.lse = lse.ctypes.data
+                st = _lib.clattn_sdpa_execute_buffers(plan, ctypes.byref(bufs))
+                _lib.clattn_sdpa_plan_destroy(plan)
         _check(st, ctx.handle)
-    return (out, probs) if return_probs else out
+    extra = tuple(x for x in (probs, lse) if x is not None)
+    return (out,) + extra if extra else out
+
+
+def merge_states(parts_out: Any, parts_lse: Any, *, device: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Merges P attention results over disjoint key subsets (FlashInfer merge_states, clattn_merge_states).
+
+    Args:
+        parts_out: [P, B, H, L, Dv] float32 or float16: each part's output (``sdpa`` over its keys).
+        parts_lse: [P, B, H, L] float32: each part's log-sum-exp (``sdpa(..., return_lse=True)``).
+        device: a device selector, as for ``sdpa``.
+
+    Returns:
+        (out [B, H, L, Dv] of parts_out's dtype, lse [B, H, L] float32): the result over the union of the keys;
+        rows with no allowed key in any part (lse -inf everywhere) give zeros and -inf.
+    """
+    po, pl = _as_array(parts_out, "parts_out"), _as_array(parts_lse, "parts_lse")
+    if po.dtype not in (np.float32, np.float16):
+        raise TypeError(f"parts_out: dtype {po.dtype} is not float32 or float16")
+    pl = np.asarray(pl, dtype=np.float32)
+    po, pl = _strided(po), _strided(pl)
+    if po.ndim != 5:
+        raise ValueError(f"parts_out: ndim is {po.ndim}, expected 5 ([P, B, H, L, Dv])")
+    out = np.empty(po.shape[1:], dtype=po.dtype)
+    lse = np.empty(po.shape[1:4], dtype=np.float32)
+    desc = _init(_MergeDesc, "clattn_merge_desc_init_sized", *po.shape)
+    desc.parts_out, desc.parts_lse, desc.out, desc.lse = _tensor(po), _tensor(pl), _tensor(out), _tensor(lse)
+    desc.want_lse = 1
+    desc.data_type = 1 if po.dtype == np.float16 else 0
+    ctx = _context(device)
+    with ctx.lock:
+        st = _lib.clattn_merge_states(ctx.handle, ctypes.byref(desc), po.ctypes.data, pl.ctypes.data,
+                                      out.ctypes.data, lse.ctypes.data)
+        _check(st, ctx.handle)
+    return out, lse
 
 
 # --------------------------------------------------------------------------------------------------

@@ -217,3 +217,58 @@ def test_devices_lists_every_device():
     # selectors still select
     assert [d["backend"] for d in clattn.devices("host")] == ["host"]
     assert clattn.devices("no-such-platform-xyz:gpu:0") == []
+
+
+def lse_ref(q, k, *, causal=None, kv_lengths=None):
+    """log of the softmax denominator over the allowed keys, float64 [B, Hq, Lq] (-inf: no allowed key)."""
+    q, k = np.asarray(q, dtype=np.float64), np.asarray(k, dtype=np.float64)
+    B, Hq, Lq, D = q.shape
+    Lk = k.shape[2]
+    k = np.repeat(k, Hq // k.shape[1], axis=1)
+    s = np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(D)
+    i, j = np.arange(Lq)[:, None], np.arange(Lk)[None, :]
+    out = np.empty((B, Hq, Lq))
+    for b in range(B):
+        lk = Lk if kv_lengths is None else int(kv_lengths[b])
+        a = j < lk
+        if causal == "bottom-right":
+            a = a & (j <= i + lk - Lq)
+        sb = np.where(a, s[b], -np.inf)
+        m = sb.max(axis=-1, keepdims=True)
+        mm = np.where(np.isfinite(m), m, 0.0)
+        tot = np.exp(sb - mm).sum(axis=-1)
+        with np.errstate(divide="ignore"):
+            out[b] = np.where(tot > 0, mm[..., 0] + np.log(tot), -np.inf)
+    return out
+
+
+def test_return_lse(device, rng):
+    q, k, v = qkv(rng, B=3, Hq=4, Hkv=2, Lq=5, Lk=67)
+    kvl = np.array([67, 0, 30], dtype=np.int32)
+    out, lse = clattn.sdpa(q, k, v, is_causal=True, causal_alignment="bottom-right", kv_lengths=kvl,
+                           enable_gqa=True, return_lse=True, device=device)
+    assert lse.shape == (3, 4, 5) and lse.dtype == np.float32
+    ref = lse_ref(q, k, causal="bottom-right", kv_lengths=kvl)
+    assert np.all(np.isneginf(lse[1])) and np.all(np.isneginf(ref[1]))  # batch item 1 sees no key
+    np.testing.assert_allclose(lse[[0, 2]], ref[[0, 2]], **TOL)
+    out2, probs, lse2 = clattn.sdpa(q, k, v, is_causal=True, causal_alignment="bottom-right", kv_lengths=kvl,
+                                    enable_gqa=True, return_probs=True, return_lse=True, device=device)
+    np.testing.assert_allclose(out2, out, **TOL)
+    np.testing.assert_allclose(lse2[[0, 2]], lse[[0, 2]], **TOL)
+
+
+def test_merge_states_equals_one_call(device, rng):
+    q, k, v = qkv(rng, B=2, Hq=4, Hkv=2, Lq=3, Lk=100)
+    full, full_lse = clattn.sdpa(q, k, v, enable_gqa=True, return_lse=True, device=device)
+    cuts = [0, 17, 60, 100]
+    parts = [clattn.sdpa(q, k[:, :, a:e], v[:, :, a:e], enable_gqa=True, return_lse=True, device=device)
+             for a, e in zip(cuts[:-1], cuts[1:])]
+    out, lse = clattn.merge_states(np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts]), device=device)
+    np.testing.assert_allclose(out, full, **TOL)
+    np.testing.assert_allclose(lse, full_lse, **TOL)
+    # a part whose rows saw no key (lse -inf, NaN outputs) is never read
+    po = np.stack([parts[0][0], np.full_like(parts[0][0], np.nan)])
+    pl = np.stack([parts[0][1], np.full_like(parts[0][1], -np.inf)])
+    out1, lse1 = clattn.merge_states(po, pl, device=device)
+    np.testing.assert_allclose(out1, parts[0][0], **TOL)
+    np.testing.assert_allclose(lse1, parts[0][1], **TOL)
