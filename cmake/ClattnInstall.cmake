@@ -28,3 +28,9 @@ file(RELATIVE_PATH CLATTN_PC_PREFIX_REL "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/"
 string(REGEX REPLACE "/$" "" CLATTN_PC_PREFIX_REL "${CLATTN_PC_PREFIX_REL}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/clattn.pc.in ${PROJECT_BINARY_DIR}/clattn.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/clattn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# libclattn_mpi and its header, when built (src/CMakeLists.txt): link it with -lclattn_mpi -lclattn and MPI.
+if(TARGET clattn_mpi)
+  install(TARGETS clattn_mpi LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/include/clattn_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()

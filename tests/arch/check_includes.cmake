@@ -9,7 +9,8 @@
 #     relative ones ("../host/pool.h") included;
 #   - a quoted include resolves to nothing (a stale name would otherwise hide an edge);
 #   - a system header of a backend is included outside it: <CL/...> and <clblast...> only in opencl/ and
-#     include/clattn_opencl.h, <cblas.h> only in host/;
+#     include/clattn_opencl.h, <cblas.h> only in host/, <mpi.h> only in mpi/ and include/clattn_mpi.h
+#     (src/mpi is libclattn_mpi, a client of the public API: it sees include/ only);
 #   - the files include each other in a cycle.
 # It prints the layer-to-layer edges it found, so a reader sees the graph the build has.
 
@@ -22,8 +23,9 @@ set(SEES_common "")
 set(SEES_core "common;public")
 set(SEES_host "core;common;public")
 set(SEES_opencl "core;common;public")
+set(SEES_mpi "public")
 set(SEES_public "public")
-set(LAYERS common core host opencl)
+set(LAYERS common core host opencl mpi)
 
 set(errors "")
 set(edges "")
@@ -48,7 +50,7 @@ file(GLOB f "${ROOT}/include/*.h")
 list(APPEND files ${f})
 file(GLOB stray "${ROOT}/src/*.c" "${ROOT}/src/*.h")
 foreach(s IN LISTS stray)
-  list(APPEND errors "${s}: a source outside every layer folder (src/common, core, host, opencl)")
+  list(APPEND errors "${s}: a source outside every layer folder (src/common, core, host, opencl, mpi)")
 endforeach()
 if(NOT files)
   message(FATAL_ERROR "no sources under ${ROOT}/src/<layer>/ — wrong ROOT?")
@@ -101,6 +103,10 @@ foreach(file IN LISTS files)
       if(name MATCHES "^CL/" OR name MATCHES "^clblast")
         if(NOT L STREQUAL "opencl" AND NOT rel_file STREQUAL "include/clattn_opencl.h")
           list(APPEND errors "${rel_file} (${L}) includes <${name}>: OpenCL headers belong to src/opencl/ and include/clattn_opencl.h")
+        endif()
+      elseif(name MATCHES "^mpi")
+        if(NOT L STREQUAL "mpi" AND NOT rel_file STREQUAL "include/clattn_mpi.h")
+          list(APPEND errors "${rel_file} (${L}) includes <${name}>: MPI belongs to src/mpi/ and include/clattn_mpi.h")
         endif()
       elseif(name MATCHES "^cblas")
         if(NOT L STREQUAL "host")
