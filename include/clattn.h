@@ -196,18 +196,24 @@ typedef struct clattn_context_options {
      *  Fewer fields are allowed ("pocl", "rusticl::", ":gpu:1", "portable:cpu:0").
      *  A comma-separated list of such selectors ("pocl,rusticl::,host", at most CLATTN_MAX_DEVICES): a
      *  multi-device context, one member context per element, each created with these options. Its SDPA
-     *  plans split every call across the members by independent units: along the batch (U = B units) when
+     *  plans split every call across the members: by independent units, along the batch (U = B units) when
      *  B >= n, the number of devices, else along kv-head groups (U = Hkv units: a kv head and the Hq / Hkv
      *  query heads reading it) when Hkv >= n, else along the batch when B >= Hkv, else the kv-head groups.
-     *  When U < n only the U heaviest members (ties: the earlier) take part. The members taking part, in
-     *  list order, get consecutive runs of units: member i gets floor(U * w_i / sum w) units, and the
-     *  units left over go one each to the members with the largest fractional parts (ties: the earlier),
-     *  w being the weights below (clattn_context_device_weights()). Every member computes whole (batch, head) rows exactly as it would alone,
+     *  When U < n and the problem has no causal mask, no window and no probabilities, the KEYS are split
+     *  instead (U = Lk units, every member, Lk >= n): each member attends all rows to a consecutive key
+     *  range with a log-sum-exp output, and clattn_merge_execute() (on the first host member, else member
+     *  0) combines the ranges into out (and lse): equal to one device's result within float32 rounding,
+     *  not bit-identical. Otherwise, when U < n, only the U heaviest members (ties: the earlier) take part.
+     *  The members taking part, in list order, get consecutive runs of units: member i gets
+     *  floor(U * w_i / sum w) units, and the units left over go one each to the members with the largest
+     *  fractional parts (ties: the earlier), w being the weights below (clattn_context_device_weights()).
+     *  Split by batch or heads, every member computes whole (batch, head) rows exactly as it would alone,
      *  so each output row is bit-identical to that member's single-device result. The members run
      *  concurrently (one thread each); a member's failure fails the call with its status and a message
-     *  naming the member (the output is then unspecified). Supported: clattn_sdpa_plan_create/execute,
-     *  clattn_sdpa, every SDPA option and data type. Not supported: clattn_mha_create and
-     *  clattn_sdpa_enqueue (CLATTN_ERROR_UNSUPPORTED); clattn_context_get_cl gives NULL handles. */
+     *  naming the member (the output is then unspecified). Supported: clattn_sdpa_plan_create,
+     *  clattn_sdpa_execute(_buffers), clattn_sdpa, every SDPA option (lse included) and data type. Not
+     *  supported: clattn_mha_create, clattn_sdpa_enqueue, clattn_merge_plan_create
+     *  (CLATTN_ERROR_UNSUPPORTED); clattn_context_get_cl gives NULL handles. */
     const char *device;
     /** Host-path worker threads; 0 means CLATTN_THREADS, else the number of online CPUs. */
     int num_threads;

@@ -6,10 +6,11 @@
  * For every row tagged multi or cross-backend in tests/cases and several weight vectors:
  *   - each member alone (a single-device context on its selector) runs the problem;
  *   - the multi context runs it (outputs poisoned first), and must agree with the double-precision
- *     reference (tolerance TU_TOL_F32, gaps of strided outputs untouched: sdpa_data_check), and every
- *     (batch, head) block of out and probs must be BIT-identical to the result of the member that owns it
- *     under the split clattn.h documents (computed here independently from the weights the context
- *     reports).
+ *     reference (tolerance TU_TOL_F32, gaps of strided outputs untouched: sdpa_data_check), and, split by
+ *     batch or heads, every (batch, head) block of out and probs must be BIT-identical to the result of
+ *     the member that owns it under the split clattn.h documents (computed here independently from the
+ *     weights the context reports). Rows whose problem takes the key split (rows named key_split_*) are
+ *     checked against the reference only (merged ranges round differently).
  * Plus: float16 data, measured weights, errors (malformed lists, weights, MHA and enqueue on a multi
  * context, device index), and the failure of one member during a call.
  */
@@ -48,6 +49,15 @@ static clattn_context *open_ctx(const char *device, const double *weights, int n
         return NULL;
     }
     return ctx;
+}
+
+/* The key split clattn.h documents: too few (batch, kv-head) units, no causal mask, no window, no probs. */
+static bool key_split(const clattn_sdpa_desc *d, int n)
+{
+    const int64_t B = d->q.dims[0], Hkv = d->k.dims[1], Lk = d->k.dims[2];
+    const int64_t U = B >= n ? B : Hkv >= n ? Hkv : B >= Hkv ? B : Hkv;
+    return U < n && Lk >= n && d->causal == CLATTN_CAUSAL_NONE && d->window_left < 0 && d->window_right < 0 &&
+           !d->want_probs;
 }
 
 /* The split clattn.h documents, computed independently: owner[u] = the member owning unit u. */
@@ -111,6 +121,7 @@ static bool check_owners(const tu_where *w, const clattn_sdpa_desc *desc, const 
 {
     int owner[4096], axis;
     const int64_t B = desc->q.dims[0], Hq = desc->q.dims[1], Hkv = desc->k.dims[1];
+    if (key_split(desc, g_n)) return true; /* merged key ranges: the reference check is the check */
     if ((B > Hkv ? B : Hkv) > 4096) return false;
     expected_split(B, Hkv, wts, g_n, owner, &axis);
     const int64_t G = Hq / Hkv;
@@ -273,6 +284,85 @@ static void test_f16(void **state)
     for (int i = 0; i < g_n; i++) free(sout[i]);
     free(q), free(k), free(v), free(out);
     assert_true(ok);
+}
+
+/* Log-sum-exp through a multi context: split by batch (bit-identical to the owner alone) and by keys
+ * (within 2e-5 of the double reference), kv_lengths with an empty row (lse -inf). */
+static void test_lse(void **state)
+{
+    (void)state;
+    const int64_t shapes[2][3] = {{5, 4, 2}, {1, 2, 1}}; /* B, Hq, Hkv: batch split; key split */
+    for (int sh = 0; sh < 2; sh++) {
+        const int64_t B = shapes[sh][0], Hq = shapes[sh][1], Hkv = shapes[sh][2], Lq = 6, Lk = 37, D = 16;
+        const size_t nq = (size_t)(B * Hq * Lq * D), nk = (size_t)(B * Hkv * Lk * D), nl = (size_t)(B * Hq * Lq);
+        float *q = tu_xmalloc(nq * 4), *k = tu_xmalloc(nk * 4), *v = tu_xmalloc(nk * 4), *out = tu_xmalloc(nq * 4);
+        float *lse = tu_xmalloc(nl * 4), *lse0 = tu_xmalloc(nl * 4), *out0 = tu_xmalloc(nq * 4);
+        tu_rng r;
+        tu_rng_init(&r, tu_case_seed("multi_lse", sh));
+        for (size_t i = 0; i < nq; i++) q[i] = (float)tu_rng_uniform(&r, -1, 1);
+        for (size_t i = 0; i < nk; i++) k[i] = (float)tu_rng_uniform(&r, -1, 1), v[i] = (float)tu_rng_uniform(&r, -1, 1);
+        int32_t kvl[8];
+        for (int64_t b = 0; b < B; b++) kvl[b] = b == 0 && B > 1 ? 0 : (int32_t)(Lk - 3 * b);
+        clattn_sdpa_desc desc;
+        clattn_sdpa_desc_init(&desc, B, Hq, Hkv, Lq, Lk, D, D);
+        desc.want_lse = 1;
+        desc.use_kv_lengths = 1;
+        clattn_sdpa_buffers bufs;
+        clattn_sdpa_buffers_init(&bufs);
+        bufs.q = q, bufs.k = k, bufs.v = v, bufs.kv_lengths = kvl, bufs.out = out0, bufs.lse = lse0;
+        clattn_sdpa_plan *plan = NULL;
+        assert_int_equal(clattn_sdpa_plan_create(&plan, g_single[0], &desc), CLATTN_SUCCESS);
+        assert_int_equal(clattn_sdpa_execute_buffers(plan, &bufs), CLATTN_SUCCESS);
+        clattn_sdpa_plan_destroy(plan);
+        double w[MAXM];
+        for (int i = 0; i < g_n; i++) w[i] = 1.0;
+        clattn_context *ctx = open_ctx(g_list, w, g_n);
+        assert_non_null(ctx);
+        tu_fill_bits(out, (int64_t)nq, TU_POISON_BITS);
+        tu_fill_bits(lse, (int64_t)nl, TU_POISON_BITS);
+        bufs.out = out, bufs.lse = lse;
+        assert_int_equal(clattn_sdpa_plan_create(&plan, ctx, &desc), CLATTN_SUCCESS);
+        printf("# lse, B %lld Hkv %lld: path %s\n", (long long)B, (long long)Hkv, clattn_sdpa_plan_path(plan));
+        assert_int_equal(clattn_sdpa_execute_buffers(plan, &bufs), CLATTN_SUCCESS);
+        clattn_sdpa_plan_destroy(plan);
+        clattn_context_destroy(ctx);
+        const bool ks = key_split(&desc, g_n);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < Hq; h++)
+                for (int64_t i = 0; i < Lq; i++) { /* the double reference of lse */
+                    const int64_t row = (b * Hq + h) * Lq + i, kh = h / (Hq / Hkv);
+                    double m = -INFINITY, sum = 0;
+                    for (int64_t j = 0; j < kvl[b]; j++) {
+                        double dot = 0;
+                        for (int64_t e = 0; e < D; e++)
+                            dot += (double)q[row * D + e] * k[((b * Hkv + kh) * Lk + j) * D + e];
+                        dot /= sqrt((double)D);
+                        if (dot > m) sum = sum * exp(m - dot) + 1, m = dot;
+                        else sum += exp(dot - m);
+                    }
+                    const double ref = kvl[b] ? m + log(sum) : -INFINITY;
+                    const float got = lse[row];
+                    if (isinf(ref)) assert_true(isinf(got) && got < 0);
+                    else if (!(fabs(got - ref) <= 2e-5 * fmax(1.0, fabs(ref))))
+                        fail_msg("lse[%lld] = %.9g, reference %.9g (%s)", (long long)row, (double)got, ref,
+                                 ks ? "key split" : "batch split");
+                }
+        if (!ks) { /* batch split: every row bit-identical to its owner's single result; member 0 computed all */
+            int owner[64], axis;
+            expected_split(B, Hkv, w, g_n, owner, &axis);
+            for (int64_t b = 0; b < B; b++)
+                if (owner[b] == 0)
+                    assert_memory_equal(lse + b * Hq * Lq, lse0 + b * Hq * Lq, (size_t)(Hq * Lq) * sizeof(float));
+        } else { /* key split: out within TU_TOL_F32 of member 0's whole-key result */
+            double *ref = tu_xmalloc(nq * sizeof(double));
+            for (size_t i = 0; i < nq; i++) ref[i] = out0[i];
+            tu_where wh = {"multi", "lse case, key split: out vs member 0 alone", tu_case_seed("multi_lse", sh)};
+            bool ok = tu_check_array(&wh, "out", out, ref, (int64_t)nq, TU_TOL_F32);
+            free(ref);
+            assert_true(ok);
+        }
+        free(q), free(k), free(v), free(out), free(lse), free(lse0), free(out0);
+    }
 }
 
 static void expect_error(const char *device, const double *weights, int nw, clattn_status want, const char *text)
@@ -472,12 +562,13 @@ int main(void)
     }
     size_t n_cases = case_rows_tagged(CASE_MULTI, g_rows, MAX_CASES);
     n_cases += case_rows_tagged(CASE_CROSS, g_rows + n_cases, MAX_CASES - n_cases);
-    struct CMUnitTest tests[MAX_CASES + 5];
+    struct CMUnitTest tests[MAX_CASES + 6];
     size_t nt = 0;
     for (size_t i = 0; i < n_cases && i < MAX_CASES; i++)
         tests[nt++] = (struct CMUnitTest){g_rows[i]->c.name, test_case, NULL, NULL, (void *)&g_rows[i]};
     tests[nt++] = (struct CMUnitTest){"measured_weights", test_measured_weights, NULL, NULL, NULL};
     tests[nt++] = (struct CMUnitTest){"float16", test_f16, NULL, NULL, NULL};
+    tests[nt++] = (struct CMUnitTest){"lse", test_lse, NULL, NULL, NULL};
     tests[nt++] = (struct CMUnitTest){"errors", test_errors, NULL, NULL, NULL};
     tests[nt++] = (struct CMUnitTest){"kv_lengths_checked_first", test_kv_lengths_first, NULL, NULL, NULL};
     tests[nt++] = (struct CMUnitTest){"member_fails_mid_call", test_member_failure, NULL, NULL, NULL};

@@ -53,11 +53,12 @@ typedef struct part {
     int member;
     clattn_sdpa_plan *plan;
     /* element shifts added to the caller's pointers (the member's views start at offset 0) */
-    int64_t shift_q, shift_k, shift_v, shift_mask, shift_out, shift_probs, shift_kvl;
+    int64_t shift_q, shift_k, shift_v, shift_mask, shift_out, shift_probs, shift_lse, shift_kvl;
     /* private contiguous outputs (OpenCL members with gapped output views); NULL = write in place */
     void *priv_out;
-    float *priv_probs;
-    clattn_tensor out_view, probs_view; /* the caller's views of this part (for the scatter) */
+    float *priv_probs, *priv_lse;
+    clattn_tensor out_view, probs_view, lse_view; /* the caller's views of this part (for the scatter) */
+    int64_t key0, nkeys; /* key split: this part's keys [key0, key0 + nkeys) */
 } part;
 
 typedef struct multi_plan {
@@ -65,6 +66,13 @@ typedef struct multi_plan {
     part *parts;
     size_t elem_size; /* of q, k, v, out */
     size_t mask_es;
+    int64_t B;
+    bool key_split;            /* parts over key ranges, merged (parts write parts_out / parts_lse) */
+    void *parts_out;           /* key split: [nparts, B, Hq, Lq, Dv] in the caller's data type */
+    float *parts_lse;          /* key split: [nparts, B, Hq, Lq] */
+    int64_t part_out_elems, part_lse_elems;
+    clattn_merge_plan *merge;  /* key split: parts -> the caller's out (and lse), on merge_member */
+    int merge_member;
 } multi_plan;
 
 static multi_state *state_of(const clattn_context *ctx)
@@ -311,7 +319,9 @@ static int64_t numel(const clattn_tensor *t)
 
 static clattn_tensor contiguous_like(const clattn_tensor *t)
 {
-    return clattn_tensor_contiguous(t->dims[0], t->dims[1], t->dims[2], t->dims[3]);
+    int64_t d[CLATTN_MAX_DIMS];
+    for (int i = 0; i < t->ndim; i++) d[i] = t->dims[i];
+    return clattn_tensor_contiguous_nd(t->ndim, d);
 }
 
 /* Largest-remainder split of units over the members in order[0..k), by weight. */
@@ -337,16 +347,117 @@ static void split_units(int64_t units, const member *m, const int *order, int k,
     }
 }
 
+/* The problem keeps lse as a 4-D [B, Hq, Lq, 1] view; descriptors take the 3-D [B, Hq, Lq] one. */
+static clattn_tensor lse_view3(const clattn_tensor *t4)
+{
+    clattn_tensor t = *t4;
+    t.ndim = 3;
+    return t;
+}
+
+/* A private contiguous copy target for an OpenCL member's gapped output view (else NULL: in place). */
+static clattn_status private_output(clattn_context *ctx, bool in_place, clattn_tensor *sub, size_t es, void **priv)
+{
+    *priv = NULL;
+    if (in_place || numel(sub) == reach(sub)) return CLATTN_SUCCESS;
+    *sub = contiguous_like(sub);
+    *priv = clattn_malloc((size_t)numel(sub) * es);
+    return *priv ? CLATTN_SUCCESS
+                 : clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+}
+
+/* The key split applies when too few (batch, kv-head) units exist for the members and the mask of a key
+ * range is a view of the whole one: no causal mask, no window (their diagonal would move with the range),
+ * no probabilities (they need the whole row's denominator). */
+static bool key_split_fits(const clattn_sdpa_problem *p, int64_t units, int n)
+{
+    return units < n && p->Lk >= n && p->causal == CLATTN_CAUSAL_NONE && p->window_left < 0 &&
+           p->window_right < 0 && !p->want_probs;
+}
+
+static clattn_status prepare_key_split(clattn_context *ctx, clattn_sdpa_plan *plan, multi_plan *mp)
+{
+    multi_state *s = state_of(ctx);
+    const clattn_sdpa_desc *d = plan->desc;
+    const clattn_sdpa_problem *p = &plan->p;
+    int order[MAX_MEMBERS] = {0};
+    int64_t count[MAX_MEMBERS];
+    for (int i = 0; i < s->n; i++) order[i] = i;
+    split_units(p->Lk, s->m, order, s->n, count);
+    int k = 0;
+    for (int i = 0; i < s->n; i++) k += count[i] > 0;
+    mp->key_split = true;
+    mp->part_out_elems = p->B * p->Hq * p->Lq * p->Dv;
+    mp->part_lse_elems = p->B * p->Hq * p->Lq;
+    mp->parts_out = clattn_malloc((size_t)(k * mp->part_out_elems) * mp->elem_size);
+    mp->parts_lse = clattn_malloc((size_t)(k * mp->part_lse_elems) * sizeof(float));
+    if (!mp->parts_out || !mp->parts_lse)
+        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+    int64_t key0 = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (count[i] == 0) continue;
+        part *pt = &mp->parts[mp->nparts];
+        pt->member = i;
+        pt->key0 = key0;
+        pt->nkeys = count[i];
+        clattn_sdpa_desc sd = *d;
+        sd.struct_size = sizeof sd;
+        sd.q = p->q, sd.k = p->k, sd.v = p->v, sd.mask = p->mask;
+        cut(&sd.q, 0, p->B, 0, p->B, &pt->shift_q);
+        cut(&sd.k, 2, p->Lk, key0, count[i], &pt->shift_k);
+        cut(&sd.v, 2, p->Lk, key0, count[i], &pt->shift_v);
+        cut(&sd.mask, 3, p->Lk, key0, count[i], &pt->shift_mask);
+        /* its out and lse: its slice of the stacked parts (dense: an OpenCL stage-out writes just that) */
+        sd.out = clattn_tensor_contiguous(p->B, p->Hq, p->Lq, p->Dv);
+        pt->shift_out = mp->nparts * mp->part_out_elems;
+        sd.want_lse = 1;
+        int64_t ldims[3] = {p->B, p->Hq, p->Lq};
+        sd.lse = clattn_tensor_contiguous_nd(3, ldims);
+        pt->shift_lse = mp->nparts * mp->part_lse_elems;
+        key0 += count[i];
+        clattn_status st = clattn_sdpa_plan_create(&pt->plan, s->m[i].ctx, &sd);
+        if (st != CLATTN_SUCCESS)
+            return clattn_error(ctx, st, "clattn_sdpa_plan_create: device %d ('%s'): %s", i, s->m[i].selector,
+                                clattn_last_error(s->m[i].ctx));
+        plan->workspace_bytes += clattn_sdpa_plan_workspace_size(pt->plan);
+        mp->nparts++;
+    }
+    /* the merge runs on the first host member (no copies), else on member 0 */
+    mp->merge_member = 0;
+    for (int i = s->n - 1; i >= 0; i--)
+        if (s->m[i].ctx->info.backend == CLATTN_BACKEND_HOST) mp->merge_member = i;
+    clattn_merge_desc md;
+    clattn_merge_desc_init(&md, mp->nparts, p->B, p->Hq, p->Lq, p->Dv);
+    md.data_type = d->data_type;
+    md.out = p->out;
+    md.want_lse = p->want_lse;
+    if (p->want_lse) md.lse = lse_view3(&p->lse);
+    clattn_context *mctx = s->m[mp->merge_member].ctx;
+    clattn_status st = clattn_merge_plan_create(&mp->merge, mctx, &md);
+    if (st != CLATTN_SUCCESS)
+        return clattn_error(ctx, st, "clattn_sdpa_plan_create: the merge on device %d ('%s'): %s", mp->merge_member,
+                            s->m[mp->merge_member].selector, clattn_last_error(mctx));
+    plan->workspace_bytes += (size_t)(mp->nparts * mp->part_out_elems) * mp->elem_size +
+                             (size_t)(mp->nparts * mp->part_lse_elems) * sizeof(float);
+    return CLATTN_SUCCESS;
+}
+
 static clattn_status multi_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
     multi_state *s = state_of(ctx);
     const clattn_sdpa_desc *d = plan->desc;
     const clattn_sdpa_problem *p = &plan->p;
     if (!d) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "multi plan without its descriptor");
-    if (p->want_lse) /* the parts' lse views are not cut yet (issue #13); refuse rather than leave lse unwritten */
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "want_lse: multi-device contexts do not write the log-sum-exp yet (use one device)");
     CLATTN_TRY(ensure_weights(ctx, s));
+
+    multi_plan *mp = clattn_calloc(1, sizeof *mp);
+    if (!mp) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+    plan->backend_data = mp;
+    mp->parts = clattn_calloc((size_t)s->n, sizeof *mp->parts);
+    if (!mp->parts) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
+    mp->elem_size = d->data_type == CLATTN_DTYPE_F16 ? 2 : 4;
+    mp->mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
+    mp->B = p->B;
 
     /* the axis and the members that get work: all when there are enough units, else the heaviest */
     int64_t units;
@@ -355,92 +466,84 @@ static clattn_status multi_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *p
     else if (p->Hkv >= s->n) axis = 1, units = p->Hkv;
     else if (p->B >= p->Hkv) axis = 0, units = p->B;
     else axis = 1, units = p->Hkv;
-    int order[MAX_MEMBERS];
-    int k = s->n;
-    for (int i = 0; i < k; i++) order[i] = i;
-    if (units < k) { /* the `units` heaviest members (ties: the earlier one), kept in list order */
-        bool chosen[MAX_MEMBERS] = {false};
-        for (int64_t c = 0; c < units; c++) {
-            int best = -1;
+    if (key_split_fits(p, units, s->n)) {
+        CLATTN_TRY(prepare_key_split(ctx, plan, mp));
+        axis = 2;
+        units = p->Lk;
+    } else {
+        int order[MAX_MEMBERS] = {0};
+        int k = s->n;
+        for (int i = 0; i < k; i++) order[i] = i;
+        if (units < k) { /* the `units` heaviest members (ties: the earlier one), kept in list order */
+            bool chosen[MAX_MEMBERS] = {false};
+            for (int64_t c = 0; c < units; c++) {
+                int best = -1;
+                for (int i = 0; i < s->n; i++)
+                    if (!chosen[i] && (best < 0 || s->m[i].weight > s->m[best].weight)) best = i;
+                chosen[best] = true;
+            }
+            k = 0;
             for (int i = 0; i < s->n; i++)
-                if (!chosen[i] && (best < 0 || s->m[i].weight > s->m[best].weight)) best = i;
-            chosen[best] = true;
+                if (chosen[i]) order[k++] = i;
         }
-        k = 0;
-        for (int i = 0; i < s->n; i++)
-            if (chosen[i]) order[k++] = i;
+        int64_t count[MAX_MEMBERS];
+        split_units(units, s->m, order, k, count);
+        const int64_t G = p->Hq / p->Hkv;
+        int64_t start = 0;
+        for (int i = 0; i < k; i++) {
+            if (count[i] == 0) continue;
+            part *pt = &mp->parts[mp->nparts++];
+            pt->member = order[i];
+            member *mb = &s->m[order[i]];
+            clattn_sdpa_desc sd = *d;
+            sd.struct_size = sizeof sd;
+            sd.q = p->q, sd.k = p->k, sd.v = p->v, sd.out = p->out, sd.mask = p->mask, sd.probs = p->probs;
+            sd.lse = p->want_lse ? lse_view3(&p->lse) : d->lse;
+            const int64_t c = count[i];
+            if (axis == 0) {
+                cut(&sd.q, 0, p->B, start, c, &pt->shift_q);
+                cut(&sd.k, 0, p->B, start, c, &pt->shift_k);
+                cut(&sd.v, 0, p->B, start, c, &pt->shift_v);
+                cut(&sd.out, 0, p->B, start, c, &pt->shift_out);
+                cut(&sd.probs, 0, p->B, start, c, &pt->shift_probs);
+                cut(&sd.lse, 0, p->B, start, c, &pt->shift_lse);
+                cut(&sd.mask, 0, p->B, start, c, &pt->shift_mask);
+                pt->shift_kvl = start;
+            } else {
+                cut(&sd.q, 1, p->Hq, start * G, c * G, &pt->shift_q);
+                cut(&sd.k, 1, p->Hkv, start, c, &pt->shift_k);
+                cut(&sd.v, 1, p->Hkv, start, c, &pt->shift_v);
+                cut(&sd.out, 1, p->Hq, start * G, c * G, &pt->shift_out);
+                cut(&sd.probs, 1, p->Hq, start * G, c * G, &pt->shift_probs);
+                cut(&sd.lse, 1, p->Hq, start * G, c * G, &pt->shift_lse);
+                cut(&sd.mask, 1, p->Hq, start * G, c * G, &pt->shift_mask);
+                pt->shift_kvl = 0;
+            }
+            start += c;
+            /* an OpenCL member writes back its whole output reach: private outputs when that has gaps */
+            const bool in_place = mb->ctx->info.backend == CLATTN_BACKEND_HOST;
+            pt->out_view = sd.out, pt->out_view.offset = pt->shift_out;
+            pt->probs_view = sd.probs, pt->probs_view.offset = pt->shift_probs;
+            pt->lse_view = sd.lse, pt->lse_view.offset = pt->shift_lse;
+            CLATTN_TRY(private_output(ctx, in_place, &sd.out, mp->elem_size, &pt->priv_out));
+            if (p->want_probs)
+                CLATTN_TRY(private_output(ctx, in_place, &sd.probs, sizeof(float), (void **)&pt->priv_probs));
+            if (p->want_lse) CLATTN_TRY(private_output(ctx, in_place, &sd.lse, sizeof(float), (void **)&pt->priv_lse));
+            clattn_status st = clattn_sdpa_plan_create(&pt->plan, mb->ctx, &sd);
+            if (st != CLATTN_SUCCESS)
+                return clattn_error(ctx, st, "clattn_sdpa_plan_create: device %d ('%s'): %s", pt->member,
+                                    mb->selector, clattn_last_error(mb->ctx));
+            plan->workspace_bytes += clattn_sdpa_plan_workspace_size(pt->plan);
+        }
     }
-    int64_t count[MAX_MEMBERS];
-    split_units(units, s->m, order, k, count);
-
-    multi_plan *mp = clattn_calloc(1, sizeof *mp);
-    if (!mp) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
-    plan->backend_data = mp;
-    mp->parts = clattn_calloc((size_t)k, sizeof *mp->parts);
-    if (!mp->parts) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
-    mp->elem_size = d->data_type == CLATTN_DTYPE_F16 ? 2 : 4;
-    mp->mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
-
-    const int64_t G = p->Hq / p->Hkv;
     size_t plen = (size_t)snprintf(plan->path, sizeof plan->path, "multi(");
-    int64_t start = 0;
-    for (int i = 0; i < k; i++) {
-        if (count[i] == 0) continue;
-        part *pt = &mp->parts[mp->nparts++];
-        pt->member = order[i];
-        member *mb = &s->m[order[i]];
-        clattn_sdpa_desc sd = *d;
-        sd.struct_size = sizeof sd;
-        sd.q = p->q, sd.k = p->k, sd.v = p->v, sd.out = p->out, sd.mask = p->mask, sd.probs = p->probs;
-        const int64_t c = count[i];
-        if (axis == 0) {
-            cut(&sd.q, 0, p->B, start, c, &pt->shift_q);
-            cut(&sd.k, 0, p->B, start, c, &pt->shift_k);
-            cut(&sd.v, 0, p->B, start, c, &pt->shift_v);
-            cut(&sd.out, 0, p->B, start, c, &pt->shift_out);
-            cut(&sd.probs, 0, p->B, start, c, &pt->shift_probs);
-            cut(&sd.mask, 0, p->B, start, c, &pt->shift_mask);
-            pt->shift_kvl = start;
-        } else {
-            cut(&sd.q, 1, p->Hq, start * G, c * G, &pt->shift_q);
-            cut(&sd.k, 1, p->Hkv, start, c, &pt->shift_k);
-            cut(&sd.v, 1, p->Hkv, start, c, &pt->shift_v);
-            cut(&sd.out, 1, p->Hq, start * G, c * G, &pt->shift_out);
-            cut(&sd.probs, 1, p->Hq, start * G, c * G, &pt->shift_probs);
-            cut(&sd.mask, 1, p->Hq, start * G, c * G, &pt->shift_mask);
-            pt->shift_kvl = 0;
-        }
-        start += c;
-        /* an OpenCL member writes back its whole output reach: private outputs when that has gaps */
-        const bool in_place = mb->ctx->info.backend == CLATTN_BACKEND_HOST;
-        pt->out_view = sd.out;
-        pt->out_view.offset = pt->shift_out;
-        if (!in_place && numel(&sd.out) != reach(&sd.out)) {
-            sd.out = contiguous_like(&sd.out);
-            pt->priv_out = clattn_malloc((size_t)numel(&sd.out) * mp->elem_size);
-            if (!pt->priv_out)
-                return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
-        }
-        pt->probs_view = sd.probs;
-        pt->probs_view.offset = pt->shift_probs;
-        if (p->want_probs && !in_place && numel(&sd.probs) != reach(&sd.probs)) {
-            sd.probs = contiguous_like(&sd.probs);
-            pt->priv_probs = clattn_malloc((size_t)numel(&sd.probs) * sizeof(float));
-            if (!pt->priv_probs)
-                return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
-        }
-        clattn_status st = clattn_sdpa_plan_create(&pt->plan, mb->ctx, &sd);
-        if (st != CLATTN_SUCCESS)
-            return clattn_error(ctx, st, "clattn_sdpa_plan_create: device %d ('%s'): %s", pt->member, mb->selector,
-                                clattn_last_error(mb->ctx));
-        plan->workspace_bytes += clattn_sdpa_plan_workspace_size(pt->plan);
-        if (plen < sizeof plan->path)
-            plen += (size_t)snprintf(plan->path + plen, sizeof plan->path - plen, "%s%s", mp->nparts > 1 ? "," : "",
-                                     clattn_sdpa_plan_path(pt->plan));
-    }
+    for (int i = 0; i < mp->nparts && plen < sizeof plan->path; i++)
+        plen += (size_t)snprintf(plan->path + plen, sizeof plan->path - plen, "%s%s", i ? "," : "",
+                                 clattn_sdpa_plan_path(mp->parts[i].plan));
     if (plen < sizeof plan->path) snprintf(plan->path + plen, sizeof plan->path - plen, ")");
     clattn_log(ctx, CLATTN_LOG_INFO, "multi plan: %d of %d devices, split along %s (%lld units)", mp->nparts, s->n,
-               axis == 0 ? "the batch" : "kv-head groups", (long long)units);
+               axis == 0 ? "the batch" : axis == 1 ? "kv-head groups" : "the keys (merged by log-sum-exp)",
+               (long long)units);
     return CLATTN_SUCCESS;
 }
 
@@ -453,28 +556,28 @@ static void multi_sdpa_release(clattn_context *ctx, clattn_sdpa_plan *plan)
         clattn_sdpa_plan_destroy(mp->parts[i].plan);
         free(mp->parts[i].priv_out);
         free(mp->parts[i].priv_probs);
+        free(mp->parts[i].priv_lse);
     }
+    clattn_merge_plan_destroy(mp->merge);
+    free(mp->parts_out);
+    free(mp->parts_lse);
     free(mp->parts);
     free(mp);
     plan->backend_data = NULL;
 }
 
-/* dst view (4-D, strides in elements) = the contiguous src, es bytes per element. */
+/* dst view (up to 4-D, strides in elements) = the contiguous src, es bytes per element. */
 static void scatter(void *dst, const clattn_tensor *view, const void *src, size_t es)
 {
+    int64_t d[4] = {1, 1, 1, 1}, st[4] = {0, 0, 0, 0};
+    for (int i = 0; i < view->ndim; i++) d[4 - view->ndim + i] = view->dims[i], st[4 - view->ndim + i] = view->strides[i];
     const char *s = src;
     char *base = dst;
-    for (int64_t a = 0; a < view->dims[0]; a++)
-        for (int64_t b = 0; b < view->dims[1]; b++)
-            for (int64_t c = 0; c < view->dims[2]; c++) {
-                int64_t off = view->offset + a * view->strides[0] + b * view->strides[1] + c * view->strides[2];
-                if (view->strides[3] == 1) {
-                    memcpy(base + (size_t)off * es, s, (size_t)view->dims[3] * es);
-                    s += (size_t)view->dims[3] * es;
-                } else {
-                    for (int64_t e = 0; e < view->dims[3]; e++, s += es)
-                        memcpy(base + (size_t)(off + e * view->strides[3]) * es, s, es);
-                }
+    for (int64_t a = 0; a < d[0]; a++)
+        for (int64_t b = 0; b < d[1]; b++)
+            for (int64_t c = 0; c < d[2]; c++) {
+                int64_t off = view->offset + a * st[0] + b * st[1] + c * st[2];
+                for (int64_t e = 0; e < d[3]; e++, s += es) memcpy(base + (size_t)(off + e * st[3]) * es, s, es);
             }
 }
 
@@ -496,19 +599,48 @@ typedef struct task {
 static void run_part(task *t)
 {
     const clattn_sdpa_bufs *b = t->b;
+    const multi_plan *mp = t->mp;
     const part *pt = t->pt;
-    const size_t es = t->mp->elem_size;
-    void *out = pt->priv_out ? pt->priv_out : (void *)at(&b->out, pt->shift_out, es);
-    float *probs = pt->priv_probs ? pt->priv_probs : (float *)at(&b->probs, pt->shift_probs, sizeof(float));
-    t->st = clattn_sdpa_execute(pt->plan, at(&b->q, pt->shift_q, es), at(&b->k, pt->shift_k, es),
-                                at(&b->v, pt->shift_v, es), at(&b->mask, pt->shift_mask, t->mp->mask_es),
-                                (const int32_t *)at(&b->kv_lengths, pt->shift_kvl, sizeof(int32_t)), out, probs);
+    const size_t es = mp->elem_size;
+    clattn_sdpa_buffers u;
+    clattn_sdpa_buffers_init(&u);
+    u.q = at(&b->q, pt->shift_q, es);
+    u.k = at(&b->k, pt->shift_k, es);
+    u.v = at(&b->v, pt->shift_v, es);
+    u.mask = at(&b->mask, pt->shift_mask, mp->mask_es);
+    int32_t kvl[256], *kvl_heap = NULL;
+    if (mp->key_split) {
+        u.out = (char *)mp->parts_out + (size_t)pt->shift_out * es;
+        u.lse = mp->parts_lse + pt->shift_lse;
+        if (b->kv_lengths.host) { /* this range's allowed keys: the prefix before the caller's length */
+            int32_t *k = mp->B <= 256 ? kvl : (kvl_heap = malloc((size_t)mp->B * sizeof *kvl_heap));
+            if (!k) {
+                t->st = CLATTN_ERROR_OUT_OF_MEMORY;
+                snprintf(t->msg, sizeof t->msg, "out of host memory");
+                return;
+            }
+            const int32_t *len = b->kv_lengths.host;
+            for (int64_t i = 0; i < mp->B; i++) {
+                int64_t n = len[i] - pt->key0;
+                k[i] = (int32_t)(n < 0 ? 0 : n > pt->nkeys ? pt->nkeys : n);
+            }
+            u.kv_lengths = k;
+        }
+    } else {
+        u.kv_lengths = at(&b->kv_lengths, pt->shift_kvl, sizeof(int32_t));
+        u.out = pt->priv_out ? pt->priv_out : (void *)at(&b->out, pt->shift_out, es);
+        u.probs = pt->priv_probs ? pt->priv_probs : (float *)at(&b->probs, pt->shift_probs, sizeof(float));
+        u.lse = pt->priv_lse ? pt->priv_lse : (float *)at(&b->lse, pt->shift_lse, sizeof(float));
+    }
+    t->st = clattn_sdpa_execute_buffers(pt->plan, &u);
+    free(kvl_heap);
     if (t->st != CLATTN_SUCCESS) {
         snprintf(t->msg, sizeof t->msg, "%s", clattn_last_error(pt->plan->ctx));
         return;
     }
     if (pt->priv_out) scatter(b->out.host, &pt->out_view, pt->priv_out, es);
     if (pt->priv_probs) scatter(b->probs.host, &pt->probs_view, pt->priv_probs, sizeof(float));
+    if (pt->priv_lse) scatter(b->lse.host, &pt->lse_view, pt->priv_lse, sizeof(float));
 }
 
 static void *run_task(void *arg)
@@ -537,5 +669,13 @@ static clattn_status multi_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan,
         if (tk[i].st != CLATTN_SUCCESS)
             return clattn_error(ctx, tk[i].st, "device %d ('%s'): %s", tk[i].pt->member,
                                 s->m[tk[i].pt->member].selector, tk[i].msg);
+    if (mp->key_split) {
+        const int mm = mp->merge_member;
+        clattn_status st = clattn_merge_execute(mp->merge, mp->parts_out, mp->parts_lse, b->out.host,
+                                                (float *)b->lse.host);
+        if (st != CLATTN_SUCCESS)
+            return clattn_error(ctx, st, "device %d ('%s'), merging the key ranges: %s", mm, s->m[mm].selector,
+                                clattn_last_error(s->m[mm].ctx));
+    }
     return CLATTN_SUCCESS;
 }

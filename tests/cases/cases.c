@@ -313,6 +313,11 @@ const case_row case_rows[] = {
      5, .wr = 2, .softcap = 5.0f, .lo = TU_COLSTRIDE, .probs = 1}},
     {.tags = CASE_MULTI, .c = {"one_unit", SZ(1, 3, 1, 5, 7, 8, 8), .probs = 1}},
     {.tags = CASE_MULTI, .c = {"decode_heads", SZ(2, 16, 8, 1, 300, 64, 64), .kvl = 1}},
+    {.tags = CASE_MULTI, .c = {"key_split_mask_kvl_gaps", SZ(1, 4, 1, 5, 67, 16, 16), .mask_kind = CLATTN_MASK_BOOL,
+     .mh = 1, .mq = 1, .kvl = 1, .lo = TU_PAD, .off_o = 2}},
+    {.tags = CASE_MULTI, .c = {"key_split_decode_softcap", SZ(1, 8, 1, 1, 300, 64, 64), .kvl = 1, .softcap = 8.0f}},
+    {.tags = CASE_MULTI, .c = {"key_split_additive", SZ(1, 2, 1, 9, 33, 8, 24), .mask_kind = CLATTN_MASK_ADDITIVE,
+     .mq = 1, .lk = TU_BLHD}},
 
     /* ==== test_oclgrind_cases group sizes (tag oclgrind-sizes): tiles are at most 64 keys/columns wide and
      * 64 rows high (WG 16 x WPT 4); TK = 16 reduction chunk ==== */
