@@ -11,13 +11,17 @@
  *   step_ms       one local SDPA (L queries over one shard of L keys, with lse) — a ring step's compute
  *   comm_ms       one ring step's transfer alone (MPI_Sendrecv of the K/V shard to the right neighbour)
  *   bytes/step    K/V shard bytes each rank sends per step
- *   hidden        fraction of the communication the ring hid behind computation:
- *                 (P·step + (P-1)·comm - ring) / ((P-1)·comm), clamped to [0, 1]
- *   efficiency    weak scaling against one rank: step_ms(P = 1 run) is not known here, so the figure
- *                 printed is P·step_ms / ring_ms (the ideal ring does P steps of compute)
- *   model_ms      the model: P·step + (P-1)·max(0, comm - step) (communication overlapped with the next
- *                 step's compute; a step waits only for the part of a transfer longer than its compute)
- *   imbalance     (slowest rank - mean) / mean of the per-rank ring time (causal + striped: equal work)
+ *   work_ms       per rank, the ring's own account (clattn_ring_stats): its steps' SDPA + merges; printed as
+ *                 the mean over ranks, and
+ *   imbalance     (largest work_ms - mean) / mean over the ranks (causal: striped sharding evens it out)
+ *   wait_ms       per rank, time in MPI_Waitall after a step's work (communication not hidden); the max
+ *   hidden        1 - wait_ms / ((P-1)·comm_ms), clamped to [0, 1]: the fraction of the transfers that ran
+ *                 behind computation
+ *   P*step/ring   the full-mask ideal (P steps of full shards) over the measured call; > 1 for causal runs
+ *   model_ms      the model: max over ranks of work + (P-1)·max(0, comm - work/P): each step's transfer
+ *                 overlaps that step's work, so a step waits only for what the transfer takes longer
+ * Weak-scaling efficiency against one rank (same L per rank; the work per rank grows P-fold with the keys):
+ * P·ring_ms(1 rank) / ring_ms(P ranks), from two runs of this program.
  * The numbers are for this machine (its cores are shared by the ranks); the model turns them into a
  * prediction for another one: put its measured link latency/bandwidth into comm = lat + bytes/bw.
  */
@@ -110,15 +114,18 @@ int main(int argc, char **argv)
         MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         if (r >= 0) t_ring[r] = all;
     }
-    /* per-rank ring time of the last call, for the imbalance */
-    double last = 0, sum = 0, mx = 0;
+    /* the ring's own account of one more call: work and waiting per rank */
+    double sum = 0, mx = 0, wait_max = 0;
     {
+        clattn_ring_stats st;
+        rd.stats = &st;
         MPI_Barrier(MPI_COMM_WORLD);
-        double t0 = now_ms();
         bad |= clattn_ring_sdpa(ctx, MPI_COMM_WORLD, &rd, q, k, v, NULL, NULL, o, NULL) != CLATTN_SUCCESS;
-        last = now_ms() - t0;
-        MPI_Allreduce(&last, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        MPI_Allreduce(&last, &mx, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        rd.stats = NULL;
+        double work = st.compute_ms + st.merge_ms;
+        MPI_Allreduce(&work, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(&work, &mx, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&st.wait_ms, &wait_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     }
     /* one step's compute: a full (non-causal) shard with lse, as the ring runs it */
     clattn_sdpa_desc sd;
@@ -160,24 +167,26 @@ int main(int argc, char **argv)
     MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0) {
         const double ring = median(t_ring, repeat), stp = median(t_step, repeat), comm = median(t_comm, repeat);
-        const double model = P * stp + (P - 1) * fmax(0.0, comm - stp);
-        const double hidden = P > 1 ? fmin(1.0, fmax(0.0, (P * stp + (P - 1) * comm - ring) / ((P - 1) * comm))) : NAN;
         const double mean = sum / P, imb = (mx - mean) / mean;
+        const double model = mx + (P - 1) * fmax(0.0, comm - mx / P);
+        const double hidden = P > 1 && comm > 0 ? fmin(1.0, fmax(0.0, 1.0 - wait_max / ((P - 1) * comm))) : NAN;
         const double flops = 4.0 * (double)B * (double)H * (double)(L * P) * (double)(L * P) * (double)D *
                              (causal ? 0.5 : 1.0);
         if (json)
             printf("{\"ranks\": %d, \"B\": %lld, \"H\": %lld, \"Hkv\": %lld, \"local\": %lld, \"D\": %lld, \"causal\": %d, "
                    "\"striped\": %d, \"ring_ms\": %.3f, \"step_ms\": %.3f, \"comm_ms\": %.3f, \"bytes_per_step\": %zu, "
-                   "\"hidden\": %.3f, \"ideal_over_ring\": %.3f, \"model_ms\": %.3f, \"imbalance\": %.4f, "
-                   "\"gflops\": %.2f, \"ok\": %s}\n",
+                   "\"work_ms\": %.3f, \"wait_ms\": %.3f, \"hidden\": %.3f, \"ideal_over_ring\": %.3f, "
+                   "\"model_ms\": %.3f, \"imbalance\": %.4f, \"gflops\": %.2f, \"ok\": %s}\n",
                    P, (long long)B, (long long)H, (long long)Hkv, (long long)L, (long long)D, causal, striped, ring, stp,
-                   comm, bytes, hidden, P * stp / ring, model, imb, flops / ring * 1e-6, anybad ? "false" : "true");
+                   comm, bytes, mean, wait_max, hidden, P * stp / ring, model, imb, flops / ring * 1e-6,
+                   anybad ? "false" : "true");
         else
             printf("ranks %d  B %lld H %lld/%lld local %lld D %lld %s%s: ring %.2f ms, step %.2f ms, comm %.2f ms "
-                   "(%zu bytes/step), hidden %.2f, P*step/ring %.3f, model %.2f ms, imbalance %.2f%%, %.1f GFLOP/s%s\n",
+                   "(%zu bytes/step), work %.2f ms (mean), wait %.2f ms (max), hidden %.2f, P*step/ring %.3f, "
+                   "model %.2f ms, imbalance %.2f%%, %.1f GFLOP/s%s\n",
                    P, (long long)B, (long long)H, (long long)Hkv, (long long)L, (long long)D, causal ? "causal" : "full",
-                   striped ? " striped" : "", ring, stp, comm, bytes, hidden, P * stp / ring, model, 100 * imb,
-                   flops / ring * 1e-6, anybad ? "  FAILED" : "");
+                   striped ? " striped" : "", ring, stp, comm, bytes, mean, wait_max, hidden, P * stp / ring, model,
+                   100 * imb, flops / ring * 1e-6, anybad ? "  FAILED" : "");
     }
     free(q), free(k), free(v), free(o), free(lse), free(sb), free(rb), free(t_ring), free(t_step), free(t_comm);
     clattn_context_destroy(ctx);

@@ -62,6 +62,19 @@ typedef enum clattn_ring_sharding {
     CLATTN_RING_STRIPED = 1
 } clattn_ring_sharding;
 
+/** What one clattn_ring_sdpa() call did on this rank (clattn_ring_desc.stats); times in milliseconds of
+ *  CLOCK_MONOTONIC. compute_ms + merge_ms is this rank's work, wait_ms the communication the ring could not
+ *  hide (time in MPI_Waitall after the step's work), so imbalance between ranks shows in compute_ms. */
+typedef struct clattn_ring_stats {
+    double total_ms;      /**< the whole call */
+    double compute_ms;    /**< the steps' SDPA calls */
+    double merge_ms;      /**< the merges of the steps' partial results */
+    double wait_ms;       /**< waiting for the K/V transfers after a step's work was done */
+    int steps_computed;   /**< steps that ran SDPA (contiguous causal skips later shards) */
+    int steps;            /**< ring steps (the communicator's size) */
+    uint64_t bytes_sent;  /**< K/V bytes this rank sent */
+} clattn_ring_stats;
+
 /** One rank's shard sizes and the options; identical on every rank (checked). See "## ABI" in clattn.h. */
 typedef struct clattn_ring_desc {
     /** sizeof(clattn_ring_desc) as the caller was compiled; set by clattn_ring_desc_init(). */
@@ -78,6 +91,8 @@ typedef struct clattn_ring_desc {
     int64_t mask_dims[3];                   /**< Bm, Hm, Lqm of the local mask rows (see the top) */
     int want_lse;                           /**< nonzero: write lse [B, Hq, q_len] */
     clattn_dtype data_type;                 /**< CLATTN_DTYPE_F32 (default) or CLATTN_DTYPE_F16 */
+    clattn_ring_stats *stats;               /**< optional (NULL default): filled by each call on this rank;
+                                                 not compared between ranks */
 } clattn_ring_desc;
 
 /** Sets desc->struct_size and the defaults: the sizes given, scale 0, no softcap, not causal, contiguous

@@ -17,6 +17,7 @@
  * Which keys a step allows (global causal, kv padding, mask columns) is worked out in step_views() from the
  * sharding; see clattn_mpi.h.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "clattn_mpi.h"
 
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MSG_MAX 512
 #define CHUNK ((size_t)1 << 30) /* bytes per MPI message: counts are int */
@@ -44,6 +46,13 @@ typedef struct ring {
     char msg[MSG_MAX];            /* this rank's first error */
     clattn_status st;
 } ring;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
+}
 
 static clattn_status fail(ring *R, clattn_status st, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -109,7 +118,7 @@ static void check_local(ring *R, const clattn_ring_desc *in, const void *q, cons
         fail(R, CLATTN_ERROR_INVALID_ARGUMENT, "rank %d: clattn_ring_sdpa: desc is NULL", R->rank);
         return;
     }
-    if (in->struct_size < offsetof(clattn_ring_desc, data_type) + sizeof in->data_type ||
+    if (in->struct_size < offsetof(clattn_ring_desc, stats) + sizeof in->stats ||
         in->struct_size > 4096) {
         fail(R, CLATTN_ERROR_INVALID_ARGUMENT,
              "rank %d: clattn_ring_desc: struct_size is %zu, expected %zu..4096 (initialise it with "
@@ -364,6 +373,8 @@ clattn_status clattn_ring_sdpa(clattn_context *ctx, MPI_Comm comm, const clattn_
     ring R;
     memset(&R, 0, sizeof R);
     R.ctx = ctx;
+    const double t_call = now_ms();
+    clattn_ring_stats stats = {0};
     int err = MPI_Comm_dup(comm, &R.comm);
     if (err != MPI_SUCCESS) {
         R.rank = -1;
@@ -434,19 +445,27 @@ clattn_status clattn_ring_sdpa(clattn_context *ctx, MPI_Comm comm, const clattn_
                     break;
                 }
             }
+            if (nreq) stats.bytes_sent += kv_bytes;
             const int src = (R.rank - s + R.size) % R.size;
             bool computed = false;
             if (R.st == CLATTN_SUCCESS) { /* after a failure: keep forwarding, compute nothing */
+                double t0 = now_ms();
                 step(&R, src, q, cur, mask, kv_lengths, res, res_lse, s == 0 ? 0 : 1, &computed);
+                stats.compute_ms += now_ms() - t0;
+                stats.steps_computed += computed;
                 if (R.st == CLATTN_SUCCESS && computed && s > 0) {
                     char *p0 = res;
+                    t0 = now_ms();
                     clattn_status ms = clattn_merge_execute(merge, p0, res_lse, p0, res_lse);
+                    stats.merge_ms += now_ms() - t0;
                     if (ms != CLATTN_SUCCESS)
                         fail(&R, ms, "rank %d: merging rank %d's part: %s", R.rank, src, clattn_last_error(ctx));
                 }
             }
             if (nreq) {
+                const double t0 = now_ms();
                 err = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+                stats.wait_ms += now_ms() - t0;
                 if (err != MPI_SUCCESS) {
                     mpi_fail(&R, "MPI_Waitall", err);
                     break;
@@ -467,6 +486,11 @@ clattn_status clattn_ring_sdpa(clattn_context *ctx, MPI_Comm comm, const clattn_
     free(res);
     free(res_lse);
     MPI_Comm_free(&R.comm);
+    if (desc && desc->struct_size >= sizeof(clattn_ring_desc) && desc->stats) {
+        stats.steps = R.size;
+        stats.total_ms = now_ms() - t_call;
+        *desc->stats = stats;
+    }
     if (st == CLATTN_SUCCESS) return CLATTN_SUCCESS;
     return clattn_set_last_error(ctx, st, R.msg);
 }
