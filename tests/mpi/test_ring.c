@@ -301,6 +301,25 @@ int main(int argc, char **argv)
     bad_shard(ctx, 0, 2, CLATTN_ERROR_INVALID_ARGUMENT, "kv_lengths: element 0 is");
     /* after the failures the ring still works */
     run_case(ctx, &cases[2], 100);
+    { /* clattn_ring_stats: steps, bytes, and the steps a contiguous causal rank computes (its own + earlier) */
+        enum { B = 1, H = 2, L = 5, D = 8 };
+        float q[B * H * L * D], o[B * H * L * D];
+        for (int i = 0; i < B * H * L * D; i++) q[i] = (float)((i * 29) % 13) / 13.0f - 0.5f;
+        clattn_ring_stats stats;
+        memset(&stats, 0xff, sizeof stats);
+        clattn_ring_desc rd;
+        clattn_ring_desc_init(&rd, B, H, H, L, L, D, D);
+        rd.causal = 1;
+        rd.stats = &stats;
+        st = clattn_ring_sdpa(ctx, MPI_COMM_WORLD, &rd, q, q, q, NULL, NULL, o, NULL);
+        CHECK(st == CLATTN_SUCCESS, "stats call: %s", clattn_last_error(ctx));
+        CHECK(stats.steps == g_size && stats.steps_computed == g_rank + 1 &&
+                  stats.bytes_sent == (uint64_t)(g_size - 1) * 2 * B * H * L * D * sizeof(float) &&
+                  stats.total_ms >= stats.compute_ms + stats.merge_ms && stats.compute_ms >= 0 && stats.wait_ms >= 0,
+              "stats: steps %d, computed %d (expected %d), bytes %llu, total %g, compute %g, merge %g, wait %g",
+              stats.steps, stats.steps_computed, g_rank + 1, (unsigned long long)stats.bytes_sent, stats.total_ms,
+              stats.compute_ms, stats.merge_ms, stats.wait_ms);
+    }
     clattn_context_destroy(ctx);
     int total = 0;
     MPI_Allreduce(&g_fail, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
