@@ -69,7 +69,14 @@ for s in "${steps[@]}"; do
         # failed that way at clattn 0.1 (a4a0781) too. It only costs ASan's stack-overflow reports.
         ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1:use_sigaltstack=0" LSAN_OPTIONS="suppressions=$SUPP:print_suppressions=0" \
           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-          ctest --preset asan --test-dir "$(build_dir asan)" -LE "oclgrind|install|python" -j2 || rc=$?
+          ctest --preset asan --test-dir "$(build_dir asan)" -LE "oclgrind|install|python|mpi" -j2 || rc=$?
+        # mpi: the same checks but no leak report. Open MPI 4.1.4 keeps allocations from MPI_Init to exit
+        # (ompi_mpi_init, op selection, libopen-pal, libevent, and MCA components it dlopens and unloads at
+        # MPI_Finalize, whose frames LSan can only print as "<unknown module>", so no module suppression can
+        # match them); a minimal MPI_Init/MPI_Finalize program reports the same. Memory errors still fail.
+        ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:allocator_may_return_null=1:use_sigaltstack=0" \
+          UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+          ctest --preset asan --test-dir "$(build_dir asan)" -L mpi -LE "oclgrind|install|python" -j2 || rc=$?
       fi
       ;;
     tsan)
