@@ -1177,6 +1177,86 @@ CLATTN_API clattn_status clattn_additive(clattn_context *ctx, const clattn_addit
                                          float *out, float *probs);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Sparse Sinkhorn attention (src/core/sinkhorn.c)                                              */
+
+/**
+ * Sparse Sinkhorn attention (Tay, Bahri, Yang, Metzler and Juan, 2020, "Sparse Sinkhorn Attention", ICML, sec. 3),
+ * the non-causal variant with given block-sorting logits. Shapes (4-D views, strides in elements):
+ *   q, k: float32 [B, H, L, D]     v, out: float32 [B, H, L, Dv]
+ *   sort_logits R: float32 [B, H, nb, nb]     perm (optional output P): float32 [B, H, nb, nb]
+ * with L = nb·b for the block size b (block_size >= 1 must divide L: otherwise INVALID_ARGUMENT; no padding).
+ * Block j is rows j·b .. j·b + b - 1 along L.
+ *   Sinkhorn balancing in log space (the paper's eq. 5-7, S^0 = exp(R / tau)): S = R / tau; then sinkhorn_iters
+ *   times: S[i,j] -= logsumexp_j' S[i,j'] (rows), then S[i,j] -= logsumexp_i' S[i',j] (columns); P = exp(S).
+ *   With sinkhorn_iters = 0, P = exp(R / tau) unnormalised (S^0); after >= 1 iteration every column of P sums to 1
+ *   and the rows approach 1 (a doubly stochastic soft permutation). Computed in double precision.
+ *   Soft-sorted blocks: K'_i = sum_j P[i,j]·K_j and V'_i = sum_j P[i,j]·V_j.
+ *   Query block i attends to 2b keys, its own block K_i and the sorted block K'_i, under one softmax:
+ *   out rows of block i = softmax(scale·q·[K_i; K'_i]ᵀ)·[V_i; V'_i]  (the paper's local + sorted attention).
+ * No causal variant (the paper's causal Sinkhorn, with its masked sorting, is absent here), no masks.
+ * Special values: a NaN or +-inf in q row i stays in out row i; a NaN in R of (b, h), or in k/v of any block of (b, h),
+ * can reach every row of that (b, h) (the soft sort mixes all blocks, 0·NaN = NaN) and no other (b, h). With
+ * sinkhorn_iters = 0 a large R / tau overflows exp (inf in P, then inf or NaN in that (b, h)). R = -inf gives
+ * P = 0 for that block pair when its row and column also hold a finite logit; a row or column of R entirely -inf
+ * (or +inf anywhere) makes that (b, h) NaN.
+ * Execution: the Sinkhorn balancing and the soft sort (cost O(B·H·nb²·b·(D + Dv)), workspace B·H·L·(D + 3·Dv + 2)
+ * floats) run in core on the host for every backend; the attention runs as two SDPA plans on the context's backend
+ * (own block: views [B, H·nb, b, D] of the caller's arrays; sorted block: the workspace copy), each with want_lse, and
+ * one merge plan (clattn_merge_*) combines them by log-sum-exp into out. So q·k work is O(B·H·L·2b·(D + Dv)), never
+ * L². The [B, H·nb, b, D] views need H = 1, nb = 1, or stride(H) = nb·b·stride(L) in q, k and v (true for
+ * C-order arrays; otherwise INVALID_ARGUMENT naming the array). Path (clattn_sinkhorn_plan_path()): the SDPA
+ * plans' path ("fused", "fused-gpu", "chain", "host-fused-<isa>", "host-rowwise").
+ * Statuses: INVALID_ARGUMENT (a NULL argument, a view of the wrong rank or dims, block_size < 1 or not dividing L,
+ * tau not finite and > 0, sinkhorn_iters < 0, scale not finite, a view the [B, H·nb, b, D] form cannot take,
+ * desc->struct_size too small; the message names the field and value); UNSUPPORTED (a backend without
+ * want_lse SDPA or merge, e.g. a multi-device context without it; desc->struct_size too large with nonzero extra
+ * bytes); OUT_OF_MEMORY; and the statuses of clattn_sdpa_plan_create / clattn_sdpa_execute_buffers /
+ * clattn_merge_execute.
+ */
+typedef struct clattn_sinkhorn_desc {
+    /** sizeof(clattn_sinkhorn_desc) as the caller was compiled; set by clattn_sinkhorn_desc_init(). */
+    size_t struct_size;
+    clattn_tensor q, k, v, out;  /**< 4-D, see above */
+    clattn_tensor sort_logits;   /**< 4-D [B, H, nb, nb], float32 */
+    int64_t block_size;          /**< b >= 1, divides L */
+    float tau;                   /**< Sinkhorn temperature, finite and > 0 (default 1) */
+    int sinkhorn_iters;          /**< >= 0 (default 8) */
+    float scale;                 /**< 0 (default) means 1/sqrt(D); else finite */
+    int want_perm;               /**< nonzero: write P to the perm view at execution */
+    clattn_tensor perm;          /**< 4-D [B, H, nb, nb] float32; used when want_perm */
+} clattn_sinkhorn_desc;
+
+/** Defaults: contiguous q, k [B, H, L, D], v, out [B, H, L, Dv], sort_logits and perm [B, H, L/b, L/b] (for b
+ *  dividing L; else [B, H, 1, 1], refused at plan creation), the given block_size b, tau 1, 8 iterations, scale 0,
+ *  no perm. Accepts NULL. */
+CLATTN_API void clattn_sinkhorn_desc_init_sized(clattn_sinkhorn_desc *desc, size_t struct_size, int64_t batch,
+                                                int64_t num_heads, int64_t seq_len, int64_t head_dim,
+                                                int64_t v_head_dim, int64_t block_size);
+static inline void clattn_sinkhorn_desc_init(clattn_sinkhorn_desc *desc, int64_t batch, int64_t num_heads,
+                                             int64_t seq_len, int64_t head_dim, int64_t v_head_dim, int64_t block_size)
+{
+    clattn_sinkhorn_desc_init_sized(desc, sizeof *desc, batch, num_heads, seq_len, head_dim, v_head_dim, block_size);
+}
+
+typedef struct clattn_sinkhorn_plan clattn_sinkhorn_plan;
+/** Validates @p desc (copied), builds the two SDPA plans and the merge plan and allocates the host workspace.
+ *  @param[out] plan NULL on failure; release with clattn_sinkhorn_plan_destroy(). */
+CLATTN_API clattn_status clattn_sinkhorn_plan_create(clattn_sinkhorn_plan **plan, clattn_context *ctx,
+                                                     const clattn_sinkhorn_desc *desc);
+/** Releases a plan. Accepts NULL. */
+CLATTN_API void clattn_sinkhorn_plan_destroy(clattn_sinkhorn_plan *plan);
+/** The SDPA plans' path (see above); "" for NULL. Valid while the plan lives. */
+CLATTN_API const char *clattn_sinkhorn_plan_path(const clattn_sinkhorn_plan *plan);
+/** Runs the plan on host arrays (float32, views as in the desc), synchronously; perm NULL unless want_perm.
+ *  out and perm must not overlap the inputs. Nothing is retained. */
+CLATTN_API clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *plan, const float *q, const float *k,
+                                                 const float *v, const float *sort_logits, float *out, float *perm);
+/** One shot: plan_create + execute + plan_destroy. */
+CLATTN_API clattn_status clattn_sinkhorn(clattn_context *ctx, const clattn_sinkhorn_desc *desc, const float *q,
+                                         const float *k, const float *v, const float *sort_logits, float *out,
+                                         float *perm);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Global-local (Longformer) attention (src/core/global_local.c)                                */
 
 /**

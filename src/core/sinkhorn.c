@@ -1,0 +1,308 @@
+/*
+ * Sparse Sinkhorn attention (clattn.h, "Sparse Sinkhorn attention"; Tay et al., 2020). No backend slot and no kernel:
+ * the Sinkhorn balancing of the block-sorting logits and the soft sort of the key/value blocks run here on the host
+ * (they are O(B·H·nb²·b·(D + Dv)), small next to attention for nb << L), and the attention itself is two SDPA plans
+ * with want_lse on the context's backend, merged by log-sum-exp with a merge plan:
+ *
+ *   own block:    q, k, v as [B, H·nb, b, D] views of the caller's arrays     -> parts_out[0], parts_lse[0]
+ *   sorted block: q as above, K', V' contiguous [B, H·nb, b, D] in workspace  -> parts_out[1], parts_lse[1]
+ *   merge:        parts [2, B, H, L, Dv] (the same memory as [2, B, H·nb, b, Dv]) -> the caller's out view
+ *
+ * The merge of the two partial results is exactly the softmax over the concatenated 2b keys (clattn_merge_desc).
+ */
+#include "alloc.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct clattn_sinkhorn_plan {
+    clattn_context *ctx;
+    clattn_sinkhorn_desc d;                      /* validated and normalised */
+    int64_t B, H, L, D, Dv, b, nb;
+    clattn_sdpa_plan *own, *sorted;
+    clattn_merge_plan *merge;
+    float *kp, *vp, *parts_out, *parts_lse;     /* workspace */
+    double *logp, *pexp;                         /* [nb, nb] for one (b, h): log P and P */
+};
+
+void clattn_sinkhorn_desc_init_sized(clattn_sinkhorn_desc *desc, size_t struct_size, int64_t batch,
+                                     int64_t num_heads, int64_t seq_len, int64_t head_dim, int64_t v_head_dim,
+                                     int64_t block_size)
+{
+    if (!desc) return;
+    clattn_sinkhorn_desc d;
+    memset(&d, 0, sizeof d);
+    const int64_t nb = block_size >= 1 && seq_len >= 1 && seq_len % block_size == 0 ? seq_len / block_size : 1;
+    d.q = clattn_tensor_contiguous(batch, num_heads, seq_len, head_dim);
+    d.k = d.q;
+    d.v = clattn_tensor_contiguous(batch, num_heads, seq_len, v_head_dim);
+    d.out = d.v;
+    d.sort_logits = clattn_tensor_contiguous(batch, num_heads, nb, nb);
+    d.perm = d.sort_logits;
+    d.block_size = block_size;
+    d.tau = 1.0f;
+    d.sinkhorn_iters = 8;
+    clattn_struct_out(desc, struct_size, &d, sizeof d);
+}
+
+#define CLATTN_SINKHORN_DESC_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_sinkhorn_desc, perm)
+
+static clattn_status check4(clattn_context *ctx, const char *name, clattn_tensor *t, int64_t *extent)
+{
+    CLATTN_TRY(clattn_tensor_expect_ndim(ctx, name, t, 4));
+    return clattn_tensor_check(ctx, name, t, sizeof(float), extent);
+}
+
+static clattn_status expect_dims(clattn_context *ctx, const char *name, const clattn_tensor *t, const int64_t want[4],
+                                 const char *why[4])
+{
+    for (int i = 0; i < 4; i++)
+        if (t->dims[i] != want[i])
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected %lld (%s)", name, i,
+                                (long long)t->dims[i], (long long)want[i], why[i]);
+    return CLATTN_SUCCESS;
+}
+
+/* The [B, H·nb, b, last] view of a checked [B, H, L, last] view, or INVALID_ARGUMENT when it has none. */
+static clattn_status block_view(clattn_context *ctx, const char *name, const clattn_tensor *t, int64_t nb, int64_t b,
+                                clattn_tensor *o)
+{
+    *o = *t;
+    if (nb == 1) return CLATTN_SUCCESS;
+    const int64_t H = t->dims[1];
+    int64_t want = 0;
+    if (H > 1 && (!clattn_mul_i64(nb * b, t->strides[2], &want) || t->strides[1] != want))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "%s: stride 1 (heads) is %lld, expected nb·b·stride 2 = %lld so that [B, H, L, .] splits into "
+                            "[B, H·nb, b, .] blocks (H = %lld, nb = %lld, b = %lld)",
+                            name, (long long)t->strides[1], (long long)want, (long long)H, (long long)nb, (long long)b);
+    o->dims[1] = H * nb;
+    o->dims[2] = b;
+    o->strides[1] = b * t->strides[2];
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status validate(clattn_context *ctx, clattn_sinkhorn_plan *p)
+{
+    clattn_sinkhorn_desc *d = &p->d;
+    int64_t ext;
+    CLATTN_TRY(check4(ctx, "q", &d->q, &ext));
+    CLATTN_TRY(check4(ctx, "k", &d->k, &ext));
+    CLATTN_TRY(check4(ctx, "v", &d->v, &ext));
+    CLATTN_TRY(check4(ctx, "out", &d->out, &ext));
+    CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "out", &d->out));
+    p->B = d->q.dims[0], p->H = d->q.dims[1], p->L = d->q.dims[2], p->D = d->q.dims[3], p->Dv = d->v.dims[3];
+    if (d->block_size < 1 || d->block_size > p->L || p->L % d->block_size != 0)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "block_size: %lld, expected a divisor of L = %lld (q dim 2; no padding)",
+                            (long long)d->block_size, (long long)p->L);
+    p->b = d->block_size;
+    p->nb = p->L / p->b;
+    {
+        const int64_t kw[4] = {p->B, p->H, p->L, p->D}, vw[4] = {p->B, p->H, p->L, p->Dv};
+        const char *kwhy[4] = {"q's B", "q's H", "q's L", "q's D"}, *vwhy[4] = {"q's B", "q's H", "q's L", "v's Dv"};
+        CLATTN_TRY(expect_dims(ctx, "k", &d->k, kw, kwhy));
+        CLATTN_TRY(expect_dims(ctx, "v", &d->v, vw, vwhy));
+        CLATTN_TRY(expect_dims(ctx, "out", &d->out, vw, vwhy));
+    }
+    const int64_t rw[4] = {p->B, p->H, p->nb, p->nb};
+    const char *rwhy[4] = {"q's B", "q's H", "nb = L / block_size", "nb = L / block_size"};
+    CLATTN_TRY(check4(ctx, "sort_logits", &d->sort_logits, &ext));
+    CLATTN_TRY(expect_dims(ctx, "sort_logits", &d->sort_logits, rw, rwhy));
+    if (d->want_perm) {
+        CLATTN_TRY(check4(ctx, "perm", &d->perm, &ext));
+        CLATTN_TRY(expect_dims(ctx, "perm", &d->perm, rw, rwhy));
+        CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "perm", &d->perm));
+    }
+    if (!(isfinite(d->tau) && d->tau > 0))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "tau: %g, expected finite and > 0", (double)d->tau);
+    if (d->sinkhorn_iters < 0)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "sinkhorn_iters: %d, expected >= 0", d->sinkhorn_iters);
+    if (!isfinite(d->scale))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale: %g is not finite", (double)d->scale);
+    /* workspace sizes: K' B·H·L·D, V' B·H·L·Dv, parts 2·B·H·L·Dv and 2·B·H·L */
+    int64_t bhl, n;
+    if (!clattn_mul_i64(p->B * p->H, p->L, &bhl) || !clattn_mul_i64(bhl, p->D + 3 * p->Dv + 2, &n) ||
+        (uint64_t)n > SIZE_MAX / 4 / sizeof(float))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "q: [%lld, %lld, %lld, %lld] with Dv %lld: the workspace size overflows", (long long)p->B,
+                            (long long)p->H, (long long)p->L, (long long)p->D, (long long)p->Dv);
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status build(clattn_context *ctx, clattn_sinkhorn_plan *p)
+{
+    const clattn_sinkhorn_desc *d = &p->d;
+    const int64_t B = p->B, HN = p->H * p->nb, b = p->b, bhl = B * p->H * p->L;
+    p->kp = clattn_malloc((size_t)bhl * (size_t)p->D * sizeof(float));
+    p->vp = clattn_malloc((size_t)bhl * (size_t)p->Dv * sizeof(float));
+    p->parts_out = clattn_malloc((size_t)bhl * (size_t)p->Dv * 2 * sizeof(float));
+    p->parts_lse = clattn_malloc((size_t)bhl * 2 * sizeof(float));
+    p->logp = clattn_malloc((size_t)(p->nb * p->nb) * sizeof(double));
+    p->pexp = clattn_malloc((size_t)(p->nb * p->nb) * sizeof(double));
+    if (!p->kp || !p->vp || !p->parts_out || !p->parts_lse || !p->logp || !p->pexp)
+        return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sinkhorn_plan_create: out of host memory");
+
+    clattn_sdpa_desc s;
+    clattn_sdpa_desc_init(&s, B, HN, HN, b, b, p->D, p->Dv);
+    CLATTN_TRY(block_view(ctx, "q", &d->q, p->nb, b, &s.q));
+    CLATTN_TRY(block_view(ctx, "k", &d->k, p->nb, b, &s.k));
+    CLATTN_TRY(block_view(ctx, "v", &d->v, p->nb, b, &s.v));
+    s.scale = d->scale;
+    s.want_lse = 1;
+    /* s.out, s.lse: contiguous [B, H·nb, b, Dv] / [B, H·nb, b] at offset 0 (part 0), set by init */
+    CLATTN_TRY(clattn_sdpa_plan_create(&p->own, ctx, &s));
+    s.k = clattn_tensor_contiguous(B, HN, b, p->D);
+    s.v = clattn_tensor_contiguous(B, HN, b, p->Dv);
+    /* s.out, s.lse unchanged: part 1 is passed as parts_out + B·H·L·Dv, parts_lse + B·H·L at execution */
+    CLATTN_TRY(clattn_sdpa_plan_create(&p->sorted, ctx, &s));
+
+    clattn_merge_desc m;
+    clattn_merge_desc_init(&m, 2, B, p->H, p->L, p->Dv);
+    m.out = d->out;
+    CLATTN_TRY(clattn_merge_plan_create(&p->merge, ctx, &m));
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_sinkhorn_plan_create(clattn_sinkhorn_plan **out, clattn_context *ctx,
+                                          const clattn_sinkhorn_desc *desc)
+{
+    if (!out) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_plan_create: plan is NULL");
+    *out = NULL;
+    if (!ctx) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_plan_create: ctx is NULL");
+    if (!desc) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_plan_create: desc is NULL");
+    clattn_sinkhorn_plan *p = clattn_calloc(1, sizeof *p);
+    if (!p) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sinkhorn_plan_create: out of host memory");
+    p->ctx = ctx;
+    clattn_sinkhorn_desc_init_sized(&p->d, sizeof p->d, 1, 1, 1, 1, 1, 1);
+    clattn_status st = CLATTN_STRUCT_IN(ctx, clattn_sinkhorn_desc, desc, CLATTN_SINKHORN_DESC_MIN_SIZE, &p->d);
+    if (st == CLATTN_SUCCESS) st = validate(ctx, p);
+    if (st == CLATTN_SUCCESS) st = build(ctx, p);
+    if (st != CLATTN_SUCCESS) {
+        clattn_sinkhorn_plan_destroy(p);
+        return st;
+    }
+    *out = p;
+    return CLATTN_SUCCESS;
+}
+
+void clattn_sinkhorn_plan_destroy(clattn_sinkhorn_plan *p)
+{
+    if (!p) return;
+    clattn_sdpa_plan_destroy(p->own);
+    clattn_sdpa_plan_destroy(p->sorted);
+    clattn_merge_plan_destroy(p->merge);
+    free(p->kp);
+    free(p->vp);
+    free(p->parts_out);
+    free(p->parts_lse);
+    free(p->logp);
+    free(p->pexp);
+    free(p);
+}
+
+const char *clattn_sinkhorn_plan_path(const clattn_sinkhorn_plan *p)
+{
+    return p ? clattn_sdpa_plan_path(p->own) : "";
+}
+
+static inline int64_t at4(const clattn_tensor *t, int64_t a, int64_t b, int64_t c, int64_t e)
+{
+    return t->offset + a * t->strides[0] + b * t->strides[1] + c * t->strides[2] + e * t->strides[3];
+}
+
+/* Log-space Sinkhorn of R[bi, h] / tau into p->logp (nb x nb, row-major). */
+static void sinkhorn_log(const clattn_sinkhorn_plan *p, const float *R, int64_t bi, int64_t h)
+{
+    const clattn_sinkhorn_desc *d = &p->d;
+    const int64_t nb = p->nb;
+    double *S = p->logp;
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t j = 0; j < nb; j++) S[i * nb + j] = (double)R[at4(&d->sort_logits, bi, h, i, j)] / d->tau;
+    for (int it = 0; it < d->sinkhorn_iters; it++) {
+        for (int pass = 0; pass < 2; pass++) /* 0: rows, 1: columns */
+            for (int64_t x = 0; x < nb; x++) {
+                const int64_t s0 = pass ? x : x * nb, st = pass ? nb : 1;
+                double m = -INFINITY;
+                for (int64_t y = 0; y < nb; y++) m = fmax(m, S[s0 + y * st]);
+                if (isnan(m) || isinf(m)) { /* NaN propagates; +-inf rows: subtract m itself (inf - inf = NaN) */
+                    bool has_nan = false;
+                    for (int64_t y = 0; y < nb; y++) has_nan |= isnan(S[s0 + y * st]);
+                    const double lse = has_nan ? NAN : m;
+                    for (int64_t y = 0; y < nb; y++) S[s0 + y * st] -= lse;
+                    continue;
+                }
+                double sum = 0;
+                bool has_nan = false;
+                for (int64_t y = 0; y < nb; y++) {
+                    has_nan |= isnan(S[s0 + y * st]);
+                    sum += exp(S[s0 + y * st] - m);
+                }
+                const double lse = has_nan ? NAN : m + log(sum);
+                for (int64_t y = 0; y < nb; y++) S[s0 + y * st] -= lse;
+            }
+    }
+}
+
+clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *p, const float *q, const float *k, const float *v,
+                                      const float *sort_logits, float *out, float *perm)
+{
+    if (!p) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_execute: plan is NULL");
+    clattn_context *ctx = p->ctx;
+    const clattn_sinkhorn_desc *d = &p->d;
+    const char *missing = !q ? "q" : !k ? "k" : !v ? "v" : !sort_logits ? "sort_logits" : !out ? "out" : NULL;
+    if (missing)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_execute: %s is NULL", missing);
+    if (d->want_perm && !perm)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_execute: perm is NULL (want_perm)");
+    if (!d->want_perm && perm)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_sinkhorn_execute: perm given but the plan has want_perm 0");
+    const int64_t H = p->H, L = p->L, D = p->D, Dv = p->Dv, b = p->b, nb = p->nb;
+    for (int64_t bi = 0; bi < p->B; bi++)
+        for (int64_t h = 0; h < H; h++) {
+            sinkhorn_log(p, sort_logits, bi, h);
+            const double *P = p->pexp;
+            for (int64_t i = 0; i < nb * nb; i++) p->pexp[i] = exp(p->logp[i]);
+            if (perm)
+                for (int64_t i = 0; i < nb; i++)
+                    for (int64_t j = 0; j < nb; j++) perm[at4(&d->perm, bi, h, i, j)] = (float)P[i * nb + j];
+            /* K'_i = sum_j P[i,j] K_j, V'_i likewise, accumulated in double per element */
+            float *kb = p->kp + (bi * H + h) * L * D, *vb = p->vp + (bi * H + h) * L * Dv;
+            for (int64_t i = 0; i < nb; i++)
+                for (int64_t r = 0; r < b; r++) {
+                    for (int64_t c = 0; c < D; c++) {
+                        double acc = 0;
+                        for (int64_t j = 0; j < nb; j++)
+                            acc += P[i * nb + j] * k[at4(&d->k, bi, h, j * b + r, c)];
+                        kb[(i * b + r) * D + c] = (float)acc;
+                    }
+                    for (int64_t c = 0; c < Dv; c++) {
+                        double acc = 0;
+                        for (int64_t j = 0; j < nb; j++)
+                            acc += P[i * nb + j] * v[at4(&d->v, bi, h, j * b + r, c)];
+                        vb[(i * b + r) * Dv + c] = (float)acc;
+                    }
+                }
+        }
+    clattn_sdpa_buffers sb;
+    clattn_sdpa_buffers_init(&sb);
+    sb.q = q, sb.k = k, sb.v = v, sb.out = p->parts_out, sb.lse = p->parts_lse;
+    CLATTN_TRY(clattn_sdpa_execute_buffers(p->own, &sb));
+    const int64_t bhl = p->B * H * L;
+    sb.k = p->kp, sb.v = p->vp, sb.out = p->parts_out + bhl * Dv, sb.lse = p->parts_lse + bhl;
+    CLATTN_TRY(clattn_sdpa_execute_buffers(p->sorted, &sb));
+    return clattn_merge_execute(p->merge, p->parts_out, p->parts_lse, out, NULL);
+}
+
+clattn_status clattn_sinkhorn(clattn_context *ctx, const clattn_sinkhorn_desc *desc, const float *q, const float *k,
+                              const float *v, const float *sort_logits, float *out, float *perm)
+{
+    clattn_sinkhorn_plan *p;
+    CLATTN_TRY(clattn_sinkhorn_plan_create(&p, ctx, desc));
+    clattn_status st = clattn_sinkhorn_execute(p, q, k, v, sort_logits, out, perm);
+    clattn_sinkhorn_plan_destroy(p);
+    return st;
+}
