@@ -1988,6 +1988,8 @@ static int cmd_kernels(int argc, char **argv)
 #include "cmd_additive.c"
 /* clattn global-local */
 #include "cmd_global_local.c"
+/* clattn sinkhorn */
+#include "cmd_sinkhorn.c"
 
 typedef struct command {
     const char *name;
@@ -2017,6 +2019,7 @@ static const command commands[] = {
     CHANNEL_COMMAND,
     ADDITIVE_COMMAND,
     GLOBAL_LOCAL_COMMAND,
+    SINKHORN_COMMAND,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -2120,7 +2123,7 @@ static void print_main_help(bool markdown)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa, mha, axial, temporal, area, channel, additive or global-local; see clattn --help)");
+        return errorf(EXIT_USAGE, "no command given (expected devices, kernels, sdpa, mha, axial, temporal, area, channel, additive, global-local or sinkhorn; see clattn --help)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || (strcmp(cmd, "help") == 0 && argc == 2)) {
         print_main_help(false);
@@ -2132,7 +2135,7 @@ int main(int argc, char **argv)
             return fflush(stdout) == 0 ? EXIT_OK : errorf(EXIT_FAIL, "cannot write the help: %s", strerror(errno));
         }
         if (argc == 3 && find_command(argv[2])) return print_help(argv[2]);
-        return errorf(EXIT_USAGE, "clattn help: expected a command (devices, kernels, sdpa, mha, axial, temporal, area, channel, additive, global-local) or --markdown");
+        return errorf(EXIT_USAGE, "clattn help: expected a command (devices, kernels, sdpa, mha, axial, temporal, area, channel, additive, global-local, sinkhorn) or --markdown");
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("clattn %s\n", clattn_version_string());
@@ -2140,5 +2143,5 @@ int main(int argc, char **argv)
     }
     const command *c = find_command(cmd);
     if (c) return c->run(argc - 2, argv + 2);
-    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa, mha, axial, temporal, area, channel, additive or global-local; see clattn --help)", cmd);
+    return errorf(EXIT_USAGE, "unknown command '%s' (expected devices, kernels, sdpa, mha, axial, temporal, area, channel, additive, global-local or sinkhorn; see clattn --help)", cmd);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tool.cli.views.<backend>: `clattn axial | temporal | area | channel | additive | global-local` on random .npy arrays against NumPy
+"""tool.cli.views.<backend>: `clattn axial | temporal | area | channel | additive | global-local | sinkhorn` on random .npy arrays against NumPy
 references written from the papers' definitions (independent of the library's views), with --expect /
 --expect-probs / --expect-scales at 1e-4, plus the usage errors (N not a multiple of --area, a bad --axis).
 channel follows torchvision.ops.SqueezeExcitation's forward (avgpool, fc1 1x1 conv, ReLU, fc2, sigmoid,
@@ -149,6 +149,31 @@ run("global-local window 2, globals 0,7, global projections", ["global-local", "
     "--global-key", save("gl_kg.npy", kg), "--global-value", save("gl_vg.npy", vg), "--local-window", "2", "--globals",
     "0,7", "--out", os.path.join(WORK, "gl_o.npy"), "--probs", os.path.join(WORK, "gl_p.npy"), "--expect",
     save("gl_oref.npy", o), "--expect-probs", save("gl_pref.npy", p)])
+
+# sparse Sinkhorn attention: L 12 in blocks of 4, tau 0.5, 5 iterations, soft permutation written
+B, H, L, D, Dv, b, tau, iters = 2, 3, 12, 8, 5, 4, 0.5, 5
+nb = L // b
+q, k = rng.standard_normal((2, B, H, L, D))
+v = rng.standard_normal((B, H, L, Dv))
+R = rng.standard_normal((B, H, nb, nb))
+S = R.astype(np.float32).astype(np.float64) / np.float64(np.float32(tau))
+for _ in range(iters):
+    m = S.max(-1, keepdims=True)
+    S = S - (m + np.log(np.exp(S - m).sum(-1, keepdims=True)))
+    m = S.max(-2, keepdims=True)
+    S = S - (m + np.log(np.exp(S - m).sum(-2, keepdims=True)))
+P = np.exp(S)
+q32, k32, v32 = (a.astype(np.float32).astype(np.float64) for a in (q, k, v))
+kb, vb = k32.reshape(B, H, nb, b, D), v32.reshape(B, H, nb, b, Dv)
+ks, vs = np.einsum("bhij,bhjrd->bhird", P, kb), np.einsum("bhij,bhjrd->bhird", P, vb)
+o, _ = attn(q32.reshape(B, H, nb, b, D), np.concatenate([kb, ks], 3), np.concatenate([vb, vs], 3))
+run("sinkhorn b 4, tau 0.5, 5 iterations, perm", ["sinkhorn", "--query", save("sk_q.npy", q), "--key",
+    save("sk_k.npy", k), "--value", save("sk_v.npy", v), "--sort-logits", save("sk_r.npy", R), "--block-size", "4",
+    "--tau", "0.5", "--iters", "5", "--out", os.path.join(WORK, "sk_o.npy"), "--perm", os.path.join(WORK, "sk_p.npy"),
+    "--expect", save("sk_oref.npy", o.reshape(B, H, L, Dv)), "--expect-perm", save("sk_pref.npy", P)])
+run("sinkhorn: --block-size not dividing L", ["sinkhorn", "--query", save("sk_q.npy", q), "--key",
+    save("sk_k.npy", k), "--value", save("sk_v.npy", v), "--sort-logits", save("sk_r.npy", R), "--block-size", "5",
+    "--out", os.path.join(WORK, "sk_o2.npy")], 1, "--block-size does not divide L")
 
 # usage errors
 qa = save("bad_q.npy", rng.standard_normal((1, 10, 16)))
