@@ -25,6 +25,10 @@
  * attention_window 512), 2 global tokens (--tiny: [1, 2, 33, 8], window 2, 1 global), next to its dense
  * equivalent (SDPA with the [1, 1, L, L] boolean mask of the structure), gflops counting 2·(D + Dv) per allowed
  * pair for both; the outputs must agree within 1e-5·max(1, max|dense|) (exit 1 otherwise).
+ * Then sparse Sinkhorn attention, [B, H, L, D] = [1, 12, 4096, 64], block 64, 8 iterations (--tiny: [1, 2, 32, 8],
+ * block 8), next to full SDPA over all L keys (not the same function: the time of the attention it replaces; no
+ * max_abs_diff, the output only checked finite; test_sinkhorn checks the values): gflops counts 2·2b·(D + Dv) per
+ * query row plus the soft sort's 2·nb²·b·(D + Dv) per (b, h); full_gflops 2·L·(D + Dv) per query row.
  * Exit codes: 0 success; 1 a row failed; 2 bad command line.
  */
 #include "views_cases.h"
@@ -299,6 +303,63 @@ int main(int argc, char **argv)
         clattn_global_local_plan_destroy(gp);
         clattn_sdpa_plan_destroy(sp);
         free(q), free(out), free(out2), free(mask);
+    }
+    /* sparse Sinkhorn attention next to full (unstructured) SDPA over all L keys: a different function, so no
+     * max_abs_diff; the time of the attention Sinkhorn replaces */
+    if (ok) {
+        const int64_t B = 1, H = tiny ? 2 : 12, L = tiny ? 32 : 4096, D = tiny ? 8 : 64, b = tiny ? 8 : 64, nb = L / b;
+        const int64_t n = B * H * L * D, nr = B * H * nb * nb;
+        float *q = tu_xmalloc((size_t)n * sizeof(float)), *out = tu_xmalloc((size_t)n * sizeof(float));
+        float *out2 = tu_xmalloc((size_t)n * sizeof(float)), *R = tu_xmalloc((size_t)nr * sizeof(float));
+        tu_rng rng;
+        tu_rng_init(&rng, tu_case_seed("bench-sinkhorn", 0));
+        for (int64_t i = 0; i < n; i++) q[i] = (float)tu_rng_uniform(&rng, -1, 1);
+        for (int64_t i = 0; i < nr; i++) R[i] = (float)tu_rng_uniform(&rng, -2, 2);
+        /* attention: 2b keys per query row, 2·(D + Dv) each; soft sort: 2·nb²·b·(D + Dv) per (b, h) */
+        const double fl = (double)(B * H) * (2.0 * (double)L * (double)(2 * b) * (double)(2 * D) +
+                                             2.0 * (double)(nb * nb * b) * (double)(2 * D));
+        const double dfl = 2.0 * (double)(B * H) * (double)L * (double)L * (double)(2 * D);
+        clattn_sinkhorn_desc kd;
+        clattn_sinkhorn_desc_init(&kd, B, H, L, D, D, b);
+        clattn_sinkhorn_plan *kp = NULL;
+        ok = clattn_sinkhorn_plan_create(&kp, ctx, &kd) == CLATTN_SUCCESS;
+        for (int i = 0; i < warmup + repeat && ok; i++) {
+            double t0 = now_ms();
+            ok = clattn_sinkhorn_execute(kp, q, q, q, R, out, NULL) == CLATTN_SUCCESS;
+            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+        }
+        clattn_sdpa_desc sd;
+        clattn_sdpa_desc_init(&sd, B, H, H, L, L, D, D);
+        clattn_sdpa_plan *sp = NULL;
+        if (ok) ok = clattn_sdpa_plan_create(&sp, ctx, &sd) == CLATTN_SUCCESS;
+        for (int i = 0; i < warmup + repeat && ok; i++) {
+            double t0 = now_ms();
+            ok = clattn_sdpa_execute(sp, q, q, q, NULL, NULL, out2, NULL) == CLATTN_SUCCESS;
+            if (i >= warmup) td[i - warmup] = now_ms() - t0;
+        }
+        if (!ok) fprintf(stderr, "sinkhorn: %s\n", clattn_last_error(ctx));
+        for (int64_t i = 0; i < n && ok; i++)
+            if (!isfinite(out[i])) {
+                fprintf(stderr, "sinkhorn: non-finite output at %lld\n", (long long)i);
+                ok = false;
+            }
+        if (ok) {
+            const double ms = median(t, repeat), dms = median(td, repeat);
+            char name[64];
+            snprintf(name, sizeof name, "sinkhorn_%lldx%lldx%lld_b%lld", (long long)B, (long long)H, (long long)L,
+                     (long long)b);
+            if (json)
+                printf("{\"case\":\"%s\",\"device\":\"%s\",\"ms\":%.4f,\"gflops\":%.3f,\"full_ms\":%.4f,"
+                       "\"full_gflops\":%.3f,\"path\":\"%s\",\"full_path\":\"%s\"}\n",
+                       name, info.device_name, ms, fl / ms * 1e-6, dms, dfl / dms * 1e-6, clattn_sinkhorn_plan_path(kp),
+                       clattn_sdpa_plan_path(sp));
+            else
+                printf("%-32s %10.3f %8.2f %10.3f %8.2f %8.2f %-20s %5s %-20s %12s\n", name, ms, fl / ms * 1e-6, dms,
+                       dfl / dms * 1e-6, dms / ms, clattn_sinkhorn_plan_path(kp), "-", clattn_sdpa_plan_path(sp), "-");
+        }
+        clattn_sinkhorn_plan_destroy(kp);
+        clattn_sdpa_plan_destroy(sp);
+        free(q), free(out), free(out2), free(R);
     }
     free(t);
     free(td);

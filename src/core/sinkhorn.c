@@ -25,6 +25,7 @@ struct clattn_sinkhorn_plan {
     clattn_merge_plan *merge;
     float *kp, *vp, *parts_out, *parts_lse;     /* workspace */
     double *logp, *pexp;                         /* [nb, nb] for one (b, h): log P and P */
+    double *acc;                                 /* [b, max(D, Dv)] soft-sort accumulator */
 };
 
 void clattn_sinkhorn_desc_init_sized(clattn_sinkhorn_desc *desc, size_t struct_size, int64_t batch,
@@ -142,7 +143,8 @@ static clattn_status build(clattn_context *ctx, clattn_sinkhorn_plan *p)
     p->parts_lse = clattn_malloc((size_t)bhl * 2 * sizeof(float));
     p->logp = clattn_malloc((size_t)(p->nb * p->nb) * sizeof(double));
     p->pexp = clattn_malloc((size_t)(p->nb * p->nb) * sizeof(double));
-    if (!p->kp || !p->vp || !p->parts_out || !p->parts_lse || !p->logp || !p->pexp)
+    p->acc = clattn_malloc((size_t)(p->b * (p->D > p->Dv ? p->D : p->Dv)) * sizeof(double));
+    if (!p->kp || !p->vp || !p->parts_out || !p->parts_lse || !p->logp || !p->pexp || !p->acc)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sinkhorn_plan_create: out of host memory");
 
     clattn_sdpa_desc s;
@@ -200,6 +202,7 @@ void clattn_sinkhorn_plan_destroy(clattn_sinkhorn_plan *p)
     free(p->parts_lse);
     free(p->logp);
     free(p->pexp);
+    free(p->acc);
     free(p);
 }
 
@@ -246,6 +249,24 @@ static void sinkhorn_log(const clattn_sinkhorn_plan *p, const float *R, int64_t 
     }
 }
 
+/* dst (contiguous [L, n] of one (b, h)) = the soft-sorted blocks of src's (bi, h) slice, through acc [b·n]. */
+static void soft_sort(double *acc, const double *P, int64_t nb, int64_t b, int64_t n, const float *src,
+                      const clattn_tensor *t, int64_t bi, int64_t h, float *dst)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        memset(acc, 0, (size_t)(b * n) * sizeof(double));
+        for (int64_t j = 0; j < nb; j++) {
+            const double w = P[i * nb + j];
+            for (int64_t r = 0; r < b; r++) {
+                const float *row = src + at4(t, bi, h, j * b + r, 0);
+                double *a = acc + r * n;
+                for (int64_t c = 0; c < n; c++) a[c] += w * row[c * t->strides[3]];
+            }
+        }
+        for (int64_t x = 0; x < b * n; x++) dst[i * b * n + x] = (float)acc[x];
+    }
+}
+
 clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *p, const float *q, const float *k, const float *v,
                                       const float *sort_logits, float *out, float *perm)
 {
@@ -269,23 +290,9 @@ clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *p, const float *q, c
             if (perm)
                 for (int64_t i = 0; i < nb; i++)
                     for (int64_t j = 0; j < nb; j++) perm[at4(&d->perm, bi, h, i, j)] = (float)P[i * nb + j];
-            /* K'_i = sum_j P[i,j] K_j, V'_i likewise, accumulated in double per element */
-            float *kb = p->kp + (bi * H + h) * L * D, *vb = p->vp + (bi * H + h) * L * Dv;
-            for (int64_t i = 0; i < nb; i++)
-                for (int64_t r = 0; r < b; r++) {
-                    for (int64_t c = 0; c < D; c++) {
-                        double acc = 0;
-                        for (int64_t j = 0; j < nb; j++)
-                            acc += P[i * nb + j] * k[at4(&d->k, bi, h, j * b + r, c)];
-                        kb[(i * b + r) * D + c] = (float)acc;
-                    }
-                    for (int64_t c = 0; c < Dv; c++) {
-                        double acc = 0;
-                        for (int64_t j = 0; j < nb; j++)
-                            acc += P[i * nb + j] * v[at4(&d->v, bi, h, j * b + r, c)];
-                        vb[(i * b + r) * Dv + c] = (float)acc;
-                    }
-                }
+            /* K'_i = sum_j P[i,j] K_j, V'_i likewise: a double accumulator per sorted block, read along the rows */
+            soft_sort(p->acc, P, nb, b, D, k, &d->k, bi, h, p->kp + (bi * H + h) * L * D);
+            soft_sort(p->acc, P, nb, b, Dv, v, &d->v, bi, h, p->vp + (bi * H + h) * L * Dv);
         }
     clattn_sdpa_buffers sb;
     clattn_sdpa_buffers_init(&sb);
