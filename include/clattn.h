@@ -1224,6 +1224,14 @@ typedef struct clattn_sinkhorn_desc {
     float scale;                 /**< 0 (default) means 1/sqrt(D); else finite */
     int want_perm;               /**< nonzero: write P to the perm view at execution */
     clattn_tensor perm;          /**< 4-D [B, H, nb, nb] float32; used when want_perm */
+    /** Nonzero: write the attention weights in the compact layout (issue #11 item 8) to the weights view:
+     *  weights[b, h, r, t] for query row r in block i = r / b is, for t < b, the weight of its own key i·b + t and,
+     *  for b <= t < 2b, the weight of the sorted slot K'_i row t - b; each row sums to 1 (the one softmax over the
+     *  2b keys). Needs the SDPA plans to write probabilities (on OpenCL the "chain" path, on the host
+     *  "host-rowwise"); clattn_sinkhorn_weights_expand() turns weights + P into dense [B, H, L, L] value weights.
+     *  Default 0. */
+    int want_weights;
+    clattn_tensor weights;       /**< 4-D [B, H, L, 2b] float32; used when want_weights (init: contiguous) */
 } clattn_sinkhorn_desc;
 
 /** Defaults: contiguous q, k [B, H, L, D], v, out [B, H, L, Dv], sort_logits and perm [B, H, L/b, L/b] (for b
@@ -1248,9 +1256,28 @@ CLATTN_API void clattn_sinkhorn_plan_destroy(clattn_sinkhorn_plan *plan);
 /** The SDPA plans' path (see above); "" for NULL. Valid while the plan lives. */
 CLATTN_API const char *clattn_sinkhorn_plan_path(const clattn_sinkhorn_plan *plan);
 /** Runs the plan on host arrays (float32, views as in the desc), synchronously; perm NULL unless want_perm.
- *  out and perm must not overlap the inputs. Nothing is retained. */
+ *  out and perm must not overlap the inputs. Nothing is retained. Without the compact weights: a plan with
+ *  want_weights is refused (INVALID_ARGUMENT); see clattn_sinkhorn_execute_weights(). clattn_sinkhorn() (one shot)
+ *  runs this function, so it takes no want_weights desc either. */
 CLATTN_API clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *plan, const float *q, const float *k,
                                                  const float *v, const float *sort_logits, float *out, float *perm);
+/** clattn_sinkhorn_execute() that also writes the compact weights (weights NULL unless desc.want_weights: then
+ *  required). Same statuses. */
+CLATTN_API clattn_status clattn_sinkhorn_execute_weights(clattn_sinkhorn_plan *plan, const float *q, const float *k,
+                                                         const float *v, const float *sort_logits, float *out,
+                                                         float *perm, float *weights);
+/**
+ * Expands compact Sinkhorn weights (contiguous float32 [B, H, L, 2b], see clattn_sinkhorn_desc.want_weights) and the
+ * soft permutation P (contiguous float32 [B, H, nb, nb]) into the dense value weights W, contiguous float32
+ * [B, H, L, L], with out = W·V exactly in real arithmetic: for row r in block i and key j·b + t,
+ *   W[r, j·b + t] = [j = i]·weights[r, t] + weights[r, b + t]·P[i, j]
+ * (for plotting; O(L²) memory per (b, h) by nature). Host-only, needs no context.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (a NULL pointer, a size < 1, block_size not dividing
+ *         seq_len, or B·H·L·L overflowing; message via clattn_last_error(NULL)).
+ */
+CLATTN_API clattn_status clattn_sinkhorn_weights_expand(int64_t batch, int64_t num_heads, int64_t seq_len,
+                                                        int64_t block_size, const float *weights, const float *perm,
+                                                        float *dense);
 /** One shot: plan_create + execute + plan_destroy. */
 CLATTN_API clattn_status clattn_sinkhorn(clattn_context *ctx, const clattn_sinkhorn_desc *desc, const float *q,
                                          const float *k, const float *v, const float *sort_logits, float *out,

@@ -51,7 +51,7 @@ static const sk_case cases[] = {
 /* The reference: out (C order [B, H, L, Dv]) and P (C order [B, H, nb, nb]) in double. */
 static void reference(const sk_case *c, const clattn_tensor *tq, const clattn_tensor *tk, const clattn_tensor *tv,
                       const clattn_tensor *tr, const float *q, const float *k, const float *v, const float *R,
-                      double *out, double *P)
+                      double *out, double *P, double *W)
 {
     const int64_t nb = c->L / c->b, b = c->b;
     const double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)c->D);
@@ -105,6 +105,7 @@ static void reference(const sk_case *c, const clattn_tensor *tq, const clattn_te
                     m = s[t] > m ? s[t] : m;
                 }
                 for (int64_t t = 0; t < 2 * b; t++) sum += (s[t] = exp(s[t] - m));
+                for (int64_t t = 0; t < 2 * b; t++) W[((bi * c->H + h) * c->L + row) * 2 * b + t] = s[t] / sum;
                 double *o = out + ((bi * c->H + h) * c->L + row) * c->Dv;
                 for (int64_t x = 0; x < c->Dv; x++) {
                     double a = 0;
@@ -142,6 +143,7 @@ static void test_case(void **state)
     d.sinkhorn_iters = c->iters;
     d.scale = c->scale;
     d.want_perm = c->perm;
+    d.want_weights = c->perm; /* the compact weights with the permutation, so that they can be expanded */
     int64_t nq, nk, nv, nr;
     float *q = tu_make_input(&rng, &d.q, -c->qk_range, c->qk_range, &nq);
     float *k = tu_make_input(&rng, &d.k, -c->qk_range, c->qk_range, &nk);
@@ -154,7 +156,17 @@ static void test_case(void **state)
     float *out = tu_alloc_bits(no, TU_POISON_BITS), *perm = tu_alloc_bits(np, TU_POISON_BITS);
     double *ref = tu_xmalloc((size_t)(c->B * c->H * c->L * c->Dv) * sizeof(double));
     double *refp = tu_xmalloc((size_t)(c->B * c->H * nb * nb) * sizeof(double));
-    reference(c, &d.q, &d.k, &d.v, &d.sort_logits, q, k, v, R, ref, refp);
+    const int64_t nw = c->B * c->H * c->L * 2 * c->b, ndense = c->B * c->H * c->L * c->L;
+    double *refw = tu_xmalloc((size_t)nw * sizeof(double)), *refd = tu_xmalloc((size_t)ndense * sizeof(double));
+    float *wts = tu_alloc_bits(nw, TU_POISON_BITS), *dense = tu_alloc_bits(ndense, TU_POISON_BITS);
+    reference(c, &d.q, &d.k, &d.v, &d.sort_logits, q, k, v, R, ref, refp, refw);
+    for (int64_t x = 0; x < c->B * c->H; x++) /* W[r, j·b + t] = [j = i]·w[r, t] + w[r, b + t]·P[i, j] */
+        for (int64_t r = 0; r < c->L; r++)
+            for (int64_t key = 0; key < c->L; key++) {
+                const int64_t i = r / c->b, j = key / c->b, t = key % c->b;
+                const double *wr = refw + (x * c->L + r) * 2 * c->b;
+                refd[(x * c->L + r) * c->L + key] = (j == i ? wr[t] : 0.0) + wr[c->b + t] * refp[x * nb * nb + i * nb + j];
+            }
 
     clattn_sinkhorn_plan *plan = NULL;
     clattn_status st = clattn_sinkhorn_plan_create(&plan, g_ctx, &d);
@@ -167,7 +179,9 @@ static void test_case(void **state)
     for (int run = 0; run < 2; run++) { /* twice: a plan is reusable, and the poison is rewritten each time */
         tu_fill_bits(out, no, TU_POISON_BITS);
         tu_fill_bits(perm, np, TU_POISON_BITS);
-        st = clattn_sinkhorn_execute(plan, q, k, v, R, out, c->perm ? perm : NULL);
+        tu_fill_bits(wts, nw, TU_POISON_BITS);
+        st = c->perm ? clattn_sinkhorn_execute_weights(plan, q, k, v, R, out, perm, wts)
+                     : clattn_sinkhorn_execute(plan, q, k, v, R, out, NULL);
         if (st != CLATTN_SUCCESS) {
             tu_report(&w, "execute: %s", clattn_last_error(g_ctx));
             fail();
@@ -175,7 +189,19 @@ static void test_case(void **state)
         bool ok = tu_check_view(&w, "out", out, &d.out, ref, tol) &&
                   tu_check_gaps(&w, "out", out, no, &d.out, TU_POISON_BITS);
         if (c->perm) ok = ok && tu_check_view(&w, "perm", perm, &d.perm, refp, TU_TOL_F32) &&
-                          tu_check_gaps(&w, "perm", perm, np, &d.perm, TU_POISON_BITS);
+                          tu_check_gaps(&w, "perm", perm, np, &d.perm, TU_POISON_BITS) &&
+                          tu_check_array(&w, "weights", wts, refw, nw, TU_TOL_F32);
+        if (c->perm && ok) { /* perm is written in a padded view: the helper takes contiguous P */
+            float *pc = tu_xmalloc((size_t)(c->B * c->H * nb * nb) * sizeof(float));
+            for (int64_t x = 0; x < c->B; x++)
+                for (int64_t h = 0; h < c->H; h++)
+                    for (int64_t i = 0; i < nb * nb; i++)
+                        pc[(x * c->H + h) * nb * nb + i] = perm[tu_index(&d.perm, x, h, i / nb, i % nb)];
+            tu_fill_bits(dense, ndense, TU_POISON_BITS);
+            ok = clattn_sinkhorn_weights_expand(c->B, c->H, c->L, c->b, wts, pc, dense) == CLATTN_SUCCESS &&
+                 tu_check_array(&w, "dense weights", dense, refd, ndense, TU_TOL_F32);
+            free(pc);
+        }
         if (!ok) fail();
     }
     if (c->nan_q_row || c->nan_r) { /* the reference's NaN pattern was matched exactly: check it is the claimed one */
@@ -200,6 +226,10 @@ static void test_case(void **state)
     free(perm);
     free(ref);
     free(refp);
+    free(refw);
+    free(refd);
+    free(wts);
+    free(dense);
 }
 
 static void expect_error(clattn_status st, clattn_status want, const char *needle)
@@ -259,6 +289,19 @@ static void test_errors(void **state)
     expect_error(clattn_sinkhorn(g_ctx, &d, buf, buf, buf, buf, buf, NULL), CLATTN_ERROR_INVALID_ARGUMENT,
                  "perm is NULL");
     d.want_perm = 0;
+    d.want_weights = 1;
+    d.weights.dims[3] = 7;
+    expect_error(clattn_sinkhorn(g_ctx, &d, buf, buf, buf, buf, buf, NULL), CLATTN_ERROR_INVALID_ARGUMENT,
+                 "weights: dim 3 is 7, expected 8 (2·block_size)");
+    d.weights.dims[3] = 8;
+    expect_error(clattn_sinkhorn(g_ctx, &d, buf, buf, buf, buf, buf, NULL), CLATTN_ERROR_INVALID_ARGUMENT,
+                 "use clattn_sinkhorn_execute_weights");
+    d.want_weights = 0;
+    if (clattn_sinkhorn_weights_expand(1, 1, 12, 5, buf, buf, buf) != CLATTN_ERROR_INVALID_ARGUMENT ||
+        !strstr(clattn_last_error(NULL), "block_size 5")) {
+        fprintf(stderr, "weights_expand: expected INVALID_ARGUMENT with 'block_size 5': %s\n", clattn_last_error(NULL));
+        fail();
+    }
     expect_error(clattn_sinkhorn(g_ctx, &d, buf, buf, buf, buf, buf, buf + 2048), CLATTN_ERROR_INVALID_ARGUMENT,
                  "perm given");
     expect_error(clattn_sinkhorn(g_ctx, &d, buf, NULL, buf, buf, buf, NULL), CLATTN_ERROR_INVALID_ARGUMENT,

@@ -26,6 +26,7 @@ struct clattn_sinkhorn_plan {
     float *kp, *vp, *parts_out, *parts_lse;     /* workspace */
     double *logp, *pexp;                         /* [nb, nb] for one (b, h): log P and P */
     double *acc;                                 /* [b, max(D, Dv)] soft-sort accumulator */
+    float *probs, *mlse;                         /* want_weights: parts' probabilities [2, B·H·L, b], merged lse */
 };
 
 void clattn_sinkhorn_desc_init_sized(clattn_sinkhorn_desc *desc, size_t struct_size, int64_t batch,
@@ -42,6 +43,7 @@ void clattn_sinkhorn_desc_init_sized(clattn_sinkhorn_desc *desc, size_t struct_s
     d.out = d.v;
     d.sort_logits = clattn_tensor_contiguous(batch, num_heads, nb, nb);
     d.perm = d.sort_logits;
+    d.weights = clattn_tensor_contiguous(batch, num_heads, seq_len, block_size >= 1 ? 2 * block_size : 2);
     d.block_size = block_size;
     d.tau = 1.0f;
     d.sinkhorn_iters = 8;
@@ -117,6 +119,13 @@ static clattn_status validate(clattn_context *ctx, clattn_sinkhorn_plan *p)
         CLATTN_TRY(expect_dims(ctx, "perm", &d->perm, rw, rwhy));
         CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "perm", &d->perm));
     }
+    if (d->want_weights) {
+        const int64_t ww[4] = {p->B, p->H, p->L, 2 * p->b};
+        const char *wwhy[4] = {"q's B", "q's H", "q's L", "2·block_size"};
+        CLATTN_TRY(check4(ctx, "weights", &d->weights, &ext));
+        CLATTN_TRY(expect_dims(ctx, "weights", &d->weights, ww, wwhy));
+        CLATTN_TRY(clattn_tensor_check_no_overlap(ctx, "weights", &d->weights));
+    }
     if (!(isfinite(d->tau) && d->tau > 0))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "tau: %g, expected finite and > 0", (double)d->tau);
     if (d->sinkhorn_iters < 0)
@@ -144,6 +153,12 @@ static clattn_status build(clattn_context *ctx, clattn_sinkhorn_plan *p)
     p->logp = clattn_malloc((size_t)(p->nb * p->nb) * sizeof(double));
     p->pexp = clattn_malloc((size_t)(p->nb * p->nb) * sizeof(double));
     p->acc = clattn_malloc((size_t)(p->b * (p->D > p->Dv ? p->D : p->Dv)) * sizeof(double));
+    if (d->want_weights) {
+        p->probs = clattn_malloc((size_t)bhl * (size_t)b * 2 * sizeof(float));
+        p->mlse = clattn_malloc((size_t)bhl * sizeof(float));
+        if (!p->probs || !p->mlse)
+            return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sinkhorn_plan_create: out of host memory");
+    }
     if (!p->kp || !p->vp || !p->parts_out || !p->parts_lse || !p->logp || !p->pexp || !p->acc)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sinkhorn_plan_create: out of host memory");
 
@@ -154,6 +169,7 @@ static clattn_status build(clattn_context *ctx, clattn_sinkhorn_plan *p)
     CLATTN_TRY(block_view(ctx, "v", &d->v, p->nb, b, &s.v));
     s.scale = d->scale;
     s.want_lse = 1;
+    s.want_probs = d->want_weights; /* probs: contiguous [B, H·nb, b, b] (init); part 1 at + B·H·L·b */
     /* s.out, s.lse: contiguous [B, H·nb, b, Dv] / [B, H·nb, b] at offset 0 (part 0), set by init */
     CLATTN_TRY(clattn_sdpa_plan_create(&p->own, ctx, &s));
     s.k = clattn_tensor_contiguous(B, HN, b, p->D);
@@ -164,6 +180,7 @@ static clattn_status build(clattn_context *ctx, clattn_sinkhorn_plan *p)
     clattn_merge_desc m;
     clattn_merge_desc_init(&m, 2, B, p->H, p->L, p->Dv);
     m.out = d->out;
+    m.want_lse = d->want_weights; /* lse: contiguous [B, H, L] (init) */
     CLATTN_TRY(clattn_merge_plan_create(&p->merge, ctx, &m));
     return CLATTN_SUCCESS;
 }
@@ -203,6 +220,8 @@ void clattn_sinkhorn_plan_destroy(clattn_sinkhorn_plan *p)
     free(p->logp);
     free(p->pexp);
     free(p->acc);
+    free(p->probs);
+    free(p->mlse);
     free(p);
 }
 
@@ -270,6 +289,15 @@ static void soft_sort(double *acc, const double *P, int64_t nb, int64_t b, int64
 clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *p, const float *q, const float *k, const float *v,
                                       const float *sort_logits, float *out, float *perm)
 {
+    if (p && p->d.want_weights)
+        return clattn_error(p->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_sinkhorn_execute: the plan has want_weights; use clattn_sinkhorn_execute_weights");
+    return clattn_sinkhorn_execute_weights(p, q, k, v, sort_logits, out, perm, NULL);
+}
+
+clattn_status clattn_sinkhorn_execute_weights(clattn_sinkhorn_plan *p, const float *q, const float *k, const float *v,
+                                              const float *sort_logits, float *out, float *perm, float *weights)
+{
     if (!p) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_execute: plan is NULL");
     clattn_context *ctx = p->ctx;
     const clattn_sinkhorn_desc *d = &p->d;
@@ -281,6 +309,9 @@ clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *p, const float *q, c
     if (!d->want_perm && perm)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "clattn_sinkhorn_execute: perm given but the plan has want_perm 0");
+    if (!d->want_weights != !weights)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_execute_weights: weights %s",
+                            weights ? "given but the plan has want_weights 0" : "is NULL (want_weights)");
     const int64_t H = p->H, L = p->L, D = p->D, Dv = p->Dv, b = p->b, nb = p->nb;
     for (int64_t bi = 0; bi < p->B; bi++)
         for (int64_t h = 0; h < H; h++) {
@@ -296,12 +327,56 @@ clattn_status clattn_sinkhorn_execute(clattn_sinkhorn_plan *p, const float *q, c
         }
     clattn_sdpa_buffers sb;
     clattn_sdpa_buffers_init(&sb);
-    sb.q = q, sb.k = k, sb.v = v, sb.out = p->parts_out, sb.lse = p->parts_lse;
+    sb.q = q, sb.k = k, sb.v = v, sb.out = p->parts_out, sb.lse = p->parts_lse, sb.probs = p->probs;
     CLATTN_TRY(clattn_sdpa_execute_buffers(p->own, &sb));
     const int64_t bhl = p->B * H * L;
     sb.k = p->kp, sb.v = p->vp, sb.out = p->parts_out + bhl * Dv, sb.lse = p->parts_lse + bhl;
+    if (weights) sb.probs = p->probs + bhl * b;
     CLATTN_TRY(clattn_sdpa_execute_buffers(p->sorted, &sb));
-    return clattn_merge_execute(p->merge, p->parts_out, p->parts_lse, out, NULL);
+    CLATTN_TRY(clattn_merge_execute(p->merge, p->parts_out, p->parts_lse, out, p->mlse));
+    if (weights) /* each part's probabilities times exp(lse_part - lse_merged): the weights of the one softmax */
+        for (int64_t bi = 0; bi < p->B; bi++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t r = 0; r < L; r++) {
+                    const int64_t row = (bi * H + h) * L + r;
+                    for (int part = 0; part < 2; part++) {
+                        const double f = exp((double)p->parts_lse[part * bhl + row] - (double)p->mlse[row]);
+                        const float *pr = p->probs + part * bhl * b + row * b;
+                        for (int64_t t = 0; t < b; t++)
+                            weights[at4(&d->weights, bi, h, r, part * b + t)] = (float)(pr[t] * f);
+                    }
+                }
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_sinkhorn_weights_expand(int64_t B, int64_t H, int64_t L, int64_t b, const float *weights,
+                                             const float *perm, float *dense)
+{
+    if (!weights || !perm || !dense)
+        return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_sinkhorn_weights_expand: %s is NULL",
+                            !weights ? "weights" : !perm ? "perm" : "dense");
+    int64_t bh, ll, n;
+    if (B < 1 || H < 1 || L < 1 || b < 1 || L % b != 0)
+        return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_sinkhorn_weights_expand: sizes B %lld, H %lld, L %lld, block_size %lld: expected "
+                            ">= 1 with block_size dividing L", (long long)B, (long long)H, (long long)L, (long long)b);
+    if (!clattn_mul_i64(B, H, &bh) || !clattn_mul_i64(L, L, &ll) || !clattn_mul_i64(bh, ll, &n) ||
+        (uint64_t)n > SIZE_MAX / sizeof(float))
+        return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "clattn_sinkhorn_weights_expand: B·H·L·L = %lld·%lld·%lld·%lld overflows", (long long)B,
+                            (long long)H, (long long)L, (long long)L);
+    const int64_t nb = L / b;
+    for (int64_t x = 0; x < bh; x++)
+        for (int64_t r = 0; r < L; r++) {
+            const int64_t i = r / b;
+            const float *w = weights + (x * L + r) * 2 * b;
+            const float *P = perm + x * nb * nb + i * nb;
+            float *o = dense + (x * L + r) * L;
+            for (int64_t j = 0; j < nb; j++)
+                for (int64_t t = 0; t < b; t++)
+                    o[j * b + t] = (j == i ? w[t] : 0.0f) + w[b + t] * P[j];
+        }
+    return CLATTN_SUCCESS;
 }
 
 clattn_status clattn_sinkhorn(clattn_context *ctx, const clattn_sinkhorn_desc *desc, const float *q, const float *k,
