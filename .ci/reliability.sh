@@ -62,6 +62,9 @@ for s in "${steps[@]}"; do
       configure_and_build asan || rc=$?
       if [ $rc -eq 0 ]; then
         # python: ctypes cannot load an ASan-instrumented libclattn into an uninstrumented interpreter.
+        # gpu_profile (PoCL planning as a GPU: the same host code as the .pocl runs but for the planner's GPU
+        # branch, each run a cold PoCL compile under ASan) and portability (clang on the kernels, no library
+        # code) run in the release step only, to keep the CI under its time budget on 2 cores.
         # allocator_may_return_null: the resource-limit tests ask for impossible sizes and check that
         # clattn returns CLATTN_ERROR_OUT_OF_MEMORY, as malloc does without ASan (ASan aborts by default).
         # use_sigaltstack=0: with Debian 12's current PoCL (3.1-3+deb12u1) loaded, ASan's own CHECK fails when
@@ -69,7 +72,7 @@ for s in "${steps[@]}"; do
         # failed that way at clattn 0.1 (a4a0781) too. It only costs ASan's stack-overflow reports.
         ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1:use_sigaltstack=0" LSAN_OPTIONS="suppressions=$SUPP:print_suppressions=0" \
           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-          ctest --preset asan --test-dir "$(build_dir asan)" -LE "oclgrind|install|python|mpi" -j2 || rc=$?
+          ctest --preset asan --test-dir "$(build_dir asan)" -LE "oclgrind|install|python|mpi|gpu_profile|portability" -j2 || rc=$?
         # mpi: the same checks but no leak report. Open MPI 4.1.4 keeps allocations from MPI_Init to exit
         # (ompi_mpi_init, op selection, libopen-pal, libevent, and MCA components it dlopens and unloads at
         # MPI_Finalize, whose frames LSan can only print as "<unknown module>", so no module suppression can
