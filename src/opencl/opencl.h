@@ -144,6 +144,7 @@ typedef struct clattn_cl_rules {
     bool fused_multi_row;     /* several rows per work-item, and the direct decode kernel */
     int fused_wg;             /* preferred work-group size */
     int fused_tk;             /* keys per staged tile */
+    int fused_tk_direct;      /* keys per tile of the direct decode kernel (DEC); 0 = fused_tk */
     bool sw_prefetch;         /* software prefetch in the direct decode kernel (fused.cl SW_PREFETCH) */
     bool fused_gpu;           /* the GPU fused/decode kernels (fused_gpu.cl) instead of fused.cl */
     /* Programs (program.c, cache.c). */

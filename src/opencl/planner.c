@@ -544,7 +544,7 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
         f->wg = (int)clattn_min_i64(wg_pref, (int)clattn_pow2_ceil(want_wg));
         while ((size_t)f->wg > lim->max_wg || (size_t)f->wg > lim->max_wi_sizes[0]) f->wg /= 2;
         if (f->wg < 1) f->wg = 1;
-        f->tk = rules->fused_tk;
+        f->tk = f->direct && rules->fused_tk_direct > 0 ? rules->fused_tk_direct : rules->fused_tk;
         /* Local memory: K and V tiles, at most half of the device's local memory. */
         while (f->tk > f->vk && (cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem / 2) f->tk /= 2;
         if ((cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem) {

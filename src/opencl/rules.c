@@ -25,6 +25,11 @@
  *          CPU rows keep fused.cl. Run on PoCL/Oclgrind under CLATTN_DEVICE_PROFILE (profiles.c).
  *   PREF   PoCL (Clang inside): software prefetch of the next tile in the direct decode kernel
  *          (OpenCL's prefetch() is a no-op in PoCL 3.1; see kernels/fused.cl).
+ *   DEC    PoCL compiles a kernel at its first launch, and the direct decode kernel (fused.cl DIRECT) unrolls
+ *          its key tile: at B=8, Hq=32, Hkv=8, Lk=4096, D=128 a cold first call took 20.5-24.6 s with 64-key
+ *          tiles (past clattn-bench's 20 s limit) and 5.5-6.2 s with 32-key tiles, 4.6 s with 16; median
+ *          time warm 8.0-8.9 ms at 64, 8.1-8.9 ms at 32 (same within this shared machine's noise), 12.5 ms
+ *          at 16. So 32 on the CPU rows.
  *   CACHE  PoCL answers CL_PROGRAM_BINARY_SIZES by compiling every kernel for a dynamic work-group size
  *          (~1.5 s per program here): storing our binary made a cold first call 8.7-9.9 s instead of
  *          3.4-5.8 s, and PoCL's own cache already gives 0.01-0.02 s warm; skip ours on PoCL. rusticl:
@@ -66,11 +71,11 @@ static const rules_row rules_table[] = {
       .tile_vw = 4, .softmax_vw = 4, .softmax_row_group = true,
       .fused_vmax = 4, .fused_multi_row = false, .fused_wg = 64, .fused_tk = 32, .sw_prefetch = true, .fused_gpu = true,
       .binary_cache = false}},
-    /* PoCL on the CPU: VEC (PoCL), PREF, CACHE. */
+    /* PoCL on the CPU: VEC (PoCL), PREF, DEC, CACHE. */
     {{"Portable Computing Language", NULL}, 0,
      {.row = "pocl", .chain_loop_budget = LLVMPIPE_LOOP_BUDGET, .fused_loop_budget = 0,
       .tile_vw = 16, .softmax_vw = 8, .softmax_row_group = false,
-      .fused_vmax = 16, .fused_multi_row = true, .fused_wg = 32, .fused_tk = 64, .sw_prefetch = true,
+      .fused_vmax = 16, .fused_multi_row = true, .fused_wg = 32, .fused_tk = 64, .fused_tk_direct = 32, .sw_prefetch = true,
       .binary_cache = false}},
     /* Any other GPU: VEC (GPU shapes, not measured here). A GPU row tuned per vendor would set tile and
      * work-group sizes from measurements and drop chain_loop_budget (CHAIN). */
@@ -79,11 +84,11 @@ static const rules_row rules_table[] = {
       .tile_vw = 4, .softmax_vw = 4, .softmax_row_group = true,
       .fused_vmax = 4, .fused_multi_row = false, .fused_wg = 64, .fused_tk = 32, .sw_prefetch = false,
       .fused_gpu = true, .binary_cache = true}},
-    /* Everything else (other CPU drivers, accelerators): the PoCL-measured CPU shapes (VEC). */
+    /* Everything else (other CPU drivers, accelerators): the PoCL-measured CPU shapes (VEC, DEC). */
     {{NULL, NULL}, 0,
      {.row = "cpu", .chain_loop_budget = LLVMPIPE_LOOP_BUDGET, .fused_loop_budget = 0,
       .tile_vw = 16, .softmax_vw = 8, .softmax_row_group = false,
-      .fused_vmax = 16, .fused_multi_row = true, .fused_wg = 32, .fused_tk = 64, .sw_prefetch = false,
+      .fused_vmax = 16, .fused_multi_row = true, .fused_wg = 32, .fused_tk = 64, .fused_tk_direct = 32, .sw_prefetch = false,
       .binary_cache = true}},
 };
 
