@@ -479,6 +479,48 @@ typedef enum clattn_dtype {
     CLATTN_DTYPE_F16 = 1  /**< IEEE binary16 stored as uint16_t (PyTorch/NumPy float16, ONNX FLOAT16) */
 } clattn_dtype;
 
+/**
+ * Arithmetic precision of a plan's products (clattn_sdpa_desc.precision). Values are pinned.
+ *
+ * CLATTN_PRECISION_REDUCED is an opt-in, like PyTorch's
+ * torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction / torch.set_float32_matmul_precision
+ * ("medium" = bfloat16 products): it allows a path to form the Q·Kᵀ and P·V products from operands rounded
+ * to bfloat16 (round to nearest even, 8 significant bits: unit roundoff u = 2^-8), with float32
+ * accumulation and everything else unchanged: the softmax (running max, exp, sum, 1/l) stays float32, P is
+ * the float32 weight exp(s - m) rounded to bfloat16 just before P·V (the sum l is of the unrounded float32
+ * weights), masks, softcap, kv_lengths, the NaN and zero-row rules, lse (float32, from the float32
+ * softmax) and the output dtype are as for FP32. Source of the instruction: Intel AVX512_BF16
+ * VDPBF16PS (Intel SDM vol. 2, "VDPBF16PS": fp32 += bf16·bf16 + bf16·bf16, round to nearest even,
+ * denormal inputs and outputs flushed to zero; Cooper Lake, Sapphire Rapids, AMD Zen 4 and later).
+ *
+ * Which paths use it (clattn_sdpa_plan_path() says which ran):
+ *   - host, fused (non-decode) plans of float32 or float16 inputs on a CPU with AVX512_BF16 (and AVX-512
+ *     BW/VL), when the context's host_isa is AUTO: path "host-fused-avx512bf16". K is packed as bf16
+ *     pairs along D (an odd D is zero-padded to even), Q rounded per query row, V packed as bf16 pairs
+ *     along keys (an odd key count zero-padded), P rounded per block of keys.
+ *   - every other path (decode plans with Lq <= 4, the row-by-row path, host_isa forced to portable, avx2
+ *     or avx512, CPUs without AVX512_BF16, OpenCL devices: PoCL and rusticl here have no cl_khr_fp16)
+ *     runs float32 exactly as CLATTN_PRECISION_FP32 does: the path name is the float32 one, the results
+ *     are bit-identical to an FP32 plan's.
+ *
+ * Error bound of REDUCED (tested in tests/test_precision.c against a double-precision reference, float32
+ * and float16 inputs alike: float16 inputs are converted exactly to float32 first, so the bound is the
+ * same). For query row i, with A_i = scale · max over allowed j of sum_d |q_id|·|k_jd| (the largest
+ * possible |score| before softcap) and V_e = max over allowed j of |v_je|:
+ *   δ_i = A_i · (2u + u² + (D + 2)·2^-24)                 (score error; softcap is 1-Lipschitz)
+ *   |out_ie - exact_ie| <= ((e^(2 δ_i) - 1) + 2u + u² + (Lk + 4)·2^-24) · V_e
+ * i.e. about 2·δ_i + 0.0079 relative to the largest allowed |v|; for unit-variance inputs with
+ * scale = 1/sqrt(D) typical errors are 1e-3 to 4e-3 of max|v| (FP32: 1e-6). float16 outputs add their own
+ * rounding (2^-11 relative). lse: |lse_i - exact| <= δ_i + 2^-20·|lse_i|. Rows that see no key, NaN rows
+ * and NaN/inf values in V behave exactly as under FP32 (a zero weight never multiplies a V row that holds
+ * inf or NaN). Values of magnitude >= 3.39e38 round to inf in bfloat16.
+ */
+typedef enum clattn_precision {
+    CLATTN_PRECISION_FP32 = 0,   /**< float32 products (default, set by clattn_sdpa_desc_init) */
+    CLATTN_PRECISION_REDUCED = 1 /**< bfloat16-rounded operands of Q·Kᵀ and P·V where the path has the unit
+                                      (see above); float32 elsewhere */
+} clattn_precision;
+
 /** Sentinel for an unbounded side of the sliding window. */
 #define CLATTN_WINDOW_UNBOUNDED (-1)
 
@@ -566,6 +608,12 @@ typedef struct clattn_sdpa_desc {
     /** Used when want_lse: a 3-D float32 view [B, Hq, Lq] (ndim 3, strides in elements); must not write one
      *  element twice. clattn_sdpa_desc_init() sets it contiguous. Stays float32 for CLATTN_DTYPE_F16 plans. */
     clattn_tensor lse;
+    /* ---- appended after the log-sum-exp output (see "## ABI"): reduced-precision products ---- */
+    /** CLATTN_PRECISION_FP32 (0, the default) or CLATTN_PRECISION_REDUCED (see clattn_precision: which paths
+     *  use it, the error bound). Another value is CLATTN_ERROR_INVALID_ARGUMENT ("precision: 7 is not a
+     *  clattn_precision value"). */
+    clattn_precision precision;
+    int reserved_2; /**< explicit padding after precision (keeps sizeof a multiple of 8); ignored */
 } clattn_sdpa_desc;
 
 /**

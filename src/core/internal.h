@@ -129,6 +129,9 @@ typedef struct clattn_sdpa_problem {
     bool want_lse;
     clattn_tensor lse;
     int64_t lse_extent;
+    /* clattn_sdpa_desc.precision (validated). A backend path without reduced-precision units ignores it
+     * (runs float32); the host's fused tiled path takes its avx512bf16 variant for REDUCED. */
+    clattn_precision precision;
 } clattn_sdpa_problem;
 
 /* ---- the validated merge problem (core/merge.c) ------------------------------------------------ */

@@ -152,6 +152,12 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "kernel_path: %d is not a clattn_kernel_path value",
                             (int)d->kernel_path);
     p->kernel_path = d->kernel_path != CLATTN_KERNEL_PATH_DEFAULT ? d->kernel_path : ctx->config.kernel_path;
+    if ((int)d->precision != CLATTN_PRECISION_FP32 && (int)d->precision != CLATTN_PRECISION_REDUCED)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "precision: %d is not a clattn_precision value (CLATTN_PRECISION_FP32 = 0, "
+                            "CLATTN_PRECISION_REDUCED = 1)",
+                            (int)d->precision);
+    p->precision = d->precision;
     p->use_kv_lengths = d->use_kv_lengths != 0;
     p->want_probs = d->want_probs != 0;
     if (p->want_probs) {

@@ -135,12 +135,14 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
     clattn_status s = CLATTN_SUCCESS;
     /* The chain path on the host is the row-by-row stage files (rowwise.c); AUTO and FUSED take the fused
      * kernel wherever host_fused_supported says it serves the plan. */
-    const host_fused_isa isa =
+    host_fused_isa isa =
         plan->p.kernel_path == CLATTN_KERNEL_PATH_CHAIN ? HOST_FUSED_OFF : host_fused_select_isa(&ctx->config);
+    /* CLATTN_PRECISION_REDUCED: the AVX512_BF16 variant where the CPU has it (make_plan keeps decode float32) */
+    isa = host_fused_precision_isa(&ctx->config, isa, plan->p.precision);
     if (isa != HOST_FUSED_OFF && host_fused_supported(&plan->p) &&
         host_fused_make_plan(&plan->p, st->num_threads, isa, &hp->fused_plan)) {
         hp->fused = true;
-        snprintf(plan->path, sizeof plan->path, "host-fused-%s", host_fused_isa_name(isa));
+        snprintf(plan->path, sizeof plan->path, "host-fused-%s", host_fused_isa_name(hp->fused_plan.isa));
         /* both multiples of 64 bytes */
         hp->thread_floats = hp->fused_plan.thread_bytes / sizeof(float);
         hp->shared_floats = hp->fused_plan.shared_bytes / sizeof(float);

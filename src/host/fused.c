@@ -37,6 +37,19 @@ host_fused_isa host_fused_select_isa(const clattn_config *cfg)
     return want < best ? want : best; /* host_fused_check_isa refused anything wider when the context opened */
 }
 
+host_fused_isa host_fused_precision_isa(const clattn_config *cfg, host_fused_isa isa, clattn_precision prec)
+{
+#ifdef HOST_FUSED_HAVE_X86
+    if (prec == CLATTN_PRECISION_REDUCED && cfg->host_isa == CLATTN_HOST_ISA_AUTO && isa == HOST_FUSED_AVX512 &&
+        __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        return HOST_FUSED_AVX512BF16;
+#else
+    (void)cfg, (void)prec;
+#endif
+    return isa;
+}
+
 clattn_status host_fused_check_isa(clattn_context *ctx)
 {
     const host_fused_isa want = wanted_isa(&ctx->config), best = best_isa();
@@ -53,6 +66,7 @@ const char *host_fused_isa_name(host_fused_isa isa)
     case HOST_FUSED_PORTABLE: return "portable";
     case HOST_FUSED_AVX2: return "avx2";
     case HOST_FUSED_AVX512: return "avx512";
+    case HOST_FUSED_AVX512BF16: return "avx512bf16";
     }
     return "?";
 }
@@ -61,6 +75,10 @@ host_fused_kernels host_fused_kernels_for(host_fused_isa isa)
 {
     switch (isa) {
 #ifdef HOST_FUSED_HAVE_X86
+    case HOST_FUSED_AVX512BF16:
+        /* no decode entry: host_fused_make_plan gives decode plans the AVX512 ISA */
+        return (host_fused_kernels){host_fused_pack_avx512bf16, host_fused_task_avx512bf16,
+                                    host_fused_decode_avx512};
     case HOST_FUSED_AVX512:
         return (host_fused_kernels){host_fused_pack_avx512, host_fused_task_avx512, host_fused_decode_avx512};
     case HOST_FUSED_AVX2:
@@ -75,7 +93,7 @@ host_fused_kernels host_fused_kernels_for(host_fused_isa isa)
 /* Lanes of each ISA's vectors. */
 static int64_t isa_lanes(host_fused_isa isa)
 {
-    return isa == HOST_FUSED_AVX512 ? 16 : isa == HOST_FUSED_AVX2 ? 8 : 4;
+    return isa == HOST_FUSED_AVX512 || isa == HOST_FUSED_AVX512BF16 ? 16 : isa == HOST_FUSED_AVX2 ? 8 : 4;
 }
 
 /* Whether the decode path takes p (few rows per kv head; K and V rows contiguous along D / Dv). */
@@ -134,6 +152,38 @@ static bool layout_thread_scratch(host_fused_plan *fp, int64_t s, int64_t acc)
     return true;
 }
 
+/* The tiled plan of an AVX512BF16 kernel (layout in fused.h): bf16 pairs of K and V, the blocks' V flags,
+ * and the per-thread bf16 query rows after the float32 task scratch. */
+static bool make_bf16_plan(const clattn_sdpa_problem *p, host_fused_plan *fp)
+{
+    fp->dh = (p->D + 1) / 2;
+    const int64_t nblk = fp->lkp / HOST_FUSED_BK;
+    int64_t kp, vp, pair, s, acc, qb;
+    if (!clattn_mul_i64(fp->dh * 2, fp->lkp, &kp) || !clattn_mul_i64(fp->dvp, fp->lkp, &vp) ||
+        !clattn_add_i64(kp, vp, &pair) || !clattn_mul_i64(pair, (int64_t)sizeof(uint16_t), &pair) ||
+        !clattn_add_i64(pair, nblk, &pair) || pair > HOST_FUSED_PACK_MAX ||
+        !clattn_mul_i64(fp->rows_max, HOST_FUSED_BK, &s) || !clattn_mul_i64(fp->rows_max, fp->dvp, &acc) ||
+        !clattn_mul_i64(fp->rows_max, fp->dh, &qb))
+        return false;
+    fp->wave = pair > 0 ? HOST_FUSED_PACK_BUDGET / pair : fp->n_bh;
+    if (fp->wave > fp->n_bh) fp->wave = fp->n_bh;
+    if (fp->wave < 1) fp->wave = 1;
+    int64_t nb;
+    if (!clattn_mul_i64(kp, fp->wave, &kp) || !clattn_mul_i64(vp, fp->wave, &vp) ||
+        !clattn_mul_i64(nblk, fp->wave, &nb))
+        return false;
+    size_t shared = 0;
+    if (!take(&shared, &fp->off_kpack, kp, sizeof(uint16_t)) || !take(&shared, &fp->off_vpack, vp, sizeof(uint16_t)) ||
+        !take(&shared, &fp->off_vbad, nb, 1))
+        return false;
+    fp->shared_bytes = shared;
+    if (!layout_thread_scratch(fp, s, acc)) return false;
+    size_t total = fp->thread_bytes;
+    if (!take(&total, &fp->off_qb, qb, sizeof(uint32_t))) return false;
+    fp->thread_bytes = total;
+    return true;
+}
+
 bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fused_isa isa,
                           host_fused_plan *fp)
 {
@@ -158,6 +208,7 @@ bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fu
     fp->dvp = (p->Dv + HOST_FUSED_DV_ALIGN - 1) / HOST_FUSED_DV_ALIGN * HOST_FUSED_DV_ALIGN;
     if (fp->dvp < HOST_FUSED_DV_ALIGN) fp->dvp = HOST_FUSED_DV_ALIGN;
 
+    if (isa == HOST_FUSED_AVX512BF16 && decode_fits(p)) fp->isa = isa = HOST_FUSED_AVX512; /* decode: float32 */
     fp->kw = 2 * isa_lanes(isa);
     if (decode_fits(p)) {
         /* decode: rows_max rows of one (b, kv head) per task, keys split into dn chunks so that
@@ -194,6 +245,7 @@ bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fu
     fp->lkp = (p->Lk + HOST_FUSED_BK - 1) / HOST_FUSED_BK * HOST_FUSED_BK;
     fp->n_bh = n_bh;
     fp->chunks = (fp->lkp + HOST_FUSED_PACK_KEYS - 1) / HOST_FUSED_PACK_KEYS;
+    if (isa == HOST_FUSED_AVX512BF16) return make_bf16_plan(p, fp);
 
     int64_t kp, vp, pair, s, acc;
     if (!clattn_mul_i64(p->D, fp->lkp, &kp) || !clattn_mul_i64(fp->dvp, fp->lkp, &vp) ||

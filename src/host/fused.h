@@ -64,7 +64,11 @@ typedef enum host_fused_isa {
     HOST_FUSED_OFF = 0, /* not fused: use the row-by-row host path */
     HOST_FUSED_PORTABLE = 1,
     HOST_FUSED_AVX2 = 2,
-    HOST_FUSED_AVX512 = 3
+    HOST_FUSED_AVX512 = 3,
+    /* AVX-512 with AVX512_BF16 (VDPBF16PS): bf16-rounded Q·Kᵀ and P·V operands, float32 accumulation
+     * (fused_avx512bf16.c). Only for CLATTN_PRECISION_REDUCED tiled plans, never chosen by the ISA
+     * order above: host_fused_make_plan turns it into AVX512 for decode plans (which stay float32). */
+    HOST_FUSED_AVX512BF16 = 4
 } host_fused_isa;
 
 /* Tiling of one problem and the layout of one thread's scratch (byte offsets, 64-byte aligned). */
@@ -92,6 +96,13 @@ typedef struct host_fused_plan {
      *   pml  [n_bh][dn][drows][2]    running max m and sum l
      *   pacc [n_bh][dn][drows][dvp]  un-normalised output (relative to m) */
     size_t off_pml, off_pacc;
+    /* AVX512BF16 plans (bf16 pairs as uint32 words; dh = ceil(D / 2) pairs per K row, zero-padded):
+     *   kpack [wave][lkp / kw][dh][kw]      K panels, one word = (k[j][2t], k[j][2t + 1])
+     *   vpack [wave][lkp / 2][dvp]           one word = (v[2u][e], v[2u + 1][e]); keys past Lk' are zero
+     *   vbad  [wave][lkp / HOST_FUSED_BK]    bytes: 1 when the block's packed V holds an inf or NaN
+     * and per thread qb [rows_max][dh] (the task's query rows rounded to bf16 pairs). */
+    int64_t dh;
+    size_t off_vbad, off_qb;
     /* Per-thread area after the shared one (offsets relative to the thread's slice). */
     size_t off_s, off_acc, off_m, off_l, off_alpha, off_flag, off_rows;
     size_t thread_bytes;
@@ -128,6 +139,10 @@ typedef struct host_fused_row {
 /* The ISA of the fused kernel for a context's plans: the one cfg->host_isa names, or (AUTO) the widest
  * the CPU runs (by __builtin_cpu_supports). Never HOST_FUSED_OFF: the kernel path decides that. */
 host_fused_isa host_fused_select_isa(const clattn_config *cfg);
+/* The ISA for a plan of precision `prec` when the context's ISA is `isa`: HOST_FUSED_AVX512BF16 for
+ * CLATTN_PRECISION_REDUCED when cfg->host_isa is AUTO (or DEFAULT without CLATTN_HOST_ISA forcing one) and
+ * the CPU has AVX512_BF16, AVX512BW and AVX512VL; else `isa` unchanged. */
+host_fused_isa host_fused_precision_isa(const clattn_config *cfg, host_fused_isa isa, clattn_precision prec);
 /* CLATTN_ERROR_UNSUPPORTED, naming both, when the context's host_isa asks for more than the CPU runs. */
 clattn_status host_fused_check_isa(clattn_context *ctx);
 const char *host_fused_isa_name(host_fused_isa isa);
@@ -166,6 +181,9 @@ void host_fused_decode_avx2(void *arg, int64_t task, int thread_idx);
 void host_fused_pack_avx512(void *arg, int64_t task, int thread_idx);
 void host_fused_task_avx512(void *arg, int64_t task, int thread_idx);
 void host_fused_decode_avx512(void *arg, int64_t task, int thread_idx);
+/* fused_avx512bf16.c: the bf16 pack and tiled task (decode plans take the AVX512 ISA). */
+void host_fused_pack_avx512bf16(void *arg, int64_t task, int thread_idx);
+void host_fused_task_avx512bf16(void *arg, int64_t task, int thread_idx);
 #endif
 
 #endif /* CLATTN_HOST_FUSED_H */

@@ -470,6 +470,7 @@ static void setup_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t 
     }
 }
 
+#ifndef HF_OWN_ENTRIES /* fused_avx512bf16.c takes the helpers above and defines its own entry points */
 /* Pack task: keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave into kpack (transposed
  * panels, zero for keys past Lk') and vpack (rows padded to dvp with zeros). */
 void HF_PACK(void *argp, int64_t task, int tid)
@@ -736,3 +737,4 @@ void HF_DEC(void *argp, int64_t task, int tid)
     }
     memcpy(pacc, acc, (size_t)(M * dvp) * sizeof(float));
 }
+#endif /* HF_OWN_ENTRIES */

@@ -20,7 +20,8 @@
     HOST_ROW("host-fused-" isa, "decode", file, "host_fused_decode_" isa,                                   \
              "decode (few queries): one key chunk straight from K/V, partial (max, sum, acc); " lanes)
 
-#define HOST_FUSED_ALL "host-fused-portable host-fused-avx2 host-fused-avx512"
+#define HOST_FUSED_F32 "host-fused-portable host-fused-avx2 host-fused-avx512"
+#define HOST_FUSED_ALL HOST_FUSED_F32 " host-fused-avx512bf16"
 
 const clattn_kernel_entry clattn_host_kernels[] = {
     HOST_ROW("host-rowwise", "scores", "scores.c", "host_scores_block",
@@ -36,7 +37,12 @@ const clattn_kernel_entry clattn_host_kernels[] = {
     HOST_FUSED_ROWS("portable", "fused_kernel.c", "GCC vectors, 4 lanes"),
     HOST_FUSED_ROWS("avx2", "fused_avx2.c", "AVX2 + FMA, 8 lanes"),
     HOST_FUSED_ROWS("avx512", "fused_avx512.c", "AVX-512F, 16 lanes"),
-    HOST_ROW(HOST_FUSED_ALL, "decode merge", "fused.c", "decode_merge",
+    /* CLATTN_PRECISION_REDUCED plans (decode plans of that precision run host-fused-avx512) */
+    HOST_ROW("host-fused-avx512bf16", "pack", "fused_avx512bf16.c", "host_fused_pack_avx512bf16",
+             "packs K as bf16 pairs along D (panels) and V as bf16 pairs of keys, flags blocks with inf/NaN V"),
+    HOST_ROW("host-fused-avx512bf16", "fused", "fused_avx512bf16.c", "host_fused_task_avx512bf16",
+             "flash-style tile with bf16-rounded Q·Kᵀ and P·V operands (VDPBF16PS), float32 accumulation and softmax"),
+    HOST_ROW(HOST_FUSED_F32, "decode merge", "fused.c", "decode_merge",
              "combines the decode key chunks' (max, sum, acc) of each row into the output"),
     HOST_ROW("host-rowwise " HOST_FUSED_ALL, "fp16 convert", "backend.c", "host_convert_view",
              "binary16 <-> float32 staging of fp16 plans (src/common/fp16.c; F16C where the CPU has it)"),
