@@ -468,6 +468,28 @@ const case_row case_rows[] = {
      * issue #13's target is merge_ms <= 5 % of the parts' attention */
     {.tags = CASE_BENCH_MERGE, .c = {"bench_merge_l2048", SZ(1, 16, 16, 2048, 2048, 64, 64)}},
     {.tags = CASE_BENCH_MERGE, .c = {"bench_merge_decode", SZ(8, 32, 8, 1, 4096, 128, 128)}},
+
+    /* ==== test_precision (tag precision): CLATTN_PRECISION_REDUCED (bf16-rounded products on host CPUs with
+     * AVX512_BF16, float32 elsewhere) against the documented bound and a bf16-emulating reference: odd sizes,
+     * D = 64, 80, 128 and odd D (zero-padded pairs), masks, causal, GQA, softcap, kv_lengths, windows, rows
+     * with no allowed key, strided K (the packing's gather), decode (float32), large logits. ==== */
+    {.tags = CASE_PRECISION, .c = {"decode_l1_gqa4_d64", SZ(1, 8, 2, 1, 129, 64, 64), .lse = 1}},
+    {.tags = CASE_PRECISION, .c = {"l7_d80_bool", SZ(2, 2, 2, 7, 67, 80, 80), .mask_kind = BOOLM, .mq = 1,
+     .density = 0.6, .lse = 1}},
+    {.tags = CASE_PRECISION, .c = {"l67_d128_causal_tl", SZ(1, 4, 4, 67, 67, 128, 128), .causal = TL, .lse = 1}},
+    {.tags = CASE_PRECISION, .c = {"l129_d33_dv17_br_softcap", SZ(1, 2, 2, 129, 129, 33, 17), .causal = BR,
+     .softcap = 5.0f, .lse = 1}},
+    {.tags = CASE_PRECISION, .c = {"gqa_8_2_additive_kvl", SZ(2, 8, 2, 67, 129, 64, 64), .mask_kind = ADDM,
+     .mb = 1, .mh = 1, .mq = 1, .kvl = 1, .lse = 1}},
+    {.tags = CASE_PRECISION, .c = {"l300_d64_window", SZ(1, 2, 1, 300, 300, 64, 64), .window = 1, .wl = 50,
+     .wr = 10}},
+    {.tags = CASE_PRECISION, .c = {"d1_dv5", SZ(1, 2, 2, 129, 67, 1, 5)}},
+    {.tags = CASE_PRECISION, .c = {"mostly_masked_rows", SZ(1, 2, 2, 67, 33, 64, 64), .mask_kind = BOOLM, .mh = 1,
+     .mq = 1, .density = 0.05, .lse = 1}},
+    {.tags = CASE_PRECISION, .c = {"strided_k_padded_v", SZ(1, 4, 2, 67, 129, 64, 48), .lk = TU_COLSTRIDE,
+     .lv = TU_PAD, .lq = TU_BLHD, .lo = TU_PAD, .off_k = 5}},
+    {.tags = CASE_PRECISION, .c = {"large_logits", SZ(1, 2, 2, 129, 129, 64, 64), .in_lo = -3.0, .in_hi = 3.0}},
+    {.tags = CASE_PRECISION, .c = {"l1000_d128_causal_br", SZ(1, 1, 1, 1000, 1000, 128, 128), .causal = BR}},
     /* the smallest: CTest runs clattn-bench on it (bench.tiny) so the tolerance check runs in CI */
     {.tags = CASE_BENCH_TINY, .causal_too = 1, .c = {"bench_tiny", SZ(1, 2, 2, 17, 33, 8, 8)}},
 };
@@ -548,6 +570,7 @@ static const struct {
     {CASE_LSE, "lse"},
     {CASE_OCL_LSE, "oclgrind-lse"},
     {CASE_BENCH_MERGE, "bench-merge"},
+    {CASE_PRECISION, "precision"},
 };
 
 const char *case_tag_name(unsigned tag)

@@ -26,6 +26,7 @@
  *   multi            test_multi (multi-device contexts; it also runs the cross-backend rows)
  *   lse              test_lse (the log-sum-exp output, want_lse, on every backend and kernel path)
  *   bench-merge      clattn-bench-merge: the row's keys split into parts, attended and merged (clattn_merge_*)
+ *   precision        test_precision (CLATTN_PRECISION_REDUCED against FP32 and the double reference)
  *   bench-default    clattn-bench's default grid; bench-quick: its --quick subset; bench-tiny: the row
  *                    the bench.tiny CTest test times (so the benchmark's tolerance check runs in CI)
  * `clattn-bench --list-cases --json` prints every row (one JSON object per line); bench/peers ask it.
@@ -61,6 +62,7 @@ enum case_tag {
     CASE_LSE = 1u << 15,
     CASE_OCL_LSE = 1u << 16,
     CASE_BENCH_MERGE = 1u << 17,
+    CASE_PRECISION = 1u << 18,
 };
 
 /* 2^100 (about 1.27e30): the scale of the edges rows whose logits reach +-1e30 exactly. */

@@ -120,6 +120,9 @@ static bool cpu_has_isa(const char *isa)
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
     if (strcmp(isa, "avx512") == 0) return __builtin_cpu_supports("avx512f");
     if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(isa, "avx512bf16") == 0) /* src/host/fused.c, host_fused_precision_isa */
+        return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f");
 #endif
     return false;
 }
@@ -156,11 +159,66 @@ static bool gpu_fused_sure(const clattn_sdpa_desc *d)
     return !d->want_probs && d->kernel_path != CLATTN_KERNEL_PATH_CHAIN && d->q.dims[3] <= 256 && d->out.dims[3] <= 256;
 }
 
+/* The host decode shape (src/host/fused.c, decode_fits), which stays float32 under CLATTN_PRECISION_REDUCED. */
+static bool host_decode_shape(const clattn_sdpa_desc *d)
+{
+    const int64_t Lq = d->q.dims[2], G = d->q.dims[1] / d->k.dims[1];
+    if (Lq < 1 || Lq > 4 || Lq * G > 16) return false;
+    if (d->data_type != CLATTN_DTYPE_F16) { /* f16 plans stage k and v contiguously */
+        if (d->k.dims[3] > 1 && d->k.strides[3] != 1) return false;
+        if (d->v.dims[3] > 1 && d->v.strides[3] != 1) return false;
+    }
+    return true;
+}
+
+/* The path a host plan of desc must take under CLATTN_PRECISION_REDUCED when its float32 path is f32_path:
+ * host-fused-avx512bf16 instead of host-fused-avx512 for tiled plans, on a CPU with AVX512_BF16, unless
+ * CLATTN_HOST_ISA forces an ISA (src/host/fused.c, host_fused_precision_isa); else f32_path. */
+static const char *reduced_path(const clattn_sdpa_desc *d, const char *f32_path)
+{
+    const char *isa_env = getenv("CLATTN_HOST_ISA");
+    const bool forced = isa_env && *isa_env && strcmp(isa_env, "auto") != 0;
+    if (d->precision == CLATTN_PRECISION_REDUCED && !forced && strcmp(f32_path, "host-fused-avx512") == 0 &&
+        !host_decode_shape(d) && cpu_has_isa("avx512bf16"))
+        return "host-fused-avx512bf16";
+    return f32_path;
+}
+
 bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *desc, const tu_where *w)
 {
     const char *want = expected_path();
     const bool gpu = want && strcmp(want, "fused-gpu") == 0;
-    return tu_check_path(clattn_sdpa_plan_path(plan), gpu ? gpu_fused_sure(desc) : host_fused_sure(desc), w);
+    const char *got = clattn_sdpa_plan_path(plan);
+    if (strncmp(got, "host", 4) == 0) {
+        /* precision: a REDUCED plan reports host-fused-avx512bf16 exactly where its float32 twin would report
+         * host-fused-avx512 on a CPU with AVX512_BF16 (tiled plans); an FP32 plan never does. Under
+         * CLATTN_TEST_EXPECT_PATH=host-fused-avx512bf16 an FP32 plan (or a decode plan) must take the float32
+         * path host-fused-avx512. */
+        if (want && strcmp(want, "host-fused-avx512bf16") == 0) {
+            const char *w32 = "host-fused-avx512";
+            const char *need = reduced_path(desc, w32);
+            const bool sure = host_fused_sure(desc);
+            const bool ok = strcmp(got, need) == 0 || (!sure && strcmp(got, "host-rowwise") == 0);
+            if (ok && strcmp(got, want) == 0) g_path_hits++;
+            g_path_checks++;
+            if (!ok)
+                tu_report(w, "plan path '%s', but a %s plan under CLATTN_TEST_EXPECT_PATH='%s' must take '%s'", got,
+                          desc->precision == CLATTN_PRECISION_REDUCED ? "REDUCED" : "FP32", want, need);
+            return ok;
+        }
+        if (!want && desc->precision == CLATTN_PRECISION_REDUCED && cpu_has_isa("avx512bf16")) {
+            char best[32];
+            snprintf(best, sizeof best, "host-fused-%s", cpu_best_isa());
+            const char *need = reduced_path(desc, best);
+            if (strcmp(need, best) != 0) { /* the bf16 variant is due wherever the float32 kernel would run */
+                g_path_checks++;
+                const bool ok = strcmp(got, need) == 0 || (!host_fused_sure(desc) && strcmp(got, "host-rowwise") == 0);
+                if (!ok) tu_report(w, "plan path '%s': a REDUCED plan here must take '%s' (or host-rowwise)", got, need);
+                return ok;
+            }
+        }
+    }
+    return tu_check_path(got, gpu ? gpu_fused_sure(desc) : host_fused_sure(desc), w);
 }
 
 bool tu_check_path(const char *got, bool fused_sure, const tu_where *w)
