@@ -215,19 +215,22 @@ static bool run_both(sdpa_data *d, const tu_where *w, double *mean_err, int64_t 
     return ok;
 }
 
-/* rusticl runs about 10x slower than PoCL: fewer keys and queries for its long rows. */
-static sdpa_case shrink_case(const sdpa_case *c)
+/* OpenCL runs REDUCED as float32 (no cl_khr_fp16 on PoCL/rusticl here, and no half products yet): the rows
+ * up to 5e6 multiply-adds show that plans accept it and give FP32's bits; the longer rows, which only add
+ * kernel builds there (minutes on a cold PoCL cache), run on the host (CLATTN_TEST_FULL: all of them). */
+static bool skip_on_backend(const sdpa_case *c)
 {
-    sdpa_case s = *c;
-    if (g_backend != TU_RUSTICL || getenv("CLATTN_TEST_FULL")) return s;
-    while (sdpa_case_cost(&s) > 4.0e6 && s.Lk > 300) s.Lk /= 2, s.Lq = s.Lq > s.Lk ? s.Lk : s.Lq;
-    return s;
+    return g_backend != TU_HOST && !getenv("CLATTN_TEST_FULL") && sdpa_case_cost(c) > 5.0e6;
 }
 
 static void test_case(void **state)
 {
     const case_row *const *row = *state;
-    const sdpa_case c = shrink_case(&(*row)->c);
+    const sdpa_case c = (*row)->c;
+    if (skip_on_backend(&c)) {
+        printf("  [precision/%s] not on OpenCL (float32 there; see skip_on_backend)\n", c.name);
+        return;
+    }
     tu_where w = {"precision", c.name, tu_case_seed("precision", (int)(row - g_rows))};
     tu_rng r;
     tu_rng_init(&r, w.seed);
@@ -274,6 +277,7 @@ static void test_p_rounding(void **state)
 {
     (void)state;
     const sdpa_case c = {.name = "v_ones_l300", .B = 1, .Hq = 2, .Hkv = 2, .Lq = 300, .Lk = 300, .D = 64, .Dv = 64};
+    if (skip_on_backend(&c)) return;
     tu_where w = {"precision", c.name, tu_case_seed("precision", 101)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
