@@ -476,7 +476,10 @@ typedef enum clattn_mask_kind {
  */
 typedef enum clattn_dtype {
     CLATTN_DTYPE_F32 = 0, /**< IEEE binary32 (float) */
-    CLATTN_DTYPE_F16 = 1  /**< IEEE binary16 stored as uint16_t (PyTorch/NumPy float16, ONNX FLOAT16) */
+    CLATTN_DTYPE_F16 = 1, /**< IEEE binary16 stored as uint16_t (PyTorch/NumPy float16, ONNX FLOAT16) */
+    /** bfloat16 stored as uint16_t: the high 16 bits of an IEEE binary32 (1 sign, 8 exponent, 7 fraction
+     *  bits; binary32's range, 8 significant bits). PyTorch torch.bfloat16, ONNX BFLOAT16, Intel's "BF16". */
+    CLATTN_DTYPE_BF16 = 2
 } clattn_dtype;
 
 /**
@@ -590,6 +593,16 @@ typedef struct clattn_sdpa_desc {
      *     (kernels/convert.cl) fail to build; CLATTN_ERROR_IO as for float32. clattn_sdpa_enqueue()
      *     returns CLATTN_ERROR_INVALID_ARGUMENT when a q/k/v/out cl_mem holds fewer than
      *     2 x (offset + reach) bytes. Otherwise the statuses of the float32 functions apply unchanged.
+     * With CLATTN_DTYPE_BF16 everything above holds with bfloat16 in place of binary16 (uint16_t arrays,
+     * 2-byte elements, the same staging, workspace and statuses; no device extension needed: bfloat16 is
+     * handled as 16-bit integers shifted into the high half of a float), except the special values:
+     *   - bf16 -> float32 is exact (the bits shifted up by 16), so bf16 inputs are float32 values exactly,
+     *     subnormals, +-0, +-inf and NaN included; compute is float32 as for float32 inputs.
+     *   - The float32 result is rounded to nearest, ties to even, into bfloat16 (8 significant bits: a
+     *     relative rounding error of at most 2^-9 per element, so |out - exact| <= 2^-8 x max|out| plus the
+     *     float32 error). bf16 has float32's range: a finite float32 result above 3.3895e38 (0x7f7f, the
+     *     largest bf16) in magnitude rounds to +-inf; results in float32's subnormal range round to bf16
+     *     subnormals or +-0. NaN outputs are quiet bf16 NaNs (the float32 NaN's top bits, 0x0040 set).
      * clattn_mha_* is float32 only (its inputs and weights are float arrays; no data_type there).
      */
     clattn_dtype data_type;
@@ -606,7 +619,8 @@ typedef struct clattn_sdpa_desc {
      *  plan (CLATTN_ERROR_INVALID_ARGUMENT). Default 0. */
     int want_lse;
     /** Used when want_lse: a 3-D float32 view [B, Hq, Lq] (ndim 3, strides in elements); must not write one
-     *  element twice. clattn_sdpa_desc_init() sets it contiguous. Stays float32 for CLATTN_DTYPE_F16 plans. */
+     *  element twice. clattn_sdpa_desc_init() sets it contiguous. Stays float32 for CLATTN_DTYPE_F16 and
+     *  CLATTN_DTYPE_BF16 plans. */
     clattn_tensor lse;
     /* ---- appended after the log-sum-exp output (see "## ABI"): reduced-precision products ---- */
     /** CLATTN_PRECISION_FP32 (0, the default) or CLATTN_PRECISION_REDUCED (see clattn_precision: which paths
@@ -668,7 +682,8 @@ CLATTN_API const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan);
  * pass cl_mem buffers without copies, see clattn_sdpa_enqueue() in clattn_opencl.h).
  * Pointers address element 0 of each buffer; tensor offsets and strides apply from there. Buffers
  * must hold every element the tensor views reach. q, k, v, out: float arrays, or uint16_t binary16
- * arrays when desc->data_type is CLATTN_DTYPE_F16, aligned to their element type. mask: uint8 for
+ * arrays when desc->data_type is CLATTN_DTYPE_F16 (uint16_t bfloat16 for CLATTN_DTYPE_BF16), aligned to
+ * their element type. mask: uint8 for
  * BOOL, float for ADDITIVE, NULL if
  * none; kv_lengths: int32 [B] or NULL if !use_kv_lengths; probs NULL unless want_probs.
  * out and probs must not overlap the inputs. Nothing is retained after return.
@@ -693,10 +708,10 @@ CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc
 typedef struct clattn_sdpa_buffers {
     /** sizeof(clattn_sdpa_buffers) as the caller was compiled; set by clattn_sdpa_buffers_init(). */
     size_t struct_size;
-    const void *q, *k, *v;     /**< float, or uint16_t binary16 for CLATTN_DTYPE_F16 plans */
+    const void *q, *k, *v;     /**< float, or uint16_t binary16 / bfloat16 for CLATTN_DTYPE_F16 / _BF16 plans */
     const void *mask;          /**< uint8 (BOOL) or float (ADDITIVE); NULL when mask_kind is NONE */
     const int32_t *kv_lengths; /**< int32 [B]; NULL unless use_kv_lengths */
-    void *out;                 /**< float, or uint16_t binary16 for CLATTN_DTYPE_F16 plans */
+    void *out;                 /**< float, or uint16_t binary16 / bfloat16 for CLATTN_DTYPE_F16 / _BF16 plans */
     float *probs;              /**< NULL unless want_probs */
     float *lse;                /**< float32 [B, Hq, Lq] through desc.lse; NULL unless want_lse */
 } clattn_sdpa_buffers;
@@ -757,8 +772,9 @@ typedef struct clattn_merge_desc {
     clattn_tensor parts_lse; /**< float32 [P, B, H, L] */
     clattn_tensor out;       /**< [B, H, L, Dv], data_type; must not write one element twice */
     int want_lse;            /**< nonzero: write the merged lse */
-    /** Element type of parts_out and out (CLATTN_DTYPE_F32 default, or CLATTN_DTYPE_F16: binary16 arrays,
-     *  combined in float32 and rounded to nearest even); the lse views are always float32. */
+    /** Element type of parts_out and out (CLATTN_DTYPE_F32 default, or CLATTN_DTYPE_F16 / CLATTN_DTYPE_BF16:
+     *  uint16_t binary16 / bfloat16 arrays, read exactly, combined in float32 and rounded to nearest even, NaN
+     *  kept quiet; see clattn_sdpa_desc.data_type for the special values); the lse views are always float32. */
     clattn_dtype data_type;
     clattn_tensor lse;       /**< used when want_lse: float32 [B, H, L]; must not write one element twice */
 } clattn_merge_desc;
@@ -799,7 +815,8 @@ CLATTN_API void clattn_merge_plan_destroy(clattn_merge_plan *plan);
 /**
  * Runs the merge on host arrays, synchronously, on any backend (OpenCL copies in and out; see
  * clattn_merge_enqueue() in clattn_opencl.h for cl_mem buffers). Each pointer addresses element 0 of its
- * buffer; views apply from there. parts_out and out: float, or uint16_t binary16 for CLATTN_DTYPE_F16.
+ * buffer; views apply from there. parts_out and out: float, or uint16_t binary16 for CLATTN_DTYPE_F16,
+ * uint16_t bfloat16 for CLATTN_DTYPE_BF16.
  * lse NULL unless desc.want_lse. In place (out == parts_out with out's view equal to one part's slice) is
  * allowed, see clattn_merge_desc.
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or a required buffer NULL, lse given or missing
@@ -929,7 +946,7 @@ CLATTN_API const char *clattn_mha_path(const clattn_mha *mha);
  * Common rules: views as clattn_tensor (dims >= 1, strides >= 0 in elements, offset); q and k have the
  * same dims, v the same except the last (Dv), out = v's dims; k and v are never broadcast; scale 0 means
  * 1/sqrt(D); causal along the attention axis (TOP_LEFT and BOTTOM_RIGHT are the same there: Lq = Lk);
- * data_type as clattn_sdpa_desc's (F16: q, k, v, out binary16, probs float32). No mask, kv_lengths,
+ * data_type as clattn_sdpa_desc's (F16 / BF16: q, k, v, out binary16 / bfloat16, probs float32). No mask, kv_lengths,
  * window or softcap (use clattn_sdpa on a view for those). Statuses: as clattn_sdpa_plan_create() and
  * clattn_sdpa_execute(); INVALID_ARGUMENT messages name the field ("axis: 4, expected 0..3").
  * Threads: as SDPA plans (one thread at a time per context).
@@ -981,7 +998,7 @@ CLATTN_API const char *clattn_axial_plan_path(const clattn_axial_plan *plan);
 /** How many SDPA plans it runs: 1 when the batch axes merge into two dims, else the product of the
  *  sizes of the groups that did not fit (0 for NULL). */
 CLATTN_API int64_t clattn_axial_plan_sdpa_count(const clattn_axial_plan *plan);
-/** Runs the plan on host arrays (q, k, v, out float or binary16 per data_type; probs float32 or NULL unless
+/** Runs the plan on host arrays (q, k, v, out float, binary16 or bfloat16 per data_type; probs float32 or NULL unless
  *  want_probs), synchronously. Statuses as clattn_sdpa_execute(). */
 CLATTN_API clattn_status clattn_axial_execute(clattn_axial_plan *plan, const void *q, const void *k, const void *v,
                                               void *out, float *probs);
@@ -1530,8 +1547,8 @@ typedef struct clattn_kernel_plan clattn_kernel_plan;
  *                    (NULL or "" for the default rule; clattn_device_info.selector picks one enumerated device).
  *                    Under CLATTN_DEVICE_PROFILE (tests), a device target is planned as plan creation would
  *                    plan on it: with the profile applied.
- * @param[in]  desc   as for clattn_sdpa_plan_create(), validated the same way; not retained. float16 plans
- *                    (data_type CLATTN_DTYPE_F16) also list the two conversion kernels.
+ * @param[in]  desc   as for clattn_sdpa_plan_create(), validated the same way; not retained. float16 and
+ *                    bfloat16 plans (data_type CLATTN_DTYPE_F16 / _BF16) also list their two conversion kernels.
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or desc NULL, an invalid desc: the same messages
  *         as clattn_sdpa_plan_create(); an unknown profile, listing the known ones; a malformed selector);
  *         CLATTN_ERROR_UNSUPPORTED (the target is the host path, which builds no OpenCL kernel; a desc

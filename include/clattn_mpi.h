@@ -90,7 +90,7 @@ typedef struct clattn_ring_desc {
     clattn_mask_kind mask_kind;             /**< NONE, BOOL (uint8) or ADDITIVE (float32) */
     int64_t mask_dims[3];                   /**< Bm, Hm, Lqm of the local mask rows (see the top) */
     int want_lse;                           /**< nonzero: write lse [B, Hq, q_len] */
-    clattn_dtype data_type;                 /**< CLATTN_DTYPE_F32 (default) or CLATTN_DTYPE_F16 */
+    clattn_dtype data_type;                 /**< CLATTN_DTYPE_F32 (default), CLATTN_DTYPE_F16 or CLATTN_DTYPE_BF16 */
     clattn_ring_stats *stats;               /**< optional (NULL default): filled by each call on this rank;
                                                  not compared between ranks */
 } clattn_ring_desc;

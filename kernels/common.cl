@@ -50,6 +50,21 @@ inline long clattn_key_hi(long i, long Lq, long lkv, int causal, long wr)
     return hi;
 }
 
+/* bfloat16 (the high half of a float) as ushort bits: widening is exact; narrowing rounds to nearest even
+ * on the bit pattern (as src/common/fp16.h clattn_float_to_bf16): a NaN keeps its sign and top payload bits
+ * with the quiet bit (0x0040) set instead of rounding into an infinity. */
+inline float clattn_bf16_bits_to_f32(ushort h)
+{
+    return as_float((uint)h << 16);
+}
+
+inline ushort clattn_f32_to_bf16_bits(float f)
+{
+    const uint u = as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort)((u >> 16) | 0x0040u);
+    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 /* Vector type of width VW (2, 4, 8 or 16) for kernels built with -D VW=n. */
 #define CLATTN_CAT_(a, b) a##b
 #define CLATTN_CAT(a, b) CLATTN_CAT_(a, b)

@@ -5,7 +5,8 @@
  *
  *   parts_out: [P, B, H, L, Dv]   parts_lse: float [P, B, H, L]   out: [B, H, L, Dv]   lse: float [B, H, L]
  *   parts_out and out are float, or binary16 (half pointers, vload_half / vstore_half_rte: core OpenCL 1.2,
- *   no cl_khr_fp16) with -D MERGE_F16=1. Strides and offsets in ELEMENTS; index products in long. lse is
+ *   no cl_khr_fp16) with -D MERGE_DTYPE=1, or bfloat16 (ushort bits, common.cl's clattn_bf16_bits_to_f32 /
+ *   clattn_f32_to_bf16_bits: round to nearest even) with -D MERGE_DTYPE=2. Strides and offsets in ELEMENTS; index products in long. lse is
  *   passed as a 4-D view [B, H, L, 1] (l_s3 unused).
  *
  * Per row r = (b, h, i), over the parts with lse_p != -inf: M = max lse_p; w_p = exp(lse_p - M);
@@ -19,19 +20,23 @@
  * weights in registers 24 ms, both including clattn_merge_execute's copies; clattn-bench-merge on a loaded
  * 2-core machine.) In place: out may be exactly one part's slice and lse one part's lse: only the work-item of
  * a row reads or writes that row, and it reads every input of the row before it writes its lse (no barrier).
- * Build options: -D WG (a power of two), -D MERGE_F16 (0/1), -D NP (P when it is at most 16: the weights are
+ * Build options: -D WG (a power of two), -D MERGE_DTYPE (0 float32, 1 binary16, 2 bfloat16: clattn_dtype), -D NP (P when it is at most 16: the weights are
  * computed once per row into registers; 0: P read at run time, each weight recomputed per column).
  */
-#ifndef MERGE_F16
-#define MERGE_F16 0
+#ifndef MERGE_DTYPE
+#define MERGE_DTYPE 0
 #endif
 #ifndef NP
 #define NP 0
 #endif
-#if MERGE_F16
+#if MERGE_DTYPE == 1
 #define ELEM half
 #define LOADE(p, x) vload_half(0, (p) + (x))
 #define STOREE(v, p, x) vstore_half_rte((v), 0, (p) + (x))
+#elif MERGE_DTYPE == 2
+#define ELEM ushort
+#define LOADE(p, x) clattn_bf16_bits_to_f32((p)[x])
+#define STOREE(v, p, x) ((p)[x] = clattn_f32_to_bf16_bits(v))
 #else
 #define ELEM float
 #define LOADE(p, x) ((p)[x])

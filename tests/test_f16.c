@@ -1,6 +1,10 @@
 /*
  * test_f16: SDPA with binary16 q, k, v and out (clattn_sdpa_desc.data_type = CLATTN_DTYPE_F16) on the
- * backend chosen by CLATTN_DEVICE (exit 77 when absent).
+ * backend chosen by CLATTN_DEVICE (exit 77 when absent). test_bf16.c builds this file again with
+ * CLATTN_TEST_BF16 defined: the same tests for bfloat16 (CLATTN_DTYPE_BF16), with "fp16" below read as the
+ * test's 16-bit type (DT_* macros: bf16 bits, ulp and reference conversions from f16_ref.h). bf16 keeps
+ * 8 significant bits, so its tolerance is 1 bf16 ulp (2^-7 relative, at most) at max(|ref|, |got|) plus the
+ * float32 tolerance: fp32 compute, only the output rounding differs.
  *
  * Inputs are random fp16 values (uniform doubles rounded to fp16). The reference is the double-precision
  * attention (tests/support/reference.c) on exactly those values, rounded to fp16 (round to nearest even)
@@ -28,8 +32,29 @@
 static clattn_context *g_ctx;
 static tu_backend g_backend;
 
+#ifdef CLATTN_TEST_BF16
+#define DT_NAME "bf16"
+#define DT_DTYPE CLATTN_DTYPE_BF16
+#define DT_FROM_DOUBLE bf16r_from_double
+#define DT_TO_DOUBLE bf16r_to_double
+#define DT_ULP bf16r_ulp
+#define F16_POISON BF16R_POISON /* a quiet bf16 NaN: unwritten outputs */
+#define F16_GAP 0x7fcbu         /* a quiet bf16 NaN: input elements outside the views (must never be read) */
+#define DT_QNAN 0x7fc0u
+#define DT_PINF 0x7f80u
+#define DT_NINF 0xff80u
+#else
+#define DT_NAME "f16"
+#define DT_DTYPE CLATTN_DTYPE_F16
+#define DT_FROM_DOUBLE f16r_from_double
+#define DT_TO_DOUBLE f16r_to_double
+#define DT_ULP f16r_ulp
 #define F16_POISON F16R_POISON /* a quiet fp16 NaN: unwritten outputs */
 #define F16_GAP 0x7e0bu    /* a quiet fp16 NaN: input elements outside the views (must never be read) */
+#define DT_QNAN 0x7e00u
+#define DT_PINF 0x7c00u
+#define DT_NINF 0xfc00u
+#endif
 
 #define BOOLM CLATTN_MASK_BOOL
 #define ADDM CLATTN_MASK_ADDITIVE
@@ -54,8 +79,8 @@ static void round_view(float *f, uint16_t *h, const clattn_tensor *t)
             for (int64_t c = 0; c < t->dims[2]; c++)
                 for (int64_t e = 0; e < t->dims[3]; e++) {
                     const int64_t i = tu_index(t, a, b, c, e);
-                    h[i] = f16r_from_double((double)f[i]);
-                    f[i] = (float)f16r_to_double(h[i]);
+                    h[i] = DT_FROM_DOUBLE((double)f[i]);
+                    f[i] = (float)DT_TO_DOUBLE(h[i]);
                 }
 }
 
@@ -78,7 +103,7 @@ static void f16_make(f16_data *fd, const sdpa_case *c, tu_rng *r)
 {
     memset(fd, 0, sizeof *fd);
     sdpa_data_make(&fd->d, c, r);
-    fd->d.desc.data_type = CLATTN_DTYPE_F16;
+    fd->d.desc.data_type = DT_DTYPE;
     fd->q16 = f16r_alloc(fd->d.nq, F16_GAP);
     fd->k16 = f16r_alloc(fd->d.nk, F16_GAP);
     fd->v16 = f16r_alloc(fd->d.nv, F16_GAP);
@@ -128,7 +153,7 @@ static bool check_out16(const f16_data *fd, const double *ref, const tu_where *w
                     const int64_t idx = tu_index(t, b, h, i, e);
                     in_view[idx] = 1;
                     const uint16_t bits = fd->out16[idx];
-                    const double got = f16r_to_double(bits), r = ref[n], rh = f16r_to_double(f16r_from_double(r));
+                    const double got = DT_TO_DOUBLE(bits), r = ref[n], rh = DT_TO_DOUBLE(DT_FROM_DOUBLE(r));
                     bool ok;
                     double err = 0.0, bound = 0.0;
                     if (!any) {
@@ -140,13 +165,13 @@ static bool check_out16(const f16_data *fd, const double *ref, const tu_where *w
                         ok = got == rh;
                     } else {
                         err = fabs(got - rh);
-                        bound = f16r_ulp(fmax(fabs(r), fabs(got))) + tol32;
+                        bound = DT_ULP(fmax(fabs(r), fabs(got))) + tol32;
                         ok = err <= bound;
                         if (err / bound > worst) worst = err / bound;
                     }
                     if (!ok && !bad++)
                         snprintf(first, sizeof first,
-                                 "out[%lld,%lld,%lld,%lld] = 0x%04x (%.9g), reference %.12g -> fp16 %.9g, error %.3g > "
+                                 "out[%lld,%lld,%lld,%lld] = 0x%04x (%.9g), reference %.12g -> rounded %.9g, error %.3g > "
                                  "bound %.3g",
                                  (long long)b, (long long)h, (long long)i, (long long)e, (unsigned)bits, got, r, rh,
                                  err, bound);
@@ -157,10 +182,10 @@ static bool check_out16(const f16_data *fd, const double *ref, const tu_where *w
         if (!in_view[i] && fd->out16[i] != F16_POISON && !bad_gap++) first_gap = i;
     free(in_view);
     if (bad)
-        tu_report(w, "out (fp16): %lld of %lld elements wrong (%lld rows-without-keys not 0); first: %s",
+        tu_report(w, DT_NAME " out: %lld of %lld elements wrong (%lld rows-without-keys not 0); first: %s",
                   (long long)bad, (long long)n, (long long)bad_zero, first);
     if (bad_gap)
-        tu_report(w, "out (fp16): %lld gap elements overwritten; first at %lld = 0x%04x", (long long)bad_gap,
+        tu_report(w, DT_NAME " out: %lld gap elements overwritten; first at %lld = 0x%04x", (long long)bad_gap,
                   (long long)first_gap, (unsigned)fd->out16[first_gap]);
     return bad == 0 && bad_gap == 0;
 }
@@ -209,7 +234,7 @@ static clattn_status run_f16(f16_data *fd, int one_shot, const tu_where *w)
         clattn_sdpa_plan_destroy(plan);
     }
     if (st != CLATTN_SUCCESS)
-        tu_report(w, "fp16 sdpa returned %d (%s): %s", (int)st, clattn_status_string(st), clattn_last_error(g_ctx));
+        tu_report(w, DT_NAME " sdpa returned %d (%s): %s", (int)st, clattn_status_string(st), clattn_last_error(g_ctx));
     return st == CLATTN_SUCCESS && !path_ok ? CLATTN_ERROR_UNSUPPORTED : st; /* a wrong path: reported above */
 }
 
@@ -237,7 +262,7 @@ static void test_case(void **state)
 {
     const case_row *const *row = *state;
     sdpa_case c = shrink_case(&(*row)->c);
-    tu_where w = {"f16", c.name, tu_case_seed("f16", (int)(row - g_rows))};
+    tu_where w = {DT_NAME, c.name, tu_case_seed(DT_NAME, (int)(row - g_rows))};
     tu_rng r;
     tu_rng_init(&r, w.seed);
     f16_data fd;
@@ -253,7 +278,7 @@ static void test_plan_reuse_and_one_shot(void **state)
     (void)state;
     sdpa_case c = {"plan_reuse", SZ(3, 4, 2, 7, 67, 40, 40), .lq = TU_PAD, .lk = TU_BLHD, .lv = TU_BLHD,
                    .lo = TU_PAD, .off_o = 3, .causal = BR, .mask_kind = ADDM, .mq = 1, .kvl = 1, .probs = 1};
-    tu_where w = {"f16", c.name, tu_case_seed("f16", 1000)};
+    tu_where w = {DT_NAME, c.name, tu_case_seed(DT_NAME, 1000)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
     f16_data fd;
@@ -287,6 +312,21 @@ static void test_rounding_ties(void **state)
     (void)state;
     enum { DV = 8 };
     /*                              v0      v1      expected (v0 + v1) / 2 */
+#ifdef CLATTN_TEST_BF16
+    /* bf16 subnormals are float32 subnormals, which OpenCL devices may flush, and v0 + v1 near the top of the
+     * range overflows float32 before the division: the ties here stay well inside the normal range (the
+     * conversion test, test_dtype_convert, checks subnormals and the largest finite value bit for bit). */
+    static const uint16_t tab[DV][3] = {
+        {0x3f80, 0x3f81, 0x3f80}, /* 1 + 2^-8: tie between 0x3f80 and 0x3f81 -> even 0x3f80 */
+        {0x3f81, 0x3f82, 0x3f82}, /* 1 + 3*2^-8: tie -> even 0x3f82 */
+        {0x4380, 0x4381, 0x4380}, /* 257 between 256 and 258 -> 256 */
+        {0xbf81, 0xbf82, 0xbf82}, /* negative tie -> even */
+        {0x0101, 0x0100, 0x0100}, /* 2^-125 (1 + 2^-8): tie near the bottom of the normal range -> 0x0100 */
+        {0x0103, 0x0100, 0x0102}, /* 2^-125 (1 + 3*2^-8) -> 0x0102 */
+        {0x7e7f, 0x7e7f, 0x7e7f}, /* 1.7e38 stays itself */
+        {0x3eab, 0x3eab, 0x3eab}, /* identical values: exact */
+    };
+#else
     static const uint16_t tab[DV][3] = {
         {0x3c00, 0x3c01, 0x3c00}, /* 1 + 2^-11: tie between 0x3c00 and 0x3c01 -> even 0x3c00 */
         {0x3c01, 0x3c02, 0x3c02}, /* 1 + 3*2^-11: tie -> even 0x3c02 */
@@ -297,11 +337,12 @@ static void test_rounding_ties(void **state)
         {0x7bff, 0x7bff, 0x7bff}, /* 65504 stays 65504 (not inf) */
         {0x3555, 0x3555, 0x3555}, /* identical values: exact */
     };
+#endif
     clattn_sdpa_desc desc;
     clattn_sdpa_desc_init(&desc, 1, 1, 1, 1, 2, 8, DV);
-    desc.data_type = CLATTN_DTYPE_F16;
+    desc.data_type = DT_DTYPE;
     _Alignas(16) uint16_t q[8] = {0}, k[16], v[2 * DV], out[DV];
-    for (int i = 0; i < 16; i++) k[i] = f16r_from_double(0.125 * (i % 5) - 0.25);
+    for (int i = 0; i < 16; i++) k[i] = DT_FROM_DOUBLE(0.125 * (i % 5) - 0.25);
     for (int e = 0; e < DV; e++) {
         v[e] = tab[e][0];
         v[DV + e] = tab[e][1];
@@ -327,7 +368,7 @@ static void test_nan_inf_confined(void **state)
 {
     (void)state;
     sdpa_case c = {"nan_inf", SZ(1, 2, 2, 7, 67, 40, 40), .causal = BR, .mask_kind = BOOLM};
-    tu_where w = {"f16", c.name, tu_case_seed("f16", 1001)};
+    tu_where w = {DT_NAME, c.name, tu_case_seed(DT_NAME, 1001)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
     f16_data fd;
@@ -339,18 +380,18 @@ static void test_nan_inf_confined(void **state)
     mask[tu_index(&s->mask, 0, 0, 0, jl)] = 1;
     for (int64_t h = 0; h < 2; h++) {
         int64_t i;
-        i = tu_index(&s->q, 0, h, 1, 3), fd.q16[i] = 0x7e00, fd.d.q[i] = NAN;
-        i = tu_index(&s->q, 0, h, 4, 0), fd.q16[i] = 0xfc00, fd.d.q[i] = -INFINITY;
-        i = tu_index(&s->k, 0, h, jm, 5), fd.k16[i] = 0x7e00, fd.d.k[i] = NAN;
-        i = tu_index(&s->v, 0, h, jm, 7), fd.v16[i] = 0x7c00, fd.d.v[i] = INFINITY;
-        i = tu_index(&s->v, 0, h, jl, 9), fd.v16[i] = 0x7c00, fd.d.v[i] = INFINITY;
+        i = tu_index(&s->q, 0, h, 1, 3), fd.q16[i] = DT_QNAN, fd.d.q[i] = NAN;
+        i = tu_index(&s->q, 0, h, 4, 0), fd.q16[i] = DT_NINF, fd.d.q[i] = -INFINITY;
+        i = tu_index(&s->k, 0, h, jm, 5), fd.k16[i] = DT_QNAN, fd.d.k[i] = NAN;
+        i = tu_index(&s->v, 0, h, jm, 7), fd.v16[i] = DT_PINF, fd.d.v[i] = INFINITY;
+        i = tu_index(&s->v, 0, h, jl, 9), fd.v16[i] = DT_PINF, fd.d.v[i] = INFINITY;
     }
     bool ok = run_f16(&fd, 0, &w) == CLATTN_SUCCESS && check_f16(&fd, &w);
     /* explicit: rows 1 and 4 NaN everywhere, row 6 has inf at e = 9 only, the others finite */
     for (int64_t h = 0; h < 2 && ok; h++)
         for (int64_t i = 0; i < 7; i++)
             for (int64_t e = 0; e < 40; e++) {
-                const double got = f16r_to_double(fd.out16[tu_index(&s->out, 0, h, i, e)]);
+                const double got = DT_TO_DOUBLE(fd.out16[tu_index(&s->out, 0, h, i, e)]);
                 const bool want_nan = i == 1 || i == 4, want_inf = i == 6 && e == 9;
                 if (want_nan != (isnan(got) != 0) || want_inf != (isinf(got) != 0)) {
                     tu_report(&w, "out[0,%lld,%lld,%lld] = %g (expected %s)", (long long)h, (long long)i, (long long)e,
@@ -371,7 +412,7 @@ static void test_workspace(void **state)
     clattn_sdpa_desc_init(&desc, 2, 4, 2, 67, 129, 40, 24);
     clattn_sdpa_plan *p32 = NULL, *p16 = NULL;
     assert_int_equal(clattn_sdpa_plan_create(&p32, g_ctx, &desc), CLATTN_SUCCESS);
-    desc.data_type = CLATTN_DTYPE_F16;
+    desc.data_type = DT_DTYPE;
     assert_int_equal(clattn_sdpa_plan_create(&p16, g_ctx, &desc), CLATTN_SUCCESS);
     const size_t staging = (size_t)(2 * 4 * 67 * 40 + 2 * 2 * 129 * 40 + 2 * 2 * 129 * 24 + 2 * 4 * 67 * 24) * 4;
     const size_t w32 = clattn_sdpa_plan_workspace_size(p32), w16 = clattn_sdpa_plan_workspace_size(p16);
@@ -388,7 +429,7 @@ static void test_workspace(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    const int bad[] = {2, -1, 1000};
+    const int bad[] = {3, -1, 1000}; /* 0, 1, 2: F32, F16, BF16 */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clattn_sdpa_desc desc;
         clattn_sdpa_desc_init(&desc, 1, 2, 2, 7, 7, 8, 8);
@@ -408,7 +449,7 @@ static void test_errors(void **state)
     if (g_backend == TU_HOST) {
         clattn_sdpa_desc desc;
         clattn_sdpa_desc_init(&desc, 1, 1, 1, 7, 7, 8, 8);
-        desc.data_type = CLATTN_DTYPE_F16;
+        desc.data_type = DT_DTYPE;
         clattn_sdpa_plan *plan = NULL;
         assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &desc), CLATTN_SUCCESS);
         assert_int_equal(clattn_sdpa_enqueue(plan, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL),
@@ -441,7 +482,7 @@ static void test_enqueue(void **state)
     sdpa_case c = {"enqueue", SZ(2, 4, 2, 7, 67, 40, 24), .lq = TU_BLHD_PAD, .lk = TU_PAD, .lv = TU_COLSTRIDE,
                    .lo = TU_BLHD_PAD, .off_q = 2, .off_v = 1, .off_o = 6, .mask_kind = BOOLM, .mq = 1,
                    .kvl = 1, .causal = TL, .probs = 1, .lp = TU_PAD, .off_p = 3};
-    tu_where w = {"f16", c.name, tu_case_seed("f16", 1002)};
+    tu_where w = {DT_NAME, c.name, tu_case_seed(DT_NAME, 1002)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
     f16_data fd;
@@ -505,7 +546,7 @@ int main(void)
         }
         n = kept;
     }
-    int failed = tu_run_group("f16", tests, n);
+    int failed = tu_run_group(DT_NAME, tests, n);
     clattn_context_destroy(g_ctx);
     return failed ? 1 : 0;
 }

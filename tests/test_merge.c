@@ -11,7 +11,7 @@
  * [P, B, Hq, Lq, Dv] / [P, B, Hq, Lq] buffer (padded strides, gaps checked); the merge of the parts must equal
  * the double-precision reference of one call over all keys (out and lse, TU_TOL_F32; rows with no allowed
  * key exactly 0 and -inf) and one clattn call over all keys (2·TU_TOL_F32), out of place and in place (out
- * and lse = part 0's slice), float32 and float16 parts.
+ * and lse = part 0's slice), float32, float16 and bfloat16 parts.
  * Also: special values (a part with lse -inf never read, NaN confined to its row, all parts empty), merging
  * with clattn_merge_enqueue on cl_mem (in place on one cl_mem), and argument errors.
  */
@@ -219,9 +219,9 @@ static bool check_empty_rows(const tu_where *w, const float *out, const clattn_t
     return true;
 }
 
-/* Merges st into (out, lse) through a plan (data_type f32 or f16: parts converted to binary16 first);
+/* Merges st into (out, lse) through a plan (data_type f32, f16 or bf16: parts rounded to that type first);
  * in_place: out and lse are part 0's slices of st's buffers. Returns the status; out/lse as float. */
-static clattn_status do_merge(stack *st, bool f16, bool in_place, float *out, const clattn_tensor *ot, float *lse,
+static clattn_status do_merge(stack *st, clattn_dtype dt, bool in_place, float *out, const clattn_tensor *ot, float *lse,
                               const clattn_tensor *lt, int64_t nout, const tu_where *w)
 {
     clattn_merge_desc md;
@@ -231,29 +231,32 @@ static clattn_status do_merge(stack *st, bool f16, bool in_place, float *out, co
     md.want_lse = 1;
     md.out = in_place ? slice_out(st, 0) : *ot;
     md.lse = in_place ? slice_lse(st, 0) : *lt;
-    md.data_type = f16 ? CLATTN_DTYPE_F16 : CLATTN_DTYPE_F32;
+    md.data_type = dt;
+    const bool bf = dt == CLATTN_DTYPE_BF16;
+    const uint16_t poison16 = bf ? BF16R_POISON : F16R_POISON;
     clattn_merge_plan *plan = NULL;
     clattn_status s = clattn_merge_plan_create(&plan, g_ctx, &md);
     if (s != CLATTN_SUCCESS) {
         tu_report(w, "merge plan: %d %s", (int)s, clattn_last_error(g_ctx));
         return s;
     }
-    if (!f16) {
+    if (dt == CLATTN_DTYPE_F32) {
         s = in_place ? clattn_merge_execute(plan, st->out, st->lse, st->out, st->lse)
                      : clattn_merge_execute(plan, st->out, st->lse, out, lse);
     } else {
-        uint16_t *h = f16r_alloc(st->npo, F16R_POISON), *ho = f16r_alloc(nout, F16R_POISON);
+        uint16_t *h = f16r_alloc(st->npo, poison16), *ho = f16r_alloc(nout, poison16);
         for (int64_t i = 0; i < st->npo; i++) {
             uint32_t bits;
             memcpy(&bits, &st->out[i], sizeof bits);
-            if (bits != TU_POISON_BITS) h[i] = f16r_from_double((double)st->out[i]);
+            if (bits != TU_POISON_BITS)
+                h[i] = bf ? bf16r_from_double((double)st->out[i]) : f16r_from_double((double)st->out[i]);
         }
         s = in_place ? clattn_merge_execute(plan, h, st->lse, h, st->lse) : clattn_merge_execute(plan, h, st->lse, ho, lse);
         const uint16_t *src = in_place ? h : ho;
         float *dst = in_place ? st->out : out;
         const int64_t n = in_place ? st->npo : nout;
         for (int64_t i = 0; i < n; i++)
-            if (src[i] != F16R_POISON) dst[i] = (float)f16r_to_double(src[i]);
+            if (src[i] != poison16) dst[i] = (float)(bf ? bf16r_to_double(src[i]) : f16r_to_double(src[i]));
         free(h);
         free(ho);
     }
@@ -324,7 +327,7 @@ static bool split_case(const sdpa_case *c, tu_rng *r, const tu_where *w)
                     for (int64_t e = 0; e < Dv; e++) one[rr * Dv + e] = d.out[tu_index(&d.desc.out, b, h, i, e)];
                 }
         /* float32, out of place: against the reference of one call, one clattn call, the parts' own merge */
-        ok &= do_merge(&st, false, false, mo, &ot, ml, &lt3, nout, w) == CLATTN_SUCCESS;
+        ok &= do_merge(&st, CLATTN_DTYPE_F32, false, mo, &ot, ml, &lt3, nout, w) == CLATTN_SUCCESS;
         ok = ok && tu_check_view(w, "merged out vs reference", mo, &ot, ro, TU_TOL_F32) &&
              tu_check_view(w, "merged lse vs reference", ml, &lt4, rl, TU_TOL_F32) &&
              tu_check_view(w, "merged out vs one call", mo, &ot, one, 2 * TU_TOL_F32) &&
@@ -337,16 +340,26 @@ static bool split_case(const sdpa_case *c, tu_rng *r, const tu_where *w)
         if (ok) {
             tu_fill_bits(mo, nout, TU_POISON_BITS);
             tu_fill_bits(ml, nlse, TU_POISON_BITS);
-            ok &= do_merge(&st, true, false, mo, &ot, ml, &lt3, nout, w) == CLATTN_SUCCESS;
+            ok &= do_merge(&st, CLATTN_DTYPE_F16, false, mo, &ot, ml, &lt3, nout, w) == CLATTN_SUCCESS;
             ok = ok && tu_check_view(w, "f16 merged out", mo, &ot, ro, 2e-3) &&
                  tu_check_view(w, "f16 merged lse", ml, &lt4, rl, TU_TOL_F32) &&
                  tu_check_gaps(w, "f16 merged out", mo, nout, &ot, TU_POISON_BITS) &&
                  check_empty_rows(w, mo, &ot, rl, B, Hq, Lq, Dv);
         }
+        /* bfloat16 parts and out: 8 significant bits, so 8x the fp16 bound (2^-9 relative per rounding) */
+        if (ok) {
+            tu_fill_bits(mo, nout, TU_POISON_BITS);
+            tu_fill_bits(ml, nlse, TU_POISON_BITS);
+            ok &= do_merge(&st, CLATTN_DTYPE_BF16, false, mo, &ot, ml, &lt3, nout, w) == CLATTN_SUCCESS;
+            ok = ok && tu_check_view(w, "bf16 merged out", mo, &ot, ro, 1.6e-2) &&
+                 tu_check_view(w, "bf16 merged lse", ml, &lt4, rl, TU_TOL_F32) &&
+                 tu_check_gaps(w, "bf16 merged out", mo, nout, &ot, TU_POISON_BITS) &&
+                 check_empty_rows(w, mo, &ot, rl, B, Hq, Lq, Dv);
+        }
         /* in place: into part 0's slices */
         if (ok) {
             const clattn_tensor o0 = slice_out(&st, 0), l03 = slice_lse(&st, 0), l0 = tu_tensor3_as4(&l03);
-            ok &= do_merge(&st, false, true, NULL, NULL, NULL, NULL, 0, w) == CLATTN_SUCCESS;
+            ok &= do_merge(&st, CLATTN_DTYPE_F32, true, NULL, NULL, NULL, NULL, 0, w) == CLATTN_SUCCESS;
             ok = ok && tu_check_view(w, "in-place out", st.out, &o0, ro, TU_TOL_F32) &&
                  tu_check_view(w, "in-place lse", st.lse, &l0, rl, TU_TOL_F32) &&
                  check_empty_rows(w, st.out, &o0, rl, B, Hq, Lq, Dv);

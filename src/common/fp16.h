@@ -6,8 +6,16 @@
  * stage a strided 4-D view to or from a contiguous float32 array for the fp16 SDPA path (sdpa.c),
  * with an F16C variant chosen at run time on x86-64.
  *
- * Rules (both directions, every path):
- *   binary16 -> binary32 is exact: subnormals, +-0, +-inf and NaN (sign and payload) are kept.
+ * bfloat16 ("bf16", the high half of a binary32; PyTorch's torch.bfloat16) <-> binary32 lives here too:
+ *   bf16 -> binary32 is exact (the 16 bits shifted up: subnormals, +-0, +-inf, NaN payloads kept).
+ *   binary32 -> bf16 rounds to nearest, ties to even, on the bit pattern (so binary32 subnormals round to
+ *   bf16 subnormals or +-0, and values past the largest bf16, 0x7f7f = 3.3895e38, round to +-inf exactly
+ *   as IEEE RNE says); NaN stays NaN: the top 16 bits with the quiet bit (0x0040) set, sign and the top 6
+ *   payload bits kept (never rounded into an infinity).
+ *
+ * binary16 rules (both directions, every path):
+ *   binary16 -> binary32 is exact: subnormals, +-0, +-inf and NaN (sign and payload) are kept (the F16C
+ *   variant sets the quiet bit of a signalling NaN, as VCVTPH2PS does; a NaN stays a NaN either way).
  *   binary32 -> binary16 rounds to nearest, ties to even. |x| >= 65520 gives +-inf, tiny values give
  *   binary16 subnormals or +-0, NaN stays NaN (quiet bit set, sign and the top 9 payload bits kept).
  */
@@ -74,9 +82,31 @@ static inline uint16_t clattn_float_to_half(float f)
     return (uint16_t)(sign | q);
 }
 
+static inline float clattn_bf16_to_float(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint16_t clattn_float_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* NaN: quiet, truncated */
+    u += 0x7fffu + ((u >> 16) & 1u);                                              /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
 /* n elements; src and dst must not overlap. use_simd: F16C where the CPU has it (same results). */
 void clattn_half_to_float_n(const uint16_t *src, float *dst, size_t n, bool use_simd);
 void clattn_float_to_half_n(const float *src, uint16_t *dst, size_t n, bool use_simd);
+
+/* bf16 arrays, n elements, no overlap. use_simd: AVX2 (x86-64, chosen at run time; same bits as the scalar
+ * code) where the CPU has it. */
+void clattn_bf16_to_float_n(const uint16_t *src, float *dst, size_t n, bool use_simd);
+void clattn_float_to_bf16_n(const float *src, uint16_t *dst, size_t n, bool use_simd);
 
 /* Staging of a 4-D view, dims/strides/offset in ELEMENTS (a dim of size 1 must have stride 0, as
  * after validation):
@@ -87,6 +117,15 @@ void clattn_half_view_to_f32(const uint16_t *src, const int64_t dims[4], const i
                              float *dst, bool use_simd);
 void clattn_f32_to_half_view(const float *src, uint16_t *dst, const int64_t dims[4], const int64_t strides[4],
                              int64_t offset, bool use_simd);
+
+/* The same for a bf16 view (use_simd: the AVX2 variant, see clattn_bf16_simd_available). */
+void clattn_bf16_view_to_f32(const uint16_t *src, const int64_t dims[4], const int64_t strides[4], int64_t offset,
+                             float *dst, bool use_simd);
+void clattn_f32_to_bf16_view(const float *src, uint16_t *dst, const int64_t dims[4], const int64_t strides[4],
+                             int64_t offset, bool use_simd);
+
+/* Whether the CPU can run the AVX2 bf16 variant (x86-64 with AVX2); false elsewhere. */
+bool clattn_bf16_simd_available(void);
 
 /* Whether the CPU can run the F16C variant (x86-64 with F16C); false elsewhere. */
 bool clattn_half_simd_available(void);

@@ -68,10 +68,11 @@ struct clattn_sdpa_plan {
 clattn_status clattn_sdpa_run_bound(clattn_sdpa_plan *plan, const clattn_sdpa_bufs *b, const clattn_sync *sync);
 
 /* The problem clattn_sdpa_plan_create() hands the backend for desc (validated the same way, with the same
- * messages; for a float16 desc the staged float32 views, *f16 set), without making a plan: for listings of
- * what a plan would build (clattn_kernel_plan_create). */
+ * messages; for a float16 / bfloat16 desc the staged float32 views, *staged = that data type, else
+ * CLATTN_DTYPE_F32), without making a plan: for listings of what a plan would build
+ * (clattn_kernel_plan_create). */
 clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_desc *desc, clattn_sdpa_problem *p,
-                                       bool *f16);
+                                       clattn_dtype *staged);
 
 /* Checks that exactly the buffers the plan needs are given (names the function fn in the message). */
 clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
@@ -79,10 +80,10 @@ clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_
                                          const void *kv_lengths, const void *out, const void *probs,
                                          const void *lse);
 
-/* Elements the caller's q, k, v and out views reach, in the caller's data type (fp16 plans: halfs). */
+/* Elements the caller's q, k, v and out views reach, in the caller's data type (16-bit plans: halfs). */
 typedef struct clattn_sdpa_extents {
     int64_t q, k, v, out;
-    size_t elem_size; /* 2 (binary16) or 4 (float32) */
+    size_t elem_size; /* 2 (binary16, bfloat16) or 4 (float32) */
 } clattn_sdpa_extents;
 clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan);
 
@@ -144,13 +145,15 @@ typedef struct clattn_backend_i {
                             int64_t ldy);
     /* Waits until all enqueued work is done. */
     clattn_status (*finish)(clattn_context *ctx);
-    /* binary16 <-> float32 staging of one 4-D view of the fp16 buffer (dims, strides, offset in ELEMENTS;
-     * size-1 dims have stride 0), for fp16 SDPA plans (sdpa.c); g = C-order index over the view's dims:
-     *   to_f16 false: f32[f32_off + g] = f16[view element g]                       (exact)
-     *   to_f16 true:  f16[view element g] = round-to-nearest-even(f32[f32_off + g]) (nothing else written)
-     * Ordered by sync. view NULL: only builds what the conversion needs (at plan creation). */
-    clattn_status (*convert_view)(clattn_context *ctx, bool to_f16, const clattn_tensor *view, const clattn_buf *f16,
-                                  const clattn_buf *f32, int64_t f32_off, const clattn_sync *sync);
+    /* 16-bit <-> float32 staging of one 4-D view of the 16-bit buffer (dims, strides, offset in ELEMENTS;
+     * size-1 dims have stride 0), for CLATTN_DTYPE_F16 / CLATTN_DTYPE_BF16 SDPA plans (sdpa.c) in dtype
+     * (binary16 or bfloat16); g = C-order index over the view's dims:
+     *   to_16 false: f32[f32_off + g] = h16[view element g]                       (exact)
+     *   to_16 true:  h16[view element g] = round-to-nearest-even(f32[f32_off + g]) (nothing else written)
+     * Ordered by sync. view NULL: only builds what the conversion of dtype needs (at plan creation). */
+    clattn_status (*convert_view)(clattn_context *ctx, clattn_dtype dtype, bool to_16, const clattn_tensor *view,
+                                  const clattn_buf *h16, const clattn_buf *f32, int64_t f32_off,
+                                  const clattn_sync *sync);
     /* Channel attention (core/channel.h): pools, MLP, sigmoid, rescale of one validated problem on bound
      * buffers, synchronously. (optional: channel plans are UNSUPPORTED on a backend without it) */
     clattn_status (*channel_run)(clattn_context *ctx, const struct clattn_channel_problem *p,

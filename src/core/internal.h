@@ -36,6 +36,30 @@ void clattn_error_to_thread(const clattn_context *ctx);
 /* ---- checked size arithmetic -------------------------------------------------------------- */
 
 /* *out = a * b; returns false on overflow or negative operands. */
+/* ---- element types (clattn_dtype) ---------------------------------------------------------- */
+
+/* Whether t is a clattn_dtype value. */
+static inline bool clattn_dtype_valid(int t)
+{
+    return t == CLATTN_DTYPE_F32 || t == CLATTN_DTYPE_F16 || t == CLATTN_DTYPE_BF16;
+}
+
+/* Bytes of one element of a valid dtype: 4 (float32) or 2 (binary16, bfloat16). */
+static inline size_t clattn_dtype_size(clattn_dtype t)
+{
+    return t == CLATTN_DTYPE_F32 ? 4u : 2u;
+}
+
+/* "float32", "float16" or "bfloat16". */
+static inline const char *clattn_dtype_name(clattn_dtype t)
+{
+    return t == CLATTN_DTYPE_F16 ? "float16" : t == CLATTN_DTYPE_BF16 ? "bfloat16" : "float32";
+}
+
+/* The message of an invalid data_type (every function that takes one says the same). */
+#define CLATTN_DTYPE_INVALID_FMT \
+    "data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, CLATTN_DTYPE_F16 = 1, CLATTN_DTYPE_BF16 = 2)"
+
 static inline bool clattn_mul_i64(int64_t a, int64_t b, int64_t *out)
 {
     if (a < 0 || b < 0) return false;

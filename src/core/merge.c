@@ -50,12 +50,10 @@ static clattn_status check_view(clattn_context *ctx, const char *name, clattn_te
 static clattn_status merge_validate(clattn_context *ctx, const clattn_merge_desc *d, clattn_merge_problem *p)
 {
     memset(p, 0, sizeof *p);
-    if ((int)d->data_type != CLATTN_DTYPE_F32 && (int)d->data_type != CLATTN_DTYPE_F16)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, CLATTN_DTYPE_F16 = 1)",
-                            (int)d->data_type);
+    if (!clattn_dtype_valid((int)d->data_type))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, CLATTN_DTYPE_INVALID_FMT, (int)d->data_type);
     p->data_type = d->data_type;
-    const size_t es = d->data_type == CLATTN_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t es = clattn_dtype_size(d->data_type);
     p->parts_out = d->parts_out;
     CLATTN_TRY(check_view(ctx, "parts_out", &p->parts_out, 5, es, &p->parts_out_extent, NULL, NULL));
     p->P = p->parts_out.dims[0];
@@ -109,7 +107,7 @@ clattn_status clattn_merge_plan_create(clattn_merge_plan **out, clattn_context *
     }
     clattn_log(ctx, CLATTN_LOG_INFO, "merge plan [P %lld, B %lld, H %lld, L %lld, Dv %lld, %s]", (long long)plan->p.P,
                (long long)plan->p.B, (long long)plan->p.H, (long long)plan->p.L, (long long)plan->p.Dv,
-               plan->p.data_type == CLATTN_DTYPE_F16 ? "float16" : "float32");
+               clattn_dtype_name(plan->p.data_type));
     *out = plan;
     return CLATTN_SUCCESS;
 }
@@ -168,7 +166,7 @@ clattn_status clattn_merge_execute(clattn_merge_plan *plan, const void *parts_ou
     }
     /* A device backend: stage through device buffers; outputs with gaps are copied in first (so reading the
      * extent back keeps the caller's gap elements, also in place, where the gaps hold other parts). */
-    const size_t es = p->data_type == CLATTN_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t es = clattn_dtype_size(p->data_type);
     mstaged so = {0}, sl = {0}, sr = {0}, se = {0};
     clattn_status st = mstage(ctx, &so, parts_out, (size_t)p->parts_out_extent * es);
     if (!st) st = mstage(ctx, &sl, parts_lse, (size_t)p->parts_lse_extent * sizeof(float));

@@ -455,7 +455,7 @@ static clattn_status multi_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *p
     plan->backend_data = mp;
     mp->parts = clattn_calloc((size_t)s->n, sizeof *mp->parts);
     if (!mp->parts) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
-    mp->elem_size = d->data_type == CLATTN_DTYPE_F16 ? 2 : 4;
+    mp->elem_size = clattn_dtype_size(d->data_type);
     mp->mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
     mp->B = p->B;
 

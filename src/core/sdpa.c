@@ -6,9 +6,9 @@
  *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
  *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   lse: [B, Hq, Lq]   kv_lengths: int32 [B]
  *
- * data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16): the plan stages q, k, v into contiguous float32
- * copies, runs the backend's float32 plan on them and rounds its float32 out into the caller's view
- * (see "fp16 staging" below); the backends only ever see float32 problems.
+ * data_type CLATTN_DTYPE_F16 / CLATTN_DTYPE_BF16 (q, k, v, out in binary16 / bfloat16): the plan stages q, k, v
+ * into contiguous float32 copies, runs the backend's float32 plan on them and rounds its float32 out into the
+ * caller's view (see "16-bit staging" below); the backends only ever see float32 problems.
  */
 #include "alloc.h"
 #include "backend.h"
@@ -73,16 +73,14 @@ static clattn_status expect_dim_or_one(clattn_context *ctx, const char *name, co
 /* Bytes of one q/k/v/out element of a validated data_type. */
 static size_t dtype_size(clattn_dtype t)
 {
-    return t == CLATTN_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    return clattn_dtype_size(t);
 }
 
 static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, clattn_sdpa_problem *p)
 {
     memset(p, 0, sizeof *p);
-    if ((int)d->data_type != CLATTN_DTYPE_F32 && (int)d->data_type != CLATTN_DTYPE_F16)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, CLATTN_DTYPE_F16 = 1)",
-                            (int)d->data_type);
+    if (!clattn_dtype_valid((int)d->data_type))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, CLATTN_DTYPE_INVALID_FMT, (int)d->data_type);
     const size_t qkvo_size = dtype_size(d->data_type);
     p->q = d->q;
     p->k = d->k;
@@ -185,13 +183,14 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
     return CLATTN_SUCCESS;
 }
 
-/* ---- fp16 staging ---------------------------------------------------------------------------------
- * A CLATTN_DTYPE_F16 plan keeps the caller's binary16 views here and hands the backend a float32
+/* ---- 16-bit staging ------------------------------------------------------------------------------
+ * A CLATTN_DTYPE_F16 or CLATTN_DTYPE_BF16 plan keeps the caller's 16-bit views here and hands the backend a float32
  * problem over contiguous copies: q, k, v back to back in `in` (q at element 0, k at nq, v at nq + nk),
  * out in `out32`. Each execution converts q, k, v into `in` (exact), runs the float32 path, and converts
  * `out32` into the caller's out view (round to nearest even). Broadcast dims stay broadcast (a k of
  * batch 1 is staged once), so the copies hold exactly the views' elements. */
 typedef struct f16_stage {
+    clattn_dtype dtype;                                /* CLATTN_DTYPE_F16 or CLATTN_DTYPE_BF16 */
     clattn_tensor q, k, v, out;                        /* the caller's views (normalised, in halfs) */
     int64_t q_extent, k_extent, v_extent, out_extent;  /* halfs each view reaches */
     int64_t nq, nk, nv, no;                            /* elements of each view */
@@ -228,12 +227,13 @@ static void f16_release(clattn_context *ctx, f16_stage *s)
 
 /* Moves the caller's views of plan->p into a new plan->f16 and rewrites plan->p as the staged float32
  * problem; allocates the staging and builds the conversion kernels. Before the backend's sdpa_prepare. */
-static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
+static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan, clattn_dtype dtype)
 {
     clattn_sdpa_problem *p = &plan->p;
     f16_stage *s = clattn_calloc(1, sizeof *s);
     if (!s) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
     plan->f16 = s;
+    s->dtype = dtype;
     s->q = p->q;
     s->k = p->k;
     s->v = p->v;
@@ -261,10 +261,10 @@ static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
     p->v_extent = n_in;
     p->out_extent = s->no;
     if (!ctx->be->convert_view)
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "data_type: the %s backend cannot convert float16",
-                            ctx->be->name);
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED, "data_type: the %s backend cannot convert %s",
+                            ctx->be->name, dtype == CLATTN_DTYPE_BF16 ? "bfloat16" : "float16");
     const clattn_sync none = CLATTN_SYNC_NONE;
-    CLATTN_TRY(ctx->be->convert_view(ctx, false, NULL, NULL, NULL, 0, &none));
+    CLATTN_TRY(ctx->be->convert_view(ctx, dtype, false, NULL, NULL, NULL, 0, &none));
     CLATTN_TRY(ctx->be->buf_alloc(ctx, (size_t)bytes_in, &s->in));
     CLATTN_TRY(ctx->be->buf_alloc(ctx, (size_t)bytes_out, &s->out32));
     return CLATTN_SUCCESS;
@@ -285,12 +285,12 @@ static clattn_status f16_run(clattn_context *ctx, clattn_sdpa_plan *plan, const 
     const clattn_backend_i *be = ctx->be;
     const clattn_sync first = {sync->num_wait, sync->wait_list, NULL}, none = CLATTN_SYNC_NONE,
                       last = {0, NULL, sync->event};
-    CLATTN_TRY(be->convert_view(ctx, false, &s->q, &u->q, &s->in, 0, &first));
-    CLATTN_TRY(be->convert_view(ctx, false, &s->k, &u->k, &s->in, s->nq, &none));
-    CLATTN_TRY(be->convert_view(ctx, false, &s->v, &u->v, &s->in, s->nq + s->nk, &none));
+    CLATTN_TRY(be->convert_view(ctx, s->dtype, false, &s->q, &u->q, &s->in, 0, &first));
+    CLATTN_TRY(be->convert_view(ctx, s->dtype, false, &s->k, &u->k, &s->in, s->nq, &none));
+    CLATTN_TRY(be->convert_view(ctx, s->dtype, false, &s->v, &u->v, &s->in, s->nq + s->nk, &none));
     clattn_sdpa_bufs b = {s->in, s->in, s->in, u->mask, u->kv_lengths, s->out32, u->probs, u->lse};
     CLATTN_TRY(be->sdpa_run(ctx, plan, &b, &none));
-    return be->convert_view(ctx, true, &s->out, &u->out, &s->out32, 0, &last);
+    return be->convert_view(ctx, s->dtype, true, &s->out, &u->out, &s->out32, 0, &last);
 }
 
 clattn_status clattn_sdpa_run_bound(clattn_sdpa_plan *plan, const clattn_sdpa_bufs *b, const clattn_sync *sync)
@@ -309,14 +309,14 @@ clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan)
 }
 
 clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_desc *desc, clattn_sdpa_problem *p,
-                                       bool *f16)
+                                       clattn_dtype *staged)
 {
     clattn_sdpa_desc d; /* the caller's desc over the defaults, whatever layout it was compiled with */
     clattn_sdpa_desc_init_sized(&d, sizeof d, 1, 1, 1, 1, 1, 1, 1);
     CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_sdpa_desc, desc, CLATTN_SDPA_DESC_MIN_SIZE, &d));
     CLATTN_TRY(validate(ctx, &d, p));
-    *f16 = d.data_type == CLATTN_DTYPE_F16;
-    if (*f16) stage_views(p, clattn_tensor_numel(&p->q), clattn_tensor_numel(&p->k));
+    *staged = d.data_type;
+    if (d.data_type != CLATTN_DTYPE_F32) stage_views(p, clattn_tensor_numel(&p->q), clattn_tensor_numel(&p->k));
     return CLATTN_SUCCESS;
 }
 
@@ -335,7 +335,8 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     plan->ctx = ctx;
     snprintf(plan->path, sizeof plan->path, "%s", ctx->be->name); /* until sdpa_prepare names the path */
     clattn_status st = validate(ctx, &d, &plan->p);
-    if (st == CLATTN_SUCCESS && d.data_type == CLATTN_DTYPE_F16 && !ctx->be->stages_dtypes) st = f16_prepare(ctx, plan);
+    if (st == CLATTN_SUCCESS && d.data_type != CLATTN_DTYPE_F32 && !ctx->be->stages_dtypes)
+        st = f16_prepare(ctx, plan, d.data_type);
     plan->desc = &d;
     if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
     plan->desc = NULL;

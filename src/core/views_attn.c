@@ -55,16 +55,14 @@ struct clattn_area_plan {
 
 static size_t dtype_size(clattn_dtype t)
 {
-    return t == CLATTN_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    return clattn_dtype_size(t);
 }
 
 /* Checks the five views of a problem whose q, k, v, out, probs, axis, ... fields are set (fn names the API). */
 static clattn_status validate_views(clattn_context *ctx, view_problem *p)
 {
-    if ((int)p->data_type != CLATTN_DTYPE_F32 && (int)p->data_type != CLATTN_DTYPE_F16)
-        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, CLATTN_DTYPE_F16 = 1)",
-                            (int)p->data_type);
+    if (!clattn_dtype_valid((int)p->data_type))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, CLATTN_DTYPE_INVALID_FMT, (int)p->data_type);
     const size_t es = dtype_size(p->data_type);
     CLATTN_TRY(clattn_tensor_check(ctx, "q", &p->q, es, &p->q_extent));
     CLATTN_TRY(clattn_tensor_check(ctx, "k", &p->k, es, &p->k_extent));

@@ -279,21 +279,28 @@ static void host_destroy(clattn_context *ctx)
     ctx->backend_data = NULL;
 }
 
-/* ---- fp16 staging (the convert_view slot; common/fp16.c with F16C where the fused kernels use SIMD) ---- */
+/* ---- fp16 / bf16 staging (the convert_view slot; common/fp16.c with F16C / AVX2 where the fused kernels use
+ * SIMD) ---- */
 
-static clattn_status host_convert_view(clattn_context *ctx, bool to_f16, const clattn_tensor *view,
-                                       const clattn_buf *f16, const clattn_buf *f32, int64_t f32_off,
+static clattn_status host_convert_view(clattn_context *ctx, clattn_dtype dtype, bool to_16, const clattn_tensor *view,
+                                       const clattn_buf *h16, const clattn_buf *f32, int64_t f32_off,
                                        const clattn_sync *sync)
 {
     (void)sync;
     if (view == NULL) return CLATTN_SUCCESS; /* nothing to build */
-    /* host_isa also picks the conversion: F16C only where the AVX2 (or wider) kernels may run. */
-    const bool simd = host_fused_select_isa(&ctx->config) >= HOST_FUSED_AVX2 && clattn_half_simd_available();
+    /* host_isa also picks the conversion: F16C / AVX2 only where the AVX2 (or wider) kernels may run. */
+    const bool bf16 = dtype == CLATTN_DTYPE_BF16;
+    const bool simd = host_fused_select_isa(&ctx->config) >= HOST_FUSED_AVX2 &&
+                      (bf16 ? clattn_bf16_simd_available() : clattn_half_simd_available());
     float *f = (float *)f32->host + f32_off;
-    if (to_f16)
-        clattn_f32_to_half_view(f, f16->host, view->dims, view->strides, view->offset, simd);
+    if (to_16 && bf16)
+        clattn_f32_to_bf16_view(f, h16->host, view->dims, view->strides, view->offset, simd);
+    else if (to_16)
+        clattn_f32_to_half_view(f, h16->host, view->dims, view->strides, view->offset, simd);
+    else if (bf16)
+        clattn_bf16_view_to_f32(h16->host, view->dims, view->strides, view->offset, f, simd);
     else
-        clattn_half_view_to_f32(f16->host, view->dims, view->strides, view->offset, f, simd);
+        clattn_half_view_to_f32(h16->host, view->dims, view->strides, view->offset, f, simd);
     return CLATTN_SUCCESS;
 }
 

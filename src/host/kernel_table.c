@@ -45,7 +45,7 @@ const clattn_kernel_entry clattn_host_kernels[] = {
     HOST_ROW(HOST_FUSED_F32, "decode merge", "fused.c", "decode_merge",
              "combines the decode key chunks' (max, sum, acc) of each row into the output"),
     HOST_ROW("host-rowwise " HOST_FUSED_ALL, "fp16 convert", "backend.c", "host_convert_view",
-             "binary16 <-> float32 staging of fp16 plans (src/common/fp16.c; F16C where the CPU has it)"),
+             "binary16 / bfloat16 <-> float32 staging of fp16 and bf16 plans (src/common/fp16.c; F16C / AVX2 where the CPU has them)"),
     HOST_ROW("mha", "gemm", "gemm.c", "host_linear", "nn.Linear y = x·Wᵀ + bias through OpenBLAS cblas_sgemm"),
     HOST_ROW("host-channel", "channel pool", "channel.c", "host_channel_pool",
              "channel attention: mean (double) and max of x over H·W for one (b, c)"),

@@ -8,8 +8,8 @@
  * (a NaN lse_p makes the row NaN), S = sum of w_p = exp(lse_p - M); then, in chunks of HOST_MERGE_CHUNK
  * columns, acc = sum_p w_p·out_p (parts with lse_p = -inf are skipped, their rows never read) and
  * out = acc / S; lse = M + log(S) is written last. Every input of a row is read before that row's outputs
- * are written, so out (lse) may be exactly one part's slice (in place). float32 accumulation; fp16 parts
- * and out are converted with src/common/fp16.h (round to nearest even).
+ * are written, so out (lse) may be exactly one part's slice (in place). float32 accumulation; fp16 and bf16
+ * parts and out are converted with src/common/fp16.h (round to nearest even).
  */
 #include "fp16.h"
 
@@ -33,7 +33,7 @@ static void merge_row(const host_merge_args *a, int64_t b, int64_t h, int64_t i)
 {
     const clattn_merge_problem *p = a->p;
     const clattn_tensor *po = &p->parts_out, *pl = &p->parts_lse, *o = &p->out;
-    const bool f16 = p->data_type == CLATTN_DTYPE_F16;
+    const bool f16 = p->data_type == CLATTN_DTYPE_F16, bf16 = p->data_type == CLATTN_DTYPE_BF16;
     const int64_t P = p->P, Dv = p->Dv;
     const float *lrow = a->parts_lse + pl->offset + b * pl->strides[1] + h * pl->strides[2] + i * pl->strides[3];
     const int64_t ls0 = pl->strides[0];
@@ -83,6 +83,9 @@ static void merge_row(const host_merge_args *a, int64_t b, int64_t h, int64_t i)
                 if (f16) {
                     const uint16_t *s = (const uint16_t *)a->parts_out + src;
                     for (int64_t e = 0; e < n; e++) acc[e] += w * clattn_half_to_float(s[e * ps4]);
+                } else if (bf16) {
+                    const uint16_t *s = (const uint16_t *)a->parts_out + src;
+                    for (int64_t e = 0; e < n; e++) acc[e] += w * clattn_bf16_to_float(s[e * ps4]);
                 } else if (ps4 == 1) {
                     const float *restrict s = (const float *)a->parts_out + src;
                     for (int64_t e = 0; e < n; e++) acc[e] += w * s[e];
@@ -95,6 +98,9 @@ static void merge_row(const host_merge_args *a, int64_t b, int64_t h, int64_t i)
         if (f16) {
             uint16_t *d = (uint16_t *)a->out + dst;
             for (int64_t e = 0; e < n; e++) d[e * os3] = clattn_float_to_half(acc[e] * inv);
+        } else if (bf16) {
+            uint16_t *d = (uint16_t *)a->out + dst;
+            for (int64_t e = 0; e < n; e++) d[e * os3] = clattn_float_to_bf16(acc[e] * inv);
         } else {
             float *d = (float *)a->out + dst;
             if (nan)

@@ -168,7 +168,7 @@ static void check_local(ring *R, const clattn_ring_desc *in, const void *q, cons
              (int)d->sharding);
         return;
     }
-    if (d->data_type != CLATTN_DTYPE_F32 && d->data_type != CLATTN_DTYPE_F16) {
+    if (d->data_type != CLATTN_DTYPE_F32 && d->data_type != CLATTN_DTYPE_F16 && d->data_type != CLATTN_DTYPE_BF16) {
         fail(R, CLATTN_ERROR_INVALID_ARGUMENT, "rank %d: data_type: %d is not a clattn_dtype value", R->rank,
              (int)d->data_type);
         return;
@@ -186,7 +186,7 @@ static void check_local(ring *R, const clattn_ring_desc *in, const void *q, cons
                  i, (long long)d->mask_dims[i], (long long)want[i], mnames[i]);
             return;
         }
-    R->es = d->data_type == CLATTN_DTYPE_F16 ? 2 : 4;
+    R->es = d->data_type == CLATTN_DTYPE_F32 ? 4 : 2;
     R->mask_es = d->mask_kind == CLATTN_MASK_BOOL ? 1 : 4;
     int64_t t;
     if (!mul_ok(d->batch, d->num_heads, &t) || !mul_ok(t, d->q_len, &R->nl) || !mul_ok(R->nl, d->head_dim, &R->nq) ||

@@ -198,26 +198,29 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
     return clattn_cl_chain_run(ctx, cl, pd->chain, p, bufs, sync);
 }
 
-/* ---- fp16 staging (kernels/convert.cl; the convert_view slot of clattn_backend_i) ------------------ */
+/* ---- fp16 / bf16 staging (kernels/convert.cl; the convert_view slot of clattn_backend_i) ----------- */
 
-static clattn_status cl_convert_view(clattn_context *ctx, bool to_f16, const clattn_tensor *view, const clattn_buf *f16,
-                                     const clattn_buf *f32, int64_t f32_off, const clattn_sync *sync)
+static clattn_status cl_convert_view(clattn_context *ctx, clattn_dtype dtype, bool to_16, const clattn_tensor *view,
+                                     const clattn_buf *h16, const clattn_buf *f32, int64_t f32_off,
+                                     const clattn_sync *sync)
 {
     const cl_uint num_wait = sync->num_wait;
     const cl_event *wait_list = sync->wait_list;
     cl_event *event = sync->event;
     clattn_cl_state *cl = ctx->backend_data;
     clattn_status st = CLATTN_SUCCESS;
-    static const char *const knames[2] = {"clattn_f16_to_f32", "clattn_f32_to_f16"};
+    static const char *const knames[4] = {"clattn_f16_to_f32", "clattn_f32_to_f16", "clattn_bf16_to_f32",
+                                          "clattn_f32_to_bf16"};
+    const int base = dtype == CLATTN_DTYPE_BF16 ? 2 : 0;
     if (event) *event = NULL;
-    /* Both kernels are created once per context (at the first fp16 plan: view NULL) and kept. */
-    for (int i = 0; i < 2; i++)
+    /* A dtype's two kernels are created once per context (at its first plan: view NULL) and kept. */
+    for (int i = base; i < base + 2; i++)
         if (!cl->convert_kernels[i])
             CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "convert.cl", "", knames[i], &cl->convert_kernels[i]));
     if (!view) goto cleanup;
-    const char *kname = knames[to_f16];
-    cl_kernel k = cl->convert_kernels[to_f16];
-    clattn_cl_view hv = clattn_cl_view_of(f16->dev, view, true);
+    const char *kname = knames[base + to_16];
+    cl_kernel k = cl->convert_kernels[base + to_16];
+    clattn_cl_view hv = clattn_cl_view_of(h16->dev, view, true);
     const cl_mem fm = f32->dev;
     const cl_long d1 = view->dims[1], d2 = view->dims[2], d3 = view->dims[3], n = view->dims[0] * d1 * d2 * d3,
                   foff = f32_off;
@@ -238,7 +241,7 @@ static void cl_destroy(clattn_context *ctx)
     if (!cl) return;
     if (cl->queue) clFinish(cl->queue);
     if (cl->bias_kernel) clReleaseKernel(cl->bias_kernel);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 4; i++)
         if (cl->convert_kernels[i]) clReleaseKernel(cl->convert_kernels[i]);
     clattn_cl_program_cache_clear(cl);
     if (cl->queue) clReleaseCommandQueue(cl->queue);

@@ -164,7 +164,7 @@ clattn_status clattn_merge_enqueue(clattn_merge_plan *plan, cl_mem parts_out, cl
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: num_wait is %u but wait_list is %s", fn,
                             (unsigned)num_wait, wait_list ? "non-NULL" : "NULL");
     CLATTN_TRY(clattn_merge_check_bindings(ctx, p, fn, parts_out, parts_lse, out, lse));
-    const size_t es = p->data_type == CLATTN_DTYPE_F16 ? 2 : sizeof(float);
+    const size_t es = clattn_dtype_size(p->data_type);
     CLATTN_TRY(check_mem(ctx, "parts_out", parts_out, p->parts_out_extent, es));
     CLATTN_TRY(check_mem(ctx, "parts_lse", parts_lse, p->parts_lse_extent, sizeof(float)));
     CLATTN_TRY(check_mem(ctx, "out", out, p->out_extent, es));

@@ -104,8 +104,8 @@ static clattn_status plan_create(clattn_context *ctx, clattn_kernel_plan **out, 
 {
     clattn_cl_state cl;
     clattn_sdpa_problem p;
-    bool f16 = false;
-    CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, &f16));
+    clattn_dtype staged = CLATTN_DTYPE_F32;
+    CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, &staged));
     CLATTN_TRY(target_state(ctx, target, &cl));
     const clattn_cl_limits lim = clattn_cl_state_limits(&cl);
     clattn_cl_plan_cfg cfg;
@@ -115,16 +115,20 @@ static clattn_status plan_create(clattn_context *ctx, clattn_kernel_plan **out, 
     if (!kp) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_kernel_plan_create: out of host memory");
     clattn_status st = CLATTN_SUCCESS;
     const char *path = clattn_cl_plan_path(&cfg); /* what plan creation reports */
-    if (f16) { /* backend.c cl_convert_view: built at plan creation, launched with the driver's work-group */
-        static const char *const conv[2] = {"clattn_f16_to_f32", "clattn_f32_to_f16"};
+    if (staged != CLATTN_DTYPE_F32) { /* backend.c cl_convert_view: built at plan creation, driver's work-group */
+        const bool bf16 = staged == CLATTN_DTYPE_BF16;
+        static const char *const conv[4] = {"clattn_f16_to_f32", "clattn_f32_to_f16", "clattn_bf16_to_f32",
+                                            "clattn_f32_to_bf16"};
+        const char *tname = bf16 ? "bfloat16" : "float16";
         for (int i = 0; i < 2 && st == CLATTN_SUCCESS; i++) {
             clattn_cl_kernel_choice c;
             memset(&c, 0, sizeof c);
             c.source = "convert.cl";
-            c.name = conv[i];
+            c.name = conv[(bf16 ? 2 : 0) + i];
             c.launched = true;
-            snprintf(c.why, sizeof c.why, "float16 plan: %s (float32 compute on staged copies)",
-                     i == 0 ? "q, k and v converted to float32" : "the float32 result rounded into the float16 output");
+            snprintf(c.why, sizeof c.why, "%s plan: %s%s (float32 compute on staged copies)", tname,
+                     i == 0 ? "q, k and v converted to float32" : "the float32 result rounded into the output in ",
+                     i == 0 ? "" : tname);
             st = add_kernel(kp, &c, NULL, path, &cl.rules, cl.type);
         }
     }

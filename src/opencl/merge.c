@@ -1,6 +1,6 @@
 /*
  * The OpenCL merge of partial attention states (the merge_* slots of clattn_backend_i; kernels/merge.cl):
- * one work-item per row (WG rows per work-group), built once per plan with -D WG -D MERGE_F16 -D NP.
+ * one work-item per row (WG rows per work-group), built once per plan with -D WG -D MERGE_DTYPE -D NP.
  *
  *   parts_out: [P, B, H, L, Dv]   parts_lse: [P, B, H, L]   out: [B, H, L, Dv]   lse: [B, H, L] (as [B, H, L, 1])
  *
@@ -47,7 +47,7 @@ clattn_status clattn_cl_merge_prepare(clattn_context *ctx, clattn_merge_plan *pl
     for (;;) {
         char opts[64];
         size_t kwg = 0;
-        snprintf(opts, sizeof opts, "-D WG=%zu -D MERGE_F16=%d -D NP=%d", w, p->data_type == CLATTN_DTYPE_F16 ? 1 : 0,
+        snprintf(opts, sizeof opts, "-D WG=%zu -D MERGE_DTYPE=%d -D NP=%d", w, (int)p->data_type,
                  p->P <= 16 ? (int)p->P : 0);
         CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "merge.cl", opts, "clattn_merge", &m->kernel));
         CLATTN_CL_CHECK(clGetKernelWorkGroupInfo(m->kernel, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));

@@ -24,8 +24,9 @@
  *           cross attention, with and without biases, masks, kv_lengths, per-head and averaged probs
  *   enqueue the zero-copy clattn_sdpa_enqueue path on caller cl_mem buffers, with a wait list and event
  *   lse     the log-sum-exp output (want_lse) of the chain's softmax, the fused kernel and its partition merge
- *   merge   kernels/merge.cl (clattn_merge_*): float32 and float16, out of place and in place (one work-item
- *           owns each row), against a double-precision merge
+ *   merge   kernels/merge.cl (clattn_merge_*): float32, float16 and bfloat16, out of place and in place (one
+ *           work-item owns each row), against a double-precision merge; and the 16-bit staging kernels of
+ *           kernels/convert.cl (an fp16 and a bf16 SDPA call on strided views, against the double reference)
  * A ":cpu" suffix makes clGetDeviceInfo(CL_DEVICE_TYPE) answer CPU (rel_cl_shim.c): Oclgrind reports
  * every device type, so clattn otherwise takes its GPU kernel variants only. Buffers are released only at
  * exit (rel_keep_buffers): Oclgrind 21.10's --uninitialized check misreports a reused buffer slot.
@@ -290,6 +291,13 @@ static void test_merge(void **state)
     if (st != CLATTN_SUCCESS) tu_report(&w, "f16 merge: %d %s", (int)st, clattn_last_error(g_ctx));
     for (int i = 0; i < ROWS * DV; i++) out[i] = (float)f16r_to_double(out16[i]);
     ok = ok && st == CLATTN_SUCCESS && tu_check_array(&w, "f16 out", out, ro, ROWS * DV, 2e-3);
+    /* bfloat16 parts and out: ushort shifts and the RNE of common.cl under the simulator */
+    for (int i = 0; i < P * ROWS * DV; i++) po16[i] = bf16r_from_double((double)po[i]);
+    md.data_type = CLATTN_DTYPE_BF16;
+    st = clattn_merge_states(g_ctx, &md, po16, pl, out16, lse);
+    if (st != CLATTN_SUCCESS) tu_report(&w, "bf16 merge: %d %s", (int)st, clattn_last_error(g_ctx));
+    for (int i = 0; i < ROWS * DV; i++) out[i] = (float)bf16r_to_double(out16[i]);
+    ok = ok && st == CLATTN_SUCCESS && tu_check_array(&w, "bf16 out", out, ro, ROWS * DV, 1.6e-2);
     /* in place: out and lse are part 0's slices */
     md.data_type = CLATTN_DTYPE_F32;
     const int64_t od[4] = {B, H, L, DV}, os[4] = {H * L * DV, L * DV, DV, 1}, ld[3] = {B, H, L}, ls[3] = {H * L, L, 1};
@@ -299,6 +307,58 @@ static void test_merge(void **state)
     if (st != CLATTN_SUCCESS) tu_report(&w, "in-place merge: %d %s", (int)st, clattn_last_error(g_ctx));
     ok = ok && st == CLATTN_SUCCESS && tu_check_array(&w, "in-place out", po, ro, ROWS * DV, 2e-6) &&
          tu_check_array(&w, "in-place lse", pl, rl, ROWS, 2e-6);
+    assert_true(ok);
+}
+
+/* kernels/convert.cl: q, k, v staged from 16-bit views with gaps (k with a padded row stride, out at an
+ * offset inside a larger buffer) and out rounded back, for float16 and bfloat16, against the double
+ * reference on the rounded inputs; the out buffer's gap elements keep their poison. */
+static void test_dtype16_sdpa(void **state)
+{
+    (void)state;
+    enum { B = 1, H = 2, L = 5, LK = 7, D = 8, KS = 11, OFF = 3, NO = OFF + B * H * L * D + 4 };
+    tu_where w = {"oclgrind.merge", "dtype16_sdpa", tu_case_seed("oclgrind.merge", 1)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    static float q[B * H * L * D], k[B * H * LK * KS], v[B * H * LK * D], outf[B * H * L * D];
+    static uint16_t q16[B * H * L * D], k16[B * H * LK * KS], v16[B * H * LK * D], out16[NO];
+    static double ro[B * H * L * D];
+    bool ok = true;
+    for (int bf = 0; bf < 2 && ok; bf++) {
+        for (int i = 0; i < B * H * L * D; i++) q[i] = (float)tu_rng_uniform(&r, -1, 1);
+        for (int i = 0; i < B * H * LK * KS; i++) k[i] = (float)tu_rng_uniform(&r, -1, 1);
+        for (int i = 0; i < B * H * LK * D; i++) v[i] = (float)tu_rng_uniform(&r, -1, 1);
+#define RND16(x, h)                                                                          \
+    do {                                                                                     \
+        (h) = bf ? bf16r_from_double((double)(x)) : f16r_from_double((double)(x));           \
+        (x) = (float)(bf ? bf16r_to_double(h) : f16r_to_double(h));                          \
+    } while (0)
+        for (int i = 0; i < B * H * L * D; i++) RND16(q[i], q16[i]);
+        for (int i = 0; i < B * H * LK * KS; i++) RND16(k[i], k16[i]);
+        for (int i = 0; i < B * H * LK * D; i++) RND16(v[i], v16[i]);
+#undef RND16
+        const uint16_t poison = bf ? BF16R_POISON : F16R_POISON;
+        for (int i = 0; i < NO; i++) out16[i] = poison;
+        clattn_sdpa_desc desc;
+        clattn_sdpa_desc_init(&desc, B, H, H, L, LK, D, D);
+        desc.data_type = bf ? CLATTN_DTYPE_BF16 : CLATTN_DTYPE_F16;
+        desc.causal = CLATTN_CAUSAL_BOTTOM_RIGHT;
+        const int64_t kd[4] = {B, H, LK, D}, kst[4] = {H * LK * KS, LK * KS, KS, 1};
+        desc.k = clattn_tensor_view(4, kd, kst, 0);
+        desc.out.offset = OFF;
+        ref_sdpa(&desc, q, k, v, NULL, NULL, ro, NULL);
+        clattn_status st = clattn_sdpa(g_ctx, &desc, q16, k16, v16, NULL, NULL, out16, NULL);
+        if (st != CLATTN_SUCCESS) tu_report(&w, "%s sdpa: %d %s", bf ? "bf16" : "f16", (int)st, clattn_last_error(g_ctx));
+        ok = st == CLATTN_SUCCESS;
+        for (int i = 0; i < B * H * L * D && ok; i++)
+            outf[i] = (float)(bf ? bf16r_to_double(out16[OFF + i]) : f16r_to_double(out16[OFF + i]));
+        ok = ok && tu_check_array(&w, bf ? "bf16 out" : "f16 out", outf, ro, B * H * L * D, bf ? 8e-3 : 1e-3);
+        for (int i = 0; i < NO && ok; i++)
+            if ((i < OFF || i >= OFF + B * H * L * D) && out16[i] != poison) {
+                tu_report(&w, "out gap element %d overwritten: 0x%04x", i, (unsigned)out16[i]);
+                ok = false;
+            }
+    }
     assert_true(ok);
 }
 
@@ -340,7 +400,10 @@ static int run_group(const char *group)
             t[n++] = (struct CMUnitTest){g_mha[i]->name, test_mha_case, NULL, NULL, (void *)&g_mha[i]};
     if (all || !strcmp(group, "enqueue")) t[n++] = (struct CMUnitTest)cmocka_unit_test(test_enqueue);
     if (all || !strcmp(group, "lse")) n = add_sdpa(t, n, store[4], CASE_OCL_LSE, "oclgrind.lse");
-    if (all || !strcmp(group, "merge")) t[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge);
+    if (all || !strcmp(group, "merge")) {
+        t[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge);
+        t[n++] = (struct CMUnitTest)cmocka_unit_test(test_dtype16_sdpa);
+    }
     if (n == 0) {
         fprintf(stderr, "unknown group '%s' (sizes, masks, long, chunks, mha, enqueue, lse, merge, all; suffix :cpu)\n",
                 group);

@@ -62,6 +62,52 @@ static inline double f16r_ulp(double a)
     return ldexp(1.0, E - 11);
 }
 
+/* ---- bfloat16 (CLATTN_DTYPE_BF16), independent of src/common/fp16.h and kernels/common.cl ---------- */
+
+/* A quiet bf16 NaN with a recognisable payload (unwritten bf16 outputs). */
+#define BF16R_POISON 0x7fedu
+
+static inline double bf16r_to_double(uint16_t h)
+{
+    const int e = (h >> 7) & 255, m = h & 127;
+    double v;
+    if (e == 255) v = m ? NAN : INFINITY;
+    else if (e == 0) v = ldexp((double)m, -133);
+    else v = ldexp((double)(m + 128), e - 134);
+    return (h & 0x8000u) ? -v : v;
+}
+
+/* Round to nearest, ties to even (8 significant bits, binary32's exponent range). */
+static inline uint16_t bf16r_from_double(double x)
+{
+    const uint16_t sign = signbit(x) ? 0x8000u : 0;
+    if (isnan(x)) return (uint16_t)(sign | 0x7fc0u);
+    const double a = fabs(x);
+    if (isinf(a)) return (uint16_t)(sign | 0x7f80u);
+    if (a < ldexp(1.0, -126)) return (uint16_t)(sign | (uint16_t)nearbyint(ldexp(a, 133))); /* 128: min normal */
+    int E;
+    frexp(a, &E);
+    int e = E - 1;
+    double m = nearbyint(ldexp(a, 7 - e)); /* 128..256 */
+    if (m == 256.0) {
+        m = 128.0;
+        e++;
+    }
+    if (e > 127) return (uint16_t)(sign | 0x7f80u);
+    return (uint16_t)(sign | (uint16_t)((e + 127) << 7) | (uint16_t)(m - 128.0));
+}
+
+/* Spacing of bf16 values at magnitude a. */
+static inline double bf16r_ulp(double a)
+{
+    a = fabs(a);
+    if (a < ldexp(1.0, -126)) return ldexp(1.0, -133);
+    if (a >= ldexp(255.0, 120)) return ldexp(1.0, 120);
+    int E;
+    frexp(a, &E);
+    return ldexp(1.0, E - 8);
+}
+
 static inline void f16r_fill(uint16_t *p, int64_t n, uint16_t bits)
 {
     for (int64_t i = 0; i < n; i++) p[i] = bits;
