@@ -4,6 +4,7 @@
  *   clattn-bench [--quick] [--shape B,Hq,Hkv,Lq,Lk,D[,Dv]]... [--causal | --both]
  *                [--device SELECTOR | --all-devices] [--repeat N] [--warmup N] [--max-seconds S]
  *                [--threads N] [--peak] [--plan-only] [--json | --csv] [--tag NAME] [--tol X]
+ *                [--precision fp32|reduced|both]
  *   clattn-bench --list-cases [--json]
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv], float32, C order.
@@ -34,6 +35,10 @@
  *             (null elsewhere). first_call_ms is plan create + the first device-resident run.
  *   max_abs_err  |out - reference| on four sampled rows (the tests' double-precision reference, ref_sdpa);
  *             above the case's tolerance (the table row's, 1e-5; --tol) the case fails and the exit code is 1.
+ *   precision fp32 (default) or reduced (clattn_sdpa_desc.precision = CLATTN_PRECISION_REDUCED: bf16-rounded
+ *             products where the path has them, e.g. host-fused-avx512bf16); --precision both times every
+ *             case in both, one after the other in the same process. A reduced case's default tolerance is
+ *             3e-2 (the bf16 error, clattn.h's bound; --tol overrides); flops are counted the same.
  *   peak_*    with --peak: a measured fp32 FMA rate and a triad bandwidth for the device (see peak_*()).
  *
  * Exit codes: 0 success (skipped cases included); 1 a device or case failed; 2 bad command line.
@@ -71,7 +76,12 @@ typedef struct bench_case {
     bool causal;
     const char *name; /* the table row's, or "shape" for --shape */
     double tol;       /* max_abs_err must be <= tol * max(1, max |ref|) over the sampled rows */
+    clattn_precision prec;
 } bench_case;
+
+/* Default tolerance of a --precision reduced case (bf16 products: errors of a few 1e-3 on the bench's inputs;
+ * clattn.h, clattn_precision, states the bound). */
+#define REDUCED_TOL 3e-2
 
 typedef enum causal_mode { MODE_DEFAULT, MODE_NONE, MODE_CAUSAL, MODE_BOTH } causal_mode;
 typedef enum out_format { FMT_TABLE, FMT_JSON, FMT_CSV } out_format;
@@ -94,6 +104,7 @@ typedef struct options {
     unsigned tag;    /* rows of this tag (default bench-default; --quick bench-quick; --tag NAME) */
     double tol;      /* --tol: overrides every case's tolerance (0: the row's, TU_TOL_F32 for --shape) */
     out_format fmt;
+    unsigned precisions; /* --precision: bit 0 fp32 (default), bit 1 reduced */
 } options;
 
 /* ---- small helpers -------------------------------------------------------------------------------- */
@@ -219,7 +230,7 @@ static double ratio_or_nan(double a, double b) { return (isfinite(a) && isfinite
 
 /* Field order shared by JSON and CSV (and by the peers in bench/peers/). */
 static const char *const csv_header =
-    "impl,device,device_tag,selector,backend,path,B,Hq,Hkv,Lq,Lk,D,Dv,causal,threads,warmup,repeat,status,"
+    "impl,device,device_tag,selector,backend,path,precision,B,Hq,Hkv,Lq,Lk,D,Dv,causal,threads,warmup,repeat,status,"
     "ms,ms_min,ms_host,ms_host_min,first_call_ms,plan_ms,flops,gflops,gflops_host,bytes,gbps,"
     "workspace_bytes,max_abs_err,peak_gflops,peak_gbps,pct_peak_flops,pct_peak_bw,rss_growth_bytes,cpu_ms";
 
@@ -244,7 +255,8 @@ static void emit_record(FILE *f, out_format fmt, const result *r, const options 
         json_string(f, r->device_tag);
         fputs(",\"selector\":", f);
         json_string(f, r->selector);
-        fprintf(f, ",\"backend\":\"%s\",\"path\":\"%s\"", r->backend, r->path);
+        fprintf(f, ",\"backend\":\"%s\",\"path\":\"%s\",\"precision\":\"%s\"", r->backend, r->path,
+                r->c.prec == CLATTN_PRECISION_REDUCED ? "reduced" : "fp32");
         fprintf(f, ",\"B\":%lld,\"Hq\":%lld,\"Hkv\":%lld,\"Lq\":%lld,\"Lk\":%lld,\"D\":%lld,\"Dv\":%lld", (long long)s->B,
                 (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq, (long long)s->Lk, (long long)s->D,
                 (long long)s->Dv);
@@ -263,7 +275,8 @@ static void emit_record(FILE *f, out_format fmt, const result *r, const options 
         csv_string(f, r->device_tag);
         fputc(',', f);
         csv_string(f, r->selector);
-        fprintf(f, ",%s,%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%d,%d,", r->backend, r->path, (long long)s->B,
+        fprintf(f, ",%s,%s,%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%d,%d,", r->backend, r->path,
+                r->c.prec == CLATTN_PRECISION_REDUCED ? "reduced" : "fp32", (long long)s->B,
                 (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq, (long long)s->Lk, (long long)s->D,
                 (long long)s->Dv, r->c.causal ? 1 : 0, r->threads, o->warmup, o->repeat);
         csv_string(f, r->status);
@@ -283,7 +296,9 @@ static void emit_record(FILE *f, out_format fmt, const result *r, const options 
         }
         fprintf(f, "%3lld %4lld %4lld %6lld %6lld %4lld %4lld %-6s %-6s %9s %9s %9s %8s %8s %6s %7s %5s %8s %8s %9s %8s %s\n",
                 (long long)s->B, (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq, (long long)s->Lk,
-                (long long)s->D, (long long)s->Dv, r->c.causal ? "causal" : "full", r->path, buf[0], buf[1],
+                (long long)s->D, (long long)s->Dv,
+                r->c.prec == CLATTN_PRECISION_REDUCED ? (r->c.causal ? "caus/r" : "full/r") : r->c.causal ? "causal" : "full",
+                r->path, buf[0], buf[1],
                 buf[2], buf[18], buf[7], buf[15], buf[10], buf[16], buf[11], buf[17], buf[4], buf[12], r->status);
     }
     fflush(f);
@@ -831,6 +846,7 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
     clattn_sdpa_desc desc;
     clattn_sdpa_desc_init(&desc, s->B, s->Hq, s->Hkv, s->Lq, s->Lk, s->D, s->Dv);
     desc.causal = r->c.causal ? CLATTN_CAUSAL_BOTTOM_RIGHT : CLATTN_CAUSAL_NONE;
+    desc.precision = r->c.prec;
 
     /* First call in this process: plan create + first device-resident run. */
     const double rss_base = rss_reset();
@@ -1191,7 +1207,9 @@ static void usage(FILE *f)
           "  --threads N          host-path worker threads (default: CLATTN_THREADS, else online CPUs)\n"
           "  --peak               measure the device's fp32 FMA rate and memory bandwidth; report % of peak\n"
           "  --plan-only          create each case's plan and report its path, workspace and memory; run nothing\n"
-          "  --json | --csv       JSON lines or CSV instead of a table (progress goes to stderr)\n",
+          "  --json | --csv       JSON lines or CSV instead of a table (progress goes to stderr)\n"
+          "  --precision P        fp32 (default), reduced (CLATTN_PRECISION_REDUCED; mask column full/r, caus/r;\n"
+          "                       default tolerance 3e-2) or both (each case in fp32, then reduced)\n",
           f);
 }
 
@@ -1248,6 +1266,12 @@ static int parse_args(int argc, char **argv, options *o)
             o->peak = true;
         } else if (!strcmp(a, "--plan-only")) {
             o->plan_only = true;
+        } else if (!strcmp(a, "--precision")) {
+            NEED_VALUE;
+            if (!strcmp(val, "fp32")) o->precisions = 1;
+            else if (!strcmp(val, "reduced")) o->precisions = 2;
+            else if (!strcmp(val, "both")) o->precisions = 3;
+            else goto bad_value;
         } else if (!strcmp(a, "--json")) {
             o->fmt = FMT_JSON;
         } else if (!strcmp(a, "--csv")) {
@@ -1306,15 +1330,16 @@ static int parse_args(int argc, char **argv, options *o)
     const case_row *rows[64];
     const size_t nrows = case_rows_tagged(o->tag, rows, 64);
     if (nrows > 64) return EXIT_FAIL;
-    int cap = 2 * (o->nshapes ? o->nshapes : (int)nrows);
+    if (!o->precisions) o->precisions = 1;
+    int cap = 4 * (o->nshapes ? o->nshapes : (int)nrows);
     o->cases = malloc((size_t)(cap ? cap : 1) * sizeof *o->cases);
     if (!o->cases) return EXIT_FAIL;
     const double shape_tol = o->tol > 0 ? o->tol : TU_TOL_F32;
     if (o->nshapes) {
         for (int i = 0; i < o->nshapes; i++) {
-            if (o->mode != MODE_CAUSAL) o->cases[o->ncases++] = (bench_case){o->shapes[i], false, "shape", shape_tol};
+            if (o->mode != MODE_CAUSAL) o->cases[o->ncases++] = (bench_case){o->shapes[i], false, "shape", shape_tol, 0};
             if (o->mode == MODE_CAUSAL || o->mode == MODE_BOTH)
-                o->cases[o->ncases++] = (bench_case){o->shapes[i], true, "shape", shape_tol};
+                o->cases[o->ncases++] = (bench_case){o->shapes[i], true, "shape", shape_tol, 0};
         }
     } else {
         for (size_t i = 0; i < nrows; i++) {
@@ -1323,10 +1348,25 @@ static int parse_args(int argc, char **argv, options *o)
             const double tol = o->tol > 0 ? o->tol : c->tol > 0 ? c->tol : TU_TOL_F32;
             bool full = o->mode != MODE_CAUSAL || !rows[i]->causal_too;
             bool causal = rows[i]->causal_too && o->mode != MODE_NONE;
-            if (full) o->cases[o->ncases++] = (bench_case){sh, false, c->name, tol};
-            if (causal) o->cases[o->ncases++] = (bench_case){sh, true, c->name, tol};
+            if (full) o->cases[o->ncases++] = (bench_case){sh, false, c->name, tol, 0};
+            if (causal) o->cases[o->ncases++] = (bench_case){sh, true, c->name, tol, 0};
         }
     }
+    /* --precision: each case in fp32 and/or reduced, the two of a case one after the other */
+    int n = 0;
+    bench_case *all = malloc((size_t)(2 * o->ncases + 1) * sizeof *all);
+    if (!all) return EXIT_FAIL;
+    for (int i = 0; i < o->ncases; i++) {
+        if (o->precisions & 1) all[n++] = o->cases[i];
+        if (o->precisions & 2) {
+            all[n] = o->cases[i];
+            all[n].prec = CLATTN_PRECISION_REDUCED;
+            all[n++].tol = o->tol > 0 ? o->tol : REDUCED_TOL;
+        }
+    }
+    free(o->cases);
+    o->cases = all;
+    o->ncases = n;
     return EXIT_OK;
 }
 

@@ -23,7 +23,12 @@ PEERS = ["onnxruntime", "torch", "numpy"]
 
 
 def impl_name(r):
-    return f"clattn-{r.get('device_tag') or 'unknown'}" if r["impl"] == "clattn" else r["impl"]
+    """clattn-<device_tag>, with "-reduced" for clattn-bench --precision reduced records; else the peer's impl
+    (torch-bf16 for torch_peer.py --dtype bf16)."""
+    if r["impl"] != "clattn":
+        return r["impl"]
+    name = f"clattn-{r.get('device_tag') or 'unknown'}"
+    return name + "-reduced" if r.get("precision") == "reduced" else name
 
 
 def case_key(r):
@@ -78,7 +83,7 @@ def table(cases, statuses, markdown):
         for n in slot:
             if n not in impls:
                 impls.append(n)
-    ours = sorted([n for n in impls if n.startswith("clattn-")], key=lambda n: (n != "clattn-host", n))
+    ours = sorted([n for n in impls if n.startswith("clattn-")], key=lambda n: (not n.startswith("clattn-host"), n))
     peers = [p for p in PEERS if p in impls] + [n for n in impls if n not in ours and n not in PEERS]
     cols = ["case"] + [f"{n} GFLOP/s" for n in ours + peers]
     cols += [f"{o.removeprefix('clattn-')}/{p}" for o in ours for p in peers]

@@ -3,6 +3,11 @@
 # (ONNX Runtime, PyTorch, NumPy) on the same cases, and compare.
 #
 #   bench/run.sh [--quick] [--rounds N] [--repeat N] [--warmup N] [--max-seconds S] [--no-peak]
+#                [--shape B,Hq,Hkv,Lq,Lk,D[,Dv]]... [--both] [--precision fp32|reduced|both] [--peers LIST]
+#
+# --shape/--both: those cases instead of the grid (every implementation). --precision: clattn-bench's (reduced
+# and both also run PyTorch with --dtype bf16, "torch-bf16"). --peers: comma-separated subset of
+# onnxruntime,torch,numpy (default all; torch-bf16 comes with torch).
 #
 # Environment: BUILD_DIR (default <repo>/build-bench), OUT_DIR (default $BUILD_DIR/bench-results/<time>),
 # BENCH_VENV (default $BUILD_DIR/venv; created from bench/requirements.txt when it lacks onnxruntime),
@@ -16,6 +21,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 BENCH_VENV=${BENCH_VENV:-$BUILD_DIR/venv}
 ROUNDS=1
+PRECISION=fp32
+PEERS=onnxruntime,torch,numpy
 PEAK=(--peak)
 COMMON=()
 while [ $# -gt 0 ]; do
@@ -24,7 +31,11 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift ;;
     --repeat|--warmup|--max-seconds) COMMON+=("$1" "$2"); shift ;;
     --no-peak) PEAK=() ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --shape) COMMON+=(--shape "$2"); shift ;;
+    --both) COMMON+=(--both) ;;
+    --precision) PRECISION=$2; shift ;;
+    --peers) PEERS=$2; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -66,20 +77,30 @@ peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "== round $r/$ROUNDS: clattn-bench on the default device (${CLATTN_DEVICE:-library default})" >&2
   pk=("${PEAK[@]}"); [ "$r" -eq 1 ] || pk=()
-  "$BENCH" --json "${COMMON[@]}" "${pk[@]}" >>"$OUT_DIR/clattn-default.jsonl" || echo "run.sh: clattn-bench reported a failure" >&2
+  "$BENCH" --json --precision "$PRECISION" "${COMMON[@]}" "${pk[@]}" >>"$OUT_DIR/clattn-default.jsonl" ||
+    echo "run.sh: clattn-bench reported a failure" >&2
   if ! grep -q '"device_tag":"host"' "$OUT_DIR/clattn-default.jsonl"; then
     echo "== round $r/$ROUNDS: clattn-bench on the host path" >&2
-    "$BENCH" --json --device host "${COMMON[@]}" "${pk[@]}" >>"$OUT_DIR/clattn-host.jsonl" ||
+    "$BENCH" --json --device host --precision "$PRECISION" "${COMMON[@]}" "${pk[@]}" >>"$OUT_DIR/clattn-host.jsonl" ||
       echo "run.sh: clattn-bench reported a failure" >&2
   fi
-  echo "== round $r/$ROUNDS: ONNX Runtime" >&2
-  peer "$PY" "$ROOT/bench/peers/ort_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/onnxruntime.jsonl"
-  if [ -n "${TORCH_PYTHON:-}" ]; then
+  if [[ ",$PEERS," == *,onnxruntime,* ]]; then
+    echo "== round $r/$ROUNDS: ONNX Runtime" >&2
+    peer "$PY" "$ROOT/bench/peers/ort_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/onnxruntime.jsonl"
+  fi
+  if [ -n "${TORCH_PYTHON:-}" ] && [[ ",$PEERS," == *,torch,* ]]; then
     echo "== round $r/$ROUNDS: PyTorch ($TORCH_PYTHON)" >&2
     peer "$TORCH_PYTHON" "$ROOT/bench/peers/torch_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/torch.jsonl"
+    if [ "$PRECISION" != fp32 ]; then
+      echo "== round $r/$ROUNDS: PyTorch bf16" >&2
+      peer "$TORCH_PYTHON" "$ROOT/bench/peers/torch_peer.py" --json --dtype bf16 --threads "$THREADS" "${COMMON[@]}" \
+        >>"$OUT_DIR/torch-bf16.jsonl"
+    fi
   fi
-  echo "== round $r/$ROUNDS: NumPy" >&2
-  peer "$PY" "$ROOT/bench/peers/numpy_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/numpy.jsonl"
+  if [[ ",$PEERS," == *,numpy,* ]]; then
+    echo "== round $r/$ROUNDS: NumPy" >&2
+    peer "$PY" "$ROOT/bench/peers/numpy_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/numpy.jsonl"
+  fi
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT_DIR/machine.txt" >&2
 

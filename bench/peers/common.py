@@ -60,8 +60,12 @@ FIELDS = ["impl", "device", "device_tag", "selector", "backend", "path", "B", "H
           "max_abs_err", "peak_gflops", "peak_gbps", "pct_peak_flops", "pct_peak_bw"]
 
 
-def parse_args(description):
+def parse_args(description, dtypes=None):
+    """dtypes: the --dtype values a peer runs (its first is the default); None: float32 only, no --dtype."""
     ap = argparse.ArgumentParser(description=description)
+    if dtypes:
+        ap.add_argument("--dtype", choices=dtypes, default=dtypes[0],
+                        help="element type of q, k, v and out (inputs are the float32 ones, converted)")
     ap.add_argument("--shape", action="append", default=[], metavar="B,Hq,Hkv,Lq,Lk,D[,Dv]")
     ap.add_argument("--quick", action="store_true", help="the case-table rows tagged bench-quick")
     ap.add_argument("--causal", action="store_true", help="bottom-right causal only")
