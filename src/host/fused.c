@@ -179,7 +179,9 @@ static bool make_bf16_plan(const clattn_sdpa_problem *p, host_fused_plan *fp)
     fp->shared_bytes = shared;
     if (!layout_thread_scratch(fp, s, acc)) return false;
     size_t total = fp->thread_bytes;
-    if (!take(&total, &fp->off_qb, qb, sizeof(uint32_t))) return false;
+    if (!take(&total, &fp->off_qb, qb, sizeof(uint32_t)) ||
+        !take(&total, &fp->off_pb, fp->rows_max * (HOST_FUSED_BK / 2), sizeof(uint32_t)))
+        return false;
     fp->thread_bytes = total;
     return true;
 }

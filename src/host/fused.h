@@ -100,9 +100,10 @@ typedef struct host_fused_plan {
      *   kpack [wave][lkp / kw][dh][kw]      K panels, one word = (k[j][2t], k[j][2t + 1])
      *   vpack [wave][lkp / 2][dvp]           one word = (v[2u][e], v[2u + 1][e]); keys past Lk' are zero
      *   vbad  [wave][lkp / HOST_FUSED_BK]    bytes: 1 when the block's packed V holds an inf or NaN
-     * and per thread qb [rows_max][dh] (the task's query rows rounded to bf16 pairs). */
+     * and per thread qb [rows_max][dh] (the task's query rows rounded to bf16 pairs) and pb
+ * [rows_max][HOST_FUSED_BK / 2] (the block's weights P as bf16 pairs of keys). */
     int64_t dh;
-    size_t off_vbad, off_qb;
+    size_t off_vbad, off_qb, off_pb;
     /* Per-thread area after the shared one (offsets relative to the thread's slice). */
     size_t off_s, off_acc, off_m, off_l, off_alpha, off_flag, off_rows;
     size_t thread_bytes;

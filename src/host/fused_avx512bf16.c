@@ -277,6 +277,39 @@ static void bf_pv_rows(const uint32_t *restrict pw, const uint32_t *restrict vt,
     }
 }
 
+/* softmax_row of fused_kernel.c for the bf16 tile: the same block max (softmax_block_max: softcap, masks,
+ * key range) and online update (float32 max, exp, sum l of the float32 weights), but the weights go
+ * straight to bf16 pairs of keys in pw (HF_BK / 2 words, round to nearest even) instead of back to s,
+ * and no HF_CLEAN tracking (the P·V kernels here are guarded by the block's V instead). */
+static inline __attribute__((always_inline)) void bf_softmax_row(const host_fused_args *a, const host_fused_row *row,
+                                                                 int64_t j0, int nb, float smax, float *restrict s,
+                                                                 float *restrict m, float *restrict l,
+                                                                 float *restrict alpha, int *restrict flag,
+                                                                 uint32_t *restrict pw)
+{
+    float bmax;
+    if (!softmax_block_max(a, row, j0, nb, smax, s, alpha, flag, &bmax)) {
+        memset(pw, 0, (HF_BK / 2) * sizeof(uint32_t));
+        return;
+    }
+    const float m_old = *m;
+    const float m_new = bmax > m_old ? bmax : m_old;
+    const float al = m_old == -INFINITY ? 0.0f : m_new == m_old ? 1.0f : expf(m_old - m_new);
+    const float m_exp = m_new == -INFINITY ? 0.0f : m_new;
+    const __m512 mv = _mm512_set1_ps(m_exp);
+    __m512 sum = _mm512_setzero_ps();
+    for (int c0 = 0; c0 < HF_BK; c0 += 32) {
+        const __m512 w0 = (__m512)vexp((vf)_mm512_sub_ps(_mm512_loadu_ps(s + c0), mv));
+        const __m512 w1 = (__m512)vexp((vf)_mm512_sub_ps(_mm512_loadu_ps(s + c0 + 16), mv));
+        sum = _mm512_add_ps(sum, _mm512_add_ps(w0, w1));
+        _mm512_store_si512(pw + c0 / 2, (__m512i)_mm512_cvtne2ps_pbh(w1, w0));
+    }
+    *m = m_new;
+    *l = *l * al + _mm512_reduce_add_ps(sum);
+    *alpha = al;
+    *flag = HF_ACTIVE;
+}
+
 /* Tiled task (bf16 products): as fused_kernel.c's, with Q rounded once per task, the bf16 Q·Kᵀ tile,
  * and P rounded per block of keys before the bf16 P·V tile. */
 void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
@@ -308,7 +341,7 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
     const uint32_t *kpack = (const uint32_t *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * dh;
     const uint32_t *vpack = (const uint32_t *)(a->scratch + fp->off_vpack) + bhl * (fp->lkp / 2) * dvp;
     const unsigned char *vbad = a->scratch + fp->off_vbad + bhl * (fp->lkp / HOST_FUSED_BK);
-    uint32_t pw[HF_PV_R * (HF_BK / 2)] __attribute__((aligned(64)));
+    uint32_t *restrict pb = (uint32_t *)(ws + fp->off_pb); /* [Mr][HF_BK / 2] */
 
     for (int64_t j0 = jlo - jlo % HF_BK; j0 < jhi; j0 += HF_BK) {
         const int nb = (int)(jhi - j0 < HF_BK ? jhi - j0 : HF_BK);
@@ -337,8 +370,8 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
             bf_qk_tile(qb + r0 * dh, dh, nq, kt + (int64_t)p0 * dh * BF_KW, p1 - p0, p->scale,
                        sc + r0 * HF_BK + p0 * BF_KW, smax);
             for (int r = 0; r < nq; r++)
-                softmax_row(a, &rows[r0 + r], j0, nb, smax[r], sc + (r0 + r) * HF_BK, &rm[r0 + r],
-                            &rl[r0 + r], &ralpha[r0 + r], &rflag[r0 + r]);
+                bf_softmax_row(a, &rows[r0 + r], j0, nb, smax[r], sc + (r0 + r) * HF_BK, &rm[r0 + r], &rl[r0 + r],
+                               &ralpha[r0 + r], &rflag[r0 + r], pb + (r0 + r) * (HF_BK / 2));
             for (int r = nq; r < HF_QK_R; r++) rflag[r0 + r] = 0;
         }
 
@@ -349,7 +382,7 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
                 const host_fused_row *row = &rows[r0 + r];
                 active |= rflag[r0 + r] & HF_ACTIVE;
                 if (!(rflag[r0 + r] & HF_ACTIVE)) {
-                    memset(sc + (r0 + r) * HF_BK, 0, HF_BK * sizeof(float));
+                    memset(pb + (r0 + r) * (HF_BK / 2), 0, (HF_BK / 2) * sizeof(uint32_t));
                     ralpha[r0 + r] = 1.0f;
                     continue;
                 }
@@ -359,18 +392,11 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
                 if (chi > ghi) ghi = chi;
             }
             if (!active) continue;
-            /* whole pairs: columns outside every row's range hold weight 0 (softmax_row), and V is
-             * zero past Lk' up to the pair boundary */
+            /* whole pairs: columns outside every row's range hold weight 0 (softmax_block_max), and V
+             * is zero past Lk' up to the pair boundary */
             glo &= ~(int64_t)1;
             ghi = (ghi + 1) & ~(int64_t)1;
-            const int64_t c0 = glo & ~(int64_t)15, c1 = (ghi + 15) & ~(int64_t)15;
-            for (int r = 0; r < HF_PV_R; r++) {
-                const float *restrict pr = sc + (r0 + r) * HF_BK;
-                for (int64_t c = c0; c < c1; c += 16)
-                    _mm256_store_si256((__m256i *)(pw + r * (HF_BK / 2) + c / 2),
-                                       (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(pr + c)));
-            }
-            bf_pv_rows(pw + glo / 2, vt + (glo / 2) * dvp, dvp, (int)((ghi - glo) / 2), acc + r0 * dvp, ralpha + r0,
+            bf_pv_rows(pb + r0 * (HF_BK / 2) + glo / 2, vt + (glo / 2) * dvp, dvp, (int)((ghi - glo) / 2), acc + r0 * dvp, ralpha + r0,
                        guarded, M - r0 == 1 ? 1 : HF_PV_R);
         }
     }

@@ -341,11 +341,14 @@ static void pv_rows(const float *restrict p, const float *restrict vt, int64_t v
     }
 }
 
-/* Turns row r's scores s[0..BK) of the block at key j0 (nb keys) into weights and updates the
- * running max/sum; sets alpha (rescale of the accumulator) and the row flags. */
-static void softmax_row(const host_fused_args *a, const host_fused_row *row, int64_t j0, int nb, float smax,
-                        float *restrict s, float *restrict m, float *restrict l, float *restrict alpha,
-                        int *restrict flag)
+/* The first half of softmax_row: softcap, mask and key range applied to row r's scores s[0..BK) of the
+ * block at key j0 (nb keys; columns outside the row's range become -inf); returns the block max (NaN
+ * never wins). When the row sees no key of the block: s zeroed, *alpha = 1, *flag = 0, returns false. */
+static inline __attribute__((always_inline)) bool softmax_block_max(const host_fused_args *a,
+                                                                   const host_fused_row *row, int64_t j0, int nb,
+                                                                   float smax, float *restrict s,
+                                                                   float *restrict alpha, int *restrict flag,
+                                                                   float *restrict bmax_out)
 {
     const clattn_sdpa_problem *p = a->p;
     const int64_t clo64 = row->lo > j0 ? row->lo - j0 : 0;
@@ -355,7 +358,7 @@ static void softmax_row(const host_fused_args *a, const host_fused_row *row, int
         for (int c = 0; c < HF_BK; c++) s[c] = 0.0f;
         *alpha = 1.0f;
         *flag = 0;
-        return;
+        return false;
     }
     const int32_t clo = (int32_t)clo64, chi = (int32_t)chi64;
     const float softcap = p->softcap;
@@ -393,6 +396,20 @@ static void softmax_row(const host_fused_args *a, const host_fused_row *row, int
         }
         bmax = hmax(mx);
     }
+    *bmax_out = bmax;
+    return true;
+}
+
+/* Turns row r's scores s[0..BK) of the block at key j0 (nb keys) into weights and updates the
+ * running max/sum; sets alpha (rescale of the accumulator) and the row flags. */
+static void softmax_row(const host_fused_args *a, const host_fused_row *row, int64_t j0, int nb, float smax,
+                        float *restrict s, float *restrict m, float *restrict l, float *restrict alpha,
+                        int *restrict flag)
+{
+    float bmax;
+    if (!softmax_block_max(a, row, j0, nb, smax, s, alpha, flag, &bmax)) return;
+    vi lane;
+    for (int u = 0; u < HF_W; u++) lane[u] = u;
     /* NaN scores never win a comparison, so the max is over comparable scores; a NaN then turns
      * into a NaN weight below and makes the row NaN (it stays confined to this row). */
     const float m_old = *m;
