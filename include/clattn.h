@@ -497,7 +497,7 @@ typedef enum clattn_dtype {
  * denormal inputs and outputs flushed to zero; Cooper Lake, Sapphire Rapids, AMD Zen 4 and later).
  *
  * Which paths use it (clattn_sdpa_plan_path() says which ran):
- *   - host, fused (non-decode) plans of float32 or float16 inputs on a CPU with AVX512_BF16 (and AVX-512
+ *   - host, fused (non-decode) plans of any data_type on a CPU with AVX512_BF16 (and AVX-512
  *     BW/VL), when the context's host_isa is AUTO: path "host-fused-avx512bf16". K is packed as bf16
  *     pairs along D (an odd D is zero-padded to even), Q rounded per query row, V packed as bf16 pairs
  *     along keys (an odd key count zero-padded), P rounded per block of keys.
@@ -506,15 +506,17 @@ typedef enum clattn_dtype {
  *     runs float32 exactly as CLATTN_PRECISION_FP32 does: the path name is the float32 one, the results
  *     are bit-identical to an FP32 plan's.
  *
- * Error bound of REDUCED (tested in tests/test_precision.c against a double-precision reference, float32
- * and float16 inputs alike: float16 inputs are converted exactly to float32 first, so the bound is the
- * same). For query row i, with A_i = scale · max over allowed j of sum_d |q_id|·|k_jd| (the largest
+ * Error bound of REDUCED (tested in tests/test_precision.c against a double-precision reference; float16
+ * inputs are converted exactly to float32 first, so their bound is float32's). For query row i, with A_i = scale · max over allowed j of sum_d |q_id|·|k_jd| (the largest
  * possible |score| before softcap) and V_e = max over allowed j of |v_je|:
  *   δ_i = A_i · (2u + u² + (D + 2)·2^-24)                 (score error; softcap is 1-Lipschitz)
  *   |out_ie - exact_ie| <= ((e^(2 δ_i) - 1) + 2u + u² + (Lk + 4)·2^-24) · V_e
- * i.e. about 2·δ_i + 0.0079 relative to the largest allowed |v|; for unit-variance inputs with
- * scale = 1/sqrt(D) typical errors are 1e-3 to 4e-3 of max|v| (FP32: 1e-6). float16 outputs add their own
- * rounding (2^-11 relative). lse: |lse_i - exact| <= δ_i + 2^-20·|lse_i|. Rows that see no key, NaN rows
+ * i.e. about 2·δ_i + 0.0079 relative to the largest allowed |v| (a worst case: clattn-bench's inputs,
+ * uniform in [-1, 1) with scale = 1/sqrt(D), showed max errors of 6e-5 to 1.9e-3 at L = 2048 and 4096;
+ * FP32 1e-7). bfloat16 inputs (CLATTN_DTYPE_BF16) are exact in bfloat16, so only P's rounding remains:
+ *   |out_ie - exact_ie| <= ((e^(2 δ'_i) - 1) + u + (Lk + 4)·2^-24) · V_e,   δ'_i = A_i·(D + 2)·2^-24.
+ * float16 / bfloat16 outputs add their own rounding (2^-11 / 2^-8 relative to |out|).
+ * lse: |lse_i - exact| <= δ_i + 1e-5·max(1, |lse_i|). Rows that see no key, NaN rows
  * and NaN/inf values in V behave exactly as under FP32 (a zero weight never multiplies a V row that holds
  * inf or NaN). Values of magnitude >= 3.39e38 round to inf in bfloat16.
  */

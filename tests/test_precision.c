@@ -19,7 +19,8 @@
  *   - a float32 path (every other one): the REDUCED output is bit-identical to the FP32 output (same kernels).
  * Extra tests: NaN confinement with NaN/inf keys and values where a zero weight meets them (the guarded P·V
  * kernel), V = 1 (out must be 1 within u; and, statistically, the mean signed error of all rows within u/8:
- * round to nearest even is unbiased, truncating P is not), float16 inputs, an invalid precision value.
+ * round to nearest even is unbiased, truncating P is not), float16 and bfloat16 inputs (the bfloat16 bound
+ * without the Q, K, V roundings), an invalid precision value.
  */
 #include <math.h>
 #include <stdio.h>
@@ -300,15 +301,16 @@ static void test_p_rounding(void **state)
     assert_true(ok);
 }
 
-/* float16 q, k, v, out with REDUCED: the float16 values (exact in float32) through the same kernels; out
- * within the documented bound of the exact result on the float16 inputs plus one fp16 rounding
- * (2^-11·|out|). On a float32 path, bit-identical to the FP32 plan. */
-static void test_f16(void **state)
+/* float16 / bfloat16 q, k, v, out with REDUCED: the 16-bit values (exact in float32) through the same
+ * kernels; out within the documented bound of the exact result on those inputs (bfloat16: the bound without
+ * Q, K, V rounding, which the inputs make exact) plus one output rounding (2^-11 / 2^-8 ·|out|). On a float32
+ * path, bit-identical to the FP32 plan. */
+static void run_dtype16(clattn_dtype dt)
 {
-    (void)state;
-    const sdpa_case c = {.name = "f16_gqa_causal", .B = 1, .Hq = 4, .Hkv = 2, .Lq = 129, .Lk = 129, .D = 80, .Dv = 80,
-                         .causal = CLATTN_CAUSAL_BOTTOM_RIGHT};
-    tu_where w = {"precision", c.name, tu_case_seed("precision", 102)};
+    const bool bf = dt == CLATTN_DTYPE_BF16;
+    const sdpa_case c = {.name = bf ? "bf16_gqa_causal" : "f16_gqa_causal", .B = 1, .Hq = 4, .Hkv = 2, .Lq = 129,
+                         .Lk = 129, .D = 80, .Dv = 80, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT};
+    tu_where w = {"precision", c.name, tu_case_seed("precision", bf ? 103 : 102)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
     sdpa_data d;
@@ -316,16 +318,18 @@ static void test_f16(void **state)
     const int64_t nq = d.nq, nk = d.nk, nv = d.nv, no = d.no;
     uint16_t *q = tu_xmalloc((size_t)nq * 2), *k = tu_xmalloc((size_t)nk * 2), *v = tu_xmalloc((size_t)nv * 2);
     uint16_t *o32 = tu_xmalloc((size_t)no * 2), *ored = tu_xmalloc((size_t)no * 2);
-    for (int64_t i = 0; i < nq; i++) d.q[i] = (float)f16r_to_double(q[i] = f16r_from_double(d.q[i]));
-    for (int64_t i = 0; i < nk; i++) d.k[i] = (float)f16r_to_double(k[i] = f16r_from_double(d.k[i]));
-    for (int64_t i = 0; i < nv; i++) d.v[i] = (float)f16r_to_double(v[i] = f16r_from_double(d.v[i]));
+    uint16_t (*to16)(double) = bf ? bf16r_from_double : f16r_from_double;
+    double (*from16)(uint16_t) = bf ? bf16r_to_double : f16r_to_double;
+    for (int64_t i = 0; i < nq; i++) d.q[i] = (float)from16(q[i] = to16(d.q[i]));
+    for (int64_t i = 0; i < nk; i++) d.k[i] = (float)from16(k[i] = to16(d.k[i]));
+    for (int64_t i = 0; i < nv; i++) d.v[i] = (float)from16(v[i] = to16(d.v[i]));
     bool ok = true;
     char paths[2][64];
     for (int pass = 0; pass < 2; pass++) {
         uint16_t *o = pass ? ored : o32;
         for (int64_t i = 0; i < no; i++) o[i] = F16R_POISON;
         clattn_sdpa_desc s = d.desc;
-        s.data_type = CLATTN_DTYPE_F16;
+        s.data_type = dt;
         s.precision = pass ? CLATTN_PRECISION_REDUCED : CLATTN_PRECISION_FP32;
         clattn_sdpa_plan *plan = NULL;
         clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, &s);
@@ -335,14 +339,14 @@ static void test_f16(void **state)
             st = clattn_sdpa_execute(plan, q, k, v, NULL, NULL, o, NULL);
         }
         if (st != CLATTN_SUCCESS) {
-            tu_report(&w, "f16 precision %d: %d %s", pass, (int)st, clattn_last_error(g_ctx));
+            tu_report(&w, "%s precision %d: %d %s", c.name, pass, (int)st, clattn_last_error(g_ctx));
             ok = false;
         }
         clattn_sdpa_plan_destroy(plan);
     }
     if (ok && is_bf16_path(paths[1])) {
         /* the documented bound on the float16 inputs, plus the output's own fp16 rounding */
-        for (int64_t i = 0; i < no; i++) d.out[i] = (float)f16r_to_double(ored[i]);
+        for (int64_t i = 0; i < no; i++) d.out[i] = (float)from16(ored[i]);
         double *ref = tu_xmalloc((size_t)no * sizeof(double));
         ref_sdpa(&d.desc, d.q, d.k, d.v, NULL, NULL, ref, NULL);
         int64_t bad = 0;
@@ -362,14 +366,16 @@ static void test_f16(void **state)
                         if (x > vmax[e]) vmax[e] = x;
                     }
                 }
-                const double u = U_BF16, delta = A * (2 * u + u * u + (double)(c.D + 2) * ldexp(1, -24));
-                const double rel = expm1(2 * delta) + 2 * u + u * u + (double)(c.Lk + 4) * ldexp(1, -24);
+                const double u = U_BF16;
+                /* bfloat16 inputs: Q, K, V need no rounding, only P does */
+                const double delta = A * ((bf ? 0 : 2 * u + u * u) + (double)(c.D + 2) * ldexp(1, -24));
+                const double rel = expm1(2 * delta) + (bf ? u : 2 * u + u * u) + (double)(c.Lk + 4) * ldexp(1, -24);
                 for (int64_t e = 0; e < c.Dv; e++) {
                     const int64_t x = tu_index(&d.desc.out, 0, h, i, e);
                     const double rv = ref[(h * c.Lq + i) * c.Dv + e], got = d.out[x];
-                    const double tol = rel * vmax[e] + ldexp(1, -11) * fabs(rv) + ldexp(1, -24);
+                    const double tol = rel * vmax[e] + ldexp(1, bf ? -8 : -11) * fabs(rv) + ldexp(1, -24);
                     if (!(fabs(got - rv) <= tol) && !bad++)
-                        tu_report(&w, "f16 out[0,%lld,%lld,%lld] = %.6g, reference %.6g, bound %.3g", (long long)h,
+                        tu_report(&w, "out[0,%lld,%lld,%lld] = %.6g, reference %.6g, bound %.3g", (long long)h,
                                   (long long)i, (long long)e, got, rv, tol);
                 }
             }
@@ -377,13 +383,25 @@ static void test_f16(void **state)
         ok &= bad == 0;
     } else if (ok) {
         if (memcmp(o32, ored, (size_t)no * 2) != 0 || strcmp(paths[0], paths[1]) != 0) {
-            tu_report(&w, "f16 REDUCED on a float32 path (%s) differs from FP32 (%s)", paths[1], paths[0]);
+            tu_report(&w, "REDUCED on a float32 path (%s) differs from FP32 (%s)", paths[1], paths[0]);
             ok = false;
         }
     }
     free(q), free(k), free(v), free(o32), free(ored);
     sdpa_data_free(&d);
     assert_true(ok);
+}
+
+static void test_f16(void **state)
+{
+    (void)state;
+    run_dtype16(CLATTN_DTYPE_F16);
+}
+
+static void test_bf16(void **state)
+{
+    (void)state;
+    run_dtype16(CLATTN_DTYPE_BF16);
 }
 
 static void test_invalid(void **state)
@@ -415,7 +433,8 @@ int main(void)
         tests[n++] = t;
     }
     struct CMUnitTest extra[] = {cmocka_unit_test(test_nan_inf), cmocka_unit_test(test_p_rounding),
-                                 cmocka_unit_test(test_f16), cmocka_unit_test(test_invalid)};
+                                 cmocka_unit_test(test_f16), cmocka_unit_test(test_bf16),
+                                 cmocka_unit_test(test_invalid)};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) tests[n++] = extra[i];
     int failed = tu_run_group("precision", tests, n);
     clattn_context_destroy(g_ctx);
