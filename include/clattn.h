@@ -577,12 +577,16 @@ typedef struct clattn_sdpa_desc {
      *     clattn_sdpa_execute()/clattn_sdpa(), and to clattn_sdpa_enqueue() (clattn_opencl.h) as cl_mem holding offset + reach of each view in halfs
      *     (2 bytes each). The mask keeps its type (uint8 bool, float32 additive); kv_lengths int32;
      *     probs stay float32.
-     *   - Compute is float32, exactly as for float32 inputs: the plan converts q, k, v (exactly) to
-     *     contiguous float32 copies in its workspace, runs the float32 kernels on them, and converts the
-     *     float32 result to binary16 with round-to-nearest-even into the out view (only the view's
-     *     elements are written). clattn_sdpa_plan_workspace_size() includes these copies
-     *     (4 bytes x the elements of the q, k, v and out views). No fp16 arithmetic is used, so no
-     *     cl_khr_fp16 is needed (vload_half / vstore_half_rte are core OpenCL 1.2).
+     *   - Compute is float32, exactly as for float32 inputs: q, k, v are widened exactly to float32, the
+     *     float32 kernels run, and the float32 result is rounded to binary16 (round-to-nearest-even) into
+     *     the out view (only the view's elements are written). Where the widening happens depends on the
+     *     path: the host's fused and decode paths (host-fused-portable / -avx2 / -avx512, head size
+     *     D <= 256) read the 16-bit arrays themselves (while packing K/V, in the decode dot products) and
+     *     round out from registers, so clattn_sdpa_plan_workspace_size() equals the float32 plan's; every
+     *     other path (host-rowwise, host-fused-avx512bf16, OpenCL, D > 256) gets contiguous float32 copies
+     *     made by the plan in its workspace on each execution, and its workspace size includes them (4 bytes
+     *     x the elements of the q, k, v and out views). The results are the same either way. No fp16
+     *     arithmetic is used, so no cl_khr_fp16 is needed (vload_half / vstore_half_rte are core OpenCL 1.2).
      *   - Special values as for float32 (see the top of this file): fp16 NaN and +-inf inputs become the
      *     same float32 values and follow the float32 rules (a NaN stays in its rows). An output is a convex
      *     combination of V rows, so finite V never overflows (|out| <= 65504); +-inf outputs come only from

@@ -338,27 +338,31 @@ static void test_rounding_ties(void **state)
         {0x3555, 0x3555, 0x3555}, /* identical values: exact */
     };
 #endif
-    clattn_sdpa_desc desc;
-    clattn_sdpa_desc_init(&desc, 1, 1, 1, 1, 2, 8, DV);
-    desc.data_type = DT_DTYPE;
-    _Alignas(16) uint16_t q[8] = {0}, k[16], v[2 * DV], out[DV];
-    for (int i = 0; i < 16; i++) k[i] = DT_FROM_DOUBLE(0.125 * (i % 5) - 0.25);
-    for (int e = 0; e < DV; e++) {
-        v[e] = tab[e][0];
-        v[DV + e] = tab[e][1];
-        out[e] = F16_POISON;
-    }
-    clattn_status st = clattn_sdpa(g_ctx, &desc, q, k,
-                                   v, NULL, NULL, out, NULL);
-    if (st != CLATTN_SUCCESS) fprintf(stderr, "clattn_sdpa: %d %s\n", (int)st, clattn_last_error(g_ctx));
-    assert_int_equal(st, CLATTN_SUCCESS);
+    /* 4 copies of the table (32 columns: whole vectors on every ISA, so the kernels' vector rounding is checked,
+     * not only scalar tails), once with 1 query row (the host's decode path: its merge rounds) and once with 5
+     * (the tiled path: rounded from registers) */
+    enum { NC = 4 * DV, LQMAX = 5 };
     int bad = 0;
-    for (int e = 0; e < DV; e++)
-        if (out[e] != tab[e][2]) {
-            fprintf(stderr, "rounding: (0x%04x + 0x%04x) / 2 gave 0x%04x, expected 0x%04x\n", tab[e][0], tab[e][1],
-                    out[e], tab[e][2]);
-            bad++;
+    for (int lq = 1; lq <= LQMAX; lq += LQMAX - 1) {
+        clattn_sdpa_desc desc;
+        clattn_sdpa_desc_init(&desc, 1, 1, 1, lq, 2, 8, NC);
+        desc.data_type = DT_DTYPE;
+        _Alignas(16) uint16_t q[LQMAX * 8] = {0}, k[16], v[2 * NC], out[LQMAX * NC];
+        for (int i = 0; i < 16; i++) k[i] = DT_FROM_DOUBLE(0.125 * (i % 5) - 0.25);
+        for (int e = 0; e < NC; e++) {
+            v[e] = tab[e % DV][0];
+            v[NC + e] = tab[e % DV][1];
         }
+        for (int e = 0; e < LQMAX * NC; e++) out[e] = F16_POISON;
+        clattn_status st = clattn_sdpa(g_ctx, &desc, q, k, v, NULL, NULL, out, NULL);
+        if (st != CLATTN_SUCCESS) fprintf(stderr, "clattn_sdpa: %d %s\n", (int)st, clattn_last_error(g_ctx));
+        assert_int_equal(st, CLATTN_SUCCESS);
+        for (int i = 0; i < lq; i++)
+            for (int e = 0; e < NC; e++)
+                if (out[i * NC + e] != tab[e % DV][2] && bad++ < 8)
+                    fprintf(stderr, "rounding (Lq %d, row %d, col %d): (0x%04x + 0x%04x) / 2 gave 0x%04x, expected 0x%04x\n",
+                            lq, i, e, tab[e % DV][0], tab[e % DV][1], out[i * NC + e], tab[e % DV][2]);
+    }
     assert_int_equal(bad, 0);
 }
 
@@ -403,26 +407,53 @@ static void test_nan_inf_confined(void **state)
     assert_true(ok);
 }
 
-/* The workspace includes the float32 copies of q, k, v, out: exactly 4 bytes per view element more
- * than the float32 plan of the same (contiguous) problem, nothing of size Lq x Lk. */
+/* Workspace of a 16-bit plan against the float32 plan of the same (contiguous) problem. The host's fused and
+ * decode kernels read 16-bit data natively (host-fused-<isa> paths but avx512bf16, D <= 256): exactly the
+ * float32 plan's workspace. Every other path (row-by-row host, OpenCL, D > 256) is staged by core: 4 bytes
+ * per q, k, v and out view element more, nothing of size Lq x Lk. Tiled, decode and D > 256 problems. */
+static bool workspace_case(const char *what, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
+                           int64_t Dv)
+{
+    clattn_sdpa_desc desc;
+    clattn_sdpa_desc_init(&desc, B, Hq, Hkv, Lq, Lk, D, Dv);
+    clattn_sdpa_plan *p32 = NULL, *p16 = NULL;
+    if (clattn_sdpa_plan_create(&p32, g_ctx, &desc) != CLATTN_SUCCESS) return false;
+    desc.data_type = DT_DTYPE;
+    if (clattn_sdpa_plan_create(&p16, g_ctx, &desc) != CLATTN_SUCCESS) {
+        clattn_sdpa_plan_destroy(p32);
+        return false;
+    }
+    const size_t staging = (size_t)(B * Hq * Lq * D + B * Hkv * Lk * D + B * Hkv * Lk * Dv + B * Hq * Lq * Dv) * 4;
+    const size_t w32 = clattn_sdpa_plan_workspace_size(p32), w16 = clattn_sdpa_plan_workspace_size(p16);
+    const char *path = clattn_sdpa_plan_path(p16);
+    const bool native = g_backend == TU_HOST && strncmp(path, "host-fused-", 11) == 0 &&
+                        strcmp(path, "host-fused-avx512bf16") != 0 && D <= 256;
+    printf("workspace %s: float32 %zu bytes (%s), %s %zu bytes (%s), %s\n", what, w32, clattn_sdpa_plan_path(p32),
+           DT_NAME, w16, path, native ? "read natively (expected equal)" : "staged (expected + copies)");
+    const bool ok = strcmp(clattn_sdpa_plan_path(p32), path) == 0 && w16 == w32 + (native ? 0 : staging);
+    if (!ok) fprintf(stderr, "workspace %s: %zu, expected %zu\n", what, w16, w32 + (native ? 0 : staging));
+    clattn_sdpa_plan_destroy(p32);
+    clattn_sdpa_plan_destroy(p16);
+    return ok;
+}
+
 static void test_workspace(void **state)
 {
     (void)state;
-    clattn_sdpa_desc desc;
-    clattn_sdpa_desc_init(&desc, 2, 4, 2, 67, 129, 40, 24);
-    clattn_sdpa_plan *p32 = NULL, *p16 = NULL;
-    assert_int_equal(clattn_sdpa_plan_create(&p32, g_ctx, &desc), CLATTN_SUCCESS);
-    desc.data_type = DT_DTYPE;
-    assert_int_equal(clattn_sdpa_plan_create(&p16, g_ctx, &desc), CLATTN_SUCCESS);
-    const size_t staging = (size_t)(2 * 4 * 67 * 40 + 2 * 2 * 129 * 40 + 2 * 2 * 129 * 24 + 2 * 4 * 67 * 24) * 4;
-    const size_t w32 = clattn_sdpa_plan_workspace_size(p32), w16 = clattn_sdpa_plan_workspace_size(p16);
-    printf("workspace: float32 %zu bytes (%s), float16 %zu bytes (%s), staging %zu\n", w32, clattn_sdpa_plan_path(p32),
-           w16, clattn_sdpa_plan_path(p16), staging);
-    const bool same_path = strcmp(clattn_sdpa_plan_path(p32), clattn_sdpa_plan_path(p16)) == 0;
-    clattn_sdpa_plan_destroy(p32);
-    clattn_sdpa_plan_destroy(p16);
-    assert_true(same_path);
-    assert_int_equal(w16, w32 + staging);
+    bool ok = workspace_case("tiled", 2, 4, 2, 67, 129, 40, 24);
+    ok &= workspace_case("decode", 3, 8, 2, 1, 1031, 64, 64);
+    ok &= workspace_case("d264", 1, 2, 2, 9, 33, 264, 8);
+    /* the host's default plans of the tiled and decode shapes must be native (no staging fallback there) */
+    if (g_backend == TU_HOST && !getenv("CLATTN_PATH") && !getenv("CLATTN_TEST_EXPECT_PATH")) {
+        clattn_sdpa_desc desc;
+        clattn_sdpa_desc_init(&desc, 3, 8, 2, 1, 1031, 64, 64);
+        desc.data_type = DT_DTYPE;
+        clattn_sdpa_plan *p16 = NULL;
+        assert_int_equal(clattn_sdpa_plan_create(&p16, g_ctx, &desc), CLATTN_SUCCESS);
+        ok &= strncmp(clattn_sdpa_plan_path(p16), "host-fused-", 11) == 0;
+        clattn_sdpa_plan_destroy(p16);
+    }
+    assert_true(ok);
 }
 
 /* data_type outside the enum: INVALID_ARGUMENT naming the field; plan stays NULL. */

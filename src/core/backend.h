@@ -55,8 +55,12 @@ struct clattn_sdpa_plan {
     char path[48];          /* kernel path chosen, e.g. "chain", "fused", "host-fused-avx512"; set by
                                sdpa_prepare (core presets the backend's name) */
     void *backend_data;     /* owned by the backend; released by sdpa_release */
-    void *f16;              /* sdpa.c: fp16 staging of a CLATTN_DTYPE_F16 plan (then p is the staged
-                               float32 problem the backend runs); NULL for float32 plans */
+    void *f16;              /* sdpa.c: 16-bit staging of a CLATTN_DTYPE_F16 / _BF16 plan (then p is the staged
+                               float32 problem the backend runs); NULL for float32 plans and for 16-bit plans
+                               the backend reads natively (p.data_type 16-bit) */
+    bool stage_dtype;       /* set by a native_dtypes backend's sdpa_prepare for a 16-bit p it does not read
+                               itself on the path it would take (it then leaves backend_data NULL): core stages
+                               p to float32 and calls sdpa_prepare again */
     const clattn_sdpa_desc *desc; /* the caller's descriptor (over the defaults), during sdpa_prepare only;
                                      NULL otherwise */
 };
@@ -116,6 +120,10 @@ typedef struct clattn_backend_i {
     /* True when the backend takes every data_type as given (core does no fp16 staging; the multi-device
      * layer, whose members stage their own). */
     bool stages_dtypes;
+    /* True when sdpa_prepare accepts 16-bit problems (p.data_type F16 / BF16) and either prepares a path that
+     * reads and writes them itself (no core staging, no float32 copies in the workspace) or sets
+     * plan->stage_dtype. False: core always stages 16-bit plans to float32 before sdpa_prepare. */
+    bool native_dtypes;
     /* Releases ctx->backend_data. */
     void (*destroy)(clattn_context *ctx);
     /* Prepares a plan for plan->p: builds kernels, picks tile sizes, sets plan->workspace_bytes,

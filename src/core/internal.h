@@ -156,6 +156,10 @@ typedef struct clattn_sdpa_problem {
     /* clattn_sdpa_desc.precision (validated). A backend path without reduced-precision units ignores it
      * (runs float32); the host's fused tiled path takes its avx512bf16 variant for REDUCED. */
     clattn_precision precision;
+    /* Element type of the q, k, v and out views the backend receives: the caller's data_type when the backend
+     * reads 16-bit data itself (clattn_backend_i.native_dtypes and the plan did not ask for staging), else
+     * CLATTN_DTYPE_F32 (core's staged float32 copies; always F32 for float32 plans). */
+    clattn_dtype data_type;
 } clattn_sdpa_problem;
 
 /* ---- the validated merge problem (core/merge.c) ------------------------------------------------ */

@@ -6,9 +6,11 @@
  *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
  *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   lse: [B, Hq, Lq]   kv_lengths: int32 [B]
  *
- * data_type CLATTN_DTYPE_F16 / CLATTN_DTYPE_BF16 (q, k, v, out in binary16 / bfloat16): the plan stages q, k, v
- * into contiguous float32 copies, runs the backend's float32 plan on them and rounds its float32 out into the
- * caller's view (see "16-bit staging" below); the backends only ever see float32 problems.
+ * data_type CLATTN_DTYPE_F16 / CLATTN_DTYPE_BF16 (q, k, v, out in binary16 / bfloat16): a backend that reads
+ * 16-bit data itself (clattn_backend_i.native_dtypes: the host's fused and decode kernels) gets the caller's
+ * 16-bit views (clattn_sdpa_problem.data_type); for every other path the plan stages q, k, v into contiguous
+ * float32 copies, runs the backend's float32 plan on them and rounds its float32 out into the caller's view
+ * (see "16-bit staging" below; the backend asks for it per plan with plan->stage_dtype).
  */
 #include "alloc.h"
 #include "backend.h"
@@ -156,6 +158,7 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
                             "CLATTN_PRECISION_REDUCED = 1)",
                             (int)d->precision);
     p->precision = d->precision;
+    p->data_type = d->data_type; /* f16_prepare sets F32 when core stages */
     p->use_kv_lengths = d->use_kv_lengths != 0;
     p->want_probs = d->want_probs != 0;
     if (p->want_probs) {
@@ -256,6 +259,7 @@ static clattn_status f16_prepare(clattn_context *ctx, clattn_sdpa_plan *plan, cl
                             "overflow the addressable size",
                             (long long)s->nq, (long long)s->nk, (long long)s->nv, (long long)s->no);
     stage_views(p, s->nq, s->nk);
+    p->data_type = CLATTN_DTYPE_F32;
     p->q_extent = s->nq;
     p->k_extent = s->nq + s->nk;
     p->v_extent = n_in;
@@ -302,10 +306,10 @@ clattn_status clattn_sdpa_run_bound(clattn_sdpa_plan *plan, const clattn_sdpa_bu
 
 clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan)
 {
-    const f16_stage *s = plan->f16; /* fp16 plans: the caller's views; plan->p is the staged problem */
+    const f16_stage *s = plan->f16; /* staged plans: the caller's views; plan->p is the staged problem */
     const clattn_sdpa_problem *p = &plan->p;
     if (s) return (clattn_sdpa_extents){s->q_extent, s->k_extent, s->v_extent, s->out_extent, sizeof(uint16_t)};
-    return (clattn_sdpa_extents){p->q_extent, p->k_extent, p->v_extent, p->out_extent, sizeof(float)};
+    return (clattn_sdpa_extents){p->q_extent, p->k_extent, p->v_extent, p->out_extent, dtype_size(p->data_type)};
 }
 
 clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_desc *desc, clattn_sdpa_problem *p,
@@ -316,6 +320,7 @@ clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_de
     CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_sdpa_desc, desc, CLATTN_SDPA_DESC_MIN_SIZE, &d));
     CLATTN_TRY(validate(ctx, &d, p));
     *staged = d.data_type;
+    p->data_type = CLATTN_DTYPE_F32; /* the staged problem (the OpenCL listing: that backend stages) */
     if (d.data_type != CLATTN_DTYPE_F32) stage_views(p, clattn_tensor_numel(&p->q), clattn_tensor_numel(&p->k));
     return CLATTN_SUCCESS;
 }
@@ -335,10 +340,20 @@ clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **out, clattn_context *ct
     plan->ctx = ctx;
     snprintf(plan->path, sizeof plan->path, "%s", ctx->be->name); /* until sdpa_prepare names the path */
     clattn_status st = validate(ctx, &d, &plan->p);
-    if (st == CLATTN_SUCCESS && d.data_type != CLATTN_DTYPE_F32 && !ctx->be->stages_dtypes)
+    /* 16-bit data: staged here unless the backend reads it itself (native_dtypes: its sdpa_prepare sees the
+     * 16-bit problem first and sets plan->stage_dtype for a path that does not read it natively) */
+    const bool wide = d.data_type != CLATTN_DTYPE_F32 && !ctx->be->stages_dtypes;
+    if (st == CLATTN_SUCCESS && wide && (!ctx->be->native_dtypes || !ctx->be->sdpa_prepare))
         st = f16_prepare(ctx, plan, d.data_type);
     plan->desc = &d;
     if (st == CLATTN_SUCCESS && ctx->be->sdpa_prepare) st = ctx->be->sdpa_prepare(ctx, plan);
+    if (st == CLATTN_SUCCESS && plan->stage_dtype) {
+        plan->stage_dtype = false;
+        st = plan->f16 || plan->backend_data || !wide
+                 ? clattn_error(ctx, CLATTN_ERROR_INTERNAL, "sdpa plan: staging asked for a plan that cannot take it")
+                 : f16_prepare(ctx, plan, d.data_type);
+        if (st == CLATTN_SUCCESS) st = ctx->be->sdpa_prepare(ctx, plan);
+    }
     plan->desc = NULL;
     if (st == CLATTN_SUCCESS) plan->workspace_bytes += f16_workspace_bytes(plan->f16);
     if (st != CLATTN_SUCCESS) {

@@ -139,13 +139,23 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
         plan->p.kernel_path == CLATTN_KERNEL_PATH_CHAIN ? HOST_FUSED_OFF : host_fused_select_isa(&ctx->config);
     /* CLATTN_PRECISION_REDUCED: the AVX512_BF16 variant where the CPU has it (make_plan keeps decode float32) */
     isa = host_fused_precision_isa(&ctx->config, isa, plan->p.precision);
+    const bool wide = plan->p.data_type != CLATTN_DTYPE_F32;
     if (isa != HOST_FUSED_OFF && host_fused_supported(&plan->p) &&
         host_fused_make_plan(&plan->p, st->num_threads, isa, &hp->fused_plan)) {
+        if (wide && !host_fused_reads_dtype(&plan->p, &hp->fused_plan)) {
+            free(hp);
+            plan->stage_dtype = true; /* core stages to float32 and prepares again */
+            return CLATTN_SUCCESS;
+        }
         hp->fused = true;
         snprintf(plan->path, sizeof plan->path, "host-fused-%s", host_fused_isa_name(hp->fused_plan.isa));
         /* both multiples of 64 bytes */
         hp->thread_floats = hp->fused_plan.thread_bytes / sizeof(float);
         hp->shared_floats = hp->fused_plan.shared_bytes / sizeof(float);
+    } else if (wide) { /* the row-by-row path reads float32 only: staged by core */
+        free(hp);
+        plan->stage_dtype = true;
+        return CLATTN_SUCCESS;
     } else {
         snprintf(plan->path, sizeof plan->path, "host-rowwise");
         s = host_rowwise_plan(ctx, &plan->p, st->num_threads, hp);
@@ -190,18 +200,25 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: lse is NULL");
 
     if (hp->fused) {
+        const bool wide = p->data_type != CLATTN_DTYPE_F32; /* 16-bit q, k, v, out read natively */
         host_fused_args fargs = {
             .p = p,
             .fp = &hp->fused_plan,
             .scratch = (unsigned char *)st->scratch,
-            .q = bufs->q.host,
-            .k = bufs->k.host,
-            .v = bufs->v.host,
+            .q = wide ? NULL : bufs->q.host,
+            .k = wide ? NULL : bufs->k.host,
+            .v = wide ? NULL : bufs->v.host,
             .mask_bool = p->mask_kind == CLATTN_MASK_BOOL ? bufs->mask.host : NULL,
             .mask_add = p->mask_kind == CLATTN_MASK_ADDITIVE ? bufs->mask.host : NULL,
             .kv_lengths = p->use_kv_lengths ? bufs->kv_lengths.host : NULL,
-            .out = bufs->out.host,
+            .out = wide ? NULL : bufs->out.host,
             .lse = p->want_lse ? bufs->lse.host : NULL,
+            .q16 = wide ? bufs->q.host : NULL,
+            .k16 = wide ? bufs->k.host : NULL,
+            .v16 = wide ? bufs->v.host : NULL,
+            .out16 = wide ? bufs->out.host : NULL,
+            .simd16 = wide && hp->fused_plan.isa >= HOST_FUSED_AVX2 &&
+                      (p->data_type == CLATTN_DTYPE_BF16 ? clattn_bf16_simd_available() : clattn_half_simd_available()),
         };
         host_fused_run(st->pool, &fargs);
         return CLATTN_SUCCESS;
@@ -307,6 +324,7 @@ static clattn_status host_convert_view(clattn_context *ctx, clattn_dtype dtype, 
 static const clattn_backend_i host_backend = {
     .name = "host",
     .host_memory = true,
+    .native_dtypes = true, /* the fused and decode kernels read fp16 / bf16 (host_fused_reads_dtype) */
     .destroy = host_destroy,
     .sdpa_prepare = host_sdpa_prepare,
     .sdpa_release = host_sdpa_release,

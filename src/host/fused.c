@@ -120,6 +120,18 @@ bool host_fused_supported(const clattn_sdpa_problem *p)
     return true;
 }
 
+bool host_fused_reads_dtype(const clattn_sdpa_problem *p, const host_fused_plan *fp)
+{
+    if (p->data_type == CLATTN_DTYPE_F32) return true;
+    if (p->D > HOST_FUSED_D16_MAX) return false;
+    switch (fp->isa) {
+    case HOST_FUSED_PORTABLE: return true;
+    case HOST_FUSED_AVX512: return true; /* VCVTPH2PS / VCVTPS2PH zmm are AVX-512F */
+    case HOST_FUSED_AVX2: return p->data_type == CLATTN_DTYPE_BF16 || clattn_half_simd_available();
+    default: return false;
+    }
+}
+
 static size_t align64(size_t n)
 {
     return (n + 63) / 64 * 64;
@@ -268,6 +280,49 @@ bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fu
     return layout_thread_scratch(fp, s, acc);
 }
 
+/* decode_merge for a 16-bit out (a->out16): each row is merged in float32 in place of chunk 0's partial row
+ * (read before it is overwritten, element by element), then rounded to nearest even into out. */
+static void decode_merge16(const host_fused_args *a, int64_t bh)
+{
+    const clattn_sdpa_problem *p = a->p;
+    const host_fused_plan *fp = a->fp;
+    const int64_t G = p->Hq / p->Hkv, Lq = p->Lq, Dv = p->Dv, dvp = fp->dvp, M = fp->drows, dn = fp->dn;
+    const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
+    const float *pml = (const float *)(a->scratch + fp->off_pml) + bh * dn * M * 2;
+    float *pacc = (float *)(a->scratch + fp->off_pacc) + bh * dn * M * dvp;
+    for (int64_t r = 0; r < M; r++) {
+        const int64_t g = r / Lq, i = r % Lq, h = hk * G + g;
+        uint16_t *o16 = a->out16 + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
+        float *restrict t = pacc + r * dvp; /* chunk 0's row */
+        float mx = -INFINITY;
+        for (int64_t c = 0; c < dn; c++) {
+            const float mc = pml[(c * M + r) * 2];
+            if (mc > mx) mx = mc;
+        }
+        float l = 0.0f;
+        for (int64_t c = 0; c < dn; c++) {
+            const float mc = pml[(c * M + r) * 2], lc = pml[(c * M + r) * 2 + 1];
+            const float w = mc == -INFINITY ? 1.0f : mc == mx ? 1.0f : expf(mc - mx);
+            if (c == 0) { /* t = w·chunk 0 (or 0 when it saw no allowed key) */
+                for (int64_t e = 0; e < Dv; e++) t[e] = lc == 0.0f ? 0.0f : w * t[e];
+                if (lc != 0.0f) l += w * lc;
+                continue;
+            }
+            if (lc == 0.0f) continue;
+            const float *restrict ac = pacc + (c * M + r) * dvp;
+            l += w * lc;
+            for (int64_t e = 0; e < Dv; e++) t[e] += w * ac[e];
+        }
+        if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, l == 0.0f ? -INFINITY : mx + logf(l));
+        const float inv = l == 0.0f ? 0.0f : 1.0f / l;
+        for (int64_t e = 0; e < Dv; e++) t[e] = l == 0.0f ? 0.0f : t[e] * inv; /* no allowed key: zeros */
+        if (p->data_type == CLATTN_DTYPE_BF16)
+            clattn_float_to_bf16_n(t, o16, (size_t)Dv, a->simd16);
+        else
+            clattn_float_to_half_n(t, o16, (size_t)Dv, a->simd16);
+    }
+}
+
 /* Decode merge task: the dn partial results of each row of one (b, kv head) into out (and lse =
  * max + log(sum of weighted l), -inf when no chunk saw an allowed key). A chunk
  * with l == 0 saw no allowed key and is left out; one whose m is -inf but l is not 0 saw only
@@ -276,6 +331,10 @@ static void decode_merge(void *argp, int64_t bh, int tid)
 {
     (void)tid;
     const host_fused_args *a = argp;
+    if (a->out16 != NULL) {
+        decode_merge16(a, bh);
+        return;
+    }
     const clattn_sdpa_problem *p = a->p;
     const host_fused_plan *fp = a->fp;
     const int64_t G = p->Hq / p->Hkv, Lq = p->Lq, Dv = p->Dv, dvp = fp->dvp, M = fp->drows, dn = fp->dn;

@@ -28,6 +28,13 @@
  * (exp(m_c - max) weights; a chunk with l == 0 saw no allowed key). Keys are split into chunks so
  * that there are about 8 tasks per thread (a single decode query still uses every thread).
  *
+ * 16-bit plans (p->data_type F16 / BF16, D <= HOST_FUSED_D16_MAX; host_fused_reads_dtype): the same kernels
+ * read the caller's 16-bit arrays (host_fused_args q16, k16, v16, out16): the pack tasks widen K and V into the
+ * usual float32 panels, a Q·Kᵀ tile widens its query rows into a stack array, the decode task widens its
+ * query rows once and K/V in registers (VCVTPH2PS, or a 16-bit shift for bf16), and out is rounded to nearest
+ * even (NaN kept quiet) from the float32 result. No float32 copy of q, k, v or out exists, so the workspace is
+ * the float32 plan's. Everything else stays float32.
+ *
  * The kernels are compiled three times from fused_kernel.c: portable (plain GCC vector
  * extensions, 4 lanes), AVX2+FMA (8 lanes) and AVX-512F (16 lanes), the last two through
  * `#pragma GCC target` in fused_avx2.c / fused_avx512.c, and chosen at run time with
@@ -38,6 +45,7 @@
 #define CLATTN_HOST_FUSED_H
 
 #include "backend.h"
+#include "fp16.h" /* common/: binary16 and bfloat16 scalar conversions (16-bit plans read natively) */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +66,10 @@
 #define HOST_FUSED_DEC_MAX_ROWS 16
 #define HOST_FUSED_DEC_MIN_CHUNK 512 /* keys per decode task at least (when Lk allows) */
 #define HOST_FUSED_DEC_PART_MAX ((int64_t)64 << 20) /* bytes of decode partials at most */
+/* 16-bit plans (CLATTN_DTYPE_F16 / _BF16) are read natively (no staging) when D is at most this: query rows
+ * are widened per Q·Kᵀ tile (tiled path) or per task (decode) into stack arrays of this many floats per row,
+ * so the workspace stays the float32 plan's. */
+#define HOST_FUSED_D16_MAX 256
 
 /* Instruction-set variants of the kernels. */
 typedef enum host_fused_isa {
@@ -122,6 +134,12 @@ typedef struct host_fused_args {
     float *out;
     float *lse;      /* NULL unless want_lse: each row's m + log(l) (-inf when l == 0) */
     int64_t bh0, nw; /* the current wave: pairs bh0 .. bh0 + nw - 1 (set by host_fused_run) */
+    /* 16-bit plans read natively (p->data_type F16 / BF16; then q, k, v and out above are NULL): the caller's
+     * arrays, same views. K and V are widened while packing (tiled path) or in the dot products (decode),
+     * queries per tile into stack arrays, and out is rounded to nearest even from the float32 result. */
+    const uint16_t *q16, *k16, *v16;
+    uint16_t *out16;
+    bool simd16; /* the decode merge's output rows through the F16C / AVX2 array conversions */
 } host_fused_args;
 
 /* lse[b, h, i] = x through the problem's lse view (want_lse); used by every host path. */
@@ -135,6 +153,7 @@ typedef struct host_fused_row {
     const float *q;     /* query row, D contiguous floats */
     const void *mask;   /* mask row base (element j at j * mask stride), or NULL */
     int64_t lo, hi;     /* allowed key range from kv_lengths, causal and window */
+    const uint16_t *q16; /* 16-bit plans: the query row (q is then NULL until widened) */
 } host_fused_row;
 
 /* The ISA of the fused kernel for a context's plans: the one cfg->host_isa names, or (AUTO) the widest
@@ -152,6 +171,11 @@ const char *host_fused_isa_name(host_fused_isa isa);
  * out, and at least 4 query rows per kv head (Lq · Hq / Hkv >= 4) unless the decode path takes it
  * (K and V unit-stride); everything else is general. */
 bool host_fused_supported(const clattn_sdpa_problem *p);
+
+/* Whether a fused plan fp reads p's data type itself: always for float32; for F16 / BF16 on the portable, AVX2
+ * (fp16: with F16C) and AVX-512 kernels with D <= HOST_FUSED_D16_MAX (the AVX512BF16 variant's packing is
+ * float32-only: such plans, and the row-by-row path, are staged by core). */
+bool host_fused_reads_dtype(const clattn_sdpa_problem *p, const host_fused_plan *fp);
 
 /* Fills *fp for p with num_threads workers. Returns false when a size overflows. */
 bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fused_isa isa,

@@ -71,6 +71,84 @@ static inline __attribute__((always_inline)) void vstore(float *p, vf v)
     memcpy(p, &v, sizeof v);
 }
 
+/* ---- 16-bit storage (F16 / BF16 plans read natively; dt is the clattn_dtype, a constant where it matters) ----
+ * Widening is exact (binary16 by VCVTPH2PS or the scalar code, bfloat16 by a 16-bit shift); narrowing rounds to
+ * nearest even with NaN kept quiet, the same bits as src/common/fp16.h. */
+typedef uint32_t vu __attribute__((vector_size(HF_W * 4)));
+
+static inline __attribute__((always_inline)) float ld16(const uint16_t *p, const int dt)
+{
+    return dt == CLATTN_DTYPE_BF16 ? clattn_bf16_to_float(*p) : clattn_half_to_float(*p);
+}
+
+static inline __attribute__((always_inline)) vf vload16(const uint16_t *p, const int dt)
+{
+#if HF_W == 16 && defined(HF_AVX512)
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    if (dt == CLATTN_DTYPE_BF16) return (vf)_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+    return (vf)_mm512_cvtph_ps(h);
+#elif HF_W == 8 && defined(HF_F16C)
+    const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
+    if (dt == CLATTN_DTYPE_BF16) return (vf)_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+    return (vf)_mm256_cvtph_ps(h);
+#else
+    vf v;
+    for (int u = 0; u < HF_W; u++) v[u] = ld16(p + u, dt);
+    return v;
+#endif
+}
+
+static inline __attribute__((always_inline)) void vstore16(uint16_t *p, vf x, const int dt)
+{
+    if (dt == CLATTN_DTYPE_BF16) {
+        const vu u = (vu)x;
+        const vu nan = (vu)((u & 0x7fffffffu) > 0x7f800000u);
+        const vu r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, qn = (u >> 16) | 0x40u;
+        const vu h = (nan & qn) | (~nan & r); /* each lane <= 0xffff */
+#if HF_W == 16 && defined(HF_AVX512)
+        _mm256_storeu_si256((__m256i *)(void *)p, _mm512_cvtepi32_epi16((__m512i)h));
+#elif HF_W == 8 && defined(HF_F16C)
+        _mm_storeu_si128((__m128i *)(void *)p,
+                         _mm_packus_epi32(_mm256_castsi256_si128((__m256i)h), _mm256_extracti128_si256((__m256i)h, 1)));
+#else
+        for (int i = 0; i < HF_W; i++) p[i] = (uint16_t)h[i];
+#endif
+        return;
+    }
+#if HF_W == 16 && defined(HF_AVX512)
+    _mm256_storeu_si256((__m256i *)(void *)p,
+                        _mm512_cvtps_ph((__m512)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif HF_W == 8 && defined(HF_F16C)
+    _mm_storeu_si128((__m128i *)(void *)p, _mm256_cvtps_ph((__m256)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+    for (int i = 0; i < HF_W; i++) p[i] = clattn_float_to_half(x[i]);
+#endif
+}
+
+/* dst[0..n) = widened src[0..n) (unit stride). */
+static void widen_row(const uint16_t *restrict src, float *restrict dst, int64_t n, int dt)
+{
+    int64_t e = 0;
+    if (dt == CLATTN_DTYPE_BF16)
+        for (; e + HF_W <= n; e += HF_W) vstore(dst + e, vload16(src + e, CLATTN_DTYPE_BF16));
+    else
+        for (; e + HF_W <= n; e += HF_W) vstore(dst + e, vload16(src + e, CLATTN_DTYPE_F16));
+    for (; e < n; e++) dst[e] = ld16(src + e, dt);
+}
+
+/* dst[0..n) = src[0..n) rounded to dt (unit stride). */
+static void narrow_row(const float *restrict src, uint16_t *restrict dst, int64_t n, int dt)
+{
+    int64_t e = 0;
+    if (dt == CLATTN_DTYPE_BF16) {
+        for (; e + HF_W <= n; e += HF_W) vstore16(dst + e, vload(src + e), CLATTN_DTYPE_BF16);
+        for (; e < n; e++) dst[e] = clattn_float_to_bf16(src[e]);
+    } else {
+        for (; e + HF_W <= n; e += HF_W) vstore16(dst + e, vload(src + e), CLATTN_DTYPE_F16);
+        for (; e < n; e++) dst[e] = clattn_float_to_half(src[e]);
+    }
+}
+
 /* Broadcast and fused multiply-add: intrinsics where the instance provides them (the library is
  * built with -std=c11, where GCC does not contract a*b + c), plain vector code otherwise. */
 #ifdef HF_SPLAT
@@ -261,8 +339,21 @@ HF_UNROLL
 /* qk_tile_r for the first n rows (1 <= n <= HF_QK_R) of a group, with as few padding rows as the
  * row-count variants allow (decode and small GQA groups have fewer rows than HF_QK_R). */
 static void qk_tile(const host_fused_row *rows, int n, const float *restrict kt, int64_t D, int npanels,
-                    float scale, float *restrict s, float *restrict smax)
+                    float scale, float *restrict s, float *restrict smax, int dt)
 {
+    if (dt != CLATTN_DTYPE_F32) {
+        /* 16-bit queries: the group's rows widened once per tile (R·D conversions for R·D·keys multiply-adds)
+         * into a stack array, so no workspace holds float32 copies (D <= HOST_FUSED_D16_MAX: fused.c) */
+        float qf[HF_QK_R][HOST_FUSED_D16_MAX] __attribute__((aligned(64)));
+        host_fused_row wr[HF_QK_R];
+        for (int r = 0; r < HF_QK_R; r++) {
+            wr[r] = rows[r];
+            if (r < n) widen_row(rows[r].q16, qf[r], D, dt);
+            wr[r].q = qf[r < n ? r : 0];
+        }
+        qk_tile(wr, n, kt, D, npanels, scale, s, smax, CLATTN_DTYPE_F32);
+        return;
+    }
     if (n == 1)
         qk_tile_r(rows, kt, D, npanels, scale, s, smax, 1);
     else if (n == 2)
@@ -277,10 +368,10 @@ static void qk_tile(const host_fused_row *rows, int n, const float *restrict kt,
 
 /* acc[r][e0 .. e0 + nv·W) = alpha[r] · acc[r][...] + sum over keys c < nb of p[r][c] · vt[c][...],
  * for HF_PV_R rows. guarded: a zero weight skips its V row (masked V never enters the sum). */
-static inline __attribute__((always_inline)) void pv_tile(const float *restrict p, const float *restrict vt,
+static inline __attribute__((always_inline)) void pv_tile(const float *restrict p, const void *restrict vt,
                                                           int64_t vstride, int64_t dvp, int nb, float *restrict acc,
                                                           const float *restrict alpha, int64_t e0,
-                                                          const int nv, const int guarded, const int R)
+                                                          const int nv, const int guarded, const int R, const int DT)
 {
     vf c[HF_PV_R][HF_PV_NV];
 HF_UNROLL
@@ -288,10 +379,16 @@ HF_UNROLL
 HF_UNROLL
         for (int u = 0; u < nv; u++) c[r][u] = vload(acc + r * dvp + e0 + u * HF_W) * alpha[r];
     for (int j = 0; j < nb; j++) {
-        const float *restrict vr = vt + j * vstride + e0;
         vf x[HF_PV_NV];
+        if (DT == CLATTN_DTYPE_F32) {
+            const float *restrict vr = (const float *)vt + j * vstride + e0;
 HF_UNROLL
-        for (int u = 0; u < nv; u++) x[u] = vload(vr + u * HF_W);
+            for (int u = 0; u < nv; u++) x[u] = vload(vr + u * HF_W);
+        } else { /* V rows read as 16-bit (decode over a 16-bit cache), widened in registers */
+            const uint16_t *restrict vr = (const uint16_t *)vt + j * vstride + e0;
+HF_UNROLL
+            for (int u = 0; u < nv; u++) x[u] = vload16(vr + u * HF_W, DT);
+        }
 HF_UNROLL
         for (int r = 0; r < R; r++) {
             const float w = p[r * HF_BK + j];
@@ -308,36 +405,45 @@ HF_UNROLL
 }
 
 #if HF_PV_NV >= 4
-#define HF_PV_CASES(G, R)                                                                              \
-    case 4: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 4, G, R); break;                                    \
-    case 3: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 3, G, R); break;                                    \
-    case 2: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 2, G, R); break;                                    \
-    default: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 1, G, R); break;
+#define HF_PV_CASES(G, R, DT)                                                                          \
+    case 4: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 4, G, R, DT); break;                                \
+    case 3: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 3, G, R, DT); break;                                \
+    case 2: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 2, G, R, DT); break;                                \
+    default: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 1, G, R, DT); break;
 #else
-#define HF_PV_CASES(G, R)                                                                              \
-    case 2: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 2, G, R); break;                                    \
-    default: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 1, G, R); break;
+#define HF_PV_CASES(G, R, DT)                                                                          \
+    case 2: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 2, G, R, DT); break;                                \
+    default: pv_tile(p, vt, vstride, dvp, nb, acc, alpha, e0, 1, G, R, DT); break;
 #endif
 
 /* pv_tile over columns [0, ncol) (a multiple of HF_W) for the first n rows (1 <= n <= HF_PV_R) of
- * a group; V rows vstride floats apart, acc rows dvp floats apart. */
-static void pv_rows(const float *restrict p, const float *restrict vt, int64_t vstride, int64_t dvp, int64_t ncol,
-                    int nb, float *restrict acc, const float *restrict alpha, int guarded, int n)
+ * a group; V rows vstride elements apart (float, or 16-bit of type dt), acc rows dvp floats apart. */
+#define HF_PV_ROWS(DT)                                                                                 \
+    do {                                                                                               \
+        if (n == 1) {                                                                                  \
+            if (guarded) {                                                                             \
+                switch (nv) { HF_PV_CASES(1, 1, DT) }                                                  \
+            } else {                                                                                   \
+                switch (nv) { HF_PV_CASES(0, 1, DT) }                                                  \
+            }                                                                                          \
+        } else if (guarded) {                                                                          \
+            switch (nv) { HF_PV_CASES(1, HF_PV_R, DT) }                                                \
+        } else {                                                                                       \
+            switch (nv) { HF_PV_CASES(0, HF_PV_R, DT) }                                                \
+        }                                                                                              \
+    } while (0)
+static void pv_rows(const float *restrict p, const void *restrict vt, int64_t vstride, int64_t dvp, int64_t ncol,
+                    int nb, float *restrict acc, const float *restrict alpha, int guarded, int n, int dt)
 {
     for (int64_t e0 = 0; e0 < ncol; e0 += HF_PV_NV * HF_W) {
         int nv = (int)((ncol - e0) / HF_W);
         if (nv > HF_PV_NV) nv = HF_PV_NV;
-        if (n == 1) {
-            if (guarded) {
-                switch (nv) { HF_PV_CASES(1, 1) }
-            } else {
-                switch (nv) { HF_PV_CASES(0, 1) }
-            }
-        } else if (guarded) {
-            switch (nv) { HF_PV_CASES(1, HF_PV_R) }
-        } else {
-            switch (nv) { HF_PV_CASES(0, HF_PV_R) }
-        }
+        if (dt == CLATTN_DTYPE_F16)
+            HF_PV_ROWS(CLATTN_DTYPE_F16);
+        else if (dt == CLATTN_DTYPE_BF16)
+            HF_PV_ROWS(CLATTN_DTYPE_BF16);
+        else
+            HF_PV_ROWS(CLATTN_DTYPE_F32);
     }
 }
 
@@ -473,7 +579,9 @@ static void setup_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t 
                 if (row->lo < *jlo) *jlo = row->lo;
                 if (row->hi > *jhi) *jhi = row->hi;
             }
-            row->q = a->q + p->q.offset + b * p->q.strides[0] + h * p->q.strides[1] + i * p->q.strides[2];
+            const int64_t qo = p->q.offset + b * p->q.strides[0] + h * p->q.strides[1] + i * p->q.strides[2];
+            row->q = a->q16 != NULL ? NULL : a->q + qo;
+            row->q16 = a->q16 != NULL ? a->q16 + qo : NULL;
             row->mask = mask == NULL ? NULL
                                      : (const unsigned char *)mask +
                                            (size_t)(p->mask.offset + b * p->mask.strides[0] +
@@ -482,12 +590,48 @@ static void setup_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t 
         } else {
             row->lo = row->hi = 0;
             row->q = rows[0].q;
+            row->q16 = rows[0].q16;
             row->mask = NULL;
         }
     }
 }
 
 #ifndef HF_OWN_ENTRIES /* fused_avx512bf16.c takes the helpers above and defines its own entry points */
+/* HF_PACK for 16-bit K and V (a->k16, a->v16): keys [c0, c1) of (b, kv head hk) widened into the same float32
+ * panels. A K row is widened into a stack row first (vector loads), then transposed into its panel. */
+static void pack16(const host_fused_args *a, int64_t b, int64_t hk, int64_t c0, int64_t c1, int64_t lk,
+                   float *kpack, float *vpack)
+{
+    const clattn_sdpa_problem *p = a->p;
+    const int64_t D = p->D, Dv = p->Dv, dvp = a->fp->dvp;
+    const int dt = (int)p->data_type;
+    const uint16_t *kbase = a->k16 + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
+    const uint16_t *vbase = a->v16 + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
+    const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
+    const int64_t vs2 = p->v.strides[2], vs3 = p->v.strides[3];
+    float kw[HOST_FUSED_D16_MAX] __attribute__((aligned(64)));
+    for (int64_t j = c0; j < c1; j++) {
+        float *restrict kp = kpack + (j / HF_KW) * D * HF_KW + j % HF_KW;
+        if (j < lk) {
+            const uint16_t *kr = kbase + j * ks2;
+            if (ks3 == 1 || D == 1)
+                widen_row(kr, kw, D, dt);
+            else
+                for (int64_t d = 0; d < D; d++) kw[d] = ld16(kr + d * ks3, dt);
+            for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kw[d];
+            const uint16_t *vr = vbase + j * vs2;
+            float *restrict dst = vpack + j * dvp;
+            if (vs3 == 1 || Dv == 1)
+                widen_row(vr, dst, Dv, dt);
+            else
+                for (int64_t e = 0; e < Dv; e++) dst[e] = ld16(vr + e * vs3, dt);
+            for (int64_t e = Dv; e < dvp; e++) dst[e] = 0.0f;
+        } else {
+            for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = 0.0f;
+        }
+    }
+}
+
 /* Pack task: keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave into kpack (transposed
  * panels, zero for keys past Lk') and vpack (rows padded to dvp with zeros). */
 void HF_PACK(void *argp, int64_t task, int tid)
@@ -509,10 +653,14 @@ void HF_PACK(void *argp, int64_t task, int tid)
     const int64_t c1 = c0 + HOST_FUSED_PACK_KEYS < kend ? c0 + HOST_FUSED_PACK_KEYS : kend;
     float *kpack = (float *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * D;
     float *vpack = (float *)(a->scratch + fp->off_vpack) + bhl * fp->lkp * dvp;
-    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
     const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
     const int64_t vs2 = p->v.strides[2], vs3 = p->v.strides[3];
+    if (a->k16 != NULL) { /* 16-bit K and V, widened while packing (the packed panels are float32 as always) */
+        pack16(a, b, hk, c0, c1, lk, kpack, vpack);
+        return;
+    }
+    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
+    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
     for (int64_t j = c0; j < c1; j++) {
         float *restrict kp = kpack + (j / HF_KW) * D * HF_KW + j % HF_KW;
         if (j < lk) {
@@ -588,7 +736,7 @@ void HF_TASK(void *argp, int64_t task, int tid)
             float smax[HF_QK_R];
             const int nq = (int)(M - r0 < HF_QK_R ? M - r0 : HF_QK_R); /* real rows of the group */
             qk_tile(&rows[r0], nq, kt + (int64_t)p0 * D * HF_KW, D, p1 - p0, p->scale,
-                    sc + r0 * HF_BK + p0 * HF_KW, smax);
+                    sc + r0 * HF_BK + p0 * HF_KW, smax, (int)p->data_type);
             for (int r = 0; r < nq; r++)
                 softmax_row(a, &rows[r0 + r], j0, nb, smax[r], sc + (r0 + r) * HF_BK, &rm[r0 + r],
                             &rl[r0 + r], &ralpha[r0 + r], &rflag[r0 + r]);
@@ -616,15 +764,27 @@ void HF_TASK(void *argp, int64_t task, int tid)
             }
             if (!active) continue;
             pv_rows(sc + r0 * HF_BK + glo, vt + glo * dvp, dvp, dvp, dvp, (int)(ghi - glo), acc + r0 * dvp,
-                    ralpha + r0, !clean, M - r0 == 1 ? 1 : HF_PV_R);
+                    ralpha + r0, !clean, M - r0 == 1 ? 1 : HF_PV_R, CLATTN_DTYPE_F32);
         }
     }
 
     /* out = acc / l; a row that saw no allowed key (l == 0) is zero (lse -inf); lse = m + log(l) */
     for (int64_t r = 0; r < M; r++) {
         const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
-        float *orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] +
-                      i * p->out.strides[2];
+        const int64_t oo = p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
+        if (a->out16 != NULL) { /* 16-bit out: the normalised row rounded from registers (acc is scratch) */
+            if (a->lse != NULL)
+                host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
+            float *ar = acc + r * dvp;
+            const float inv = rl[r] == 0.0f ? 0.0f : 1.0f / rl[r];
+            if (rl[r] == 0.0f)
+                for (int64_t e = 0; e < dvp; e++) ar[e] = 0.0f; /* +0 in both 16-bit types */
+            else
+                for (int64_t e = 0; e < dvp; e += HF_W) vstore(ar + e, vload(ar + e) * inv);
+            narrow_row(ar, a->out16 + oo, Dv, (int)p->data_type);
+            continue;
+        }
+        float *orow = a->out + oo;
         const float *ar = acc + r * dvp;
         if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
         if (rl[r] == 0.0f) {
@@ -640,29 +800,38 @@ void HF_TASK(void *argp, int64_t task, int tid)
 
 #define HF_DEC_PF 8 /* keys of K prefetched ahead */
 
-/* s[r][c] = scale · (q_r · k_c) for rows [0, n) and keys c < nb, K rows ks2 floats apart (unit
- * stride along D); smax[r] = the largest (NaN never wins). Each K row is read once for all rows. */
-static void dec_scores(const host_fused_row *rows, int n, const float *restrict k0, int64_t ks2, int64_t D,
-                       int nb, float scale, float *restrict s, float *restrict smax, const float *v0,
-                       int64_t vs2, int64_t Dv)
+/* K element d of row kr (float, or 16-bit of type DT) as float / as a vector of HF_W from d. */
+#define HF_KLD(kr, d, DT) ((DT) == CLATTN_DTYPE_F32 ? ((const float *)(kr))[d] : ld16((const uint16_t *)(kr) + (d), (DT)))
+#define HF_KLDV(kr, d, DT)                                                                             \
+    ((DT) == CLATTN_DTYPE_F32 ? vload((const float *)(kr) + (d)) : vload16((const uint16_t *)(kr) + (d), (DT)))
+
+/* s[r][c] = scale · (q_r · k_c) for rows [0, n) and keys c < nb, K rows ks2 elements apart (unit
+ * stride along D; float, or 16-bit of type DT widened in registers); smax[r] = the largest (NaN never
+ * wins). Each K row is read once for all rows. */
+static inline __attribute__((always_inline)) void dec_scores_t(const host_fused_row *rows, int n, const void *k0,
+                                                               int64_t ks2, int64_t D, int nb, float scale,
+                                                               float *restrict s, float *restrict smax, const void *v0,
+                                                               int64_t vs2, int64_t Dv, const int DT)
 {
     const int64_t Dw = D - D % HF_W;
+    const int64_t es = DT == CLATTN_DTYPE_F32 ? 4 : 2; /* bytes per element */
     for (int r = 0; r < n; r++) smax[r] = -INFINITY;
     for (int c = 0; c < nb; c++) {
-        const float *restrict kr = k0 + (int64_t)c * ks2;
+        const char *kr = (const char *)k0 + (int64_t)c * ks2 * es;
         /* software prefetch (the hardware's stops at page boundaries): K rows HF_DEC_PF keys ahead
          * into L1, and this block's V rows into L2 for the P·V pass that follows (hints only: an
          * address past the arrays does not fault). Measured on the 2-core KVM guest, decode
          * (8, 32/8, 1x4096, 128): 30 ms without, 26 with K only, 20.5 with both (memory-bound). */
-        for (int64_t d = 0; d < D; d += 16) __builtin_prefetch(kr + HF_DEC_PF * ks2 + d, 0, 3);
-        for (int64_t e = 0; e < Dv; e += 16) __builtin_prefetch(v0 + (int64_t)c * vs2 + e, 0, 2);
+        for (int64_t d = 0; d < D * es; d += 64) __builtin_prefetch(kr + HF_DEC_PF * ks2 * es + d, 0, 3);
+        for (int64_t e = 0; e < Dv * es; e += 64)
+            __builtin_prefetch((const char *)v0 + (int64_t)c * vs2 * es + e, 0, 2);
         for (int r0 = 0; r0 < n; r0 += 4) {
             const int R = n - r0 < 4 ? n - r0 : 4;
             const float *q0 = rows[r0].q, *q1 = rows[r0 + (R > 1)].q, *q2 = rows[r0 + (R > 2 ? 2 : 0)].q,
                         *q3 = rows[r0 + (R > 3 ? 3 : 0)].q;
             vf a0 = vsplat(0.0f), a1 = a0, a2 = a0, a3 = a0;
             for (int64_t d = 0; d < Dw; d += HF_W) {
-                const vf kv = vload(kr + d);
+                const vf kv = HF_KLDV(kr, d, DT);
                 a0 = vfma(vload(q0 + d), kv, a0);
                 a1 = vfma(vload(q1 + d), kv, a1);
                 a2 = vfma(vload(q2 + d), kv, a2);
@@ -670,7 +839,7 @@ static void dec_scores(const host_fused_row *rows, int n, const float *restrict 
             }
             float t[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
             for (int64_t d = Dw; d < D; d++) {
-                const float kd = kr[d];
+                const float kd = HF_KLD(kr, d, DT);
                 t[0] += q0[d] * kd;
                 t[1] += q1[d] * kd;
                 t[2] += q2[d] * kd;
@@ -683,6 +852,17 @@ static void dec_scores(const host_fused_row *rows, int n, const float *restrict 
             }
         }
     }
+}
+
+static void dec_scores(const host_fused_row *rows, int n, const void *k0, int64_t ks2, int64_t D, int nb, float scale,
+                       float *restrict s, float *restrict smax, const void *v0, int64_t vs2, int64_t Dv, int dt)
+{
+    if (dt == CLATTN_DTYPE_F16)
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, CLATTN_DTYPE_F16);
+    else if (dt == CLATTN_DTYPE_BF16)
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, CLATTN_DTYPE_BF16);
+    else
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, CLATTN_DTYPE_F32);
 }
 
 /* Decode task: keys [c·dchunk, (c + 1)·dchunk) of one (b, kv head) for its drows rows (r = g·Lq + i),
@@ -707,20 +887,32 @@ void HF_DEC(void *argp, int64_t task, int tid)
     for (int64_t r = 0; r < Mr; r++) rm[r] = -INFINITY, rl[r] = 0.0f;
     memset(acc, 0, (size_t)(Mr * dvp) * sizeof(float));
 
-    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
+    const int dt = (int)p->data_type;
+    const int64_t es = dt == CLATTN_DTYPE_F32 ? 4 : 2; /* bytes per K/V element */
+    const int64_t koff = p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
+    const int64_t voff = p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
+    const char *kbase = a->k16 != NULL ? (const char *)(a->k16 + koff) : (const char *)(a->k + koff);
+    const char *vbase = a->v16 != NULL ? (const char *)(a->v16 + voff) : (const char *)(a->v + voff);
     const int64_t ks2 = p->k.strides[2], vs2 = p->v.strides[2];
     const int64_t Dvw = Dv - Dv % HF_W;
     float smax[HOST_FUSED_DEC_MAX_ROWS];
+    /* 16-bit queries: the task's rows widened once into a stack array (D <= HOST_FUSED_D16_MAX: fused.c) */
+    float qd[HOST_FUSED_DEC_MAX_ROWS][HOST_FUSED_D16_MAX] __attribute__((aligned(64)));
+    if (dt != CLATTN_DTYPE_F32)
+        for (int64_t r = 0; r < Mr; r++) {
+            if (r < M) widen_row(rows[r].q16, qd[r], D, dt);
+            rows[r].q = qd[r < M ? r : 0];
+        }
 
     /* blocks start at the first key any row sees; softmax_row takes block-relative ranges */
     for (int64_t j0 = jlo; j0 < jhi; j0 += HF_BK) {
         const int nb = (int)(jhi - j0 < HF_BK ? jhi - j0 : HF_BK);
-        dec_scores(rows, (int)M, kbase + j0 * ks2, ks2, D, nb, p->scale, sc, smax, vbase + j0 * vs2, vs2, Dv);
+        dec_scores(rows, (int)M, kbase + j0 * ks2 * es, ks2, D, nb, p->scale, sc, smax, vbase + j0 * vs2 * es, vs2, Dv,
+                   dt);
         for (int64_t r = 0; r < Mr; r++)
             softmax_row(a, &rows[r], j0, nb, r < M ? smax[r] : -INFINITY, sc + r * HF_BK, &rm[r], &rl[r],
                         &ralpha[r], &rflag[r]);
-        const float *vt = vbase + j0 * vs2;
+        const char *vt = vbase + j0 * vs2 * es;
         for (int64_t r0 = 0; r0 < M; r0 += HF_PV_R) {
             int active = 0, clean = 1;
             for (int r = 0; r < HF_PV_R && r0 + r < M; r++) { /* padding rows' sums are never used */
@@ -730,7 +922,7 @@ void HF_DEC(void *argp, int64_t task, int tid)
             if (!active) continue;
             if (Dvw > 0)
                 pv_rows(sc + r0 * HF_BK, vt, vs2, dvp, Dvw, nb, acc + r0 * dvp, ralpha + r0, !clean,
-                        M - r0 == 1 ? 1 : HF_PV_R);
+                        M - r0 == 1 ? 1 : HF_PV_R, dt);
             /* columns past the last full vector (not read as vectors: V rows end at Dv) */
             for (int r = 0; r < HF_PV_R; r++) {
                 float *restrict ar = acc + (r0 + r) * dvp;
@@ -739,7 +931,7 @@ void HF_DEC(void *argp, int64_t task, int tid)
                 for (int64_t e = Dvw; e < Dv; e++) {
                     float x = ar[e] * al;
                     for (int c = 0; c < nb; c++)
-                        if (pr[c] != 0.0f) x += pr[c] * vt[c * vs2 + e];
+                        if (pr[c] != 0.0f) x += pr[c] * HF_KLD(vt, c * vs2 + e, dt);
                     ar[e] = x;
                 }
             }

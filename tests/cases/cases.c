@@ -285,6 +285,14 @@ const case_row case_rows[] = {
     {.tags = CASE_F16, .c = {"softcap_scale1", SZ(1, 2, 2, 67, 67, 64, 64), .softcap = 5.0f, .scale = 1.0f, .probs =
      1}},
     {.tags = CASE_F16, .c = {"tiny_values", SZ(1, 2, 2, 7, 67, 40, 40), .in_lo = -1e-4, .in_hi = 1e-4}},
+    /* 16-bit decode over the caller's K/V (the host decode kernel widens them in registers; no probs), odd head
+     * sizes (vector tails), the largest D the host reads natively (256) and one past it (staged) */
+    {.tags = CASE_F16, .c = {"decode_gqa_kvl", SZ(2, 8, 2, 1, 1031, 64, 64), .kvl = 1}},
+    {.tags = CASE_F16, .c = {"decode_lq3_d33_dv17", SZ(1, 4, 1, 3, 300, 33, 17), .causal = BR}},
+    {.tags = CASE_F16, .c = {"decode_add_mask", SZ(2, 4, 2, 2, 129, 40, 40), .mask_kind = ADDM}},
+    {.tags = CASE_F16, .c = {"odd_d33_dv17", SZ(1, 2, 2, 67, 129, 33, 17)}},
+    {.tags = CASE_F16, .c = {"d256", SZ(1, 2, 2, 7, 67, 256, 8)}},
+    {.tags = CASE_F16, .c = {"d264_staged", SZ(1, 2, 2, 7, 33, 264, 8)}},
     {.tags = CASE_F16, .c = {"range_8", SZ(1, 2, 2, 7, 67, 16, 16), .in_lo = -8.0, .in_hi = 8.0, .scale = 0.05f}},
     /* everything combined */
     {.tags = CASE_F16, .c = {"combined", SZ(3, 8, 2, 67, 129, 64, 40), .lq = TU_BLHD, .lk = TU_BLHD_PAD, .lv =
