@@ -4,10 +4,10 @@
  *   clattn-bench [--quick] [--shape B,Hq,Hkv,Lq,Lk,D[,Dv]]... [--causal | --both]
  *                [--device SELECTOR | --all-devices] [--repeat N] [--warmup N] [--max-seconds S]
  *                [--threads N] [--peak] [--plan-only] [--json | --csv] [--tag NAME] [--tol X]
- *                [--precision fp32|reduced|both]
+ *                [--precision fp32|reduced|both] [--dtype f32|f16|bf16[,...]]
  *   clattn-bench --list-cases [--json]
  *
- *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv], float32, C order.
+ *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv], float32 (or --dtype), C order.
  *
  * What each number is (all times are host wall clock, CLOCK_MONOTONIC, median and min over --repeat
  * runs after --warmup runs):
@@ -39,6 +39,11 @@
  *             products where the path has them, e.g. host-fused-avx512bf16); --precision both times every
  *             case in both, one after the other in the same process. A reduced case's default tolerance is
  *             3e-2 (the bf16 error, clattn.h's bound; --tol overrides); flops are counted the same.
+ *   dtype     f32 (default), f16 or bf16 (clattn_sdpa_desc.data_type: q, k, v and out as binary16 / bfloat16
+ *             arrays, on the host and in the cl_mem buffers); the float32 inputs are rounded to that type first,
+ *             so the reference (double, on the rounded inputs) sees exactly what clattn sees; the tolerance gains
+ *             the output rounding (f16 2^-10, bf16 2^-7 relative, --tol overrides); bytes count 2 bytes per
+ *             element. --dtype f32,f16,bf16 times every case in each, one after the other in the same process.
  *   peak_*    with --peak: a measured fp32 FMA rate and a triad bandwidth for the device (see peak_*()).
  *
  * Exit codes: 0 success (skipped cases included); 1 a device or case failed; 2 bad command line.
@@ -46,6 +51,7 @@
 #include <clattn_opencl.h> /* cl_mem interop; includes clattn.h */
 
 #include "cases.h"     /* the one case table (tests/cases): the grid */
+#include "f16_ref.h"   /* the tests' binary16 / bfloat16 <-> double conversions (--dtype) */
 #include "reference.h" /* the tests' double-precision reference */
 
 #include <errno.h>
@@ -77,6 +83,7 @@ typedef struct bench_case {
     const char *name; /* the table row's, or "shape" for --shape */
     double tol;       /* max_abs_err must be <= tol * max(1, max |ref|) over the sampled rows */
     clattn_precision prec;
+    clattn_dtype dt; /* --dtype: element type of q, k, v, out */
 } bench_case;
 
 /* Default tolerance of a --precision reduced case (bf16 products: errors of a few 1e-3 on the bench's inputs;
@@ -105,7 +112,13 @@ typedef struct options {
     double tol;      /* --tol: overrides every case's tolerance (0: the row's, TU_TOL_F32 for --shape) */
     out_format fmt;
     unsigned precisions; /* --precision: bit 0 fp32 (default), bit 1 reduced */
+    unsigned dtypes;     /* --dtype: bit 0 f32 (default), bit 1 f16, bit 2 bf16 */
 } options;
+
+static const char *dtype_name(clattn_dtype t)
+{
+    return t == CLATTN_DTYPE_F16 ? "f16" : t == CLATTN_DTYPE_BF16 ? "bf16" : "f32";
+}
 
 /* ---- small helpers -------------------------------------------------------------------------------- */
 
@@ -232,7 +245,18 @@ static double ratio_or_nan(double a, double b) { return (isfinite(a) && isfinite
 static const char *const csv_header =
     "impl,device,device_tag,selector,backend,path,precision,B,Hq,Hkv,Lq,Lk,D,Dv,causal,threads,warmup,repeat,status,"
     "ms,ms_min,ms_host,ms_host_min,first_call_ms,plan_ms,flops,gflops,gflops_host,bytes,gbps,"
-    "workspace_bytes,max_abs_err,peak_gflops,peak_gbps,pct_peak_flops,pct_peak_bw,rss_growth_bytes,cpu_ms";
+    "workspace_bytes,max_abs_err,peak_gflops,peak_gbps,pct_peak_flops,pct_peak_bw,rss_growth_bytes,cpu_ms,dtype";
+
+/* The table's mask column: full / causal, with /r for --precision reduced and /h, /b for --dtype f16, bf16. */
+static const char *mask_label(const bench_case *c)
+{
+    static char buf[16];
+    const bool red = c->prec == CLATTN_PRECISION_REDUCED;
+    if (!red && c->dt == CLATTN_DTYPE_F32) return c->causal ? "causal" : "full";
+    snprintf(buf, sizeof buf, "%s/%s%s", c->causal ? "caus" : "full", red ? "r" : "",
+             c->dt == CLATTN_DTYPE_F16 ? "h" : c->dt == CLATTN_DTYPE_BF16 ? "b" : "");
+    return buf;
+}
 
 static void emit_record(FILE *f, out_format fmt, const result *r, const options *o)
 {
@@ -267,7 +291,7 @@ static void emit_record(FILE *f, out_format fmt, const result *r, const options 
             fprintf(f, ",\"%s\":", num_names[i]);
             json_num(f, nums[i]);
         }
-        fputs("}\n", f);
+        fprintf(f, ",\"dtype\":\"%s\"}\n", dtype_name(r->c.dt));
     } else if (fmt == FMT_CSV) {
         fputs("clattn,", f);
         csv_string(f, r->device);
@@ -284,7 +308,7 @@ static void emit_record(FILE *f, out_format fmt, const result *r, const options 
             fputc(',', f);
             if (isfinite(nums[i])) fprintf(f, "%.6g", nums[i]);
         }
-        fputc('\n', f);
+        fprintf(f, ",%s\n", dtype_name(r->c.dt));
     } else {
         char buf[19][24];
         for (int i = 0; i < nnum; i++) {
@@ -297,7 +321,7 @@ static void emit_record(FILE *f, out_format fmt, const result *r, const options 
         fprintf(f, "%3lld %4lld %4lld %6lld %6lld %4lld %4lld %-6s %-6s %9s %9s %9s %8s %8s %6s %7s %5s %8s %8s %9s %8s %s\n",
                 (long long)s->B, (long long)s->Hq, (long long)s->Hkv, (long long)s->Lq, (long long)s->Lk,
                 (long long)s->D, (long long)s->Dv,
-                r->c.prec == CLATTN_PRECISION_REDUCED ? (r->c.causal ? "caus/r" : "full/r") : r->c.causal ? "causal" : "full",
+                mask_label(&r->c),
                 r->path, buf[0], buf[1],
                 buf[2], buf[18], buf[7], buf[15], buf[10], buf[16], buf[11], buf[17], buf[4], buf[12], r->status);
     }
@@ -731,8 +755,8 @@ static double rss_growth_since(double base)
 /* Times one execution function call; returns its ms. */
 typedef struct run_ctx {
     clattn_sdpa_plan *plan;
-    const float *q, *k, *v;
-    float *out;
+    const void *q, *k, *v; /* float, or uint16_t for --dtype f16 / bf16 */
+    void *out;
     cl_command_queue queue;
     cl_mem mq, mk, mv, mo;
     clattn_status st;
@@ -805,6 +829,9 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
                  nv = (size_t)(s->B * s->Hkv * s->Lk * s->Dv), no = (size_t)(s->B * s->Hq * s->Lq * s->Dv);
     float *q = malloc((nq ? nq : 1) * sizeof(float)), *k = malloc((nk ? nk : 1) * sizeof(float)),
           *v = malloc((nv ? nv : 1) * sizeof(float)), *out = malloc((no ? no : 1) * sizeof(float));
+    const bool wide = r->c.dt != CLATTN_DTYPE_F32, bf = r->c.dt == CLATTN_DTYPE_BF16;
+    const size_t es = wide ? 2 : sizeof(float);
+    uint16_t *h[4] = {NULL, NULL, NULL, NULL}; /* --dtype f16 / bf16: q, k, v, out as the library gets them */
     double *times = malloc((size_t)o->repeat * sizeof(double));
     clattn_sdpa_plan *plan = NULL;
     run_ctx rc;
@@ -813,7 +840,7 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
     memset(&rc, 0, sizeof rc);
 
     r->flops = (double)s->B * (double)s->Hq * allowed_pairs(s, r->c.causal) * 2.0 * (double)(s->D + s->Dv);
-    r->bytes = 4.0 * (double)(nq + nk + nv + no);
+    r->bytes = (double)es * (double)(nq + nk + nv + no);
     snprintf(r->status, sizeof r->status, "ok");
     if (!q || !k || !v || !out || !times) {
         snprintf(r->status, sizeof r->status, "error: out of host memory");
@@ -823,19 +850,34 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
     fill_uniform(k, nk, 2);
     fill_uniform(v, nv, 3);
     for (size_t i = 0; i < no; i++) out[i] = 0.0f; /* touched: part of the baseline */
+    if (wide) { /* round the inputs to the 16-bit type in place (the reference sees the same values) */
+        float *src[4] = {q, k, v, out};
+        const size_t cnt[4] = {nq, nk, nv, no};
+        for (int i = 0; i < 4; i++) {
+            h[i] = malloc((cnt[i] ? cnt[i] : 1) * sizeof(uint16_t));
+            if (!h[i]) {
+                snprintf(r->status, sizeof r->status, "error: out of host memory");
+                goto cleanup;
+            }
+            for (size_t j = 0; j < cnt[i]; j++) {
+                h[i][j] = bf ? bf16r_from_double((double)src[i][j]) : f16r_from_double((double)src[i][j]);
+                src[i][j] = (float)(bf ? bf16r_to_double(h[i][j]) : f16r_to_double(h[i][j]));
+            }
+        }
+    }
 
     /* Device-resident buffers first, so that the memory baseline holds them. */
     if (opencl) {
         cl_int err = CL_SUCCESS;
         rc.queue = cl->queue;
         cl_mem *mems[4] = {&rc.mq, &rc.mk, &rc.mv, &rc.mo};
-        const float *src[4] = {q, k, v, out};
+        const void *src[4] = {q, k, v, out};
+        if (wide) src[0] = h[0], src[1] = h[1], src[2] = h[2], src[3] = h[3];
         const size_t cnt[4] = {nq, nk, nv, no};
         for (int i = 0; i < 4 && err == CL_SUCCESS; i++) {
-            *mems[i] = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, (cnt[i] ? cnt[i] : 1) * sizeof(float), NULL, &err);
+            *mems[i] = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, (cnt[i] ? cnt[i] : 1) * es, NULL, &err);
             if (err == CL_SUCCESS && cnt[i])
-                err = clEnqueueWriteBuffer(rc.queue, *mems[i], CL_TRUE, 0, cnt[i] * sizeof(float), src[i], 0, NULL,
-                                           NULL);
+                err = clEnqueueWriteBuffer(rc.queue, *mems[i], CL_TRUE, 0, cnt[i] * es, src[i], 0, NULL, NULL);
         }
         if (err != CL_SUCCESS) {
             snprintf(r->status, sizeof r->status, "error: creating device buffers failed (%d)", (int)err);
@@ -847,6 +889,7 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
     clattn_sdpa_desc_init(&desc, s->B, s->Hq, s->Hkv, s->Lq, s->Lk, s->D, s->Dv);
     desc.causal = r->c.causal ? CLATTN_CAUSAL_BOTTOM_RIGHT : CLATTN_CAUSAL_NONE;
     desc.precision = r->c.prec;
+    desc.data_type = r->c.dt;
 
     /* First call in this process: plan create + first device-resident run. */
     const double rss_base = rss_reset();
@@ -868,6 +911,7 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
         goto cleanup;
     }
     rc.plan = plan, rc.q = q, rc.k = k, rc.v = v, rc.out = out;
+    if (wide) rc.q = h[0], rc.k = h[1], rc.v = h[2], rc.out = h[3];
     double (*resident)(run_ctx *) = opencl ? time_enqueue : time_execute;
     const char *resident_what = opencl ? "enqueue+clFinish" : "execute";
     double first_run = resident(&rc);
@@ -911,6 +955,8 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
     }
     r->gflops_host = r->flops / r->ms_host * 1e-6;
     double ref_max = 0.0;
+    if (wide)
+        for (size_t i = 0; i < no; i++) out[i] = (float)(bf ? bf16r_to_double(h[3][i]) : f16r_to_double(h[3][i]));
     r->max_abs_err = sampled_error(s, r->c.causal, q, k, v, out, &ref_max);
     const double bound = r->c.tol * (ref_max > 1.0 ? ref_max : 1.0);
     if (!(r->max_abs_err <= bound)) {
@@ -932,6 +978,7 @@ cleanup:
     free(k);
     free(v);
     free(out);
+    for (int i = 0; i < 4; i++) free(h[i]);
     free(times);
     return ok;
 }
@@ -1209,7 +1256,9 @@ static void usage(FILE *f)
           "  --plan-only          create each case's plan and report its path, workspace and memory; run nothing\n"
           "  --json | --csv       JSON lines or CSV instead of a table (progress goes to stderr)\n"
           "  --precision P        fp32 (default), reduced (CLATTN_PRECISION_REDUCED; mask column full/r, caus/r;\n"
-          "                       default tolerance 3e-2) or both (each case in fp32, then reduced)\n",
+          "                       default tolerance 3e-2) or both (each case in fp32, then reduced)\n"
+          "  --dtype T[,T...]     f32 (default), f16, bf16: q, k, v, out of that type (mask column /h, /b;\n"
+          "                       tolerance + the output rounding); a list times each case in each type\n",
           f);
 }
 
@@ -1272,6 +1321,16 @@ static int parse_args(int argc, char **argv, options *o)
             else if (!strcmp(val, "reduced")) o->precisions = 2;
             else if (!strcmp(val, "both")) o->precisions = 3;
             else goto bad_value;
+        } else if (!strcmp(a, "--dtype")) {
+            NEED_VALUE;
+            char tmp[64];
+            snprintf(tmp, sizeof tmp, "%s", val);
+            for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (!strcmp(t, "f32")) o->dtypes |= 1;
+                else if (!strcmp(t, "f16")) o->dtypes |= 2;
+                else if (!strcmp(t, "bf16")) o->dtypes |= 4;
+                else goto bad_value;
+            }
         } else if (!strcmp(a, "--json")) {
             o->fmt = FMT_JSON;
         } else if (!strcmp(a, "--csv")) {
@@ -1337,9 +1396,9 @@ static int parse_args(int argc, char **argv, options *o)
     const double shape_tol = o->tol > 0 ? o->tol : TU_TOL_F32;
     if (o->nshapes) {
         for (int i = 0; i < o->nshapes; i++) {
-            if (o->mode != MODE_CAUSAL) o->cases[o->ncases++] = (bench_case){o->shapes[i], false, "shape", shape_tol, 0};
+            if (o->mode != MODE_CAUSAL) o->cases[o->ncases++] = (bench_case){o->shapes[i], false, "shape", shape_tol, 0, CLATTN_DTYPE_F32};
             if (o->mode == MODE_CAUSAL || o->mode == MODE_BOTH)
-                o->cases[o->ncases++] = (bench_case){o->shapes[i], true, "shape", shape_tol, 0};
+                o->cases[o->ncases++] = (bench_case){o->shapes[i], true, "shape", shape_tol, 0, CLATTN_DTYPE_F32};
         }
     } else {
         for (size_t i = 0; i < nrows; i++) {
@@ -1348,22 +1407,34 @@ static int parse_args(int argc, char **argv, options *o)
             const double tol = o->tol > 0 ? o->tol : c->tol > 0 ? c->tol : TU_TOL_F32;
             bool full = o->mode != MODE_CAUSAL || !rows[i]->causal_too;
             bool causal = rows[i]->causal_too && o->mode != MODE_NONE;
-            if (full) o->cases[o->ncases++] = (bench_case){sh, false, c->name, tol, 0};
-            if (causal) o->cases[o->ncases++] = (bench_case){sh, true, c->name, tol, 0};
+            if (full) o->cases[o->ncases++] = (bench_case){sh, false, c->name, tol, 0, CLATTN_DTYPE_F32};
+            if (causal) o->cases[o->ncases++] = (bench_case){sh, true, c->name, tol, 0, CLATTN_DTYPE_F32};
         }
     }
-    /* --precision: each case in fp32 and/or reduced, the two of a case one after the other */
+    /* --precision and --dtype: each case in fp32 and/or reduced, in each data type, one after the other */
+    if (!o->dtypes) o->dtypes = 1;
     int n = 0;
-    bench_case *all = malloc((size_t)(2 * o->ncases + 1) * sizeof *all);
+    bench_case *all = malloc((size_t)(6 * o->ncases + 1) * sizeof *all);
     if (!all) return EXIT_FAIL;
-    for (int i = 0; i < o->ncases; i++) {
-        if (o->precisions & 1) all[n++] = o->cases[i];
-        if (o->precisions & 2) {
-            all[n] = o->cases[i];
-            all[n].prec = CLATTN_PRECISION_REDUCED;
-            all[n++].tol = o->tol > 0 ? o->tol : REDUCED_TOL;
+    static const clattn_dtype dts[3] = {CLATTN_DTYPE_F32, CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16};
+    /* output rounding of the 16-bit types, relative: one ulp of binary16 (2^-10), of bfloat16 (2^-7) */
+    static const double dt_tol[3] = {0.0, 9.765625e-4, 7.8125e-3};
+    for (int i = 0; i < o->ncases; i++)
+        for (int t = 0; t < 3; t++) {
+            if (!(o->dtypes >> t & 1)) continue;
+            bench_case c = o->cases[i];
+            c.dt = dts[t];
+            if (o->precisions & 1) {
+                all[n] = c;
+                if (o->tol <= 0) all[n].tol += dt_tol[t];
+                n++;
+            }
+            if (o->precisions & 2) {
+                all[n] = c;
+                all[n].prec = CLATTN_PRECISION_REDUCED;
+                all[n++].tol = o->tol > 0 ? o->tol : REDUCED_TOL + dt_tol[t];
+            }
         }
-    }
     free(o->cases);
     o->cases = all;
     o->ncases = n;

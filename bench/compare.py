@@ -23,11 +23,13 @@ PEERS = ["onnxruntime", "torch", "numpy"]
 
 
 def impl_name(r):
-    """clattn-<device_tag>, with "-reduced" for clattn-bench --precision reduced records; else the peer's impl
-    (torch-bf16 for torch_peer.py --dtype bf16)."""
+    """clattn-<device_tag>, with "-f16"/"-bf16" for clattn-bench --dtype records and "-reduced" for --precision
+    reduced ones; else the peer's impl (torch-bf16 for torch_peer.py --dtype bf16, onnxruntime-f16)."""
     if r["impl"] != "clattn":
         return r["impl"]
     name = f"clattn-{r.get('device_tag') or 'unknown'}"
+    if r.get("dtype", "f32") != "f32":  # clattn-bench --dtype f16 / bf16 (peers: torch-bf16, onnxruntime-f16)
+        name += f"-{r['dtype']}"
     return name + "-reduced" if r.get("precision") == "reduced" else name
 
 

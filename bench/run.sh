@@ -4,10 +4,13 @@
 #
 #   bench/run.sh [--quick] [--rounds N] [--repeat N] [--warmup N] [--max-seconds S] [--no-peak]
 #                [--shape B,Hq,Hkv,Lq,Lk,D[,Dv]]... [--both] [--precision fp32|reduced|both] [--peers LIST]
+#                [--dtype f32|f16|bf16[,...]]
 #
 # --shape/--both: those cases instead of the grid (every implementation). --precision: clattn-bench's (reduced
 # and both also run PyTorch with --dtype bf16, "torch-bf16"). --peers: comma-separated subset of
-# onnxruntime,torch,numpy (default all; torch-bf16 comes with torch).
+# onnxruntime,torch,numpy (default all; torch-bf16 comes with torch). --dtype: clattn-bench's (each case in each
+# listed type), and PyTorch and ONNX Runtime run again in each 16-bit type listed ("torch-f16", "onnxruntime-bf16";
+# a peer without the kernel reports n/a); NumPy stays float32.
 #
 # Environment: BUILD_DIR (default <repo>/build-bench), OUT_DIR (default $BUILD_DIR/bench-results/<time>),
 # BENCH_VENV (default $BUILD_DIR/venv; created from bench/requirements.txt when it lacks onnxruntime),
@@ -22,6 +25,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 BENCH_VENV=${BENCH_VENV:-$BUILD_DIR/venv}
 ROUNDS=1
 PRECISION=fp32
+DTYPE=f32
 PEERS=onnxruntime,torch,numpy
 PEAK=(--peak)
 COMMON=()
@@ -34,8 +38,9 @@ while [ $# -gt 0 ]; do
     --shape) COMMON+=(--shape "$2"); shift ;;
     --both) COMMON+=(--both) ;;
     --precision) PRECISION=$2; shift ;;
+    --dtype) DTYPE=$2; shift ;;
     --peers) PEERS=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -77,25 +82,33 @@ peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "== round $r/$ROUNDS: clattn-bench on the default device (${CLATTN_DEVICE:-library default})" >&2
   pk=("${PEAK[@]}"); [ "$r" -eq 1 ] || pk=()
-  "$BENCH" --json --precision "$PRECISION" "${COMMON[@]}" "${pk[@]}" >>"$OUT_DIR/clattn-default.jsonl" ||
+  "$BENCH" --json --precision "$PRECISION" --dtype "$DTYPE" "${COMMON[@]}" "${pk[@]}" >>"$OUT_DIR/clattn-default.jsonl" ||
     echo "run.sh: clattn-bench reported a failure" >&2
   if ! grep -q '"device_tag":"host"' "$OUT_DIR/clattn-default.jsonl"; then
     echo "== round $r/$ROUNDS: clattn-bench on the host path" >&2
-    "$BENCH" --json --device host --precision "$PRECISION" "${COMMON[@]}" "${pk[@]}" >>"$OUT_DIR/clattn-host.jsonl" ||
+    "$BENCH" --json --device host --precision "$PRECISION" --dtype "$DTYPE" "${COMMON[@]}" "${pk[@]}" \
+      >>"$OUT_DIR/clattn-host.jsonl" ||
       echo "run.sh: clattn-bench reported a failure" >&2
   fi
   if [[ ",$PEERS," == *,onnxruntime,* ]]; then
     echo "== round $r/$ROUNDS: ONNX Runtime" >&2
     peer "$PY" "$ROOT/bench/peers/ort_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/onnxruntime.jsonl"
+    for dt in f16 bf16; do
+      [[ ",$DTYPE," == *,$dt,* ]] || continue
+      echo "== round $r/$ROUNDS: ONNX Runtime $dt" >&2
+      peer "$PY" "$ROOT/bench/peers/ort_peer.py" --json --dtype "$dt" --threads "$THREADS" "${COMMON[@]}" \
+        >>"$OUT_DIR/onnxruntime-$dt.jsonl"
+    done
   fi
   if [ -n "${TORCH_PYTHON:-}" ] && [[ ",$PEERS," == *,torch,* ]]; then
     echo "== round $r/$ROUNDS: PyTorch ($TORCH_PYTHON)" >&2
     peer "$TORCH_PYTHON" "$ROOT/bench/peers/torch_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/torch.jsonl"
-    if [ "$PRECISION" != fp32 ]; then
-      echo "== round $r/$ROUNDS: PyTorch bf16" >&2
-      peer "$TORCH_PYTHON" "$ROOT/bench/peers/torch_peer.py" --json --dtype bf16 --threads "$THREADS" "${COMMON[@]}" \
-        >>"$OUT_DIR/torch-bf16.jsonl"
-    fi
+    for dt in f16 bf16; do
+      { [[ ",$DTYPE," == *,$dt,* ]] || { [ "$dt" = bf16 ] && [ "$PRECISION" != fp32 ]; }; } || continue
+      echo "== round $r/$ROUNDS: PyTorch $dt" >&2
+      peer "$TORCH_PYTHON" "$ROOT/bench/peers/torch_peer.py" --json --dtype "$dt" --threads "$THREADS" "${COMMON[@]}" \
+        >>"$OUT_DIR/torch-$dt.jsonl"
+    done
   fi
   if [[ ",$PEERS," == *,numpy,* ]]; then
     echo "== round $r/$ROUNDS: NumPy" >&2

@@ -178,7 +178,9 @@ def bench_case(impl, device, path, threads, a, s, causal, prepare, run):
                B=B, Hq=Hq, Hkv=Hkv, Lq=Lq, Lk=Lk, D=D, Dv=Dv, causal=causal, threads=threads,
                warmup=a.warmup, repeat=a.repeat, status="ok")
     rec["flops"] = float(B * Hq * allowed_pairs(s, causal) * 2 * (D + Dv))
-    rec["bytes"] = 4.0 * (B * Hq * Lq * D + B * Hkv * Lk * (D + Dv) + B * Hq * Lq * Dv)
+    es = 4.0 if getattr(a, "dtype", "f32") == "f32" else 2.0  # bytes per q/k/v/out element (--dtype)
+    rec["bytes"] = es * (B * Hq * Lq * D + B * Hkv * Lk * (D + Dv) + B * Hq * Lq * Dv)
+    rec["dtype"] = getattr(a, "dtype", "f32")
     try:
         q, k, v = make_inputs(s)
         t0 = time.perf_counter()
@@ -267,6 +269,21 @@ def run_all(impl, device, path, a, prepare, run):
                   f"{f(rec['gflops'], '8.1f')} {f(rec['first_call_ms'], '9.1f')} {f(rec['max_abs_err'], '8.1e')} "
                   f"{rec['status']}", flush=True)
     print(f"# {impl}: largest max abs diff vs the float64 reference over all cases: {worst:.2e}", file=sys.stderr)
+
+
+def run_unavailable(impl, device, path, a, why):
+    """Records with status "n/a: <why>" for every case (a peer without a kernel for --dtype)."""
+    for s, causal in cases_from_args(a):
+        B, Hq, Hkv, Lq, Lk, D, Dv = s
+        rec = {k: None for k in FIELDS}
+        rec.update(record="case", impl=impl, device=device, device_tag=impl, selector="", backend="cpu", path=path,
+                   B=B, Hq=Hq, Hkv=Hkv, Lq=Lq, Lk=Lk, D=D, Dv=Dv, causal=causal, threads=a.threads,
+                   warmup=a.warmup, repeat=a.repeat, status=f"n/a: {why}", dtype=getattr(a, "dtype", "f32"))
+        if a.json:
+            print(json.dumps(rec), flush=True)
+        else:
+            print(f"{B:>3} {Hq:>4} {Hkv:>4} {Lq:>6} {Lk:>6} {D:>4} {Dv:>4} {'causal' if causal else 'full':6} "
+                  f"n/a: {why}", flush=True)
 
 
 def cpu_name():
