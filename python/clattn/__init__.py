@@ -110,7 +110,8 @@ class _SdpaDesc(ctypes.Structure):
                 ("scale", _float), ("softcap", _float), ("causal", _int), ("window_left", _i64),
                 ("window_right", _i64), ("mask_kind", _int), ("mask", _Tensor), ("use_kv_lengths", _int),
                 ("want_probs", _int), ("probs", _Tensor), ("data_type", _int), ("reserved_0", _int),
-                ("kernel_path", _int), ("reserved_1", _int), ("want_lse", _int), ("lse", _Tensor)]
+                ("kernel_path", _int), ("reserved_1", _int), ("want_lse", _int), ("lse", _Tensor),
+                ("precision", _int), ("reserved_2", _int)]
 
 
 _fp = ctypes.POINTER(ctypes.c_float)
@@ -140,6 +141,10 @@ class _SdpaBuffers(ctypes.Structure):
 class _MergeDesc(ctypes.Structure):
     _fields_ = [("struct_size", _size), ("parts_out", _Tensor), ("parts_lse", _Tensor), ("out", _Tensor),
                 ("want_lse", _int), ("data_type", _int), ("lse", _Tensor)]
+
+
+# clattn_precision values (clattn.h)
+_PRECISION = {"fp32": 0, "reduced": 1}
 
 
 def _sig(name: str, res: Any, *args: Any) -> None:
@@ -375,6 +380,7 @@ def sdpa(
     enable_gqa: bool = False,
     return_probs: bool = False,
     return_lse: bool = False,
+    precision: str = "fp32",
     device: Optional[str] = None,
 ) -> Union[np.ndarray, Tuple[np.ndarray, ...]]:
     """Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v over the allowed keys.
@@ -400,6 +406,9 @@ def sdpa(
         return_lse: also return each row's log-sum-exp [B, Hq, Lq] (float32): the natural log of the softmax
             denominator over the allowed keys (FlashAttention's softmax_lse); -inf for a row with no allowed
             key. Results over disjoint key sets combine with ``merge_states``.
+        precision: "fp32" (default) or "reduced" (clattn_sdpa_desc.precision = CLATTN_PRECISION_REDUCED: on a
+            CPU with AVX512_BF16 the host path forms Q·Kᵀ and P·V from bfloat16-rounded operands with float32
+            accumulation, errors of about 1e-3 of max|v|, bound in clattn.h; every other path runs float32).
         device: a device selector ("host", "pocl", ...); None means CLATTN_DEVICE / the default rule.
             One context per selector is created on first use and kept.
 
@@ -424,6 +433,8 @@ def sdpa(
         raise ValueError(f"causal_alignment: {causal_alignment!r} is not 'top-left' or 'bottom-right'")
     if scale is not None and scale == 0:
         raise ValueError("scale: 0 is not supported (the library reads 0 as 1/sqrt(D))")
+    if precision not in _PRECISION:
+        raise ValueError(f"precision: {precision!r} is not 'fp32' or 'reduced'")
     qa, ka, va = _strided(qa), _strided(ka), _strided(va)
     f16 = qa.dtype == np.float16
 
@@ -438,6 +449,7 @@ def sdpa(
         desc.scale = float(scale)
     if softcap is not None:
         desc.softcap = float(softcap)
+    desc.precision = _PRECISION[precision]
     if is_causal:
         desc.causal = _CAUSAL[causal_alignment]
     if window is not None:

@@ -272,3 +272,18 @@ def test_merge_states_equals_one_call(device, rng):
     out1, lse1 = clattn.merge_states(po, pl, device=device)
     np.testing.assert_allclose(out1, parts[0][0], **TOL)
     np.testing.assert_allclose(lse1, parts[0][1], **TOL)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_precision_reduced(device, rng, causal):
+    """precision="reduced": bf16 products where the CPU has them (else float32); within the bf16 error of the
+    float64 reference (inputs of unit variance, 129 keys), and fp32 unchanged."""
+    q, k, v = qkv(rng, Hq=4, Hkv=2, Lq=67, Lk=129, D=64)
+    ref = sdpa_ref(q, k, v, causal="top-left" if causal else None)[0]
+    out = clattn.sdpa(q, k, v, is_causal=causal, enable_gqa=True, precision="reduced", device=device)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=3e-2 * np.abs(v).max())
+    out32 = clattn.sdpa(q, k, v, is_causal=causal, enable_gqa=True, device=device)
+    np.testing.assert_allclose(out32, ref, **TOL)
+    with pytest.raises(ValueError, match="precision"):
+        clattn.sdpa(q, k, v, enable_gqa=True, precision="bf16", device=device)
+
