@@ -21,8 +21,9 @@
  *
  * ## ABI
  * Every struct the caller allocates and passes in (clattn_context_options, clattn_sdpa_desc,
- * clattn_mha_weights, clattn_mha_options; after 0.2.0 also clattn_sdpa_buffers, clattn_merge_desc and, in
- * clattn_opencl.h, clattn_sdpa_cl_buffers) and the one the library fills (clattn_device_info) starts with
+ * clattn_mha_weights, clattn_mha_options; after 0.2.0 also clattn_sdpa_buffers, clattn_merge_desc,
+ * clattn_kv_append_desc, clattn_kv_append_buffers and, in clattn_opencl.h, clattn_sdpa_cl_buffers and
+ * clattn_kv_append_cl_buffers) and the one the library fills (clattn_device_info) starts with
  * `size_t struct_size`: the sizeof of the struct as the CALLER was compiled (Win32's cbSize; Vulkan's
  * sType/size; Linux's copy_struct_from_user). One pattern for all of them, so a release can append fields
  * without breaking binaries built against an older header:
@@ -526,6 +527,15 @@ typedef enum clattn_precision {
                                       (see above); float32 elsewhere */
 } clattn_precision;
 
+/**
+ * Where an SDPA plan's keys and values live (clattn_sdpa_desc.kv_layout). Values are pinned.
+ */
+typedef enum clattn_kv_layout {
+    CLATTN_KV_CONTIGUOUS = 0, /**< k [B or 1, Hkv, Lk, D], v [B or 1, Hkv, Lk, Dv] (the default) */
+    CLATTN_KV_PAGED = 1       /**< a paged KV cache: k/v are block pools read through a block table (see
+                                   "Paged KV cache" at clattn_sdpa_desc) */
+} clattn_kv_layout;
+
 /** Sentinel for an unbounded side of the sliding window. */
 #define CLATTN_WINDOW_UNBOUNDED (-1)
 
@@ -555,6 +565,30 @@ typedef enum clattn_precision {
  * finite whenever a finite score is allowed. Two results over disjoint key sets merge into the result over
  * their union with clattn_merge_plan_create() (below). Every kernel path writes it (chain, fused, decode;
  * host and OpenCL); it is not a probability, so it does not force the chain.
+ *
+ * Paged KV cache (kv_layout = CLATTN_KV_PAGED; the vLLM / FlashAttention block_table convention, as
+ * flash_attn_with_kvcache(k_cache [num_blocks, page_block_size, nheads_k, headdim], block_table int32
+ * [batch, max_num_blocks_per_seq], cache_seqlens)): keys and values live in fixed-size blocks of a shared pool,
+ * and each sequence lists its blocks in a block table.
+ *   k: the key pool   [num_blocks, block_size, Hkv, D]   (4-D, any strides in elements; e.g. K and V
+ *   v: the value pool [num_blocks, block_size, Hkv, Dv]   interleaved in one allocation)
+ *   block_table (given at execution, clattn_sdpa_buffers.block_table): int32 [B, max_blocks_per_seq],
+ *      row-major, contiguous: entry [b][i] is the pool block holding keys i·block_size .. (i+1)·block_size-1
+ *      of sequence b.
+ *   kv_lengths (required: use_kv_lengths nonzero): int32 [B], sequence b's current length, 0..Lk.
+ * num_blocks = k dim 0 (v dim 0 must match); block_size = k dim 1 = v dim 1 = kv_block_size, a power of two
+ * >= 16; Lk = max_blocks_per_seq · kv_block_size is the logical kv_len (pass it as kv_len to
+ * clattn_sdpa_desc_init: the mask's and probs' last dim are Lk, and key positions are logical positions).
+ * Key j of sequence b is row j % block_size of pool block block_table[b][j / block_size]; blocks at or past
+ * ceil(kv_lengths[b] / block_size) are never read (their entries may hold anything). Causal BOTTOM_RIGHT with
+ * kv_lengths is chunked prefill: query i of Lq new queries sits at position kv_lengths[b] - Lq + i. Every other
+ * field (masks, window, softcap, GQA, lse, probs, data_type) keeps its meaning over the logical keys.
+ * Host arrays (clattn_sdpa_execute_buffers): every entry that will be read is checked (0 <= entry < num_blocks,
+ * else CLATTN_ERROR_INVALID_ARGUMENT "block_table[1][3] is 9, expected 0..7 (num_blocks - 1)"). cl_mem
+ * (clattn_sdpa_enqueue_buffers): entries are not read back; a row whose keys reach an out-of-range entry gets
+ * unspecified output (memory-safe: those keys are not read). clattn_sdpa_execute() and clattn_sdpa_enqueue() have
+ * no block_table argument and refuse a paged plan (CLATTN_ERROR_INVALID_ARGUMENT). New rows are written into
+ * the pools with clattn_kv_append_plan_create() (below).
  */
 typedef struct clattn_sdpa_desc {
     /** sizeof(clattn_sdpa_desc) as the caller was compiled; set by clattn_sdpa_desc_init(). */
@@ -634,6 +668,17 @@ typedef struct clattn_sdpa_desc {
      *  clattn_precision value"). */
     clattn_precision precision;
     int reserved_2; /**< explicit padding after precision (keeps sizeof a multiple of 8); ignored */
+    /* ---- appended after the precision field (see "## ABI"): the paged KV cache ---- */
+    /** CLATTN_KV_CONTIGUOUS (0, default) or CLATTN_KV_PAGED (see "Paged KV cache" above); another value is
+     *  CLATTN_ERROR_INVALID_ARGUMENT. */
+    clattn_kv_layout kv_layout;
+    int reserved_3; /**< padding before kv_block_size; ignored */
+    /** CLATTN_KV_PAGED: rows per pool block; a power of two >= 16, equal to k dim 1 and v dim 1
+     *  (else CLATTN_ERROR_INVALID_ARGUMENT naming kv_block_size and the value). Ignored when contiguous. */
+    int64_t kv_block_size;
+    /** CLATTN_KV_PAGED: block_table dim 1, >= 1; Lk = max_blocks_per_seq · kv_block_size must equal the k/v
+     *  views' logical kv_len (mask and probs dim 3) and be <= INT32_MAX. Ignored when contiguous. */
+    int64_t max_blocks_per_seq;
 } clattn_sdpa_desc;
 
 /**
@@ -664,7 +709,8 @@ typedef struct clattn_sdpa_plan clattn_sdpa_plan;
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (the message names the field and value, e.g.
  *         "mask: dim 1 is 5, expected 1 or 12", "q: ndim is 5, expected 4", or desc->struct_size too
  *         small); CLATTN_ERROR_UNSUPPORTED (also: desc->struct_size larger than this library's and a
- *         field it lacks is nonzero); CLATTN_ERROR_KERNEL_BUILD;
+ *         field it lacks is nonzero; a CLATTN_KV_PAGED plan on a backend or path that cannot read a paged
+ *         cache, the message naming it); CLATTN_ERROR_KERNEL_BUILD;
  *         CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_IO.
  */
 CLATTN_API clattn_status clattn_sdpa_plan_create(clattn_sdpa_plan **plan, clattn_context *ctx,
@@ -694,7 +740,8 @@ CLATTN_API const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan);
  * none; kv_lengths: int32 [B] or NULL if !use_kv_lengths; probs NULL unless want_probs.
  * out and probs must not overlap the inputs. Nothing is retained after return.
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (NULL required buffer, kv_lengths[b] outside
- *         [0, Lk]); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ *         [0, Lk], a want_lse or paged plan: bind lse / block_table with clattn_sdpa_execute_buffers());
+ *         CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
  */
 CLATTN_API clattn_status clattn_sdpa_execute(clattn_sdpa_plan *plan, const void *q, const void *k,
                                              const void *v, const void *mask, const int32_t *kv_lengths,
@@ -720,6 +767,9 @@ typedef struct clattn_sdpa_buffers {
     void *out;                 /**< float, or uint16_t binary16 / bfloat16 for CLATTN_DTYPE_F16 / _BF16 plans */
     float *probs;              /**< NULL unless want_probs */
     float *lse;                /**< float32 [B, Hq, Lq] through desc.lse; NULL unless want_lse */
+    /** Appended after 0.2.0: int32 [B, max_blocks_per_seq], row-major, contiguous; NULL unless desc.kv_layout
+     *  is CLATTN_KV_PAGED. Entries read (the blocks within kv_lengths[b]) must be 0..num_blocks-1. */
+    const int32_t *block_table;
 } clattn_sdpa_buffers;
 
 /** Sets b->struct_size = @p struct_size and every pointer to NULL (bytes beyond the library's sizeof, up to
@@ -738,7 +788,8 @@ static inline void clattn_sdpa_buffers_init(clattn_sdpa_buffers *b)
  * overlap the inputs or each other.
  * @param[in] bufs initialised by clattn_sdpa_buffers_init(); exactly the buffers the plan needs are non-NULL.
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or bufs NULL, bufs->struct_size out of range, a
- *         buffer the plan needs is NULL or one it does not use is set, kv_lengths[b] outside [0, Lk]);
+ *         buffer the plan needs is NULL or one it does not use is set, kv_lengths[b] outside [0, Lk], a paged
+ *         plan's block_table entry outside [0, num_blocks) among those kv_lengths reaches);
  *         CLATTN_ERROR_UNSUPPORTED (bufs->struct_size larger than this library's and a field it lacks is
  *         nonzero); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
  */
@@ -834,6 +885,118 @@ CLATTN_API clattn_status clattn_merge_execute(clattn_merge_plan *plan, const voi
 /** One-shot convenience: clattn_merge_plan_create + clattn_merge_execute + destroy. Same statuses. */
 CLATTN_API clattn_status clattn_merge_states(clattn_context *ctx, const clattn_merge_desc *desc,
                                              const void *parts_out, const float *parts_lse, void *out, float *lse);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Paged KV cache: appending new rows (see "Paged KV cache" at clattn_sdpa_desc)              */
+
+/**
+ * Describes writing Lnew new key/value rows of each of B sequences into a paged KV cache (vLLM's
+ * reshape_and_cache, FlashAttention's k/v arguments of flash_attn_with_kvcache). Initialise with
+ * clattn_kv_append_desc_init() (see "## ABI" above). Strides in elements of data_type.
+ *
+ *   k_new:   [B, Hkv, Lnew, D]                  v_new:   [B, Hkv, Lnew, Dv]    (SDPA's k/v layout, any strides)
+ *   k_cache: [num_blocks, block_size, Hkv, D]   v_cache: [num_blocks, block_size, Hkv, Dv]  (the SDPA pools)
+ *   block_table (at execution): int32 [B, max_blocks_per_seq], row-major, contiguous (as for SDPA)
+ *   positions   (at execution): int32 [B]
+ *
+ * Row t of sequence b (k_new[b, :, t, :], v_new[b, :, t, :]) is written to logical position
+ * pos = positions[b] + t: row pos % block_size of pool block block_table[b][pos / block_size]. A caller passes
+ * the lengths before the append as positions, then kv_lengths = positions + Lnew to SDPA. Nothing else in the
+ * pools is written. k_cache and v_cache may be views of one allocation (K and V interleaved) as long as they do
+ * not share elements; the new rows must not overlap the pools. Two sequences whose rows map to the same pool
+ * row: unspecified which one is kept.
+ */
+typedef struct clattn_kv_append_desc {
+    /** sizeof(clattn_kv_append_desc) as the caller was compiled; set by clattn_kv_append_desc_init(). */
+    size_t struct_size;
+    clattn_tensor k_new;   /**< [B, Hkv, Lnew, D] */
+    clattn_tensor v_new;   /**< [B, Hkv, Lnew, Dv] */
+    clattn_tensor k_cache; /**< [num_blocks, block_size, Hkv, D]; must not write one element twice */
+    clattn_tensor v_cache; /**< [num_blocks, block_size, Hkv, Dv]; must not write one element twice */
+    int64_t kv_block_size;      /**< rows per block: a power of two >= 16, = k_cache/v_cache dim 1 */
+    int64_t max_blocks_per_seq; /**< block_table dim 1, >= 1 */
+    /** Element type of all four views (CLATTN_DTYPE_F32 default, CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16): rows
+     *  are copied bit for bit, no conversion. */
+    clattn_dtype data_type;
+} clattn_kv_append_desc;
+
+/**
+ * Sets desc->struct_size = @p struct_size and defaults: contiguous views from the sizes given (k_new
+ * [batch, num_kv_heads, new_len, head_dim], v_new [.., v_head_dim], k_cache [num_blocks, block_size,
+ * num_kv_heads, head_dim], v_cache [.., v_head_dim]), kv_block_size = block_size, max_blocks_per_seq, float32.
+ * Bytes beyond the library's sizeof, up to struct_size, are zeroed. Accepts NULL (does nothing).
+ */
+CLATTN_API void clattn_kv_append_desc_init_sized(clattn_kv_append_desc *desc, size_t struct_size, int64_t batch,
+                                                 int64_t num_kv_heads, int64_t new_len, int64_t head_dim,
+                                                 int64_t v_head_dim, int64_t num_blocks, int64_t block_size,
+                                                 int64_t max_blocks_per_seq);
+
+/** clattn_kv_append_desc_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_kv_append_desc_init(clattn_kv_append_desc *desc, int64_t batch, int64_t num_kv_heads,
+                                              int64_t new_len, int64_t head_dim, int64_t v_head_dim,
+                                              int64_t num_blocks, int64_t block_size, int64_t max_blocks_per_seq)
+{
+    clattn_kv_append_desc_init_sized(desc, sizeof *desc, batch, num_kv_heads, new_len, head_dim, v_head_dim,
+                                     num_blocks, block_size, max_blocks_per_seq);
+}
+
+typedef struct clattn_kv_append_plan clattn_kv_append_plan;
+
+/**
+ * Validates @p desc and prepares the append (on OpenCL, builds its kernel).
+ * @param[out] plan  set to NULL on failure; release with clattn_kv_append_plan_destroy().
+ * @param[in]  desc  initialised by clattn_kv_append_desc_init(); copied, not retained.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (ctx, plan or desc NULL; a view of the wrong rank or a
+ *         dim that disagrees, e.g. "v_cache: dim 2 is 3, expected 4 (num_kv_heads, k_new dim 1)"; kv_block_size
+ *         not a power of two >= 16 or not the pools' dim 1; max_blocks_per_seq < 1; sizes that overflow; a pool
+ *         view that writes one element twice; a bad data_type; desc->struct_size too small);
+ *         CLATTN_ERROR_UNSUPPORTED (a backend without append, named in the message; desc->struct_size larger
+ *         than this library's and a field it lacks is nonzero); CLATTN_ERROR_KERNEL_BUILD; CLATTN_ERROR_OPENCL;
+ *         CLATTN_ERROR_OUT_OF_MEMORY; CLATTN_ERROR_IO.
+ */
+CLATTN_API clattn_status clattn_kv_append_plan_create(clattn_kv_append_plan **plan, clattn_context *ctx,
+                                                      const clattn_kv_append_desc *desc);
+
+/** Releases an append plan. Accepts NULL. */
+CLATTN_API void clattn_kv_append_plan_destroy(clattn_kv_append_plan *plan);
+
+/**
+ * The buffers of one append, by name. Initialise with clattn_kv_append_buffers_init() (struct_size, every
+ * pointer NULL; see "## ABI" above). Host pointers: each addresses element 0 of its buffer; views apply from
+ * there. All six are required.
+ */
+typedef struct clattn_kv_append_buffers {
+    /** sizeof(clattn_kv_append_buffers) as the caller was compiled; set by clattn_kv_append_buffers_init(). */
+    size_t struct_size;
+    const void *k_new, *v_new;   /**< float, or uint16_t binary16 / bfloat16 for CLATTN_DTYPE_F16 / _BF16 */
+    const int32_t *block_table;  /**< int32 [B, max_blocks_per_seq], row-major, contiguous */
+    const int32_t *positions;    /**< int32 [B]: where row 0 of each sequence goes (its length so far) */
+    void *k_cache, *v_cache;     /**< the pools, updated in place; may be the same pointer (interleaved views) */
+} clattn_kv_append_buffers;
+
+/** Sets b->struct_size = @p struct_size and every pointer to NULL (bytes beyond the library's sizeof, up to
+ *  struct_size, zeroed). Accepts NULL (does nothing). */
+CLATTN_API void clattn_kv_append_buffers_init_sized(clattn_kv_append_buffers *b, size_t struct_size);
+
+/** clattn_kv_append_buffers_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_kv_append_buffers_init(clattn_kv_append_buffers *b)
+{
+    clattn_kv_append_buffers_init_sized(b, sizeof *b);
+}
+
+/**
+ * Writes the new rows into the pools, synchronously, on any backend (OpenCL copies the pools in and out: use
+ * clattn_kv_append_enqueue() in clattn_opencl.h to keep them on the device). Every position is checked before
+ * anything is written: positions[b] >= 0, positions[b] + Lnew <= max_blocks_per_seq · kv_block_size, and
+ * each block_table entry the rows land in within 0..num_blocks-1. Nothing is retained after return.
+ * k_cache and v_cache must either be the same pointer or not overlap (the OpenCL copy-back relies on it).
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan, bufs or a buffer NULL; bufs->struct_size out of
+ *         range; "positions[1] is 70: rows 70..73 pass max_blocks_per_seq x kv_block_size = 64";
+ *         "block_table[1][2] is 9, expected 0..7 (num_blocks - 1)"); CLATTN_ERROR_UNSUPPORTED
+ *         (bufs->struct_size larger than this library's with a nonzero field it lacks); CLATTN_ERROR_OPENCL;
+ *         CLATTN_ERROR_OUT_OF_MEMORY.
+ */
+CLATTN_API clattn_status clattn_kv_append_execute(clattn_kv_append_plan *plan, const clattn_kv_append_buffers *bufs);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Multi-head attention module (PyTorch nn.MultiheadAttention semantics, batch first)          */

@@ -84,6 +84,10 @@ typedef struct clattn_sdpa_cl_buffers {
     size_t struct_size;
     cl_mem q, k, v, mask, kv_lengths, out, probs;
     cl_mem lse; /**< float32 [B, Hq, Lq] through desc.lse; NULL unless desc.want_lse */
+    /** Appended after 0.2.0: int32 [B, max_blocks_per_seq] (row-major, contiguous) of a CLATTN_KV_PAGED plan;
+     *  NULL otherwise. Entries are not read back on the host: a row whose keys reach an entry outside
+     *  0..num_blocks-1 gets unspecified output (those keys are not read). */
+    cl_mem block_table;
 } clattn_sdpa_cl_buffers;
 
 /** Sets b->struct_size = @p struct_size and every buffer to NULL (bytes beyond the library's sizeof, up to
@@ -99,8 +103,9 @@ static inline void clattn_sdpa_cl_buffers_init(clattn_sdpa_cl_buffers *b)
 /**
  * clattn_sdpa_enqueue() with the buffers named in a struct, which also carries lse. Same ordering, events
  * and statuses as clattn_sdpa_enqueue(); *event completes when out, probs and lse are written. Also
- * CLATTN_ERROR_INVALID_ARGUMENT for bufs NULL or bufs->struct_size out of range, and CLATTN_ERROR_UNSUPPORTED
- * for a struct_size above this library's with a nonzero field it lacks.
+ * CLATTN_ERROR_INVALID_ARGUMENT for bufs NULL or bufs->struct_size out of range (or a block_table cl_mem
+ * smaller than B x max_blocks_per_seq int32), and CLATTN_ERROR_UNSUPPORTED for a struct_size above this
+ * library's with a nonzero field it lacks.
  */
 CLATTN_API clattn_status clattn_sdpa_enqueue_buffers(clattn_sdpa_plan *plan, const clattn_sdpa_cl_buffers *bufs,
                                                      cl_uint num_wait, const cl_event *wait_list, cl_event *event);
@@ -118,6 +123,42 @@ CLATTN_API clattn_status clattn_sdpa_enqueue_buffers(clattn_sdpa_plan *plan, con
 CLATTN_API clattn_status clattn_merge_enqueue(clattn_merge_plan *plan, cl_mem parts_out, cl_mem parts_lse,
                                               cl_mem out, cl_mem lse, cl_uint num_wait,
                                               const cl_event *wait_list, cl_event *event);
+
+/**
+ * The cl_mem buffers of one enqueued append (clattn_kv_append_plan_create(), clattn.h). Initialise with
+ * clattn_kv_append_cl_buffers_init() (struct_size, every buffer NULL; see "## ABI" in clattn.h). k_new, v_new,
+ * k_cache, v_cache hold (offset + reach) elements of their views in desc.data_type; block_table int32
+ * [B, max_blocks_per_seq]; positions int32 [B]. k_cache and v_cache may be the same cl_mem (interleaved views).
+ */
+typedef struct clattn_kv_append_cl_buffers {
+    /** sizeof(clattn_kv_append_cl_buffers) as the caller was compiled; set by clattn_kv_append_cl_buffers_init(). */
+    size_t struct_size;
+    cl_mem k_new, v_new, block_table, positions, k_cache, v_cache;
+} clattn_kv_append_cl_buffers;
+
+/** Sets b->struct_size = @p struct_size and every buffer to NULL (bytes beyond the library's sizeof, up to
+ *  struct_size, zeroed). Accepts NULL (does nothing). */
+CLATTN_API void clattn_kv_append_cl_buffers_init_sized(clattn_kv_append_cl_buffers *b, size_t struct_size);
+
+/** clattn_kv_append_cl_buffers_init_sized() with struct_size = sizeof as compiled here. */
+static inline void clattn_kv_append_cl_buffers_init(clattn_kv_append_cl_buffers *b)
+{
+    clattn_kv_append_cl_buffers_init_sized(b, sizeof *b);
+}
+
+/**
+ * Enqueues an append plan on the context's queue with cl_mem buffers (zero copy; the append kernel writes the
+ * rows on the device, no host round trip). positions and block_table are not read back on the host: a row
+ * whose position is negative, at or past max_blocks_per_seq x kv_block_size, or whose block entry is outside
+ * 0..num_blocks-1 is not written (nothing else is). Waits for the num_wait events of wait_list; *event (if
+ * non-NULL; a new reference the caller releases) completes when the pools are written.
+ * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or bufs NULL, bufs->struct_size out of range, a
+ *         missing buffer, a buffer smaller than its view, num_wait and wait_list disagreeing);
+ *         CLATTN_ERROR_UNSUPPORTED (a host-path context: use clattn_kv_append_execute; a struct_size above this
+ *         library's with a nonzero field it lacks); CLATTN_ERROR_OPENCL; CLATTN_ERROR_OUT_OF_MEMORY.
+ */
+CLATTN_API clattn_status clattn_kv_append_enqueue(clattn_kv_append_plan *plan, const clattn_kv_append_cl_buffers *bufs,
+                                                  cl_uint num_wait, const cl_event *wait_list, cl_event *event);
 
 #ifdef __cplusplus
 }

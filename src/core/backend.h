@@ -26,7 +26,8 @@ typedef struct clattn_buf {
 /* Buffers bound to one execution. Unused ones are {NULL, NULL}. */
 typedef struct clattn_sdpa_bufs {
     clattn_buf q, k, v, mask, kv_lengths, out, probs;
-    clattn_buf lse; /* float32, through p->lse (want_lse) */
+    clattn_buf lse;         /* float32, through p->lse (want_lse) */
+    clattn_buf block_table; /* int32 [B, max_blocks] (p->paged) */
 } clattn_sdpa_bufs;
 
 /* Buffers of one merge execution (lse unused unless want_lse). */
@@ -82,7 +83,7 @@ clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_de
 clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
                                          const void *q, const void *k, const void *v, const void *mask,
                                          const void *kv_lengths, const void *out, const void *probs,
-                                         const void *lse);
+                                         const void *lse, const void *block_table);
 
 /* Elements the caller's q, k, v and out views reach, in the caller's data type (16-bit plans: halfs). */
 typedef struct clattn_sdpa_extents {
@@ -110,6 +111,8 @@ struct clattn_additive_problem; /* core/additive.h */
 struct clattn_additive_bufs;
 struct clattn_global_local_problem; /* core/global_local.h */
 struct clattn_global_local_bufs;
+struct clattn_kv_append_plan; /* core/kv_cache.h */
+struct clattn_kv_append_bufs;
 
 typedef struct clattn_backend_i {
     /* Short name: "host" or "opencl". */
@@ -189,6 +192,15 @@ typedef struct clattn_backend_i {
      * part's slice exactly (in place): a row's inputs are all read before its outputs are written. */
     clattn_status (*merge_run)(clattn_context *ctx, clattn_merge_plan *plan, const clattn_merge_bufs *b,
                                const clattn_sync *sync);
+    /* Paged KV cache append (core/kv_cache.h): prepares plan->p (builds kernels, sets plan->backend_data).
+     * (optional: NULL answers CLATTN_ERROR_UNSUPPORTED naming the backend) */
+    clattn_status (*kv_append_prepare)(clattn_context *ctx, struct clattn_kv_append_plan *plan);
+    /* Releases plan->backend_data of an append plan. (optional) */
+    void (*kv_append_release)(clattn_context *ctx, struct clattn_kv_append_plan *plan);
+    /* Writes the new rows of bound buffers into the pools, ordered by sync. Host-bound positions and tables
+     * were validated by core; device-bound ones were not (rows that land out of range are skipped). */
+    clattn_status (*kv_append_run)(clattn_context *ctx, struct clattn_kv_append_plan *plan,
+                                   const struct clattn_kv_append_bufs *b, const clattn_sync *sync);
 } clattn_backend_i;
 
 struct clattn_context {

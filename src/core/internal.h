@@ -108,6 +108,8 @@ clattn_status clattn_tensor_check_no_overlap(clattn_context *ctx, const char *na
 /* Structs added after 0.2.0: their first layout's size (frozen as well). */
 #define CLATTN_SDPA_BUFFERS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_sdpa_buffers, lse)
 #define CLATTN_MERGE_DESC_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_merge_desc, lse)
+#define CLATTN_KV_APPEND_DESC_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_kv_append_desc, data_type)
+#define CLATTN_KV_APPEND_BUFFERS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_kv_append_buffers, v_cache)
 
 /* The largest struct_size any versioned struct may claim (a page, as Linux's copy_struct_from_user): a
  * garbage struct_size from an uninitialised struct is refused instead of reading or writing past it. */
@@ -160,6 +162,18 @@ typedef struct clattn_sdpa_problem {
      * reads 16-bit data itself (clattn_backend_i.native_dtypes and the plan did not ask for staging), else
      * CLATTN_DTYPE_F32 (core's staged float32 copies; always F32 for float32 plans). */
     clattn_dtype data_type;
+    /* Paged KV cache (CLATTN_KV_PAGED): k and v are the caller's pool views [num_blocks, block_size, Hkv, D]
+     * and [num_blocks, block_size, Hkv, Dv] (dims and strides as given, size-1 dims stride 0), not
+     * [B, Hkv, Lk, D]; Lk = max_blocks * block_size; use_kv_lengths is true. Element d of key j, kv head h,
+     * sequence b (table = the int32 block_table buffer [B, max_blocks]):
+     *   k.offset + table[b*max_blocks + j/block_size]*k.strides[0] + (j%block_size)*k.strides[1]
+     *            + h*k.strides[2] + d*k.strides[3]
+     * Host-bound tables are validated by core for every block within kv_lengths[b]; device-bound ones are not. */
+    bool paged;
+    int64_t block_size;         /* power of two >= 16 */
+    int64_t max_blocks;         /* block_table dim 1 */
+    int64_t num_blocks;         /* pool dim 0 */
+    int64_t block_table_extent; /* B * max_blocks (int32 elements) */
 } clattn_sdpa_problem;
 
 /* ---- the validated merge problem (core/merge.c) ------------------------------------------------ */

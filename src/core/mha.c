@@ -275,7 +275,7 @@ clattn_status clattn_mha_forward(clattn_mha *m, int64_t B, int64_t Lq, int64_t L
         st = ctx->be->linear(ctx, rows_k, E, m->vdim, vx, 0, m->vdim, &m->params[W_V], 0, &m->params[B_V], 0, &vp.buf,
                              0, E);
     if (!st) {
-        clattn_sdpa_bufs sb = {qp.buf, kp.buf, vp.buf, mk.buf, kl.buf, cat.buf, pr.buf, {NULL, NULL}};
+        clattn_sdpa_bufs sb = {qp.buf, kp.buf, vp.buf, mk.buf, kl.buf, cat.buf, pr.buf, {NULL, NULL}, {NULL, NULL}};
         const clattn_sync none = CLATTN_SYNC_NONE;
         st = clattn_sdpa_run_bound(plan, &sb, &none);
     }

@@ -448,6 +448,9 @@ static clattn_status multi_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *p
     const clattn_sdpa_desc *d = plan->desc;
     const clattn_sdpa_problem *p = &plan->p;
     if (!d) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "multi plan without its descriptor");
+    if (p->paged)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "kv_layout: the multi-device path cannot read a paged KV cache (use a one-device context)");
     CLATTN_TRY(ensure_weights(ctx, s));
 
     multi_plan *mp = clattn_calloc(1, sizeof *mp);

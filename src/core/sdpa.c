@@ -5,6 +5,8 @@
  *
  *   q: [B, Hq, Lq, D]   k: [B or 1, Hkv, Lk, D]   v: [B or 1, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
  *   mask: [1|B, 1|Hq, 1|Lq, Lk]   probs: [B, Hq, Lq, Lk]   lse: [B, Hq, Lq]   kv_lengths: int32 [B]
+ *   paged (kv_layout CLATTN_KV_PAGED): k [NB, bs, Hkv, D], v [NB, bs, Hkv, Dv] pools, block_table int32
+ *   [B, max_blocks], Lk = max_blocks * bs (internal.h; fp16 plans stage the whole pools)
  *
  * data_type CLATTN_DTYPE_F16 / CLATTN_DTYPE_BF16 (q, k, v, out in binary16 / bfloat16): a backend that reads
  * 16-bit data itself (clattn_backend_i.native_dtypes: the host's fused and decode kernels) gets the caller's
@@ -14,6 +16,7 @@
  */
 #include "alloc.h"
 #include "backend.h"
+#include "kv_cache.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -97,19 +100,44 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
     p->Hq = d->q.dims[1];
     p->Lq = d->q.dims[2];
     p->D = d->q.dims[3];
-    p->Hkv = d->k.dims[1];
-    p->Lk = d->k.dims[2];
     p->Dv = d->v.dims[3];
 
-    CLATTN_TRY(expect_dim_or_one(ctx, "k", &p->k, 0, p->B, "batch, q dim 0"));
-    CLATTN_TRY(expect_dim(ctx, "k", &p->k, 3, p->D, "head_dim, q dim 3"));
-    CLATTN_TRY(expect_dim_or_one(ctx, "v", &p->v, 0, p->B, "batch, q dim 0"));
-    CLATTN_TRY(expect_dim(ctx, "v", &p->v, 1, p->Hkv, "num_kv_heads, k dim 1"));
-    CLATTN_TRY(expect_dim(ctx, "v", &p->v, 2, p->Lk, "kv_len, k dim 2"));
+    if ((int)d->kv_layout != CLATTN_KV_CONTIGUOUS && (int)d->kv_layout != CLATTN_KV_PAGED)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "kv_layout: %d is not a clattn_kv_layout value (CLATTN_KV_CONTIGUOUS = 0, CLATTN_KV_PAGED = 1)",
+                            (int)d->kv_layout);
+    p->paged = d->kv_layout == CLATTN_KV_PAGED;
+    if (p->paged) { /* k, v: pools [num_blocks, block_size, Hkv, D|Dv] read through block_table [B, max_blocks] */
+        CLATTN_TRY(clattn_kv_check_block_size(ctx, d->kv_block_size));
+        p->block_size = d->kv_block_size;
+        CLATTN_TRY(clattn_kv_check_max_blocks(ctx, d->max_blocks_per_seq, p->block_size, p->B,
+                                              &p->block_table_extent));
+        p->max_blocks = d->max_blocks_per_seq;
+        p->num_blocks = d->k.dims[0];
+        p->Hkv = d->k.dims[2];
+        p->Lk = p->max_blocks * p->block_size; /* <= INT32_MAX (checked) */
+        CLATTN_TRY(expect_dim(ctx, "k", &p->k, 1, p->block_size, "kv_block_size"));
+        CLATTN_TRY(expect_dim(ctx, "k", &p->k, 3, p->D, "head_dim, q dim 3"));
+        CLATTN_TRY(expect_dim(ctx, "v", &p->v, 0, p->num_blocks, "num_blocks, k dim 0"));
+        CLATTN_TRY(expect_dim(ctx, "v", &p->v, 1, p->block_size, "kv_block_size"));
+        CLATTN_TRY(expect_dim(ctx, "v", &p->v, 2, p->Hkv, "num_kv_heads, k dim 2"));
+        if (!d->use_kv_lengths)
+            return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                "use_kv_lengths: 0, but a CLATTN_KV_PAGED plan needs each sequence's length "
+                                "(set use_kv_lengths and pass kv_lengths)");
+    } else {
+        p->Hkv = d->k.dims[1];
+        p->Lk = d->k.dims[2];
+        CLATTN_TRY(expect_dim_or_one(ctx, "k", &p->k, 0, p->B, "batch, q dim 0"));
+        CLATTN_TRY(expect_dim(ctx, "k", &p->k, 3, p->D, "head_dim, q dim 3"));
+        CLATTN_TRY(expect_dim_or_one(ctx, "v", &p->v, 0, p->B, "batch, q dim 0"));
+        CLATTN_TRY(expect_dim(ctx, "v", &p->v, 1, p->Hkv, "num_kv_heads, k dim 1"));
+        CLATTN_TRY(expect_dim(ctx, "v", &p->v, 2, p->Lk, "kv_len, k dim 2"));
+    }
     if (p->Hq % p->Hkv != 0)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "k: dim 1 (num_kv_heads) is %lld, which does not divide num_heads %lld (q dim 1)",
-                            (long long)p->Hkv, (long long)p->Hq);
+                            "k: dim %d (num_kv_heads) is %lld, which does not divide num_heads %lld (q dim 1)",
+                            p->paged ? 2 : 1, (long long)p->Hkv, (long long)p->Hq);
     CLATTN_TRY(expect_dim(ctx, "out", &p->out, 0, p->B, "batch, q dim 0"));
     CLATTN_TRY(expect_dim(ctx, "out", &p->out, 1, p->Hq, "num_heads, q dim 1"));
     CLATTN_TRY(expect_dim(ctx, "out", &p->out, 2, p->Lq, "q_len, q dim 2"));
@@ -292,7 +320,8 @@ static clattn_status f16_run(clattn_context *ctx, clattn_sdpa_plan *plan, const 
     CLATTN_TRY(be->convert_view(ctx, s->dtype, false, &s->q, &u->q, &s->in, 0, &first));
     CLATTN_TRY(be->convert_view(ctx, s->dtype, false, &s->k, &u->k, &s->in, s->nq, &none));
     CLATTN_TRY(be->convert_view(ctx, s->dtype, false, &s->v, &u->v, &s->in, s->nq + s->nk, &none));
-    clattn_sdpa_bufs b = {s->in, s->in, s->in, u->mask, u->kv_lengths, s->out32, u->probs, u->lse};
+    clattn_sdpa_bufs b = {s->in, s->in, s->in, u->mask, u->kv_lengths, s->out32, u->probs, u->lse,
+                          u->block_table};
     CLATTN_TRY(be->sdpa_run(ctx, plan, &b, &none));
     return be->convert_view(ctx, s->dtype, true, &s->out, &u->out, &s->out32, 0, &last);
 }
@@ -389,7 +418,7 @@ const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan)
 clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,
                                          const void *q, const void *k, const void *v, const void *mask,
                                          const void *kv_lengths, const void *out, const void *probs,
-                                         const void *lse)
+                                         const void *lse, const void *block_table)
 {
     const char *missing = !q ? "q" : !k ? "k" : !v ? "v" : !out ? "out" : NULL;
     if (missing) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: %s is NULL", fn, missing);
@@ -406,6 +435,12 @@ clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: lse is %s but desc.want_lse is %d%s", fn,
                             lse ? "given" : "NULL", (int)p->want_lse,
                             lse ? "" : " (bind lse with clattn_sdpa_execute_buffers or clattn_sdpa_enqueue_buffers)");
+    if (p->paged != (block_table != NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: block_table is %s but desc.kv_layout is %s%s", fn,
+                            block_table ? "given" : "NULL", p->paged ? "CLATTN_KV_PAGED" : "CLATTN_KV_CONTIGUOUS",
+                            block_table ? ""
+                                        : " (bind block_table with clattn_sdpa_execute_buffers or "
+                                          "clattn_sdpa_enqueue_buffers)");
     return CLATTN_SUCCESS;
 }
 
@@ -436,7 +471,7 @@ static clattn_status sdpa_execute(clattn_sdpa_plan *plan, const clattn_sdpa_buff
     clattn_context *ctx = plan->ctx;
     const clattn_sdpa_problem *p = &plan->p;
     CLATTN_TRY(clattn_sdpa_check_bindings(ctx, p, fn, u->q, u->k, u->v, u->mask, u->kv_lengths, u->out, u->probs,
-                                          u->lse));
+                                          u->lse, u->block_table));
     const int32_t *kv_lengths = u->kv_lengths;
     if (kv_lengths)
         for (int64_t b = 0; b < p->B; b++)
@@ -444,6 +479,15 @@ static clattn_status sdpa_execute(clattn_sdpa_plan *plan, const clattn_sdpa_buff
                 return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                                     "kv_lengths: element %lld is %d, expected 0..%lld (kv_len)", (long long)b,
                                     (int)kv_lengths[b], (long long)p->Lk);
+    if (p->paged) /* the entries the backends will read: blocks within each sequence's length */
+        for (int64_t b = 0; b < p->B; b++) {
+            const int32_t *row = u->block_table + b * p->max_blocks;
+            for (int64_t i = 0; i < ((int64_t)kv_lengths[b] + p->block_size - 1) / p->block_size; i++)
+                if (row[i] < 0 || row[i] >= p->num_blocks)
+                    return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                        "block_table[%lld][%lld] is %d, expected 0..%lld (num_blocks - 1)",
+                                        (long long)b, (long long)i, (int)row[i], (long long)(p->num_blocks - 1));
+        }
 
     if (ctx->be == NULL) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "context has no backend");
     const f16_stage *s16 = plan->f16;
@@ -451,7 +495,7 @@ static clattn_status sdpa_execute(clattn_sdpa_plan *plan, const clattn_sdpa_buff
     if (ctx->be->host_memory) {
         clattn_sdpa_bufs b = {{(void *)u->q, NULL},    {(void *)u->k, NULL},          {(void *)u->v, NULL},
                               {(void *)u->mask, NULL}, {(void *)kv_lengths, NULL},    {u->out, NULL},
-                              {u->probs, NULL},        {u->lse, NULL}};
+                              {u->probs, NULL},        {u->lse, NULL},                {(void *)u->block_table, NULL}};
         return clattn_sdpa_run_bound(plan, &b, &none);
     }
 
@@ -463,12 +507,13 @@ static clattn_status sdpa_execute(clattn_sdpa_plan *plan, const clattn_sdpa_buff
     const size_t es = ext.elem_size;
     const clattn_tensor *out_view = s16 ? &s16->out : &p->out;
     const int64_t q_ext = ext.q, k_ext = ext.k, v_ext = ext.v, o_ext = ext.out;
-    staged sq = {0}, sk = {0}, sv = {0}, sm = {0}, sl = {0}, so = {0}, sp = {0}, se = {0};
+    staged sq = {0}, sk = {0}, sv = {0}, sm = {0}, sl = {0}, so = {0}, sp = {0}, se = {0}, sbt = {0};
     clattn_status st = stage_in(ctx, &sq, u->q, q_ext, es);
     if (!st) st = stage_in(ctx, &sk, u->k, k_ext, es);
     if (!st) st = stage_in(ctx, &sv, u->v, v_ext, es);
     if (!st && u->mask) st = stage_in(ctx, &sm, u->mask, p->mask_extent, mask_es);
     if (!st && kv_lengths) st = stage_in(ctx, &sl, kv_lengths, p->B, sizeof(int32_t));
+    if (!st && u->block_table) st = stage_in(ctx, &sbt, u->block_table, p->block_table_extent, sizeof(int32_t));
     if (!st) st = stage_in(ctx, &so, view_is_dense(out_view, o_ext) ? NULL : u->out, o_ext, es);
     if (!st && u->probs)
         st = stage_in(ctx, &sp, view_is_dense(&p->probs, p->probs_extent) ? NULL : u->probs, p->probs_extent,
@@ -476,14 +521,14 @@ static clattn_status sdpa_execute(clattn_sdpa_plan *plan, const clattn_sdpa_buff
     if (!st && u->lse)
         st = stage_in(ctx, &se, view_is_dense(&p->lse, p->lse_extent) ? NULL : u->lse, p->lse_extent, sizeof(float));
     if (!st) {
-        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, sm.buf, sl.buf, so.buf, sp.buf, se.buf};
+        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, sm.buf, sl.buf, so.buf, sp.buf, se.buf, sbt.buf};
         st = clattn_sdpa_run_bound(plan, &b, &none);
     }
     if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, u->out, (size_t)o_ext * es);
     if (!st && u->probs)
         st = ctx->be->buf_read(ctx, &sp.buf, 0, u->probs, (size_t)p->probs_extent * sizeof(float));
     if (!st && u->lse) st = ctx->be->buf_read(ctx, &se.buf, 0, u->lse, (size_t)p->lse_extent * sizeof(float));
-    staged *all[] = {&sq, &sk, &sv, &sm, &sl, &so, &sp, &se};
+    staged *all[] = {&sq, &sk, &sv, &sm, &sl, &so, &sp, &se, &sbt};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i]->owned) ctx->be->buf_free(ctx, &all[i]->buf);
     return st;

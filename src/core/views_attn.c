@@ -285,7 +285,7 @@ static clattn_status view_plan_execute(view_plan *vp, const char *fn, const void
     if (ctx->be->host_memory) {
         clattn_sdpa_bufs b = {{(void *)q, NULL}, {(void *)k, NULL}, {(void *)v, NULL}, {NULL, NULL},
                               {NULL, NULL},      {out, NULL},       {probs, NULL},
-                              {NULL, NULL}};
+                              {NULL, NULL}, {NULL, NULL}};
         for (int64_t i = 0; i < vp->count; i++) CLATTN_TRY(clattn_sdpa_run_bound(vp->plans[i], &b, &none));
         return CLATTN_SUCCESS;
     }
@@ -301,7 +301,7 @@ static clattn_status view_plan_execute(view_plan *vp, const char *fn, const void
         st = stage(ctx, &sp, view_is_dense(&p->probs, p->probs_extent) ? NULL : probs, p->probs_extent,
                    sizeof(float));
     if (!st) {
-        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, {NULL, NULL}, {NULL, NULL}, so.buf, sp.buf, {NULL, NULL}};
+        clattn_sdpa_bufs b = {sq.buf, sk.buf, sv.buf, {NULL, NULL}, {NULL, NULL}, so.buf, sp.buf, {NULL, NULL}, {NULL, NULL}};
         for (int64_t i = 0; i < vp->count && !st; i++) st = clattn_sdpa_run_bound(vp->plans[i], &b, &none);
     }
     if (!st) st = ctx->be->buf_read(ctx, &so.buf, 0, out, (size_t)p->out_extent * es);

@@ -128,6 +128,9 @@ static clattn_status ensure_scratch(clattn_context *ctx, host_state *st, size_t 
 static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
     host_state *st = ctx->backend_data;
+    if (plan->p.paged)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "kv_layout: the host paths (host-fused, host-rowwise) cannot read a paged KV cache yet");
     host_plan *hp = clattn_calloc(1, sizeof *hp);
     if (hp == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host sdpa plan: cannot allocate %zu bytes",
@@ -344,6 +347,8 @@ static const clattn_backend_i host_backend = {
     .global_local_path = "host-global-local",
     .merge_prepare = host_merge_prepare,
     .merge_run = host_merge_run,
+    .kv_append_prepare = host_kv_append_prepare,
+    .kv_append_run = host_kv_append_run,
 };
 
 void clattn_host_describe(clattn_device_info *info, int num_threads)

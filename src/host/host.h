@@ -6,6 +6,7 @@
  *   weighted_sum.c  out = P·V, skipping zero-probability keys
  *   gemm.c          nn.Linear through BLAS (the only cblas.h include)
  *   merge.c         merge of partial attention states (clattn_merge_*), row blocks over the pool
+ *   kv_append.c     paged KV cache append (clattn_kv_append_*): row copies into the block pools
  * All of them are built at -O3 (src/CMakeLists.txt). Not installed.
  */
 #ifndef CLATTN_HOST_HOST_H
@@ -139,6 +140,16 @@ void host_weighted_sum_row(const host_rowwise_args *a, int64_t b, int64_t h, int
 clattn_status host_merge_prepare(clattn_context *ctx, clattn_merge_plan *plan);
 clattn_status host_merge_run(clattn_context *ctx, clattn_merge_plan *plan, const clattn_merge_bufs *b,
                              const clattn_sync *sync);
+
+/* ---- kv_append.c ------------------------------------------------------------------------------------ */
+
+/* The backend's kv_append_prepare / kv_append_run slots (core/kv_cache.h): bit-for-bit row copies into the
+ * pools on the calling thread; core has checked positions and block entries. */
+struct clattn_kv_append_plan;
+struct clattn_kv_append_bufs;
+clattn_status host_kv_append_prepare(clattn_context *ctx, struct clattn_kv_append_plan *plan);
+clattn_status host_kv_append_run(clattn_context *ctx, struct clattn_kv_append_plan *plan,
+                                 const struct clattn_kv_append_bufs *b, const clattn_sync *sync);
 
 /* ---- gemm.c ----------------------------------------------------------------------------------------- */
 

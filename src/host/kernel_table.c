@@ -2,7 +2,7 @@
  * The host backend's rows of the kernel table (clattn_kernel_get(), `clattn kernels`): the row-by-row
  * stage functions (scores.c, softmax.c, weighted_sum.c), the fused kernels in each ISA variant
  * (fused_kernel.c compiled as portable and included by fused_avx2.c / fused_avx512.c), the decode merge,
- * fp16 staging, the BLAS GEMM and the merge of partial states (clattn_merge_*). tests/test_kernels.c checks
+ * fp16 staging, the BLAS GEMM, the merge of partial states (clattn_merge_*) and the paged KV append. tests/test_kernels.c checks
  * that every entry point is named in its source file or a header of its folder, and that every path is one
  * a host plan reports.
  */
@@ -63,6 +63,8 @@ const clattn_kernel_entry clattn_host_kernels[] = {
              "global-local attention: one global query row over all keys (global projections when given)"),
     HOST_ROW("merge", "merge", "merge.c", "merge_row",
              "merges P partial (out, lse) states of one row: max-shifted exp weights, out and lse in place or not"),
+    HOST_ROW("kv-append", "kv append", "kv_append.c", "host_kv_append_run",
+             "paged KV cache append: copies each new K/V row into its block-table slot of the pools"),
 };
 
 const size_t clattn_host_kernel_count = sizeof clattn_host_kernels / sizeof clattn_host_kernels[0];

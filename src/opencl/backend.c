@@ -152,6 +152,9 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
 {
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_sdpa_problem *p = &plan->p;
+    if (p->paged) /* issue #13: the paged kernels (fused-paged, fused-gpu-paged, chain-paged) replace this check */
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "kv_layout: the OpenCL paths (chain, fused, fused-gpu) cannot read a paged KV cache yet");
     clattn_status st = CLATTN_SUCCESS;
     cl_probe_state ps = {ctx, cl, {NULL}};
     clattn_cl_plan_cfg cfg;

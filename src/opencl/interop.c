@@ -6,6 +6,7 @@
  *   clattn_sdpa_enqueue[_buffers]  a plan on cl_mem buffers, through core's clattn_sdpa_run_bound
  *   clattn_merge_enqueue           a merge plan on cl_mem buffers (merge.c of this folder runs it)
  */
+#include "kv_cache.h"
 #include "opencl.h"
 
 #include "clattn_opencl.h"
@@ -91,7 +92,7 @@ static clattn_status sdpa_enqueue(clattn_sdpa_plan *plan, const clattn_sdpa_cl_b
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: num_wait is %u but wait_list is %s", fn,
                             (unsigned)num_wait, wait_list ? "non-NULL" : "NULL");
     CLATTN_TRY(clattn_sdpa_check_bindings(ctx, p, fn, u->q, u->k, u->v, u->mask, u->kv_lengths, u->out, u->probs,
-                                          u->lse));
+                                          u->lse, u->block_table));
     const clattn_sdpa_extents ext = clattn_sdpa_caller_extents(plan);
     CLATTN_TRY(check_mem(ctx, "q", u->q, ext.q, ext.elem_size));
     CLATTN_TRY(check_mem(ctx, "k", u->k, ext.k, ext.elem_size));
@@ -102,8 +103,10 @@ static clattn_status sdpa_enqueue(clattn_sdpa_plan *plan, const clattn_sdpa_cl_b
     if (u->kv_lengths) CLATTN_TRY(check_mem(ctx, "kv_lengths", u->kv_lengths, p->B, sizeof(int32_t)));
     if (u->probs) CLATTN_TRY(check_mem(ctx, "probs", u->probs, p->probs_extent, sizeof(float)));
     if (u->lse) CLATTN_TRY(check_mem(ctx, "lse", u->lse, p->lse_extent, sizeof(float)));
-    const clattn_sdpa_bufs b = {{NULL, u->q},   {NULL, u->k},   {NULL, u->v},     {NULL, u->mask}, {NULL, u->kv_lengths},
-                                {NULL, u->out}, {NULL, u->probs}, {NULL, u->lse}};
+    if (u->block_table) CLATTN_TRY(check_mem(ctx, "block_table", u->block_table, p->block_table_extent, sizeof(int32_t)));
+    const clattn_sdpa_bufs b = {{NULL, u->q},   {NULL, u->k},     {NULL, u->v},   {NULL, u->mask},
+                                {NULL, u->kv_lengths}, {NULL, u->out}, {NULL, u->probs}, {NULL, u->lse},
+                                {NULL, u->block_table}};
     const clattn_sync sync = {num_wait, wait_list, event};
     return clattn_sdpa_run_bound(plan, &b, &sync);
 }
@@ -172,4 +175,47 @@ clattn_status clattn_merge_enqueue(clattn_merge_plan *plan, cl_mem parts_out, cl
     const clattn_merge_bufs b = {{NULL, parts_out}, {NULL, parts_lse}, {NULL, out}, {NULL, lse}};
     const clattn_sync sync = {num_wait, wait_list, event};
     return ctx->be->merge_run(ctx, plan, &b, &sync);
+}
+
+void clattn_kv_append_cl_buffers_init_sized(clattn_kv_append_cl_buffers *b, size_t struct_size)
+{
+    if (!b) return;
+    clattn_struct_out(b, struct_size, NULL, sizeof(clattn_kv_append_cl_buffers));
+}
+
+/* The first layout's size of clattn_kv_append_cl_buffers (frozen; see "## ABI" in clattn.h). */
+#define CLATTN_KV_APPEND_CL_BUFFERS_MIN_SIZE CLATTN_SIZE_THROUGH(clattn_kv_append_cl_buffers, v_cache)
+
+clattn_status clattn_kv_append_enqueue(clattn_kv_append_plan *plan, const clattn_kv_append_cl_buffers *bufs,
+                                       cl_uint num_wait, const cl_event *wait_list, cl_event *event)
+{
+    static const char fn[] = "clattn_kv_append_enqueue";
+    if (event) *event = NULL; /* on every failure too */
+    if (!plan) return clattn_error(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+    clattn_context *ctx = plan->ctx;
+    if (!bufs) return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: bufs is NULL", fn);
+    clattn_kv_append_cl_buffers u;
+    clattn_kv_append_cl_buffers_init(&u);
+    CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_kv_append_cl_buffers, bufs, CLATTN_KV_APPEND_CL_BUFFERS_MIN_SIZE, &u));
+    const clattn_kv_append_problem *p = &plan->p;
+    if (ctx->info.backend != CLATTN_BACKEND_OPENCL)
+        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "%s: the context runs on the %s path, not one OpenCL device; use clattn_kv_append_execute",
+                            fn, ctx->be->name);
+    if ((num_wait == 0) != (wait_list == NULL))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s: num_wait is %u but wait_list is %s", fn,
+                            (unsigned)num_wait, wait_list ? "non-NULL" : "NULL");
+    CLATTN_TRY(clattn_kv_append_check_bindings(ctx, fn, u.k_new, u.v_new, u.block_table, u.positions, u.k_cache,
+                                               u.v_cache));
+    const size_t es = clattn_kv_elem_size(p->data_type);
+    CLATTN_TRY(check_mem(ctx, "k_new", u.k_new, p->k_new_extent, es));
+    CLATTN_TRY(check_mem(ctx, "v_new", u.v_new, p->v_new_extent, es));
+    CLATTN_TRY(check_mem(ctx, "block_table", u.block_table, p->block_table_extent, sizeof(int32_t)));
+    CLATTN_TRY(check_mem(ctx, "positions", u.positions, p->B, sizeof(int32_t)));
+    CLATTN_TRY(check_mem(ctx, "k_cache", u.k_cache, p->k_cache_extent, es));
+    CLATTN_TRY(check_mem(ctx, "v_cache", u.v_cache, p->v_cache_extent, es));
+    const clattn_kv_append_bufs b = {{NULL, u.k_new},     {NULL, u.v_new},   {NULL, u.block_table},
+                                     {NULL, u.positions}, {NULL, u.k_cache}, {NULL, u.v_cache}};
+    const clattn_sync sync = {num_wait, wait_list, event};
+    return ctx->be->kv_append_run(ctx, plan, &b, &sync);
 }
