@@ -308,8 +308,10 @@ static void test_p_rounding(void **state)
 static void run_dtype16(clattn_dtype dt)
 {
     const bool bf = dt == CLATTN_DTYPE_BF16;
+    /* bf16: K strided along D and V rows padded (the pack's 16-bit gather); f16: contiguous (the masked loads) */
     const sdpa_case c = {.name = bf ? "bf16_gqa_causal" : "f16_gqa_causal", .B = 1, .Hq = 4, .Hkv = 2, .Lq = 129,
-                         .Lk = 129, .D = 80, .Dv = 80, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT};
+                         .Lk = 129, .D = 80, .Dv = 80, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT,
+                         .lk = bf ? TU_COLSTRIDE : TU_CONTIG, .lv = bf ? TU_PAD : TU_CONTIG};
     tu_where w = {"precision", c.name, tu_case_seed("precision", bf ? 103 : 102)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
@@ -336,6 +338,19 @@ static void run_dtype16(clattn_dtype dt)
         if (st == CLATTN_SUCCESS) {
             snprintf(paths[pass], sizeof paths[pass], "%s", clattn_sdpa_plan_path(plan));
             ok &= tu_check_plan_path(plan, &s, &w);
+            if (pass && is_bf16_path(paths[pass])) {
+                /* read natively (no float32 copies): the workspace of the same plan in float32 */
+                clattn_sdpa_desc s32 = s;
+                s32.data_type = CLATTN_DTYPE_F32;
+                clattn_sdpa_plan *p32 = NULL;
+                if (clattn_sdpa_plan_create(&p32, g_ctx, &s32) != CLATTN_SUCCESS) ok = false;
+                const size_t w16 = clattn_sdpa_plan_workspace_size(plan), w32 = clattn_sdpa_plan_workspace_size(p32);
+                if (w16 != w32) {
+                    tu_report(&w, "workspace %zu bytes, the float32 plan's %zu: the 16-bit data was staged", w16, w32);
+                    ok = false;
+                }
+                clattn_sdpa_plan_destroy(p32);
+            }
             st = clattn_sdpa_execute(plan, q, k, v, NULL, NULL, o, NULL);
         }
         if (st != CLATTN_SUCCESS) {

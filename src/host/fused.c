@@ -127,6 +127,7 @@ bool host_fused_reads_dtype(const clattn_sdpa_problem *p, const host_fused_plan 
     switch (fp->isa) {
     case HOST_FUSED_PORTABLE: return true;
     case HOST_FUSED_AVX512: return true; /* VCVTPH2PS / VCVTPS2PH zmm are AVX-512F */
+    case HOST_FUSED_AVX512BF16: return true; /* its pack widens K/V (VCVTPH2PS / shift) before rounding to bf16 */
     case HOST_FUSED_AVX2: return p->data_type == CLATTN_DTYPE_BF16 || clattn_half_simd_available();
     default: return false;
     }

@@ -173,8 +173,9 @@ const char *host_fused_isa_name(host_fused_isa isa);
 bool host_fused_supported(const clattn_sdpa_problem *p);
 
 /* Whether a fused plan fp reads p's data type itself: always for float32; for F16 / BF16 on the portable, AVX2
- * (fp16: with F16C) and AVX-512 kernels with D <= HOST_FUSED_D16_MAX (the AVX512BF16 variant's packing is
- * float32-only: such plans, and the row-by-row path, are staged by core). */
+ * (fp16: with F16C), AVX-512 and AVX512BF16 kernels with D <= HOST_FUSED_D16_MAX (the AVX512BF16 pack widens
+ * K and V exactly, then rounds to bf16: bfloat16 data comes through unchanged). The row-by-row path is staged
+ * by core. */
 bool host_fused_reads_dtype(const clattn_sdpa_problem *p, const host_fused_plan *fp);
 
 /* Fills *fp for p with num_threads workers. Returns false when a size overflows. */

@@ -67,28 +67,57 @@ static inline __attribute__((always_inline)) __mmask16 bf_nonfinite(__m512i w)
            _mm512_cmpeq_epi32_mask(_mm512_and_si512(w, hi), hi);
 }
 
-/* n (<= 16) floats at x with stride st, as a vector (zeros past n). */
-static inline __attribute__((always_inline)) __m512 bf_gather(const float *x, int64_t st, int n)
+/* n (<= 16) elements at x (float, or binary16 / bfloat16 for dt F16 / BF16, widened exactly) with stride st
+ * elements, as a float vector (zeros past n). */
+static inline __attribute__((always_inline)) __m512 bf_gather(const void *x, int64_t st, int n, const int dt)
 {
-    if (st == 1) return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), x);
-    float t[16] = {0};
-    for (int i = 0; i < n; i++) t[i] = x[i * st];
-    return _mm512_loadu_ps(t);
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    if (dt == CLATTN_DTYPE_F32) {
+        const float *xf = x;
+        if (st == 1) return _mm512_maskz_loadu_ps(m, xf);
+        float t[16] = {0};
+        for (int i = 0; i < n; i++) t[i] = xf[i * st];
+        return _mm512_loadu_ps(t);
+    }
+    const uint16_t *xh = x;
+    __m256i h;
+    if (st == 1) {
+        h = _mm256_maskz_loadu_epi16(m, xh);
+    } else {
+        uint16_t t[16] = {0};
+        for (int i = 0; i < n; i++) t[i] = xh[i * st];
+        h = _mm256_loadu_si256((const __m256i *)(const void *)t);
+    }
+    if (dt == CLATTN_DTYPE_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
 }
 
-/* Row of D floats (stride st) -> dh bf16 pair words (an odd D pads a zero). */
-static void bf_row_pairs(const float *x, int64_t st, int64_t D, uint32_t *restrict out)
+/* Row of D elements (stride st; dt as bf_gather) -> dh bf16 pair words (an odd D pads a zero). bfloat16
+ * inputs come out unchanged (the round trip through float32 is exact). */
+static inline __attribute__((always_inline)) void bf_row_pairs_dt(const void *x, int64_t st, int64_t D,
+                                                                  uint32_t *restrict out, const int dt)
 {
+    const int64_t es = dt == CLATTN_DTYPE_F32 ? 4 : 2;
     for (int64_t d = 0; d < D; d += 32) {
         const int n0 = D - d >= 16 ? 16 : (int)(D - d);
         const int n1 = D - d - 16 >= 16 ? 16 : D - d - 16 > 0 ? (int)(D - d - 16) : 0;
-        const __m512 a = bf_gather(x + d * st, st, n0);
-        const __m512 b = n1 > 0 ? bf_gather(x + (d + 16) * st, st, n1) : _mm512_setzero_ps();
+        const __m512 a = bf_gather((const char *)x + d * st * es, st, n0, dt);
+        const __m512 b = n1 > 0 ? bf_gather((const char *)x + (d + 16) * st * es, st, n1, dt) : _mm512_setzero_ps();
         /* _mm512_cvtne2ps_pbh(hi, lo): bf16 0..15 from lo, 16..31 from hi */
         const __m512i w = (__m512i)_mm512_cvtne2ps_pbh(b, a);
         const int64_t words = (D - d + 1) / 2 < 16 ? (D - d + 1) / 2 : 16;
         _mm512_mask_storeu_epi32(out + d / 2, (__mmask16)((1u << words) - 1u), w);
     }
+}
+
+static void bf_row_pairs(const void *x, int64_t st, int64_t D, uint32_t *restrict out, int dt)
+{
+    if (dt == CLATTN_DTYPE_BF16)
+        bf_row_pairs_dt(x, st, D, out, CLATTN_DTYPE_BF16);
+    else if (dt == CLATTN_DTYPE_F16)
+        bf_row_pairs_dt(x, st, D, out, CLATTN_DTYPE_F16);
+    else
+        bf_row_pairs_dt(x, st, D, out, CLATTN_DTYPE_F32);
 }
 
 /* Pack task (bf16): keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave; K pairs along D into
@@ -109,8 +138,13 @@ void HF_CAT(host_fused_pack, HF_ISA)(void *argp, int64_t task, int tid)
     uint32_t *kpack = (uint32_t *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * dh;
     uint32_t *vpack = (uint32_t *)(a->scratch + fp->off_vpack) + bhl * (fp->lkp / 2) * dvp;
     unsigned char *vbad = a->scratch + fp->off_vbad + bhl * (fp->lkp / HOST_FUSED_BK);
-    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
+    /* float32, or the caller's 16-bit K and V (a->k16, a->v16; rounded to bf16 from their exact float32 value) */
+    const int dt = a->k16 != NULL ? (int)p->data_type : CLATTN_DTYPE_F32;
+    const int64_t es = dt == CLATTN_DTYPE_F32 ? 4 : 2;
+    const int64_t koff = p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
+    const int64_t voff = p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
+    const char *kbase = a->k16 != NULL ? (const char *)(a->k16 + koff) : (const char *)(a->k + koff);
+    const char *vbase = a->v16 != NULL ? (const char *)(a->v16 + voff) : (const char *)(a->v + voff);
     const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
     const int64_t vs2 = p->v.strides[2], vs3 = p->v.strides[3];
 
@@ -118,11 +152,11 @@ void HF_CAT(host_fused_pack, HF_ISA)(void *argp, int64_t task, int tid)
     for (int64_t j = c0; j < c1; j++) {
         uint32_t *restrict kp = kpack + (j / BF_KW) * dh * BF_KW + j % BF_KW;
         if (j < lk) {
-            const float *kr = kbase + j * ks2;
-            for (int64_t t0 = 0; t0 < dh; t0 += 64) { /* 128 floats of D at a time */
+            const char *kr = kbase + j * ks2 * es;
+            for (int64_t t0 = 0; t0 < dh; t0 += 64) { /* 128 elements of D at a time */
                 const int64_t nt = dh - t0 < 64 ? dh - t0 : 64;
                 const int64_t nd = D - 2 * t0 < 128 ? D - 2 * t0 : 128;
-                bf_row_pairs(kr + 2 * t0 * ks3, ks3, nd, krow);
+                bf_row_pairs(kr + 2 * t0 * ks3 * es, ks3, nd, krow, dt);
                 for (int64_t t = 0; t < nt; t++) kp[(t0 + t) * BF_KW] = krow[t];
             }
         } else {
@@ -135,12 +169,21 @@ void HF_CAT(host_fused_pack, HF_ISA)(void *argp, int64_t task, int tid)
         __mmask16 bad = 0;
         for (int64_t j = j0; j < j1; j += 2) {
             uint32_t *restrict dst = vpack + (j / 2) * dvp;
-            const float *v0 = vbase + j * vs2, *v1 = vbase + (j + 1) * vs2;
+            const char *v0 = vbase + j * vs2 * es, *v1 = vbase + (j + 1) * vs2 * es;
             const int has0 = j < lk, has1 = j + 1 < lk;
             for (int64_t e = 0; e < dvp; e += 16) {
                 const int n = Dv - e >= 16 ? 16 : Dv - e > 0 ? (int)(Dv - e) : 0;
-                const __m512 x0 = has0 && n > 0 ? bf_gather(v0 + e * vs3, vs3, n) : _mm512_setzero_ps();
-                const __m512 x1 = has1 && n > 0 ? bf_gather(v1 + e * vs3, vs3, n) : _mm512_setzero_ps();
+                __m512 x0 = _mm512_setzero_ps(), x1 = x0;
+                if (dt == CLATTN_DTYPE_BF16) {
+                    if (has0 && n > 0) x0 = bf_gather(v0 + e * vs3 * es, vs3, n, CLATTN_DTYPE_BF16);
+                    if (has1 && n > 0) x1 = bf_gather(v1 + e * vs3 * es, vs3, n, CLATTN_DTYPE_BF16);
+                } else if (dt == CLATTN_DTYPE_F16) {
+                    if (has0 && n > 0) x0 = bf_gather(v0 + e * vs3 * es, vs3, n, CLATTN_DTYPE_F16);
+                    if (has1 && n > 0) x1 = bf_gather(v1 + e * vs3 * es, vs3, n, CLATTN_DTYPE_F16);
+                } else {
+                    if (has0 && n > 0) x0 = bf_gather(v0 + e * vs3 * es, vs3, n, CLATTN_DTYPE_F32);
+                    if (has1 && n > 0) x1 = bf_gather(v1 + e * vs3 * es, vs3, n, CLATTN_DTYPE_F32);
+                }
                 const __m512i w = _mm512_or_si512(bf_lanes(x0), _mm512_slli_epi32(bf_lanes(x1), 16));
                 bad |= bf_nonfinite(w);
                 _mm512_storeu_si512(dst + e, w);
@@ -335,8 +378,14 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
     setup_rows(a, b, hk, i0, nr, M, Mr, lk, 0, Lk, rows, &jlo, &jhi);
     for (int64_t r = 0; r < Mr; r++) rm[r] = -INFINITY, rl[r] = 0.0f;
     memset(acc, 0, (size_t)(Mr * dvp) * sizeof(float));
-    /* query rows as bf16 pairs (q has unit stride along D: host_fused_supported); padding rows repeat row 0 */
-    for (int64_t r = 0; r < Mr; r++) bf_row_pairs(rows[r].q, 1, D, qb + r * dh);
+    /* query rows as bf16 pairs (q has unit stride along D: host_fused_supported); padding rows repeat row 0;
+     * 16-bit plans read the caller's rows (rows[r].q16) */
+    for (int64_t r = 0; r < Mr; r++) {
+        if (a->q16 != NULL)
+            bf_row_pairs(rows[r].q16, 1, D, qb + r * dh, (int)p->data_type);
+        else
+            bf_row_pairs(rows[r].q, 1, D, qb + r * dh, CLATTN_DTYPE_F32);
+    }
 
     const uint32_t *kpack = (const uint32_t *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * dh;
     const uint32_t *vpack = (const uint32_t *)(a->scratch + fp->off_vpack) + bhl * (fp->lkp / 2) * dvp;
@@ -404,8 +453,20 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
     /* out = acc / l; a row that saw no allowed key (l == 0) is zero (lse -inf); lse = m + log(l) */
     for (int64_t r = 0; r < M; r++) {
         const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
-        float *orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] +
-                      i * p->out.strides[2];
+        const int64_t oo = p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
+        if (a->out16 != NULL) { /* 16-bit out: the normalised row rounded to nearest even (as fused_kernel.c) */
+            if (a->lse != NULL)
+                host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
+            float *ar = acc + r * dvp;
+            const float inv = rl[r] == 0.0f ? 0.0f : 1.0f / rl[r];
+            if (rl[r] == 0.0f)
+                for (int64_t e = 0; e < dvp; e++) ar[e] = 0.0f;
+            else
+                for (int64_t e = 0; e < dvp; e += HF_W) vstore(ar + e, vload(ar + e) * inv);
+            narrow_row(ar, a->out16 + oo, Dv, (int)p->data_type);
+            continue;
+        }
+        float *orow = a->out + oo;
         const float *ar = acc + r * dvp;
         if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
         if (rl[r] == 0.0f) {
