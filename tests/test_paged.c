@@ -5,6 +5,14 @@
  * Validation: every descriptor and execution error names the argument and its value (kv_layout, kv_block_size,
  * max_blocks_per_seq and its overflow, pool dims, use_kv_lengths, block_table bound or missing, out-of-range
  * entries among the blocks kv_lengths reaches; the append's dims, positions past the table and bad entries).
+ * SDPA (test_sdpa, 48 random cases): decode (Lq 1..4, GQA) and prefill shapes with odd D/Dv, block sizes 16..256,
+ * sequences of lengths 0, 1, Lk and random in one call, blocks in a random permutation of a NaN-poisoned pool
+ * (table entries past each sequence's blocks hold -7 / 1000003: never read), pools separate, interleaved (K and V in
+ * one allocation), padded or head-major inside a block; every mask kind with random broadcast dims, both causal
+ * alignments, windows, softcap, lse, probs, fp16. Each against the double reference over the gathered K/V
+ * (TU_TOL_F32; fp16: 1 ulp + TU_TOL_F32) and against a contiguous clattn call on the gathered K/V; the plan path
+ * is the contiguous one's + "-paged" (CLATTN_TEST_EXPECT_PATH). Chunked prefill: a 130-token prompt appended and
+ * attended in chunks of 29 (bottom-right causal at each sequence's end) equals one causal call.
  * Append: random pools with every slot poisoned (NaN payload), rows of B sequences appended at positions that
  * cross block boundaries through a shuffled block table, float32 and float16, interleaved K/V pools (one
  * allocation): every appended element lands bit for bit at its slot, every other slot keeps its poison.
@@ -15,6 +23,7 @@
 #include <string.h>
 
 #include "cases.h"
+#include "f16_ref.h"
 #include "reference.h"
 
 static clattn_context *g_ctx;
@@ -125,6 +134,7 @@ static void test_exec_errors(void **state)
     if (st == CLATTN_ERROR_UNSUPPORTED) {
         expect_err(st, CLATTN_ERROR_UNSUPPORTED, "kv_layout: the ");
         assert_null(plan);
+        if (g_backend == TU_HOST) fail_msg("the host path must run paged plans");
         return;
     }
     assert_int_equal(st, CLATTN_SUCCESS);
@@ -359,12 +369,337 @@ static void test_append(void **state)
     for (int i = 0; i < 24; i++) append_case(i, i % 3 == 1, i % 4 >= 2);
 }
 
+/* ---- SDPA over a paged cache -------------------------------------------------------------------------- */
+
+/* Pool layouts: K and V pools [nb, bs, Hkv, D|Dv] as separate contiguous arrays; interleaved in one allocation
+ * (each row K then V); padded strides and offsets; head-major inside a block ([nb, Hkv, bs, D] in memory). */
+enum { POOL_SEPARATE, POOL_INTERLEAVED, POOL_PADDED, POOL_HEAD_MAJOR, POOL_LAYOUTS };
+static const char *const pool_names[POOL_LAYOUTS] = {"separate", "interleaved", "padded", "head-major"};
+
+/* A random paged problem: q/k/v values (fp16-exact when f16), sequences of random lengths (0, 1 and Lk among
+ * them) in shuffled blocks of a NaN-poisoned pool (table entries past each sequence's blocks hold garbage), every
+ * mask kind, causal alignment, window, softcap, GQA, lse and probs. Checked against the double reference over the
+ * gathered K/V, and against a contiguous clattn call on the gathered K/V (the same path but for "-paged"). */
+typedef struct pcase {
+    int64_t B, Hq, Hkv, Lq, D, Dv, bs, mb;
+    int layout;
+    bool f16;
+} pcase;
+
+/* 4-D view of a pool of the layout, row width w floats for the interleaved one, off its element offset */
+static clattn_tensor pool_view(int layout, int64_t nb, int64_t bs, int64_t H, int64_t D, int64_t w, int64_t off,
+                               int64_t *reach)
+{
+    const int64_t dims[4] = {nb, bs, H, D};
+    int64_t st[4];
+    switch (layout) {
+    case POOL_INTERLEAVED: st[3] = 1, st[2] = w, st[1] = H * w, st[0] = bs * H * w; break;
+    case POOL_PADDED: st[3] = 1, st[2] = D + 3, st[1] = H * (D + 3) + 1, st[0] = bs * st[1] + 5, off += 2; break;
+    case POOL_HEAD_MAJOR: st[3] = 1, st[1] = D, st[2] = bs * D, st[0] = H * bs * D; break;
+    default: st[3] = 1, st[2] = D, st[1] = H * D, st[0] = bs * H * D; break;
+    }
+    clattn_tensor t = clattn_tensor_view(4, dims, st, off);
+    *reach = tu_extent(&t);
+    return t;
+}
+
+static int g_cases_run;
+
+/* Skips the calling test where this backend has no paged kernels yet (OpenCL until they land); the host must. */
+static void skip_unless_paged(void)
+{
+    clattn_sdpa_desc d;
+    paged_desc(&d, 1, 1, 1, 1, 4, 4, 1, 16, 1);
+    clattn_sdpa_plan *plan = NULL;
+    const clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, &d);
+    clattn_sdpa_plan_destroy(plan);
+    if (st == CLATTN_ERROR_UNSUPPORTED && g_backend != TU_HOST) skip();
+}
+
+static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
+{
+    const int64_t B = c->B, Hq = c->Hq, Hkv = c->Hkv, Lq = c->Lq, D = c->D, Dv = c->Dv, bs = c->bs, mb = c->mb;
+    const int64_t Lk = bs * mb;
+    char name[200];
+    snprintf(name, sizeof name, "case %d: B %lld Hq %lld Hkv %lld Lq %lld D %lld Dv %lld bs %lld max_blocks %lld %s%s", idx,
+             (long long)B, (long long)Hq, (long long)Hkv, (long long)Lq, (long long)D, (long long)Dv, (long long)bs,
+             (long long)mb, pool_names[c->layout], c->f16 ? " fp16" : "");
+    const tu_where w = {"paged", name, seed};
+
+    /* lengths: 0, 1 and Lk appear whenever B allows, the rest random */
+    int32_t *lens = tu_xmalloc((size_t)B * sizeof(int32_t));
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t k = (b + idx) % 5;
+        lens[b] = (int32_t)(k == 0 ? 0 : k == 1 ? 1 : k == 2 ? Lk : tu_rng_int(r, 0, Lk));
+    }
+    /* blocks: sequence b's used blocks are the next ones of a random permutation of the pool */
+    int64_t used = 0;
+    for (int64_t b = 0; b < B; b++) used += (lens[b] + bs - 1) / bs;
+    const int64_t nb = used + tu_rng_int(r, 1, 3);
+    int32_t *perm = tu_xmalloc((size_t)nb * sizeof(int32_t)), *table = tu_xmalloc((size_t)(B * mb) * sizeof(int32_t));
+    for (int64_t i = 0; i < nb; i++) perm[i] = (int32_t)i;
+    for (int64_t i = nb - 1; i > 0; i--) {
+        const int64_t j = tu_rng_int(r, 0, i);
+        const int32_t t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    int64_t next = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < mb; i++)
+            table[b * mb + i] = i < (lens[b] + bs - 1) / bs ? perm[next++] : (int32_t)(i % 2 ? -7 : 1000003); /* never read */
+
+    /* pools */
+    int64_t kreach, vreach, wrow = D + Dv;
+    clattn_tensor kt = pool_view(c->layout, nb, bs, Hkv, D, wrow, 0, &kreach);
+    clattn_tensor vt = pool_view(c->layout, nb, bs, Hkv, Dv, wrow, c->layout == POOL_INTERLEAVED ? D : 0, &vreach);
+    const bool one = c->layout == POOL_INTERLEAVED;
+    const int64_t npool = one ? (kreach > vreach ? kreach : vreach) : kreach + vreach;
+    float *pool = tu_alloc_bits(npool, TU_POISON_BITS);
+    float *kpool = pool, *vpool = one ? pool : pool + kreach;
+    /* gathered K/V [B, Hkv, Lk, D|Dv]: NaN past each length (never read) */
+    float *kg = tu_alloc_bits(B * Hkv * Lk * D, TU_POISON_BITS), *vg = tu_alloc_bits(B * Hkv * Lk * Dv, TU_POISON_BITS);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < lens[b]; j++) {
+            const int64_t blk = table[b * mb + j / bs];
+            for (int64_t h = 0; h < Hkv; h++) {
+                for (int64_t d = 0; d < D; d++) {
+                    float x = (float)tu_rng_uniform(r, -1.0, 1.0);
+                    if (c->f16) x = (float)f16r_to_double(f16r_from_double(x));
+                    kg[((b * Hkv + h) * Lk + j) * D + d] = x;
+                    kpool[tu_index(&kt, blk, j % bs, h, d)] = x;
+                }
+                for (int64_t d = 0; d < Dv; d++) {
+                    float x = (float)tu_rng_uniform(r, -1.0, 1.0);
+                    if (c->f16) x = (float)f16r_to_double(f16r_from_double(x));
+                    vg[((b * Hkv + h) * Lk + j) * Dv + d] = x;
+                    vpool[tu_index(&vt, blk, j % bs, h, d)] = x;
+                }
+            }
+        }
+    const int64_t nq = B * Hq * Lq * D, nout = B * Hq * Lq * Dv, nlse = B * Hq * Lq, nprobs = B * Hq * Lq * Lk;
+    float *q = tu_xmalloc((size_t)nq * sizeof(float));
+    for (int64_t i = 0; i < nq; i++) {
+        q[i] = (float)tu_rng_uniform(r, -1.5, 1.5);
+        if (c->f16) q[i] = (float)f16r_to_double(f16r_from_double(q[i]));
+    }
+
+    /* the desc: features drawn from the case index and the seed */
+    clattn_sdpa_desc d;
+    paged_desc(&d, B, Hq, Hkv, Lq, D, Dv, nb, bs, mb);
+    d.k = kt, d.v = vt;
+    d.causal = (clattn_causal)(idx % 3 == 2 ? CLATTN_CAUSAL_BOTTOM_RIGHT : idx % 3);
+    if (idx % 4 == 3) d.window_left = tu_rng_int(r, 0, Lk / 2), d.window_right = tu_rng_int(r, 0, 3);
+    if (idx % 5 == 4) d.softcap = 2.5f;
+    d.mask_kind = (clattn_mask_kind)(idx / 2 % 3);
+    void *mask = NULL;
+    if (d.mask_kind != CLATTN_MASK_NONE) {
+        const int64_t mB = tu_rng_int(r, 0, 1) ? B : 1, mH = tu_rng_int(r, 0, 1) ? Hq : 1, mL = tu_rng_int(r, 0, 1) ? Lq : 1;
+        d.mask = clattn_tensor_contiguous(mB, mH, mL, Lk);
+        const int64_t n = mB * mH * mL * Lk;
+        if (d.mask_kind == CLATTN_MASK_BOOL) {
+            uint8_t *m = tu_xmalloc((size_t)n);
+            for (int64_t i = 0; i < n; i++) m[i] = tu_rng_int(r, 0, 9) != 0;
+            mask = m;
+        } else {
+            float *m = tu_xmalloc((size_t)n * sizeof(float));
+            for (int64_t i = 0; i < n; i++) m[i] = tu_rng_int(r, 0, 9) == 0 ? -INFINITY : (float)tu_rng_uniform(r, -1, 1);
+            mask = m;
+        }
+    }
+    d.want_lse = idx % 2;
+    d.want_probs = idx % 7 == 6 && !c->f16;
+    d.data_type = c->f16 ? CLATTN_DTYPE_F16 : CLATTN_DTYPE_F32;
+
+    /* the same problem over the gathered K/V */
+    clattn_sdpa_desc dc = d;
+    dc.kv_layout = CLATTN_KV_CONTIGUOUS;
+    dc.k = clattn_tensor_contiguous(B, Hkv, Lk, D);
+    dc.v = clattn_tensor_contiguous(B, Hkv, Lk, Dv);
+
+    double *ref = tu_xmalloc((size_t)nout * sizeof(double)), *ref_lse = tu_xmalloc((size_t)nlse * sizeof(double));
+    double *ref_probs = d.want_probs ? tu_xmalloc((size_t)nprobs * sizeof(double)) : NULL;
+    clattn_sdpa_desc dr = dc;
+    dr.data_type = CLATTN_DTYPE_F32;
+    ref_sdpa_lse(&dr, q, kg, vg, mask, lens, ref, ref_probs, ref_lse);
+
+    /* run paged and contiguous; fp16: the arrays in binary16 */
+    const void *qa = q, *kpa = pool, *kga = kg, *vga = vg;
+    uint16_t *qh = NULL, *poolh = NULL, *kgh = NULL, *vgh = NULL;
+    if (c->f16) {
+        qh = tu_xmalloc((size_t)nq * 2), poolh = tu_xmalloc((size_t)npool * 2);
+        kgh = tu_xmalloc((size_t)(B * Hkv * Lk * D) * 2), vgh = tu_xmalloc((size_t)(B * Hkv * Lk * Dv) * 2);
+        for (int64_t i = 0; i < nq; i++) qh[i] = f16r_from_double(q[i]);
+        for (int64_t i = 0; i < npool; i++) poolh[i] = isnan(pool[i]) ? F16R_POISON : f16r_from_double(pool[i]);
+        for (int64_t i = 0; i < B * Hkv * Lk * D; i++) kgh[i] = isnan(kg[i]) ? F16R_POISON : f16r_from_double(kg[i]);
+        for (int64_t i = 0; i < B * Hkv * Lk * Dv; i++) vgh[i] = isnan(vg[i]) ? F16R_POISON : f16r_from_double(vg[i]);
+        qa = qh, kpa = poolh, kga = kgh, vga = vgh;
+    }
+    const size_t es = c->f16 ? 2 : 4;
+    const void *vpa = one ? kpa : (const char *)kpa + (size_t)kreach * es;
+    void *out[2];
+    float *lse[2], *probs[2];
+    bool ok = true;
+    for (int k = 0; k < 2; k++) {
+        out[k] = c->f16 ? (void *)f16r_alloc(nout, F16R_POISON) : (void *)tu_alloc_bits(nout, TU_POISON_BITS);
+        lse[k] = tu_alloc_bits(nlse, TU_POISON_BITS);
+        probs[k] = d.want_probs ? tu_alloc_bits(nprobs, TU_POISON_BITS) : NULL;
+        const clattn_sdpa_desc *dk = k == 0 ? &d : &dc;
+        clattn_sdpa_plan *plan = NULL;
+        clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, dk);
+        if (st != CLATTN_SUCCESS) {
+            tu_report(&w, "%s plan: %s", k ? "contiguous" : "paged", clattn_last_error(g_ctx));
+            ok = false;
+            break;
+        }
+        ok &= tu_check_plan_path(plan, dk, &w);
+        if (k == 0) {
+            /* the paged path is the contiguous one's plus -paged (checked against the second plan below) */
+        }
+        clattn_sdpa_buffers u;
+        clattn_sdpa_buffers_init(&u);
+        u.q = qa, u.k = k == 0 ? kpa : kga, u.v = k == 0 ? vpa : vga, u.mask = mask, u.kv_lengths = lens;
+        u.out = out[k], u.lse = d.want_lse ? lse[k] : NULL, u.probs = probs[k];
+        u.block_table = k == 0 ? table : NULL;
+        st = clattn_sdpa_execute_buffers(plan, &u);
+        if (st != CLATTN_SUCCESS) {
+            tu_report(&w, "%s execute: %s", k ? "contiguous" : "paged", clattn_last_error(g_ctx));
+            ok = false;
+        }
+        clattn_sdpa_plan_destroy(plan);
+    }
+    if (ok) {
+        /* vs the double reference */
+        if (c->f16) ok &= f16r_check_view(&w, "paged out", out[0], &d.out, ref);
+        else ok &= tu_check_view(&w, "paged out", out[0], &d.out, ref, TU_TOL_F32);
+        if (d.want_lse) {
+            const int64_t ld[4] = {B, Hq, Lq, 1};
+            const clattn_tensor lt = clattn_tensor_view(4, ld, (int64_t[4]){Hq * Lq, Lq, 1, 0}, 0);
+            ok &= tu_check_view(&w, "paged lse", lse[0], &lt, ref_lse, TU_TOL_F32);
+        }
+        if (d.want_probs) ok &= tu_check_view(&w, "paged probs", probs[0], &d.probs, ref_probs, TU_TOL_F32);
+        /* vs the contiguous call (same kernels, rows read in another order at most) */
+        double *other = tu_xmalloc((size_t)nout * sizeof(double));
+        for (int64_t i = 0; i < nout; i++)
+            other[i] = c->f16 ? f16r_to_double(((uint16_t *)out[1])[i]) : (double)((float *)out[1])[i];
+        if (c->f16) ok &= f16r_check_view(&w, "paged out vs contiguous", out[0], &d.out, other);
+        else ok &= tu_check_view(&w, "paged out vs contiguous", out[0], &d.out, other, TU_TOL_F32);
+        if (d.want_lse) {
+            for (int64_t i = 0; i < nlse; i++) other[i] = lse[1][i];
+            ok &= tu_check_array(&w, "paged lse vs contiguous", lse[0], other, nlse, TU_TOL_F32);
+        }
+        free(other);
+    }
+    if (!ok) fail_msg("%s (seed %llu)", name, (unsigned long long)seed);
+    g_cases_run++;
+    for (int k = 0; k < 2; k++) free(out[k]), free(lse[k]), free(probs[k]);
+    free(lens), free(perm), free(table), free(pool), free(kg), free(vg), free(q), free(mask), free(ref), free(ref_lse);
+    free(ref_probs), free(qh), free(poolh), free(kgh), free(vgh);
+}
+
+/* Random shapes: decode (Lq 1..4, GQA groups up to 16 rows: the host decode path) and prefill (odd Lq), odd D/Dv,
+ * block sizes 16..256, every pool layout, fp16 every third case. */
+static void test_sdpa(void **state)
+{
+    (void)state;
+    skip_unless_paged();
+    static const int64_t dims[] = {1, 7, 16, 64, 67, 128};
+    const int n = 48;
+    for (int idx = 0; idx < n; idx++) {
+        const uint64_t seed = tu_case_seed("paged.sdpa", idx);
+        tu_rng r;
+        tu_rng_init(&r, seed);
+        pcase c;
+        c.B = tu_rng_int(&r, 1, 5);
+        c.Hkv = tu_rng_int(&r, 1, 3);
+        c.Hq = c.Hkv * (idx % 3 == 0 ? 1 : idx % 3 == 1 ? 4 : tu_rng_int(&r, 2, 3));
+        c.Lq = idx % 2 == 0 ? tu_rng_int(&r, 1, 4) : (int64_t[]){7, 33, 67, 129}[tu_rng_int(&r, 0, 3)];
+        c.D = dims[tu_rng_int(&r, 0, 5)];
+        c.Dv = idx % 4 == 1 ? dims[tu_rng_int(&r, 0, 5)] : c.D;
+        c.bs = (int64_t)16 << tu_rng_int(&r, 0, 4);
+        c.mb = tu_rng_int(&r, 1, c.bs >= 128 ? 3 : 6);
+        if (c.bs * c.mb > 256 && c.Lq > 33) c.Lq = 33; /* keeps the double reference quick */
+        c.layout = idx % POOL_LAYOUTS;
+        c.f16 = idx % 3 == 2;
+        paged_case(idx, &c, seed, &r);
+    }
+    printf("paged sdpa: %d cases\n", g_cases_run);
+}
+
+/* Chunked prefill against a paged cache: a prompt of P tokens attended in chunks of Lq new queries, each chunk
+ * bottom-right causal at the end of each sequence's current length (kv_lengths = length after the chunk), must
+ * equal the rows of one causal call over the whole prompt. Also decode (Lq = 1) steps after it. */
+static void test_chunked_prefill(void **state)
+{
+    (void)state;
+    skip_unless_paged();
+    const int64_t B = 3, Hq = 4, Hkv = 2, D = 32, bs = 16, mb = 9, P = 130, chunk = 29, Lk = bs * mb;
+    const uint64_t seed = tu_case_seed("paged.chunked", 0);
+    tu_rng r;
+    tu_rng_init(&r, seed);
+    const tu_where w = {"paged", "chunked prefill", seed};
+    const int64_t nb = B * mb;
+    int32_t table[3 * 9];
+    for (int64_t i = 0; i < nb; i++) table[i] = (int32_t)((i * 7 + 3) % nb); /* 7 is prime to 27: a permutation */
+    float *kpool = tu_alloc_bits(nb * bs * Hkv * D, TU_POISON_BITS), *vpool = tu_alloc_bits(nb * bs * Hkv * D, TU_POISON_BITS);
+    float *q = tu_xmalloc((size_t)(B * Hq * P * D) * sizeof(float)), *kc = tu_xmalloc((size_t)(B * Hkv * P * D) * sizeof(float));
+    float *vc = tu_xmalloc((size_t)(B * Hkv * P * D) * sizeof(float));
+    for (int64_t i = 0; i < B * Hq * P * D; i++) q[i] = (float)tu_rng_uniform(&r, -1, 1);
+    for (int64_t i = 0; i < B * Hkv * P * D; i++) kc[i] = (float)tu_rng_uniform(&r, -1, 1), vc[i] = (float)tu_rng_uniform(&r, -1, 1);
+    /* the one-call reference: causal over the whole prompt, contiguous */
+    clattn_sdpa_desc d1;
+    clattn_sdpa_desc_init(&d1, B, Hq, Hkv, P, P, D, D);
+    d1.causal = CLATTN_CAUSAL_BOTTOM_RIGHT;
+    float *want = tu_xmalloc((size_t)(B * Hq * P * D) * sizeof(float));
+    assert_int_equal(clattn_sdpa(g_ctx, &d1, q, kc, vc, NULL, NULL, want, NULL), CLATTN_SUCCESS);
+    /* append + attend chunk by chunk */
+    float *got = tu_alloc_bits(B * Hq * P * D, TU_POISON_BITS);
+    int32_t pos[3] = {0, 0, 0}, lens[3];
+    for (int64_t c0 = 0; c0 < P; c0 += chunk) {
+        const int64_t n = P - c0 < chunk ? P - c0 : chunk;
+        clattn_kv_append_desc ad;
+        clattn_kv_append_desc_init(&ad, B, Hkv, n, D, D, nb, bs, mb);
+        const int64_t nd[4] = {B, Hkv, n, D}, ns[4] = {Hkv * P * D, P * D, D, 1};
+        ad.k_new = clattn_tensor_view(4, nd, ns, c0 * D);
+        ad.v_new = ad.k_new;
+        clattn_kv_append_plan *ap = NULL;
+        assert_int_equal(clattn_kv_append_plan_create(&ap, g_ctx, &ad), CLATTN_SUCCESS);
+        clattn_kv_append_buffers ab;
+        clattn_kv_append_buffers_init(&ab);
+        ab.k_new = kc, ab.v_new = vc, ab.block_table = table, ab.positions = pos, ab.k_cache = kpool, ab.v_cache = vpool;
+        assert_int_equal(clattn_kv_append_execute(ap, &ab), CLATTN_SUCCESS);
+        clattn_kv_append_plan_destroy(ap);
+        for (int b = 0; b < B; b++) lens[b] = pos[b] + (int32_t)n;
+        clattn_sdpa_desc d;
+        paged_desc(&d, B, Hq, Hkv, n, D, D, nb, bs, mb);
+        d.causal = CLATTN_CAUSAL_BOTTOM_RIGHT;
+        const int64_t qd[4] = {B, Hq, n, D}, qs[4] = {Hq * P * D, P * D, D, 1};
+        d.q = clattn_tensor_view(4, qd, qs, c0 * D);
+        d.out = d.q;
+        clattn_sdpa_plan *plan = NULL;
+        assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &d), CLATTN_SUCCESS);
+        if (!tu_check_plan_path(plan, &d, &w)) fail_msg("path");
+        clattn_sdpa_buffers u;
+        clattn_sdpa_buffers_init(&u);
+        u.q = q, u.k = kpool, u.v = vpool, u.kv_lengths = lens, u.block_table = table, u.out = got;
+        if (clattn_sdpa_execute_buffers(plan, &u) != CLATTN_SUCCESS) fail_msg("%s", clattn_last_error(g_ctx));
+        clattn_sdpa_plan_destroy(plan);
+        for (int b = 0; b < B; b++) pos[b] = lens[b];
+    }
+    double *ref = tu_xmalloc((size_t)(B * Hq * P * D) * sizeof(double));
+    for (int64_t i = 0; i < B * Hq * P * D; i++) ref[i] = want[i];
+    if (!tu_check_array(&w, "chunked prefill vs one causal call", got, ref, B * Hq * P * D, TU_TOL_F32))
+        fail_msg("chunked prefill (seed %llu)", (unsigned long long)seed);
+    (void)Lk;
+    free(kpool), free(vpool), free(q), free(kc), free(vc), free(want), free(got), free(ref);
+}
+
 int main(void)
 {
     g_ctx = tu_open_context_or_skip();
     g_backend = tu_backend_of(g_ctx);
-    struct CMUnitTest tests[] = {cmocka_unit_test(test_desc_errors), cmocka_unit_test(test_exec_errors),
-                                 cmocka_unit_test(test_append_errors), cmocka_unit_test(test_append)};
+    struct CMUnitTest tests[] = {cmocka_unit_test(test_desc_errors),   cmocka_unit_test(test_exec_errors),
+                                 cmocka_unit_test(test_append_errors), cmocka_unit_test(test_append),
+                                 cmocka_unit_test(test_sdpa),          cmocka_unit_test(test_chunked_prefill)};
     int failed = tu_run_group("paged", tests, sizeof tests / sizeof tests[0]);
     clattn_context_destroy(g_ctx);
     return failed ? 1 : 0;

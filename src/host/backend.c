@@ -128,9 +128,6 @@ static clattn_status ensure_scratch(clattn_context *ctx, host_state *st, size_t 
 static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan)
 {
     host_state *st = ctx->backend_data;
-    if (plan->p.paged)
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "kv_layout: the host paths (host-fused, host-rowwise) cannot read a paged KV cache yet");
     host_plan *hp = clattn_calloc(1, sizeof *hp);
     if (hp == NULL)
         return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "host sdpa plan: cannot allocate %zu bytes",
@@ -163,6 +160,8 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
         snprintf(plan->path, sizeof plan->path, "host-rowwise");
         s = host_rowwise_plan(ctx, &plan->p, st->num_threads, hp);
     }
+    /* a paged KV cache (rows through the block table, fused.h host_kv_off): the same kernels, path "<path>-paged" */
+    if (s == CLATTN_SUCCESS && plan->p.paged) strncat(plan->path, "-paged", sizeof plan->path - strlen(plan->path) - 1);
     if (s == CLATTN_SUCCESS) s = ensure_scratch(ctx, st, hp->thread_floats, hp->shared_floats);
     if (s != CLATTN_SUCCESS) {
         free(hp);
@@ -201,6 +200,8 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: probs is NULL");
     if (p->want_lse && bufs->lse.host == NULL)
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: lse is NULL");
+    if (p->paged && bufs->block_table.host == NULL)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "host sdpa: block_table is NULL");
 
     if (hp->fused) {
         const bool wide = p->data_type != CLATTN_DTYPE_F32; /* 16-bit q, k, v, out read natively */
@@ -214,6 +215,7 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
             .mask_bool = p->mask_kind == CLATTN_MASK_BOOL ? bufs->mask.host : NULL,
             .mask_add = p->mask_kind == CLATTN_MASK_ADDITIVE ? bufs->mask.host : NULL,
             .kv_lengths = p->use_kv_lengths ? bufs->kv_lengths.host : NULL,
+            .block_table = p->paged ? bufs->block_table.host : NULL,
             .out = wide ? NULL : bufs->out.host,
             .lse = p->want_lse ? bufs->lse.host : NULL,
             .q16 = wide ? bufs->q.host : NULL,
@@ -237,6 +239,7 @@ static clattn_status host_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, 
         .mask_bool = p->mask_kind == CLATTN_MASK_BOOL ? bufs->mask.host : NULL,
         .mask_add = p->mask_kind == CLATTN_MASK_ADDITIVE ? bufs->mask.host : NULL,
         .kv_lengths = p->use_kv_lengths ? bufs->kv_lengths.host : NULL,
+        .block_table = p->paged ? bufs->block_table.host : NULL,
         .out = bufs->out.host,
         .probs = p->want_probs ? bufs->probs.host : NULL,
         .lse = p->want_lse ? bufs->lse.host : NULL,

@@ -131,6 +131,7 @@ typedef struct host_fused_args {
     const uint8_t *mask_bool; /* NULL unless mask_kind == BOOL */
     const float *mask_add;    /* NULL unless mask_kind == ADDITIVE */
     const int32_t *kv_lengths; /* NULL unless use_kv_lengths */
+    const int32_t *block_table; /* NULL unless p->paged: int32 [B, max_blocks] (host_kv_off) */
     float *out;
     float *lse;      /* NULL unless want_lse: each row's m + log(l) (-inf when l == 0) */
     int64_t bh0, nw; /* the current wave: pairs bh0 .. bh0 + nw - 1 (set by host_fused_run) */
@@ -146,6 +147,28 @@ typedef struct host_fused_args {
 static inline void host_store_lse(const clattn_sdpa_problem *p, float *lse, int64_t b, int64_t h, int64_t i, float x)
 {
     lse[p->lse.offset + b * p->lse.strides[0] + h * p->lse.strides[1] + i * p->lse.strides[2]] = x;
+}
+
+/* The element offset of key (or value) row j of sequence b, kv head hk, in view t (&p->k or &p->v):
+ * t.offset + b·t.strides[0] + hk·t.strides[1] + j·t.strides[2] for contiguous [B, Hkv, Lk, D] views; for a
+ * paged cache (p->paged: pools [num_blocks, block_size, Hkv, D], internal.h) row j % block_size of block
+ * table[b][j / block_size]. Only for keys j < kv_lengths[b] (table entries past them are never read).
+ * Rows j .. j + host_kv_run(p, j) - 1 lie host_kv_step(p, t) elements apart (a page holds its rows evenly
+ * spaced; the next page may be anywhere). Every host path reaches K and V rows through these three. */
+static inline int64_t host_kv_off(const clattn_sdpa_problem *p, const clattn_tensor *t, const int32_t *table,
+                                  int64_t b, int64_t hk, int64_t j)
+{
+    if (!p->paged) return t->offset + b * t->strides[0] + hk * t->strides[1] + j * t->strides[2];
+    const int64_t blk = table[b * p->max_blocks + j / p->block_size];
+    return t->offset + blk * t->strides[0] + (j & (p->block_size - 1)) * t->strides[1] + hk * t->strides[2];
+}
+static inline int64_t host_kv_step(const clattn_sdpa_problem *p, const clattn_tensor *t)
+{
+    return p->paged ? t->strides[1] : t->strides[2];
+}
+static inline int64_t host_kv_run(const clattn_sdpa_problem *p, int64_t j)
+{
+    return p->paged ? p->block_size - (j & (p->block_size - 1)) : INT64_MAX / 4;
 }
 
 /* Per-row bookkeeping inside a task's scratch. */

@@ -141,18 +141,15 @@ void HF_CAT(host_fused_pack, HF_ISA)(void *argp, int64_t task, int tid)
     /* float32, or the caller's 16-bit K and V (a->k16, a->v16; rounded to bf16 from their exact float32 value) */
     const int dt = a->k16 != NULL ? (int)p->data_type : CLATTN_DTYPE_F32;
     const int64_t es = dt == CLATTN_DTYPE_F32 ? 4 : 2;
-    const int64_t koff = p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const int64_t voff = p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
-    const char *kbase = a->k16 != NULL ? (const char *)(a->k16 + koff) : (const char *)(a->k + koff);
-    const char *vbase = a->v16 != NULL ? (const char *)(a->v16 + voff) : (const char *)(a->v + voff);
-    const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
-    const int64_t vs2 = p->v.strides[2], vs3 = p->v.strides[3];
+    const char *kbase = a->k16 != NULL ? (const char *)a->k16 : (const char *)a->k;
+    const char *vbase = a->v16 != NULL ? (const char *)a->v16 : (const char *)a->v;
+    const int64_t ks3 = p->k.strides[3], vs3 = p->v.strides[3];
 
     uint32_t krow[64];
     for (int64_t j = c0; j < c1; j++) {
         uint32_t *restrict kp = kpack + (j / BF_KW) * dh * BF_KW + j % BF_KW;
         if (j < lk) {
-            const char *kr = kbase + j * ks2 * es;
+            const char *kr = kbase + host_kv_off(p, &p->k, a->block_table, b, hk, j) * es;
             for (int64_t t0 = 0; t0 < dh; t0 += 64) { /* 128 elements of D at a time */
                 const int64_t nt = dh - t0 < 64 ? dh - t0 : 64;
                 const int64_t nd = D - 2 * t0 < 128 ? D - 2 * t0 : 128;
@@ -169,8 +166,9 @@ void HF_CAT(host_fused_pack, HF_ISA)(void *argp, int64_t task, int tid)
         __mmask16 bad = 0;
         for (int64_t j = j0; j < j1; j += 2) {
             uint32_t *restrict dst = vpack + (j / 2) * dvp;
-            const char *v0 = vbase + j * vs2 * es, *v1 = vbase + (j + 1) * vs2 * es;
-            const int has0 = j < lk, has1 = j + 1 < lk;
+            const int has0 = j < lk, has1 = j + 1 < lk; /* j even: j and j + 1 share a page (block_size even) */
+            const char *v0 = has0 ? vbase + host_kv_off(p, &p->v, a->block_table, b, hk, j) * es : NULL;
+            const char *v1 = has1 ? vbase + host_kv_off(p, &p->v, a->block_table, b, hk, j + 1) * es : NULL;
             for (int64_t e = 0; e < dvp; e += 16) {
                 const int n = Dv - e >= 16 ? 16 : Dv - e > 0 ? (int)(Dv - e) : 0;
                 __m512 x0 = _mm512_setzero_ps(), x1 = x0;

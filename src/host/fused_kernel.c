@@ -605,21 +605,18 @@ static void pack16(const host_fused_args *a, int64_t b, int64_t hk, int64_t c0, 
     const clattn_sdpa_problem *p = a->p;
     const int64_t D = p->D, Dv = p->Dv, dvp = a->fp->dvp;
     const int dt = (int)p->data_type;
-    const uint16_t *kbase = a->k16 + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const uint16_t *vbase = a->v16 + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
-    const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
-    const int64_t vs2 = p->v.strides[2], vs3 = p->v.strides[3];
+    const int64_t ks3 = p->k.strides[3], vs3 = p->v.strides[3];
     float kw[HOST_FUSED_D16_MAX] __attribute__((aligned(64)));
     for (int64_t j = c0; j < c1; j++) {
         float *restrict kp = kpack + (j / HF_KW) * D * HF_KW + j % HF_KW;
         if (j < lk) {
-            const uint16_t *kr = kbase + j * ks2;
+            const uint16_t *kr = a->k16 + host_kv_off(p, &p->k, a->block_table, b, hk, j);
             if (ks3 == 1 || D == 1)
                 widen_row(kr, kw, D, dt);
             else
                 for (int64_t d = 0; d < D; d++) kw[d] = ld16(kr + d * ks3, dt);
             for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kw[d];
-            const uint16_t *vr = vbase + j * vs2;
+            const uint16_t *vr = a->v16 + host_kv_off(p, &p->v, a->block_table, b, hk, j);
             float *restrict dst = vpack + j * dvp;
             if (vs3 == 1 || Dv == 1)
                 widen_row(vr, dst, Dv, dt);
@@ -653,23 +650,20 @@ void HF_PACK(void *argp, int64_t task, int tid)
     const int64_t c1 = c0 + HOST_FUSED_PACK_KEYS < kend ? c0 + HOST_FUSED_PACK_KEYS : kend;
     float *kpack = (float *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * D;
     float *vpack = (float *)(a->scratch + fp->off_vpack) + bhl * fp->lkp * dvp;
-    const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
-    const int64_t vs2 = p->v.strides[2], vs3 = p->v.strides[3];
+    const int64_t ks3 = p->k.strides[3], vs3 = p->v.strides[3];
     if (a->k16 != NULL) { /* 16-bit K and V, widened while packing (the packed panels are float32 as always) */
         pack16(a, b, hk, c0, c1, lk, kpack, vpack);
         return;
     }
-    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
     for (int64_t j = c0; j < c1; j++) {
         float *restrict kp = kpack + (j / HF_KW) * D * HF_KW + j % HF_KW;
         if (j < lk) {
-            const float *kr = kbase + j * ks2;
+            const float *kr = a->k + host_kv_off(p, &p->k, a->block_table, b, hk, j);
             if (ks3 == 1)
                 for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d];
             else
                 for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d * ks3];
-            const float *vr = vbase + j * vs2;
+            const float *vr = a->v + host_kv_off(p, &p->v, a->block_table, b, hk, j);
             float *restrict dst = vpack + j * dvp;
             if (vs3 == 1)
                 memcpy(dst, vr, (size_t)Dv * sizeof(float));
@@ -880,7 +874,10 @@ void HF_DEC(void *argp, int64_t task, int tid)
 
     TASK_SCRATCH();
     const int64_t lk = batch_kv_len(a, b);
-    const int64_t c0 = chunk * fp->dchunk, c1 = c0 + fp->dchunk < lk ? c0 + fp->dchunk : lk;
+    const int64_t c0 = chunk * fp->dchunk;
+    /* a chunk at or past this sequence's length (kv_lengths) sees nothing: no block is walked (its keys, and a
+     * paged cache's table entries there, may hold anything) */
+    const int64_t c1 = c0 + fp->dchunk < lk ? c0 + fp->dchunk : lk > c0 ? lk : c0;
 
     int64_t jlo = c1, jhi = c0;
     setup_rows(a, b, hk, 0, Lq, M, Mr, lk, c0, c1, rows, &jlo, &jhi);
@@ -889,13 +886,13 @@ void HF_DEC(void *argp, int64_t task, int tid)
 
     const int dt = (int)p->data_type;
     const int64_t es = dt == CLATTN_DTYPE_F32 ? 4 : 2; /* bytes per K/V element */
-    const int64_t koff = p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const int64_t voff = p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
-    const char *kbase = a->k16 != NULL ? (const char *)(a->k16 + koff) : (const char *)(a->k + koff);
-    const char *vbase = a->v16 != NULL ? (const char *)(a->v16 + voff) : (const char *)(a->v + voff);
-    const int64_t ks2 = p->k.strides[2], vs2 = p->v.strides[2];
+    const char *kbase = a->k16 != NULL ? (const char *)a->k16 : (const char *)a->k;
+    const char *vbase = a->v16 != NULL ? (const char *)a->v16 : (const char *)a->v;
+    const int64_t ks2 = host_kv_step(p, &p->k), vs2 = host_kv_step(p, &p->v);
+    const int32_t *tbl = a->block_table;
     const int64_t Dvw = Dv - Dv % HF_W;
-    float smax[HOST_FUSED_DEC_MAX_ROWS];
+    float smax[HOST_FUSED_DEC_MAX_ROWS], smax_run[HOST_FUSED_DEC_MAX_ROWS];
+    static const float ones[HF_PV_R] = {1.0f, 1.0f, 1.0f, 1.0f}; /* the rescale after a block's first run */
     /* 16-bit queries: the task's rows widened once into a stack array (D <= HOST_FUSED_D16_MAX: fused.c) */
     float qd[HOST_FUSED_DEC_MAX_ROWS][HOST_FUSED_D16_MAX] __attribute__((aligned(64)));
     if (dt != CLATTN_DTYPE_F32)
@@ -904,15 +901,26 @@ void HF_DEC(void *argp, int64_t task, int tid)
             rows[r].q = qd[r < M ? r : 0];
         }
 
-    /* blocks start at the first key any row sees; softmax_row takes block-relative ranges */
+    /* blocks start at the first key any row sees; softmax_row takes block-relative ranges. Within a block,
+     * K and V are read in runs of evenly spaced rows (the whole block for contiguous K/V; a paged cache's
+     * rows only up to the end of their page, host_kv_run): scores column by column, P·V run by run with the
+     * accumulator rescaled by the block's alpha once, before the first run. */
     for (int64_t j0 = jlo; j0 < jhi; j0 += HF_BK) {
         const int nb = (int)(jhi - j0 < HF_BK ? jhi - j0 : HF_BK);
-        dec_scores(rows, (int)M, kbase + j0 * ks2 * es, ks2, D, nb, p->scale, sc, smax, vbase + j0 * vs2 * es, vs2, Dv,
-                   dt);
+        for (int cr = 0; cr < nb;) { /* runs at column cr of the block */
+            const int64_t run = host_kv_run(p, j0 + cr);
+            const int n = nb - cr < run ? nb - cr : (int)run;
+            dec_scores(rows, (int)M, kbase + host_kv_off(p, &p->k, tbl, b, hk, j0 + cr) * es, ks2, D, n, p->scale,
+                       sc + cr, cr == 0 ? smax : smax_run, vbase + host_kv_off(p, &p->v, tbl, b, hk, j0 + cr) * es,
+                       vs2, Dv, dt);
+            if (cr > 0)
+                for (int64_t r = 0; r < M; r++)
+                    if (smax_run[r] > smax[r]) smax[r] = smax_run[r]; /* NaN never wins, as in dec_scores */
+            cr += n;
+        }
         for (int64_t r = 0; r < Mr; r++)
             softmax_row(a, &rows[r], j0, nb, r < M ? smax[r] : -INFINITY, sc + r * HF_BK, &rm[r], &rl[r],
                         &ralpha[r], &rflag[r]);
-        const char *vt = vbase + j0 * vs2 * es;
         for (int64_t r0 = 0; r0 < M; r0 += HF_PV_R) {
             int active = 0, clean = 1;
             for (int r = 0; r < HF_PV_R && r0 + r < M; r++) { /* padding rows' sums are never used */
@@ -920,20 +928,26 @@ void HF_DEC(void *argp, int64_t task, int tid)
                 clean &= (rflag[r0 + r] & HF_CLEAN) != 0;
             }
             if (!active) continue;
-            if (Dvw > 0)
-                pv_rows(sc + r0 * HF_BK, vt, vs2, dvp, Dvw, nb, acc + r0 * dvp, ralpha + r0, !clean,
-                        M - r0 == 1 ? 1 : HF_PV_R, dt);
-            /* columns past the last full vector (not read as vectors: V rows end at Dv) */
-            for (int r = 0; r < HF_PV_R; r++) {
-                float *restrict ar = acc + (r0 + r) * dvp;
-                const float *restrict pr = sc + (r0 + r) * HF_BK;
-                const float al = ralpha[r0 + r];
-                for (int64_t e = Dvw; e < Dv; e++) {
-                    float x = ar[e] * al;
-                    for (int c = 0; c < nb; c++)
-                        if (pr[c] != 0.0f) x += pr[c] * HF_KLD(vt, c * vs2 + e, dt);
-                    ar[e] = x;
+            for (int cr = 0; cr < nb;) {
+                const int64_t run = host_kv_run(p, j0 + cr);
+                const int n = nb - cr < run ? nb - cr : (int)run;
+                const char *vt = vbase + host_kv_off(p, &p->v, tbl, b, hk, j0 + cr) * es;
+                const float *al = cr == 0 ? ralpha + r0 : ones;
+                if (Dvw > 0)
+                    pv_rows(sc + r0 * HF_BK + cr, vt, vs2, dvp, Dvw, n, acc + r0 * dvp, al, !clean,
+                            M - r0 == 1 ? 1 : HF_PV_R, dt);
+                /* columns past the last full vector (not read as vectors: V rows end at Dv) */
+                for (int r = 0; r < HF_PV_R; r++) {
+                    float *restrict ar = acc + (r0 + r) * dvp;
+                    const float *restrict pr = sc + (r0 + r) * HF_BK + cr;
+                    for (int64_t e = Dvw; e < Dv; e++) {
+                        float x = ar[e] * al[r];
+                        for (int c = 0; c < n; c++)
+                            if (pr[c] != 0.0f) x += pr[c] * HF_KLD(vt, c * vs2 + e, dt);
+                        ar[e] = x;
+                    }
                 }
+                cr += n;
             }
         }
     }

@@ -51,6 +51,7 @@ typedef struct host_rowwise_args {
     const uint8_t *mask_bool;
     const float *mask_add;
     const int32_t *kv_lengths;
+    const int32_t *block_table; /* NULL unless p->paged (host_kv_off in fused.h) */
     float *out, *probs;
     float *lse; /* NULL unless want_lse */
 } host_rowwise_args;

@@ -69,13 +69,12 @@ void host_scores_block(const host_rowwise_args *a, int64_t b, int64_t h, int64_t
     }
 
     /* Scores, chunk by chunk of HOST_KB keys aligned to HOST_KB (so stores stay inside lds). */
-    const float *kbase = a->k + p->k.offset + b * p->k.strides[0] + hk * p->k.strides[1];
-    const int64_t ks2 = p->k.strides[2], ks3 = p->k.strides[3];
+    const int64_t ks3 = p->k.strides[3];
     for (int64_t j0 = jlo - jlo % HOST_KB; j0 < jhi; j0 += HOST_KB) {
         for (int c = 0; c < HOST_KB; c++) {
             const int64_t j = j0 + c;
             if (j >= jlo && j < jhi) {
-                const float *kr = kbase + j * ks2;
+                const float *kr = a->k + host_kv_off(p, &p->k, a->block_table, b, hk, j);
                 for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = kr[d * ks3];
             } else {
                 for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = 0.0f;

@@ -2,7 +2,8 @@
  * Row-by-row path, stage 3 (mirrors kernels/weighted_sum.cl): out = P·V for one query row, skipping
  * zero-probability keys (masked keys have weight exactly 0, so their V rows are never read).
  *
- *   P: one row w[l, e) of the score scratch   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+ *   P: one row w[l, e) of the score scratch   v: [B, Hkv, Lk, Dv] (or a paged pool, host_kv_off)
+ *   out: [B, Hq, Lq, Dv]
  */
 #include "host.h"
 
@@ -57,12 +58,17 @@ void host_weighted_sum_row(const host_rowwise_args *a, int64_t b, int64_t h, int
 {
     const clattn_sdpa_problem *p = a->p;
     const int64_t Dv = p->Dv;
-    const float *vbase = a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1];
     float *orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
     const int64_t os3 = p->out.strides[3];
     if (e > l) {
         for (int64_t c = 0; c < Dv; c++) acc[c] = 0.0f;
-        accumulate_pv(w, vbase, p->v.strides[2], p->v.strides[3], l, e, Dv, acc);
+        /* runs of evenly spaced V rows: all of [l, e) for contiguous V, a page at a time for a paged cache */
+        for (int64_t j = l; j < e;) {
+            const int64_t run = host_kv_run(p, j), n = e - j < run ? e - j : run;
+            accumulate_pv(w + j, a->v + host_kv_off(p, &p->v, a->block_table, b, hk, j), host_kv_step(p, &p->v),
+                          p->v.strides[3], 0, n, Dv, acc);
+            j += n;
+        }
         if (os3 == 1)
             memcpy(orow, acc, (size_t)Dv * sizeof(float));
         else

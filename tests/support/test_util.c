@@ -141,10 +141,16 @@ long tu_plan_path_hits(void)
 }
 
 /* Sure to take the fused host kernel (src/host/fused.c, host_fused_supported: a subset of its rule). */
+/* Hkv of a desc: k dim 1, or dim 2 of a paged cache's pool [num_blocks, block_size, Hkv, D]. */
+static int64_t desc_kv_heads(const clattn_sdpa_desc *d)
+{
+    return d->kv_layout == CLATTN_KV_PAGED ? d->k.dims[2] : d->k.dims[1];
+}
+
 static bool host_fused_sure(const clattn_sdpa_desc *d)
 {
     if (d->want_probs) return false;
-    const int64_t D = d->q.dims[3], Dv = d->out.dims[3], Lq = d->q.dims[2], G = d->q.dims[1] / d->k.dims[1];
+    const int64_t D = d->q.dims[3], Dv = d->out.dims[3], Lq = d->q.dims[2], G = d->q.dims[1] / desc_kv_heads(d);
     if (d->data_type != CLATTN_DTYPE_F16) { /* f16 plans stage q and out contiguously */
         if (D > 1 && d->q.strides[3] != 1) return false;
         if (Dv > 1 && d->out.strides[3] != 1) return false;
@@ -162,7 +168,7 @@ static bool gpu_fused_sure(const clattn_sdpa_desc *d)
 /* The host decode shape (src/host/fused.c, decode_fits), which stays float32 under CLATTN_PRECISION_REDUCED. */
 static bool host_decode_shape(const clattn_sdpa_desc *d)
 {
-    const int64_t Lq = d->q.dims[2], G = d->q.dims[1] / d->k.dims[1];
+    const int64_t Lq = d->q.dims[2], G = d->q.dims[1] / desc_kv_heads(d);
     if (Lq < 1 || Lq > 4 || Lq * G > 16) return false;
     if (d->data_type != CLATTN_DTYPE_F16) { /* f16 plans stage k and v contiguously */
         if (d->k.dims[3] > 1 && d->k.strides[3] != 1) return false;
@@ -189,6 +195,21 @@ bool tu_check_plan_path(const clattn_sdpa_plan *plan, const clattn_sdpa_desc *de
     const char *want = expected_path();
     const bool gpu = want && strcmp(want, "fused-gpu") == 0;
     const char *got = clattn_sdpa_plan_path(plan);
+    /* a paged KV cache: the path the same problem takes over contiguous K/V, plus "-paged" */
+    char unpaged[64];
+    const size_t n = strlen(got);
+    const bool suffix = n >= 6 && strcmp(got + n - 6, "-paged") == 0;
+    if (suffix != (desc->kv_layout == CLATTN_KV_PAGED)) {
+        g_path_checks++;
+        tu_report(w, "plan path '%s': a %s plan's path must %s in -paged", got,
+                  desc->kv_layout == CLATTN_KV_PAGED ? "paged" : "contiguous",
+                  desc->kv_layout == CLATTN_KV_PAGED ? "end" : "not end");
+        return false;
+    }
+    if (suffix) {
+        snprintf(unpaged, sizeof unpaged, "%.*s", (int)(n - 6), got);
+        got = unpaged;
+    }
     if (strncmp(got, "host", 4) == 0) {
         /* precision: a REDUCED plan reports host-fused-avx512bf16 exactly where its float32 twin would report
          * host-fused-avx512 on a CPU with AVX512_BF16 (tiled plans); an FP32 plan never does. Under

@@ -130,6 +130,7 @@ void tu_report(const tu_where *w, const char *fmt, ...)
  *   fused-gpu         (OpenCL under CLATTN_DEVICE_PROFILE) every plan without probabilities with D, Dv <= 256
  *                     must report exactly that; the others "chain".
  *   host-rowwise, chain  every plan must report exactly that.
+ * A paged plan (desc.kv_layout CLATTN_KV_PAGED) must report the same path plus "-paged" (and only it).
  * Unset: the path must be one clattn.h documents for the backend ("chain", "fused" or "fused-gpu" on OpenCL;
  * "host-rowwise" or "host-fused-<isa>" on the host, where <isa> must be the best this CPU reports).
  * Reports a failure (tu_report) and returns false otherwise. */
