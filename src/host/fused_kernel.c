@@ -805,7 +805,7 @@ void HF_TASK(void *argp, int64_t task, int tid)
 static inline __attribute__((always_inline)) void dec_scores_t(const host_fused_row *rows, int n, const void *k0,
                                                                int64_t ks2, int64_t D, int nb, float scale,
                                                                float *restrict s, float *restrict smax, const void *v0,
-                                                               int64_t vs2, int64_t Dv, const int DT)
+                                                               int64_t vs2, int64_t Dv, const void *knext, const int DT)
 {
     const int64_t Dw = D - D % HF_W;
     const int64_t es = DT == CLATTN_DTYPE_F32 ? 4 : 2; /* bytes per element */
@@ -816,7 +816,10 @@ static inline __attribute__((always_inline)) void dec_scores_t(const host_fused_
          * into L1, and this block's V rows into L2 for the P·V pass that follows (hints only: an
          * address past the arrays does not fault). Measured on the 2-core KVM guest, decode
          * (8, 32/8, 1x4096, 128): 30 ms without, 26 with K only, 20.5 with both (memory-bound). */
-        for (int64_t d = 0; d < D * es; d += 64) __builtin_prefetch(kr + HF_DEC_PF * ks2 * es + d, 0, 3);
+        /* past this run of rows, the next run's (knext: another page of a paged cache) */
+        const char *kpf = c + HF_DEC_PF < nb ? kr + HF_DEC_PF * ks2 * es
+                                             : (const char *)knext + (int64_t)(c + HF_DEC_PF - nb) * ks2 * es;
+        for (int64_t d = 0; d < D * es; d += 64) __builtin_prefetch(kpf + d, 0, 3);
         for (int64_t e = 0; e < Dv * es; e += 64)
             __builtin_prefetch((const char *)v0 + (int64_t)c * vs2 * es + e, 0, 2);
         for (int r0 = 0; r0 < n; r0 += 4) {
@@ -849,14 +852,15 @@ static inline __attribute__((always_inline)) void dec_scores_t(const host_fused_
 }
 
 static void dec_scores(const host_fused_row *rows, int n, const void *k0, int64_t ks2, int64_t D, int nb, float scale,
-                       float *restrict s, float *restrict smax, const void *v0, int64_t vs2, int64_t Dv, int dt)
+                       float *restrict s, float *restrict smax, const void *v0, int64_t vs2, int64_t Dv,
+                       const void *knext, int dt)
 {
     if (dt == CLATTN_DTYPE_F16)
-        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, CLATTN_DTYPE_F16);
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_F16);
     else if (dt == CLATTN_DTYPE_BF16)
-        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, CLATTN_DTYPE_BF16);
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_BF16);
     else
-        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, CLATTN_DTYPE_F32);
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_F32);
 }
 
 /* Decode task: keys [c·dchunk, (c + 1)·dchunk) of one (b, kv head) for its drows rows (r = g·Lq + i),
@@ -910,9 +914,12 @@ void HF_DEC(void *argp, int64_t task, int tid)
         for (int cr = 0; cr < nb;) { /* runs at column cr of the block */
             const int64_t run = host_kv_run(p, j0 + cr);
             const int n = nb - cr < run ? nb - cr : (int)run;
-            dec_scores(rows, (int)M, kbase + host_kv_off(p, &p->k, tbl, b, hk, j0 + cr) * es, ks2, D, n, p->scale,
-                       sc + cr, cr == 0 ? smax : smax_run, vbase + host_kv_off(p, &p->v, tbl, b, hk, j0 + cr) * es,
-                       vs2, Dv, dt);
+            const char *k0 = kbase + host_kv_off(p, &p->k, tbl, b, hk, j0 + cr) * es;
+            /* where the K prefetch goes past this run: the next run's rows (the next page) while this task has any */
+            const char *knext = j0 + cr + n < jhi ? kbase + host_kv_off(p, &p->k, tbl, b, hk, j0 + cr + n) * es
+                                                  : k0 + (int64_t)n * ks2 * es;
+            dec_scores(rows, (int)M, k0, ks2, D, n, p->scale, sc + cr, cr == 0 ? smax : smax_run,
+                       vbase + host_kv_off(p, &p->v, tbl, b, hk, j0 + cr) * es, vs2, Dv, knext, dt);
             if (cr > 0)
                 for (int64_t r = 0; r < M; r++)
                     if (smax_run[r] > smax[r]) smax[r] = smax_run[r]; /* NaN never wins, as in dec_scores */
