@@ -295,6 +295,25 @@ static void farray_free(farray *a)
     a->half = NULL;
 }
 
+/* An int32 .npy of ndim dims into *out (malloc'ed), shape into shape[]; role names the option in messages. */
+static int load_int32(const char *path, const char *role, int ndim, int64_t *shape, int32_t **out)
+{
+    *out = NULL;
+    npy_array a;
+    char err[NPY_ERR_MAX], sh[NPY_MAX_DIMS * 24];
+    if (npy_read(path, &a, err, sizeof err)) return errorf(EXIT_FAIL, "%s", err);
+    shape_str(a.ndim, a.shape, sh, sizeof sh);
+    if (strcmp(a.descr, "<i4") != 0 || a.ndim != ndim) {
+        int rc = errorf(EXIT_FAIL, "%s: %s must be int32 with %d dimensions, got %s shape %s", path, role, ndim,
+                        npy_dtype_name(&a), sh);
+        npy_free(&a);
+        return rc;
+    }
+    memcpy(shape, a.shape, (size_t)ndim * sizeof *shape);
+    *out = a.data;
+    return EXIT_OK;
+}
+
 /* keep_half: a float16 file stays float16 (out->half) instead of being converted (out->data). */
 static int load_array(const char *path, const char *role, int want_ndim, int keep_half, farray *out)
 {
@@ -855,6 +874,7 @@ typedef struct sdpa_call {
     const int32_t *kvl;
     void *out;
     float *probs, *lse;
+    const int32_t *block_table; /* paged KV cache (--block-table), else NULL */
 } sdpa_call;
 static clattn_status sdpa_call_run(void *arg)
 {
@@ -869,6 +889,7 @@ static clattn_status sdpa_call_run(void *arg)
     b.out = c->out;
     b.probs = c->probs;
     b.lse = c->lse;
+    b.block_table = c->block_table;
     return clattn_sdpa_execute_buffers(c->plan, &b);
 }
 
@@ -924,12 +945,19 @@ static opt sdpa_opts[] = {
      "also write each row's log-sum-exp, float32 [B,Hq,Lq]: the natural log of the softmax denominator over the "
      "allowed keys (scaled, softcapped, masked scores), -inf for a row with none (default: not written)", NULL},
     {"expect-lse", "REF.npy", "the same as --expect for the log-sum-exp: print max_abs_err_lse (default: none)", NULL},
+    {"block-table", "T.npy",
+     "a paged KV cache: int32 [B,max_blocks] block table (vLLM / FlashAttention block_table); --key/--value are then "
+     "pools [num_blocks,block_size,Hkv,D] / [..,Dv] and Lk = max_blocks*block_size (default: contiguous K/V)", NULL},
+    {"seq-lens", "L.npy", "int32 [B] sequence lengths of a paged cache, each in 0..Lk (or give --kv-lengths; one of "
+                          "them is required with --block-table)", NULL},
     ATTN_OPTIONS("Hq"),
 };
 
 static const char sdpa_notes[] =
     "float16 Q/K/V go to the library as they are (computed in float32, the output rounded to float16; --lse stays "
     "float32).\n"
+    "--block-table: key j of sequence b is row j % block_size of pool block T[b][j / block_size] (block_size = K dim "
+    "1, a power of two >= 16); blocks past a sequence's length are not read.\n"
     "--out/--probs/--lse are replaced only when the whole run succeeds (--expect included); they must differ.\n";
 
 /* Options shared by sdpa and mha (the masking part). */
@@ -997,7 +1025,7 @@ static int cmd_sdpa(int argc, char **argv)
     if ((rc = outputs_open(o, no, outs))) return rc;
 
     farray q = {0}, k = {0}, v = {0};
-    int32_t *kvl = NULL;
+    int32_t *kvl = NULL, *block_table = NULL;
     void *mask = NULL;
     float *out = NULL, *probs = NULL, *lse = NULL;
     uint16_t *out16 = NULL; /* float16 output (float16 inputs) */
@@ -1016,13 +1044,37 @@ static int cmd_sdpa(int argc, char **argv)
         goto done;
     }
     const int64_t B = q.shape[0], Hq = q.shape[1], Lq = q.shape[2], D = q.shape[3];
-    const int64_t Hkv = k.shape[1], Lk = k.shape[2], Dv = v.shape[3];
+    int64_t Hkv = k.shape[1], Lk = k.shape[2];
+    const int64_t Dv = v.shape[3];
     const char *why = NULL;
     const farray *bad = &k;
-    if (k.shape[0] != B && k.shape[0] != 1) why = "batch (dim 0) differs";
+    /* a paged cache: K/V are pools [num_blocks, block_size, Hkv, D], the table [B, max_blocks] */
+    const char *bt_path = get_opt(o, no, "block-table"), *sl_path = get_opt(o, no, "seq-lens");
+    int64_t bt_shape[2] = {0, 0};
+    if (!bt_path && sl_path) {
+        rc = errorf(EXIT_USAGE, "--seq-lens is only for a paged cache (give --block-table too, or use --kv-lengths)");
+        goto done;
+    }
+    if (bt_path) {
+        if (load_int32(bt_path, "--block-table", 2, bt_shape, &block_table)) goto done;
+        if (bt_shape[0] != B) {
+            errorf(EXIT_FAIL, "shape mismatch: %s has %lld rows, expected one per batch item (B = %lld, %s dim 0)",
+                   bt_path, (long long)bt_shape[0], (long long)B, q.path);
+            goto done;
+        }
+        Hkv = k.shape[2];
+        Lk = k.shape[1] * bt_shape[1];
+        if (k.shape[3] != D) why = "head dim (dim 3) differs";
+        else if (Hkv == 0 || Hq % Hkv != 0) why = "number of query heads (Q dim 1) is not a multiple of the pool's K dim 2";
+        if (!why) {
+            bad = &v;
+            if (v.shape[0] != k.shape[0] || v.shape[1] != k.shape[1] || v.shape[2] != Hkv)
+                why = "pool dims 0..2 (num_blocks, block_size, Hkv) differ from K";
+        }
+    } else if (k.shape[0] != B && k.shape[0] != 1) why = "batch (dim 0) differs";
     else if (k.shape[3] != D) why = "head dim (dim 3) differs";
     else if (Hkv == 0 || Hq % Hkv != 0) why = "number of query heads (Q dim 1) is not a multiple of K dim 1";
-    if (!why) {
+    if (!why && !bt_path) {
         bad = &v;
         if (v.shape[0] != k.shape[0]) why = "batch (dim 0) differs from K";
         else if (v.shape[1] != Hkv) why = "heads (dim 1) differ from K";
@@ -1035,11 +1087,35 @@ static int cmd_sdpa(int argc, char **argv)
     }
     if ((rc = parse_kv_lengths(get_opt(o, no, "kv-lengths"), B, Lk, &kvl))) goto done; /* 2: bad value */
     rc = EXIT_FAIL;
+    if (sl_path) {
+        int64_t sl_shape[1];
+        if (kvl) {
+            rc = errorf(EXIT_USAGE, "--seq-lens and --kv-lengths both give the lengths: give one");
+            goto done;
+        }
+        if (load_int32(sl_path, "--seq-lens", 1, sl_shape, &kvl)) goto done;
+        if (sl_shape[0] != B) {
+            errorf(EXIT_FAIL, "shape mismatch: %s has %lld lengths, expected one per batch item (B = %lld)", sl_path,
+                   (long long)sl_shape[0], (long long)B);
+            goto done;
+        }
+    }
+    if (bt_path && !kvl) {
+        rc = errorf(EXIT_USAGE, "--block-table needs the sequence lengths: give --seq-lens or --kv-lengths");
+        goto done;
+    }
 
     clattn_sdpa_desc desc;
     clattn_sdpa_desc_init(&desc, B, Hq, Hkv, Lq, Lk, D, Dv);
     desc.k = clattn_tensor_contiguous(k.shape[0], Hkv, Lk, D);
     desc.v = clattn_tensor_contiguous(v.shape[0], Hkv, Lk, Dv);
+    if (bt_path) { /* the library checks block_size (a power of two >= 16), the lengths and the table's entries */
+        desc.kv_layout = CLATTN_KV_PAGED;
+        desc.kv_block_size = k.shape[1];
+        desc.max_blocks_per_seq = bt_shape[1];
+        desc.k = clattn_tensor_contiguous(k.shape[0], k.shape[1], Hkv, D);
+        desc.v = clattn_tensor_contiguous(v.shape[0], v.shape[1], Hkv, Dv);
+    }
     desc.scale = ao.scale;
     desc.softcap = ao.softcap;
     desc.causal = ao.causal;
@@ -1081,7 +1157,7 @@ static int cmd_sdpa(int argc, char **argv)
         goto done;
     }
     double t1 = now_ms();
-    sdpa_call call = {plan, q.data, k.data, v.data, mask, kvl, out, probs, lse};
+    sdpa_call call = {plan, q.data, k.data, v.data, mask, kvl, out, probs, lse, block_table};
     if (f16) { /* binary16 buffers straight to the library (clattn.h, data_type) */
         call.q = q.half;
         call.k = k.half;
@@ -1124,6 +1200,7 @@ done:
     farray_free(&k);
     farray_free(&v);
     free(kvl);
+    free(block_table);
     free(mask);
     free(out);
     free(out16);
