@@ -15,7 +15,8 @@
  * attended in chunks of 29 (bottom-right causal at each sequence's end) equals one causal call.
  * Append: random pools with every slot poisoned (NaN payload), rows of B sequences appended at positions that
  * cross block boundaries through a shuffled block table, float32 and float16, interleaved K/V pools (one
- * allocation): every appended element lands bit for bit at its slot, every other slot keeps its poison.
+ * allocation), float32, float16 and bfloat16: every appended element lands bit for bit at its slot, every other slot
+ * keeps its poison. A multi-device context refuses paged plans and appends (UNSUPPORTED naming the path).
  */
 #include <math.h>
 #include <stdio.h>
@@ -249,7 +250,7 @@ static void test_append_errors(void **state)
 /* Appends random rows in nsteps steps of Lnew rows at each sequence's running length (starting at a random
  * position that crosses a block boundary), through a shuffled table; pools poisoned, K and V interleaved in one
  * allocation when interleave. Checks every slot: an appended element bit for bit, every other slot poison. */
-static void append_case(int idx, bool f16, bool interleave)
+static void append_case(int idx, clattn_dtype dt, bool interleave)
 {
     const uint64_t seed = tu_case_seed("paged.append", idx);
     tu_rng r;
@@ -257,11 +258,12 @@ static void append_case(int idx, bool f16, bool interleave)
     const int64_t B = tu_rng_int(&r, 1, 4), Hkv = tu_rng_int(&r, 1, 3), D = tu_rng_int(&r, 1, 9) * (idx % 2 ? 1 : 7),
                   Dv = tu_rng_int(&r, 1, 12), bs = (int64_t)16 << tu_rng_int(&r, 0, 2), mb = tu_rng_int(&r, 2, 5),
                   Lnew = tu_rng_int(&r, 1, bs + 3), nb = B * mb + tu_rng_int(&r, 0, 3);
+    const bool f16 = dt != CLATTN_DTYPE_F32; /* 16-bit elements (binary16 or bfloat16): copied bit for bit */
     const size_t es = f16 ? 2 : 4;
     /* pools: interleaved [nb, bs, Hkv, D + Dv] (K then V in each row), else separate contiguous ones */
     clattn_kv_append_desc d;
     clattn_kv_append_desc_init(&d, B, Hkv, Lnew, D, Dv, nb, bs, mb);
-    d.data_type = f16 ? CLATTN_DTYPE_F16 : CLATTN_DTYPE_F32;
+    d.data_type = dt;
     int64_t nk = nb * bs * Hkv * D, nv = nb * bs * Hkv * Dv;
     if (interleave) {
         const int64_t w = D + Dv, dk[4] = {nb, bs, Hkv, D}, dv[4] = {nb, bs, Hkv, Dv};
@@ -348,7 +350,7 @@ static void append_case(int idx, bool f16, bool interleave)
             fail_msg("seed %llu (B %lld Hkv %lld D %lld Dv %lld bs %lld Lnew %lld%s%s): pool byte %lld is 0x%02x, "
                      "expected 0x%02x",
                      (unsigned long long)seed, (long long)B, (long long)Hkv, (long long)D, (long long)Dv, (long long)bs,
-                     (long long)Lnew, f16 ? ", fp16" : "", interleave ? ", interleaved" : "", (long long)i, kc[i],
+                     (long long)Lnew, dt == CLATTN_DTYPE_F16 ? ", fp16" : dt == CLATTN_DTYPE_BF16 ? ", bf16" : "", interleave ? ", interleaved" : "", (long long)i, kc[i],
                      want[i]);
     clattn_kv_append_plan_destroy(plan);
     free(kn), free(vn), free(kc), free(perm), free(table), free(pos), free(written), free(hist_k), free(hist_v);
@@ -366,7 +368,8 @@ static void test_append(void **state)
         skip(); /* an OpenCL backend without the append kernel yet */
     }
     clattn_kv_append_plan_destroy(plan);
-    for (int i = 0; i < 24; i++) append_case(i, i % 3 == 1, i % 4 >= 2);
+    for (int i = 0; i < 24; i++)
+        append_case(i, i % 3 == 1 ? CLATTN_DTYPE_F16 : i % 3 == 2 ? CLATTN_DTYPE_BF16 : CLATTN_DTYPE_F32, i % 4 >= 2);
 }
 
 /* ---- SDPA over a paged cache -------------------------------------------------------------------------- */
@@ -697,13 +700,39 @@ static void test_chunked_prefill(void **state)
     free(kpool), free(vpool), free(q), free(kc), free(vc), free(want), free(got), free(ref);
 }
 
+/* A multi-device context ("host,host") refuses paged plans and appends (CLATTN_ERROR_UNSUPPORTED naming the path). */
+static void test_multi_refuses(void **state)
+{
+    (void)state;
+    if (g_backend != TU_HOST) skip(); /* once is enough */
+    clattn_context_options o;
+    clattn_context_options_init(&o);
+    o.device = "host,host";
+    clattn_context *m = NULL;
+    if (clattn_context_create(&m, &o) != CLATTN_SUCCESS) fail_msg("host,host: %s", clattn_last_error(NULL));
+    clattn_sdpa_desc d;
+    paged_desc(&d, 2, 4, 2, 1, 8, 8, 8, 16, 4);
+    clattn_sdpa_plan *plan = NULL;
+    const clattn_status st = clattn_sdpa_plan_create(&plan, m, &d);
+    if (st != CLATTN_ERROR_UNSUPPORTED || !strstr(clattn_last_error(m), "multi-device path cannot read a paged KV cache"))
+        fail_msg("multi-device paged plan: status %d, '%s'", (int)st, clattn_last_error(m));
+    clattn_kv_append_desc ad;
+    clattn_kv_append_desc_init(&ad, 1, 1, 1, 4, 4, 2, 16, 2);
+    clattn_kv_append_plan *ap = NULL;
+    const clattn_status sa = clattn_kv_append_plan_create(&ap, m, &ad);
+    if (sa != CLATTN_ERROR_UNSUPPORTED || !strstr(clattn_last_error(m), "cannot append to a paged KV cache"))
+        fail_msg("multi-device append: status %d, '%s'", (int)sa, clattn_last_error(m));
+    clattn_context_destroy(m);
+}
+
 int main(void)
 {
     g_ctx = tu_open_context_or_skip();
     g_backend = tu_backend_of(g_ctx);
     struct CMUnitTest tests[] = {cmocka_unit_test(test_desc_errors),   cmocka_unit_test(test_exec_errors),
                                  cmocka_unit_test(test_append_errors), cmocka_unit_test(test_append),
-                                 cmocka_unit_test(test_sdpa),          cmocka_unit_test(test_chunked_prefill)};
+                                 cmocka_unit_test(test_sdpa),          cmocka_unit_test(test_chunked_prefill),
+                                 cmocka_unit_test(test_multi_refuses)};
     int failed = tu_run_group("paged", tests, sizeof tests / sizeof tests[0]);
     clattn_context_destroy(g_ctx);
     return failed ? 1 : 0;
