@@ -14,8 +14,8 @@
  * is the contiguous one's + "-paged" (CLATTN_TEST_EXPECT_PATH). Chunked prefill: a 130-token prompt appended and
  * attended in chunks of 29 (bottom-right causal at each sequence's end) equals one causal call.
  * Append: random pools with every slot poisoned (NaN payload), rows of B sequences appended at positions that
- * cross block boundaries through a shuffled block table, float32 and float16, interleaved K/V pools (one
- * allocation), float32, float16 and bfloat16: every appended element lands bit for bit at its slot, every other slot
+ * cross block boundaries through a shuffled block table, separate or interleaved K/V pools (one allocation),
+ * float32, float16 and bfloat16: every appended element lands bit for bit at its slot, every other slot
  * keeps its poison. A multi-device context refuses paged plans and appends (UNSUPPORTED naming the path).
  */
 #include <math.h>
