@@ -9,7 +9,9 @@
  *   D = Dv = 128, float32. The paged call reads the keys through a block table over a pool whose blocks are a
  *   random permutation (block size BS); the contiguous call reads the same keys from [B, Hkv, 8192, D] arrays with
  *   the same kv_lengths, for two pool layouts: nhd [num_blocks, block_size, Hkv, D] (vLLM / FlashAttention) and
- *   hnd [num_blocks, Hkv, block_size, D] (FlashInfer's HND: a head's rows of a block contiguous). Printed: both times (median of --repeat after --warmup), paged/contig, the K+V bytes the
+ *   hnd [num_blocks, Hkv, block_size, D] (FlashInfer's HND: a head's rows of a block contiguous); for nhd also a
+ *   contiguous call over [B, Lk, Hkv, D] K/V (PyTorch's BLHD: the heads interleaved as in an nhd pool), so the
+ *   cost of paging can be told from the cost of that layout. Printed: both times (median of --repeat after --warmup), paged/contig, the K+V bytes the
  *   call must read (sum of lengths · Hkv · (D + Dv) · 4), GB/s of each, and bound = GB/s / the measured read
  *   bandwidth (a host read of 512 MiB split over the context's threads, best of 5: the memory a CPU device reads
  *   too; on a GPU this bound is not the device's).
@@ -197,16 +199,38 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
         dp.k = clattn_tensor_view(4, dp.k.dims, st, 0);
     }
     dp.v = dp.k; /* D = Dv */
-    clattn_sdpa_plan *pc = NULL, *pp = NULL;
+    /* nhd: also contiguous K/V with the heads interleaved the same way, [B, Lk, Hkv, D] (PyTorch's BLHD), so the
+     * paged read can be compared with a contiguous one of the same access pattern */
+    float *kb = NULL, *vb = NULL;
+    clattn_sdpa_desc dl = dc;
+    if (!hnd) {
+        kb = xmalloc((size_t)nk * 4), vb = xmalloc((size_t)nk * 4);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < Hkv; h++)
+                for (int64_t j = 0; j < Lk; j++)
+                    for (int64_t d = 0; d < D; d++) {
+                        kb[((b * Lk + j) * Hkv + h) * D + d] = k[((b * Hkv + h) * Lk + j) * D + d];
+                        vb[((b * Lk + j) * Hkv + h) * D + d] = v[((b * Hkv + h) * Lk + j) * D + d];
+                    }
+        const int64_t st4[4] = {Lk * Hkv * D, D, Hkv * D, 1};
+        dl.k = clattn_tensor_view(4, dc.k.dims, st4, 0);
+        dl.v = clattn_tensor_view(4, dc.v.dims, st4, 0);
+    }
+    clattn_sdpa_plan *pc = NULL, *pp = NULL, *pl = NULL;
     clattn_status st;
     int rc = 1;
-    double *t = xmalloc((size_t)repeat * 2 * sizeof(double));
+    double *t = xmalloc((size_t)repeat * 3 * sizeof(double));
+    float *o3 = xmalloc((size_t)no * 4);
     if ((st = clattn_sdpa_plan_create(&pc, ctx, &dc))) {
         rc = fail(ctx, "decode contiguous plan", st);
         goto done;
     }
     if ((st = clattn_sdpa_plan_create(&pp, ctx, &dp))) {
         rc = fail(ctx, "decode paged plan", st);
+        goto done;
+    }
+    if (!hnd && (st = clattn_sdpa_plan_create(&pl, ctx, &dl))) {
+        rc = fail(ctx, "decode contiguous BLHD plan", st);
         goto done;
     }
     clattn_sdpa_buffers uc, up;
@@ -226,9 +250,18 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
             goto done;
         }
         const double t2 = now_ms();
-        if (it >= 0) t[it] = t1 - t0, t[repeat + it] = t2 - t1;
+        if (pl) {
+            clattn_sdpa_buffers ul = uc;
+            ul.k = kb, ul.v = vb, ul.out = o3;
+            if ((st = clattn_sdpa_execute_buffers(pl, &ul))) {
+                rc = fail(ctx, "decode contiguous BLHD", st);
+                goto done;
+            }
+        }
+        const double t3 = now_ms();
+        if (it >= 0) t[it] = t1 - t0, t[repeat + it] = t2 - t1, t[2 * repeat + it] = t3 - t2;
     }
-    const double mc = median(t, repeat), mp = median(t + repeat, repeat);
+    const double mc = median(t, repeat), mp = median(t + repeat, repeat), ml = pl ? median(t + 2 * repeat, repeat) : 0;
     const double bytes = (double)keys * (double)Hkv * (double)(D + Dv) * 4.0;
     double mx;
     const double err = max_err(o2, o1, no, &mx);
@@ -239,11 +272,20 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
            (long long)B, (long long)Hq, (long long)Hkv, (long long)D, (long long)s->Lmin, (long long)s->Lmax,
            (long long)bs, hnd ? "hnd" : "nhd", clattn_sdpa_plan_path(pp), mc, mp, mp / mc, bytes * 1e-6, bytes / mc * 1e-6,
            bytes / mp * 1e-6, bytes / mc * 1e-6 / bw, bytes / mp * 1e-6 / bw, err, ok ? "" : "  FAIL: above --tol");
+    if (pl) {
+        double mx3;
+        const double e3 = max_err(o3, o1, no, &mx3);
+        printf("decode  (nhd bs=%lld) contiguous with the heads interleaved alike, [B,Lk,Hkv,D]: contig_blhd_ms=%.3f "
+               "paged/contig_blhd=%.3f contig_blhd_bound=%.2f max_abs_err=%.3g\n",
+               (long long)bs, ml, mp / ml, bytes / ml * 1e-6 / bw, e3);
+    }
     rc = ok ? 0 : 1;
 done:
     clattn_sdpa_plan_destroy(pc);
     clattn_sdpa_plan_destroy(pp);
+    clattn_sdpa_plan_destroy(pl);
     free(lens), free(perm), free(table), free(k), free(v), free(kp), free(vp), free(q), free(o1), free(o2), free(t);
+    free(kb), free(vb), free(o3);
     return rc;
 }
 
