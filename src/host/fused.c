@@ -7,7 +7,6 @@
 #include "pool.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -262,6 +261,17 @@ bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fu
     fp->chunks = (fp->lkp + HOST_FUSED_PACK_KEYS - 1) / HOST_FUSED_PACK_KEYS;
     if (isa == HOST_FUSED_AVX512BF16) return make_bf16_plan(p, fp);
 
+    /* Small problems (short sequences, enough pairs to balance the threads): one query block per pair, so
+     * each task packs its own pair's K/V and a wave is one pool run (the barrier between a pack run and an
+     * attend run costs about as much as a small task) */
+    if (lq > fp->bq && lq <= 2 * fp->bq && G * lq <= 256 && n_bh >= 4 * (int64_t)num_threads) {
+        fp->bq = lq;
+        fp->n_qblocks = 1;
+        fp->n_tasks = n_bh;
+        fp->rows_max = (G * lq + HOST_FUSED_ROW_ALIGN - 1) / HOST_FUSED_ROW_ALIGN * HOST_FUSED_ROW_ALIGN;
+    }
+    fp->self_pack = fp->n_qblocks == 1;
+
     int64_t kp, vp, pair, s, acc;
     if (!clattn_mul_i64(p->D, fp->lkp, &kp) || !clattn_mul_i64(fp->dvp, fp->lkp, &vp) ||
         !clattn_add_i64(kp, vp, &pair) || !clattn_mul_i64(pair, (int64_t)sizeof(float), &pair) ||
@@ -382,7 +392,7 @@ void host_fused_run(host_pool *pool, host_fused_args *a)
     for (int64_t bh0 = 0; bh0 < fp->n_bh; bh0 += fp->wave) {
         a->bh0 = bh0;
         a->nw = fp->n_bh - bh0 < fp->wave ? fp->n_bh - bh0 : fp->wave;
-        host_pool_run(pool, a->nw * fp->chunks, kern.pack, a);
+        if (!fp->self_pack) host_pool_run(pool, a->nw * fp->chunks, kern.pack, a);
         host_pool_run(pool, a->nw * fp->n_qblocks, kern.attend, a);
     }
 }

@@ -100,6 +100,8 @@ typedef struct host_fused_plan {
     int64_t n_bh;      /* B * Hkv */
     int64_t wave;      /* (b, kv head) pairs per wave */
     int64_t chunks;    /* pack tasks per pair: ceil(lkp / HOST_FUSED_PACK_KEYS) */
+    int self_pack;     /* 1: one query block per pair (n_qblocks == 1), so each task packs its own pair's
+                        * K and V first and the wave needs one pool run instead of two (small problems) */
     /* Shared area, packed once per wave by the pack tasks, then read by the wave's tasks:
      *   kpack [wave][lkp / kw][D][kw]  K transposed in panels (keys past Lk' are zero)
      *   vpack [wave][lkp][dvp]         V with rows padded to dvp (keys past Lk' never read) */
@@ -205,8 +207,8 @@ bool host_fused_reads_dtype(const clattn_sdpa_problem *p, const host_fused_plan 
 bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fused_isa isa,
                           host_fused_plan *fp);
 
-/* Runs the plan: for each wave, the pack tasks then the attention tasks, on the pool. `a` is
- * filled except bh0/nw. */
+/* Runs the plan: for each wave, the pack tasks then the attention tasks, on the pool (self_pack plans:
+ * the attention tasks only, each packing its own pair first). `a` is filled except bh0/nw. */
 struct host_pool;
 void host_fused_run(struct host_pool *pool, host_fused_args *a);
 

@@ -37,7 +37,9 @@
 #define HF_DEC HF_CAT(host_fused_decode, HF_ISA)
 
 #define HF_KW (2 * HF_W)       /* keys per packed panel (two vectors) */
-#define HF_PV_R 4              /* rows of the P·V micro-kernel */
+#ifndef HF_PV_R
+#define HF_PV_R 4 /* rows of the P·V micro-kernel */
+#endif
 #define HF_BK HOST_FUSED_BK
 
 #if HF_BK % HF_KW != 0 || HOST_FUSED_ROW_ALIGN % HF_QK_R != 0 || HOST_FUSED_ROW_ALIGN % HF_PV_R != 0 ||     \
@@ -190,7 +192,9 @@ static inline __attribute__((always_inline)) vf vsel(vi m, vf a, vf b)
 static inline __attribute__((always_inline)) vf vexp(vf x)
 {
     const __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-87.0f), _CMP_NLT_UQ);
-    const __m512 xc = _mm512_max_ps(_mm512_set1_ps(-87.0f), (__m512)x);
+    /* no clamp to -87 is needed: the lanes below it (and -inf, whose reduction gives NaN) are zeroed by
+     * the mask, and the others are unchanged by it */
+    const __m512 xc = (__m512)x;
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), xc);
@@ -278,6 +282,30 @@ static inline __attribute__((always_inline)) vi vor2(vi a, vi b)
     return a | b;
 }
 
+#ifdef HF_AVX512
+/* The same butterflies as below (lane 0 gets the same pairs in the same order, so the same bits), halving
+ * the width at each step: 256- and 128-bit operations instead of full 512-bit shuffles. */
+#define HF_HALVE(v, OP256, OP128)                                                                      \
+    const __m256 h8_ = OP256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd((__m512)(v)), 1)),   \
+                             _mm512_castps512_ps256((__m512)(v)));                                     \
+    const __m128 h4_ = OP128(_mm256_extractf128_ps(h8_, 1), _mm256_castps256_ps128(h8_));              \
+    const __m128 h2_ = OP128(_mm_permute_ps(h4_, _MM_SHUFFLE(1, 0, 3, 2)), h4_);                      \
+    const __m128 h1_ = OP128(_mm_permute_ps(h2_, _MM_SHUFFLE(2, 3, 0, 1)), h2_)
+/* vmax2(a, b) = b > a ? b : a = maxps(b, a); vadd2(a, b) = a + b */
+#define HF_ADD256(b, a) _mm256_add_ps((a), (b))
+#define HF_ADD128(b, a) _mm_add_ps((a), (b))
+static inline __attribute__((always_inline)) float hmax(vf v)
+{
+    HF_HALVE(v, _mm256_max_ps, _mm_max_ps);
+    return _mm_cvtss_f32(h1_);
+}
+
+static inline __attribute__((always_inline)) float hsum(vf v)
+{
+    HF_HALVE(v, HF_ADD256, HF_ADD128);
+    return _mm_cvtss_f32(h1_);
+}
+#else
 static inline __attribute__((always_inline)) float hmax(vf v)
 {
     HF_BUTTERFLY(v, vmax2);
@@ -289,6 +317,7 @@ static inline __attribute__((always_inline)) float hsum(vf v)
     HF_BUTTERFLY(v, vadd2);
     return v[0];
 }
+#endif
 
 static inline __attribute__((always_inline)) int hany(vi v)
 {
@@ -524,6 +553,20 @@ static void softmax_row(const host_fused_args *a, const host_fused_row *row, int
     const float al = m_old == -INFINITY ? 0.0f : m_new == m_old ? 1.0f : expf(m_old - m_new);
     const float m_exp = m_new == -INFINITY ? 0.0f : m_new;
     vf sum = vsplat(0.0f);
+#ifdef HF_AVX512
+    /* zero weights among the nb keys tracked in a mask register (no vector compare, blend and OR-reduction) */
+    (void)lane;
+    __mmask16 zero = 0;
+    for (int c0 = 0; c0 < HF_BK; c0 += HF_W) {
+        const vf w = vexp(vload(s + c0) - m_exp); /* exactly 0 for -inf (masked) scores */
+        vstore(s + c0, w);
+        sum += w;
+        const int rem = nb - c0;
+        const __mmask16 in = rem >= HF_W ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1u);
+        zero |= _mm512_mask_cmp_ps_mask(in, (__m512)w, _mm512_setzero_ps(), _CMP_EQ_OQ);
+    }
+    const int any_zero = zero != 0;
+#else
     vi zero = (vi){0};
     for (int c0 = 0; c0 < HF_BK; c0 += HF_W) {
         const vf w = vexp(vload(s + c0) - m_exp); /* exactly 0 for -inf (masked) scores */
@@ -531,10 +574,12 @@ static void softmax_row(const host_fused_args *a, const host_fused_row *row, int
         sum += w;
         zero |= (w == vsplat(0.0f)) & ((lane + c0) < nb);
     }
+    const int any_zero = hany(zero);
+#endif
     *m = m_new;
     *l = *l * al + hsum(sum);
     *alpha = al;
-    *flag = HF_ACTIVE | (hany(zero) ? 0 : HF_CLEAN);
+    *flag = HF_ACTIVE | (any_zero ? 0 : HF_CLEAN);
 }
 
 /* The calling thread's scratch of a tiled or decode task (fused.c lays it out). */
@@ -693,6 +738,8 @@ void HF_TASK(void *argp, int64_t task, int tid)
 
     TASK_SCRATCH();
     const int64_t lk = batch_kv_len(a, b);
+    if (fp->self_pack) /* the only task of its pair: packs the pair's K and V itself (no pack run) */
+        for (int64_t c = 0; c < fp->chunks; c++) HF_PACK(argp, bhl * fp->chunks + c, tid);
 
     /* rows: ranges, query and mask pointers; padding rows see nothing */
     int64_t jlo = Lk, jhi = 0;
