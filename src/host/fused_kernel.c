@@ -346,6 +346,8 @@ HF_UNROLL
         for (int r = 0; r < R; r++) a0[r] = a1[r] = vsplat(0.0f);
         for (int64_t d = 0; d < D; d++) {
             const vf k0 = vload(kp + d * HF_KW), k1 = vload(kp + d * HF_KW + HF_W);
+            __builtin_prefetch(kp + (D + d) * HF_KW);
+            __builtin_prefetch(kp + (D + d) * HF_KW + HF_W);
 HF_UNROLL
             for (int r = 0; r < R; r++) {
                 const vf x = vsplat(qr[r][d]);
