@@ -615,9 +615,11 @@ typedef struct clattn_sdpa_desc {
      *     float32 kernels run, and the float32 result is rounded to binary16 (round-to-nearest-even) into
      *     the out view (only the view's elements are written). Where the widening happens depends on the
      *     path: the host's fused and decode paths (host-fused-portable / -avx2 / -avx512 / -avx512bf16, head
-     *     size D <= 256) read the 16-bit arrays themselves (while packing K/V, in the decode dot products) and
-     *     round out from registers, so clattn_sdpa_plan_workspace_size() equals the float32 plan's; every
-     *     other path (host-rowwise, OpenCL, D > 256) gets contiguous float32 copies
+     *     size D <= 256) and the OpenCL fused path's decode kernel on CPU devices (PoCL: at most 8 query rows
+     *     per kv head, unit-stride K/V rows) read the 16-bit arrays themselves (while packing K/V, in the
+     *     decode dot products) and round out from registers, so clattn_sdpa_plan_workspace_size() equals the
+     *     float32 plan's; every other path (host-rowwise, the OpenCL chain, fused tiles and fused-gpu,
+     *     D > 256) gets contiguous float32 copies
      *     made by the plan in its workspace on each execution, and its workspace size includes them (4 bytes
      *     x the elements of the q, k, v and out views). The results are the same either way. No fp16
      *     arithmetic is used, so no cl_khr_fp16 is needed (vload_half / vstore_half_rte are core OpenCL 1.2).

@@ -39,6 +39,10 @@
  *   rows are read straight from global memory, no local tiles and no barriers; for CPU devices, where
  *   local memory is ordinary cache and the tile copy is pure overhead in a memory-bound decode).
  *   -D SW_PREFETCH (0/1, optional, with DIRECT: Clang's __builtin_prefetch of the next tile, see below).
+ *   -D ELEM16 (0 default; 1 binary16, 2 bfloat16 = clattn_dtype; only with DIRECT): q, k, v and out are 16-bit
+ *   arrays, read and written in place (no staging copies): binary16 with vload_half(n) / vstore_half_rte (core
+ *   OpenCL 1.2, no cl_khr_fp16), bfloat16 as ushort bits shifted into the high half of a float and rounded back
+ *   to nearest even (common.cl); compute and the partials (ws) stay float32. Float32 builds do not define it.
  * A tile whose weights are all nonzero for every row of a work-item takes an unguarded P·V loop.
  * Tiles are loaded with vector loads when the last dim of k (resp. v) has stride 1. The short loops over
  * rows, vectors and lanes carry #pragma unroll: without it PoCL keeps s[][] and acc[][] in memory and
@@ -65,6 +69,30 @@
 #endif
 #ifndef CLATTN_PREFETCH
 #define CLATTN_PREFETCH 0
+#endif
+#ifndef ELEM16
+#define ELEM16 0
+#endif
+#if ELEM16 && !DIRECT
+#error "fused.cl: ELEM16 needs DIRECT"
+#endif
+/* ELEM_T: element type of the q, k, v, out arrays; LD1 / ST1 one element (float value); LDN(n, p) n of them
+ * from p as a floatn (the vector loads of DIRECT). */
+#if ELEM16 == 1
+#define ELEM_T half
+#define LD1(p, x) vload_half(0, (p) + (x))
+#define ST1(val, p, x) vstore_half_rte((val), 0, (p) + (x))
+#define LDN(n, p) CLATTN_CAT(vload_half, n)(0, (p))
+#elif ELEM16 == 2
+#define ELEM_T ushort
+#define LD1(p, x) clattn_bf16_bits_to_f32((p)[x])
+#define ST1(val, p, x) ((p)[x] = clattn_f32_to_bf16_bits(val))
+#define LDN(n, p) CLATTN_CAT(as_float, n)(CLATTN_CAT(convert_uint, n)(CLATTN_CAT(vload, n)(0, (p))) << 16)
+#else
+#define ELEM_T float
+#define LD1(p, x) ((p)[x])
+#define ST1(val, p, x) ((p)[x] = (val))
+#define LDN(n, p) CLATTN_CAT(vload, n)(0, (p))
 #endif
 #define BM (WG * RPW)
 #define NKV (TK / VK)
@@ -117,13 +145,13 @@ inline float clattn_hsum16(float16 x) { return clattn_hsum8(x.lo + x.hi); }
 #endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, long q_s2, long q_s3,
-                  __global const float *k, long k_off, long k_s0, long k_s1, long k_s2, long k_s3,
-                  __global const float *v, long v_off, long v_s0, long v_s1, long v_s2, long v_s3,
+void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, long q_s2, long q_s3,
+                  __global const ELEM_T *k, long k_off, long k_s0, long k_s1, long k_s2, long k_s3,
+                  __global const ELEM_T *v, long v_off, long v_s0, long v_s1, long v_s2, long v_s3,
                   __global const uchar *mask, long m_off, long m_s0, long m_s1, long m_s2, long m_s3,
                   int mask_kind,
                   __global const int *kv_lengths, int use_kv_lengths,
-                  __global float *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3,
+                  __global ELEM_T *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3,
                   __global float *ws,
                   long Hkv, long group, long Lq, long Lk, long Dv,
                   long bh0, long rr0, long nrr, long kpart, int np,
@@ -133,8 +161,8 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
     /* Vector-typed so that vector accesses are aligned; scalar views below. */
 #if DIRECT
     /* no tiles: rows straight from global memory (key index clamped into the walked range) */
-#define KROW_AT(jj, c) vloadd(0, kb + min(j0 + (jj), jhi - 1) * k_s2 + (c) * KLW)
-#define VROW_AT(jj, c) vloadvv(0, vb + (j0 + (jj)) * v_s2 + (c) * VV)
+#define KROW_AT(jj, c) LDN(KLW, kb + min(j0 + (jj), jhi - 1) * k_s2 + (c) * KLW)
+#define VROW_AT(jj, c) LDN(VV, vb + (j0 + (jj)) * v_s2 + (c) * VV)
 #elif KROW
 #define KROW_AT(jj, c) Ks[jj][c]
 #define VROW_AT(jj, c) Vs[jj][c]
@@ -167,8 +195,8 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
     const long jlo = max(clattn_key_lo(ifirst, Lq, lkv, wl), kbeg);
     const long jhi = min(clattn_key_hi(ilast, Lq, lkv, causal, wr), kend);
 
-    __global const float *kb = k + k_off + b * k_s0 + hk * k_s1;
-    __global const float *vb = v + v_off + b * v_s0 + hk * v_s1;
+    __global const ELEM_T *kb = k + k_off + b * k_s0 + hk * k_s1;
+    __global const ELEM_T *vb = v + v_off + b * v_s0 + hk * v_s1;
     __global const float *maskf = (__global const float *)mask;
 
 #if KROW
@@ -187,17 +215,17 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
         const long rr = rr0 + (live ? rl : 0);
         const long i = rr / group;
         const long h = hk * group + (rr - i * group);
-        __global const float *qrow = q + q_off + b * q_s0 + h * q_s1 + i * q_s2;
+        __global const ELEM_T *qrow = q + q_off + b * q_s0 + h * q_s1 + i * q_s2;
 #if KROW
         #pragma unroll
         for (int c = 0; c < NKD; c++) {
             float tmp[KLW];
             #pragma unroll
-            for (int u = 0; u < KLW; u++) tmp[u] = live ? qrow[(c * KLW + u) * q_s3] : 0.0f;
+            for (int u = 0; u < KLW; u++) tmp[u] = live ? LD1(qrow, (c * KLW + u) * q_s3) : 0.0f;
             qv[t][c] = vloadd(0, tmp);
         }
 #else
-        for (int d = 0; d < DK; d++) qr[t][d] = live ? qrow[d * q_s3] : 0.0f;
+        for (int d = 0; d < DK; d++) qr[t][d] = live ? LD1(qrow, d * q_s3) : 0.0f;
 #endif
         lo[t] = live ? max(clattn_key_lo(i, Lq, lkv, wl), kbeg) : 0;
         hi[t] = live ? min(clattn_key_hi(i, Lq, lkv, causal, wr), kend) : 0;
@@ -403,7 +431,7 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
             const long rr = rr0 + rl;
             const long i = rr / group;
             const long h = hk * group + (rr - i * group);
-            __global float *orow = out + o_off + b * o_s0 + h * o_s1 + i * o_s2;
+            __global ELEM_T *orow = out + o_off + b * o_s0 + h * o_s1 + i * o_s2;
             const float inv = has[t] ? 1.0f / l[t] : 0.0f;
             if (want_lse) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = has[t] ? m[t] + log(l[t]) : -INFINITY;
             #pragma unroll
@@ -413,7 +441,7 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
                 #pragma unroll
                 for (int u = 0; u < VV; u++) {
                     const long col = (long)c * VV + u;
-                    if (col < Dv) orow[col * o_s3] = tmp[u];
+                    if (col < Dv) ST1(tmp[u], orow, col * o_s3);
                 }
             }
         } else {
@@ -435,7 +463,7 @@ void clattn_fused(__global const float *q, long q_off, long q_s0, long q_s1, lon
  *   with want_lse the work-item of column 0 writes lse = M + log(sum_p w_p·l_p) (-inf when none has one).
  * Launch: local (MWG, 1, 1); global (ceil(Dv / MWG) * MWG, nrr, nbh): one work-item per output element.
  */
-__kernel void clattn_fused_merge(__global const float *ws, __global float *out, long o_off, long o_s0, long o_s1,
+__kernel void clattn_fused_merge(__global const float *ws, __global ELEM_T *out, long o_off, long o_s0, long o_s1,
                                  long o_s2, long o_s3, long Hkv, long group, long Dv, long bh0, long rr0,
                                  long nrr, int np,
                                  int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2,
@@ -470,6 +498,6 @@ __kernel void clattn_fused_merge(__global const float *ws, __global float *out, 
             A += w[HDR + col] * f;
         }
     }
-    out[o_off + b * o_s0 + h * o_s1 + i * o_s2 + col * o_s3] = any_has ? A / L : 0.0f;
+    ST1(any_has ? A / L : 0.0f, out, o_off + b * o_s0 + h * o_s1 + i * o_s2 + col * o_s3);
     if (want_lse && col == 0) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = any_has ? M + log(L) : -INFINITY;
 }

@@ -408,11 +408,12 @@ static void test_nan_inf_confined(void **state)
 }
 
 /* Workspace of a 16-bit plan against the float32 plan of the same (contiguous) problem. The host's fused and
- * decode kernels read 16-bit data natively (host-fused-<isa> paths but avx512bf16, D <= 256): exactly the
- * float32 plan's workspace. Every other path (row-by-row host, OpenCL, D > 256) is staged by core: 4 bytes
+ * decode kernels read 16-bit data natively (host-fused-<isa> paths but avx512bf16, D <= 256), and so does
+ * PoCL's direct decode kernel (path fused, at most 8 query rows per kv head: cl_direct): exactly the float32
+ * plan's workspace. Every other path (row-by-row host, other OpenCL kernels, D > 256) is staged by core: 4 bytes
  * per q, k, v and out view element more, nothing of size Lq x Lk. Tiled, decode and D > 256 problems. */
 static bool workspace_case(const char *what, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
-                           int64_t Dv)
+                           int64_t Dv, bool cl_direct)
 {
     clattn_sdpa_desc desc;
     clattn_sdpa_desc_init(&desc, B, Hq, Hkv, Lq, Lk, D, Dv);
@@ -426,8 +427,9 @@ static bool workspace_case(const char *what, int64_t B, int64_t Hq, int64_t Hkv,
     const size_t staging = (size_t)(B * Hq * Lq * D + B * Hkv * Lk * D + B * Hkv * Lk * Dv + B * Hq * Lq * Dv) * 4;
     const size_t w32 = clattn_sdpa_plan_workspace_size(p32), w16 = clattn_sdpa_plan_workspace_size(p16);
     const char *path = clattn_sdpa_plan_path(p16);
-    const bool native = g_backend == TU_HOST && strncmp(path, "host-fused-", 11) == 0 &&
-                        strcmp(path, "host-fused-avx512bf16") != 0 && D <= 256;
+    const bool native = (g_backend == TU_HOST && strncmp(path, "host-fused-", 11) == 0 &&
+                         strcmp(path, "host-fused-avx512bf16") != 0 && D <= 256) ||
+                        (g_backend == TU_POCL && cl_direct && strcmp(path, "fused") == 0);
     printf("workspace %s: float32 %zu bytes (%s), %s %zu bytes (%s), %s\n", what, w32, clattn_sdpa_plan_path(p32),
            DT_NAME, w16, path, native ? "read natively (expected equal)" : "staged (expected + copies)");
     const bool ok = strcmp(clattn_sdpa_plan_path(p32), path) == 0 && w16 == w32 + (native ? 0 : staging);
@@ -440,9 +442,9 @@ static bool workspace_case(const char *what, int64_t B, int64_t Hq, int64_t Hkv,
 static void test_workspace(void **state)
 {
     (void)state;
-    bool ok = workspace_case("tiled", 2, 4, 2, 67, 129, 40, 24);
-    ok &= workspace_case("decode", 3, 8, 2, 1, 1031, 64, 64);
-    ok &= workspace_case("d264", 1, 2, 2, 9, 33, 264, 8);
+    bool ok = workspace_case("tiled", 2, 4, 2, 67, 129, 40, 24, false);
+    ok &= workspace_case("decode", 3, 8, 2, 1, 1031, 64, 64, true);
+    ok &= workspace_case("d264", 1, 2, 2, 9, 33, 264, 8, false);
     /* the host's default plans of the tiled and decode shapes must be native (no staging fallback there) */
     if (g_backend == TU_HOST && !getenv("CLATTN_PATH") && !getenv("CLATTN_TEST_EXPECT_PATH")) {
         clattn_sdpa_desc desc;

@@ -73,11 +73,12 @@ struct clattn_sdpa_plan {
 clattn_status clattn_sdpa_run_bound(clattn_sdpa_plan *plan, const clattn_sdpa_bufs *b, const clattn_sync *sync);
 
 /* The problem clattn_sdpa_plan_create() hands the backend for desc (validated the same way, with the same
- * messages; for a float16 / bfloat16 desc the staged float32 views, *staged = that data type, else
- * CLATTN_DTYPE_F32), without making a plan: for listings of what a plan would build
- * (clattn_kernel_plan_create). */
+ * messages), without making a plan: for listings of what a plan would build (clattn_kernel_plan_create).
+ * native: the caller's views and data_type (what a native_dtypes backend's sdpa_prepare sees first;
+ * *staged = CLATTN_DTYPE_F32); else, for a float16 / bfloat16 desc, the staged float32 views with
+ * *staged = that data type (what it sees after asking for staging), and *staged = F32 for float32 descs. */
 clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_desc *desc, clattn_sdpa_problem *p,
-                                       clattn_dtype *staged);
+                                       bool native, clattn_dtype *staged);
 
 /* Checks that exactly the buffers the plan needs are given (names the function fn in the message). */
 clattn_status clattn_sdpa_check_bindings(clattn_context *ctx, const clattn_sdpa_problem *p, const char *fn,

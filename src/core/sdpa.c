@@ -342,14 +342,15 @@ clattn_sdpa_extents clattn_sdpa_caller_extents(const clattn_sdpa_plan *plan)
 }
 
 clattn_status clattn_sdpa_problem_make(clattn_context *ctx, const clattn_sdpa_desc *desc, clattn_sdpa_problem *p,
-                                       clattn_dtype *staged)
+                                       bool native, clattn_dtype *staged)
 {
     clattn_sdpa_desc d; /* the caller's desc over the defaults, whatever layout it was compiled with */
     clattn_sdpa_desc_init_sized(&d, sizeof d, 1, 1, 1, 1, 1, 1, 1);
     CLATTN_TRY(CLATTN_STRUCT_IN(ctx, clattn_sdpa_desc, desc, CLATTN_SDPA_DESC_MIN_SIZE, &d));
     CLATTN_TRY(validate(ctx, &d, p));
-    *staged = d.data_type;
-    p->data_type = CLATTN_DTYPE_F32; /* the staged problem (the OpenCL listing: that backend stages) */
+    *staged = native ? CLATTN_DTYPE_F32 : d.data_type;
+    if (native) return CLATTN_SUCCESS; /* the caller's views and data_type */
+    p->data_type = CLATTN_DTYPE_F32; /* the staged float32 problem */
     if (d.data_type != CLATTN_DTYPE_F32) stage_views(p, clattn_tensor_numel(&p->q), clattn_tensor_numel(&p->k));
     return CLATTN_SUCCESS;
 }

@@ -163,6 +163,10 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
 
     const clattn_cl_limits lim = clattn_cl_state_limits(cl);
     CLATTN_GOTO_IF(clattn_cl_plan_choose(ctx, &cl->rules, &lim, p, cl_probe, &ps, &cfg));
+    if (!clattn_cl_plan_reads_dtype(&cfg, p)) { /* 16-bit data on a float32 kernel: core stages, plans again */
+        plan->stage_dtype = true;
+        goto cleanup;
+    }
     if (cfg.fused) CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, &cfg, ps.kernels, &pd->fused));
     else CLATTN_GOTO_IF(clattn_cl_chain_prepare(ctx, cl, &cfg, ps.kernels, &pd->chain));
     snprintf(plan->path, sizeof plan->path, "%s", clattn_cl_plan_path(&cfg));
@@ -264,6 +268,7 @@ clattn_status clattn_cl_global_local_run(clattn_context *ctx, const struct clatt
 static const clattn_backend_i cl_backend_iface = {
     .name = "opencl",
     .host_memory = false,
+    .native_dtypes = true, /* the CPU direct decode kernel reads fp16 / bf16 (clattn_cl_plan_reads_dtype) */
     .destroy = cl_destroy,
     .sdpa_prepare = cl_sdpa_prepare,
     .sdpa_release = cl_sdpa_release,

@@ -105,7 +105,7 @@ static clattn_status plan_create(clattn_context *ctx, clattn_kernel_plan **out, 
     clattn_cl_state cl;
     clattn_sdpa_problem p;
     clattn_dtype staged = CLATTN_DTYPE_F32;
-    CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, &staged));
+    CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, true, &staged));
     if (p.paged) /* as cl_sdpa_prepare until the paged kernels land (issue #13) */
         return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
                             "kv_layout: the OpenCL paths (chain, fused, fused-gpu) cannot read a paged KV cache yet");
@@ -113,6 +113,10 @@ static clattn_status plan_create(clattn_context *ctx, clattn_kernel_plan **out, 
     const clattn_cl_limits lim = clattn_cl_state_limits(&cl);
     clattn_cl_plan_cfg cfg;
     CLATTN_TRY(clattn_cl_plan_choose(ctx, &cl.rules, &lim, &p, dry_probe, (void *)&lim, &cfg));
+    if (!clattn_cl_plan_reads_dtype(&cfg, &p)) { /* as plan creation: staged to float32, planned again */
+        CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, false, &staged));
+        CLATTN_TRY(clattn_cl_plan_choose(ctx, &cl.rules, &lim, &p, dry_probe, (void *)&lim, &cfg));
+    }
 
     clattn_kernel_plan *kp = clattn_calloc(1, sizeof *kp);
     if (!kp) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_kernel_plan_create: out of host memory");

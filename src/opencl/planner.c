@@ -281,6 +281,10 @@ static void fused_options(const clattn_cl_fused_cfg *f, int64_t D, clattn_cl_ker
              "-D USE_FMA=%d -D DIRECT=%d -D SW_PREFETCH=%d",
              (long long)D, f->dvp, f->vv, f->vk, f->tk, f->wg, f->rpw, f->klw, f->krow, f->use_fma, direct,
              direct && f->sw_prefetch);
+    if (direct && f->elem16) { /* 16-bit q, k, v, out read in place (float32 builds keep their options) */
+        const size_t n = strlen(k->options);
+        snprintf(k->options + n, sizeof k->options - n, " -D ELEM16=%d", f->elem16);
+    }
     k->local[0] = (size_t)f->wg;
     k->local[1] = k->local[2] = 1;
     /* fused.cl: K tile Ks[TK][DK] (KROW) or Kt[DK][TK], V tile Vs[TK][DVP]; none with DIRECT */
@@ -541,6 +545,9 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
                         : 0;
         /* PoCL (Clang inside): software prefetch in the direct decode kernel (see fused.cl; rules.c, PREF) */
         f->sw_prefetch = rules->sw_prefetch;
+        /* 16-bit data: the direct kernel reads it in place (ELEM16); every other kernel is planned for the float32
+         * copies core makes (clattn_cl_plan_reads_dtype says no, and the backend asks for staging) */
+        f->elem16 = f->direct && p->data_type != CLATTN_DTYPE_F32 ? (int)p->data_type : 0;
         f->wg = (int)clattn_min_i64(wg_pref, (int)clattn_pow2_ceil(want_wg));
         while ((size_t)f->wg > lim->max_wg || (size_t)f->wg > lim->max_wi_sizes[0]) f->wg /= 2;
         if (f->wg < 1) f->wg = 1;
@@ -649,6 +656,12 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
             f->np, f->np > 1 ? "" : ", launched only when keys are split (not for this shape)");
     kf->launched = true;
     return CLATTN_SUCCESS;
+}
+
+bool clattn_cl_plan_reads_dtype(const clattn_cl_plan_cfg *cfg, const clattn_sdpa_problem *p)
+{
+    if (p->data_type == CLATTN_DTYPE_F32) return true;
+    return cfg->fused && !cfg->f.gpu && cfg->f.direct && cfg->f.wg == 1 && cfg->f.elem16 == (int)p->data_type;
 }
 
 const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg)

@@ -26,7 +26,8 @@
  *   lse     the log-sum-exp output (want_lse) of the chain's softmax, the fused kernel and its partition merge
  *   merge   kernels/merge.cl (clattn_merge_*): float32, float16 and bfloat16, out of place and in place (one
  *           work-item owns each row), against a double-precision merge; and the 16-bit staging kernels of
- *           kernels/convert.cl (an fp16 and a bf16 SDPA call on strided views, against the double reference)
+ *           kernels/convert.cl (an fp16 and a bf16 SDPA call on strided views, against the double reference;
+ *           with :cpu that call takes fused.cl's direct decode kernel, which reads the 16-bit arrays in place)
  * A ":cpu" suffix makes clGetDeviceInfo(CL_DEVICE_TYPE) answer CPU (rel_cl_shim.c): Oclgrind reports
  * every device type, so clattn otherwise takes its GPU kernel variants only. Buffers are released only at
  * exit (rel_keep_buffers): Oclgrind 21.10's --uninitialized check misreports a reused buffer slot.
