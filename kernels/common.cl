@@ -65,6 +65,57 @@ inline ushort clattn_f32_to_bf16_bits(float f)
     return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/*
+ * Paged K/V (-D CLATTN_PAGED=1 -D PAGE_SHIFT=log2(block size); the kernels that read K/V then take the
+ * block table and the pool size as extra arguments, CLATTN_PAGED_ARGS). k and v are pools
+ * [num_blocks, block_size, Hkv, D] (resp. Dv); key j of sequence b lives in block
+ * bt_row[j >> PAGE_SHIFT] (bt_row = block_table + b * max_blocks), slot j & (block_size - 1).
+ * The table is read only for keys below the sequence's kv length (kv_lengths[b] <= max_blocks * block_size),
+ * so its reads stay inside row b. An entry outside [0, num_blocks) is not trusted: its keys are not allowed
+ * (clattn_paged_ok is 0) and their rows are read from block 0 instead (always inside the pool), so a bad
+ * table read from a cl_mem never leads to an out-of-bounds access.
+ * Without CLATTN_PAGED the same macros give the contiguous [B, Hkv, Lk, D] addressing, unchanged.
+ * CLATTN_KV_HEAD(s0, s1, s2): offset of the (b, hk) head in a view with strides s0..s2 (uses b, hk);
+ * CLATTN_KV_ROW(j, s0, s1, s2): offset of key j's row from there (uses bt_row, num_blocks);
+ * CLATTN_KV_OK(j): 0 for a key of a bad entry; CLATTN_KV_END(lkv, Lk): keys a tile load may read (lkv
+ * when paged: no block past the kv length is read).
+ */
+#ifndef CLATTN_PAGED
+#define CLATTN_PAGED 0
+#endif
+#if CLATTN_PAGED
+#define CLATTN_PAGED_ARGS , __global const int *block_table, long max_blocks, long num_blocks
+#define CLATTN_PAGE_MASK ((1L << PAGE_SHIFT) - 1)
+/* Pool block of key j, or -1 when its block-table entry is outside [0, num_blocks). */
+inline long clattn_paged_block(__global const int *bt_row, long j, long num_blocks)
+{
+    const int e = bt_row[j >> PAGE_SHIFT];
+    return (e >= 0 && (long)e < num_blocks) ? (long)e : -1L;
+}
+/* 1 when key j's block-table entry is inside the pool. */
+inline int clattn_paged_ok(__global const int *bt_row, long j, long num_blocks)
+{
+    return clattn_paged_block(bt_row, j, num_blocks) >= 0;
+}
+/* Offset of key j's row in a pool with block stride s0 and slot stride s1 (block 0 for a bad entry). */
+inline long clattn_paged_row(__global const int *bt_row, long j, long num_blocks, long s0, long s1)
+{
+    return max(clattn_paged_block(bt_row, j, num_blocks), 0L) * s0 + (j & CLATTN_PAGE_MASK) * s1;
+}
+#define CLATTN_KV_HEAD(s0, s1, s2) (hk * (s2))
+#define CLATTN_KV_ROW(j, s0, s1, s2) clattn_paged_row(bt_row, (j), num_blocks, (s0), (s1))
+#define CLATTN_KV_OK(j) clattn_paged_ok(bt_row, (j), num_blocks)
+#define CLATTN_KV_END(lkv, Lk) (lkv)
+#define CLATTN_BT_ROW() __global const int *bt_row = block_table + b * max_blocks
+#else
+#define CLATTN_PAGED_ARGS
+#define CLATTN_KV_HEAD(s0, s1, s2) (b * (s0) + hk * (s1))
+#define CLATTN_KV_ROW(j, s0, s1, s2) ((j) * (s2))
+#define CLATTN_KV_OK(j) 1
+#define CLATTN_KV_END(lkv, Lk) (Lk)
+#define CLATTN_BT_ROW() (void)0
+#endif
+
 /* Vector type of width VW (2, 4, 8 or 16) for kernels built with -D VW=n. */
 #define CLATTN_CAT_(a, b) a##b
 #define CLATTN_CAT(a, b) CLATTN_CAT_(a, b)

@@ -156,13 +156,19 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                   long Hkv, long group, long Lq, long Lk, long Dv,
                   long bh0, long rr0, long nrr, long kpart, int np,
                   float scale, float softcap, int causal, long wl, long wr,
-                  int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2, long l_s3)
+                  int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2, long l_s3
+                  CLATTN_PAGED_ARGS)
 {
     /* Vector-typed so that vector accesses are aligned; scalar views below. */
-#if DIRECT
+#if DIRECT && CLATTN_PAGED
+    /* no tiles; paged: a tile never crosses a block (keys [j0, jend) of one block, rows kt and vt at the slot
+     * stride), so the block table is read once per tile; key index clamped into the tile */
+#define KROW_AT(jj, c) LDN(KLW, kt + min((long)(jj), nk_1) * k_s1 + (c) * KLW)
+#define VROW_AT(jj, c) LDN(VV, vt + (long)(jj) * v_s1 + (c) * VV)
+#elif DIRECT
     /* no tiles: rows straight from global memory (key index clamped into the walked range) */
-#define KROW_AT(jj, c) LDN(KLW, kb + min(j0 + (jj), jhi - 1) * k_s2 + (c) * KLW)
-#define VROW_AT(jj, c) LDN(VV, vb + (j0 + (jj)) * v_s2 + (c) * VV)
+#define KROW_AT(jj, c) LDN(KLW, kb + CLATTN_KV_ROW(min(j0 + (jj), jhi - 1), k_s0, k_s1, k_s2) + (c) * KLW)
+#define VROW_AT(jj, c) LDN(VV, vb + CLATTN_KV_ROW(j0 + (jj), v_s0, v_s1, v_s2) + (c) * VV)
 #elif KROW
 #define KROW_AT(jj, c) Ks[jj][c]
 #define VROW_AT(jj, c) Vs[jj][c]
@@ -195,8 +201,9 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
     const long jlo = max(clattn_key_lo(ifirst, Lq, lkv, wl), kbeg);
     const long jhi = min(clattn_key_hi(ilast, Lq, lkv, causal, wr), kend);
 
-    __global const ELEM_T *kb = k + k_off + b * k_s0 + hk * k_s1;
-    __global const ELEM_T *vb = v + v_off + b * v_s0 + hk * v_s1;
+    CLATTN_BT_ROW(); /* paged K/V: the sequence's block-table row (common.cl) */
+    __global const ELEM_T *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
+    __global const ELEM_T *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
     __global const float *maskf = (__global const float *)mask;
 
 #if KROW
@@ -237,7 +244,19 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
         for (int c = 0; c < NDV; c++) acc[t][c] = (floatvv)(0.0f);
     }
 
+#if DIRECT && CLATTN_PAGED
+    /* Paged: tiles end at block boundaries (the planner makes TK <= the block size, so aligned tiles are full):
+     * tile [j0, jend) lies in block bt_row[j0 >> PAGE_SHIFT], read once. */
+    for (long j0 = jlo, jend = jlo; j0 < jhi; j0 = jend) {
+        jend = min(min(jhi, j0 + TK), (j0 | CLATTN_PAGE_MASK) + 1);
+        const long blk = clattn_paged_block(bt_row, j0, num_blocks), nk_1 = jend - j0 - 1;
+        __global const ELEM_T *kt = kb + max(blk, 0L) * k_s0 + (j0 & CLATTN_PAGE_MASK) * k_s1;
+        __global const ELEM_T *vt = vb + max(blk, 0L) * v_s0 + (j0 & CLATTN_PAGE_MASK) * v_s1;
+#define TILE_END jend
+#else
     for (long j0 = jlo; j0 < jhi; j0 += TK) {
+#define TILE_END jhi
+#endif
 #if !DIRECT
         barrier(CLK_LOCAL_MEM_FENCE); /* every work-item is done with the previous tile */
 #if KLW > 1
@@ -246,7 +265,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 const int jj = e / NKD;
                 const int c = e - jj * NKD;
                 const long j = j0 + jj;
-                const floatd x = j < jhi ? vloadd(0, kb + j * k_s2 + c * KLW) : (floatd)(0.0f);
+                const floatd x = j < jhi ? vloadd(0, kb + CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + c * KLW) : (floatd)(0.0f);
 #if KROW
                 Ks[jj][c] = x;
 #else
@@ -263,7 +282,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 const int jj = e / DK;
                 const int d = e - jj * DK;
                 const long j = j0 + jj;
-                const float x = j < jhi ? kb[j * k_s2 + d * k_s3] : 0.0f;
+                const float x = j < jhi ? kb[CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + d * k_s3] : 0.0f;
 #if KROW
                 KS_AT(jj, d) = x;
 #else
@@ -279,11 +298,11 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 floatvv x = (floatvv)(0.0f);
                 if (j < jhi) {
                     if ((long)(c + 1) * VV <= Dv) {
-                        x = vloadvv(0, vb + j * v_s2 + c * VV);
+                        x = vloadvv(0, vb + CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * VV);
                     } else {
                         float tmp[VV];
                         #pragma unroll
-                        for (int u = 0; u < VV; u++) tmp[u] = (long)c * VV + u < Dv ? vb[j * v_s2 + c * VV + u] : 0.0f;
+                        for (int u = 0; u < VV; u++) tmp[u] = (long)c * VV + u < Dv ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * VV + u] : 0.0f;
                         x = vloadvv(0, tmp);
                     }
                 }
@@ -294,7 +313,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 const int jj = e / DVP;
                 const int c = e - jj * DVP;
                 const long j = j0 + jj;
-                VS_AT(jj, c) = (j < jhi && c < Dv) ? vb[j * v_s2 + c * v_s3] : 0.0f;
+                VS_AT(jj, c) = (j < jhi && c < Dv) ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * v_s3] : 0.0f;
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE); /* the tile is loaded */
@@ -313,8 +332,10 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                     if (t == 0) {
                         const long jp = j0 + kc * VK + u + TK;
                         if (jp < jhi) {
-                            for (int c = 0; c < DK; c += 16) __builtin_prefetch(kb + jp * k_s2 + c, 0, 3);
-                            for (int c = 0; c < DVP; c += 16) __builtin_prefetch(vb + jp * v_s2 + c, 0, 3);
+                            __global const ELEM_T *kp = kb + CLATTN_KV_ROW(jp, k_s0, k_s1, k_s2);
+                            __global const ELEM_T *vp = vb + CLATTN_KV_ROW(jp, v_s0, v_s1, v_s2);
+                            for (int c = 0; c < DK; c += 16) __builtin_prefetch(kp + c, 0, 3);
+                            for (int c = 0; c < DVP; c += 16) __builtin_prefetch(vp + c, 0, 3);
                         }
                     }
 #endif
@@ -341,12 +362,33 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
         }
 #endif
 
-        const int nk = (int)min((long)TK, jhi - j0); /* keys of this tile inside [jlo, jhi) */
+        const int nk = (int)min((long)TK, TILE_END - j0); /* keys of this tile inside [jlo, jhi) */
         float ptile[RPW][TK];
         /* Some weight of a key < nk is 0 (masked or underflow), in any row. A scalar flag: accumulating the
          * lanes in an intk and testing any() once at the end let Oclgrind 21.10 take the unguarded loop
          * for a tile holding a masked key (inf in its V row leaked as NaN); per-vector any() is right. */
         int zero_any = 0;
+#if CLATTN_PAGED
+        /* Paged: keys of a block-table entry outside the pool are not allowed (common.cl). */
+        intk pok[NKV];
+        #pragma unroll
+        for (int kc = 0; kc < NKV; kc++) {
+            int tmp[VK];
+            #pragma unroll
+            for (int u = 0; u < VK; u++) {
+#if DIRECT
+                tmp[u] = (blk >= 0 && kc * VK + u <= nk_1) ? -1 : 0;
+#else
+                const long j = j0 + kc * VK + u;
+                tmp[u] = (j < jhi && CLATTN_KV_OK(j)) ? -1 : 0;
+#endif
+            }
+            pok[kc] = vloadk(0, tmp);
+        }
+#define PAGE_OK(kc) pok[kc]
+#else
+#define PAGE_OK(kc) ((intk)(-1))
+#endif
         #pragma unroll
         for (int t = 0; t < RPW; t++) {
             /* Structural range of row t relative to the tile, clamped to int. */
@@ -358,7 +400,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 floatk x = s[t][kc] * scale;
                 if (softcap > 0.0f) x = softcap * tanh(x / softcap);
                 const intk lane = LANES + kc * VK;
-                x = select((floatk)(-INFINITY), x, (lane >= (intk)(a)) & (lane < (intk)(z)));
+                x = select((floatk)(-INFINITY), x, (lane >= (intk)(a)) & (lane < (intk)(z)) & PAGE_OK(kc));
                 if (mask_kind != CLATTN_MASK_NONE && a < (kc + 1) * VK && z > kc * VK) {
                     float tmp[VK];
                     vstorek(x, 0, tmp);

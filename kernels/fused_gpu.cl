@@ -114,7 +114,7 @@ inline float clattn_gpu_score(float s, int j, int lo, int hi, float scale, float
     __global float *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3, __global float *ws,         \
     long Hkv, long group, long Lq, long Lk, long Dv, long bh0, long rr0, long nrr, long kpart, int np,      \
     float scale, float softcap, int causal, long wl, long wr,                                                \
-    int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2, long l_s3
+    int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2, long l_s3 CLATTN_PAGED_ARGS
 
 /* One body, two entry points (the program holds the one its DECODE option selects). */
 #if DECODE
@@ -153,8 +153,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
     const long jlo = max(clattn_key_lo(ifirst, Lq, lkv, wl), kbeg);
     const long jhi = min(clattn_key_hi(ilast, Lq, lkv, causal, wr), kend);
 
-    __global const float *kb = k + k_off + b * k_s0 + hk * k_s1;
-    __global const float *vb = v + v_off + b * v_s0 + hk * v_s1;
+    CLATTN_BT_ROW(); /* paged K/V: the sequence's block-table row (common.cl) */
+    __global const float *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
+    __global const float *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
     __global const float *maskf = (__global const float *)mask;
 
     /* Q block -> local memory (zero past D and for rows past the chunk). */
@@ -212,11 +213,11 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
             float4 x = (float4)(0.0f);
             if (j < jhi) {
                 if (k_s3 == 1 && (d4 + 1) * 4 <= DK) {
-                    x = vload4(0, kb + j * k_s2 + d4 * 4);
+                    x = vload4(0, kb + CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + d4 * 4);
                 } else {
                     float tmp[4];
 #pragma unroll
-                    for (int u = 0; u < 4; u++) tmp[u] = d4 * 4 + u < DK ? kb[j * k_s2 + (d4 * 4 + u) * k_s3] : 0.0f;
+                    for (int u = 0; u < 4; u++) tmp[u] = d4 * 4 + u < DK ? kb[CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + (d4 * 4 + u) * k_s3] : 0.0f;
                     x = vload4(0, tmp);
                 }
             }
@@ -236,7 +237,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
          * past jhi reads row jhi - 1 (in bounds) and is masked below. Whole float4s, then the DK % 4 tail. */
         __global const float *krow[CT];
 #pragma unroll
-        for (int c = 0; c < CT; c++) krow[c] = kb + (long)min(j0 + tc + c * TC, jhi_i - 1) * k_s2;
+        for (int c = 0; c < CT; c++) krow[c] = kb + CLATTN_KV_ROW((long)min(j0 + tc + c * TC, jhi_i - 1), k_s0, k_s1, k_s2);
 #if DK % 4
 #pragma unroll
         for (int c = 0; c < CT; c++)
@@ -276,13 +277,25 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
         }
 
         /* Scale, softcap, range and masks; the work-item's row maxima -> RED. */
+#if CLATTN_PAGED
+        /* Paged: keys of a block-table entry outside the pool are not allowed (common.cl). */
+        int pok[CT];
+#pragma unroll
+        for (int c = 0; c < CT; c++) pok[c] = j0 + tc + c * TC < jhi_i && CLATTN_KV_OK(j0 + tc + c * TC);
+#endif
 #pragma unroll
         for (int t = 0; t < RT; t++) {
             float mx = -INFINITY;
 #pragma unroll
             for (int c = 0; c < CT; c++) {
+#if CLATTN_PAGED
+                const float x = pok[c] ? clattn_gpu_score(s[t][c], j0 + tc + c * TC, lo[t], hi[t], scale, softcap,
+                                                          mask_kind, mask, maskf, mrow[t], m_s3)
+                                       : -INFINITY;
+#else
                 const float x = clattn_gpu_score(s[t][c], j0 + tc + c * TC, lo[t], hi[t], scale, softcap, mask_kind,
                                                  mask, maskf, mrow[t], m_s3);
+#endif
                 s[t][c] = x;
                 mx = fmax(mx, x);
             }
@@ -326,11 +339,11 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
                 float4 x = (float4)(0.0f);
                 if (j < jhi) {
                     if ((long)(c4 + 1) * 4 <= Dv) {
-                        x = vload4(0, vb + j * v_s2 + c4 * 4);
+                        x = vload4(0, vb + CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c4 * 4);
                     } else {
                         float tmp[4];
 #pragma unroll
-                        for (int u = 0; u < 4; u++) tmp[u] = (long)c4 * 4 + u < Dv ? vb[j * v_s2 + c4 * 4 + u] : 0.0f;
+                        for (int u = 0; u < 4; u++) tmp[u] = (long)c4 * 4 + u < Dv ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c4 * 4 + u] : 0.0f;
                         x = vload4(0, tmp);
                     }
                 }
@@ -343,7 +356,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
                 const int jj = e / DVP;
                 const int c = e - jj * DVP;
                 const long j = j0 + jj;
-                VS_ROW(jj)[c] = (j < jhi && c < Dv) ? vb[j * v_s2 + c * v_s3] : 0.0f;
+                VS_ROW(jj)[c] = (j < jhi && c < Dv) ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * v_s3] : 0.0f;
             }
         }
 #endif
@@ -363,7 +376,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
                 /* V rows from global memory, unit stride along Dv (the host's condition), one column per
                  * work-item and group (VW == 1; consecutive work-items, consecutive columns); key and
                  * column clamped in bounds (p == 0 past jhi; columns past Dv are never stored). */
-                __global const float *vrow = vb + (long)min(j0 + jj, jhi_i - 1) * v_s2;
+                __global const float *vrow = vb + CLATTN_KV_ROW((long)min(j0 + jj, jhi_i - 1), v_s0, v_s1, v_s2);
 #endif
 #pragma unroll
                 for (int cg = 0; cg < NCG; cg++) {

@@ -38,7 +38,7 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
                    __global float *S,
                    long Hq, long group, long Lq, long Lk, long D,
                    long bh0, long i0, long nrows, long dbeg, long dend, int mode,
-                   float scale, float softcap, int causal, long wl, long wr)
+                   float scale, float softcap, int causal, long wl, long wr CLATTN_PAGED_ARGS)
 {
     __local float Qs[TK][TM]; /* Qs[d][r]: q rows of the tile, transposed */
     __local float Ks[TK][TN]; /* Ks[d][c]: k rows of the tile, transposed */
@@ -53,6 +53,7 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
     const long r0 = (long)get_group_id(1) * TM; /* first row of the tile, chunk-relative */
     const long j0 = (long)get_group_id(0) * TN; /* first key of the tile */
     const long lkv = clattn_kv_len(kv_lengths, use_kv_lengths, b, Lk);
+    CLATTN_BT_ROW(); /* paged K: the sequence's block-table row (common.cl) */
     const long rlast = min(r0 + TM, nrows) - 1;
     const long tile_lo = clattn_key_lo(i0 + r0, Lq, lkv, wl);
     const long tile_hi = clattn_key_hi(i0 + rlast, Lq, lkv, causal, wr);
@@ -63,7 +64,8 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
 
     if (!skip) {
         __global const float *qb = q + q_off + b * q_s0 + h * q_s1;
-        __global const float *kb = k + k_off + b * k_s0 + hk * k_s1;
+        __global const float *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
+        const long kend_ld = CLATTN_KV_END(lkv, Lk);
         for (long d0 = dbeg; d0 < dend; d0 += TK) {
             /* Neighbouring work-items read neighbouring d (contiguous when the stride of D is 1). */
             for (int r = ty; r < TM; r += WG_M) {
@@ -78,7 +80,7 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
                 for (int dd = tx; dd < TK; dd += WG_N) {
                     const long d = d0 + dd;
                     float x = 0.0f;
-                    if (j0 + c < Lk && d < dend) x = kb[(j0 + c) * k_s2 + d * k_s3];
+                    if (j0 + c < kend_ld && d < dend) x = kb[CLATTN_KV_ROW(j0 + c, k_s0, k_s1, k_s2) + d * k_s3];
                     Ks[dd][c] = x;
                 }
             }
@@ -112,7 +114,11 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
                 continue;
             }
             float s = -INFINITY;
+#if CLATTN_PAGED
+            if (j >= lo && j < hi && CLATTN_KV_OK(j)) { /* paged: a bad block-table entry's keys are not allowed */
+#else
             if (j >= lo && j < hi) {
+#endif
                 s = x * scale;
                 if (softcap > 0.0f) s = softcap * tanh(s / softcap);
                 if (mask_kind == CLATTN_MASK_BOOL) {

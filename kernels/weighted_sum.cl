@@ -28,7 +28,7 @@ void clattn_weighted_sum(__global const float *P,
                          __global const int *kv_lengths, int use_kv_lengths,
                          long Hq, long group, long Lq, long Lk, long Dv,
                          long bh0, long i0, long nrows, long kbeg, long kend, int accumulate,
-                         int causal, long wl, long wr)
+                         int causal, long wl, long wr CLATTN_PAGED_ARGS)
 {
     __local float Ps[TK][TM]; /* Ps[j][r]: probabilities of the tile rows, transposed */
     __local float Vs[TK][TN]; /* Vs[j][c]: v rows of the key chunk */
@@ -51,7 +51,8 @@ void clattn_weighted_sum(__global const float *P,
     for (int m = 0; m < WPT_M; m++) acc[m] = (floatv)(0.0f);
 
     __global const float *Pb = P + (bhl * nrows + r0) * Lk;
-    __global const float *vb = v + v_off + b * v_s0 + hk * v_s1;
+    CLATTN_BT_ROW(); /* paged V: the sequence's block-table row (common.cl) */
+    __global const float *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
     for (long j0 = jlo; j0 < jhi; j0 += TK) {
         /* Neighbouring work-items read neighbouring keys of P and neighbouring columns of V. */
         for (int r = ty; r < TM; r += WG_M) {
@@ -64,7 +65,7 @@ void clattn_weighted_sum(__global const float *P,
         for (int jj = ty; jj < TK; jj += WG_M) {
             for (int c = tx; c < TN; c += WG_N) {
                 float x = 0.0f;
-                if (j0 + jj < jhi && c0 + c < Dv) x = vb[(j0 + jj) * v_s2 + (c0 + c) * v_s3];
+                if (j0 + jj < jhi && c0 + c < Dv) x = vb[CLATTN_KV_ROW(j0 + jj, v_s0, v_s1, v_s2) + (c0 + c) * v_s3];
                 Vs[jj][c] = x;
             }
         }

@@ -5,7 +5,8 @@
  *   - every entry's source file exists and names its entry point (the file or a header of its folder:
  *     the host ISA variants are declared in src/host/fused.h and instantiated by macros);
  *   - every path in the table is a documented plan path (docs/ARCHITECTURE.md, "Path names") or one of the
- *     non-SDPA entries "mha" (the projections of clattn_mha_forward) and "merge" (clattn_merge_*),
+ *     non-SDPA entries "mha" (the projections of clattn_mha_forward), "merge" (clattn_merge_*) and
+ *     "kv-append" (clattn_kv_append_*),
  *     every documented path has a kernel, and the path small plans really report — on the host (chain and
  *     each fused ISA the CPU runs, tiled and decode shapes) and on PoCL when present (chain and fused) —
  *     is in the table for that backend.

@@ -10,6 +10,8 @@
  *   AUTO   fused where the shape fits (no probs, 1 <= D, Dv <= 256), else the chain
  *   CHAIN  always the chain (the reference path for cross-checks and benchmarks)
  *   FUSED  fused whenever the shape fits; plans with probs still use the chain
+ * Paged K/V (p->paged) takes the same choice with the kernels built for the block table (paths "fused-paged",
+ * "fused-gpu-paged", "chain-paged"; kernels/common.cl CLATTN_PAGED); the append is paged.c.
  */
 #include "alloc.h"
 #include "opencl.h"
@@ -152,9 +154,6 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
 {
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_sdpa_problem *p = &plan->p;
-    if (p->paged) /* issue #13: the paged kernels (fused-paged, fused-gpu-paged, chain-paged) replace this check */
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "kv_layout: the OpenCL paths (chain, fused, fused-gpu) cannot read a paged KV cache yet");
     clattn_status st = CLATTN_SUCCESS;
     cl_probe_state ps = {ctx, cl, {NULL}};
     clattn_cl_plan_cfg cfg;
@@ -199,7 +198,7 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
     /* Every dim of a validated problem is >= 1 (internal.h), so q, k, v and out are always needed. */
     if (!bufs->q.dev || !bufs->k.dev || !bufs->v.dev || !bufs->out.dev ||
         (p->mask_kind != CLATTN_MASK_NONE && !bufs->mask.dev) || (p->use_kv_lengths && !bufs->kv_lengths.dev) ||
-        (p->want_probs && !bufs->probs.dev) || (p->want_lse && !bufs->lse.dev))
+        (p->want_probs && !bufs->probs.dev) || (p->want_lse && !bufs->lse.dev) || (p->paged && !bufs->block_table.dev))
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "sdpa: a required buffer is NULL");
     if (pd->fused) return clattn_cl_fused_run(ctx, cl, pd->fused, p, bufs, sync);
     return clattn_cl_chain_run(ctx, cl, pd->chain, p, bufs, sync);
@@ -289,6 +288,9 @@ static const clattn_backend_i cl_backend_iface = {
     .merge_prepare = clattn_cl_merge_prepare,
     .merge_release = clattn_cl_merge_release,
     .merge_run = clattn_cl_merge_run,
+    .kv_append_prepare = clattn_cl_kv_append_prepare,
+    .kv_append_release = clattn_cl_kv_append_release,
+    .kv_append_run = clattn_cl_kv_append_run,
 };
 
 clattn_status clattn_cl_backend_create(clattn_context *ctx, cl_context context, cl_device_id device,

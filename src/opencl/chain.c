@@ -4,6 +4,8 @@
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
  *   probs: [B, Hq, Lq, Lk]  mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0)
+ *   paged (path "chain-paged"): k, v pools [num_blocks, block_size, Hkv, D] (Dv) read in place through
+ *   block_table int32 [B, max_blocks] by scores.cl and weighted_sum.cl (kernels/common.cl, CLATTN_PAGED)
  *
  * One execution runs, per chunk of (batch, head) pairs and query rows:
  *   scores.cl       S = masked softcap(q·kᵀ·scale) + additive mask  (-inf where not allowed)
@@ -79,6 +81,11 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
     const cl_long Hq = p->Hq, group = p->Hq / p->Hkv, Lq = p->Lq, Lk = p->Lk, D = p->D, Dv = p->Dv;
     const cl_long wl = pd->wl, wr = pd->wr;
     const cl_float scale = p->scale, softcap = p->softcap;
+    /* Paged K/V: the block table and the pool size after the other arguments of scores.cl and weighted_sum.cl
+     * (CLATTN_PAGED_ARGS, common.cl): they read the pools in place, no gathered copy. */
+    cl_mem bt = p->paged ? bufs->block_table.dev : NULL;
+    const cl_long maxb = p->max_blocks, nblk = p->num_blocks;
+    const cl_uint unpaged = p->paged ? 0 : 3; /* arguments left off when not paged */
 
     for (int64_t bh0 = 0; bh0 < BH; bh0 += pd->cfg.nbh) {
         const int64_t nbh = (BH - bh0 < pd->cfg.nbh) ? BH - bh0 : pd->cfg.nbh;
@@ -100,8 +107,9 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
                                        KARG(mask_kind), KARG(kvl), KARG(use_kvl), KARG(S),
                                        KARG(Hq),   KARG(group), KARG(Lq),     KARG(Lk),      KARG(D),
                                        KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(dbeg),   KARG(dend), KARG(mode),
-                                       KARG(scale), KARG(softcap), KARG(causal), KARG(wl),   KARG(wr)};
-                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->scores, "clattn_scores", sa, sizeof sa / sizeof sa[0]));
+                                       KARG(scale), KARG(softcap), KARG(causal), KARG(wl),   KARG(wr),
+                                       KARG(bt), KARG(maxb), KARG(nblk)};
+                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->scores, "clattn_scores", sa, sizeof sa / sizeof sa[0] - unpaged));
                     CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, pd->scores, "clattn_scores", global, local));
                 }
             }
@@ -133,8 +141,9 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
                                        KARG(kvl),  KARG(use_kvl),
                                        KARG(Hq),   KARG(group), KARG(Lq),   KARG(Lk),   KARG(Dv),
                                        KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(kbeg), KARG(kend), KARG(accumulate),
-                                       KARG(causal), KARG(wl),  KARG(wr)};
-                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->wsum, "clattn_weighted_sum", wa, sizeof wa / sizeof wa[0]));
+                                       KARG(causal), KARG(wl),  KARG(wr),
+                                       KARG(bt), KARG(maxb), KARG(nblk)};
+                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->wsum, "clattn_weighted_sum", wa, sizeof wa / sizeof wa[0] - unpaged));
                     CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, pd->wsum, "clattn_weighted_sum", global, local));
                 }
             }

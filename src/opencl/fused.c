@@ -4,6 +4,8 @@
  * key partitions and workspace size the planner chose (planner.c: the choices and their reasons).
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
+ *   paged (path "fused-paged" / "fused-gpu-paged"): k, v pools [num_blocks, block_size, Hkv, D] (Dv) read
+ *   through block_table int32 [B, max_blocks] (kernels/common.cl, CLATTN_PAGED)
  *   mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0)
  *
  * Rows of one kv pair (b, hk) are its group·Lq query rows, interleaved by query position (see the
@@ -80,6 +82,10 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
     const cl_int np = f->cfg.np;
     const cl_float scale = p->scale, softcap = p->softcap;
     const int64_t pairs = p->B * p->Hkv, rows = p->Lq * group, bm = f->cfg.bm;
+    /* Paged K/V: the block table and the pool size after the other arguments (CLATTN_PAGED_ARGS, common.cl). */
+    cl_mem bt = p->paged ? bufs->block_table.dev : NULL;
+    const cl_long maxb = p->max_blocks, nblk = p->num_blocks;
+    const cl_uint unpaged = p->paged ? 0 : 3; /* arguments left off when not paged */
 
     for (int64_t bh0 = 0; rows > 0 && bh0 < pairs; bh0 += f->cfg.nbh) {
         const int64_t nbh = clattn_min_i64(f->cfg.nbh, pairs - bh0);
@@ -93,8 +99,8 @@ clattn_status clattn_cl_fused_run(clattn_context *ctx, clattn_cl_state *cl, clat
                                  KARG(Hkv),  KARG(group), KARG(Lq), KARG(Lk), KARG(Dv),
                                  KARG(c_bh0), KARG(c_rr0), KARG(c_nrr), KARG(kpart), KARG(np),
                                  KARG(scale), KARG(softcap), KARG(causal), KARG(wl), KARG(wr),
-                                 KARG(want_lse), KVIEW(lv)};
-            CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->kernel, f->kname, fa, sizeof fa / sizeof fa[0]));
+                                 KARG(want_lse), KVIEW(lv), KARG(bt), KARG(maxb), KARG(nblk)};
+            CLATTN_GOTO_IF(clattn_cl_set_args(ctx, f->kernel, f->kname, fa, sizeof fa / sizeof fa[0] - unpaged));
             const size_t local[3] = {(size_t)f->cfg.wg, 1, 1};
             const size_t global[3] = {(size_t)clattn_ceil_div(nrr, bm) * (size_t)f->cfg.wg, (size_t)np, (size_t)nbh};
             CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, f->kernel, f->kname, global, local));

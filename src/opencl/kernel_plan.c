@@ -106,9 +106,6 @@ static clattn_status plan_create(clattn_context *ctx, clattn_kernel_plan **out, 
     clattn_sdpa_problem p;
     clattn_dtype staged = CLATTN_DTYPE_F32;
     CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, true, &staged));
-    if (p.paged) /* as cl_sdpa_prepare until the paged kernels land (issue #13) */
-        return clattn_error(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "kv_layout: the OpenCL paths (chain, fused, fused-gpu) cannot read a paged KV cache yet");
     CLATTN_TRY(target_state(ctx, target, &cl));
     const clattn_cl_limits lim = clattn_cl_state_limits(&cl);
     clattn_cl_plan_cfg cfg;

@@ -1,6 +1,7 @@
 /*
  * The OpenCL backend's rows of the kernel table (clattn_kernel_get(), `clattn kernels`): one per
- * __kernel in kernels/<name>.cl, plus the CLBlast GEMM driver. tests/test_kernels.c parses the .cl
+ * __kernel in kernels/<name>.cl, plus the CLBlast GEMM driver. Paths ending in -paged are the same kernels built
+ * with -D CLATTN_PAGED (paged K/V through the block table, kernels/common.cl). tests/test_kernels.c parses the .cl
  * files and fails on a __kernel without a row here, or a row naming no __kernel: add the row with the
  * kernel.
  */
@@ -10,34 +11,37 @@
     CLATTN_KERNEL_ROW("opencl", paths, stage, "kernels/" file, entry, description)
 
 const clattn_kernel_entry clattn_opencl_kernels[] = {
-    CL_ROW("chain", "scores", "scores.cl", "clattn_scores",
+    CL_ROW("chain chain-paged", "scores", "scores.cl", "clattn_scores",
            "S = softcap(Q·Kᵀ·scale) + additive mask, -inf where a key is not allowed, for a chunk of rows"),
-    CL_ROW("chain", "softmax", "softmax.cl", "clattn_softmax",
+    CL_ROW("chain chain-paged", "softmax", "softmax.cl", "clattn_softmax",
            "masked softmax of each score row in place (+ probabilities), one work-group per row"),
-    CL_ROW("chain", "softmax", "softmax.cl", "clattn_softmax_rows",
+    CL_ROW("chain chain-paged", "softmax", "softmax.cl", "clattn_softmax_rows",
            "masked softmax of each score row in place (+ probabilities), one work-item per row"),
-    CL_ROW("chain", "weighted_sum", "weighted_sum.cl", "clattn_weighted_sum",
+    CL_ROW("chain chain-paged", "weighted_sum", "weighted_sum.cl", "clattn_weighted_sum",
            "out = P·V into the output's strided layout, skipping zero-probability keys"),
-    CL_ROW("fused", "fused", "fused.cl", "clattn_fused",
+    CL_ROW("fused fused-paged", "fused", "fused.cl", "clattn_fused",
            "flash-style scores, online softmax and P·V in one kernel; partial results per key partition"),
-    CL_ROW("fused", "decode merge", "fused.cl", "clattn_fused_merge",
+    CL_ROW("fused fused-paged", "decode merge", "fused.cl", "clattn_fused_merge",
            "combines the key partitions' (max, sum, acc) of each row into the output (split-key, decode)"),
-    CL_ROW("fused-gpu", "fused", "fused_gpu.cl", "clattn_fused_gpu",
+    CL_ROW("fused-gpu fused-gpu-paged", "fused", "fused_gpu.cl", "clattn_fused_gpu",
            "GPU flash-style kernel: a work-group per block of query rows, K/V tiles in local memory, "
            "register tiles of scores and output, online softmax reduced through local memory"),
-    CL_ROW("fused-gpu", "decode", "fused_gpu.cl", "clattn_decode_gpu",
+    CL_ROW("fused-gpu fused-gpu-paged", "decode", "fused_gpu.cl", "clattn_decode_gpu",
            "GPU decode (Lq <= 4, <= 8 rows per kv head): keys split across work-groups, K/V rows from "
            "global memory, partial (max, sum, acc) per key partition"),
-    CL_ROW("fused-gpu", "decode merge", "fused_gpu.cl", "clattn_fused_gpu_merge",
+    CL_ROW("fused-gpu fused-gpu-paged", "decode merge", "fused_gpu.cl", "clattn_fused_gpu_merge",
            "combines the GPU kernels' key partitions' (max, sum, acc) of each row into the output"),
-    CL_ROW("chain fused fused-gpu", "fp16 convert", "convert.cl", "clattn_f16_to_f32",
+    CL_ROW("chain fused fused-gpu chain-paged fused-paged fused-gpu-paged", "fp16 convert", "convert.cl", "clattn_f16_to_f32",
            "binary16 view of q, k or v -> contiguous float32 staging copy (exact)"),
-    CL_ROW("chain fused fused-gpu", "fp16 convert", "convert.cl", "clattn_f32_to_f16",
+    CL_ROW("chain fused fused-gpu chain-paged fused-paged fused-gpu-paged", "fp16 convert", "convert.cl", "clattn_f32_to_f16",
            "float32 result -> binary16 output view, round to nearest even"),
-    CL_ROW("chain fused fused-gpu", "fp16 convert", "convert.cl", "clattn_bf16_to_f32",
+    CL_ROW("chain fused fused-gpu chain-paged fused-paged fused-gpu-paged", "fp16 convert", "convert.cl", "clattn_bf16_to_f32",
            "bfloat16 view of q, k or v -> contiguous float32 staging copy (exact: the bits shifted up by 16)"),
-    CL_ROW("chain fused fused-gpu", "fp16 convert", "convert.cl", "clattn_f32_to_bf16",
+    CL_ROW("chain fused fused-gpu chain-paged fused-paged fused-gpu-paged", "fp16 convert", "convert.cl", "clattn_f32_to_bf16",
            "float32 result -> bfloat16 output view, round to nearest even on the bits (NaN kept quiet)"),
+    CL_ROW("kv-append", "kv append", "paged.cl", "clattn_kv_append",
+           "paged KV cache append: row t of sequence b -> slot (positions[b] + t) % block_size of its block; "
+           "rows without a valid block are skipped"),
     CL_ROW("merge", "merge", "merge.cl", "clattn_merge",
            "merges P partial (out, lse) states per row: max-shifted exp weights, out and lse in place or not"),
     CL_ROW("mha", "bias", "bias.cl", "clattn_bias_fill",

@@ -251,6 +251,16 @@ clattn_status clattn_cl_kernel_create(clattn_context *ctx, clattn_cl_state *cl, 
 /* Releases every cached program. */
 void clattn_cl_program_cache_clear(clattn_cl_state *cl);
 
+/* ---- paged KV cache append (paged.c, kernels/paged.cl) ------------------------------------------- */
+
+struct clattn_kv_append_plan;
+struct clattn_kv_append_bufs;
+/* The backend's kv_append_prepare / kv_append_release / kv_append_run slots (core/backend.h, core/kv_cache.h). */
+clattn_status clattn_cl_kv_append_prepare(clattn_context *ctx, struct clattn_kv_append_plan *plan);
+void clattn_cl_kv_append_release(clattn_context *ctx, struct clattn_kv_append_plan *plan);
+clattn_status clattn_cl_kv_append_run(clattn_context *ctx, struct clattn_kv_append_plan *plan,
+                                      const struct clattn_kv_append_bufs *b, const clattn_sync *sync);
+
 /* ---- merge of partial attention states (merge.c, kernels/merge.cl) ----------------------------- */
 
 /* The backend's merge_prepare / merge_release / merge_run slots (see clattn_backend_i in core/backend.h). */

@@ -16,6 +16,11 @@
  * [nbh, nrows, Lk] floats, bounded by min(CL_DEVICE_MAX_MEM_ALLOC_SIZE / 2, 256 MiB); problems larger than
  * that are processed in chunks of (b, h) pairs, or of query rows when one (b, h) does not fit.
  *
+ * Paged K/V (p->paged: k, v are pools [num_blocks, block_size, Hkv, D] read through a block table, Lk =
+ * max_blocks * block_size): the same choices over the logical Lk, each kernel that reads K or V built with
+ * -D CLATTN_PAGED=1 -D PAGE_SHIFT (paged_options; kernels/common.cl); paths "fused-paged", "fused-gpu-paged",
+ * "chain-paged".
+ *
  * Every value read from the device rules (rules.c) is named after its evidence tag there (VEC, LOOP, PREF).
  */
 #include "planner.h"
@@ -43,6 +48,18 @@ static void set_why(clattn_cl_kernel_choice *k, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(k->why, sizeof k->why, fmt, ap);
     va_end(ap);
+}
+
+/* Paged K/V (p->paged): the kernels that read K and V are built with -D CLATTN_PAGED=1 -D PAGE_SHIFT=log2(block
+ * size) (kernels/common.cl: the address of key j through the block table) and take the table as extra
+ * arguments; the contiguous builds are unchanged. Appends those options to k's. */
+static void paged_options(const clattn_sdpa_problem *p, clattn_cl_kernel_choice *k)
+{
+    if (!p->paged) return;
+    int shift = 0;
+    while (((int64_t)1 << shift) < p->block_size) shift++;
+    const size_t n = strlen(k->options);
+    snprintf(k->options + n, sizeof k->options - n, " -D CLATTN_PAGED=1 -D PAGE_SHIFT=%d", shift);
 }
 
 static const char *kernel_path_word(clattn_kernel_path path)
@@ -89,7 +106,8 @@ static clattn_cl_tile tile_guess(const clattn_cl_rules *rules, const clattn_cl_l
 
 /* A tiled chain kernel: the guess, shrunk until the kernel's work-group size and local memory fit. */
 static clattn_status plan_tiled(clattn_context *ctx, const clattn_cl_rules *rules, const clattn_cl_limits *lim,
-                                clattn_cl_probe_fn probe, void *user, int slot, const char *source,
+                                const clattn_sdpa_problem *p, clattn_cl_probe_fn probe, void *user, int slot,
+                                const char *source,
                                 const char *kname, int64_t rows, int64_t cols, clattn_cl_tile *cfg,
                                 clattn_cl_kernel_choice *k)
 {
@@ -101,6 +119,7 @@ static clattn_status plan_tiled(clattn_context *ctx, const clattn_cl_rules *rule
         size_t kwg = 0;
         cl_ulong klocal = 0;
         tile_options(&t, k);
+        paged_options(p, k);
         CLATTN_TRY(probe(user, slot, k, &kwg, &klocal));
         bool wg_ok = (size_t)t.wg_m * (size_t)t.wg_n <= kwg;
         bool local_ok = klocal <= lim->local_mem;
@@ -223,10 +242,10 @@ static clattn_status plan_chain(clattn_context *ctx, const clattn_cl_rules *rule
 
     clattn_cl_kernel_choice *ks = &cfg->kernels[CLATTN_CL_SLOT_SCORES], *km = &cfg->kernels[CLATTN_CL_SLOT_SOFTMAX],
                             *kw = &cfg->kernels[CLATTN_CL_SLOT_WSUM];
-    CLATTN_TRY(plan_tiled(ctx, rules, lim, probe, user, CLATTN_CL_SLOT_SCORES, "scores.cl", "clattn_scores", c->nrows,
+    CLATTN_TRY(plan_tiled(ctx, rules, lim, p, probe, user, CLATTN_CL_SLOT_SCORES, "scores.cl", "clattn_scores", c->nrows,
                           p->Lk, &c->scores_tile, ks));
     CLATTN_TRY(plan_softmax(ctx, rules, lim, probe, user, p->Lk, p->want_probs, c, km));
-    CLATTN_TRY(plan_tiled(ctx, rules, lim, probe, user, CLATTN_CL_SLOT_WSUM, "weighted_sum.cl", "clattn_weighted_sum",
+    CLATTN_TRY(plan_tiled(ctx, rules, lim, p, probe, user, CLATTN_CL_SLOT_WSUM, "weighted_sum.cl", "clattn_weighted_sum",
                           c->nrows, p->Dv, &c->wsum_tile, kw));
     c->kchunk = reduction_chunk(rules, &c->wsum_tile);
     c->dchunk = reduction_chunk(rules, &c->scores_tile);
@@ -293,8 +312,8 @@ static void fused_options(const clattn_cl_fused_cfg *f, int64_t D, clattn_cl_ker
 
 /* Builds the fused kernel and its merge (same program) through the probe; *fits false when the device
  * refuses the fused kernel's work-group size or local memory. */
-static clattn_status probe_fused(const clattn_cl_limits *lim, clattn_cl_probe_fn probe, void *user,
-                                 clattn_cl_fused_cfg *f, int64_t D, clattn_cl_kernel_choice *kf,
+static clattn_status probe_fused(const clattn_cl_limits *lim, const clattn_sdpa_problem *p, clattn_cl_probe_fn probe,
+                                 void *user, clattn_cl_fused_cfg *f, int64_t D, clattn_cl_kernel_choice *kf,
                                  clattn_cl_kernel_choice *km, bool *fits)
 {
     size_t kwg = 0;
@@ -304,6 +323,7 @@ static clattn_status probe_fused(const clattn_cl_limits *lim, clattn_cl_probe_fn
     kf->name = "clattn_fused";
     km->name = "clattn_fused_merge";
     fused_options(f, D, kf);
+    paged_options(p, kf);
     CLATTN_TRY(probe(user, CLATTN_CL_SLOT_FUSED, kf, &kwg, &klocal));
     if ((size_t)f->wg > kwg || klocal > lim->local_mem) return CLATTN_SUCCESS;
     memcpy(km->options, kf->options, sizeof km->options);
@@ -419,8 +439,9 @@ static bool gpu_shape(const clattn_cl_limits *lim, const clattn_sdpa_problem *p,
 
 /* Builds the GPU kernel for f's shape and its merge through the probe; *fits false when the kernel's
  * CL_KERNEL_WORK_GROUP_SIZE or CL_KERNEL_LOCAL_MEM_SIZE (queried, not assumed) does not fit. */
-static clattn_status gpu_probe(const clattn_cl_limits *lim, clattn_cl_probe_fn probe, void *user, clattn_cl_fused_cfg *f,
-                               int64_t D, clattn_cl_kernel_choice *kf, clattn_cl_kernel_choice *km, bool *fits)
+static clattn_status gpu_probe(const clattn_cl_limits *lim, const clattn_sdpa_problem *p, clattn_cl_probe_fn probe,
+                               void *user, clattn_cl_fused_cfg *f, int64_t D, clattn_cl_kernel_choice *kf,
+                               clattn_cl_kernel_choice *km, bool *fits)
 {
     size_t kwg = 0;
     cl_ulong klocal = 0;
@@ -434,6 +455,7 @@ static clattn_status gpu_probe(const clattn_cl_limits *lim, clattn_cl_probe_fn p
     snprintf(kf->options, sizeof kf->options,
              "-D DK=%lld -D DVP=%d -D VW=%d -D TR=%d -D TC=%d -D RT=%d -D CT=%d -D DECODE=%d -D USE_FMA=%d", (long long)D,
              f->dvp, f->vw, f->tr, f->tc, f->rt, f->ct, f->decode, f->use_fma);
+    paged_options(p, kf);
     kf->local[0] = (size_t)f->wg;
     kf->local[1] = kf->local[2] = 1;
     kf->local_bytes = gpu_local_bytes(f, D);
@@ -464,7 +486,7 @@ static clattn_status plan_gpu(const clattn_cl_limits *lim, const clattn_sdpa_pro
     if (gpu_shape(lim, p, rows, f)) {
         for (;;) {
             bool fits = false;
-            CLATTN_TRY(gpu_probe(lim, probe, user, f, p->D, kf, km, &fits));
+            CLATTN_TRY(gpu_probe(lim, p, probe, user, f, p->D, kf, km, &fits));
             if (fits) {
                 *ok = true;
                 return CLATTN_SUCCESS;
@@ -552,6 +574,9 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
         while ((size_t)f->wg > lim->max_wg || (size_t)f->wg > lim->max_wi_sizes[0]) f->wg /= 2;
         if (f->wg < 1) f->wg = 1;
         f->tk = f->direct && rules->fused_tk_direct > 0 ? rules->fused_tk_direct : rules->fused_tk;
+        /* Paged direct decode: a tile ends at a block boundary (fused.cl), so tiles of at most one block are full. */
+        if (p->paged && f->direct)
+            while (f->tk > f->vk && f->tk > p->block_size) f->tk /= 2;
         /* Local memory: K and V tiles, at most half of the device's local memory. */
         while (f->tk > f->vk && (cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem / 2) f->tk /= 2;
         if ((cl_ulong)f->tk * (cl_ulong)(p->D + f->dvp) * 4 > lim->local_mem) {
@@ -561,7 +586,7 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
 
         for (;;) {
             bool fits = false;
-            CLATTN_TRY(probe_fused(lim, probe, user, f, p->D, kf, km, &fits));
+            CLATTN_TRY(probe_fused(lim, p, probe, user, f, p->D, kf, km, &fits));
             if (fits) break;
             if (f->wg > 1) f->wg /= 2;
             else if (f->tk > f->vk) f->tk /= 2;
@@ -666,6 +691,7 @@ bool clattn_cl_plan_reads_dtype(const clattn_cl_plan_cfg *cfg, const clattn_sdpa
 
 const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg)
 {
+    if (cfg->paged) return !cfg->fused ? "chain-paged" : cfg->f.gpu ? "fused-gpu-paged" : "fused-paged";
     return !cfg->fused ? "chain" : cfg->f.gpu ? "fused-gpu" : "fused";
 }
 
@@ -674,6 +700,7 @@ clattn_status clattn_cl_plan_choose(clattn_context *ctx, const clattn_cl_rules *
                                     clattn_cl_plan_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->paged = p->paged;
     const int64_t span = p->Lq + p->Lk;
     cfg->wl = clattn_cl_window_clamp(p->window_left, span);
     cfg->wr = clattn_cl_window_clamp(p->window_right, span);

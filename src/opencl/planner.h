@@ -94,6 +94,7 @@ typedef clattn_status (*clattn_cl_probe_fn)(void *user, int slot, const clattn_c
 
 typedef struct clattn_cl_plan_cfg {
     bool fused;                  /* the fused path, else the chain */
+    bool paged;                  /* paged K/V (p->paged): kernels built with -D CLATTN_PAGED (common.cl) */
     clattn_cl_fused_cfg f;       /* when fused */
     clattn_cl_chain_cfg c;       /* when not */
     int64_t wl, wr;              /* window clamped to [-1, Lq + Lk] */
@@ -102,7 +103,8 @@ typedef struct clattn_cl_plan_cfg {
     clattn_cl_kernel_choice kernels[CLATTN_CL_SLOTS];
 } clattn_cl_plan_cfg;
 
-/* The plan path cfg takes, as clattn_sdpa_plan_path() reports it ("fused", "fused-gpu", "chain"). */
+/* The plan path cfg takes, as clattn_sdpa_plan_path() reports it ("fused", "fused-gpu", "chain"; with paged
+ * K/V "fused-paged", "fused-gpu-paged", "chain-paged"). */
 const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg);
 
 /* Whether the kernels cfg chose for p read p's data type themselves: always for float32; for a 16-bit p only the

@@ -28,6 +28,10 @@
  *           work-item owns each row), against a double-precision merge; and the 16-bit staging kernels of
  *           kernels/convert.cl (an fp16 and a bf16 SDPA call on strided views, against the double reference;
  *           with :cpu that call takes fused.cl's direct decode kernel, which reads the 16-bit arrays in place)
+ *   paged   the paged KV cache (-D CLATTN_PAGED builds of the SDPA kernels, kernels/paged.cl): decode and chunked
+ *           prefill on cl_mem pools through a block table (tests/support/paged_cl_case.c), with out-of-range
+ *           table entries (their keys must be dropped without any access outside the pools), and the append
+ *           with rows that have no valid block (not written)
  * A ":cpu" suffix makes clGetDeviceInfo(CL_DEVICE_TYPE) answer CPU (rel_cl_shim.c): Oclgrind reports
  * every device type, so clattn otherwise takes its GPU kernel variants only. Buffers are released only at
  * exit (rel_keep_buffers): Oclgrind 21.10's --uninitialized check misreports a reused buffer slot.
@@ -43,6 +47,7 @@
 #include <clblast_c.h>
 
 #include "f16_ref.h"
+#include "paged_cl_case.h"
 #include "mha_case.h"
 #include "reference.h"
 #include "rel_cl_shim.h"
@@ -363,6 +368,65 @@ static void test_dtype16_sdpa(void **state)
     assert_true(ok);
 }
 
+/* ---- paged KV cache (tests/support/paged_cl_case.c) ------------------------------------------------ */
+
+static const pcase g_paged[] = {
+    {"paged_decode", .B = 3, .Hq = 4, .Hkv = 2, .Lq = 1, .D = 8, .Dv = 5, .bs = 16, .maxb = 3,
+     .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .interleaved = 1, .zero_len = 1, .lse = 1, .wl = -1},
+    {"paged_prefill", .B = 2, .Hq = 2, .Hkv = 2, .Lq = 5, .D = 6, .Dv = 8, .bs = 16, .maxb = 2,
+     .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .mask = 1, .wl = -1},
+    {"paged_f16", .B = 2, .Hq = 2, .Hkv = 1, .Lq = 2, .D = 4, .Dv = 4, .bs = 16, .maxb = 2,
+     .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .f16 = 1, .wl = -1},
+};
+
+static void test_paged_case(void **state)
+{
+    const pcase *c = *state;
+    tu_where w = {"oclgrind.paged", c->name, tu_case_seed("oclgrind.paged", (int)(c - g_paged))};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    pdata d;
+    paged_data_make(&d, c, &r);
+    bool ok = paged_data_run(g_ctx, &d, c, true, &w) == CLATTN_SUCCESS && paged_data_check(&d, c, &w);
+    paged_data_free(&d);
+    assert_true(ok);
+}
+
+/* Out-of-range entries in the blocks of the longest sequence, decode and prefill. */
+static void test_paged_bad_entries(void **state)
+{
+    (void)state;
+    static const pcase cs[] = {
+        {"bad_decode", .B = 2, .Hq = 2, .Hkv = 1, .Lq = 1, .D = 4, .Dv = 4, .bs = 16, .maxb = 3,
+         .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .wl = -1},
+        {"bad_prefill", .B = 2, .Hq = 1, .Hkv = 1, .Lq = 3, .D = 4, .Dv = 3, .bs = 16, .maxb = 3,
+         .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .wl = -1},
+    };
+    bool ok = true;
+    for (int k = 0; k < 2; k++) {
+        tu_where w = {"oclgrind.paged", cs[k].name, tu_case_seed("oclgrind.paged.bad", k)};
+        tu_rng r;
+        tu_rng_init(&r, w.seed);
+        pdata d;
+        paged_data_make(&d, &cs[k], &r);
+        paged_data_break_table(&d, &cs[k]);
+        ok = paged_data_run(g_ctx, &d, &cs[k], true, &w) == CLATTN_SUCCESS && paged_data_check(&d, &cs[k], &w) && ok;
+        paged_data_free(&d);
+    }
+    assert_true(ok);
+}
+
+static void test_paged_append(void **state)
+{
+    (void)state;
+    bool ok = true;
+    for (int f16 = 0; f16 < 2; f16++) {
+        tu_where w = {"oclgrind.paged", f16 ? "append_f16" : "append_f32", tu_case_seed("oclgrind.paged.append", f16)};
+        ok = paged_append_check(g_ctx, f16, &w) && ok;
+    }
+    assert_true(ok);
+}
+
 /* ---- groups ---------------------------------------------------------------------------------------- */
 
 
@@ -405,8 +469,14 @@ static int run_group(const char *group)
         t[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge);
         t[n++] = (struct CMUnitTest)cmocka_unit_test(test_dtype16_sdpa);
     }
+    if (all || !strcmp(group, "paged")) {
+        for (size_t i = 0; i < COUNT(g_paged); i++)
+            t[n++] = (struct CMUnitTest){g_paged[i].name, test_paged_case, NULL, NULL, (void *)&g_paged[i]};
+        t[n++] = (struct CMUnitTest)cmocka_unit_test(test_paged_bad_entries);
+        t[n++] = (struct CMUnitTest)cmocka_unit_test(test_paged_append);
+    }
     if (n == 0) {
-        fprintf(stderr, "unknown group '%s' (sizes, masks, long, chunks, mha, enqueue, lse, merge, all; suffix :cpu)\n",
+        fprintf(stderr, "unknown group '%s' (sizes, masks, long, chunks, mha, enqueue, lse, merge, paged, all; suffix :cpu)\n",
                 group);
         return 2;
     }
