@@ -1715,6 +1715,8 @@ static opt kernels_opts[] = {
      NULL},
     {"causal", NULL, "with --shape: bottom-right causal masking (as the benchmark's causal rows)", NULL},
     {"probs", NULL, "with --shape: plans that also return the attention probabilities (the kernel chain)", NULL},
+    {"paged", "BLOCK_SIZE", "with --shape: K/V in a paged KV cache of that block size (CLATTN_KV_PAGED; Lk rounded up "
+                            "to whole blocks, pools of B x blocks blocks, kv_lengths): the paged paths' kernels", NULL},
 };
 
 static const char kernels_notes[] =
@@ -1725,7 +1727,8 @@ static const char kernels_notes[] =
     "shape with the keys profile or device, shape ([B, Hq, Hkv, Lq, Lk, D, Dv]), causal, probs, path, rules,\n"
     "device_type, stage, kernel, sources (the files the library joins into the program, in order, relative\n"
     "to the source tree), options (exactly as passed to clBuildProgram), local_size, local_mem_bytes,\n"
-    "workspace_bytes, launched, why. tools/gpu_kernel_report.py compiles them for GPU targets. A device\n"
+    "workspace_bytes, launched, why (and kv_block_size with --paged). tools/gpu_kernel_report.py compiles them\n"
+    "for GPU targets. A device\n"
     "whose driver refuses a kernel's work-group size at build time gets a smaller tile than listed.\n"
     "Later versions add JSON keys (e.g. per-kernel compile statistics) and never rename or remove these:\n"
     "readers must ignore keys they do not know.\n";
@@ -1743,6 +1746,7 @@ typedef struct plan_shape {
     int64_t s[7]; /* B, Hq, Hkv, Lq, Lk, D, Dv */
     bool causal;  /* bottom-right */
     bool probs;   /* attention probabilities wanted */
+    int64_t page; /* > 0: a paged KV cache with blocks of this many rows (--paged) */
 } plan_shape;
 
 /* "B,Hq,Hkv,Lq,Lk,D[,Dv]" into sh (every size >= 1). */
@@ -1814,7 +1818,20 @@ static bool add_planned(cJSON *o, const clattn_planned_kernel *k)
 static int make_kernel_plan(const char *target, const plan_shape *sh, clattn_kernel_plan **kp)
 {
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d, sh->s[0], sh->s[1], sh->s[2], sh->s[3], sh->s[4], sh->s[5], sh->s[6]);
+    const int64_t bs = sh->page, blocks = bs > 0 ? (sh->s[4] + bs - 1) / bs : 0;
+    clattn_sdpa_desc_init(&d, sh->s[0], sh->s[1], sh->s[2], sh->s[3], bs > 0 ? blocks * bs : sh->s[4], sh->s[5],
+                          sh->s[6]);
+    if (bs > 0) { /* pools [B * blocks, bs, Hkv, D] and [.., Dv], contiguous */
+        const int64_t kd[4] = {sh->s[0] * blocks, bs, sh->s[2], sh->s[5]}, vd[4] = {kd[0], bs, sh->s[2], sh->s[6]};
+        const int64_t ks[4] = {bs * sh->s[2] * sh->s[5], sh->s[2] * sh->s[5], sh->s[5], 1},
+                      vs[4] = {bs * sh->s[2] * sh->s[6], sh->s[2] * sh->s[6], sh->s[6], 1};
+        d.k = clattn_tensor_view(4, kd, ks, 0);
+        d.v = clattn_tensor_view(4, vd, vs, 0);
+        d.kv_layout = CLATTN_KV_PAGED;
+        d.kv_block_size = bs;
+        d.max_blocks_per_seq = blocks;
+        d.use_kv_lengths = 1;
+    }
     if (sh->causal) d.causal = CLATTN_CAUSAL_BOTTOM_RIGHT;
     d.want_probs = sh->probs;
     const clattn_status st = clattn_kernel_plan_create(kp, target, &d);
@@ -1831,9 +1848,19 @@ static int kernels_planned(const opt *o, bool json)
     if (o[1].value) return errorf(EXIT_USAGE, "clattn kernels: --backend lists the kernel table; not with --%s",
                                   profile ? "profile" : "device");
     if (profile && device) return errorf(EXIT_USAGE, "clattn kernels: --profile and --device exclude each other");
-    if ((o[5].value || o[6].value) && g_nrepeated == 0)
+    if ((o[5].value || o[6].value || o[7].value) && g_nrepeated == 0)
         return errorf(EXIT_USAGE, "clattn kernels: --%s applies to --shape (the default grid has its causal rows)",
-                      o[5].value ? "causal" : "probs");
+                      o[5].value ? "causal" : o[6].value ? "probs" : "paged");
+    int64_t page = 0;
+    if (o[7].value) {
+        char *end = NULL;
+        errno = 0;
+        const long long v = strtoll(o[7].value, &end, 10);
+        if (errno || !end || *end || v < 1)
+            return errorf(EXIT_USAGE, "clattn kernels: --paged is '%s', expected a block size (a power of two >= 16)",
+                          o[7].value);
+        page = v; /* the library checks the rest (kv_block_size) */
+    }
     char target[300];
     if (profile) snprintf(target, sizeof target, "profile:%s", profile);
     else snprintf(target, sizeof target, "%s", device);
@@ -1844,12 +1871,14 @@ static int kernels_planned(const opt *o, bool json)
         int rc = parse_shape("shape", g_repeated[i], &shapes[n]);
         if (rc) return rc;
         shapes[n].probs = o[6].value != NULL;
+        shapes[n].page = page;
         shapes[n++].causal = o[5].value != NULL;
     }
     for (size_t i = 0; g_nrepeated == 0 && i < sizeof clattn_bench_grid / sizeof clattn_bench_grid[0]; i++) {
         for (int causal = 0; causal <= clattn_bench_grid[i].causal_too; causal++) {
             memcpy(shapes[n].s, clattn_bench_grid[i].s, sizeof shapes[n].s);
             shapes[n].probs = false;
+            shapes[n].page = 0;
             shapes[n++].causal = causal;
         }
     }
@@ -1868,6 +1897,7 @@ static int kernels_planned(const opt *o, bool json)
                 bool ok = obj && cJSON_AddStringToObject(obj, profile ? "profile" : "device", profile ? profile : device) &&
                           add_i64_array(obj, "shape", v, 7) && cJSON_AddBoolToObject(obj, "causal", shapes[i].causal) &&
                           cJSON_AddBoolToObject(obj, "probs", shapes[i].probs) &&
+                          (shapes[i].page == 0 || cJSON_AddNumberToObject(obj, "kv_block_size", (double)shapes[i].page)) &&
                           add_planned(obj, k);
                 char *line = ok ? cJSON_PrintUnformatted(obj) : NULL;
                 if (line) printf("%s\n", line);
@@ -1897,8 +1927,8 @@ static int kernels_planned(const opt *o, bool json)
  * the reference shapes. */
 static int devices_json(const char *device)
 {
-    static const plan_shape refs[2] = {{{1, 16, 16, 2048, 2048, 64, 64}, false, false},
-                                       {{8, 32, 8, 1, 4096, 128, 128}, false, false}};
+    static const plan_shape refs[2] = {{{1, 16, 16, 2048, 2048, 64, 64}, false, false, 0},
+                                       {{8, 32, 8, 1, 4096, 128, 128}, false, false, 0}};
     clattn_context *ctx = NULL;
     clattn_context_options co;
     clattn_context_options_init(&co);

@@ -235,6 +235,8 @@ def read_lines(args):
             runs[0].append("--causal")
         for s in args.chain_shape or []:
             runs.append(["--shape", s, "--probs"])
+        for s in args.paged_shape or []:
+            runs.append(["--shape", s, "--causal", "--paged", str(args.paged_block)])
         for extra in runs:
             cmd = [args.clattn, "kernels", "--profile", prof, "--json"] + extra
             r = subprocess.run(cmd, capture_output=True, text=True)
@@ -258,6 +260,10 @@ def main():
     ap.add_argument("--causal", action="store_true", help="passed on to clattn")
     ap.add_argument("--chain-shape", action="append",
                     help="also plan this shape with probabilities (the kernel chain) on each --profile (repeatable)")
+    ap.add_argument("--paged-shape", action="append",
+                    help="B,Hq,Hkv,Lq,Lk,D[,Dv] planned bottom-right causal over a paged KV cache (clattn kernels "
+                         "--paged: the paths fused-paged, fused-gpu-paged, chain-paged; repeatable)")
+    ap.add_argument("--paged-block", type=int, default=16, help="block size of --paged-shape (default 16)")
     ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."),
                     help="the source tree the 'sources' paths are relative to (default: this script's ../)")
     ap.add_argument("--json", metavar="FILE", help="also write every row as JSON lines to FILE")
@@ -388,7 +394,10 @@ def main():
     shapes = {}
     for e in entries:
         if "shape" in e:
-            key = (e.get("profile", "?"), tuple(e["shape"]), bool(e.get("causal", False)), bool(e.get("probs", False)))
+            probs = "yes" if e.get("probs", False) else "no"  # the column also says "paged <block size>"
+            if "kv_block_size" in e:
+                probs += ", paged %d" % e["kv_block_size"]
+            key = (e.get("profile", "?"), tuple(e["shape"]), bool(e.get("causal", False)), probs)
             shapes.setdefault(key, []).append(e)
     if shapes:
         print()
@@ -415,7 +424,7 @@ def main():
             if t > 0:
                 b = flops / t
                 print("| %s | %s | %s | %s | %s | %.1f (%d %%) |" % (profile, ",".join(map(str, shape)),
-                                                                    "yes" if causal else "no", "yes" if probs else "no",
+                                                                    "yes" if causal else "no", probs,
                                                                     path, b / 1e12, round(100 * b / PEAK_FLOPS)))
 
     if args.json:
