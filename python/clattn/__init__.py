@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["Error", "sdpa", "merge_states", "version", "devices", "device_info", "library_path", "MultiheadAttention"]
+__all__ = ["Error", "sdpa", "merge_states", "kv_append", "version", "devices", "device_info", "library_path", "MultiheadAttention"]
 
 # --------------------------------------------------------------------------------------------------
 # Loading the library
@@ -111,7 +111,8 @@ class _SdpaDesc(ctypes.Structure):
                 ("window_right", _i64), ("mask_kind", _int), ("mask", _Tensor), ("use_kv_lengths", _int),
                 ("want_probs", _int), ("probs", _Tensor), ("data_type", _int), ("reserved_0", _int),
                 ("kernel_path", _int), ("reserved_1", _int), ("want_lse", _int), ("lse", _Tensor),
-                ("precision", _int), ("reserved_2", _int)]
+                ("precision", _int), ("reserved_2", _int),
+                ("kv_layout", _int), ("reserved_3", _int), ("kv_block_size", _i64), ("max_blocks_per_seq", _i64)]
 
 
 _fp = ctypes.POINTER(ctypes.c_float)
@@ -135,7 +136,17 @@ _P = ctypes.POINTER
 
 class _SdpaBuffers(ctypes.Structure):
     _fields_ = [("struct_size", _size), ("q", _vp), ("k", _vp), ("v", _vp), ("mask", _vp), ("kv_lengths", _vp),
-                ("out", _vp), ("probs", _vp), ("lse", _vp)]
+                ("out", _vp), ("probs", _vp), ("lse", _vp), ("block_table", _vp)]
+
+
+class _KvAppendDesc(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("k_new", _Tensor), ("v_new", _Tensor), ("k_cache", _Tensor),
+                ("v_cache", _Tensor), ("kv_block_size", _i64), ("max_blocks_per_seq", _i64), ("data_type", _int)]
+
+
+class _KvAppendBuffers(ctypes.Structure):
+    _fields_ = [("struct_size", _size), ("k_new", _vp), ("v_new", _vp), ("block_table", _vp), ("positions", _vp),
+                ("k_cache", _vp), ("v_cache", _vp)]
 
 
 class _MergeDesc(ctypes.Structure):
@@ -169,6 +180,12 @@ _sig("clattn_sdpa_plan_create", _int, _P(_vp), _vp, _P(_SdpaDesc))
 _sig("clattn_sdpa_plan_destroy", None, _vp)
 _sig("clattn_sdpa_buffers_init_sized", None, _P(_SdpaBuffers), _size)
 _sig("clattn_sdpa_execute_buffers", _int, _vp, _P(_SdpaBuffers))
+_sig("clattn_kv_append_desc_init_sized", None, _P(_KvAppendDesc), _size, _i64, _i64, _i64, _i64, _i64, _i64, _i64,
+     _i64)
+_sig("clattn_kv_append_plan_create", _int, _P(_vp), _vp, _P(_KvAppendDesc))
+_sig("clattn_kv_append_plan_destroy", None, _vp)
+_sig("clattn_kv_append_buffers_init_sized", None, _P(_KvAppendBuffers), _size)
+_sig("clattn_kv_append_execute", _int, _vp, _P(_KvAppendBuffers))
 _sig("clattn_merge_desc_init_sized", None, _P(_MergeDesc), _size, _i64, _i64, _i64, _i64, _i64)
 _sig("clattn_merge_states", _int, _vp, _P(_MergeDesc), _vp, _vp, _vp, _vp)
 _sig("clattn_mha_weights_init_sized", None, _P(_MhaWeights), _size)
@@ -381,6 +398,7 @@ def sdpa(
     return_probs: bool = False,
     return_lse: bool = False,
     precision: str = "fp32",
+    block_table: Any = None,
     device: Optional[str] = None,
 ) -> Union[np.ndarray, Tuple[np.ndarray, ...]]:
     """Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v over the allowed keys.
@@ -409,6 +427,13 @@ def sdpa(
         precision: "fp32" (default) or "reduced" (clattn_sdpa_desc.precision = CLATTN_PRECISION_REDUCED: on a
             CPU with AVX512_BF16 the host path forms Q·Kᵀ and P·V from bfloat16-rounded operands with float32
             accumulation, errors of about 1e-3 of max|v|, bound in clattn.h; every other path runs float32).
+        block_table: int32 [B, max_blocks_per_seq] for a paged KV cache (the vLLM / FlashAttention
+            ``block_table`` convention, clattn_sdpa_desc.kv_layout = CLATTN_KV_PAGED): k and v are then the
+            pools [num_blocks, block_size, Hkv, D] / [.., Dv] (block_size a power of two >= 16; any strides,
+            e.g. FlashInfer's head-major pools as a transposed view), key j of sequence b is row
+            j % block_size of block block_table[b, j // block_size], and kv_lengths (required) gives each
+            sequence's length. The logical kv_len is max_blocks_per_seq * block_size (the last dim of masks
+            and probabilities). Fill the pools with ``kv_append``. None (default): k and v are contiguous.
         device: a device selector ("host", "pocl", ...); None means CLATTN_DEVICE / the default rule.
             One context per selector is created on first use and kept.
 
@@ -426,8 +451,9 @@ def sdpa(
     dtypes = {qa.dtype, ka.dtype, va.dtype}
     if len(dtypes) != 1 or qa.dtype not in (np.float32, np.float16):
         raise TypeError(f"q, k, v must all be float32 or all float16; got {qa.dtype}, {ka.dtype}, {va.dtype}")
-    if qa.ndim == 4 and ka.ndim == 4 and qa.shape[1] != ka.shape[1] and not enable_gqa:
-        raise ValueError(f"q has {qa.shape[1]} heads and k {ka.shape[1]}: pass enable_gqa=True for "
+    hk = ka.shape[2 if block_table is not None else 1] if ka.ndim == 4 else None
+    if qa.ndim == 4 and hk is not None and qa.shape[1] != hk and not enable_gqa:
+        raise ValueError(f"q has {qa.shape[1]} heads and k {hk}: pass enable_gqa=True for "
                          "grouped-query attention")
     if causal_alignment not in _CAUSAL:
         raise ValueError(f"causal_alignment: {causal_alignment!r} is not 'top-left' or 'bottom-right'")
@@ -437,14 +463,29 @@ def sdpa(
         raise ValueError(f"precision: {precision!r} is not 'fp32' or 'reduced'")
     qa, ka, va = _strided(qa), _strided(ka), _strided(va)
     f16 = qa.dtype == np.float16
+    four = qa.ndim == 4 and ka.ndim == 4 and va.ndim == 4
+
+    bt = None
+    if block_table is not None:
+        bt = np.ascontiguousarray(block_table, dtype=np.int32)
+        if bt.ndim != 2:
+            raise ValueError(f"block_table: ndim is {bt.ndim}, expected 2 ([B, max_blocks_per_seq])")
+        if kv_lengths is None:
+            raise ValueError("kv_lengths: required with block_table (each sequence's length in the paged cache)")
+    # Keys per sequence as the masks and probabilities see them (paged: max_blocks_per_seq * block_size).
+    lk = (bt.shape[1] * ka.shape[1] if bt is not None else ka.shape[2]) if ka.ndim == 4 else 1
+    hkv = (ka.shape[2] if bt is not None else ka.shape[1]) if ka.ndim == 4 else 1
 
     out = np.empty(qa.shape[:-1] + va.shape[-1:], dtype=qa.dtype)
     # desc_init needs sizes; the views below replace its tensors (the library validates them).
-    s4 = [qa.shape[0], qa.shape[1], ka.shape[1], qa.shape[2], ka.shape[2], qa.shape[3], va.shape[3]] \
-        if qa.ndim == 4 and ka.ndim == 4 and va.ndim == 4 else [1] * 7
+    s4 = [qa.shape[0], qa.shape[1], hkv, qa.shape[2], lk, qa.shape[3], va.shape[3]] if four else [1] * 7
     desc = _init(_SdpaDesc, "clattn_sdpa_desc_init_sized", *s4)
     desc.q, desc.k, desc.v, desc.out = _tensor(qa), _tensor(ka), _tensor(va), _tensor(out)
     desc.data_type = 1 if f16 else 0
+    if bt is not None:
+        desc.kv_layout = 1
+        desc.kv_block_size = ka.shape[1] if ka.ndim == 4 else 0
+        desc.max_blocks_per_seq = bt.shape[1]
     if scale is not None:
         desc.scale = float(scale)
     if softcap is not None:
@@ -472,7 +513,7 @@ def sdpa(
         if 1 <= ma.ndim <= 4:
             ma = ma.reshape((1,) * (4 - ma.ndim) + ma.shape)
             if ma.shape[-1] == 1 and ka.ndim == 4:
-                ma = np.broadcast_to(ma, ma.shape[:-1] + (ka.shape[2],))
+                ma = np.broadcast_to(ma, ma.shape[:-1] + (lk,))
         ma = _strided(ma)
         desc.mask = _tensor(ma)
         mask_ptr = ma.ctypes.data
@@ -486,7 +527,7 @@ def sdpa(
 
     probs = None
     if return_probs:
-        probs = np.empty(qa.shape[:-1] + ka.shape[-2:-1], dtype=np.float32)
+        probs = np.empty(qa.shape[:-1] + (lk,), dtype=np.float32)
         desc.want_probs = 1
         desc.probs = _tensor(probs)
 
@@ -498,10 +539,10 @@ def sdpa(
 
     ctx = _context(device)
     with ctx.lock:
-        if lse is None:
+        if lse is None and bt is None:
             st = _lib.clattn_sdpa(ctx.handle, ctypes.byref(desc), qa.ctypes.data, ka.ctypes.data, va.ctypes.data,
                                   mask_ptr, kl_ptr, out.ctypes.data, None if probs is None else probs.ctypes.data)
-        else:  # lse is bound by name (clattn_sdpa_execute_buffers)
+        else:  # lse and block_table are bound by name (clattn_sdpa_execute_buffers)
             plan = _vp()
             st = _lib.clattn_sdpa_plan_create(ctypes.byref(plan), ctx.handle, ctypes.byref(desc))
             if st == 0:
@@ -509,12 +550,69 @@ def sdpa(
                 bufs.q, bufs.k, bufs.v = qa.ctypes.data, ka.ctypes.data, va.ctypes.data
                 bufs.mask, bufs.kv_lengths, bufs.out = mask_ptr, kl_ptr, out.ctypes.data
                 bufs.probs = None if probs is None else probs.ctypes.data
-                bufs.lse = lse.ctypes.data
+                bufs.lse = None if lse is None else lse.ctypes.data
+                bufs.block_table = None if bt is None else bt.ctypes.data
                 st = _lib.clattn_sdpa_execute_buffers(plan, ctypes.byref(bufs))
                 _lib.clattn_sdpa_plan_destroy(plan)
         _check(st, ctx.handle)
     extra = tuple(x for x in (probs, lse) if x is not None)
     return (out,) + extra if extra else out
+
+
+def kv_append(k_new: Any, v_new: Any, k_cache: np.ndarray, v_cache: np.ndarray, block_table: Any, positions: Any,
+              *, device: Optional[str] = None) -> None:
+    """Writes new key/value rows into a paged KV cache in place (clattn_kv_append_execute).
+
+    Args:
+        k_new: [B, Hkv, Lnew, D] float32 or float16 (sdpa's k layout; any strides).
+        v_new: [B, Hkv, Lnew, Dv], same dtype.
+        k_cache: the key pool [num_blocks, block_size, Hkv, D], same dtype, a writable NumPy array (or view);
+            updated in place. block_size: a power of two >= 16.
+        v_cache: the value pool [num_blocks, block_size, Hkv, Dv], likewise (may share memory with k_cache
+            when both are views of one interleaved allocation).
+        block_table: int32 [B, max_blocks_per_seq] (as for ``sdpa(block_table=...)``).
+        positions: int32 [B]: row t of sequence b goes to logical position positions[b] + t (pass the
+            lengths before the append; afterwards the lengths are positions + Lnew).
+        device: a device selector, as for ``sdpa`` (on an OpenCL device the pools are copied in and out).
+
+    Raises:
+        clattn.Error: e.g. a position whose block lies past max_blocks_per_seq or a table entry outside
+            [0, num_blocks) (CLATTN_ERROR_INVALID_ARGUMENT, naming the sequence and the value).
+        ValueError / TypeError: a cache that is not a writable NumPy array, mismatched dtypes.
+    """
+    kn, vn = _strided(_as_array(k_new, "k_new")), _strided(_as_array(v_new, "v_new"))
+    for name, c in (("k_cache", k_cache), ("v_cache", v_cache)):
+        if not isinstance(c, np.ndarray) or not c.flags.writeable:
+            raise TypeError(f"{name}: must be a writable NumPy array (it is updated in place)")
+        if _strided(c) is not c:
+            raise ValueError(f"{name}: strides {c.strides} are not non-negative multiples of the item size")
+    dtypes = {kn.dtype, vn.dtype, k_cache.dtype, v_cache.dtype}
+    if len(dtypes) != 1 or kn.dtype not in (np.float32, np.float16):
+        raise TypeError(f"k_new, v_new, k_cache, v_cache must all be float32 or all float16; got "
+                        f"{kn.dtype}, {vn.dtype}, {k_cache.dtype}, {v_cache.dtype}")
+    bt = np.ascontiguousarray(block_table, dtype=np.int32)
+    pos = np.ascontiguousarray(positions, dtype=np.int32)
+    if bt.ndim != 2:
+        raise ValueError(f"block_table: ndim is {bt.ndim}, expected 2 ([B, max_blocks_per_seq])")
+    if kn.ndim != 4 or vn.ndim != 4 or k_cache.ndim != 4 or v_cache.ndim != 4:
+        raise ValueError("k_new, v_new, k_cache, v_cache: expected 4-D arrays")
+    desc = _init(_KvAppendDesc, "clattn_kv_append_desc_init_sized", kn.shape[0], kn.shape[1], kn.shape[2],
+                 kn.shape[3], vn.shape[3], k_cache.shape[0], k_cache.shape[1], bt.shape[1])
+    desc.k_new, desc.v_new = _tensor(kn), _tensor(vn)
+    desc.k_cache, desc.v_cache = _tensor(k_cache), _tensor(v_cache)
+    desc.data_type = 1 if kn.dtype == np.float16 else 0
+    ctx = _context(device)
+    with ctx.lock:
+        plan = _vp()
+        st = _lib.clattn_kv_append_plan_create(ctypes.byref(plan), ctx.handle, ctypes.byref(desc))
+        if st == 0:
+            bufs = _init(_KvAppendBuffers, "clattn_kv_append_buffers_init_sized")
+            bufs.k_new, bufs.v_new = kn.ctypes.data, vn.ctypes.data
+            bufs.block_table, bufs.positions = bt.ctypes.data, pos.ctypes.data
+            bufs.k_cache, bufs.v_cache = k_cache.ctypes.data, v_cache.ctypes.data
+            st = _lib.clattn_kv_append_execute(plan, ctypes.byref(bufs))
+            _lib.clattn_kv_append_plan_destroy(plan)
+        _check(st, ctx.handle)
 
 
 def merge_states(parts_out: Any, parts_lse: Any, *, device: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
