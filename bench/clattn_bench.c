@@ -65,6 +65,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_timing.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -121,27 +122,6 @@ static const char *dtype_name(clattn_dtype t)
 }
 
 /* ---- small helpers -------------------------------------------------------------------------------- */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median and minimum of t[0..n) (n >= 1); sorts t. */
-static void median_min(double *t, int n, double *med, double *mn)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    *mn = t[0];
-    *med = (n % 2) ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static void fill_uniform(float *x, size_t n, uint64_t seed)
 {
@@ -487,7 +467,7 @@ static double run_threads(int nthreads, host_job *jobs, void *(*fn)(void *))
 {
     pthread_t tid[256];
     bool started[256] = {false};
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int t = 1; t < nthreads; t++) {
         started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
         if (!started[t]) fn(&jobs[t]); /* no thread: do its share here */
@@ -495,7 +475,7 @@ static double run_threads(int nthreads, host_job *jobs, void *(*fn)(void *))
     fn(&jobs[0]);
     for (int t = 1; t < nthreads; t++)
         if (started[t]) pthread_join(tid[t], NULL);
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 static void peak_host(int nthreads, peak_info *pk)
@@ -610,10 +590,10 @@ static double peak_cl_fma(cl_context context, cl_device_id device, cl_command_qu
         CL_TRY(clSetKernelArg(kern, 0, sizeof out, &out));
         CL_TRY(clSetKernelArg(kern, 1, sizeof iters, &iters));
         CL_TRY(clSetKernelArg(kern, 2, sizeof m, &m));
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         CL_TRY(clEnqueueNDRangeKernel(queue, kern, 1, NULL, &global, NULL, 0, NULL, NULL));
         CL_TRY(clFinish(queue));
-        double ms = now_ms() - t0;
+        double ms = bench_now_ms() - t0;
         double fl = 2.0 * 8.0 * width * (double)iters * (double)global;
         if (rep >= 2 && fl / ms * 1e-6 > best) best = fl / ms * 1e-6;
         if (rep < 2 && ms > 0) {
@@ -666,10 +646,10 @@ static double peak_cl_triad(cl_context context, cl_device_id device, cl_command_
     for (int i = 0; i < 3; i++) CL_TRY(clSetKernelArg(kern, (cl_uint)i, sizeof buf[i], &buf[i]));
     double best_ms = INFINITY;
     for (int rep = 0; rep < 6; rep++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         CL_TRY(clEnqueueNDRangeKernel(queue, kern, 1, NULL, &global, NULL, 0, NULL, NULL));
         CL_TRY(clFinish(queue));
-        double ms = now_ms() - t0;
+        double ms = bench_now_ms() - t0;
         if (rep > 0 && ms < best_ms) best_ms = ms;
     }
     gbps = 3.0 * (double)bytes / best_ms * 1e-6;
@@ -765,17 +745,17 @@ typedef struct run_ctx {
 
 static double time_execute(run_ctx *r)
 {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     r->st = clattn_sdpa_execute(r->plan, r->q, r->k, r->v, NULL, NULL, r->out, NULL);
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 static double time_enqueue(run_ctx *r)
 {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     r->st = clattn_sdpa_enqueue(r->plan, r->mq, r->mk, r->mv, NULL, NULL, r->mo, NULL, 0, NULL, NULL);
     if (r->st == CLATTN_SUCCESS) r->cl_err = clFinish(r->queue);
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 /* Warm-up then repeats of fn; false (with r->status set) on failure or when one run exceeds the limit. */
@@ -810,7 +790,7 @@ static bool timed_loop(double (*fn)(run_ctx *), run_ctx *rc, const options *o, c
         if (i >= o->warmup) times[i - o->warmup] = ms;
     }
     if (cpu_ms) *cpu_ms = (cpu_now_ms() - cpu0) / o->repeat;
-    median_min(times, o->repeat, med, mn);
+    bench_median_min(times, o->repeat, med, mn);
     return true;
 }
 
@@ -893,9 +873,9 @@ static bool run_case(clattn_context *ctx, const clattn_device_info *info, const 
 
     /* First call in this process: plan create + first device-resident run. */
     const double rss_base = rss_reset();
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &desc);
-    double t1 = now_ms();
+    double t1 = bench_now_ms();
     if (st != CLATTN_SUCCESS) {
         snprintf(r->status, sizeof r->status, "error: plan_create: %s: %s", clattn_status_string(st),
                  clattn_last_error(ctx));

@@ -21,25 +21,7 @@
 #include <time.h>
 
 #include "cases.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
+#include "bench_timing.h"
 
 static int report_fail(clattn_context *ctx, const char *what, clattn_status st)
 {
@@ -127,31 +109,31 @@ static int run_row(clattn_context *ctx, const sdpa_case *c, int64_t P, int repea
     pb = fb;
     pb.out = po, pb.lse = pl;
     for (int it = -warmup; it < repeat; it++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if ((st = clattn_sdpa_execute_buffers(fp, &fb))) {
             rc = report_fail(ctx, "full", st);
             goto done;
         }
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         for (int64_t p = 0; p < P; p++)
             if ((st = clattn_sdpa_execute_buffers(pp[p], &pb))) {
                 rc = report_fail(ctx, "part", st);
                 goto done;
             }
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         if ((st = clattn_merge_execute(mp, po, pl, mo, ml))) {
             rc = report_fail(ctx, "merge", st);
             goto done;
         }
-        double t3 = now_ms();
+        double t3 = bench_now_ms();
         if (it >= 0) {
             t[it] = t1 - t0;
             t[repeat + it] = t2 - t1;
             t[2 * repeat + it] = t3 - t2;
         }
     }
-    const double full_ms = median(t, repeat), parts_ms = median(t + repeat, repeat),
-                 merge_ms = median(t + 2 * repeat, repeat);
+    const double full_ms = bench_median(t, repeat), parts_ms = bench_median(t + repeat, repeat),
+                 merge_ms = bench_median(t + 2 * repeat, repeat);
     double mo_ref, ml_ref;
     const double eo = max_err(mo, full, no, &mo_ref), el = max_err(ml, full_lse, nl, &ml_ref);
     const bool ok = eo <= tol * (mo_ref > 1 ? mo_ref : 1) && el <= tol * (ml_ref > 1 ? ml_ref : 1);

@@ -32,25 +32,7 @@
 #include <time.h>
 
 #include "clattn.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
+#include "bench_timing.h"
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 static float urand(void)
@@ -120,14 +102,14 @@ static double read_bandwidth(int threads, size_t bytes)
     bw_part parts[64];
     double best = INFINITY, sink = 0;
     for (int rep = 0; rep < 6; rep++) {
-        const double t0 = now_ms();
+        const double t0 = bench_now_ms();
         for (int t = 0; t < threads; t++) {
             parts[t].p = buf + n / (size_t)threads * (size_t)t;
             parts[t].n = n / (size_t)threads;
             pthread_create(&th[t], NULL, bw_read, &parts[t]);
         }
         for (int t = 0; t < threads; t++) pthread_join(th[t], NULL), sink += parts[t].sum;
-        const double ms = now_ms() - t0;
+        const double ms = bench_now_ms() - t0;
         if (rep > 0 && ms < best) best = ms;
     }
     free(buf);
@@ -239,17 +221,17 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
     up = uc;
     up.k = kp, up.v = vp, up.block_table = table, up.out = o2;
     for (int it = -warmup; it < repeat; it++) { /* alternate, so that load changes hit both alike */
-        const double t0 = now_ms();
+        const double t0 = bench_now_ms();
         if ((st = clattn_sdpa_execute_buffers(pc, &uc))) {
             rc = fail(ctx, "decode contiguous", st);
             goto done;
         }
-        const double t1 = now_ms();
+        const double t1 = bench_now_ms();
         if ((st = clattn_sdpa_execute_buffers(pp, &up))) {
             rc = fail(ctx, "decode paged", st);
             goto done;
         }
-        const double t2 = now_ms();
+        const double t2 = bench_now_ms();
         if (pl) {
             clattn_sdpa_buffers ul = uc;
             ul.k = kb, ul.v = vb, ul.out = o3;
@@ -258,10 +240,10 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
                 goto done;
             }
         }
-        const double t3 = now_ms();
+        const double t3 = bench_now_ms();
         if (it >= 0) t[it] = t1 - t0, t[repeat + it] = t2 - t1, t[2 * repeat + it] = t3 - t2;
     }
-    const double mc = median(t, repeat), mp = median(t + repeat, repeat), ml = pl ? median(t + 2 * repeat, repeat) : 0;
+    const double mc = bench_median(t, repeat), mp = bench_median(t + repeat, repeat), ml = pl ? bench_median(t + 2 * repeat, repeat) : 0;
     const double bytes = (double)keys * (double)Hkv * (double)(D + Dv) * 4.0;
     double mx;
     const double err = max_err(o2, o1, no, &mx);
@@ -337,12 +319,12 @@ static int bench_prefill(clattn_context *ctx, const shape *s, int64_t bs, int re
         goto done;
     }
     for (int it = -warmup; it < repeat; it++) {
-        const double t0 = now_ms();
+        const double t0 = bench_now_ms();
         if ((st = clattn_sdpa_execute(p1, q, k, v, NULL, NULL, o1, NULL))) {
             rc = fail(ctx, "prefill single", st);
             goto done;
         }
-        const double t1 = now_ms();
+        const double t1 = bench_now_ms();
         double ta = 0, tc = 0;
         for (int64_t c0 = 0; c0 < P; c0 += C) { /* P is a multiple of C (checked in main) */
             const int32_t pos = (int32_t)c0, len = (int32_t)(c0 + C);
@@ -350,7 +332,7 @@ static int bench_prefill(clattn_context *ctx, const shape *s, int64_t bs, int re
             clattn_kv_append_buffers_init(&ab);
             ab.k_new = k + c0 * D, ab.v_new = v + c0 * D, ab.block_table = table, ab.positions = &pos;
             ab.k_cache = kp, ab.v_cache = vp;
-            const double a0 = now_ms();
+            const double a0 = bench_now_ms();
             if ((st = clattn_kv_append_execute(pa, &ab))) {
                 rc = fail(ctx, "prefill append", st);
                 goto done;
@@ -358,18 +340,18 @@ static int bench_prefill(clattn_context *ctx, const shape *s, int64_t bs, int re
             clattn_sdpa_buffers u;
             clattn_sdpa_buffers_init(&u);
             u.q = q + c0 * D, u.k = kp, u.v = vp, u.kv_lengths = &len, u.block_table = table, u.out = o2 + c0 * D;
-            const double a1 = now_ms();
+            const double a1 = bench_now_ms();
             if ((st = clattn_sdpa_execute_buffers(pc, &u))) {
                 rc = fail(ctx, "prefill chunk", st);
                 goto done;
             }
-            const double a2 = now_ms();
+            const double a2 = bench_now_ms();
             ta += a1 - a0, tc += a2 - a1;
         }
         (void)t1;
         if (it >= 0) t[it] = t1 - t0, t[repeat + it] = tc, t[2 * repeat + it] = ta;
     }
-    const double m1 = median(t, repeat), mc = median(t + repeat, repeat), ma = median(t + 2 * repeat, repeat);
+    const double m1 = bench_median(t, repeat), mc = bench_median(t + repeat, repeat), ma = bench_median(t + 2 * repeat, repeat);
     double mx;
     const double err = max_err(o2, o1, n, &mx);
     const bool ok = err <= tol * (mx > 1 ? mx : 1);

@@ -32,31 +32,13 @@
  * Exit codes: 0 success; 1 a row failed; 2 bad command line.
  */
 #include "views_cases.h"
+#include "bench_timing.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 int main(int argc, char **argv)
 {
@@ -106,9 +88,9 @@ int main(int argc, char **argv)
         char path[64] = "";
         int64_t count = 0;
         for (int i = 0; i < warmup + repeat && ok; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = views_data_run(ctx, &d, 1, NULL, path, sizeof path, &count) == CLATTN_SUCCESS;
-            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+            if (i >= warmup) t[i - warmup] = bench_now_ms() - t0;
         }
         if (!ok) fprintf(stderr, "%s: %s\n", c->name, clattn_last_error(ctx));
         clattn_sdpa_desc dd;
@@ -120,14 +102,14 @@ int main(int argc, char **argv)
         if (ok && views_case_dense(c, &dd, &mask)) {
             ok = clattn_sdpa_plan_create(&plan, ctx, &dd) == CLATTN_SUCCESS;
             for (int i = 0; i < warmup + repeat && ok; i++) {
-                double t0 = now_ms();
+                double t0 = bench_now_ms();
                 ok = clattn_sdpa_execute(plan, d.bq, d.bk, d.bv, mask, NULL, dense_out, NULL) == CLATTN_SUCCESS;
-                if (i >= warmup) td[i - warmup] = now_ms() - t0;
+                if (i >= warmup) td[i - warmup] = bench_now_ms() - t0;
             }
             if (!ok) fprintf(stderr, "%s (dense): %s\n", c->name, clattn_last_error(ctx));
             if (ok) {
                 dense_path = clattn_sdpa_plan_path(plan);
-                dense_ms = median(td, repeat);
+                dense_ms = bench_median(td, repeat);
                 for (int64_t i = 0; i < d.nout; i++) {
                     double e = fabs((double)d.bout[i] - (double)dense_out[i]);
                     if (!(e <= diff)) diff = e; /* NaN propagates */
@@ -140,7 +122,7 @@ int main(int argc, char **argv)
             }
         }
         if (ok) {
-            const double ms = median(t, repeat), fl = views_case_flops(c);
+            const double ms = bench_median(t, repeat), fl = views_case_flops(c);
             if (json)
                 printf("{\"case\":\"%s\",\"device\":\"%s\",\"ms\":%.4f,\"gflops\":%.3f,\"dense_ms\":%.4f,"
                        "\"dense_gflops\":%.3f,\"path\":\"%s\",\"sdpa_plans\":%lld,\"dense_path\":\"%s\","
@@ -176,13 +158,13 @@ int main(int argc, char **argv)
         clattn_channel_attn_plan *cp = NULL;
         ok = clattn_channel_attn_plan_create(&cp, ctx, &cd) == CLATTN_SUCCESS;
         for (int i = 0; i < warmup + repeat && ok; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = clattn_channel_attn_execute(cp, x, w1, NULL, w2, NULL, out, NULL) == CLATTN_SUCCESS;
-            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+            if (i >= warmup) t[i - warmup] = bench_now_ms() - t0;
         }
         if (!ok) fprintf(stderr, "channel: %s\n", clattn_last_error(ctx));
         if (ok) {
-            const double ms = median(t, repeat), gbps = 2.0 * (double)n * 4 / ms * 1e-6;
+            const double ms = bench_median(t, repeat), gbps = 2.0 * (double)n * 4 / ms * 1e-6;
             char name[64];
             snprintf(name, sizeof name, "channel_%s_%lldx%lldx%lldx%lld", pool ? "cbam" : "se", (long long)B,
                      (long long)C, (long long)H, (long long)W);
@@ -212,13 +194,13 @@ int main(int argc, char **argv)
         clattn_additive_plan *ap = NULL;
         ok = clattn_additive_plan_create(&ap, ctx, &ad) == CLATTN_SUCCESS;
         for (int i = 0; i < warmup + repeat && ok; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = clattn_additive_execute(ap, q, k, k, NULL, NULL, w, w, w + A * D, NULL, out, NULL) == CLATTN_SUCCESS;
-            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+            if (i >= warmup) t[i - warmup] = bench_now_ms() - t0;
         }
         if (!ok) fprintf(stderr, "additive: %s\n", clattn_last_error(ctx));
         if (ok) {
-            const double ms = median(t, repeat);
+            const double ms = bench_median(t, repeat);
             const double fl = (double)B * (2.0 * (double)(Lq + Lk) * (double)D * (double)A +
                                            (double)Lq * (double)Lk * (3.0 * (double)A + 2.0 * (double)D));
             char name[64];
@@ -260,9 +242,9 @@ int main(int argc, char **argv)
         clattn_global_local_plan *gp = NULL;
         ok = clattn_global_local_plan_create(&gp, ctx, &gd) == CLATTN_SUCCESS;
         for (int i = 0; i < warmup + repeat && ok; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = clattn_global_local_execute(gp, q, q, q, gidx, NULL, NULL, NULL, out, NULL, NULL) == CLATTN_SUCCESS;
-            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+            if (i >= warmup) t[i - warmup] = bench_now_ms() - t0;
         }
         clattn_sdpa_desc sd;
         clattn_sdpa_desc_init(&sd, B, H, H, L, L, D, D);
@@ -271,9 +253,9 @@ int main(int argc, char **argv)
         clattn_sdpa_plan *sp = NULL;
         if (ok) ok = clattn_sdpa_plan_create(&sp, ctx, &sd) == CLATTN_SUCCESS;
         for (int i = 0; i < warmup + repeat && ok; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = clattn_sdpa_execute(sp, q, q, q, mask, NULL, out2, NULL) == CLATTN_SUCCESS;
-            if (i >= warmup) td[i - warmup] = now_ms() - t0;
+            if (i >= warmup) td[i - warmup] = bench_now_ms() - t0;
         }
         if (!ok) fprintf(stderr, "global-local: %s\n", clattn_last_error(ctx));
         double diff = 0, mx = 0;
@@ -287,7 +269,7 @@ int main(int argc, char **argv)
             ok = false;
         }
         if (ok) {
-            const double ms = median(t, repeat), dms = median(td, repeat);
+            const double ms = bench_median(t, repeat), dms = bench_median(td, repeat);
             char name[64];
             snprintf(name, sizeof name, "global_local_%lldx%lldx%lld_w%lld_g%lld", (long long)B, (long long)H,
                      (long long)L, (long long)w, (long long)G);
@@ -324,18 +306,18 @@ int main(int argc, char **argv)
         clattn_sinkhorn_plan *kp = NULL;
         ok = clattn_sinkhorn_plan_create(&kp, ctx, &kd) == CLATTN_SUCCESS;
         for (int i = 0; i < warmup + repeat && ok; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = clattn_sinkhorn_execute(kp, q, q, q, R, out, NULL) == CLATTN_SUCCESS;
-            if (i >= warmup) t[i - warmup] = now_ms() - t0;
+            if (i >= warmup) t[i - warmup] = bench_now_ms() - t0;
         }
         clattn_sdpa_desc sd;
         clattn_sdpa_desc_init(&sd, B, H, H, L, L, D, D);
         clattn_sdpa_plan *sp = NULL;
         if (ok) ok = clattn_sdpa_plan_create(&sp, ctx, &sd) == CLATTN_SUCCESS;
         for (int i = 0; i < warmup + repeat && ok; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = clattn_sdpa_execute(sp, q, q, q, NULL, NULL, out2, NULL) == CLATTN_SUCCESS;
-            if (i >= warmup) td[i - warmup] = now_ms() - t0;
+            if (i >= warmup) td[i - warmup] = bench_now_ms() - t0;
         }
         if (!ok) fprintf(stderr, "sinkhorn: %s\n", clattn_last_error(ctx));
         for (int64_t i = 0; i < n && ok; i++)
@@ -344,7 +326,7 @@ int main(int argc, char **argv)
                 ok = false;
             }
         if (ok) {
-            const double ms = median(t, repeat), dms = median(td, repeat);
+            const double ms = bench_median(t, repeat), dms = bench_median(td, repeat);
             char name[64];
             snprintf(name, sizeof name, "sinkhorn_%lldx%lldx%lld_b%lld", (long long)B, (long long)H, (long long)L,
                      (long long)b);

@@ -36,25 +36,7 @@
 #include <mpi.h>
 
 #include "clattn_mpi.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "bench_timing.h"
 
 int main(int argc, char **argv)
 {
@@ -108,9 +90,9 @@ int main(int argc, char **argv)
     int bad = 0;
     for (int r = -1; r < repeat; r++) { /* r = -1: warm-up */
         MPI_Barrier(MPI_COMM_WORLD);
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         bad |= clattn_ring_sdpa(ctx, MPI_COMM_WORLD, &rd, q, k, v, NULL, NULL, o, NULL) != CLATTN_SUCCESS;
-        double mine = now_ms() - t0, all;
+        double mine = bench_now_ms() - t0, all;
         MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         if (r >= 0) t_ring[r] = all;
     }
@@ -138,9 +120,9 @@ int main(int argc, char **argv)
     bufs.q = q, bufs.k = k, bufs.v = v, bufs.out = o, bufs.lse = lse;
     for (int r = -1; r < repeat && plan; r++) {
         MPI_Barrier(MPI_COMM_WORLD);
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         bad |= clattn_sdpa_execute_buffers(plan, &bufs) != CLATTN_SUCCESS;
-        double mine = now_ms() - t0, all;
+        double mine = bench_now_ms() - t0, all;
         MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         if (r >= 0) t_step[r] = all;
     }
@@ -151,7 +133,7 @@ int main(int argc, char **argv)
     memcpy(sb, k, nk * 4), memcpy(sb + nk * 4, v, nk * 4);
     for (int r = -1; r < repeat; r++) {
         MPI_Barrier(MPI_COMM_WORLD);
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (P > 1) {
             for (size_t off = 0; off < bytes; off += (size_t)1 << 30) {
                 int cnt = (int)(bytes - off < ((size_t)1 << 30) ? bytes - off : ((size_t)1 << 30));
@@ -159,14 +141,14 @@ int main(int argc, char **argv)
                              7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             }
         }
-        double mine = now_ms() - t0, all;
+        double mine = bench_now_ms() - t0, all;
         MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         if (r >= 0) t_comm[r] = all;
     }
     int anybad = 0;
     MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0) {
-        const double ring = median(t_ring, repeat), stp = median(t_step, repeat), comm = median(t_comm, repeat);
+        const double ring = bench_median(t_ring, repeat), stp = bench_median(t_step, repeat), comm = bench_median(t_comm, repeat);
         const double mean = sum / P, imb = (mx - mean) / mean;
         const double model = mx + (P - 1) * fmax(0.0, comm - mx / P);
         const double hidden = P > 1 && comm > 0 ? fmin(1.0, fmax(0.0, 1.0 - wait_max / ((P - 1) * comm))) : NAN;
