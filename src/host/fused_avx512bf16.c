@@ -358,7 +358,7 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
     const host_fused_args *a = argp;
     const clattn_sdpa_problem *p = a->p;
     const host_fused_plan *fp = a->fp;
-    const int64_t D = p->D, Dv = p->Dv, Lk = p->Lk, G = p->Hq / p->Hkv, dvp = fp->dvp, dh = fp->dh;
+    const int64_t D = p->D, Lk = p->Lk, G = p->Hq / p->Hkv, dvp = fp->dvp, dh = fp->dh;
 
     /* tasks run from the last query block down, so the longest causal blocks start first */
     const int64_t qblk = fp->n_qblocks - 1 - task / a->nw, bhl = task % a->nw, bh = a->bh0 + bhl;
@@ -397,17 +397,8 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
         const int guarded = vbad[j0 / HF_BK];
 
         for (int64_t r0 = 0; r0 < Mr; r0 += HF_QK_R) {
-            int64_t glo = nb, ghi = 0;
-            for (int r = 0; r < HF_QK_R; r++) {
-                const host_fused_row *row = &rows[r0 + r];
-                const int64_t clo = row->lo > j0 ? row->lo - j0 : 0;
-                const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
-                if (chi > clo) {
-                    if (clo < glo) glo = clo;
-                    if (chi > ghi) ghi = chi;
-                }
-            }
-            if (ghi <= glo) {
+            int64_t glo, ghi;
+            if (!group_key_range(rows + r0, j0, nb, &glo, &ghi)) {
                 for (int r = 0; r < HF_QK_R; r++) rflag[r0 + r] = 0;
                 continue;
             }
@@ -448,32 +439,7 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
         }
     }
 
-    /* out = acc / l; a row that saw no allowed key (l == 0) is zero (lse -inf); lse = m + log(l) */
-    for (int64_t r = 0; r < M; r++) {
-        const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
-        const int64_t oo = p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
-        if (a->out16 != NULL) { /* 16-bit out: the normalised row rounded to nearest even (as fused_kernel.c) */
-            if (a->lse != NULL)
-                host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
-            float *ar = acc + r * dvp;
-            const float inv = rl[r] == 0.0f ? 0.0f : 1.0f / rl[r];
-            if (rl[r] == 0.0f)
-                for (int64_t e = 0; e < dvp; e++) ar[e] = 0.0f;
-            else
-                for (int64_t e = 0; e < dvp; e += HF_W) vstore(ar + e, vload(ar + e) * inv);
-            narrow_row(ar, a->out16 + oo, Dv, (int)p->data_type);
-            continue;
-        }
-        float *orow = a->out + oo;
-        const float *ar = acc + r * dvp;
-        if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
-        if (rl[r] == 0.0f) {
-            for (int64_t e = 0; e < Dv; e++) orow[e] = 0.0f;
-        } else {
-            const float inv = 1.0f / rl[r];
-            for (int64_t e = 0; e < Dv; e++) orow[e] = ar[e] * inv;
-        }
-    }
+    store_task_rows(a, b, hk, i0, nr, M, acc, rm, rl);
 }
 
 #if defined(__clang__)

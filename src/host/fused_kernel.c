@@ -643,6 +643,60 @@ static void setup_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t 
     }
 }
 
+/* [glo, ghi): the keys of the block at j0 (nb keys) that some row of the HF_QK_R rows from rows may see;
+ * false when none does. */
+static inline __attribute__((always_inline)) int group_key_range(const host_fused_row *rows, int64_t j0, int nb,
+                                                                 int64_t *glo, int64_t *ghi)
+{
+    int64_t lo = nb, hi = 0;
+    for (int r = 0; r < HF_QK_R; r++) {
+        const int64_t clo = rows[r].lo > j0 ? rows[r].lo - j0 : 0;
+        const int64_t chi = rows[r].hi - j0 < nb ? rows[r].hi - j0 : nb;
+        if (chi > clo) {
+            if (clo < lo) lo = clo;
+            if (chi > hi) hi = chi;
+        }
+    }
+    *glo = lo;
+    *ghi = hi;
+    return hi > lo;
+}
+
+/* The M rows of a tiled task (query rows i0.. of nr, every head of kv head hk's group, row r = g·nr + i)
+ * from their accumulators: out = acc / l, a row that saw no allowed key (l == 0) zero (lse -inf),
+ * lse = m + log(l); 16-bit outputs rounded from registers (acc is scratch and is overwritten). */
+static void store_task_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t i0, int64_t nr, int64_t M,
+                            float *restrict acc, const float *rm, const float *rl)
+{
+    const clattn_sdpa_problem *p = a->p;
+    const int64_t G = p->Hq / p->Hkv, Dv = p->Dv, dvp = a->fp->dvp;
+    for (int64_t r = 0; r < M; r++) {
+        const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
+        const int64_t oo = p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
+        if (a->out16 != NULL) { /* 16-bit out: the normalised row rounded from registers (acc is scratch) */
+            if (a->lse != NULL)
+                host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
+            float *ar = acc + r * dvp;
+            const float inv = rl[r] == 0.0f ? 0.0f : 1.0f / rl[r];
+            if (rl[r] == 0.0f)
+                for (int64_t e = 0; e < dvp; e++) ar[e] = 0.0f; /* +0 in both 16-bit types */
+            else
+                for (int64_t e = 0; e < dvp; e += HF_W) vstore(ar + e, vload(ar + e) * inv);
+            narrow_row(ar, a->out16 + oo, Dv, (int)p->data_type);
+            continue;
+        }
+        float *orow = a->out + oo;
+        const float *ar = acc + r * dvp;
+        if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
+        if (rl[r] == 0.0f) {
+            for (int64_t e = 0; e < Dv; e++) orow[e] = 0.0f;
+        } else {
+            const float inv = 1.0f / rl[r];
+            for (int64_t e = 0; e < Dv; e++) orow[e] = ar[e] * inv;
+        }
+    }
+}
+
 #ifndef HF_OWN_ENTRIES /* fused_avx512bf16.c takes the helpers above and defines its own entry points */
 /* HF_PACK for 16-bit K and V (a->k16, a->v16): keys [c0, c1) of (b, kv head hk) widened into the same float32
  * panels. A K row is widened into a stack row first (vector loads), then transposed into its panel. */
@@ -728,7 +782,7 @@ void HF_TASK(void *argp, int64_t task, int tid)
     const host_fused_args *a = argp;
     const clattn_sdpa_problem *p = a->p;
     const host_fused_plan *fp = a->fp;
-    const int64_t D = p->D, Dv = p->Dv, Lk = p->Lk, G = p->Hq / p->Hkv, dvp = fp->dvp;
+    const int64_t D = p->D, Lk = p->Lk, G = p->Hq / p->Hkv, dvp = fp->dvp;
 
     /* tasks run from the last query block down, so the longest causal blocks start first */
     const int64_t qblk = fp->n_qblocks - 1 - task / a->nw, bhl = task % a->nw, bh = a->bh0 + bhl;
@@ -760,17 +814,8 @@ void HF_TASK(void *argp, int64_t task, int tid)
         /* scores and weights, QK_R rows at a time, over the panels that hold keys some row of
          * the group may see; row groups that see no key are skipped */
         for (int64_t r0 = 0; r0 < Mr; r0 += HF_QK_R) {
-            int64_t glo = nb, ghi = 0;
-            for (int r = 0; r < HF_QK_R; r++) {
-                const host_fused_row *row = &rows[r0 + r];
-                const int64_t clo = row->lo > j0 ? row->lo - j0 : 0;
-                const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
-                if (chi > clo) {
-                    if (clo < glo) glo = clo;
-                    if (chi > ghi) ghi = chi;
-                }
-            }
-            if (ghi <= glo) {
+            int64_t glo, ghi;
+            if (!group_key_range(rows + r0, j0, nb, &glo, &ghi)) {
                 for (int r = 0; r < HF_QK_R; r++) rflag[r0 + r] = 0;
                 continue;
             }
@@ -811,32 +856,7 @@ void HF_TASK(void *argp, int64_t task, int tid)
         }
     }
 
-    /* out = acc / l; a row that saw no allowed key (l == 0) is zero (lse -inf); lse = m + log(l) */
-    for (int64_t r = 0; r < M; r++) {
-        const int64_t g = r / nr, i = i0 + r % nr, h = hk * G + g;
-        const int64_t oo = p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
-        if (a->out16 != NULL) { /* 16-bit out: the normalised row rounded from registers (acc is scratch) */
-            if (a->lse != NULL)
-                host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
-            float *ar = acc + r * dvp;
-            const float inv = rl[r] == 0.0f ? 0.0f : 1.0f / rl[r];
-            if (rl[r] == 0.0f)
-                for (int64_t e = 0; e < dvp; e++) ar[e] = 0.0f; /* +0 in both 16-bit types */
-            else
-                for (int64_t e = 0; e < dvp; e += HF_W) vstore(ar + e, vload(ar + e) * inv);
-            narrow_row(ar, a->out16 + oo, Dv, (int)p->data_type);
-            continue;
-        }
-        float *orow = a->out + oo;
-        const float *ar = acc + r * dvp;
-        if (a->lse != NULL) host_store_lse(p, a->lse, b, h, i, rl[r] == 0.0f ? -INFINITY : rm[r] + logf(rl[r]));
-        if (rl[r] == 0.0f) {
-            for (int64_t e = 0; e < Dv; e++) orow[e] = 0.0f;
-        } else {
-            const float inv = 1.0f / rl[r];
-            for (int64_t e = 0; e < Dv; e++) orow[e] = ar[e] * inv;
-        }
-    }
+    store_task_rows(a, b, hk, i0, nr, M, acc, rm, rl);
 }
 
 /* ---- decode path ------------------------------------------------------------------------------ */
