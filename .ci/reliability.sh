@@ -70,9 +70,14 @@ for s in "${steps[@]}"; do
         # use_sigaltstack=0: with Debian 12's current PoCL (3.1-3+deb12u1) loaded, ASan's own CHECK fails when
         # a thread exits ("failed to deallocate ... unable to unmap" in UnsetAlternateSignalStack): threads.*
         # failed that way at clattn 0.1 (a4a0781) too. It only costs ASan's stack-overflow reports.
+        # --repeat until-pass:2: LeakSanitizer's exit-time tracer itself crashes now and then beside PoCL's
+        # threads ("Tracer caught signal 11" then "LeakSanitizer has encountered a fatal error", after every test
+        # case had passed: bf16.pocl once, cold, at 80 s; two reruns passed). A test fails the step only when it
+        # fails twice, so a deterministic memory error or leak still does.
         ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1:use_sigaltstack=0" LSAN_OPTIONS="suppressions=$SUPP:print_suppressions=0" \
           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-          ctest --preset asan --test-dir "$(build_dir asan)" -LE "oclgrind|install|python|mpi|gpu_profile|portability" -j2 || rc=$?
+          ctest --preset asan --test-dir "$(build_dir asan)" -LE "oclgrind|install|python|mpi|gpu_profile|portability" -j2 \
+          --repeat until-pass:2 || rc=$?
         # mpi: the same checks but no leak report. Open MPI 4.1.4 keeps allocations from MPI_Init to exit
         # (ompi_mpi_init, op selection, libopen-pal, libevent, and MCA components it dlopens and unloads at
         # MPI_Finalize, whose frames LSan can only print as "<unknown module>", so no module suppression can
