@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
-"""Compares clattn-bench with the peers: a ratio table per case and a GFLOP/s plot.
+"""Compares clattn-bench with the peers: a ratio table per case and a GFLOP/s plot, per dtype.
 
   python bench/compare.py RUN_DIR/*.jsonl [--markdown] [--plot out.png]
+
+Records are grouped by their "dtype" (f32, f16, bf16: clattn-bench --dtype, the peers' --dtype): each dtype gets
+its own table, geometric means, decode-bound lines (2 bytes per K/V element for f16/bf16) and plot, so a ratio
+only ever compares implementations that read and write the same element type. The f32 plot goes to the --plot
+path; the others to the same path with "-f16" / "-bf16" before the extension (gflops.png -> gflops-bf16.png).
 
 Reads JSON lines written by `clattn-bench --json` and by bench/peers/*.py --json (records with
 "record": "case"; "peak" records are listed). A case is (B, Hq, Hkv, Lq, Lk, D, Dv, causal). An
@@ -48,8 +53,12 @@ def case_label(k):
 STAT = "ms"
 
 
+DTYPES = ["f32", "f16", "bf16"]
+
+
 def load(paths):
-    cases = OrderedDict()  # key -> {impl: record}
+    """-> ({dtype: OrderedDict(case key -> {impl: record})}, peaks, {dtype: {(case key, impl): status}})"""
+    groups = OrderedDict()
     peaks, statuses = [], {}
     for p in paths:
         with open(p) as f:
@@ -63,16 +72,21 @@ def load(paths):
                     continue
                 if r.get("record") != "case":
                     continue
-                k, name = case_key(r), impl_name(r)
-                slot = cases.setdefault(k, {})
+                k, name, dt = case_key(r), impl_name(r), r.get("dtype", "f32")
+                slot = groups.setdefault(dt, OrderedDict()).setdefault(k, {})
                 if r.get("ms") is None:
-                    statuses.setdefault((k, name), r.get("status", "?"))
+                    statuses.setdefault(dt, {}).setdefault((k, name), r.get("status", "?"))
                     continue
                 r = dict(r, ms=r[STAT])
                 r["gflops"] = r["flops"] / r["ms"] * 1e-6
                 if name not in slot or r["ms"] < slot[name]["ms"]:
                     slot[name] = r
-    return cases, peaks, statuses
+    order = sorted(groups, key=lambda d: (DTYPES.index(d) if d in DTYPES else len(DTYPES), d))
+    return OrderedDict((d, groups[d]) for d in order), peaks, statuses
+
+
+def elem_bytes(dtype):
+    return 4.0 if dtype == "f32" else 2.0
 
 
 def fmt(x, spec=".1f"):
@@ -129,9 +143,10 @@ def geomean_ratios(cases, ours, peers):
     return "\n".join(lines)
 
 
-def extras(cases, peaks, ours, markdown):
+def extras(cases, peaks, ours, markdown, dtype="f32"):
     """Memory (workspace and real peak RSS growth) of every clattn case, and every few-query (decode)
-    case against its memory-bandwidth bound: K and V bytes / the device's measured triad bandwidth."""
+    case against its memory-bandwidth bound: K and V bytes (of this dtype) / the device's measured triad
+    bandwidth."""
     bw = {}
     for pk in peaks:
         if pk.get("peak_gbps"):
@@ -139,14 +154,14 @@ def extras(cases, peaks, ours, markdown):
     lines = []
     sep = " | " if markdown else "  "
     for o in ours:
-        tag = o.removeprefix("clattn-")
+        tag = base_impl(o).removeprefix("clattn-")  # the device's bandwidth, whatever the dtype
         for k, slot in cases.items():
             r = slot.get(o)
             if r is None:
                 continue
             B, Hq, Hkv, Lq, Lk, D, Dv, causal = k
             if Lq <= 4 and tag in bw:
-                kv = 4.0 * B * Hkv * Lk * (D + Dv)
+                kv = elem_bytes(dtype) * B * Hkv * Lk * (D + Dv)
                 bound_ms = kv / (bw[tag] * 1e9) * 1e3
                 lines.append(f"decode {o} {case_label(k)}: {r['ms']:.2f} ms; K+V {kv / 2**20:.0f} MiB at "
                              f"{bw[tag]:.1f} GB/s = {bound_ms:.2f} ms; bound/time = {bound_ms / r['ms']:.2f}")
@@ -162,7 +177,21 @@ def extras(cases, peaks, ours, markdown):
     return "\n".join(lines + mem)
 
 
-def plot(cases, ours, peers, path):
+def plot_path(path, dtype):
+    if dtype == "f32":
+        return path
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}-{dtype}.{ext}" if dot else f"{path}-{dtype}"
+
+
+def base_impl(n):
+    """clattn-host-bf16-reduced -> clattn-host; torch-bf16 -> torch (the colour of the implementation)"""
+    for suffix in ("-reduced", "-f16", "-bf16"):
+        n = n.removesuffix(suffix)
+    return n
+
+
+def plot(cases, ours, peers, path, dtype="f32"):
     """GFLOP/s vs L: colour = implementation; a line through the B = 1 multi-head cases (Lq = Lk), separate
     markers for batched (B > 1), grouped-query (Hq != Hkv) and decode (Lq = 1) cases."""
     import matplotlib
@@ -186,14 +215,15 @@ def plot(cases, ours, peers, path):
     names = ours + peers
     for ax, causal in zip(axes, (False, True)):
         for n in names:
-            color = colors.get(n)
+            color = colors.get(base_impl(n))
+            style = "--" if n.endswith("-reduced") else "-"
             pts = {i: [] for i in range(4)}
             for k, slot in cases.items():
                 if k[7] == causal and n in slot and kind(k) is not None:
                     pts[kind(k)].append((k[4], slot[n]["gflops"]))
             line = sorted(pts[0])
             if line:
-                ax.plot([p[0] for p in line], [p[1] for p in line], marker="o", color=color)
+                ax.plot([p[0] for p in line], [p[1] for p in line], marker="o", color=color, linestyle=style)
             for i in (1, 2, 3):
                 if pts[i]:
                     ax.scatter([p[0] for p in pts[i]], [p[1] for p in pts[i]], marker=kinds[i][1], s=80,
@@ -203,12 +233,14 @@ def plot(cases, ours, peers, path):
         ax.set_xlabel("sequence length L (Lq = Lk; decode: Lk)")
         ax.set_title("causal (bottom-right; only allowed pairs counted)" if causal else "full (no mask)")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("GFLOP/s, fp32 (4·B·Hq·Lq·Lk·D; causal about half)")
-    handles = [Line2D([], [], color=colors.get(n), marker="o", label=n) for n in names]
+    axes[0].set_ylabel(f"GFLOP/s, {dtype} inputs (4·B·Hq·Lq·Lk·D; causal about half)")
+    handles = [Line2D([], [], color=colors.get(base_impl(n)), marker="o", label=n,
+                      linestyle="--" if n.endswith("-reduced") else "-") for n in names]
     handles += [Line2D([], [], color="black", marker=m, linestyle="", markerfacecolor="white", label=t)
                 for t, m in kinds]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8)
-    fig.suptitle("scaled dot-product attention, float32, higher is better")
+    fig.suptitle(f"scaled dot-product attention, {dtype} q/k/v/out (dashed: reduced-precision products), "
+                 "higher is better")
     fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     fig.savefig(path, dpi=110)
     print(f"plot written to {path}", file=sys.stderr)
@@ -224,27 +256,31 @@ def main():
     a = ap.parse_args()
     global STAT
     STAT = "ms" if a.stat == "median" else "ms_min"
-    cases, peaks, statuses = load(a.files)
-    if not cases:
+    groups, peaks, statuses = load(a.files)
+    if not groups:
         sys.exit("compare.py: no case records found")
     for pk in peaks:
         print(f"peak {pk['device_tag']}: FMA {fmt(pk['peak_gflops'])} GFLOP/s ({pk['peak_flops_how']}); "
               f"memory {fmt(pk['peak_gbps'])} GB/s ({pk['peak_bw_how']})")
-    text, ours, peers = table(cases, statuses, a.markdown)
-    print(f"ratio = peer time / clattn time (> 1: clattn faster); {a.stat} times; GFLOP/s from the "
-          "device-resident time; best of the rounds present\n")
-    print(text)
-    print()
-    print(geomean_ratios(cases, ours, peers))
-    ex = extras(cases, peaks, ours, a.markdown)
-    if ex:
+    for dtype, cases in groups.items():
+        st = statuses.get(dtype, {})
+        if len(groups) > 1:
+            print(f"\n{'## ' if a.markdown else '== '}{dtype}{'' if a.markdown else ' =='}\n")
+        text, ours, peers = table(cases, st, a.markdown)
+        print(f"ratio = peer time / clattn time (> 1: clattn faster); {a.stat} times; GFLOP/s from the "
+              f"device-resident time; best of the rounds present; {dtype} q/k/v/out\n")
+        print(text)
         print()
-        print(ex)
-    for (k, n), st in statuses.items():
-        if n not in cases.get(k, {}):
-            print(f"note: {n} {case_label(k)}: {st}")
-    if a.plot:
-        plot(cases, ours, peers, a.plot)
+        print(geomean_ratios(cases, ours, peers))
+        ex = extras(cases, peaks, ours, a.markdown, dtype)
+        if ex:
+            print()
+            print(ex)
+        for (k, n), why in st.items():
+            if n not in cases.get(k, {}):
+                print(f"note: {n} {case_label(k)}: {why}")
+        if a.plot:
+            plot(cases, ours, peers, plot_path(a.plot, dtype), dtype)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@
 #                [--dtype f32|f16|bf16[,...]]
 #
 # --shape/--both: those cases instead of the grid (every implementation). --precision: clattn-bench's (reduced
-# and both also run PyTorch with --dtype bf16, "torch-bf16"). --peers: comma-separated subset of
+# and both also run PyTorch with --dtype bf16, "torch-bf16", and add bf16 to --dtype, so that compare.py's bf16
+# table sets clattn's bf16 inputs with reduced products beside PyTorch's bf16 SDPA). --peers: comma-separated subset of
 # onnxruntime,torch,numpy (default all; torch-bf16 comes with torch). --dtype: clattn-bench's (each case in each
 # listed type), and PyTorch and ONNX Runtime run again in each 16-bit type listed ("torch-f16", "onnxruntime-bf16";
-# a peer without the kernel reports n/a); NumPy stays float32.
+# a peer without the kernel reports n/a); NumPy stays float32. compare.py writes one table and one plot per dtype
+# (gflops.png for f32, gflops-f16.png, gflops-bf16.png).
 #
 # Environment: BUILD_DIR (default <repo>/build-bench), OUT_DIR (default $BUILD_DIR/bench-results/<time>),
 # BENCH_VENV (default $BUILD_DIR/venv; created from bench/requirements.txt when it lacks onnxruntime),
@@ -40,11 +42,14 @@ while [ $# -gt 0 ]; do
     --precision) PRECISION=$2; shift ;;
     --dtype) DTYPE=$2; shift ;;
     --peers) PEERS=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+if [ "$PRECISION" != fp32 ] && [[ ",$DTYPE," != *,bf16,* ]]; then
+  DTYPE=$DTYPE,bf16 # reduced products are compared with PyTorch's bf16 SDPA on bf16 inputs
+fi
 OUT_DIR=${OUT_DIR:-$BUILD_DIR/bench-results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT_DIR"
 THREADS=${CLATTN_THREADS:-$(nproc)}
@@ -104,7 +109,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     echo "== round $r/$ROUNDS: PyTorch ($TORCH_PYTHON)" >&2
     peer "$TORCH_PYTHON" "$ROOT/bench/peers/torch_peer.py" --json --threads "$THREADS" "${COMMON[@]}" >>"$OUT_DIR/torch.jsonl"
     for dt in f16 bf16; do
-      { [[ ",$DTYPE," == *,$dt,* ]] || { [ "$dt" = bf16 ] && [ "$PRECISION" != fp32 ]; }; } || continue
+      [[ ",$DTYPE," == *,$dt,* ]] || continue
       echo "== round $r/$ROUNDS: PyTorch $dt" >&2
       peer "$TORCH_PYTHON" "$ROOT/bench/peers/torch_peer.py" --json --dtype "$dt" --threads "$THREADS" "${COMMON[@]}" \
         >>"$OUT_DIR/torch-$dt.jsonl"
