@@ -271,9 +271,11 @@ bool host_fused_make_plan(const clattn_sdpa_problem *p, int num_threads, host_fu
         fp->rows_max = (G * lq + HOST_FUSED_ROW_ALIGN - 1) / HOST_FUSED_ROW_ALIGN * HOST_FUSED_ROW_ALIGN;
     }
     fp->self_pack = fp->n_qblocks == 1;
+    /* float32 V rows that are already contiguous and a multiple of the padding long are read in place */
+    fp->vdirect = p->data_type == CLATTN_DTYPE_F32 && !p->paged && p->v.strides[3] == 1 && p->Dv == fp->dvp;
 
     int64_t kp, vp, pair, s, acc;
-    if (!clattn_mul_i64(p->D, fp->lkp, &kp) || !clattn_mul_i64(fp->dvp, fp->lkp, &vp) ||
+    if (!clattn_mul_i64(p->D, fp->lkp, &kp) || !clattn_mul_i64(fp->vdirect ? 0 : fp->dvp, fp->lkp, &vp) ||
         !clattn_add_i64(kp, vp, &pair) || !clattn_mul_i64(pair, (int64_t)sizeof(float), &pair) ||
         pair > HOST_FUSED_PACK_MAX || !clattn_mul_i64(fp->rows_max, HOST_FUSED_BK, &s) ||
         !clattn_mul_i64(fp->rows_max, fp->dvp, &acc))

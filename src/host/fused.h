@@ -5,7 +5,8 @@
  *   mask: [Bm, Hm, Lqm, Lk], broadcast dims have stride 0 (clattn_sdpa_problem after normalisation)
  *
  * A run packs K (transposed into panels of 2 vector widths of keys) and V (rows padded to a
- * multiple of 16 floats) once per (b, kv head), in waves that bound the packed size, then runs the
+ * multiple of 16 floats; float32 V that is contiguous along Dv with Dv a multiple of 16 is read in place
+ * instead, host_fused_plan.vdirect) once per (b, kv head), in waves that bound the packed size, then runs the
  * attention tasks of the wave. A task is one (b, kv head, block of `bq` query rows) and covers
  * the rows of every query head of that kv group (G = Hq / Hkv heads, M = G·bq rows), so the packed
  * tiles are shared by the group. Keys are walked in BK-aligned blocks of HOST_FUSED_BK from the
@@ -100,6 +101,8 @@ typedef struct host_fused_plan {
     int64_t n_bh;      /* B * Hkv */
     int64_t wave;      /* (b, kv head) pairs per wave */
     int64_t chunks;    /* pack tasks per pair: ceil(lkp / HOST_FUSED_PACK_KEYS) */
+    int vdirect;       /* 1: float32 V with unit stride along Dv, not paged, Dv == dvp: the tasks read V rows in
+                        * place (rows v.strides[2] apart) and vpack is empty (the pack tasks copy K only) */
     int self_pack;     /* 1: one query block per pair (n_qblocks == 1), so each task packs its own pair's
                         * K and V first and the wave needs one pool run instead of two (small problems) */
     /* Shared area, packed once per wave by the pack tasks, then read by the wave's tasks:

@@ -329,7 +329,7 @@ static inline __attribute__((always_inline)) void bf_softmax_row(const host_fuse
                                                                  uint32_t *restrict pw)
 {
     float bmax;
-    if (!softmax_block_max(a, row, j0, nb, smax, s, alpha, flag, &bmax)) {
+    if (!softmax_block_max(a, row, j0, nb, smax, s, alpha, flag, &bmax, 0)) {
         memset(pw, 0, (HF_BK / 2) * sizeof(uint32_t));
         return;
     }

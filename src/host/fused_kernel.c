@@ -41,6 +41,8 @@
 #define HF_PV_R 4 /* rows of the P·V micro-kernel */
 #endif
 #define HF_BK HOST_FUSED_BK
+/* a row group's P·V takes the unguarded kernel for the keys all its rows see when there are this many */
+#define HF_PV_SPLIT_MIN 8
 
 #if HF_BK % HF_KW != 0 || HOST_FUSED_ROW_ALIGN % HF_QK_R != 0 || HOST_FUSED_ROW_ALIGN % HF_PV_R != 0 ||     \
     HOST_FUSED_DV_ALIGN % HF_W != 0
@@ -60,6 +62,7 @@ typedef int32_t vi __attribute__((vector_size(HF_W * 4)));
 /* row flags */
 #define HF_ACTIVE 1 /* the row sees at least one key of the block */
 #define HF_CLEAN 2  /* ... and every weight of the block is nonzero (fast P·V allowed) */
+#define HF_CLEAN_IN 4 /* ... every weight of the row's own key range in the block is nonzero (fast P·V there) */
 
 static inline __attribute__((always_inline)) vf vload(const float *p)
 {
@@ -485,7 +488,7 @@ static inline __attribute__((always_inline)) bool softmax_block_max(const host_f
                                                                    const host_fused_row *row, int64_t j0, int nb,
                                                                    float smax, float *restrict s,
                                                                    float *restrict alpha, int *restrict flag,
-                                                                   float *restrict bmax_out)
+                                                                   float *restrict bmax_out, const int range_only)
 {
     const clattn_sdpa_problem *p = a->p;
     const int64_t clo64 = row->lo > j0 ? row->lo - j0 : 0;
@@ -522,9 +525,11 @@ static inline __attribute__((always_inline)) bool softmax_block_max(const host_f
                 }
             }
         }
-        /* keys outside [clo, chi) (and columns qk_tile did not compute) become -inf */
+        /* keys outside [clo, chi) (and columns qk_tile did not compute) become -inf; range_only: only in
+         * the vectors that overlap [clo, chi) (the caller zeroes the weights of the others itself) */
         vf mx = ninf;
-        for (int c0 = 0; c0 < HF_BK; c0 += HF_W) {
+        const int v0 = range_only ? clo - clo % HF_W : 0, v1 = range_only ? chi : HF_BK;
+        for (int c0 = v0; c0 < v1; c0 += HF_W) {
             const vi ci = lane + c0;
             const vi in = (ci >= clo) & (ci < chi);
             const vf x = vsel(in, vload(s + c0), ninf);
@@ -538,13 +543,17 @@ static inline __attribute__((always_inline)) bool softmax_block_max(const host_f
 }
 
 /* Turns row r's scores s[0..BK) of the block at key j0 (nb keys) into weights and updates the
- * running max/sum; sets alpha (rescale of the accumulator) and the row flags. */
+ * running max/sum; sets alpha (rescale of the accumulator) and the row flags. Only the vectors that
+ * overlap the row's key range [clo, chi) go through exp; the others are set to 0 (exp(-inf) = 0, and
+ * adding 0 to the sum changes nothing: the same bits as computing them). */
 static void softmax_row(const host_fused_args *a, const host_fused_row *row, int64_t j0, int nb, float smax,
                         float *restrict s, float *restrict m, float *restrict l, float *restrict alpha,
                         int *restrict flag)
 {
     float bmax;
-    if (!softmax_block_max(a, row, j0, nb, smax, s, alpha, flag, &bmax)) return;
+    if (!softmax_block_max(a, row, j0, nb, smax, s, alpha, flag, &bmax, 1)) return;
+    const int clo = (int)(row->lo > j0 ? row->lo - j0 : 0);
+    const int chi = (int)(row->hi - j0 < nb ? row->hi - j0 : nb);
     vi lane;
     for (int u = 0; u < HF_W; u++) lane[u] = u;
     /* NaN scores never win a comparison, so the max is over comparable scores; a NaN then turns
@@ -560,28 +569,37 @@ static void softmax_row(const host_fused_args *a, const host_fused_row *row, int
     (void)lane;
     __mmask16 zero = 0;
     for (int c0 = 0; c0 < HF_BK; c0 += HF_W) {
+        if (c0 + HF_W <= clo || c0 >= chi) { /* no key of the row's range */
+            vstore(s + c0, vsplat(0.0f));
+            continue;
+        }
         const vf w = vexp(vload(s + c0) - m_exp); /* exactly 0 for -inf (masked) scores */
         vstore(s + c0, w);
         sum += w;
-        const int rem = nb - c0;
-        const __mmask16 in = rem >= HF_W ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1u);
+        const int lo_in = clo > c0 ? clo - c0 : 0, hi_in = chi - c0 < HF_W ? chi - c0 : HF_W;
+        const __mmask16 in = (__mmask16)(((1u << hi_in) - 1u) & ~((1u << lo_in) - 1u));
         zero |= _mm512_mask_cmp_ps_mask(in, (__m512)w, _mm512_setzero_ps(), _CMP_EQ_OQ);
     }
     const int any_zero = zero != 0;
 #else
     vi zero = (vi){0};
     for (int c0 = 0; c0 < HF_BK; c0 += HF_W) {
+        if (c0 + HF_W <= clo || c0 >= chi) { /* no key of the row's range */
+            vstore(s + c0, vsplat(0.0f));
+            continue;
+        }
         const vf w = vexp(vload(s + c0) - m_exp); /* exactly 0 for -inf (masked) scores */
         vstore(s + c0, w);
         sum += w;
-        zero |= (w == vsplat(0.0f)) & ((lane + c0) < nb);
+        zero |= (w == vsplat(0.0f)) & ((lane + c0) >= clo) & ((lane + c0) < chi);
     }
     const int any_zero = hany(zero);
 #endif
     *m = m_new;
     *l = *l * al + hsum(sum);
     *alpha = al;
-    *flag = HF_ACTIVE | (any_zero ? 0 : HF_CLEAN);
+    /* CLEAN_IN: no zero weight in [clo, chi); CLEAN: no zero weight among the block's nb keys */
+    *flag = HF_ACTIVE | (any_zero ? 0 : HF_CLEAN_IN | (clo == 0 && chi == nb ? HF_CLEAN : 0));
 }
 
 /* The calling thread's scratch of a tiled or decode task (fused.c lays it out). */
@@ -764,6 +782,7 @@ void HF_PACK(void *argp, int64_t task, int tid)
                 for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d];
             else
                 for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d * ks3];
+            if (fp->vdirect) continue; /* V is read in place */
             const float *vr = a->v + host_kv_off(p, &p->v, a->block_table, b, hk, j);
             float *restrict dst = vpack + j * dvp;
             if (vs3 == 1)
@@ -804,12 +823,15 @@ void HF_TASK(void *argp, int64_t task, int tid)
     memset(acc, 0, (size_t)(Mr * dvp) * sizeof(float));
 
     const float *kpack = (const float *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * D;
-    const float *vpack = (const float *)(a->scratch + fp->off_vpack) + bhl * fp->lkp * dvp;
+    /* V rows: packed (vs = dvp apart), or the caller's (vdirect: unit stride along Dv, Dv == dvp) */
+    const int64_t vs = fp->vdirect ? p->v.strides[2] : dvp;
+    const float *vpack = fp->vdirect ? a->v + p->v.offset + b * p->v.strides[0] + hk * p->v.strides[1]
+                                     : (const float *)(a->scratch + fp->off_vpack) + bhl * fp->lkp * dvp;
 
     for (int64_t j0 = jlo - jlo % HF_BK; j0 < jhi; j0 += HF_BK) {
         const int nb = (int)(jhi - j0 < HF_BK ? jhi - j0 : HF_BK);
         const float *restrict kt = kpack + j0 * D;
-        const float *restrict vt = vpack + j0 * dvp;
+        const float *restrict vt = vpack + j0 * vs;
 
         /* scores and weights, QK_R rows at a time, over the panels that hold keys some row of
          * the group may see; row groups that see no key are skipped */
@@ -831,14 +853,18 @@ void HF_TASK(void *argp, int64_t task, int tid)
             for (int r = nq; r < HF_QK_R; r++) rflag[r0 + r] = 0; /* padding rows */
         }
 
-        /* acc = alpha·acc + P·V, PV_R rows at a time, over the keys the group's rows may see */
+        /* acc = alpha·acc + P·V, PV_R rows at a time, over the keys the group's rows may see: the keys
+         * every row of the group sees [ilo, ihi) unguarded when each row's weights there are nonzero
+         * (CLEAN_IN), the rest guarded (a causal diagonal, a window edge); each row's accumulator still
+         * takes exactly its nonzero weights in key order, so the bits do not depend on the grouping */
         for (int64_t r0 = 0; r0 < Mr; r0 += HF_PV_R) {
-            int active = 0, clean = 1;
-            int64_t glo = nb, ghi = 0;
+            int active = 0, clean = 1, clean_in = 1;
+            int64_t glo = nb, ghi = 0, ilo = 0, ihi = nb;
             for (int r = 0; r < HF_PV_R; r++) {
                 const host_fused_row *row = &rows[r0 + r];
                 active |= rflag[r0 + r] & HF_ACTIVE;
                 clean &= (rflag[r0 + r] & HF_CLEAN) != 0;
+                clean_in &= (rflag[r0 + r] & HF_CLEAN_IN) != 0;
                 if (!(rflag[r0 + r] & HF_ACTIVE)) {
                     /* rows skipped by the QK step: zero weights, no rescale */
                     memset(sc + (r0 + r) * HF_BK, 0, HF_BK * sizeof(float));
@@ -849,10 +875,27 @@ void HF_TASK(void *argp, int64_t task, int tid)
                 const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
                 if (clo < glo) glo = clo;
                 if (chi > ghi) ghi = chi;
+                if (clo > ilo) ilo = clo;
+                if (chi < ihi) ihi = chi;
             }
             if (!active) continue;
-            pv_rows(sc + r0 * HF_BK + glo, vt + glo * dvp, dvp, dvp, dvp, (int)(ghi - glo), acc + r0 * dvp,
-                    ralpha + r0, !clean, M - r0 == 1 ? 1 : HF_PV_R, CLATTN_DTYPE_F32);
+            const int npv = M - r0 == 1 ? 1 : HF_PV_R;
+            float *restrict ar = acc + r0 * dvp;
+            const float *restrict pr = sc + r0 * HF_BK;
+            if (clean || !clean_in || ihi - ilo < HF_PV_SPLIT_MIN) {
+                pv_rows(pr + glo, vt + glo * vs, vs, dvp, dvp, (int)(ghi - glo), ar, ralpha + r0, !clean, npv,
+                        CLATTN_DTYPE_F32);
+                continue;
+            }
+            static const float ones[HF_PV_R] = {1.0f, 1.0f, 1.0f, 1.0f};
+            const float *al = ralpha + r0; /* the rescale goes with the first part only */
+            if (ilo > glo) {
+                pv_rows(pr + glo, vt + glo * vs, vs, dvp, dvp, (int)(ilo - glo), ar, al, 1, npv, CLATTN_DTYPE_F32);
+                al = ones;
+            }
+            pv_rows(pr + ilo, vt + ilo * vs, vs, dvp, dvp, (int)(ihi - ilo), ar, al, 0, npv, CLATTN_DTYPE_F32);
+            if (ghi > ihi)
+                pv_rows(pr + ihi, vt + ihi * vs, vs, dvp, dvp, (int)(ghi - ihi), ar, ones, 1, npv, CLATTN_DTYPE_F32);
         }
     }
 
