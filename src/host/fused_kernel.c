@@ -911,6 +911,42 @@ void HF_TASK(void *argp, int64_t task, int tid)
 #define HF_KLDV(kr, d, DT)                                                                             \
     ((DT) == CLATTN_DTYPE_F32 ? vload((const float *)(kr) + (d)) : vload16((const uint16_t *)(kr) + (d), (DT)))
 
+/* Software prefetch for key c of a run of nb rows (the hardware's stops at page boundaries): its K row
+ * HF_DEC_PF keys ahead into L1 (past the run: the next run's rows, knext, another page of a paged cache),
+ * and its V row into L2 for the P·V pass that follows (hints only: an address past the arrays does not
+ * fault). Measured on the 2-core KVM guest, decode (8, 32/8, 1x4096, 128): 30 ms without, 26 with K only,
+ * 20.5 with both (memory-bound). */
+static inline __attribute__((always_inline)) void dec_prefetch(const void *k0, int64_t ks2, int64_t D, int nb, int c,
+                                                               const void *v0, int64_t vs2, int64_t Dv,
+                                                               const void *knext, int64_t es)
+{
+    const char *kpf = c + HF_DEC_PF < nb ? (const char *)k0 + (int64_t)(c + HF_DEC_PF) * ks2 * es
+                                         : (const char *)knext + (int64_t)(c + HF_DEC_PF - nb) * ks2 * es;
+    for (int64_t d = 0; d < D * es; d += 64) __builtin_prefetch(kpf + d, 0, 3);
+    for (int64_t e = 0; e < Dv * es; e += 64) __builtin_prefetch((const char *)v0 + (int64_t)c * vs2 * es + e, 0, 2);
+}
+
+#ifdef HF_AVX512
+/* The 16 horizontal sums of v[0..16) in one vector: lane 4·k + j holds the sum of v[k + 4·j]. */
+static inline __attribute__((always_inline)) __m512 dec_reduce16(const __m512 *v)
+{
+    __m512 t[8], u[4], w[2];
+HF_UNROLL
+    for (int i = 0; i < 8; i++) /* 256-bit halves: [v0 lo+hi chunks 0,1 | v1 chunks 0,1] */
+        t[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+HF_UNROLL
+    for (int i = 0; i < 4; i++) /* 128-bit chunk c: source 4·i + c, 4 partial sums */
+        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xDD));
+HF_UNROLL
+    for (int i = 0; i < 2; i++) /* chunk c: sources (c, 4 + c) of the pair, 2 partial sums each */
+        w[i] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44),
+                             _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xEE));
+    return _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
+}
+#endif
+
 /* s[r][c] = scale · (q_r · k_c) for rows [0, n) and keys c < nb, K rows ks2 elements apart (unit
  * stride along D; float, or 16-bit of type DT widened in registers); smax[r] = the largest (NaN never
  * wins). Each K row is read once for all rows. */
@@ -922,18 +958,58 @@ static inline __attribute__((always_inline)) void dec_scores_t(const host_fused_
     const int64_t Dw = D - D % HF_W;
     const int64_t es = DT == CLATTN_DTYPE_F32 ? 4 : 2; /* bytes per element */
     for (int r = 0; r < n; r++) smax[r] = -INFINITY;
-    for (int c = 0; c < nb; c++) {
+    int c = 0;
+#ifdef HF_AVX512
+    /* 4 keys x 4 rows at a time: 16 dot products accumulated as 16 vectors over D, then reduced together by
+     * one transpose-and-add tree (15 steps for 16 sums, where one horizontal sum per dot product takes about 8):
+     * lane 4·r + j of the result is row r, key j. Each K vector loaded serves the 4 rows. */
+    if (Dw == D) {
+        __m512 mxv[HOST_FUSED_DEC_MAX_ROWS / 4];
+        for (int g = 0; g < HOST_FUSED_DEC_MAX_ROWS / 4; g++) mxv[g] = _mm512_set1_ps(-INFINITY);
+        const __m512 vscale = _mm512_set1_ps(scale);
+        for (; c + 4 <= nb; c += 4) {
+            const char *kr = (const char *)k0 + (int64_t)c * ks2 * es;
+HF_UNROLL
+            for (int j = 0; j < 4; j++) dec_prefetch(k0, ks2, D, nb, c + j, v0, vs2, Dv, knext, es);
+            for (int r0 = 0; r0 < n; r0 += 4) {
+                const int R = n - r0 < 4 ? n - r0 : 4;
+                const float *q0 = rows[r0].q, *q1 = rows[r0 + (R > 1)].q, *q2 = rows[r0 + (R > 2 ? 2 : 0)].q,
+                            *q3 = rows[r0 + (R > 3 ? 3 : 0)].q;
+                __m512 acc4[16];
+HF_UNROLL
+                for (int i = 0; i < 16; i++) acc4[i] = _mm512_setzero_ps();
+                for (int64_t d = 0; d < D; d += HF_W) {
+                    const __m512 qa = (__m512)vload(q0 + d), qb = (__m512)vload(q1 + d), qc = (__m512)vload(q2 + d),
+                                 qd = (__m512)vload(q3 + d);
+HF_UNROLL
+                    for (int j = 0; j < 4; j++) {
+                        const __m512 kv = (__m512)HF_KLDV(kr + (int64_t)j * ks2 * es, d, DT);
+                        acc4[4 * j + 0] = _mm512_fmadd_ps(qa, kv, acc4[4 * j + 0]);
+                        acc4[4 * j + 1] = _mm512_fmadd_ps(qb, kv, acc4[4 * j + 1]);
+                        acc4[4 * j + 2] = _mm512_fmadd_ps(qc, kv, acc4[4 * j + 2]);
+                        acc4[4 * j + 3] = _mm512_fmadd_ps(qd, kv, acc4[4 * j + 3]);
+                    }
+                }
+                const __m512 x = _mm512_mul_ps(dec_reduce16(acc4), vscale);
+                mxv[r0 / 4] = _mm512_max_ps(x, mxv[r0 / 4]); /* x > mx ? x : mx: NaN never wins */
+                float *so = s + r0 * HF_BK + c;
+                _mm_storeu_ps(so, _mm512_castps512_ps128(x));
+                if (R > 1) _mm_storeu_ps(so + HF_BK, _mm512_extractf32x4_ps(x, 1));
+                if (R > 2) _mm_storeu_ps(so + 2 * HF_BK, _mm512_extractf32x4_ps(x, 2));
+                if (R > 3) _mm_storeu_ps(so + 3 * HF_BK, _mm512_extractf32x4_ps(x, 3));
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            float t[HF_W];
+            _mm512_storeu_ps(t, mxv[r / 4]);
+            for (int j = 0; j < 4; j++)
+                if (t[4 * (r % 4) + j] > smax[r]) smax[r] = t[4 * (r % 4) + j];
+        }
+    }
+#endif
+    for (; c < nb; c++) {
         const char *kr = (const char *)k0 + (int64_t)c * ks2 * es;
-        /* software prefetch (the hardware's stops at page boundaries): K rows HF_DEC_PF keys ahead
-         * into L1, and this block's V rows into L2 for the P·V pass that follows (hints only: an
-         * address past the arrays does not fault). Measured on the 2-core KVM guest, decode
-         * (8, 32/8, 1x4096, 128): 30 ms without, 26 with K only, 20.5 with both (memory-bound). */
-        /* past this run of rows, the next run's (knext: another page of a paged cache) */
-        const char *kpf = c + HF_DEC_PF < nb ? kr + HF_DEC_PF * ks2 * es
-                                             : (const char *)knext + (int64_t)(c + HF_DEC_PF - nb) * ks2 * es;
-        for (int64_t d = 0; d < D * es; d += 64) __builtin_prefetch(kpf + d, 0, 3);
-        for (int64_t e = 0; e < Dv * es; e += 64)
-            __builtin_prefetch((const char *)v0 + (int64_t)c * vs2 * es + e, 0, 2);
+        dec_prefetch(k0, ks2, D, nb, c, v0, vs2, Dv, knext, es);
         for (int r0 = 0; r0 < n; r0 += 4) {
             const int R = n - r0 < 4 ? n - r0 : 4;
             const float *q0 = rows[r0].q, *q1 = rows[r0 + (R > 1)].q, *q2 = rows[r0 + (R > 2 ? 2 : 0)].q,
