@@ -468,12 +468,13 @@ typedef enum clattn_causal {
 typedef enum clattn_mask_kind {
     CLATTN_MASK_NONE = 0,
     CLATTN_MASK_BOOL = 1,    /**< uint8 array; nonzero = may attend (PyTorch SDPA / ONNX convention) */
-    CLATTN_MASK_ADDITIVE = 2 /**< float32 array added to the scores; only -inf means "not allowed" */
+    CLATTN_MASK_ADDITIVE = 2 /**< float32 array (or binary16 / bfloat16: clattn_sdpa_desc.mask_data_type) added to
+                                  the scores; only -inf means "not allowed" */
 } clattn_mask_kind;
 
 /**
- * Element type of q, k, v and out in a clattn_sdpa_desc (the mask keeps its own type, probabilities
- * are always float32). Values are pinned.
+ * Element type of q, k, v and out in a clattn_sdpa_desc (clattn_sdpa_desc.data_type), and of an additive
+ * mask (clattn_sdpa_desc.mask_data_type, its own field); probabilities are always float32. Values are pinned.
  */
 typedef enum clattn_dtype {
     CLATTN_DTYPE_F32 = 0, /**< IEEE binary32 (float) */
@@ -609,7 +610,8 @@ typedef struct clattn_sdpa_desc {
      * ELEMENTS of that type. With CLATTN_DTYPE_F16:
      *   - q, k, v, out are IEEE binary16 arrays (uint16_t, 2-byte aligned) passed to
      *     clattn_sdpa_execute()/clattn_sdpa(), and to clattn_sdpa_enqueue() (clattn_opencl.h) as cl_mem holding offset + reach of each view in halfs
-     *     (2 bytes each). The mask keeps its type (uint8 bool, float32 additive); kv_lengths int32;
+     *     (2 bytes each). The mask keeps its own type (uint8 bool; additive float32, or binary16 / bfloat16
+     *     per mask_data_type, independent of data_type); kv_lengths int32;
      *     probs stay float32.
      *   - Compute is float32, exactly as for float32 inputs: q, k, v are widened exactly to float32, the
      *     float32 kernels run, and the float32 result is rounded to binary16 (round-to-nearest-even) into
@@ -681,6 +683,31 @@ typedef struct clattn_sdpa_desc {
     /** CLATTN_KV_PAGED: block_table dim 1, >= 1; Lk = max_blocks_per_seq · kv_block_size must equal the k/v
      *  views' logical kv_len (mask and probs dim 3) and be <= INT32_MAX. Ignored when contiguous. */
     int64_t max_blocks_per_seq;
+    /* ---- appended after the paged KV cache (see "## ABI"): 16-bit additive masks ---- */
+    /**
+     * Element type of an ADDITIVE mask (mask_kind == CLATTN_MASK_ADDITIVE), independent of data_type (a
+     * float32 problem may have a bfloat16 mask and a float16 problem a float32 one):
+     *   - CLATTN_DTYPE_F32 (0: the default of clattn_sdpa_desc_init() and what the zero bytes of an older
+     *     caller's layout mean): a float array, as before;
+     *   - CLATTN_DTYPE_F16: an IEEE binary16 array (uint16_t, 2-byte aligned; PyTorch SDPA's attn_mask of a
+     *     torch.float16 query, ONNX Attention's mask of type T = FLOAT16);
+     *   - CLATTN_DTYPE_BF16: a bfloat16 array (uint16_t; torch.bfloat16, ONNX BFLOAT16).
+     * The mask view keeps its shape [Bm, Hm, Lqm, Lk] (Bm in {1,B}, Hm in {1,Hq}, Lqm in {1,Lq}; dims of 1
+     * broadcast) and its strides and offset count ELEMENTS of this type; a host buffer must hold every
+     * element the view reaches (2 bytes each for F16 / BF16), a cl_mem (clattn_sdpa_enqueue*) 2 x (offset +
+     * reach) bytes, else CLATTN_ERROR_INVALID_ARGUMENT. Every backend and path reads the 16-bit mask where it
+     * lies (no copy, no workspace): each value is widened exactly to float32 where it is read, so a plan with
+     * a 16-bit mask gives results bit for bit equal to the same plan with the mask widened to float32.
+     * Special values are those of the widened float32: only -inf means "not allowed" (fp16 0xfc00, bf16
+     * 0xff80); NaN and +inf follow the float32 rules at the top of this file (a NaN or +inf entry of row i
+     * makes row i's output NaN and no other row's); fp16's largest finite value is 65504 (a large finite negative such as -65504 does not
+     * disallow a key: it weighs it by about exp(-65504) = 0).
+     * A BOOL mask is uint8 and keeps CLATTN_DTYPE_F32 (0) here; another value with a BOOL mask (or a value
+     * that is not a clattn_dtype) is CLATTN_ERROR_INVALID_ARGUMENT ("mask_data_type: 7 is not a clattn_dtype
+     * value ..."). With mask_kind NONE a valid value is ignored (an invalid one is still refused).
+     */
+    clattn_dtype mask_data_type;
+    int reserved_4; /**< explicit padding after mask_data_type (keeps sizeof a multiple of 8); ignored */
 } clattn_sdpa_desc;
 
 /**
@@ -738,7 +765,7 @@ CLATTN_API const char *clattn_sdpa_plan_path(const clattn_sdpa_plan *plan);
  * must hold every element the tensor views reach. q, k, v, out: float arrays, or uint16_t binary16
  * arrays when desc->data_type is CLATTN_DTYPE_F16 (uint16_t bfloat16 for CLATTN_DTYPE_BF16), aligned to
  * their element type. mask: uint8 for
- * BOOL, float for ADDITIVE, NULL if
+ * BOOL, float for ADDITIVE (uint16_t binary16 / bfloat16 when desc->mask_data_type is F16 / BF16), NULL if
  * none; kv_lengths: int32 [B] or NULL if !use_kv_lengths; probs NULL unless want_probs.
  * out and probs must not overlap the inputs. Nothing is retained after return.
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (NULL required buffer, kv_lengths[b] outside
@@ -764,7 +791,8 @@ typedef struct clattn_sdpa_buffers {
     /** sizeof(clattn_sdpa_buffers) as the caller was compiled; set by clattn_sdpa_buffers_init(). */
     size_t struct_size;
     const void *q, *k, *v;     /**< float, or uint16_t binary16 / bfloat16 for CLATTN_DTYPE_F16 / _BF16 plans */
-    const void *mask;          /**< uint8 (BOOL) or float (ADDITIVE); NULL when mask_kind is NONE */
+    const void *mask;          /**< uint8 (BOOL) or float / uint16_t per mask_data_type (ADDITIVE); NULL when
+                                    mask_kind is NONE */
     const int32_t *kv_lengths; /**< int32 [B]; NULL unless use_kv_lengths */
     void *out;                 /**< float, or uint16_t binary16 / bfloat16 for CLATTN_DTYPE_F16 / _BF16 plans */
     float *probs;              /**< NULL unless want_probs */

@@ -59,7 +59,8 @@ CLATTN_API clattn_status clattn_context_get_cl(const clattn_context *ctx, cl_con
  * Enqueues the plan on the context's OpenCL queue with cl_mem buffers (zero copy). Only on an OpenCL
  * context. Each cl_mem holds the view of the same name (clattn.h, clattn_sdpa_desc): element 0 of the
  * buffer is element 0 of the view's offset arithmetic; a q/k/v/out buffer holds (offset + reach) elements
- * of the plan's data type, mask uint8 or float32, kv_lengths int32 [B] (or NULL), probs float32 (or NULL
+ * of the plan's data type, mask uint8 (BOOL) or float32 / binary16 / bfloat16 (ADDITIVE, per desc.mask_data_type;
+ * 2 bytes per element for the 16-bit ones), kv_lengths int32 [B] (or NULL), probs float32 (or NULL
  * unless desc.want_probs). The call returns after enqueueing; it first waits for the num_wait events of
  * wait_list, and *event (if non-NULL; a new reference the caller releases) completes when out and probs
  * are written. Values of kv_lengths are not validated on the host here (they are clamped to [0, Lk] on

@@ -4,7 +4,8 @@
  *
  * Holds the constants shared with the host (include/clattn.h enums) and the key-range rule that decides
  * which keys a query row may attend to. Index arithmetic is 64-bit (long) throughout: products such as
- * b*stride can exceed 2^31. All strides and offsets are in ELEMENTS (floats, or bytes for bool masks).
+ * b*stride can exceed 2^31. All strides and offsets are in ELEMENTS (floats, bytes for bool masks, halfs for 16-bit
+ * additive masks).
  * No fp64, and no fast/finite math: -INFINITY is used as "no weight" and must survive.
  */
 
@@ -17,6 +18,27 @@
 #define CLATTN_MASK_NONE 0
 #define CLATTN_MASK_BOOL 1
 #define CLATTN_MASK_ADDITIVE 2
+
+/*
+ * Additive mask element i (index in ELEMENTS of the mask's type) of the buffer `mask` (passed as uchar*),
+ * widened exactly to float. The type is the build option CLATTN_MASK16 (src/opencl/planner.c mask_options,
+ * from clattn_sdpa_desc.mask_data_type): absent or 0 float32; 1 IEEE binary16 (vload_half: core OpenCL 1.2,
+ * no cl_khr_fp16; exact, -inf/+inf/NaN kept); 2 bfloat16 (the 16 bits shifted into the high half of a float:
+ * exact). The one place the SDPA kernels (fused.cl, fused_gpu.cl, scores.cl) read an additive mask value.
+ */
+#ifndef CLATTN_MASK16
+#define CLATTN_MASK16 0
+#endif
+inline float clattn_mask_add_at(__global const uchar *mask, long i)
+{
+#if CLATTN_MASK16 == 1
+    return vload_half(0, (__global const half *)mask + i);
+#elif CLATTN_MASK16 == 2
+    return as_float((uint)((__global const ushort *)mask)[i] << 16);
+#else
+    return ((__global const float *)mask)[i];
+#endif
+}
 
 /* Effective key count Lk' of batch b: clamp(kv_lengths[b], 0, Lk), or Lk without kv_lengths. */
 inline long clattn_kv_len(__global const int *kv_lengths, int use_kv_lengths, long b, long Lk)

@@ -4,7 +4,8 @@
  * when no probabilities are wanted.
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
- *   mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0); uchar for bool masks, float for additive.
+ *   mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0); uchar for bool masks; additive float, half
+ *   or bfloat16 bits per CLATTN_MASK16 (common.cl clattn_mask_add_at).
  *   All strides and offsets in ELEMENTS; index products in long.
  *
  * Rows. The query rows of one kv pair (b, hk) are its group = Hq / Hkv query heads times Lq rows,
@@ -204,7 +205,6 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
     CLATTN_BT_ROW(); /* paged K/V: the sequence's block-table row (common.cl) */
     __global const ELEM_T *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
     __global const ELEM_T *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
-    __global const float *maskf = (__global const float *)mask;
 
 #if KROW
     floatd qv[RPW][NKD];
@@ -411,7 +411,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                         if (mask_kind == CLATTN_MASK_BOOL) {
                             if (mask[mrow[t] + j * m_s3] == 0) tmp[u] = -INFINITY;
                         } else {
-                            const float add = maskf[mrow[t] + j * m_s3];
+                            const float add = clattn_mask_add_at(mask, mrow[t] + j * m_s3);
                             tmp[u] = add == -INFINITY ? -INFINITY : tmp[u] + add;
                         }
                     }

@@ -5,7 +5,8 @@
  * kernel, kept for CPU devices), which the host side (src/opencl/fused.c) also launches the same way.
  *
  *   q: [B, Hq, Lq, D]  k: [B, Hkv, Lk, D]  v: [B, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
- *   mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0); uchar for bool masks, float for additive.
+ *   mask: [Bm, Hm, Lqm, Lk] (dims of 1 broadcast, stride 0); uchar for bool masks; additive float, half
+ *   or bfloat16 bits per CLATTN_MASK16 (common.cl clattn_mask_add_at).
  *   All strides and offsets in ELEMENTS; index products in long.
  *
  * Rows, as in fused.cl: the query rows of kv pair (b, hk) are its group = Hq / Hkv heads times Lq rows,
@@ -90,7 +91,7 @@
 
 /* s = softcap(q·k · scale), then the structural range [lo, hi) and the mask: -inf where not allowed. */
 inline float clattn_gpu_score(float s, int j, int lo, int hi, float scale, float softcap, int mask_kind,
-                              __global const uchar *mask, __global const float *maskf, long mrow, long m_s3)
+                              __global const uchar *mask, long mrow, long m_s3)
 {
     float x = s * scale;
     if (softcap > 0.0f) x = softcap * tanh(x / softcap);
@@ -98,7 +99,7 @@ inline float clattn_gpu_score(float s, int j, int lo, int hi, float scale, float
     if (mask_kind == CLATTN_MASK_BOOL) {
         if (mask[mrow + j * m_s3] == 0) x = -INFINITY;
     } else if (mask_kind == CLATTN_MASK_ADDITIVE) {
-        const float add = maskf[mrow + j * m_s3];
+        const float add = clattn_mask_add_at(mask, mrow + j * m_s3);
         x = add == -INFINITY ? -INFINITY : x + add;
     }
     return x;
@@ -156,7 +157,6 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
     CLATTN_BT_ROW(); /* paged K/V: the sequence's block-table row (common.cl) */
     __global const float *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
     __global const float *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
-    __global const float *maskf = (__global const float *)mask;
 
     /* Q block -> local memory (zero past D and for rows past the chunk). */
     for (int e = lid; e < BR * (DK4 / 4); e += WG) {
@@ -290,11 +290,11 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
             for (int c = 0; c < CT; c++) {
 #if CLATTN_PAGED
                 const float x = pok[c] ? clattn_gpu_score(s[t][c], j0 + tc + c * TC, lo[t], hi[t], scale, softcap,
-                                                          mask_kind, mask, maskf, mrow[t], m_s3)
+                                                          mask_kind, mask, mrow[t], m_s3)
                                        : -INFINITY;
 #else
                 const float x = clattn_gpu_score(s[t][c], j0 + tc + c * TC, lo[t], hi[t], scale, softcap, mask_kind,
-                                                 mask, maskf, mrow[t], m_s3);
+                                                 mask, mrow[t], m_s3);
 #endif
                 s[t][c] = x;
                 mx = fmax(mx, x);

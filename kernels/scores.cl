@@ -10,7 +10,8 @@
  *
  * S (the workspace) is a dense float array [nbh, nrows, Lk]. q, k and mask are read through their
  * element strides (s0..s3 for dims 0..3) and element offsets; a mask dim of size 1 has stride 0.
- * The mask buffer is uchar for bool masks and float for additive ones (cast below).
+ * The mask buffer is uchar for bool masks; additive ones are float, half or bfloat16 per the build option
+ * CLATTN_MASK16, read through common.cl clattn_mask_add_at.
  *
  * Launch: 2-D tiles per (b, h): local size (WG_N, WG_M, 1) (required), global size
  *   (ceil(Lk / TN) * WG_N, ceil(nrows / TM) * WG_M, nbh), TM = WG_M * WPT_M rows, TN = WG_N * VW keys.
@@ -94,7 +95,6 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
     }
 
     __global float *Sb = S + bhl * nrows * Lk;
-    __global const float *maskf = (__global const float *)mask;
     for (int m = 0; m < WPT_M; m++) {
         const long r = r0 + ty * WPT_M + m;
         if (r >= nrows) break;
@@ -124,7 +124,7 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
                 if (mask_kind == CLATTN_MASK_BOOL) {
                     if (mask[mrow + j * m_s3] == 0) s = -INFINITY;
                 } else if (mask_kind == CLATTN_MASK_ADDITIVE) {
-                    const float mv = maskf[mrow + j * m_s3];
+                    const float mv = clattn_mask_add_at(mask, mrow + j * m_s3);
                     s = (mv == -INFINITY) ? -INFINITY : s + mv;
                 }
             }

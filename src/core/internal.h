@@ -56,6 +56,10 @@ static inline const char *clattn_dtype_name(clattn_dtype t)
     return t == CLATTN_DTYPE_F16 ? "float16" : t == CLATTN_DTYPE_BF16 ? "bfloat16" : "float32";
 }
 
+/* Bytes of one mask element of a validated problem: 1 (BOOL), 4 or 2 (ADDITIVE per mask_type). */
+#define CLATTN_MASK_ELEM_SIZE(p) \
+    ((p)->mask_kind == CLATTN_MASK_BOOL ? (size_t)1 : clattn_dtype_size((p)->mask_type))
+
 /* The message of an invalid data_type (every function that takes one says the same). */
 #define CLATTN_DTYPE_INVALID_FMT \
     "data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, CLATTN_DTYPE_F16 = 1, CLATTN_DTYPE_BF16 = 2)"
@@ -145,6 +149,9 @@ typedef struct clattn_sdpa_problem {
     clattn_causal causal;
     int64_t window_left, window_right; /* -1 = unbounded */
     clattn_mask_kind mask_kind;
+    /* Element type of an ADDITIVE mask (clattn_sdpa_desc.mask_data_type, validated): F32, F16 or BF16; F32
+     * for BOOL (uint8) and NONE. Backends read 16-bit masks in place, widening each value exactly. */
+    clattn_dtype mask_type;
     bool use_kv_lengths;
     bool want_probs;
     clattn_kernel_path kernel_path; /* resolved: the desc's, else the context's; never DEFAULT */

@@ -459,7 +459,7 @@ static clattn_status multi_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *p
     mp->parts = clattn_calloc((size_t)s->n, sizeof *mp->parts);
     if (!mp->parts) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_sdpa_plan_create: out of host memory");
     mp->elem_size = clattn_dtype_size(d->data_type);
-    mp->mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
+    mp->mask_es = CLATTN_MASK_ELEM_SIZE(p);
     mp->B = p->B;
 
     /* the axis and the members that get work: all when there are enough units, else the heaviest */

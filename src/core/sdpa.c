@@ -167,9 +167,20 @@ static clattn_status validate(clattn_context *ctx, const clattn_sdpa_desc *d, cl
         return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "mask_kind: %d is not a clattn_mask_kind value",
                             (int)d->mask_kind);
     p->mask_kind = d->mask_kind;
+    if (!clattn_dtype_valid((int)d->mask_data_type))
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "mask_data_type: %d is not a clattn_dtype value (CLATTN_DTYPE_F32 = 0, "
+                            "CLATTN_DTYPE_F16 = 1, CLATTN_DTYPE_BF16 = 2)",
+                            (int)d->mask_data_type);
+    if (p->mask_kind == CLATTN_MASK_BOOL && d->mask_data_type != CLATTN_DTYPE_F32)
+        return clattn_error(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "mask_data_type: %d (%s) with a CLATTN_MASK_BOOL mask, which is uint8: expected "
+                            "CLATTN_DTYPE_F32 (0); 16-bit types are for CLATTN_MASK_ADDITIVE",
+                            (int)d->mask_data_type, clattn_dtype_name(d->mask_data_type));
+    p->mask_type = p->mask_kind == CLATTN_MASK_ADDITIVE ? d->mask_data_type : CLATTN_DTYPE_F32;
     if (p->mask_kind != CLATTN_MASK_NONE) {
         p->mask = d->mask;
-        size_t es = p->mask_kind == CLATTN_MASK_BOOL ? sizeof(uint8_t) : sizeof(float);
+        size_t es = CLATTN_MASK_ELEM_SIZE(p);
         CLATTN_TRY(check_tensor(ctx, "mask", &p->mask, es, &p->mask_extent));
         CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 0, p->B, "batch"));
         CLATTN_TRY(expect_dim_or_one(ctx, "mask", &p->mask, 1, p->Hq, "num_heads"));
@@ -503,7 +514,7 @@ static clattn_status sdpa_execute(clattn_sdpa_plan *plan, const clattn_sdpa_buff
     /* A device backend: stage through device buffers. Outputs with gaps are copied in first so that
      * reading the whole extent back leaves the caller's gap elements unchanged. */
     /* q, k, v and out in the caller's data_type (fp16 plans: the caller's views, plan->p is staged). */
-    size_t mask_es = p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float);
+    size_t mask_es = CLATTN_MASK_ELEM_SIZE(p);
     const clattn_sdpa_extents ext = clattn_sdpa_caller_extents(plan);
     const size_t es = ext.elem_size;
     const clattn_tensor *out_view = s16 ? &s16->out : &p->out;

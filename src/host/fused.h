@@ -48,6 +48,7 @@
 #include "backend.h"
 #include "fp16.h" /* common/: binary16 and bfloat16 scalar conversions (16-bit plans read natively) */
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,7 +135,8 @@ typedef struct host_fused_args {
                              * fp->shared_bytes + t * fp->thread_bytes */
     const float *q, *k, *v;
     const uint8_t *mask_bool; /* NULL unless mask_kind == BOOL */
-    const float *mask_add;    /* NULL unless mask_kind == ADDITIVE */
+    const void *mask_add;     /* NULL unless mask_kind == ADDITIVE: float, or uint16_t binary16 / bfloat16
+                               * per p->mask_type (read in place through host_mask_add_row) */
     const int32_t *kv_lengths; /* NULL unless use_kv_lengths */
     const int32_t *block_table; /* NULL unless p->paged: int32 [B, max_blocks] (host_kv_off) */
     float *out;
@@ -183,6 +185,34 @@ typedef struct host_fused_row {
     int64_t lo, hi;     /* allowed key range from kv_lengths, causal and window */
     const uint16_t *q16; /* 16-bit plans: the query row (q is then NULL until widened) */
 } host_fused_row;
+
+/* Adds row m's additive mask (element c at m[c * ms3], of type t: float32, binary16 or bfloat16, each widened
+ * exactly to float32) to s[c] for c in [lo, hi); a -inf entry makes the score -inf (disallowed even when s[c]
+ * is +inf or NaN). One loop per type, so the float32 loop is the one it always was. The host's only additive
+ * mask reader (the fused/decode softmax_block_max and the row-by-row host_scores_finish_row). */
+static inline void host_mask_add_row(float *restrict s, const void *m, clattn_dtype t, int64_t ms3, int64_t lo,
+                                     int64_t hi)
+{
+    if (t == CLATTN_DTYPE_F16) {
+        const uint16_t *mk = (const uint16_t *)m;
+        for (int64_t c = lo; c < hi; c++) {
+            const float mv = clattn_half_to_float(mk[c * ms3]);
+            s[c] = mv == -INFINITY ? -INFINITY : s[c] + mv;
+        }
+    } else if (t == CLATTN_DTYPE_BF16) {
+        const uint16_t *mk = (const uint16_t *)m;
+        for (int64_t c = lo; c < hi; c++) {
+            const float mv = clattn_bf16_to_float(mk[c * ms3]);
+            s[c] = mv == -INFINITY ? -INFINITY : s[c] + mv;
+        }
+    } else {
+        const float *mk = (const float *)m;
+        for (int64_t c = lo; c < hi; c++) {
+            const float mv = mk[c * ms3];
+            s[c] = mv == -INFINITY ? -INFINITY : s[c] + mv;
+        }
+    }
+}
 
 /* The ISA of the fused kernel for a context's plans: the one cfg->host_isa names, or (AUTO) the widest
  * the CPU runs (by __builtin_cpu_supports). Never HOST_FUSED_OFF: the kernel path decides that. */

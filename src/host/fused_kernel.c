@@ -518,11 +518,9 @@ static inline __attribute__((always_inline)) bool softmax_block_max(const host_f
                 const uint8_t *mk = (const uint8_t *)row->mask + j0 * ms3;
                 for (int c = clo; c < chi; c++) s[c] = mk[c * ms3] != 0 ? s[c] : -INFINITY;
             } else {
-                const float *mk = (const float *)row->mask + j0 * ms3;
-                for (int c = clo; c < chi; c++) {
-                    const float mv = mk[c * ms3];
-                    s[c] = mv == -INFINITY ? -INFINITY : s[c] + mv;
-                }
+                const unsigned char *mk =
+                    (const unsigned char *)row->mask + (size_t)(j0 * ms3) * clattn_dtype_size(p->mask_type);
+                host_mask_add_row(s, mk, p->mask_type, ms3, clo, chi);
             }
         }
         /* keys outside [clo, chi) (and columns qk_tile did not compute) become -inf; range_only: only in
@@ -632,7 +630,7 @@ static void setup_rows(const host_fused_args *a, int64_t b, int64_t hk, int64_t 
     const clattn_sdpa_problem *p = a->p;
     const int64_t G = p->Hq / p->Hkv;
     const void *mask = a->mask_bool != NULL ? (const void *)a->mask_bool : (const void *)a->mask_add;
-    const size_t mask_es = a->mask_bool != NULL ? 1 : sizeof(float);
+    const size_t mask_es = CLATTN_MASK_ELEM_SIZE(p);
     for (int64_t r = 0; r < Mr; r++) {
         host_fused_row *row = &rows[r];
         if (r < M) {

@@ -49,7 +49,7 @@ typedef struct host_rowwise_args {
     float *scratch;
     const float *q, *k, *v;
     const uint8_t *mask_bool;
-    const float *mask_add;
+    const void *mask_add; /* float / uint16_t per p->mask_type (host_mask_add_row) */
     const int32_t *kv_lengths;
     const int32_t *block_table; /* NULL unless p->paged (host_kv_off in fused.h) */
     float *out, *probs;

@@ -113,10 +113,7 @@ void host_scores_finish_row(const host_rowwise_args *a, int64_t b, int64_t h, in
         const uint8_t *m = a->mask_bool + mrow;
         for (int64_t j = l; j < e; j++) s[j] = m[j * ms3] != 0 ? s[j] : -INFINITY;
     } else if (a->mask_add != NULL) {
-        const float *m = a->mask_add + mrow;
-        for (int64_t j = l; j < e; j++) {
-            const float mj = m[j * ms3];
-            s[j] = mj == -INFINITY ? -INFINITY : s[j] + mj;
-        }
+        host_mask_add_row(s, (const unsigned char *)a->mask_add + (size_t)mrow * clattn_dtype_size(p->mask_type),
+                          p->mask_type, ms3, l, e);
     }
 }

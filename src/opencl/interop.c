@@ -99,7 +99,7 @@ static clattn_status sdpa_enqueue(clattn_sdpa_plan *plan, const clattn_sdpa_cl_b
     CLATTN_TRY(check_mem(ctx, "v", u->v, ext.v, ext.elem_size));
     CLATTN_TRY(check_mem(ctx, "out", u->out, ext.out, ext.elem_size));
     if (u->mask)
-        CLATTN_TRY(check_mem(ctx, "mask", u->mask, p->mask_extent, p->mask_kind == CLATTN_MASK_BOOL ? 1 : sizeof(float)));
+        CLATTN_TRY(check_mem(ctx, "mask", u->mask, p->mask_extent, CLATTN_MASK_ELEM_SIZE(p)));
     if (u->kv_lengths) CLATTN_TRY(check_mem(ctx, "kv_lengths", u->kv_lengths, p->B, sizeof(int32_t)));
     if (u->probs) CLATTN_TRY(check_mem(ctx, "probs", u->probs, p->probs_extent, sizeof(float)));
     if (u->lse) CLATTN_TRY(check_mem(ctx, "lse", u->lse, p->lse_extent, sizeof(float)));

@@ -62,6 +62,16 @@ static void paged_options(const clattn_sdpa_problem *p, clattn_cl_kernel_choice 
     snprintf(k->options + n, sizeof k->options - n, " -D CLATTN_PAGED=1 -D PAGE_SHIFT=%d", shift);
 }
 
+/* A 16-bit additive mask (p->mask_type F16 / BF16): the kernels that read the mask (scores.cl, fused.cl,
+ * fused_gpu.cl) are built with -D CLATTN_MASK16=1 (binary16) or 2 (bfloat16) and read it in place through
+ * kernels/common.cl clattn_mask_add_at; float32 masks keep their options (and their cached builds). */
+static void mask_options(const clattn_sdpa_problem *p, clattn_cl_kernel_choice *k)
+{
+    if (p->mask_kind != CLATTN_MASK_ADDITIVE || p->mask_type == CLATTN_DTYPE_F32) return;
+    const size_t n = strlen(k->options);
+    snprintf(k->options + n, sizeof k->options - n, " -D CLATTN_MASK16=%d", p->mask_type == CLATTN_DTYPE_F16 ? 1 : 2);
+}
+
 static const char *kernel_path_word(clattn_kernel_path path)
 {
     return path == CLATTN_KERNEL_PATH_FUSED ? "fused" : path == CLATTN_KERNEL_PATH_CHAIN ? "chain" : "auto";
@@ -120,6 +130,7 @@ static clattn_status plan_tiled(clattn_context *ctx, const clattn_cl_rules *rule
         cl_ulong klocal = 0;
         tile_options(&t, k);
         paged_options(p, k);
+        if (slot == CLATTN_CL_SLOT_SCORES) mask_options(p, k);
         CLATTN_TRY(probe(user, slot, k, &kwg, &klocal));
         bool wg_ok = (size_t)t.wg_m * (size_t)t.wg_n <= kwg;
         bool local_ok = klocal <= lim->local_mem;
@@ -324,6 +335,7 @@ static clattn_status probe_fused(const clattn_cl_limits *lim, const clattn_sdpa_
     km->name = "clattn_fused_merge";
     fused_options(f, D, kf);
     paged_options(p, kf);
+    mask_options(p, kf);
     CLATTN_TRY(probe(user, CLATTN_CL_SLOT_FUSED, kf, &kwg, &klocal));
     if ((size_t)f->wg > kwg || klocal > lim->local_mem) return CLATTN_SUCCESS;
     memcpy(km->options, kf->options, sizeof km->options);
@@ -456,6 +468,7 @@ static clattn_status gpu_probe(const clattn_cl_limits *lim, const clattn_sdpa_pr
              "-D DK=%lld -D DVP=%d -D VW=%d -D TR=%d -D TC=%d -D RT=%d -D CT=%d -D DECODE=%d -D USE_FMA=%d", (long long)D,
              f->dvp, f->vw, f->tr, f->tc, f->rt, f->ct, f->decode, f->use_fma);
     paged_options(p, kf);
+    mask_options(p, kf);
     kf->local[0] = (size_t)f->wg;
     kf->local[1] = kf->local[2] = 1;
     kf->local_bytes = gpu_local_bytes(f, D);

@@ -79,6 +79,13 @@ SAME_FIELD(clattn_sdpa_desc, use_kv_lengths);
 SAME_FIELD(clattn_sdpa_desc, want_probs);
 SAME_FIELD(clattn_sdpa_desc, probs);
 SAME_FIELD(clattn_sdpa_desc, data_type);
+/* Fields appended after 0.2.0 stay where they were appended: mask_data_type right after max_blocks_per_seq, then
+ * its explicit padding, and no trailing padding (so the next appended field changes sizeof). */
+_Static_assert(offsetof(clattn_sdpa_desc, mask_data_type) ==
+                       offsetof(clattn_sdpa_desc, max_blocks_per_seq) + sizeof(int64_t) &&
+                   offsetof(clattn_sdpa_desc, reserved_4) == offsetof(clattn_sdpa_desc, mask_data_type) + sizeof(int) &&
+                   sizeof(clattn_sdpa_desc) == offsetof(clattn_sdpa_desc, reserved_4) + sizeof(int),
+               "clattn_sdpa_desc: mask_data_type appended after max_blocks_per_seq, padded to a multiple of 8");
 NOT_SMALLER(clattn_mha_weights);
 SAME_FIELD(clattn_mha_weights, struct_size);
 SAME_FIELD(clattn_mha_weights, embed_dim);

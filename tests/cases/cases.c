@@ -498,6 +498,25 @@ const case_row case_rows[] = {
      .lv = TU_PAD, .lq = TU_BLHD, .lo = TU_PAD, .off_k = 5}},
     {.tags = CASE_PRECISION, .c = {"large_logits", SZ(1, 2, 2, 129, 129, 64, 64), .in_lo = -3.0, .in_hi = 3.0}},
     {.tags = CASE_PRECISION, .c = {"l1000_d128_causal_br", SZ(1, 1, 1, 1000, 1000, 128, 128), .causal = BR}},
+    /* ==== test_mask16 (tag mask16): ADDITIVE masks stored as binary16 and as bfloat16 (mask_data_type), read in
+     * place: random values with -inf entries (and fp16-subnormal ones), rows and batches with no allowed key,
+     * every broadcast pattern (stride 0), padded / [B, L, H, D] / column-strided mask views with offsets,
+     * decode, GQA, causal, window, softcap, kv_lengths, probabilities (the chain) and lse. ==== */
+    {.tags = CASE_MASK16, .c = {"full_pad_probs", SZ(2, 3, 3, 7, 67, 40, 40), .mask_kind = ADDM, .mb = 1, .mh = 1,
+     .mq = 1, .lm = TU_PAD, .off_m = 3, .probs = 1}},
+    {.tags = CASE_MASK16, .c = {"heads_gqa_br_lse", SZ(2, 4, 2, 67, 129, 64, 64), .mask_kind = ADDM, .mh = 1,
+     .causal = BR, .lse = 1}},
+    {.tags = CASE_MASK16, .c = {"rows_blhd_softcap", SZ(1, 2, 2, 129, 67, 40, 40), .mask_kind = ADDM, .mq = 1,
+     .lm = TU_BLHD, .off_m = 1, .softcap = 20.0f}},
+    {.tags = CASE_MASK16, .c = {"masked_rows_kvl", SZ(3, 2, 2, 33, 17, 32, 32), .mask_kind = ADDM, .mb = 1,
+     .mh = 1, .mq = 1, .density = 0.08, .kvl = 1, .lse = 1}},
+    {.tags = CASE_MASK16, .c = {"decode_gqa_lse", SZ(2, 8, 2, 1, 300, 64, 64), .mask_kind = ADDM, .mb = 1,
+     .mh = 1, .lse = 1}},
+    {.tags = CASE_MASK16, .c = {"decode2_colstride_window", SZ(1, 4, 4, 2, 129, 40, 40), .mask_kind = ADDM,
+     .mq = 1, .lm = TU_COLSTRIDE, .off_m = 5, .window = 1, .wl = 40, .wr = 3}},
+    {.tags = CASE_MASK16, .c = {"one_key_bcast", SZ(1, 1, 1, 1, 1, 8, 8), .mask_kind = ADDM}},
+    {.tags = CASE_MASK16, .c = {"bcast_all_tl_probs", SZ(2, 2, 1, 7, 7, 16, 24), .mask_kind = ADDM, .causal = TL,
+     .probs = 1, .lse = 1}},
     /* the smallest: CTest runs clattn-bench on it (bench.tiny) so the tolerance check runs in CI */
     {.tags = CASE_BENCH_TINY, .causal_too = 1, .c = {"bench_tiny", SZ(1, 2, 2, 17, 33, 8, 8)}},
 };
@@ -579,6 +598,7 @@ static const struct {
     {CASE_OCL_LSE, "oclgrind-lse"},
     {CASE_BENCH_MERGE, "bench-merge"},
     {CASE_PRECISION, "precision"},
+    {CASE_MASK16, "mask16"},
 };
 
 const char *case_tag_name(unsigned tag)

@@ -27,6 +27,8 @@
  *   lse              test_lse (the log-sum-exp output, want_lse, on every backend and kernel path)
  *   bench-merge      clattn-bench-merge: the row's keys split into parts, attended and merged (clattn_merge_*)
  *   precision        test_precision (CLATTN_PRECISION_REDUCED against FP32 and the double reference)
+ *   mask16           test_mask16 (additive masks in binary16 and bfloat16, clattn_sdpa_desc.mask_data_type:
+ *                    each row twice, against the reference and bit for bit against the float32-mask plan)
  *   bench-default    clattn-bench's default grid; bench-quick: its --quick subset; bench-tiny: the row
  *                    the bench.tiny CTest test times (so the benchmark's tolerance check runs in CI)
  * `clattn-bench --list-cases --json` prints every row (one JSON object per line); bench/peers ask it.
@@ -63,6 +65,7 @@ enum case_tag {
     CASE_OCL_LSE = 1u << 16,
     CASE_BENCH_MERGE = 1u << 17,
     CASE_PRECISION = 1u << 18,
+    CASE_MASK16 = 1u << 19,
 };
 
 /* 2^100 (about 1.27e30): the scale of the edges rows whose logits reach +-1e30 exactly. */
