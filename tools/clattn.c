@@ -638,11 +638,14 @@ static int write_float(const char *name, npy_dtype dtype, int ndim, const int64_
 
 /* Loads a mask (bool, or float32/float16 additive) of rank 2..4 and maps it onto clattn's
  * [Bm, Hm, Lqm, Lk] by NumPy broadcasting against [B, H, Lq, Lk]. A last dim of 1 is expanded over the
- * keys (clattn needs mask dim 3 = Lk); other dims of 1 stay broadcast dims. */
+ * keys (clattn needs mask dim 3 = Lk); other dims of 1 stay broadcast dims. A float16 mask stays binary16
+ * (*mtype = CLATTN_DTYPE_F16: clattn_sdpa_desc.mask_data_type, read in place) when mtype is non-NULL, else
+ * (mha: float32 masks only) it is widened to float32. */
 static int load_mask(const char *path, int64_t B, int64_t H, int64_t Lq, int64_t Lk, clattn_mask_kind *kind,
-                     clattn_tensor *t, void **buf)
+                     clattn_tensor *t, void **buf, clattn_dtype *mtype)
 {
     *buf = NULL;
+    if (mtype) *mtype = CLATTN_DTYPE_F32;
     npy_array a;
     char err[NPY_ERR_MAX];
     if (npy_read(path, &a, err, sizeof err)) return errorf(EXIT_FAIL, "%s", err);
@@ -669,12 +672,14 @@ static int load_mask(const char *path, int64_t B, int64_t H, int64_t Lq, int64_t
             goto done;
         }
     }
-    size_t es = a.dtype == NPY_DTYPE_BOOL ? 1 : sizeof(float);
+    const bool keep16 = a.dtype == NPY_DTYPE_F16 && mtype != NULL;
+    size_t es = a.dtype == NPY_DTYPE_BOOL ? 1 : keep16 ? 2 : sizeof(float);
     *kind = a.dtype == NPY_DTYPE_BOOL ? CLATTN_MASK_BOOL : CLATTN_MASK_ADDITIVE;
-    /* float32 values of the file (converted from float16 if needed) */
+    if (keep16) *mtype = CLATTN_DTYPE_F16;
+    /* the file's values: bool, float32, float16 kept as is, or float16 converted to float32 */
     void *src = a.data;
     float *conv = NULL;
-    if (a.dtype == NPY_DTYPE_F16) {
+    if (a.dtype == NPY_DTYPE_F16 && !keep16) {
         conv = malloc((size_t)(a.count ? a.count : 1) * sizeof(float));
         if (!conv) {
             rc = errorf(EXIT_FAIL, "%s: out of memory", path);
@@ -1123,7 +1128,7 @@ static int cmd_sdpa(int argc, char **argv)
     desc.window_right = ao.wr;
     desc.use_kv_lengths = kvl != NULL;
     if (get_opt(o, no, "mask") &&
-        load_mask(get_opt(o, no, "mask"), B, Hq, Lq, Lk, &desc.mask_kind, &desc.mask, &mask))
+        load_mask(get_opt(o, no, "mask"), B, Hq, Lq, Lk, &desc.mask_kind, &desc.mask, &mask, &desc.mask_data_type))
         goto done;
 
     int64_t oshape[4] = {B, Hq, Lq, Dv};
@@ -1483,7 +1488,7 @@ static int cmd_mha(int argc, char **argv)
     mo.causal = ao.causal;
     mo.window_left = ao.wl;
     mo.window_right = ao.wr;
-    if (get_opt(o, no, "mask") && load_mask(get_opt(o, no, "mask"), B, H, Lq, Lk, &mo.mask_kind, &mo.mask, &mask))
+    if (get_opt(o, no, "mask") && load_mask(get_opt(o, no, "mask"), B, H, Lq, Lk, &mo.mask_kind, &mo.mask, &mask, NULL))
         goto done;
     int64_t oshape[3] = {B, Lq, E};
     int64_t pshape[4] = {B, H, Lq, Lk};

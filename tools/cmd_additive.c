@@ -96,7 +96,7 @@ static int cmd_additive(int argc, char **argv)
     if (get_opt(o, no, "mask")) {
         clattn_tensor m4;
         /* [B, Lq, Lk] as [1, B, Lq, Lk]: a rank-3 mask then broadcasts by NumPy rules against [B, Lq, Lk] */
-        if (load_mask(get_opt(o, no, "mask"), 1, B, Lq, Lk, &d.mask_kind, &m4, &mask)) goto done;
+        if (load_mask(get_opt(o, no, "mask"), 1, B, Lq, Lk, &d.mask_kind, &m4, &mask, NULL)) goto done;
         const int64_t md[3] = {m4.dims[1], m4.dims[2], m4.dims[3]}, ms[3] = {m4.strides[1], m4.strides[2], m4.strides[3]};
         d.mask = clattn_tensor_view(3, md, ms, m4.offset);
     }

@@ -112,7 +112,8 @@ class _SdpaDesc(ctypes.Structure):
                 ("want_probs", _int), ("probs", _Tensor), ("data_type", _int), ("reserved_0", _int),
                 ("kernel_path", _int), ("reserved_1", _int), ("want_lse", _int), ("lse", _Tensor),
                 ("precision", _int), ("reserved_2", _int),
-                ("kv_layout", _int), ("reserved_3", _int), ("kv_block_size", _i64), ("max_blocks_per_seq", _i64)]
+                ("kv_layout", _int), ("reserved_3", _int), ("kv_block_size", _i64), ("max_blocks_per_seq", _i64),
+                ("mask_data_type", _int), ("reserved_4", _int)]
 
 
 _fp = ctypes.POINTER(ctypes.c_float)
@@ -411,7 +412,8 @@ def sdpa(
         v: [B, Hkv, Lk, Dv], same dtype as q.
         attn_mask: bool (True = may attend) or float (added to the scores; only -inf blocks a key), of shape
             [Bm, Hm, Lqm, Lk] or fewer leading dims, each of Bm/Hm/Lqm 1 or full; a last dim of 1 is
-            broadcast over the keys. Float masks are used as float32.
+            broadcast over the keys. float16 masks are read as they are (binary16, widened exactly: the same
+            result as the mask cast to float32); other float masks are used as float32.
         is_causal: apply a causal mask (may be combined with attn_mask, unlike torch).
         causal_alignment: "top-left" (key j allowed iff j <= i, torch) or "bottom-right"
             (j <= i + Lk' - Lq, FlashAttention / KV-cache decode).
@@ -505,6 +507,9 @@ def sdpa(
         if ma.dtype == np.bool_:
             desc.mask_kind = 1
             ma = ma.view(np.uint8)
+        elif ma.dtype == np.float16:  # read in place as binary16 (mask_data_type = CLATTN_DTYPE_F16)
+            desc.mask_kind = 2
+            desc.mask_data_type = 1
         elif ma.dtype.kind == "f":
             desc.mask_kind = 2
             ma = ma.astype(np.float32, copy=False)

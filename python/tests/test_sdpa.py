@@ -67,6 +67,23 @@ def test_additive_mask(device, rng, mshape, mdtype):
     np.testing.assert_allclose(out, sdpa_ref(q, k, v, add_mask=mask)[0], **TOL)
 
 
+@pytest.mark.parametrize("mshape", [(7, 67), (2, 1, 1, 67), (2, 3, 7, 67)])
+def test_additive_mask_float16_in_place(device, rng, mshape):
+    """A float16 mask is read as binary16 (mask_data_type F16, no cast): the same bits as its float32 copy,
+    with -inf entries and a row with no allowed key; a transposed (strided) view works too."""
+    q, k, v = qkv(rng)
+    mask = rng.standard_normal(mshape).astype(np.float16)
+    mask[rng.random(mshape) < 0.3] = -np.inf
+    if mask.shape[-2] > 2:
+        mask[..., 2, :] = -np.inf  # query row 2 sees no key: zeros
+    out16 = clattn.sdpa(q, k, v, attn_mask=mask, device=device)
+    out32 = clattn.sdpa(q, k, v, attn_mask=mask.astype(np.float32), device=device)
+    np.testing.assert_array_equal(out16, out32)
+    np.testing.assert_allclose(out16, sdpa_ref(q, k, v, add_mask=mask.astype(np.float64))[0], **TOL)
+    mt = np.ascontiguousarray(np.swapaxes(mask, -1, -2)).swapaxes(-1, -2)  # strided view (last-dim stride != 1)
+    np.testing.assert_array_equal(clattn.sdpa(q, k, v, attn_mask=mt, device=device), out32)
+
+
 @pytest.mark.parametrize("Hq,Hkv", [(6, 2), (4, 1)])
 def test_gqa(device, rng, Hq, Hkv):
     q, k, v = qkv(rng, Hq=Hq, Hkv=Hkv)
