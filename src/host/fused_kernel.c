@@ -746,6 +746,66 @@ static void pack16(const host_fused_args *a, int64_t b, int64_t hk, int64_t c0, 
     }
 }
 
+#ifdef HF_AVX512
+/* K transposed in registers for the pack: dst[d·ds + i] = src[i][d0 + d] for 16 rows i and 16 dims d
+ * (16 loads, 64 in-register shuffles, 16 vector stores instead of 256 scalar stores). */
+#define HF_TR_S(a, b, m) _mm512_shuffle_ps(a, b, m)
+#define HF_TR_F(a, b, m) _mm512_shuffle_f32x4(a, b, m)
+static inline __attribute__((always_inline)) void k_transpose16(const float *const *src, int64_t d0, float *dst,
+                                                                int64_t ds)
+{
+    __m512 r0 = _mm512_loadu_ps(src[0] + d0), r1 = _mm512_loadu_ps(src[1] + d0), r2 = _mm512_loadu_ps(src[2] + d0),
+           r3 = _mm512_loadu_ps(src[3] + d0), r4 = _mm512_loadu_ps(src[4] + d0), r5 = _mm512_loadu_ps(src[5] + d0),
+           r6 = _mm512_loadu_ps(src[6] + d0), r7 = _mm512_loadu_ps(src[7] + d0), r8 = _mm512_loadu_ps(src[8] + d0),
+           r9 = _mm512_loadu_ps(src[9] + d0), r10 = _mm512_loadu_ps(src[10] + d0), r11 = _mm512_loadu_ps(src[11] + d0),
+           r12 = _mm512_loadu_ps(src[12] + d0), r13 = _mm512_loadu_ps(src[13] + d0),
+           r14 = _mm512_loadu_ps(src[14] + d0), r15 = _mm512_loadu_ps(src[15] + d0);
+    __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpackhi_ps(r0, r1), t2 = _mm512_unpacklo_ps(r2, r3),
+           t3 = _mm512_unpackhi_ps(r2, r3), t4 = _mm512_unpacklo_ps(r4, r5), t5 = _mm512_unpackhi_ps(r4, r5),
+           t6 = _mm512_unpacklo_ps(r6, r7), t7 = _mm512_unpackhi_ps(r6, r7), t8 = _mm512_unpacklo_ps(r8, r9),
+           t9 = _mm512_unpackhi_ps(r8, r9), t10 = _mm512_unpacklo_ps(r10, r11), t11 = _mm512_unpackhi_ps(r10, r11),
+           t12 = _mm512_unpacklo_ps(r12, r13), t13 = _mm512_unpackhi_ps(r12, r13),
+           t14 = _mm512_unpacklo_ps(r14, r15), t15 = _mm512_unpackhi_ps(r14, r15);
+    r0 = HF_TR_S(t0, t2, 0x44); r1 = HF_TR_S(t0, t2, 0xEE); r2 = HF_TR_S(t1, t3, 0x44); r3 = HF_TR_S(t1, t3, 0xEE);
+    r4 = HF_TR_S(t4, t6, 0x44); r5 = HF_TR_S(t4, t6, 0xEE); r6 = HF_TR_S(t5, t7, 0x44); r7 = HF_TR_S(t5, t7, 0xEE);
+    r8 = HF_TR_S(t8, t10, 0x44); r9 = HF_TR_S(t8, t10, 0xEE);
+    r10 = HF_TR_S(t9, t11, 0x44); r11 = HF_TR_S(t9, t11, 0xEE);
+    r12 = HF_TR_S(t12, t14, 0x44); r13 = HF_TR_S(t12, t14, 0xEE);
+    r14 = HF_TR_S(t13, t15, 0x44); r15 = HF_TR_S(t13, t15, 0xEE);
+    t0 = HF_TR_F(r0, r4, 0x88); t1 = HF_TR_F(r1, r5, 0x88); t2 = HF_TR_F(r2, r6, 0x88); t3 = HF_TR_F(r3, r7, 0x88);
+    t4 = HF_TR_F(r0, r4, 0xDD); t5 = HF_TR_F(r1, r5, 0xDD); t6 = HF_TR_F(r2, r6, 0xDD); t7 = HF_TR_F(r3, r7, 0xDD);
+    t8 = HF_TR_F(r8, r12, 0x88); t9 = HF_TR_F(r9, r13, 0x88);
+    t10 = HF_TR_F(r10, r14, 0x88); t11 = HF_TR_F(r11, r15, 0x88);
+    t12 = HF_TR_F(r8, r12, 0xDD); t13 = HF_TR_F(r9, r13, 0xDD);
+    t14 = HF_TR_F(r10, r14, 0xDD); t15 = HF_TR_F(r11, r15, 0xDD);
+    _mm512_storeu_ps(dst + 0 * ds, HF_TR_F(t0, t8, 0x88)); _mm512_storeu_ps(dst + 1 * ds, HF_TR_F(t1, t9, 0x88));
+    _mm512_storeu_ps(dst + 2 * ds, HF_TR_F(t2, t10, 0x88)); _mm512_storeu_ps(dst + 3 * ds, HF_TR_F(t3, t11, 0x88));
+    _mm512_storeu_ps(dst + 4 * ds, HF_TR_F(t4, t12, 0x88)); _mm512_storeu_ps(dst + 5 * ds, HF_TR_F(t5, t13, 0x88));
+    _mm512_storeu_ps(dst + 6 * ds, HF_TR_F(t6, t14, 0x88)); _mm512_storeu_ps(dst + 7 * ds, HF_TR_F(t7, t15, 0x88));
+    _mm512_storeu_ps(dst + 8 * ds, HF_TR_F(t0, t8, 0xDD)); _mm512_storeu_ps(dst + 9 * ds, HF_TR_F(t1, t9, 0xDD));
+    _mm512_storeu_ps(dst + 10 * ds, HF_TR_F(t2, t10, 0xDD)); _mm512_storeu_ps(dst + 11 * ds, HF_TR_F(t3, t11, 0xDD));
+    _mm512_storeu_ps(dst + 12 * ds, HF_TR_F(t4, t12, 0xDD)); _mm512_storeu_ps(dst + 13 * ds, HF_TR_F(t5, t13, 0xDD));
+    _mm512_storeu_ps(dst + 14 * ds, HF_TR_F(t6, t14, 0xDD)); _mm512_storeu_ps(dst + 15 * ds, HF_TR_F(t7, t15, 0xDD));
+}
+#undef HF_TR_S
+#undef HF_TR_F
+#endif
+
+/* V row j of (b, kv head hk) into vpack, padded to dvp with zeros (float32 V). */
+static inline __attribute__((always_inline)) void pack_v_row(const host_fused_args *a, int64_t b, int64_t hk,
+                                                             int64_t j, float *vpack)
+{
+    const clattn_sdpa_problem *p = a->p;
+    const int64_t Dv = p->Dv, dvp = a->fp->dvp, vs3 = p->v.strides[3];
+    const float *vr = a->v + host_kv_off(p, &p->v, a->block_table, b, hk, j);
+    float *restrict dst = vpack + j * dvp;
+    if (vs3 == 1)
+        memcpy(dst, vr, (size_t)Dv * sizeof(float));
+    else
+        for (int64_t e = 0; e < Dv; e++) dst[e] = vr[e * vs3];
+    for (int64_t e = Dv; e < dvp; e++) dst[e] = 0.0f;
+}
+
 /* Pack task: keys [c0, c0 + PACK_KEYS) of one (b, kv head) of the wave into kpack (transposed
  * panels, zero for keys past Lk') and vpack (rows padded to dvp with zeros). */
 void HF_PACK(void *argp, int64_t task, int tid)
@@ -753,7 +813,7 @@ void HF_PACK(void *argp, int64_t task, int tid)
     const host_fused_args *a = argp;
     const clattn_sdpa_problem *p = a->p;
     const host_fused_plan *fp = a->fp;
-    const int64_t D = p->D, Dv = p->Dv, dvp = fp->dvp;
+    const int64_t D = p->D, dvp = fp->dvp;
     const int64_t bhl = task / fp->chunks, bh = a->bh0 + bhl, c0 = task % fp->chunks * HOST_FUSED_PACK_KEYS;
     const int64_t hk = bh % p->Hkv, b = bh / p->Hkv;
     int64_t lk = p->Lk;
@@ -767,12 +827,29 @@ void HF_PACK(void *argp, int64_t task, int tid)
     const int64_t c1 = c0 + HOST_FUSED_PACK_KEYS < kend ? c0 + HOST_FUSED_PACK_KEYS : kend;
     float *kpack = (float *)(a->scratch + fp->off_kpack) + bhl * fp->lkp * D;
     float *vpack = (float *)(a->scratch + fp->off_vpack) + bhl * fp->lkp * dvp;
-    const int64_t ks3 = p->k.strides[3], vs3 = p->v.strides[3];
+    const int64_t ks3 = p->k.strides[3];
     if (a->k16 != NULL) { /* 16-bit K and V, widened while packing (the packed panels are float32 as always) */
         pack16(a, b, hk, c0, c1, lk, kpack, vpack);
         return;
     }
-    for (int64_t j = c0; j < c1; j++) {
+    int64_t j = c0;
+#ifdef HF_AVX512
+    /* 16 keys at a time (c0 is a multiple of the panel width, so they fill half a panel), transposed in
+     * registers; the keys of a partial group (at lk) take the scalar loop below */
+    if (ks3 == 1 && D >= 16)
+        for (; j + 16 <= c1 && j + 16 <= lk; j += 16) {
+            const float *src[16];
+            for (int i = 0; i < 16; i++) src[i] = a->k + host_kv_off(p, &p->k, a->block_table, b, hk, j + i);
+            float *restrict kp = kpack + (j / HF_KW) * D * HF_KW + j % HF_KW;
+            int64_t d0 = 0;
+            for (; d0 + 16 <= D; d0 += 16) k_transpose16(src, d0, kp + d0 * HF_KW, HF_KW);
+            for (; d0 < D; d0++)
+                for (int i = 0; i < 16; i++) kp[d0 * HF_KW + i] = src[i][d0];
+            if (!fp->vdirect)
+                for (int i = 0; i < 16; i++) pack_v_row(a, b, hk, j + i, vpack);
+        }
+#endif
+    for (; j < c1; j++) {
         float *restrict kp = kpack + (j / HF_KW) * D * HF_KW + j % HF_KW;
         if (j < lk) {
             const float *kr = a->k + host_kv_off(p, &p->k, a->block_table, b, hk, j);
@@ -780,14 +857,7 @@ void HF_PACK(void *argp, int64_t task, int tid)
                 for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d];
             else
                 for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = kr[d * ks3];
-            if (fp->vdirect) continue; /* V is read in place */
-            const float *vr = a->v + host_kv_off(p, &p->v, a->block_table, b, hk, j);
-            float *restrict dst = vpack + j * dvp;
-            if (vs3 == 1)
-                memcpy(dst, vr, (size_t)Dv * sizeof(float));
-            else
-                for (int64_t e = 0; e < Dv; e++) dst[e] = vr[e * vs3];
-            for (int64_t e = Dv; e < dvp; e++) dst[e] = 0.0f;
+            if (!fp->vdirect) pack_v_row(a, b, hk, j, vpack); /* else V is read in place */
         } else {
             for (int64_t d = 0; d < D; d++) kp[d * HF_KW] = 0.0f;
         }
