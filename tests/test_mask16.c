@@ -15,7 +15,7 @@
  * (bit for bit; the types are independent), descriptor errors (an invalid mask_data_type, a 16-bit type with a
  * BOOL mask, the default and an older caller's layout), and on OpenCL the cl_mem size check (2 bytes per
  * element: one byte fewer is INVALID_ARGUMENT) with an enqueued 16-bit mask equal bit for bit to the float32
- * mask's result.
+ * mask's result; a paged KV cache with a 16-bit mask (bit for bit, and the contiguous equivalent's reference).
  */
 #include <math.h>
 #include <stddef.h>
@@ -201,6 +201,85 @@ static void test_errors(void **state)
     clattn_sdpa_plan_destroy(plan);
 }
 
+/* A paged KV cache (kv_layout PAGED, shuffled block table, lengths 48 and 29) with a [B, 1, Lq, Lk] mask in each
+ * 16-bit type: the same bits as with the widened float32 mask, and the reference of the contiguous equivalent. */
+static void test_paged(void **state)
+{
+    (void)state;
+    enum { B = 2, Hq = 4, Hkv = 2, Lq = 3, D = 16, BS = 16, MAXB = 3, LK = BS * MAXB, NB = B * MAXB };
+    tu_where w = {"mask16", "paged", tu_case_seed("mask16", 1002)};
+    tu_rng r;
+    tu_rng_init(&r, w.seed);
+    static float q[B * Hq * Lq * D], kp[NB * BS * Hkv * D], vp[NB * BS * Hkv * D], kc[B * Hkv * LK * D],
+        vc[B * Hkv * LK * D], m32[B * Lq * LK], out[B * Hq * Lq * D], out32[B * Hq * Lq * D];
+    static uint16_t m16[B * Lq * LK];
+    int32_t table[B * MAXB], lens[B] = {LK, 29};
+    for (int i = 0; i < B * MAXB; i++) table[i] = NB - 1 - i; /* reversed: block order differs from key order */
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) q[i] = (float)tu_rng_uniform(&r, -1, 1);
+    for (size_t i = 0; i < sizeof kp / sizeof kp[0]; i++) kp[i] = (float)tu_rng_uniform(&r, -1, 1);
+    for (size_t i = 0; i < sizeof vp / sizeof vp[0]; i++) vp[i] = (float)tu_rng_uniform(&r, -1, 1);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < Hkv; h++)
+            for (int j = 0; j < LK; j++)
+                for (int d = 0; d < D; d++) {
+                    const size_t src = (((size_t)table[b * MAXB + j / BS] * BS + (size_t)(j % BS)) * Hkv + h) * D + d;
+                    kc[(((size_t)b * Hkv + h) * LK + j) * D + d] = kp[src];
+                    vc[(((size_t)b * Hkv + h) * LK + j) * D + d] = vp[src];
+                }
+    clattn_sdpa_desc pd, cd;
+    clattn_sdpa_desc_init(&pd, B, Hq, Hkv, Lq, LK, D, D);
+    pd.kv_layout = CLATTN_KV_PAGED;
+    pd.kv_block_size = BS;
+    pd.max_blocks_per_seq = MAXB;
+    pd.k = clattn_tensor_contiguous(NB, BS, Hkv, D);
+    pd.v = clattn_tensor_contiguous(NB, BS, Hkv, D);
+    pd.use_kv_lengths = 1;
+    pd.causal = CLATTN_CAUSAL_BOTTOM_RIGHT;
+    pd.mask_kind = CLATTN_MASK_ADDITIVE;
+    pd.mask = clattn_tensor_contiguous(B, 1, Lq, LK);
+    clattn_sdpa_desc_init(&cd, B, Hq, Hkv, Lq, LK, D, D);
+    cd.use_kv_lengths = 1;
+    cd.causal = pd.causal;
+    cd.mask_kind = pd.mask_kind;
+    cd.mask = pd.mask;
+    bool ok = true;
+    for (int t = CLATTN_DTYPE_F16; t <= CLATTN_DTYPE_BF16 && ok; t++) {
+        for (size_t i = 0; i < sizeof m32 / sizeof m32[0]; i++) {
+            const float x = tu_rng_uniform(&r, 0, 1) < 0.25 ? -INFINITY : (float)tu_rng_uniform(&r, -2, 2);
+            m16[i] = to16((clattn_dtype)t, x);
+            m32[i] = from16((clattn_dtype)t, m16[i]);
+        }
+        clattn_sdpa_buffers bufs;
+        clattn_sdpa_buffers_init(&bufs);
+        bufs.q = q, bufs.k = kp, bufs.v = vp, bufs.kv_lengths = lens, bufs.block_table = table;
+        for (int pass = 0; pass < 2 && ok; pass++) {
+            pd.mask_data_type = pass ? (clattn_dtype)t : CLATTN_DTYPE_F32;
+            bufs.mask = pass ? (const void *)m16 : (const void *)m32;
+            bufs.out = pass ? out : out32;
+            tu_fill_bits(bufs.out, B * Hq * Lq * D, TU_POISON_BITS);
+            clattn_sdpa_plan *plan = NULL;
+            clattn_status st = clattn_sdpa_plan_create(&plan, g_ctx, &pd);
+            if (st == CLATTN_ERROR_UNSUPPORTED && !pass) { /* a backend without paged plans */
+                fprintf(stderr, "paged: %s (skipped)\n", clattn_last_error(g_ctx));
+                skip();
+            }
+            if (st == CLATTN_SUCCESS && !tu_check_plan_path(plan, &pd, &w)) st = CLATTN_ERROR_UNSUPPORTED;
+            if (st == CLATTN_SUCCESS) st = clattn_sdpa_execute_buffers(plan, &bufs);
+            if (st != CLATTN_SUCCESS) tu_report(&w, "%s mask: %d %s", pass ? "16-bit" : "float32", (int)st,
+                                                clattn_last_error(g_ctx));
+            ok = st == CLATTN_SUCCESS;
+            clattn_sdpa_plan_destroy(plan);
+        }
+        if (ok) {
+            double ref[B * Hq * Lq * D];
+            ref_sdpa(&cd, q, kc, vc, m32, lens, ref, NULL);
+            ok = tu_check_array(&w, "out (float32 mask)", out32, ref, B * Hq * Lq * D, TU_TOL_F32) &&
+                 same_bits(&w, "out (paged)", out, out32, B * Hq * Lq * D);
+        }
+    }
+    assert_true(ok);
+}
+
 static cl_mem make_mem(cl_context cc, size_t bytes, const void *src)
 {
     cl_int err = CL_SUCCESS;
@@ -262,14 +341,14 @@ int main(void)
     g_backend = tu_backend_of(g_ctx);
     const size_t n_cases = case_rows_tagged(CASE_MASK16, g_rows, MAX_CASES);
     if (n_cases > MAX_CASES) return 1;
-    struct CMUnitTest tests[MAX_CASES + 3];
+    struct CMUnitTest tests[MAX_CASES + 4];
     size_t n = 0;
     for (size_t i = 0; i < n_cases; i++) {
         struct CMUnitTest t = {g_rows[i]->c.name, test_case, NULL, NULL, (void *)&g_rows[i]};
         tests[n++] = t;
     }
     struct CMUnitTest extra[] = {cmocka_unit_test(test_bf16_data_f16_mask), cmocka_unit_test(test_errors),
-                                 cmocka_unit_test(test_enqueue)};
+                                 cmocka_unit_test(test_enqueue), cmocka_unit_test(test_paged)};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) tests[n++] = extra[i];
     /* CLATTN_TEST_ONLY=name1,name2: run only those (the small cases under Oclgrind) */
     const char *only = getenv("CLATTN_TEST_ONLY");
