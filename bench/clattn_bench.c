@@ -1206,7 +1206,7 @@ static void list_cases(FILE *f, out_format fmt)
             fprintf(f, ",\"softcap\":%g,\"scale\":%g,\"kv_lengths\":%s,\"probs\":%s,\"kv_bcast\":%s,\"dtype\":\"%s\"",
                     (double)c->softcap, (double)c->scale, c->kvl ? "true" : "false", c->probs ? "true" : "false",
                     c->kv_bcast ? "true" : "false", (row->tags & CASE_F16) ? "float16" : "float32");
-            fprintf(f, ",\"tol\":%g}\n", tol);
+            fprintf(f, ",\"kv_block_size\":%lld,\"tol\":%g}\n", (long long)c->kv_block_size, tol);
         } else {
             fprintf(f, "%-34s %3lld %3lld %3lld %5lld %5lld %5lld %5lld %-12s %-8s tol %g  [%s]\n", c->name,
                     (long long)c->B, (long long)c->Hq, (long long)c->Hkv, (long long)c->Lq, (long long)c->Lk,

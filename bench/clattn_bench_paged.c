@@ -22,6 +22,9 @@
  * default 1e-4). Times are host wall clock (CLOCK_MONOTONIC); on OpenCL they include the host copies of
  * clattn_*_execute (the pools are copied in on every call there). Ratios are only meaningful within one run.
  * --tiny: small shapes (CTest bench.paged.tiny), same checks.
+ * The shapes are the case table's rows tagged bench-paged (tests/cases/cases.c; --tiny: those named *_tiny): the
+ * decode row gives B, Hq, Hkv, D and Lk (lengths spread over Lk/16..Lk), the prefill row Hq, D, the prompt (Lk)
+ * and the chunk (Lq); without --block-size, the decode row's kv_block_size and 256 are timed.
  */
 #include <math.h>
 #include <pthread.h>
@@ -31,8 +34,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "clattn.h"
 #include "bench_timing.h"
+#include "cases.h" /* the shapes: rows tagged bench-paged */
+#include "clattn.h"
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 static float urand(void)
@@ -51,7 +55,7 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-static int fail(clattn_context *ctx, const char *what, clattn_status st)
+static int bench_fail(clattn_context *ctx, const char *what, clattn_status st)
 {
     fprintf(stderr, "clattn-bench-paged: %s: %s: %s\n", what, clattn_status_string(st), clattn_last_error(ctx));
     return 1;
@@ -204,15 +208,15 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
     double *t = xmalloc((size_t)repeat * 3 * sizeof(double));
     float *o3 = xmalloc((size_t)no * 4);
     if ((st = clattn_sdpa_plan_create(&pc, ctx, &dc))) {
-        rc = fail(ctx, "decode contiguous plan", st);
+        rc = bench_fail(ctx, "decode contiguous plan", st);
         goto done;
     }
     if ((st = clattn_sdpa_plan_create(&pp, ctx, &dp))) {
-        rc = fail(ctx, "decode paged plan", st);
+        rc = bench_fail(ctx, "decode paged plan", st);
         goto done;
     }
     if (!hnd && (st = clattn_sdpa_plan_create(&pl, ctx, &dl))) {
-        rc = fail(ctx, "decode contiguous BLHD plan", st);
+        rc = bench_fail(ctx, "decode contiguous BLHD plan", st);
         goto done;
     }
     clattn_sdpa_buffers uc, up;
@@ -223,12 +227,12 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
     for (int it = -warmup; it < repeat; it++) { /* alternate, so that load changes hit both alike */
         const double t0 = bench_now_ms();
         if ((st = clattn_sdpa_execute_buffers(pc, &uc))) {
-            rc = fail(ctx, "decode contiguous", st);
+            rc = bench_fail(ctx, "decode contiguous", st);
             goto done;
         }
         const double t1 = bench_now_ms();
         if ((st = clattn_sdpa_execute_buffers(pp, &up))) {
-            rc = fail(ctx, "decode paged", st);
+            rc = bench_fail(ctx, "decode paged", st);
             goto done;
         }
         const double t2 = bench_now_ms();
@@ -236,7 +240,7 @@ static int bench_decode(clattn_context *ctx, const shape *s, int64_t bs, bool hn
             clattn_sdpa_buffers ul = uc;
             ul.k = kb, ul.v = vb, ul.out = o3;
             if ((st = clattn_sdpa_execute_buffers(pl, &ul))) {
-                rc = fail(ctx, "decode contiguous BLHD", st);
+                rc = bench_fail(ctx, "decode contiguous BLHD", st);
                 goto done;
             }
         }
@@ -315,13 +319,13 @@ static int bench_prefill(clattn_context *ctx, const shape *s, int64_t bs, int re
     double *t = xmalloc((size_t)repeat * 3 * sizeof(double));
     if ((st = clattn_sdpa_plan_create(&p1, ctx, &d1)) || (st = clattn_sdpa_plan_create(&pc, ctx, &dc)) ||
         (st = clattn_kv_append_plan_create(&pa, ctx, &ad))) {
-        rc = fail(ctx, "prefill plans", st);
+        rc = bench_fail(ctx, "prefill plans", st);
         goto done;
     }
     for (int it = -warmup; it < repeat; it++) {
         const double t0 = bench_now_ms();
         if ((st = clattn_sdpa_execute(p1, q, k, v, NULL, NULL, o1, NULL))) {
-            rc = fail(ctx, "prefill single", st);
+            rc = bench_fail(ctx, "prefill single", st);
             goto done;
         }
         const double t1 = bench_now_ms();
@@ -334,7 +338,7 @@ static int bench_prefill(clattn_context *ctx, const shape *s, int64_t bs, int re
             ab.k_cache = kp, ab.v_cache = vp;
             const double a0 = bench_now_ms();
             if ((st = clattn_kv_append_execute(pa, &ab))) {
-                rc = fail(ctx, "prefill append", st);
+                rc = bench_fail(ctx, "prefill append", st);
                 goto done;
             }
             clattn_sdpa_buffers u;
@@ -342,7 +346,7 @@ static int bench_prefill(clattn_context *ctx, const shape *s, int64_t bs, int re
             u.q = q + c0 * D, u.k = kp, u.v = vp, u.kv_lengths = &len, u.block_table = table, u.out = o2 + c0 * D;
             const double a1 = bench_now_ms();
             if ((st = clattn_sdpa_execute_buffers(pc, &u))) {
-                rc = fail(ctx, "prefill chunk", st);
+                rc = bench_fail(ctx, "prefill chunk", st);
                 goto done;
             }
             const double a2 = bench_now_ms();
@@ -370,7 +374,7 @@ done:
 
 int main(int argc, char **argv)
 {
-    const char *device = NULL, *bss = "16,256";
+    const char *device = NULL, *bss = NULL;
     int repeat = 7, warmup = 1, threads = 0;
     double tol = 1e-4;
     bool tiny = false;
@@ -393,16 +397,38 @@ int main(int argc, char **argv)
         fprintf(stderr, "clattn-bench-paged: bad --repeat (1..1000), --warmup, --threads or --tol\n");
         return 2;
     }
-    const shape big = {8, 32, 8, 128, 512, 8192, 4096, 512, 8, 64};
-    const shape small = {3, 4, 2, 32, 17, 256, 256, 64, 2, 16};
-    const shape *s = tiny ? &small : &big;
+    /* the shapes from the case table: the decode and prefill rows tagged bench-paged (the *_tiny ones with --tiny) */
+    const case_row *rows[16];
+    const size_t nrows = case_rows_tagged(CASE_BENCH_PAGED, rows, 16);
+    const sdpa_case *dec = NULL, *pre = NULL;
+    for (size_t i = 0; i < nrows && i < 16; i++) {
+        const sdpa_case *c = &rows[i]->c;
+        const size_t nl = strlen(c->name);
+        if ((nl >= 5 && !strcmp(c->name + nl - 5, "_tiny")) != tiny) continue;
+        if (c->Lq == 1 && !dec) dec = c;
+        else if (c->Lq > 1 && !pre) pre = c;
+    }
+    if (!dec || !pre) {
+        fprintf(stderr, "clattn-bench-paged: the case table has no%s decode and prefill rows tagged bench-paged\n",
+                tiny ? " *_tiny" : "");
+        return 2;
+    }
+    const shape sh = {dec->B, dec->Hq, dec->Hkv, dec->D, dec->Lk / 16 > 0 ? dec->Lk / 16 : 1, dec->Lk,
+                      pre->Lk, pre->Lq, pre->Hq, pre->D};
+    const shape *s = &sh;
+    char bss_default[48];
+    if (!bss) {
+        snprintf(bss_default, sizeof bss_default, dec->kv_block_size == 256 ? "%lld" : "%lld,256",
+                 (long long)dec->kv_block_size);
+        bss = bss_default;
+    }
     clattn_context_options o;
     clattn_context_options_init(&o);
     o.device = device;
     o.num_threads = threads;
     clattn_context *ctx = NULL;
     clattn_status st = clattn_context_create(&ctx, &o);
-    if (st) return fail(NULL, "context", st);
+    if (st) return bench_fail(NULL, "context", st);
     clattn_device_info info;
     clattn_device_info_init(&info);
     clattn_context_get_info(ctx, &info);

@@ -635,6 +635,22 @@ static void test_sdpa(void **state)
     printf("paged sdpa: %d cases\n", g_cases_run);
 }
 
+/* The shared case table's paged rows (tests/cases, tag paged): each row's K/V in shuffled blocks of a NaN-poisoned
+ * pool (sdpa_case.h), checked against the double reference on the logical K/V with the suites' usual checks (poisoned
+ * outputs and gaps, exact zeros for rows with no allowed key), the plan's path "<expected>-paged". */
+static void test_table_rows(void **state)
+{
+    (void)state;
+    skip_unless_paged();
+    const case_row *rows[32];
+    const size_t n = case_rows_tagged(CASE_PAGED, rows, 32);
+    assert_true(n >= 1 && n <= 32);
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) ok &= sdpa_case_run_checked(g_ctx, &rows[i]->c, "paged.rows", (int)i, 0);
+    if (!ok) fail_msg("paged case-table rows failed (see above)");
+    printf("paged table rows: %zu\n", n);
+}
+
 /* Chunked prefill against a paged cache: a prompt of P tokens attended in chunks of Lq new queries, each chunk
  * bottom-right causal at the end of each sequence's current length (kv_lengths = length after the chunk), must
  * equal the rows of one causal call over the whole prompt. Also decode (Lq = 1) steps after it. */
@@ -734,7 +750,8 @@ int main(void)
     g_backend = tu_backend_of(g_ctx);
     struct CMUnitTest tests[] = {cmocka_unit_test(test_desc_errors),   cmocka_unit_test(test_exec_errors),
                                  cmocka_unit_test(test_append_errors), cmocka_unit_test(test_append),
-                                 cmocka_unit_test(test_sdpa),          cmocka_unit_test(test_chunked_prefill),
+                                 cmocka_unit_test(test_sdpa),          cmocka_unit_test(test_table_rows),
+                                 cmocka_unit_test(test_chunked_prefill),
                                  cmocka_unit_test(test_multi_refuses)};
     int failed = tu_run_group("paged", tests, sizeof tests / sizeof tests[0]);
     clattn_context_destroy(g_ctx);

@@ -517,6 +517,34 @@ const case_row case_rows[] = {
     {.tags = CASE_MASK16, .c = {"one_key_bcast", SZ(1, 1, 1, 1, 1, 8, 8), .mask_kind = ADDM}},
     {.tags = CASE_MASK16, .c = {"bcast_all_tl_probs", SZ(2, 2, 1, 7, 7, 16, 24), .mask_kind = ADDM, .causal = TL,
      .probs = 1, .lse = 1}},
+    /* ==== test_paged (tag paged): the same problems read from a paged KV cache (kv_block_size: K/V rows in
+     * shuffled blocks of NaN-poisoned pools through a block table; sdpa_case.h), on every backend and kernel path
+     * (paths "<name>-paged"): decode with GQA and key padding, block sizes 16..256, odd D/Dv, every mask kind,
+     * causal both ways, a window, softcap, lse, probabilities (the chain), large logits. ==== */
+    {.tags = CASE_PAGED, .c = {"decode_gqa4_kvl_bs16", SZ(3, 8, 2, 1, 80, 64, 64), .kvl = 1, .lse = 1,
+     .kv_block_size = 16}},
+    {.tags = CASE_PAGED, .c = {"decode_l4_d128_bs32", SZ(2, 4, 1, 4, 96, 128, 128), .kvl = 1, .kv_block_size = 32}},
+    {.tags = CASE_PAGED, .c = {"prefill_l67_br_bs32", SZ(2, 4, 2, 67, 128, 33, 17), .causal = BR, .kvl = 1,
+     .kv_block_size = 32}},
+    {.tags = CASE_PAGED, .c = {"l7_tl_bool_bs16", SZ(1, 2, 2, 7, 48, 8, 8), .causal = TL, .mask_kind = BOOLM,
+     .mq = 1, .density = 0.5, .kvl = 1, .kv_block_size = 16}},
+    {.tags = CASE_PAGED, .c = {"additive_softcap_bs64", SZ(2, 2, 1, 9, 128, 40, 24), .mask_kind = ADDM, .mb = 1,
+     .mh = 1, .mq = 1, .softcap = 4.0f, .kvl = 1, .kv_block_size = 64}},
+    {.tags = CASE_PAGED, .c = {"window_probs_bs16", SZ(1, 3, 3, 33, 64, 16, 16), .window = 1, .wl = 9, .wr = 2,
+     .probs = 1, .kvl = 1, .kv_block_size = 16}},
+    {.tags = CASE_PAGED, .c = {"large_logits_bs256", SZ(1, 2, 2, 129, 256, 64, 64), .in_lo = -3.0, .in_hi = 3.0,
+     .kvl = 1, .kv_block_size = 256}},
+    /* clattn-bench-paged (tag bench-paged; --tiny: the rows named *_tiny): decode = B sequences of lengths spread
+     * over Lk/16..Lk, one query each; prefill = one sequence of Lk tokens in chunks of Lq queries appended and
+     * attended bottom-right causal, against one causal call. kv_block_size: the first block size timed. */
+    {.tags = CASE_BENCH_PAGED, .c = {"bench_paged_decode", SZ(8, 32, 8, 1, 8192, 128, 128), .kvl = 1,
+     .kv_block_size = 16}},
+    {.tags = CASE_BENCH_PAGED, .c = {"bench_paged_prefill", SZ(1, 8, 8, 512, 4096, 64, 64), .causal = BR, .kvl = 1,
+     .kv_block_size = 16}},
+    {.tags = CASE_BENCH_PAGED, .c = {"bench_paged_decode_tiny", SZ(3, 4, 2, 1, 256, 32, 32), .kvl = 1,
+     .kv_block_size = 16}},
+    {.tags = CASE_BENCH_PAGED, .c = {"bench_paged_prefill_tiny", SZ(1, 2, 2, 64, 256, 16, 16), .causal = BR,
+     .kvl = 1, .kv_block_size = 16}},
     /* the smallest: CTest runs clattn-bench on it (bench.tiny) so the tolerance check runs in CI */
     {.tags = CASE_BENCH_TINY, .causal_too = 1, .c = {"bench_tiny", SZ(1, 2, 2, 17, 33, 8, 8)}},
 };
@@ -599,6 +627,8 @@ static const struct {
     {CASE_BENCH_MERGE, "bench-merge"},
     {CASE_PRECISION, "precision"},
     {CASE_MASK16, "mask16"},
+    {CASE_PAGED, "paged"},
+    {CASE_BENCH_PAGED, "bench-paged"},
 };
 
 const char *case_tag_name(unsigned tag)

@@ -6,7 +6,8 @@
  *   c          the problem, as tests/support/sdpa_case.h describes it: name; sizes B, Hq, Hkv, Lq, Lk, D, Dv;
  *              layouts and offsets of q, k, v, out, probs, mask (TU_CONTIG, TU_BLHD, TU_PAD, ...); k/v
  *              broadcast over the batch; causal kind; window; mask kind, broadcast dims and density;
- *              kv_lengths; softcap; scale; probabilities wanted; input range; dtype (float32 here;
+ *              kv_lengths; softcap; scale; probabilities wanted; input range; paged KV cache block size
+ *              (kv_block_size, paged rows only); dtype (float32 here;
  *              the f16 rows run as binary16 in test_f16); tol, the tolerance of the comparison with the
  *              double-precision reference (0 = TU_TOL_F32: max |got - ref| <= 1e-5 * max(1, max |ref|)).
  *   tags       CASE_* bits below: the suites that run the row.
@@ -29,6 +30,8 @@
  *   precision        test_precision (CLATTN_PRECISION_REDUCED against FP32 and the double reference)
  *   mask16           test_mask16 (additive masks in binary16 and bfloat16, clattn_sdpa_desc.mask_data_type:
  *                    each row twice, against the reference and bit for bit against the float32-mask plan)
+ *   paged            test_paged (the row's K/V in a paged KV cache: kv_block_size, see sdpa_case.h)
+ *   bench-paged      clattn-bench-paged's decode and chunked-prefill shapes (--tiny: the rows named *_tiny)
  *   bench-default    clattn-bench's default grid; bench-quick: its --quick subset; bench-tiny: the row
  *                    the bench.tiny CTest test times (so the benchmark's tolerance check runs in CI)
  * `clattn-bench --list-cases --json` prints every row (one JSON object per line); bench/peers ask it.
@@ -66,6 +69,8 @@ enum case_tag {
     CASE_BENCH_MERGE = 1u << 17,
     CASE_PRECISION = 1u << 18,
     CASE_MASK16 = 1u << 19,
+    CASE_PAGED = 1u << 20,
+    CASE_BENCH_PAGED = 1u << 21,
 };
 
 /* 2^100 (about 1.27e30): the scale of the edges rows whose logits reach +-1e30 exactly. */

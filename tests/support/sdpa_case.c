@@ -71,6 +71,58 @@ clattn_tensor tu_tensor3_as4(const clattn_tensor *t3)
     return t;
 }
 
+/* Paged case: pools of B · mb + 3 blocks (mb = Lk / bs) and a table whose rows are a random permutation's
+ * first B · mb entries, so blocks are shuffled and some belong to no sequence (see sdpa_data_paged_desc). */
+static void paged_make(sdpa_data *d, const sdpa_case *c, tu_rng *r)
+{
+    const int64_t bs = c->kv_block_size;
+    if (bs < 16 || (bs & (bs - 1)) || c->Lk % bs || c->kv_bcast || !c->kvl) {
+        fprintf(stderr, "sdpa_case %s: kv_block_size %lld must be a power of two >= 16 dividing Lk %lld, with kvl "
+                        "(a paged plan needs kv_lengths) and without kv_bcast\n", c->name, (long long)bs, (long long)c->Lk);
+        exit(1);
+    }
+    const int64_t mb = c->Lk / bs, nb = c->B * mb + 3;
+    int32_t *perm = tu_xmalloc((size_t)nb * sizeof(int32_t));
+    for (int64_t i = 0; i < nb; i++) perm[i] = (int32_t)i;
+    for (int64_t i = nb - 1; i > 0; i--) {
+        const int64_t j = tu_rng_int(r, 0, i);
+        const int32_t t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    d->table = perm; /* its first B · mb entries are the table [B, mb] */
+    d->kv_block_size = bs;
+    d->num_blocks = nb;
+    d->nkp = nb * bs * c->Hkv * c->D;
+    d->nvp = nb * bs * c->Hkv * c->Dv;
+    d->kpool = tu_alloc_bits(d->nkp, 0x7fc00bad);
+    d->vpool = tu_alloc_bits(d->nvp, 0x7fc00bad);
+}
+
+clattn_sdpa_desc sdpa_data_paged_desc(const sdpa_data *d)
+{
+    clattn_sdpa_desc p = d->desc;
+    if (!d->kpool) return p;
+    const int64_t bs = d->kv_block_size, Hkv = d->desc.k.dims[1];
+    p.kv_layout = CLATTN_KV_PAGED;
+    p.kv_block_size = bs;
+    p.max_blocks_per_seq = d->desc.k.dims[2] / bs;
+    p.k = clattn_tensor_contiguous(d->num_blocks, bs, Hkv, d->desc.k.dims[3]);
+    p.v = clattn_tensor_contiguous(d->num_blocks, bs, Hkv, d->desc.v.dims[3]);
+    return p;
+}
+
+/* The logical k (v) rows of a paged case into their blocks: pool[table[b][j / bs]][j % bs][h][:] = x[b][h][j][:]. */
+static void paged_scatter(float *pool, const clattn_tensor *pv, const float *x, const clattn_tensor *xv,
+                          const int32_t *table, int64_t bs)
+{
+    const int64_t B = xv->dims[0], H = xv->dims[1], L = xv->dims[2], D = xv->dims[3], mb = L / bs;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t j = 0; j < L; j++)
+                for (int64_t e = 0; e < D; e++)
+                    pool[tu_index(pv, table[b * mb + j / bs], j % bs, h, e)] = x[tu_index(xv, b, h, j, e)];
+}
+
 void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r)
 {
     memset(d, 0, sizeof *d);
@@ -131,6 +183,7 @@ void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r)
         d->kvl = malloc((size_t)c->B * sizeof(int32_t));
         if (!d->kvl) exit(1);
     }
+    if (c->kv_block_size) paged_make(d, c, r);
     sdpa_data_refill(d, c, r);
 }
 
@@ -143,6 +196,11 @@ void sdpa_data_refill(sdpa_data *d, const sdpa_case *c, tu_rng *r)
     fill_view(r, d->v, &d->desc.v, lo, hi);
     fill_mask(d, c, r);
     fill_kvl(d, c, r);
+    if (d->kpool) {
+        const clattn_sdpa_desc p = sdpa_data_paged_desc(d);
+        paged_scatter(d->kpool, &p.k, d->k, &d->desc.k, d->table, d->kv_block_size);
+        paged_scatter(d->vpool, &p.v, d->v, &d->desc.v, d->table, d->kv_block_size);
+    }
     sdpa_data_poison(d);
 }
 
@@ -156,6 +214,9 @@ void sdpa_data_free(sdpa_data *d)
     free(d->mask);
     free(d->kvl);
     free(d->lse);
+    free(d->kpool);
+    free(d->vpool);
+    free(d->table);
     memset(d, 0, sizeof *d);
 }
 
@@ -255,7 +316,10 @@ bool sdpa_data_check(const sdpa_data *d, const tu_where *w)
 clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, const tu_where *w)
 {
     clattn_status st;
-    if (one_shot && !d->lse) { /* clattn_sdpa() has no lse argument: lse cases always take a plan */
+    const bool paged = d->kpool != NULL;
+    const clattn_sdpa_desc run = sdpa_data_paged_desc(d); /* d->desc unless paged */
+    /* clattn_sdpa() has no lse or block_table argument: lse and paged cases always take a plan */
+    if (one_shot && !d->lse && !paged) {
         st = clattn_sdpa(ctx, &d->desc, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
         if (st != CLATTN_SUCCESS)
             tu_report(w, "clattn_sdpa returned %d (%s): %s", (int)st, clattn_status_string(st),
@@ -263,19 +327,20 @@ clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, con
         return st;
     }
     clattn_sdpa_plan *plan = NULL;
-    st = clattn_sdpa_plan_create(&plan, ctx, &d->desc);
+    st = clattn_sdpa_plan_create(&plan, ctx, &run);
     if (st != CLATTN_SUCCESS) {
         tu_report(w, "clattn_sdpa_plan_create returned %d (%s): %s", (int)st, clattn_status_string(st),
                   clattn_last_error(ctx));
         return st;
     }
-    const bool path_ok = tu_check_plan_path(plan, &d->desc, w); /* the path the test's name promises */
-    if (d->lse) {
+    const bool path_ok = tu_check_plan_path(plan, &run, w); /* the path the test's name promises */
+    if (d->lse || paged) {
         clattn_sdpa_buffers b;
         clattn_sdpa_buffers_init(&b);
         b.q = d->q;
-        b.k = d->k;
-        b.v = d->v;
+        b.k = paged ? d->kpool : d->k;
+        b.v = paged ? d->vpool : d->v;
+        b.block_table = d->table;
         b.mask = d->mask;
         b.kv_lengths = d->kvl;
         b.out = d->out;
@@ -286,7 +351,7 @@ clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, con
         st = clattn_sdpa_execute(plan, d->q, d->k, d->v, d->mask, d->kvl, d->out, d->probs);
     }
     if (st != CLATTN_SUCCESS)
-        tu_report(w, "clattn_sdpa_execute%s returned %d (%s): %s", d->lse ? "_buffers" : "", (int)st,
+        tu_report(w, "clattn_sdpa_execute%s returned %d (%s): %s", d->lse || paged ? "_buffers" : "", (int)st,
                   clattn_status_string(st), clattn_last_error(ctx));
     clattn_sdpa_plan_destroy(plan);
     if (st == CLATTN_SUCCESS && !path_ok) return CLATTN_ERROR_UNSUPPORTED; /* reported above */

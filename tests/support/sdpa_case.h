@@ -5,6 +5,9 @@
  *
  *   q: [B, Hq, Lq, D]  k: [B|1, Hkv, Lk, D]  v: [B|1, Hkv, Lk, Dv]  out: [B, Hq, Lq, Dv]
  *   mask: [Bm, Hm, Lqm, Lk]  probs: [B, Hq, Lq, Lk]  lse: [B, Hq, Lq]  kv_lengths: int32 [B]
+ * A paged case (kv_block_size != 0) keeps k and v as the logical [B, Hkv, Lk, D|Dv] arrays the reference reads,
+ * and executes over pools [num_blocks, kv_block_size, Hkv, D|Dv] holding the same rows in shuffled blocks
+ * (num_blocks = B · Lk / kv_block_size + 3; blocks no sequence owns are NaN) through a block table.
  */
 #ifndef CLATTN_TEST_SDPA_CASE_H
 #define CLATTN_TEST_SDPA_CASE_H
@@ -31,6 +34,9 @@ typedef struct sdpa_case {
     int lse;             /* nonzero: want the log-sum-exp [B, Hq, Lq] (bound with clattn_sdpa_execute_buffers) */
     tu_layout ll;        /* layout of lse (a 4-D layout of [B, Hq, Lq, 1] with dim 3 dropped) */
     int64_t off_l;
+    int64_t kv_block_size; /* nonzero: a paged KV cache of blocks of this many rows (a power of two >= 16 that
+                            * divides Lk; needs kvl, as paged plans do; not with kv_bcast); the plan's path gets
+                            * "-paged" (test_paged) */
 } sdpa_case;
 
 /* A built problem: desc plus host buffers. Outputs are poisoned with TU_POISON_BITS. */
@@ -44,6 +50,11 @@ typedef struct sdpa_data {
     int64_t nq, nk, nv, no, np, nm, nl; /* buffer lengths (elements) */
     uint32_t poison;                /* bit pattern of unwritten outputs (TU_POISON_BITS) */
     double tol;                     /* the case's tolerance (TU_TOL_F32 unless it says otherwise) */
+    /* paged cases: sdpa_data_run executes desc with kv_layout PAGED and the pools as k and v (sdpa_data_paged_desc) */
+    int64_t kv_block_size, num_blocks; /* 0 unless paged */
+    float *kpool, *vpool;           /* [num_blocks, kv_block_size, Hkv, D|Dv] (NULL unless paged) */
+    int32_t *table;                 /* block_table [B, Lk / kv_block_size]: a random permutation's first entries */
+    int64_t nkp, nvp;               /* pool lengths (elements) */
 } sdpa_data;
 
 /* Builds desc and random buffers for case c. */
@@ -53,6 +64,10 @@ void sdpa_data_refill(sdpa_data *d, const sdpa_case *c, tu_rng *r);
 /* Writes d->poison into every element of out and probs. */
 void sdpa_data_poison(sdpa_data *d);
 void sdpa_data_free(sdpa_data *d);
+
+/* The desc a paged d executes: d->desc with kv_layout PAGED, its block size and table width, and k / v the pools'
+ * contiguous [num_blocks, kv_block_size, Hkv, D|Dv] views. d->desc itself unchanged if d is not paged. */
+clattn_sdpa_desc sdpa_data_paged_desc(const sdpa_data *d);
 
 /* Reference result for d: out [B,Hq,Lq,Dv] and probs [B,Hq,Lq,Lk] (C order doubles, malloc'd). */
 void sdpa_data_reference(const sdpa_data *d, double **out, double **probs);
