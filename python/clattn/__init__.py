@@ -362,6 +362,61 @@ def _as_array(x: Any, name: str) -> np.ndarray:
     return a
 
 
+# bfloat16 (clattn_dtype 2). NumPy has no bfloat16, so a bf16 input arrives as one of: a PyTorch tensor of
+# torch.bfloat16 (viewed as int16 bits through DLPack, no copy), a NumPy array of ml_dtypes.bfloat16 (the extension
+# type JAX and ONNX use; viewed as uint16 bits), or uint16 bits with dtype="bfloat16" passed explicitly.
+_DTYPE_CODE = {"float32": 0, "float16": 1, "bfloat16": 2}
+
+
+def _bf16_source(x: Any) -> Optional[str]:
+    """"torch" / "ml_dtypes" when x is a bfloat16 tensor / array of those libraries, else None."""
+    if type(x).__module__.split(".")[0] == "torch" and str(getattr(x, "dtype", "")) == "torch.bfloat16":
+        return "torch"
+    if isinstance(x, np.ndarray) and x.dtype.name == "bfloat16":
+        return "ml_dtypes"
+    return None
+
+
+def _as_elems(x: Any, name: str, dtype: Optional[str]) -> Tuple[np.ndarray, str, Optional[str]]:
+    """(array, element type name, bf16 source) for a q/k/v-like argument: float32 / float16 arrays as they are;
+    bfloat16 ones as their uint16 bits (see _DTYPE_CODE's comment); dtype "bfloat16" takes uint16 bits as bf16."""
+    src = _bf16_source(x)
+    if src == "torch":
+        import torch  # x is a torch tensor, so torch is importable
+
+        a = np.from_dlpack(x.detach().view(torch.int16)).view(np.uint16)
+    elif src == "ml_dtypes":
+        a = x.view(np.uint16)
+    else:
+        a = _as_array(x, name)
+    if a.ndim < 1 or a.ndim > MAX_DIMS:
+        raise ValueError(f"{name}: ndim is {a.ndim}, expected 1..{MAX_DIMS}")
+    if src is not None or dtype == "bfloat16":
+        if a.dtype != np.uint16:
+            raise TypeError(f"{name}: dtype='bfloat16' takes uint16 arrays of bfloat16 bits; got {a.dtype}")
+        return a, "bfloat16", src
+    if dtype is not None and dtype != a.dtype.name:
+        raise TypeError(f"{name}: dtype {a.dtype} does not match dtype={dtype!r}")
+    if a.dtype not in (np.float32, np.float16):
+        raise TypeError(f"{name}: dtype {a.dtype} is not float32, float16 or bfloat16 (a torch.bfloat16 tensor, an "
+                        "ml_dtypes.bfloat16 array, or uint16 bits with dtype='bfloat16')")
+    return a, a.dtype.name, None
+
+
+def _bf16_result(bits: np.ndarray, src: Optional[str]) -> Any:
+    """A bfloat16 result as the caller's library holds it: a torch.bfloat16 tensor (zero-copy), an
+    ml_dtypes.bfloat16 array, or the uint16 bits themselves (dtype='bfloat16' given explicitly)."""
+    if src == "torch":
+        import torch
+
+        return torch.from_numpy(bits.view(np.int16)).view(torch.bfloat16)
+    if src == "ml_dtypes":
+        import ml_dtypes
+
+        return bits.view(ml_dtypes.bfloat16)
+    return bits
+
+
 def _strided(a: np.ndarray) -> np.ndarray:
     """``a`` itself when its strides are non-negative multiples of the item size and its data aligned;
     else a C-contiguous copy."""
@@ -400,20 +455,24 @@ def sdpa(
     return_lse: bool = False,
     precision: str = "fp32",
     block_table: Any = None,
+    dtype: Optional[str] = None,
     device: Optional[str] = None,
 ) -> Union[np.ndarray, Tuple[np.ndarray, ...]]:
     """Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v over the allowed keys.
 
     Args:
-        q: [B, Hq, Lq, D] float32 or float16 (NumPy array, anything with ``__array_interface__``, or a CPU
-            ``__dlpack__`` producer such as a PyTorch tensor — viewed without a copy; any
-            non-negative element-aligned strides are passed as a view, without a copy).
+        q: [B, Hq, Lq, D] float32, float16 or bfloat16 (NumPy array, anything with ``__array_interface__``, or a
+            CPU ``__dlpack__`` producer such as a PyTorch tensor — viewed without a copy; any
+            non-negative element-aligned strides are passed as a view, without a copy). bfloat16 (read in
+            place, clattn_dtype BF16; compute float32): a ``torch.bfloat16`` tensor, an ``ml_dtypes.bfloat16``
+            array, or a uint16 array of bfloat16 bits with ``dtype="bfloat16"``.
         k: [B, Hkv, Lk, D], same dtype as q.
         v: [B, Hkv, Lk, Dv], same dtype as q.
         attn_mask: bool (True = may attend) or float (added to the scores; only -inf blocks a key), of shape
             [Bm, Hm, Lqm, Lk] or fewer leading dims, each of Bm/Hm/Lqm 1 or full; a last dim of 1 is
-            broadcast over the keys. float16 masks are read as they are (binary16, widened exactly: the same
-            result as the mask cast to float32); other float masks are used as float32.
+            broadcast over the keys. float16 and bfloat16 (torch.bfloat16, ml_dtypes.bfloat16) masks are read as
+            they are (widened exactly: the same result as the mask cast to float32); other float masks are used
+            as float32.
         is_causal: apply a causal mask (may be combined with attn_mask, unlike torch).
         causal_alignment: "top-left" (key j allowed iff j <= i, torch) or "bottom-right"
             (j <= i + Lk' - Lq, FlashAttention / KV-cache decode).
@@ -436,11 +495,14 @@ def sdpa(
             j % block_size of block block_table[b, j // block_size], and kv_lengths (required) gives each
             sequence's length. The logical kv_len is max_blocks_per_seq * block_size (the last dim of masks
             and probabilities). Fill the pools with ``kv_append``. None (default): k and v are contiguous.
+        dtype: None (default: q's own) or "float32" / "float16" / "bfloat16"; "bfloat16" is needed only for
+            uint16 arrays of bfloat16 bits (torch.bfloat16 tensors and ml_dtypes.bfloat16 arrays say so themselves).
         device: a device selector ("host", "pocl", ...); None means CLATTN_DEVICE / the default rule.
             One context per selector is created on first use and kept.
 
     Returns:
-        out [B, Hq, Lq, Dv] (new C-contiguous array of q's dtype), or a tuple (out, probs), (out, lse) or
+        out [B, Hq, Lq, Dv] (new C-contiguous array of q's dtype; bfloat16: a torch.bfloat16 tensor for torch
+        inputs, an ml_dtypes.bfloat16 array for those, else uint16 bits), or a tuple (out, probs), (out, lse) or
         (out, probs, lse) with return_probs / return_lse.
         Rows with no allowed key are zeros (and zero probabilities).
 
@@ -449,10 +511,11 @@ def sdpa(
             shapes, "k: dim 3 is 5, expected 4").
         ValueError / TypeError: arguments this wrapper checks itself (dtype, enable_gqa, alignment).
     """
-    qa, ka, va = (_as_array(x, n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
-    dtypes = {qa.dtype, ka.dtype, va.dtype}
-    if len(dtypes) != 1 or qa.dtype not in (np.float32, np.float16):
-        raise TypeError(f"q, k, v must all be float32 or all float16; got {qa.dtype}, {ka.dtype}, {va.dtype}")
+    if dtype is not None and dtype not in _DTYPE_CODE:
+        raise ValueError(f"dtype: {dtype!r} is not 'float32', 'float16' or 'bfloat16'")
+    (qa, qt, qsrc), (ka, kt, _), (va, vt, _) = (_as_elems(x, n, dtype) for x, n in ((q, "q"), (k, "k"), (v, "v")))
+    if len({qt, kt, vt}) != 1:
+        raise TypeError(f"q, k, v must all have one element type; got {qt}, {kt}, {vt}")
     hk = ka.shape[2 if block_table is not None else 1] if ka.ndim == 4 else None
     if qa.ndim == 4 and hk is not None and qa.shape[1] != hk and not enable_gqa:
         raise ValueError(f"q has {qa.shape[1]} heads and k {hk}: pass enable_gqa=True for "
@@ -464,7 +527,6 @@ def sdpa(
     if precision not in _PRECISION:
         raise ValueError(f"precision: {precision!r} is not 'fp32' or 'reduced'")
     qa, ka, va = _strided(qa), _strided(ka), _strided(va)
-    f16 = qa.dtype == np.float16
     four = qa.ndim == 4 and ka.ndim == 4 and va.ndim == 4
 
     bt = None
@@ -483,7 +545,7 @@ def sdpa(
     s4 = [qa.shape[0], qa.shape[1], hkv, qa.shape[2], lk, qa.shape[3], va.shape[3]] if four else [1] * 7
     desc = _init(_SdpaDesc, "clattn_sdpa_desc_init_sized", *s4)
     desc.q, desc.k, desc.v, desc.out = _tensor(qa), _tensor(ka), _tensor(va), _tensor(out)
-    desc.data_type = 1 if f16 else 0
+    desc.data_type = _DTYPE_CODE[qt]
     if bt is not None:
         desc.kv_layout = 1
         desc.kv_block_size = ka.shape[1] if ka.ndim == 4 else 0
@@ -503,8 +565,12 @@ def sdpa(
     mask_ptr = None
     ma = None
     if attn_mask is not None:
-        ma = np.asarray(attn_mask)
-        if ma.dtype == np.bool_:
+        msrc = _bf16_source(attn_mask)
+        ma = _as_elems(attn_mask, "attn_mask", "bfloat16")[0] if msrc else np.asarray(attn_mask)
+        if msrc:  # bfloat16 bits, read in place (mask_data_type = CLATTN_DTYPE_BF16)
+            desc.mask_kind = 2
+            desc.mask_data_type = 2
+        elif ma.dtype == np.bool_:
             desc.mask_kind = 1
             ma = ma.view(np.uint8)
         elif ma.dtype == np.float16:  # read in place as binary16 (mask_data_type = CLATTN_DTYPE_F16)
@@ -560,16 +626,19 @@ def sdpa(
                 st = _lib.clattn_sdpa_execute_buffers(plan, ctypes.byref(bufs))
                 _lib.clattn_sdpa_plan_destroy(plan)
         _check(st, ctx.handle)
+    if qt == "bfloat16":
+        out = _bf16_result(out, qsrc)
     extra = tuple(x for x in (probs, lse) if x is not None)
     return (out,) + extra if extra else out
 
 
 def kv_append(k_new: Any, v_new: Any, k_cache: np.ndarray, v_cache: np.ndarray, block_table: Any, positions: Any,
-              *, device: Optional[str] = None) -> None:
+              *, dtype: Optional[str] = None, device: Optional[str] = None) -> None:
     """Writes new key/value rows into a paged KV cache in place (clattn_kv_append_execute).
 
     Args:
-        k_new: [B, Hkv, Lnew, D] float32 or float16 (sdpa's k layout; any strides).
+        k_new: [B, Hkv, Lnew, D] float32, float16 or bfloat16 (sdpa's k layout; any strides; bfloat16 as for
+            ``sdpa``: a torch.bfloat16 tensor, an ml_dtypes.bfloat16 array, or uint16 bits with dtype="bfloat16").
         v_new: [B, Hkv, Lnew, Dv], same dtype.
         k_cache: the key pool [num_blocks, block_size, Hkv, D], same dtype, a writable NumPy array (or view);
             updated in place. block_size: a power of two >= 16.
@@ -578,6 +647,7 @@ def kv_append(k_new: Any, v_new: Any, k_cache: np.ndarray, v_cache: np.ndarray, 
         block_table: int32 [B, max_blocks_per_seq] (as for ``sdpa(block_table=...)``).
         positions: int32 [B]: row t of sequence b goes to logical position positions[b] + t (pass the
             lengths before the append; afterwards the lengths are positions + Lnew).
+        dtype: as for ``sdpa`` ("bfloat16" for uint16 arrays of bfloat16 bits, caches included).
         device: a device selector, as for ``sdpa`` (on an OpenCL device the pools are copied in and out).
 
     Raises:
@@ -585,16 +655,21 @@ def kv_append(k_new: Any, v_new: Any, k_cache: np.ndarray, v_cache: np.ndarray, 
             [0, num_blocks) (CLATTN_ERROR_INVALID_ARGUMENT, naming the sequence and the value).
         ValueError / TypeError: a cache that is not a writable NumPy array, mismatched dtypes.
     """
-    kn, vn = _strided(_as_array(k_new, "k_new")), _strided(_as_array(v_new, "v_new"))
+    if dtype is not None and dtype not in _DTYPE_CODE:
+        raise ValueError(f"dtype: {dtype!r} is not 'float32', 'float16' or 'bfloat16'")
+    (kn, kt, _), (vn, vt, _) = (_as_elems(x, n, dtype) for x, n in ((k_new, "k_new"), (v_new, "v_new")))
+    kn, vn = _strided(kn), _strided(vn)
+    caches = []
     for name, c in (("k_cache", k_cache), ("v_cache", v_cache)):
         if not isinstance(c, np.ndarray) or not c.flags.writeable:
             raise TypeError(f"{name}: must be a writable NumPy array (it is updated in place)")
         if _strided(c) is not c:
             raise ValueError(f"{name}: strides {c.strides} are not non-negative multiples of the item size")
-    dtypes = {kn.dtype, vn.dtype, k_cache.dtype, v_cache.dtype}
-    if len(dtypes) != 1 or kn.dtype not in (np.float32, np.float16):
-        raise TypeError(f"k_new, v_new, k_cache, v_cache must all be float32 or all float16; got "
-                        f"{kn.dtype}, {vn.dtype}, {k_cache.dtype}, {v_cache.dtype}")
+        caches.append(_as_elems(c, name, dtype))
+    (k_cache, kct, _), (v_cache, vct, _) = caches  # bfloat16 caches as uint16 views of the same memory
+    if len({kt, vt, kct, vct}) != 1:
+        raise TypeError(f"k_new, v_new, k_cache, v_cache must all have one element type; got "
+                        f"{kt}, {vt}, {kct}, {vct}")
     bt = np.ascontiguousarray(block_table, dtype=np.int32)
     pos = np.ascontiguousarray(positions, dtype=np.int32)
     if bt.ndim != 2:
@@ -605,7 +680,7 @@ def kv_append(k_new: Any, v_new: Any, k_cache: np.ndarray, v_cache: np.ndarray, 
                  kn.shape[3], vn.shape[3], k_cache.shape[0], k_cache.shape[1], bt.shape[1])
     desc.k_new, desc.v_new = _tensor(kn), _tensor(vn)
     desc.k_cache, desc.v_cache = _tensor(k_cache), _tensor(v_cache)
-    desc.data_type = 1 if kn.dtype == np.float16 else 0
+    desc.data_type = _DTYPE_CODE[kt]
     ctx = _context(device)
     with ctx.lock:
         plan = _vp()
