@@ -148,7 +148,6 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
             return CLATTN_SUCCESS;
         }
         hp->fused = true;
-        hp->fused_plan.dec_dpbf16 = host_fused_dec_dpbf16(&ctx->config, &plan->p, &hp->fused_plan);
         snprintf(plan->path, sizeof plan->path, "host-fused-%s", host_fused_isa_name(hp->fused_plan.isa));
         /* both multiples of 64 bytes */
         hp->thread_floats = hp->fused_plan.thread_bytes / sizeof(float);

@@ -49,17 +49,6 @@ host_fused_isa host_fused_precision_isa(const clattn_config *cfg, host_fused_isa
     return isa;
 }
 
-int host_fused_dec_dpbf16(const clattn_config *cfg, const clattn_sdpa_problem *p, const host_fused_plan *fp)
-{
-#ifdef HOST_FUSED_HAVE_X86
-    return fp->decode && fp->isa == HOST_FUSED_AVX512 && p->data_type == CLATTN_DTYPE_BF16 &&
-           cfg->host_isa == CLATTN_HOST_ISA_AUTO && p->D % 32 == 0 && __builtin_cpu_supports("avx512bf16");
-#else
-    (void)cfg, (void)p, (void)fp;
-    return 0;
-#endif
-}
-
 clattn_status host_fused_check_isa(clattn_context *ctx)
 {
     const host_fused_isa want = wanted_isa(&ctx->config), best = best_isa();

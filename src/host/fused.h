@@ -32,8 +32,7 @@
  * 16-bit plans (p->data_type F16 / BF16, D <= HOST_FUSED_D16_MAX; host_fused_reads_dtype): the same kernels
  * read the caller's 16-bit arrays (host_fused_args q16, k16, v16, out16): the pack tasks widen K and V into the
  * usual float32 panels, a Q·Kᵀ tile widens its query rows into a stack array, the decode task widens its
- * query rows once and K/V in registers (VCVTPH2PS, or a 16-bit shift for bf16; a bf16 decode with AVX512_BF16
- * takes Q·Kᵀ from the bf16 q and k through VDPBF16PS, host_fused_dec_dpbf16), and out is rounded to nearest
+ * query rows once and K/V in registers (VCVTPH2PS, or a 16-bit shift for bf16), and out is rounded to nearest
  * even (NaN kept quiet) from the float32 result. No float32 copy of q, k, v or out exists, so the workspace is
  * the float32 plan's. Everything else stays float32.
  *
@@ -93,7 +92,6 @@ typedef struct host_fused_plan {
     int64_t drows;     /* decode: rows per (b, kv head) = G · Lq */
     int64_t dchunk;    /* decode: keys per task (a multiple of HOST_FUSED_BK) */
     int64_t dn;        /* decode: chunks per (b, kv head) */
-    int dec_dpbf16;    /* decode of a bf16 plan: Q·Kᵀ by VDPBF16PS (host_fused_dec_dpbf16), else widened + FMA */
     int64_t bq;        /* query rows per head per task */
     int64_t n_qblocks; /* ceil(Lq / bq) */
     int64_t n_tasks;   /* n_qblocks * B * Hkv (over all waves) */
@@ -223,14 +221,6 @@ host_fused_isa host_fused_select_isa(const clattn_config *cfg);
  * CLATTN_PRECISION_REDUCED when cfg->host_isa is AUTO (or DEFAULT without CLATTN_HOST_ISA forcing one) and
  * the CPU has AVX512_BF16, AVX512BW and AVX512VL; else `isa` unchanged. */
 host_fused_isa host_fused_precision_isa(const clattn_config *cfg, host_fused_isa isa, clattn_precision prec);
-/* Whether a decode plan fp of a bfloat16 problem p takes Q·Kᵀ through VDPBF16PS (dec_scores_dpbf16 in
- * fused_kernel.c): the context's host_isa is AUTO (an ISA the caller names keeps its instructions), the
- * plan runs AVX512, the CPU has AVX512_BF16 and D is a multiple of 32. The caller's bf16 q and k pairs go
- * straight in: each product of two bf16 is exact in float32 and the sums are float32, so this is the
- * float32 result up to the order of the additions (inputs and sums below 2^-126 count as zero: bf16
- * subnormals, VDPBF16PS's DAZ/FTZ). P·V stays widened float32. Half the multiply-add instructions of the
- * widened Q·Kᵀ, and no conversions. */
-int host_fused_dec_dpbf16(const clattn_config *cfg, const clattn_sdpa_problem *p, const host_fused_plan *fp);
 /* CLATTN_ERROR_UNSUPPORTED, naming both, when the context's host_isa asks for more than the CPU runs. */
 clattn_status host_fused_check_isa(clattn_context *ctx);
 const char *host_fused_isa_name(host_fused_isa isa);

@@ -1013,70 +1013,6 @@ HF_UNROLL
                              _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xEE));
     return _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
 }
-
-/* x (lane 4·r + j: row r, key j, scaled) into s rows r < R (HF_BK apart) at keys 0..3; *mx = lane-wise max
- * (x > mx ? x : mx: NaN never wins). */
-static inline __attribute__((always_inline)) void dec_store4x4(__m512 x, float *so, int R, __m512 *mx)
-{
-    *mx = _mm512_max_ps(x, *mx);
-    _mm_storeu_ps(so, _mm512_castps512_ps128(x));
-    if (R > 1) _mm_storeu_ps(so + HF_BK, _mm512_extractf32x4_ps(x, 1));
-    if (R > 2) _mm_storeu_ps(so + 2 * HF_BK, _mm512_extractf32x4_ps(x, 2));
-    if (R > 3) _mm_storeu_ps(so + 3 * HF_BK, _mm512_extractf32x4_ps(x, 3));
-}
-
-/* smax[r] = max(smax[r], the 4 lanes of row r in mxv[r / 4]) for rows r < n. */
-static inline __attribute__((always_inline)) void dec_smax4x4(const __m512 *mxv, int n, float *smax)
-{
-    for (int r = 0; r < n; r++) {
-        float t[HF_W];
-        _mm512_storeu_ps(t, mxv[r / 4]);
-        for (int j = 0; j < 4; j++)
-            if (t[4 * (r % 4) + j] > smax[r]) smax[r] = t[4 * (r % 4) + j];
-    }
-}
-
-/* Scores of a bfloat16 decode plan with AVX512_BF16 (host_fused_dec_dpbf16, fused.h: exact bf16 products,
- * float32 sums): keys [0, nb - nb % 4) of the run as dec_scores_t's 4 keys x 4 rows, but the caller's bf16 q
- * and k go straight into VDPBF16PS (32 pairs of products per instruction; D a multiple of 32). Returns the
- * keys done; smax as dec_scores_t. Compiled for the extra ISA here and called only where the CPU has it. */
-__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16"), noinline)) static int
-dec_scores_dpbf16(const host_fused_row *rows, int n, const uint16_t *k0, int64_t ks2, int64_t D, int nb, float scale,
-                  float *restrict s, float *restrict smax, const void *v0, int64_t vs2, int64_t Dv, const void *knext)
-{
-    __m512 mxv[HOST_FUSED_DEC_MAX_ROWS / 4];
-    for (int g = 0; g < HOST_FUSED_DEC_MAX_ROWS / 4; g++) mxv[g] = _mm512_set1_ps(-INFINITY);
-    const __m512 vscale = _mm512_set1_ps(scale);
-    int c = 0;
-    for (; c + 4 <= nb; c += 4) {
-        const uint16_t *kr = k0 + (int64_t)c * ks2;
-HF_UNROLL
-        for (int j = 0; j < 4; j++) dec_prefetch(k0, ks2, D, nb, c + j, v0, vs2, Dv, knext, 2);
-        for (int r0 = 0; r0 < n; r0 += 4) {
-            const int R = n - r0 < 4 ? n - r0 : 4;
-            const uint16_t *q0 = rows[r0].q16, *q1 = rows[r0 + (R > 1)].q16, *q2 = rows[r0 + (R > 2 ? 2 : 0)].q16,
-                           *q3 = rows[r0 + (R > 3 ? 3 : 0)].q16;
-            __m512 acc4[16];
-HF_UNROLL
-            for (int i = 0; i < 16; i++) acc4[i] = _mm512_setzero_ps();
-            for (int64_t d = 0; d < D; d += 32) {
-                const __m512bh qa = (__m512bh)_mm512_loadu_si512(q0 + d), qb = (__m512bh)_mm512_loadu_si512(q1 + d),
-                               qc = (__m512bh)_mm512_loadu_si512(q2 + d), qd = (__m512bh)_mm512_loadu_si512(q3 + d);
-HF_UNROLL
-                for (int j = 0; j < 4; j++) {
-                    const __m512bh kv = (__m512bh)_mm512_loadu_si512(kr + (int64_t)j * ks2 + d);
-                    acc4[4 * j + 0] = _mm512_dpbf16_ps(acc4[4 * j + 0], qa, kv);
-                    acc4[4 * j + 1] = _mm512_dpbf16_ps(acc4[4 * j + 1], qb, kv);
-                    acc4[4 * j + 2] = _mm512_dpbf16_ps(acc4[4 * j + 2], qc, kv);
-                    acc4[4 * j + 3] = _mm512_dpbf16_ps(acc4[4 * j + 3], qd, kv);
-                }
-            }
-            dec_store4x4(_mm512_mul_ps(dec_reduce16(acc4), vscale), s + r0 * HF_BK + c, R, &mxv[r0 / 4]);
-        }
-    }
-    dec_smax4x4(mxv, n, smax);
-    return c;
-}
 #endif
 
 /* s[r][c] = scale · (q_r · k_c) for rows [0, n) and keys c < nb, K rows ks2 elements apart (unit
@@ -1085,10 +1021,8 @@ HF_UNROLL
 static inline __attribute__((always_inline)) void dec_scores_t(const host_fused_row *rows, int n, const void *k0,
                                                                int64_t ks2, int64_t D, int nb, float scale,
                                                                float *restrict s, float *restrict smax, const void *v0,
-                                                               int64_t vs2, int64_t Dv, const void *knext, const int DT,
-                                                               int dpbf16)
+                                                               int64_t vs2, int64_t Dv, const void *knext, const int DT)
 {
-    (void)dpbf16;
     const int64_t Dw = D - D % HF_W;
     const int64_t es = DT == CLATTN_DTYPE_F32 ? 4 : 2; /* bytes per element */
     for (int r = 0; r < n; r++) smax[r] = -INFINITY;
@@ -1097,9 +1031,7 @@ static inline __attribute__((always_inline)) void dec_scores_t(const host_fused_
     /* 4 keys x 4 rows at a time: 16 dot products accumulated as 16 vectors over D, then reduced together by
      * one transpose-and-add tree (15 steps for 16 sums, where one horizontal sum per dot product takes about 8):
      * lane 4·r + j of the result is row r, key j. Each K vector loaded serves the 4 rows. */
-    if (DT == CLATTN_DTYPE_BF16 && dpbf16)
-        c = dec_scores_dpbf16(rows, n, (const uint16_t *)k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext);
-    else if (Dw == D) {
+    if (Dw == D) {
         __m512 mxv[HOST_FUSED_DEC_MAX_ROWS / 4];
         for (int g = 0; g < HOST_FUSED_DEC_MAX_ROWS / 4; g++) mxv[g] = _mm512_set1_ps(-INFINITY);
         const __m512 vscale = _mm512_set1_ps(scale);
@@ -1126,10 +1058,21 @@ HF_UNROLL
                         acc4[4 * j + 3] = _mm512_fmadd_ps(qd, kv, acc4[4 * j + 3]);
                     }
                 }
-                dec_store4x4(_mm512_mul_ps(dec_reduce16(acc4), vscale), s + r0 * HF_BK + c, R, &mxv[r0 / 4]);
+                const __m512 x = _mm512_mul_ps(dec_reduce16(acc4), vscale);
+                mxv[r0 / 4] = _mm512_max_ps(x, mxv[r0 / 4]); /* x > mx ? x : mx: NaN never wins */
+                float *so = s + r0 * HF_BK + c;
+                _mm_storeu_ps(so, _mm512_castps512_ps128(x));
+                if (R > 1) _mm_storeu_ps(so + HF_BK, _mm512_extractf32x4_ps(x, 1));
+                if (R > 2) _mm_storeu_ps(so + 2 * HF_BK, _mm512_extractf32x4_ps(x, 2));
+                if (R > 3) _mm_storeu_ps(so + 3 * HF_BK, _mm512_extractf32x4_ps(x, 3));
             }
         }
-        dec_smax4x4(mxv, n, smax);
+        for (int r = 0; r < n; r++) {
+            float t[HF_W];
+            _mm512_storeu_ps(t, mxv[r / 4]);
+            for (int j = 0; j < 4; j++)
+                if (t[4 * (r % 4) + j] > smax[r]) smax[r] = t[4 * (r % 4) + j];
+        }
     }
 #endif
     for (; c < nb; c++) {
@@ -1166,14 +1109,14 @@ HF_UNROLL
 
 static void dec_scores(const host_fused_row *rows, int n, const void *k0, int64_t ks2, int64_t D, int nb, float scale,
                        float *restrict s, float *restrict smax, const void *v0, int64_t vs2, int64_t Dv,
-                       const void *knext, int dt, int dpbf16)
+                       const void *knext, int dt)
 {
     if (dt == CLATTN_DTYPE_F16)
-        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_F16, 0);
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_F16);
     else if (dt == CLATTN_DTYPE_BF16)
-        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_BF16, dpbf16);
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_BF16);
     else
-        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_F32, 0);
+        dec_scores_t(rows, n, k0, ks2, D, nb, scale, s, smax, v0, vs2, Dv, knext, CLATTN_DTYPE_F32);
 }
 
 /* Decode task: keys [c·dchunk, (c + 1)·dchunk) of one (b, kv head) for its drows rows (r = g·Lq + i),
@@ -1232,7 +1175,7 @@ void HF_DEC(void *argp, int64_t task, int tid)
             const char *knext = j0 + cr + n < jhi ? kbase + host_kv_off(p, &p->k, tbl, b, hk, j0 + cr + n) * es
                                                   : k0 + (int64_t)n * ks2 * es;
             dec_scores(rows, (int)M, k0, ks2, D, n, p->scale, sc + cr, cr == 0 ? smax : smax_run,
-                       vbase + host_kv_off(p, &p->v, tbl, b, hk, j0 + cr) * es, vs2, Dv, knext, dt, fp->dec_dpbf16);
+                       vbase + host_kv_off(p, &p->v, tbl, b, hk, j0 + cr) * es, vs2, Dv, knext, dt);
             if (cr > 0)
                 for (int64_t r = 0; r < M; r++)
                     if (smax_run[r] > smax[r]) smax[r] = smax_run[r]; /* NaN never wins, as in dec_scores */
