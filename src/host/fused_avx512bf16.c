@@ -414,22 +414,11 @@ void HF_CAT(host_fused_task, HF_ISA)(void *argp, int64_t task, int tid)
         }
 
         for (int64_t r0 = 0; r0 < Mr; r0 += HF_PV_R) {
-            int active = 0;
-            int64_t glo = nb, ghi = 0;
-            for (int r = 0; r < HF_PV_R; r++) {
-                const host_fused_row *row = &rows[r0 + r];
-                active |= rflag[r0 + r] & HF_ACTIVE;
-                if (!(rflag[r0 + r] & HF_ACTIVE)) {
-                    memset(pb + (r0 + r) * (HF_BK / 2), 0, (HF_BK / 2) * sizeof(uint32_t));
-                    ralpha[r0 + r] = 1.0f;
-                    continue;
-                }
-                const int64_t clo = row->lo > j0 ? row->lo - j0 : 0;
-                const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
-                if (clo < glo) glo = clo;
-                if (chi > ghi) ghi = chi;
-            }
-            if (!active) continue;
+            pv_group g; /* rows skipped by the QK step: zero weight pairs, no rescale */
+            if (!pv_group_keys(rows + r0, rflag + r0, ralpha + r0, j0, nb,
+                               (unsigned char *)(pb + r0 * (HF_BK / 2)), (HF_BK / 2) * sizeof(uint32_t), &g))
+                continue;
+            int64_t glo = g.glo, ghi = g.ghi;
             /* whole pairs: columns outside every row's range hold weight 0 (softmax_block_max), and V
              * is zero past Lk' up to the pair boundary */
             glo &= ~(int64_t)1;

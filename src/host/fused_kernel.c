@@ -678,6 +678,44 @@ static inline __attribute__((always_inline)) int group_key_range(const host_fuse
     return hi > lo;
 }
 
+/* The P·V step's view of the block at j0 (nb keys) for the HF_PV_R rows from rows (flags rflag, rescales
+ * ralpha): a row the QK step skipped gets zero weights (the wbytes bytes of its weight row, rows wbytes
+ * apart from w) and no rescale (alpha 1); [glo, ghi) the keys some active row sees, [ilo, ihi) the keys
+ * every active row sees; clean / clean_in: every row, skipped ones too, has HF_CLEAN / HF_CLEAN_IN.
+ * False when no row is active. The tiled tasks of fused_kernel.c and fused_avx512bf16.c share it; they
+ * differ in their weights' type (float32, bf16 pairs). */
+typedef struct {
+    int64_t glo, ghi, ilo, ihi;
+    int clean, clean_in;
+} pv_group;
+
+static inline __attribute__((always_inline)) int pv_group_keys(const host_fused_row *rows, const int *rflag,
+                                                               float *ralpha, int64_t j0, int nb,
+                                                               unsigned char *w, size_t wbytes, pv_group *g)
+{
+    int active = 0;
+    g->clean = 1, g->clean_in = 1;
+    g->glo = nb, g->ghi = 0, g->ilo = 0, g->ihi = nb;
+    for (int r = 0; r < HF_PV_R; r++) {
+        const host_fused_row *row = &rows[r];
+        active |= rflag[r] & HF_ACTIVE;
+        g->clean &= (rflag[r] & HF_CLEAN) != 0;
+        g->clean_in &= (rflag[r] & HF_CLEAN_IN) != 0;
+        if (!(rflag[r] & HF_ACTIVE)) {
+            memset(w + r * wbytes, 0, wbytes);
+            ralpha[r] = 1.0f;
+            continue;
+        }
+        const int64_t clo = row->lo > j0 ? row->lo - j0 : 0;
+        const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
+        if (clo < g->glo) g->glo = clo;
+        if (chi > g->ghi) g->ghi = chi;
+        if (clo > g->ilo) g->ilo = clo;
+        if (chi < g->ihi) g->ihi = chi;
+    }
+    return active;
+}
+
 /* The M rows of a tiled task (query rows i0.. of nr, every head of kv head hk's group, row r = g·nr + i)
  * from their accumulators: out = acc / l, a row that saw no allowed key (l == 0) zero (lse -inf),
  * lse = m + log(l); 16-bit outputs rounded from registers (acc is scratch and is overwritten). */
@@ -926,32 +964,16 @@ void HF_TASK(void *argp, int64_t task, int tid)
          * (CLEAN_IN), the rest guarded (a causal diagonal, a window edge); each row's accumulator still
          * takes exactly its nonzero weights in key order, so the bits do not depend on the grouping */
         for (int64_t r0 = 0; r0 < Mr; r0 += HF_PV_R) {
-            int active = 0, clean = 1, clean_in = 1;
-            int64_t glo = nb, ghi = 0, ilo = 0, ihi = nb;
-            for (int r = 0; r < HF_PV_R; r++) {
-                const host_fused_row *row = &rows[r0 + r];
-                active |= rflag[r0 + r] & HF_ACTIVE;
-                clean &= (rflag[r0 + r] & HF_CLEAN) != 0;
-                clean_in &= (rflag[r0 + r] & HF_CLEAN_IN) != 0;
-                if (!(rflag[r0 + r] & HF_ACTIVE)) {
-                    /* rows skipped by the QK step: zero weights, no rescale */
-                    memset(sc + (r0 + r) * HF_BK, 0, HF_BK * sizeof(float));
-                    ralpha[r0 + r] = 1.0f;
-                    continue;
-                }
-                const int64_t clo = row->lo > j0 ? row->lo - j0 : 0;
-                const int64_t chi = row->hi - j0 < nb ? row->hi - j0 : nb;
-                if (clo < glo) glo = clo;
-                if (chi > ghi) ghi = chi;
-                if (clo > ilo) ilo = clo;
-                if (chi < ihi) ihi = chi;
-            }
-            if (!active) continue;
+            pv_group g; /* rows skipped by the QK step: zero weights, no rescale */
+            if (!pv_group_keys(rows + r0, rflag + r0, ralpha + r0, j0, nb, (unsigned char *)(sc + r0 * HF_BK),
+                               HF_BK * sizeof(float), &g))
+                continue;
+            const int64_t glo = g.glo, ghi = g.ghi, ilo = g.ilo, ihi = g.ihi;
             const int npv = M - r0 == 1 ? 1 : HF_PV_R;
             float *restrict ar = acc + r0 * dvp;
             const float *restrict pr = sc + r0 * HF_BK;
-            if (clean || !clean_in || ihi - ilo < HF_PV_SPLIT_MIN) {
-                pv_rows(pr + glo, vt + glo * vs, vs, dvp, dvp, (int)(ghi - glo), ar, ralpha + r0, !clean, npv,
+            if (g.clean || !g.clean_in || ihi - ilo < HF_PV_SPLIT_MIN) {
+                pv_rows(pr + glo, vt + glo * vs, vs, dvp, dvp, (int)(ghi - glo), ar, ralpha + r0, !g.clean, npv,
                         CLATTN_DTYPE_F32);
                 continue;
             }
