@@ -617,14 +617,15 @@ typedef struct clattn_sdpa_desc {
      *     float32 kernels run, and the float32 result is rounded to binary16 (round-to-nearest-even) into
      *     the out view (only the view's elements are written). Where the widening happens depends on the
      *     path: the host's fused and decode paths (host-fused-portable / -avx2 / -avx512 / -avx512bf16, head
-     *     size D <= 256) and the OpenCL fused path's decode kernel on CPU devices (PoCL: at most 8 query rows
-     *     per kv head, unit-stride K/V rows) read the 16-bit arrays themselves (while packing K/V, in the
-     *     decode dot products) and round out from registers, so clattn_sdpa_plan_workspace_size() equals the
-     *     float32 plan's; every other path (host-rowwise, the OpenCL chain, fused tiles and fused-gpu,
-     *     D > 256) gets contiguous float32 copies
-     *     made by the plan in its workspace on each execution, and its workspace size includes them (4 bytes
-     *     x the elements of the q, k, v and out views). The results are the same either way. No fp16
-     *     arithmetic is used, so no cl_khr_fp16 is needed (vload_half / vstore_half_rte are core OpenCL 1.2).
+     *     size D <= 256) and every OpenCL path (chain, fused, fused-gpu and their -paged forms) read the 16-bit
+     *     arrays themselves (while loading K/V tiles or rows, in the dot products) and round out from
+     *     registers, so clattn_sdpa_plan_workspace_size() equals the float32 plan's (one exception: an
+     *     OpenCL chain plan whose P·V takes several launches over the keys, at thousands of keys, keeps its
+     *     partial sums in float32 and needs 4 bytes x Dv more per query row of a workspace chunk). The host's
+     *     other paths (host-rowwise, D > 256) get contiguous float32 copies made by the plan in its
+     *     workspace on each execution, and their workspace size includes them (4 bytes x the elements of the
+     *     q, k, v and out views). The results are the same either way. No fp16 arithmetic is used, so no
+     *     cl_khr_fp16 is needed (vload_half / vstore_half_rte are core OpenCL 1.2).
      *   - Special values as for float32 (see the top of this file): fp16 NaN and +-inf inputs become the
      *     same float32 values and follow the float32 rules (a NaN stays in its rows). An output is a convex
      *     combination of V rows, so finite V never overflows (|out| <= 65504); +-inf outputs come only from
@@ -633,8 +634,7 @@ typedef struct clattn_sdpa_desc {
      *   - Statuses: clattn_sdpa_plan_create() returns CLATTN_ERROR_INVALID_ARGUMENT for a data_type that
      *     is not a clattn_dtype ("data_type: 7 is not a clattn_dtype value") and when a view's reach x 2
      *     bytes overflows; CLATTN_ERROR_OUT_OF_MEMORY when the float32 copies cannot be allocated (host
-     *     or device); CLATTN_ERROR_KERNEL_BUILD / CLATTN_ERROR_OPENCL when the conversion kernels
-     *     (kernels/convert.cl) fail to build; CLATTN_ERROR_IO as for float32. clattn_sdpa_enqueue()
+     *     or device); CLATTN_ERROR_KERNEL_BUILD / CLATTN_ERROR_OPENCL when the 16-bit kernel builds fail; CLATTN_ERROR_IO as for float32. clattn_sdpa_enqueue()
      *     returns CLATTN_ERROR_INVALID_ARGUMENT when a q/k/v/out cl_mem holds fewer than
      *     2 x (offset + reach) bytes. Otherwise the statuses of the float32 functions apply unchanged.
      * With CLATTN_DTYPE_BF16 everything above holds with bfloat16 in place of binary16 (uint16_t arrays,
@@ -1747,7 +1747,9 @@ typedef struct clattn_kernel_plan clattn_kernel_plan;
  *                    Under CLATTN_DEVICE_PROFILE (tests), a device target is planned as plan creation would
  *                    plan on it: with the profile applied.
  * @param[in]  desc   as for clattn_sdpa_plan_create(), validated the same way; not retained. float16 and
- *                    bfloat16 plans (data_type CLATTN_DTYPE_F16 / _BF16) also list their two conversion kernels.
+ *                    bfloat16 plans (data_type CLATTN_DTYPE_F16 / _BF16) list the same kernels, those that
+ *                    read q, k, v or write out built with "-D ELEM16=1" / "=2" in options (the 16-bit arrays
+ *                    are read and written in place; no conversion kernel).
  * @return CLATTN_SUCCESS; CLATTN_ERROR_INVALID_ARGUMENT (plan or desc NULL, an invalid desc: the same messages
  *         as clattn_sdpa_plan_create(); an unknown profile, listing the known ones; a malformed selector);
  *         CLATTN_ERROR_UNSUPPORTED (the target is the host path, which builds no OpenCL kernel; a desc

@@ -146,3 +146,37 @@ inline long clattn_paged_row(__global const int *bt_row, long j, long num_blocks
 #define vloadv CLATTN_CAT(vload, VW)
 #define vstorev CLATTN_CAT(vstore, VW)
 #endif
+
+/*
+ * Element type of the SDPA kernels' q, k, v and out arrays (-D ELEM16: 0 or absent float32, 1 binary16,
+ * 2 bfloat16 = clattn_dtype; scores.cl, weighted_sum.cl, fused.cl, fused_gpu.cl). 16-bit arrays are read and
+ * written in place, no staging copies: binary16 with vload_half(n) / vstore_half_rte (core OpenCL 1.2, no
+ * cl_khr_fp16), bfloat16 as ushort bits shifted into the high half of a float and rounded back to nearest
+ * even (clattn_bf16_bits_to_f32 / clattn_f32_to_bf16_bits above). Compute, local tiles, softmax/probs and
+ * partials stay float32. Float32 builds do not define ELEM16 (their options and code are unchanged).
+ *   ELEM_T        the array element type (float, half, ushort)
+ *   LD1(p, x)     element x of p as a float
+ *   ST1(val, p, x) float val rounded into element x of p
+ *   LDN(n, p)     n consecutive elements from p as a floatn (n = 2, 4, 8, 16; p element-aligned only)
+ */
+#ifndef ELEM16
+#define ELEM16 0
+#endif
+#if ELEM16 == 1
+#define ELEM_T half
+#define LD1(p, x) vload_half(0, (p) + (x))
+#define ST1(val, p, x) vstore_half_rte((val), 0, (p) + (x))
+#define LDN(n, p) CLATTN_CAT(vload_half, n)(0, (p))
+#elif ELEM16 == 2
+#define ELEM_T ushort
+#define LD1(p, x) clattn_bf16_bits_to_f32((p)[x])
+#define ST1(val, p, x) ((p)[x] = clattn_f32_to_bf16_bits(val))
+#define LDN(n, p) CLATTN_CAT(as_float, n)(CLATTN_CAT(convert_uint, n)(CLATTN_CAT(vload, n)(0, (p))) << 16)
+#elif ELEM16 == 0
+#define ELEM_T float
+#define LD1(p, x) ((p)[x])
+#define ST1(val, p, x) ((p)[x] = (val))
+#define LDN(n, p) CLATTN_CAT(vload, n)(0, (p))
+#else
+#error "common.cl: ELEM16 must be 0, 1 or 2"
+#endif

@@ -40,10 +40,10 @@
  *   rows are read straight from global memory, no local tiles and no barriers; for CPU devices, where
  *   local memory is ordinary cache and the tile copy is pure overhead in a memory-bound decode).
  *   -D SW_PREFETCH (0/1, optional, with DIRECT: Clang's __builtin_prefetch of the next tile, see below).
- *   -D ELEM16 (0 default; 1 binary16, 2 bfloat16 = clattn_dtype; only with DIRECT): q, k, v and out are 16-bit
- *   arrays, read and written in place (no staging copies): binary16 with vload_half(n) / vstore_half_rte (core
- *   OpenCL 1.2, no cl_khr_fp16), bfloat16 as ushort bits shifted into the high half of a float and rounded back
- *   to nearest even (common.cl); compute and the partials (ws) stay float32. Float32 builds do not define it.
+ *   -D ELEM16 (0 default; 1 binary16, 2 bfloat16 = clattn_dtype; every build, tiled or DIRECT, and the merge):
+ *   q, k, v and out are 16-bit arrays read and written in place through common.cl's LD1 / LDN / ST1 (no
+ *   staging copies); the local K/V tiles, compute and the partials (ws) stay float32. Float32 builds do not
+ *   define it.
  * A tile whose weights are all nonzero for every row of a work-item takes an unguarded P·V loop.
  * Tiles are loaded with vector loads when the last dim of k (resp. v) has stride 1. The short loops over
  * rows, vectors and lanes carry #pragma unroll: without it PoCL keeps s[][] and acc[][] in memory and
@@ -70,30 +70,6 @@
 #endif
 #ifndef CLATTN_PREFETCH
 #define CLATTN_PREFETCH 0
-#endif
-#ifndef ELEM16
-#define ELEM16 0
-#endif
-#if ELEM16 && !DIRECT
-#error "fused.cl: ELEM16 needs DIRECT"
-#endif
-/* ELEM_T: element type of the q, k, v, out arrays; LD1 / ST1 one element (float value); LDN(n, p) n of them
- * from p as a floatn (the vector loads of DIRECT). */
-#if ELEM16 == 1
-#define ELEM_T half
-#define LD1(p, x) vload_half(0, (p) + (x))
-#define ST1(val, p, x) vstore_half_rte((val), 0, (p) + (x))
-#define LDN(n, p) CLATTN_CAT(vload_half, n)(0, (p))
-#elif ELEM16 == 2
-#define ELEM_T ushort
-#define LD1(p, x) clattn_bf16_bits_to_f32((p)[x])
-#define ST1(val, p, x) ((p)[x] = clattn_f32_to_bf16_bits(val))
-#define LDN(n, p) CLATTN_CAT(as_float, n)(CLATTN_CAT(convert_uint, n)(CLATTN_CAT(vload, n)(0, (p))) << 16)
-#else
-#define ELEM_T float
-#define LD1(p, x) ((p)[x])
-#define ST1(val, p, x) ((p)[x] = (val))
-#define LDN(n, p) CLATTN_CAT(vload, n)(0, (p))
 #endif
 #define BM (WG * RPW)
 #define NKV (TK / VK)
@@ -265,7 +241,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 const int jj = e / NKD;
                 const int c = e - jj * NKD;
                 const long j = j0 + jj;
-                const floatd x = j < jhi ? vloadd(0, kb + CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + c * KLW) : (floatd)(0.0f);
+                const floatd x = j < jhi ? LDN(KLW, kb + CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + c * KLW) : (floatd)(0.0f);
 #if KROW
                 Ks[jj][c] = x;
 #else
@@ -282,7 +258,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 const int jj = e / DK;
                 const int d = e - jj * DK;
                 const long j = j0 + jj;
-                const float x = j < jhi ? kb[CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + d * k_s3] : 0.0f;
+                const float x = j < jhi ? LD1(kb, CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + d * k_s3) : 0.0f;
 #if KROW
                 KS_AT(jj, d) = x;
 #else
@@ -298,11 +274,11 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 floatvv x = (floatvv)(0.0f);
                 if (j < jhi) {
                     if ((long)(c + 1) * VV <= Dv) {
-                        x = vloadvv(0, vb + CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * VV);
+                        x = LDN(VV, vb + CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * VV);
                     } else {
                         float tmp[VV];
                         #pragma unroll
-                        for (int u = 0; u < VV; u++) tmp[u] = (long)c * VV + u < Dv ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * VV + u] : 0.0f;
+                        for (int u = 0; u < VV; u++) tmp[u] = (long)c * VV + u < Dv ? LD1(vb, CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * VV + u) : 0.0f;
                         x = vloadvv(0, tmp);
                     }
                 }
@@ -313,7 +289,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 const int jj = e / DVP;
                 const int c = e - jj * DVP;
                 const long j = j0 + jj;
-                VS_AT(jj, c) = (j < jhi && c < Dv) ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * v_s3] : 0.0f;
+                VS_AT(jj, c) = (j < jhi && c < Dv) ? LD1(vb, CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * v_s3) : 0.0f;
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE); /* the tile is loaded */

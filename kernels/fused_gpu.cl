@@ -49,7 +49,9 @@
  * (ceil(nrr / BR) * WG, np, nbh), arguments exactly as clattn_fused (fused.cl).
  * Build options: -D DK (D >= 1), -D DVP (Dv rounded up to TC * VW), -D VW (1, 2 or 4: vector width over
  *   Dv columns), -D TR, -D TC (4, 8, 16, 32 or 64), -D RT (rows per work-item), -D CT (keys per
- *   work-item and tile), -D DECODE (0/1), -D USE_FMA (0/1).
+ *   work-item and tile), -D DECODE (0/1), -D USE_FMA (0/1), -D ELEM16 (0 default; 1 binary16, 2 bfloat16:
+ *   q, k, v and out are 16-bit arrays read and written in place through common.cl's LD1 / LDN / ST1, in every
+ *   kernel here; local memory, compute and the partials stay float32).
  * No fp64, no fast/finite math (-INFINITY is relied on), no extension.
  */
 #define WG (TR * TC)
@@ -107,12 +109,12 @@ inline float clattn_gpu_score(float s, int j, int lo, int hi, float scale, float
 
 /* The arguments of clattn_fused_gpu and clattn_decode_gpu (those of fused.cl's clattn_fused). */
 #define CLATTN_GPU_ARGS                                                                                      \
-    __global const float *q, long q_off, long q_s0, long q_s1, long q_s2, long q_s3,                         \
-    __global const float *k, long k_off, long k_s0, long k_s1, long k_s2, long k_s3,                         \
-    __global const float *v, long v_off, long v_s0, long v_s1, long v_s2, long v_s3,                         \
+    __global const ELEM_T *q, long q_off, long q_s0, long q_s1, long q_s2, long q_s3,                        \
+    __global const ELEM_T *k, long k_off, long k_s0, long k_s1, long k_s2, long k_s3,                        \
+    __global const ELEM_T *v, long v_off, long v_s0, long v_s1, long v_s2, long v_s3,                        \
     __global const uchar *mask, long m_off, long m_s0, long m_s1, long m_s2, long m_s3, int mask_kind,       \
     __global const int *kv_lengths, int use_kv_lengths,                                                      \
-    __global float *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3, __global float *ws,         \
+    __global ELEM_T *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3, __global float *ws,        \
     long Hkv, long group, long Lq, long Lk, long Dv, long bh0, long rr0, long nrr, long kpart, int np,      \
     float scale, float softcap, int causal, long wl, long wr,                                                \
     int want_lse, __global float *lse, long l_off, long l_s0, long l_s1, long l_s2, long l_s3 CLATTN_PAGED_ARGS
@@ -155,8 +157,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
     const long jhi = min(clattn_key_hi(ilast, Lq, lkv, causal, wr), kend);
 
     CLATTN_BT_ROW(); /* paged K/V: the sequence's block-table row (common.cl) */
-    __global const float *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
-    __global const float *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
+    __global const ELEM_T *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
+    __global const ELEM_T *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
 
     /* Q block -> local memory (zero past D and for rows past the chunk). */
     for (int e = lid; e < BR * (DK4 / 4); e += WG) {
@@ -168,13 +170,13 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
             const long rr = rr0 + rl;
             const long i = rr / group;
             const long h = hk * group + (rr - i * group);
-            __global const float *qrow = q + q_off + b * q_s0 + h * q_s1 + i * q_s2;
+            __global const ELEM_T *qrow = q + q_off + b * q_s0 + h * q_s1 + i * q_s2;
             if (q_s3 == 1 && (d4 + 1) * 4 <= DK) {
-                x = vload4(0, qrow + d4 * 4);
+                x = LDN(4, qrow + d4 * 4);
             } else {
                 float tmp[4];
 #pragma unroll
-                for (int u = 0; u < 4; u++) tmp[u] = d4 * 4 + u < DK ? qrow[(d4 * 4 + u) * q_s3] : 0.0f;
+                for (int u = 0; u < 4; u++) tmp[u] = d4 * 4 + u < DK ? LD1(qrow, (d4 * 4 + u) * q_s3) : 0.0f;
                 x = vload4(0, tmp);
             }
         }
@@ -213,11 +215,11 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
             float4 x = (float4)(0.0f);
             if (j < jhi) {
                 if (k_s3 == 1 && (d4 + 1) * 4 <= DK) {
-                    x = vload4(0, kb + CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + d4 * 4);
+                    x = LDN(4, kb + CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + d4 * 4);
                 } else {
                     float tmp[4];
 #pragma unroll
-                    for (int u = 0; u < 4; u++) tmp[u] = d4 * 4 + u < DK ? kb[CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + (d4 * 4 + u) * k_s3] : 0.0f;
+                    for (int u = 0; u < 4; u++) tmp[u] = d4 * 4 + u < DK ? LD1(kb, CLATTN_KV_ROW(j, k_s0, k_s1, k_s2) + (d4 * 4 + u) * k_s3) : 0.0f;
                     x = vload4(0, tmp);
                 }
             }
@@ -235,7 +237,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
 #if DECODE
         /* K rows from global memory (unit stride along D: the host's condition for this kernel); a key
          * past jhi reads row jhi - 1 (in bounds) and is masked below. Whole float4s, then the DK % 4 tail. */
-        __global const float *krow[CT];
+        __global const ELEM_T *krow[CT];
 #pragma unroll
         for (int c = 0; c < CT; c++) krow[c] = kb + CLATTN_KV_ROW((long)min(j0 + tc + c * TC, jhi_i - 1), k_s0, k_s1, k_s2);
 #if DK % 4
@@ -243,7 +245,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
         for (int c = 0; c < CT; c++)
 #pragma unroll
             for (int u = DK / 4 * 4; u < DK; u++) {
-                const float kx = krow[c][u];
+                const float kx = LD1(krow[c], u);
 #pragma unroll
                 for (int t = 0; t < RT; t++) s[t][c] = MAD(((__local float *)QS)[(tr + t * TR) * DKP + u], kx, s[t][c]);
             }
@@ -260,7 +262,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
 #pragma unroll
             for (int c = 0; c < CT; c++) {
 #if DECODE
-                const float4 kv = vload4(d4, krow[c]);
+                const float4 kv = LDN(4, krow[c] + d4 * 4);
 #else
                 const float4 kv = KS4(tc + c * TC, d4);
 #endif
@@ -339,11 +341,11 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
                 float4 x = (float4)(0.0f);
                 if (j < jhi) {
                     if ((long)(c4 + 1) * 4 <= Dv) {
-                        x = vload4(0, vb + CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c4 * 4);
+                        x = LDN(4, vb + CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c4 * 4);
                     } else {
                         float tmp[4];
 #pragma unroll
-                        for (int u = 0; u < 4; u++) tmp[u] = (long)c4 * 4 + u < Dv ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c4 * 4 + u] : 0.0f;
+                        for (int u = 0; u < 4; u++) tmp[u] = (long)c4 * 4 + u < Dv ? LD1(vb, CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c4 * 4 + u) : 0.0f;
                         x = vload4(0, tmp);
                     }
                 }
@@ -356,7 +358,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
                 const int jj = e / DVP;
                 const int c = e - jj * DVP;
                 const long j = j0 + jj;
-                VS_ROW(jj)[c] = (j < jhi && c < Dv) ? vb[CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * v_s3] : 0.0f;
+                VS_ROW(jj)[c] = (j < jhi && c < Dv) ? LD1(vb, CLATTN_KV_ROW(j, v_s0, v_s1, v_s2) + c * v_s3) : 0.0f;
             }
         }
 #endif
@@ -376,13 +378,13 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
                 /* V rows from global memory, unit stride along Dv (the host's condition), one column per
                  * work-item and group (VW == 1; consecutive work-items, consecutive columns); key and
                  * column clamped in bounds (p == 0 past jhi; columns past Dv are never stored). */
-                __global const float *vrow = vb + CLATTN_KV_ROW((long)min(j0 + jj, jhi_i - 1), v_s0, v_s1, v_s2);
+                __global const ELEM_T *vrow = vb + CLATTN_KV_ROW((long)min(j0 + jj, jhi_i - 1), v_s0, v_s1, v_s2);
 #endif
 #pragma unroll
                 for (int cg = 0; cg < NCG; cg++) {
                     const int col = (tc + cg * TC) * VW;
 #if DECODE
-                    const floatw vv = vrow[min(col, (int)Dv - 1)];
+                    const floatw vv = LD1(vrow, min(col, (int)Dv - 1));
 #else
                     const floatw vv = vloadw(0, VS_ROW(jj) + col);
 #endif
@@ -423,7 +425,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
             const long rr = rr0 + rl;
             const long i = rr / group;
             const long h = hk * group + (rr - i * group);
-            __global float *orow = out + o_off + b * o_s0 + h * o_s1 + i * o_s2;
+            __global ELEM_T *orow = out + o_off + b * o_s0 + h * o_s1 + i * o_s2;
             const float inv = has ? 1.0f / l[t] : 0.0f;
             if (want_lse && tc == 0) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = has ? m[t] + log(l[t]) : -INFINITY;
 #pragma unroll
@@ -433,7 +435,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
 #pragma unroll
                 for (int w = 0; w < VW; w++) {
                     const long col = (long)(tc + cg * TC) * VW + w;
-                    if (col < Dv) orow[col * o_s3] = tmp[w];
+                    if (col < Dv) ST1(tmp[w], orow, col * o_s3);
                 }
             }
         } else {
@@ -457,7 +459,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void clattn_fused_gpu(C
  * Launch: local (MWG, 1, 1); global (ceil(Dv / MWG) * MWG, nrr, nbh): one work-item per output element
  * (consecutive work-items read consecutive columns of each partial).
  */
-__kernel void clattn_fused_gpu_merge(__global const float *ws, __global float *out, long o_off, long o_s0,
+__kernel void clattn_fused_gpu_merge(__global const float *ws, __global ELEM_T *out, long o_off, long o_s0,
                                      long o_s1, long o_s2, long o_s3, long Hkv, long group, long Dv, long bh0,
                                      long rr0, long nrr, int np, int want_lse, __global float *lse, long l_off,
                                      long l_s0, long l_s1, long l_s2, long l_s3)
@@ -491,6 +493,6 @@ __kernel void clattn_fused_gpu_merge(__global const float *ws, __global float *o
             A += w[HDR + col] * f;
         }
     }
-    out[o_off + b * o_s0 + h * o_s1 + i * o_s2 + col * o_s3] = any_has ? A / L : 0.0f;
+    ST1(any_has ? A / L : 0.0f, out, o_off + b * o_s0 + h * o_s1 + i * o_s2 + col * o_s3);
     if (want_lse && col == 0) lse[l_off + b * l_s0 + h * l_s1 + i * l_s2] = any_has ? M + log(L) : -INFINITY;
 }

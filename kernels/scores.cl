@@ -23,7 +23,8 @@
  * launches (Mesa llvmpipe leaves every loop once a work-item has run 65535 iterations in total):
  * mode bit 0 (CLATTN_SCORES_ADD) adds the partial sums already in S, bit 1 (CLATTN_SCORES_FINAL) applies
  * scale, softcap and mask; launches without FINAL store raw partial sums. One launch: mode = FINAL.
- * Build options: -D WG_M -D WG_N -D WPT_M -D VW -D TK.
+ * Build options: -D WG_M -D WG_N -D WPT_M -D VW -D TK; -D ELEM16 (1 binary16, 2 bfloat16: q and k are 16-bit
+ * arrays read in place through common.cl's LD1; S stays float32).
  */
 #define CLATTN_SCORES_ADD 1
 #define CLATTN_SCORES_FINAL 2
@@ -31,8 +32,8 @@
 #define TN (WG_N * VW)
 
 __kernel __attribute__((reqd_work_group_size(WG_N, WG_M, 1)))
-void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, long q_s2, long q_s3,
-                   __global const float *k, long k_off, long k_s0, long k_s1, long k_s2, long k_s3,
+void clattn_scores(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, long q_s2, long q_s3,
+                   __global const ELEM_T *k, long k_off, long k_s0, long k_s1, long k_s2, long k_s3,
                    __global const uchar *mask, long m_off, long m_s0, long m_s1, long m_s2, long m_s3,
                    int mask_kind,
                    __global const int *kv_lengths, int use_kv_lengths,
@@ -64,8 +65,8 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
     for (int m = 0; m < WPT_M; m++) acc[m] = (floatv)(0.0f);
 
     if (!skip) {
-        __global const float *qb = q + q_off + b * q_s0 + h * q_s1;
-        __global const float *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
+        __global const ELEM_T *qb = q + q_off + b * q_s0 + h * q_s1;
+        __global const ELEM_T *kb = k + k_off + CLATTN_KV_HEAD(k_s0, k_s1, k_s2);
         const long kend_ld = CLATTN_KV_END(lkv, Lk);
         for (long d0 = dbeg; d0 < dend; d0 += TK) {
             /* Neighbouring work-items read neighbouring d (contiguous when the stride of D is 1). */
@@ -73,7 +74,7 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
                 for (int dd = tx; dd < TK; dd += WG_N) {
                     const long d = d0 + dd;
                     float x = 0.0f;
-                    if (r0 + r < nrows && d < dend) x = qb[(i0 + r0 + r) * q_s2 + d * q_s3];
+                    if (r0 + r < nrows && d < dend) x = LD1(qb, (i0 + r0 + r) * q_s2 + d * q_s3);
                     Qs[dd][r] = x;
                 }
             }
@@ -81,7 +82,7 @@ void clattn_scores(__global const float *q, long q_off, long q_s0, long q_s1, lo
                 for (int dd = tx; dd < TK; dd += WG_N) {
                     const long d = d0 + dd;
                     float x = 0.0f;
-                    if (j0 + c < kend_ld && d < dend) x = kb[CLATTN_KV_ROW(j0 + c, k_s0, k_s1, k_s2) + d * k_s3];
+                    if (j0 + c < kend_ld && d < dend) x = LD1(kb, CLATTN_KV_ROW(j0 + c, k_s0, k_s1, k_s2) + d * k_s3);
                     Ks[dd][c] = x;
                 }
             }

@@ -16,19 +16,28 @@
  * (accumulate = 0 for the first, which writes out; 1 for the others, which add to it) so that no
  * work-item runs more loop iterations than Mesa llvmpipe allows (65535 shared by all loops, after which
  * it silently leaves them).
- * Build options: -D WG_M -D WG_N -D WPT_M -D VW -D TK.
+ * Build options: -D WG_M -D WG_N -D WPT_M -D VW -D TK; -D ELEM16 (1 binary16, 2 bfloat16: v and out are 16-bit
+ * arrays read and written in place through common.cl's LD1 / ST1; P stays float32). A 16-bit build takes three
+ * more arguments (psum, psum_off, last): when the keys take several launches, the partial sums stay float32 in
+ * psum[psum_off + (bhl * nrows + r) * Dv + c] (the plan's workspace after S, [nbh, nrows, Dv]) and only the
+ * launch with last = 1 rounds the total into out, once (a single launch: accumulate 0, last 1, psum unused).
  */
 #define TM (WG_M * WPT_M)
 #define TN (WG_N * VW)
+#if ELEM16
+#define WSUM_ACC_ARGS , __global float *psum, long psum_off, int last
+#else
+#define WSUM_ACC_ARGS
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG_N, WG_M, 1)))
 void clattn_weighted_sum(__global const float *P,
-                         __global const float *v, long v_off, long v_s0, long v_s1, long v_s2, long v_s3,
-                         __global float *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3,
+                         __global const ELEM_T *v, long v_off, long v_s0, long v_s1, long v_s2, long v_s3,
+                         __global ELEM_T *out, long o_off, long o_s0, long o_s1, long o_s2, long o_s3,
                          __global const int *kv_lengths, int use_kv_lengths,
                          long Hq, long group, long Lq, long Lk, long Dv,
                          long bh0, long i0, long nrows, long kbeg, long kend, int accumulate,
-                         int causal, long wl, long wr CLATTN_PAGED_ARGS)
+                         int causal, long wl, long wr WSUM_ACC_ARGS CLATTN_PAGED_ARGS)
 {
     __local float Ps[TK][TM]; /* Ps[j][r]: probabilities of the tile rows, transposed */
     __local float Vs[TK][TN]; /* Vs[j][c]: v rows of the key chunk */
@@ -52,7 +61,7 @@ void clattn_weighted_sum(__global const float *P,
 
     __global const float *Pb = P + (bhl * nrows + r0) * Lk;
     CLATTN_BT_ROW(); /* paged V: the sequence's block-table row (common.cl) */
-    __global const float *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
+    __global const ELEM_T *vb = v + v_off + CLATTN_KV_HEAD(v_s0, v_s1, v_s2);
     for (long j0 = jlo; j0 < jhi; j0 += TK) {
         /* Neighbouring work-items read neighbouring keys of P and neighbouring columns of V. */
         for (int r = ty; r < TM; r += WG_M) {
@@ -65,7 +74,7 @@ void clattn_weighted_sum(__global const float *P,
         for (int jj = ty; jj < TK; jj += WG_M) {
             for (int c = tx; c < TN; c += WG_N) {
                 float x = 0.0f;
-                if (j0 + jj < jhi && c0 + c < Dv) x = vb[CLATTN_KV_ROW(j0 + jj, v_s0, v_s1, v_s2) + (c0 + c) * v_s3];
+                if (j0 + jj < jhi && c0 + c < Dv) x = LD1(vb, CLATTN_KV_ROW(j0 + jj, v_s0, v_s1, v_s2) + (c0 + c) * v_s3);
                 Vs[jj][c] = x;
             }
         }
@@ -80,7 +89,7 @@ void clattn_weighted_sum(__global const float *P,
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
-    __global float *ob = out + o_off + b * o_s0 + h * o_s1;
+    __global ELEM_T *ob = out + o_off + b * o_s0 + h * o_s1;
     for (int m = 0; m < WPT_M; m++) {
         const long r = r0 + ty * WPT_M + m;
         if (r >= nrows) break;
@@ -89,8 +98,15 @@ void clattn_weighted_sum(__global const float *P,
         for (int c = 0; c < VW; c++) {
             const long col = c0 + tx * VW + c;
             if (col >= Dv) break;
+#if ELEM16
+            __global float *a = psum + psum_off + (bhl * nrows + r) * Dv + col; /* float32 partial sums */
+            const float x = accumulate ? *a + vals[c] : vals[c];
+            if (last) ST1(x, ob, (i0 + r) * o_s2 + col * o_s3);
+            else *a = x;
+#else
             __global float *o = ob + (i0 + r) * o_s2 + col * o_s3;
             *o = accumulate ? *o + vals[c] : vals[c];
+#endif
         }
     }
 }

@@ -162,7 +162,9 @@ typedef struct clattn_backend_i {
      * (binary16 or bfloat16); g = C-order index over the view's dims:
      *   to_16 false: f32[f32_off + g] = h16[view element g]                       (exact)
      *   to_16 true:  h16[view element g] = round-to-nearest-even(f32[f32_off + g]) (nothing else written)
-     * Ordered by sync. view NULL: only builds what the conversion of dtype needs (at plan creation). */
+     * Ordered by sync. view NULL: only builds what the conversion of dtype needs (at plan creation).
+     * (optional: NULL on a native_dtypes backend whose plans never set stage_dtype, as OpenCL's; core answers
+     * a staging it cannot do with CLATTN_ERROR_UNSUPPORTED) */
     clattn_status (*convert_view)(clattn_context *ctx, clattn_dtype dtype, bool to_16, const clattn_tensor *view,
                                   const clattn_buf *h16, const clattn_buf *f32, int64_t f32_off,
                                   const clattn_sync *sync);

@@ -162,10 +162,6 @@ static clattn_status cl_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *plan
 
     const clattn_cl_limits lim = clattn_cl_state_limits(cl);
     CLATTN_GOTO_IF(clattn_cl_plan_choose(ctx, &cl->rules, &lim, p, cl_probe, &ps, &cfg));
-    if (!clattn_cl_plan_reads_dtype(&cfg, p)) { /* 16-bit data on a float32 kernel: core stages, plans again */
-        plan->stage_dtype = true;
-        goto cleanup;
-    }
     if (cfg.fused) CLATTN_GOTO_IF(clattn_cl_fused_prepare(ctx, cl, &cfg, ps.kernels, &pd->fused));
     else CLATTN_GOTO_IF(clattn_cl_chain_prepare(ctx, cl, &cfg, ps.kernels, &pd->chain));
     snprintf(plan->path, sizeof plan->path, "%s", clattn_cl_plan_path(&cfg));
@@ -204,41 +200,6 @@ static clattn_status cl_sdpa_run(clattn_context *ctx, clattn_sdpa_plan *plan, co
     return clattn_cl_chain_run(ctx, cl, pd->chain, p, bufs, sync);
 }
 
-/* ---- fp16 / bf16 staging (kernels/convert.cl; the convert_view slot of clattn_backend_i) ----------- */
-
-static clattn_status cl_convert_view(clattn_context *ctx, clattn_dtype dtype, bool to_16, const clattn_tensor *view,
-                                     const clattn_buf *h16, const clattn_buf *f32, int64_t f32_off,
-                                     const clattn_sync *sync)
-{
-    const cl_uint num_wait = sync->num_wait;
-    const cl_event *wait_list = sync->wait_list;
-    cl_event *event = sync->event;
-    clattn_cl_state *cl = ctx->backend_data;
-    clattn_status st = CLATTN_SUCCESS;
-    static const char *const knames[4] = {"clattn_f16_to_f32", "clattn_f32_to_f16", "clattn_bf16_to_f32",
-                                          "clattn_f32_to_bf16"};
-    const int base = dtype == CLATTN_DTYPE_BF16 ? 2 : 0;
-    if (event) *event = NULL;
-    /* A dtype's two kernels are created once per context (at its first plan: view NULL) and kept. */
-    for (int i = base; i < base + 2; i++)
-        if (!cl->convert_kernels[i])
-            CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "convert.cl", "", knames[i], &cl->convert_kernels[i]));
-    if (!view) goto cleanup;
-    const char *kname = knames[base + to_16];
-    cl_kernel k = cl->convert_kernels[base + to_16];
-    clattn_cl_view hv = clattn_cl_view_of(h16->dev, view, true);
-    const cl_mem fm = f32->dev;
-    const cl_long d1 = view->dims[1], d2 = view->dims[2], d3 = view->dims[3], n = view->dims[0] * d1 * d2 * d3,
-                  foff = f32_off;
-    const clattn_karg a[] = {KVIEW(hv), KARG(d1), KARG(d2), KARG(d3), KARG(n), KARG(fm), KARG(foff)};
-    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, k, kname, a, sizeof a / sizeof a[0]));
-    const size_t global = (size_t)clattn_ceil_div(n, 64) * 64;
-    CLATTN_CL_CHECK(clEnqueueNDRangeKernel(cl->queue, k, 1, NULL, &global, NULL, num_wait,
-                                           num_wait ? wait_list : NULL, event));
-cleanup:
-    return st;
-}
-
 /* ---- context ------------------------------------------------------------------------------------- */
 
 static void cl_destroy(clattn_context *ctx)
@@ -247,8 +208,6 @@ static void cl_destroy(clattn_context *ctx)
     if (!cl) return;
     if (cl->queue) clFinish(cl->queue);
     if (cl->bias_kernel) clReleaseKernel(cl->bias_kernel);
-    for (int i = 0; i < 4; i++)
-        if (cl->convert_kernels[i]) clReleaseKernel(cl->convert_kernels[i]);
     clattn_cl_program_cache_clear(cl);
     if (cl->queue) clReleaseCommandQueue(cl->queue);
     if (cl->context) clReleaseContext(cl->context);
@@ -267,7 +226,7 @@ clattn_status clattn_cl_global_local_run(clattn_context *ctx, const struct clatt
 static const clattn_backend_i cl_backend_iface = {
     .name = "opencl",
     .host_memory = false,
-    .native_dtypes = true, /* the CPU direct decode kernel reads fp16 / bf16 (clattn_cl_plan_reads_dtype) */
+    .native_dtypes = true, /* every SDPA kernel reads fp16 / bf16 in place (-D ELEM16): no plan asks for staging */
     .destroy = cl_destroy,
     .sdpa_prepare = cl_sdpa_prepare,
     .sdpa_release = cl_sdpa_release,
@@ -278,7 +237,6 @@ static const clattn_backend_i cl_backend_iface = {
     .buf_read = cl_buf_read,
     .linear = clattn_cl_linear,
     .finish = cl_finish,
-    .convert_view = cl_convert_view,
     .channel_run = clattn_cl_channel_run,
     .channel_path = "channel",
     .additive_run = clattn_cl_additive_run,

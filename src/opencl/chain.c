@@ -11,7 +11,8 @@
  *   scores.cl       S = masked softcap(q·kᵀ·scale) + additive mask  (-inf where not allowed)
  *   softmax.cl      P = softmax(S) per row, in place; also written to probs when wanted
  *   weighted_sum.cl out = P·V, skipping zero-probability keys
- * S lives in a per-plan workspace of [nbh, nrows, Lk] floats (planner.c bounds it); problems larger than
+ * S lives in a per-plan workspace of [nbh, nrows, Lk] floats (planner.c bounds it), followed for a 16-bit plan
+ * whose keys take several weighted_sum launches by [nbh, nrows, Dv] float32 partial sums; problems larger than
  * that are processed in chunks of (b, h) pairs, or of query rows. All commands go to one in-order queue.
  * Serves plans with probabilities and every plan the fused path (fused.c) does not; backend.c chooses.
  */
@@ -132,18 +133,26 @@ clattn_status clattn_cl_chain_run(clattn_context *ctx, clattn_cl_state *cl, cons
                 const size_t local[3] = {(size_t)pd->cfg.wsum_tile.wg_n, (size_t)pd->cfg.wsum_tile.wg_m, 1};
                 const size_t global[3] = {(size_t)clattn_ceil_div(p->Dv, tn) * local[0], (size_t)clattn_ceil_div(nrows, tm) * local[1],
                                           (size_t)nbh};
-                /* Key ranges of at most kchunk keys; the first launch writes out. */
+                /* Key ranges of at most kchunk keys; the first launch writes out. 16-bit builds (-D ELEM16) take
+                 * (psum, psum_off, last) before the paged arguments: partial sums in float32 after S, out rounded
+                 * once by the last launch (weighted_sum.cl). */
+                const cl_long psum_off = (cl_long)(pd->cfg.nbh * pd->cfg.nrows * p->Lk);
+                const cl_uint plain = p->data_type == CLATTN_DTYPE_F32 ? 3 : 0; /* 16-bit arguments left off */
                 for (int64_t k0 = 0; k0 < p->Lk; k0 += pd->cfg.kchunk) {
                     const cl_long kbeg = k0, kend = k0 + pd->cfg.kchunk;
-                    const cl_int accumulate = k0 > 0;
-                    const clattn_karg wa[] = {KARG(S),
+                    const cl_int accumulate = k0 > 0, last = kend >= p->Lk;
+                    clattn_karg wa[] = {KARG(S),
                                        KVIEW(vv), KVIEW(ov),
                                        KARG(kvl),  KARG(use_kvl),
                                        KARG(Hq),   KARG(group), KARG(Lq),   KARG(Lk),   KARG(Dv),
                                        KARG(c_bh0), KARG(c_i0), KARG(c_nrows), KARG(kbeg), KARG(kend), KARG(accumulate),
                                        KARG(causal), KARG(wl),  KARG(wr),
+                                       KARG(S), KARG(psum_off), KARG(last),
                                        KARG(bt), KARG(maxb), KARG(nblk)};
-                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->wsum, "clattn_weighted_sum", wa, sizeof wa / sizeof wa[0] - unpaged));
+                    const size_t nw = sizeof wa / sizeof wa[0];
+                    if (plain) /* float32 builds: the paged arguments move up over the three 16-bit ones */
+                        for (size_t i = nw - 3; i < nw; i++) wa[i - 3] = wa[i];
+                    CLATTN_GOTO_IF(clattn_cl_set_args(ctx, pd->wsum, "clattn_weighted_sum", wa, nw - plain - unpaged));
                     CLATTN_GOTO_IF(clattn_cl_launch_kernel(ctx, &es, pd->wsum, "clattn_weighted_sum", global, local));
                 }
             }

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_KERNELS (CLATTN_CL_SLOTS + 2) /* + the two fp16 conversion kernels */
+#define MAX_KERNELS CLATTN_CL_SLOTS
 
 struct clattn_kernel_plan {
     size_t n;
@@ -105,37 +105,17 @@ static clattn_status plan_create(clattn_context *ctx, clattn_kernel_plan **out, 
     clattn_cl_state cl;
     clattn_sdpa_problem p;
     clattn_dtype staged = CLATTN_DTYPE_F32;
+    /* the caller's data type: every OpenCL SDPA kernel reads 16-bit data in place (-D ELEM16), nothing is staged */
     CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, true, &staged));
     CLATTN_TRY(target_state(ctx, target, &cl));
     const clattn_cl_limits lim = clattn_cl_state_limits(&cl);
     clattn_cl_plan_cfg cfg;
     CLATTN_TRY(clattn_cl_plan_choose(ctx, &cl.rules, &lim, &p, dry_probe, (void *)&lim, &cfg));
-    if (!clattn_cl_plan_reads_dtype(&cfg, &p)) { /* as plan creation: staged to float32, planned again */
-        CLATTN_TRY(clattn_sdpa_problem_make(ctx, desc, &p, false, &staged));
-        CLATTN_TRY(clattn_cl_plan_choose(ctx, &cl.rules, &lim, &p, dry_probe, (void *)&lim, &cfg));
-    }
 
     clattn_kernel_plan *kp = clattn_calloc(1, sizeof *kp);
     if (!kp) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "clattn_kernel_plan_create: out of host memory");
     clattn_status st = CLATTN_SUCCESS;
     const char *path = clattn_cl_plan_path(&cfg); /* what plan creation reports */
-    if (staged != CLATTN_DTYPE_F32) { /* backend.c cl_convert_view: built at plan creation, driver's work-group */
-        const bool bf16 = staged == CLATTN_DTYPE_BF16;
-        static const char *const conv[4] = {"clattn_f16_to_f32", "clattn_f32_to_f16", "clattn_bf16_to_f32",
-                                            "clattn_f32_to_bf16"};
-        const char *tname = bf16 ? "bfloat16" : "float16";
-        for (int i = 0; i < 2 && st == CLATTN_SUCCESS; i++) {
-            clattn_cl_kernel_choice c;
-            memset(&c, 0, sizeof c);
-            c.source = "convert.cl";
-            c.name = conv[(bf16 ? 2 : 0) + i];
-            c.launched = true;
-            snprintf(c.why, sizeof c.why, "%s plan: %s%s (float32 compute on staged copies)", tname,
-                     i == 0 ? "q, k and v converted to float32" : "the float32 result rounded into the output in ",
-                     i == 0 ? "" : tname);
-            st = add_kernel(kp, &c, NULL, path, &cl.rules, cl.type);
-        }
-    }
     for (int s = 0; s < CLATTN_CL_SLOTS && st == CLATTN_SUCCESS; s++)
         if (cfg.used[s]) st = add_kernel(kp, &cfg.kernels[s], &cfg, path, &cl.rules, cl.type);
     if (st != CLATTN_SUCCESS) {

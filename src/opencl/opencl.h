@@ -211,8 +211,6 @@ typedef struct clattn_cl_state {
     clattn_cl_rules rules;    /* resolved from rules.c's table when the backend opens */
     clattn_cl_program_entry *programs; /* cache, owned */
     cl_kernel bias_kernel;    /* bias.cl, built on the first linear() with a bias */
-    cl_kernel convert_kernels[4]; /* convert.cl: [0] f16->f32, [1] f32->f16, [2] bf16->f32, [3] f32->bf16; built by
-                                     the first plan of that data type */
 } clattn_cl_state;
 
 /* Reads what clattn needs of `device` into cl (platform, type, limits, compute units, FMA and the rules

@@ -18,7 +18,7 @@
  *
  * Paged K/V (p->paged: k, v are pools [num_blocks, block_size, Hkv, D] read through a block table, Lk =
  * max_blocks * block_size): the same choices over the logical Lk, each kernel that reads K or V built with
- * -D CLATTN_PAGED=1 -D PAGE_SHIFT (paged_options; kernels/common.cl); paths "fused-paged", "fused-gpu-paged",
+ * -D CLATTN_PAGED=1 -D PAGE_SHIFT (problem_options; kernels/common.cl); paths "fused-paged", "fused-gpu-paged",
  * "chain-paged".
  *
  * Every value read from the device rules (rules.c) is named after its evidence tag there (VEC, LOOP, PREF).
@@ -53,13 +53,22 @@ static void set_why(clattn_cl_kernel_choice *k, const char *fmt, ...)
 /* Paged K/V (p->paged): the kernels that read K and V are built with -D CLATTN_PAGED=1 -D PAGE_SHIFT=log2(block
  * size) (kernels/common.cl: the address of key j through the block table) and take the table as extra
  * arguments; the contiguous builds are unchanged. Appends those options to k's. */
-static void paged_options(const clattn_sdpa_problem *p, clattn_cl_kernel_choice *k)
+/* The options every SDPA kernel that reads q, k, v or writes out takes from the problem (scores.cl,
+ * weighted_sum.cl, fused.cl, fused_gpu.cl; not softmax.cl): paged K/V (-D CLATTN_PAGED), and the 16-bit element
+ * type (-D ELEM16 = clattn_dtype, common.cl: the arrays are read and written in place). Float32 contiguous
+ * problems add nothing, so their builds keep the options they always had. */
+static void problem_options(const clattn_sdpa_problem *p, clattn_cl_kernel_choice *k)
 {
-    if (!p->paged) return;
-    int shift = 0;
-    while (((int64_t)1 << shift) < p->block_size) shift++;
-    const size_t n = strlen(k->options);
-    snprintf(k->options + n, sizeof k->options - n, " -D CLATTN_PAGED=1 -D PAGE_SHIFT=%d", shift);
+    if (p->paged) {
+        int shift = 0;
+        while (((int64_t)1 << shift) < p->block_size) shift++;
+        const size_t n = strlen(k->options);
+        snprintf(k->options + n, sizeof k->options - n, " -D CLATTN_PAGED=1 -D PAGE_SHIFT=%d", shift);
+    }
+    if (p->data_type != CLATTN_DTYPE_F32) {
+        const size_t n = strlen(k->options);
+        snprintf(k->options + n, sizeof k->options - n, " -D ELEM16=%d", (int)p->data_type);
+    }
 }
 
 /* A 16-bit additive mask (p->mask_type F16 / BF16): the kernels that read the mask (scores.cl, fused.cl,
@@ -129,7 +138,7 @@ static clattn_status plan_tiled(clattn_context *ctx, const clattn_cl_rules *rule
         size_t kwg = 0;
         cl_ulong klocal = 0;
         tile_options(&t, k);
-        paged_options(p, k);
+        problem_options(p, k);
         if (slot == CLATTN_CL_SLOT_SCORES) mask_options(p, k);
         CLATTN_TRY(probe(user, slot, k, &kwg, &klocal));
         bool wg_ok = (size_t)t.wg_m * (size_t)t.wg_n <= kwg;
@@ -260,6 +269,10 @@ static clattn_status plan_chain(clattn_context *ctx, const clattn_cl_rules *rule
                           c->nrows, p->Dv, &c->wsum_tile, kw));
     c->kchunk = reduction_chunk(rules, &c->wsum_tile);
     c->dchunk = reduction_chunk(rules, &c->scores_tile);
+    /* 16-bit out and keys in several weighted_sum launches: float32 partial sums [nbh, nrows, Dv] after S, so the
+     * launches never add through the 16-bit out (weighted_sum.cl; rounded once by the last launch) */
+    if (p->data_type != CLATTN_DTYPE_F32 && p->Lk > c->kchunk)
+        cfg->workspace_bytes += (size_t)nbh * (size_t)nrows * (size_t)p->Dv * sizeof(float);
     cfg->used[CLATTN_CL_SLOT_SCORES] = cfg->used[CLATTN_CL_SLOT_SOFTMAX] = cfg->used[CLATTN_CL_SLOT_WSUM] = true;
 
     const clattn_cl_tile *st = &c->scores_tile, *wt = &c->wsum_tile;
@@ -311,10 +324,6 @@ static void fused_options(const clattn_cl_fused_cfg *f, int64_t D, clattn_cl_ker
              "-D USE_FMA=%d -D DIRECT=%d -D SW_PREFETCH=%d",
              (long long)D, f->dvp, f->vv, f->vk, f->tk, f->wg, f->rpw, f->klw, f->krow, f->use_fma, direct,
              direct && f->sw_prefetch);
-    if (direct && f->elem16) { /* 16-bit q, k, v, out read in place (float32 builds keep their options) */
-        const size_t n = strlen(k->options);
-        snprintf(k->options + n, sizeof k->options - n, " -D ELEM16=%d", f->elem16);
-    }
     k->local[0] = (size_t)f->wg;
     k->local[1] = k->local[2] = 1;
     /* fused.cl: K tile Ks[TK][DK] (KROW) or Kt[DK][TK], V tile Vs[TK][DVP]; none with DIRECT */
@@ -334,7 +343,7 @@ static clattn_status probe_fused(const clattn_cl_limits *lim, const clattn_sdpa_
     kf->name = "clattn_fused";
     km->name = "clattn_fused_merge";
     fused_options(f, D, kf);
-    paged_options(p, kf);
+    problem_options(p, kf);
     mask_options(p, kf);
     CLATTN_TRY(probe(user, CLATTN_CL_SLOT_FUSED, kf, &kwg, &klocal));
     if ((size_t)f->wg > kwg || klocal > lim->local_mem) return CLATTN_SUCCESS;
@@ -467,7 +476,7 @@ static clattn_status gpu_probe(const clattn_cl_limits *lim, const clattn_sdpa_pr
     snprintf(kf->options, sizeof kf->options,
              "-D DK=%lld -D DVP=%d -D VW=%d -D TR=%d -D TC=%d -D RT=%d -D CT=%d -D DECODE=%d -D USE_FMA=%d", (long long)D,
              f->dvp, f->vw, f->tr, f->tc, f->rt, f->ct, f->decode, f->use_fma);
-    paged_options(p, kf);
+    problem_options(p, kf);
     mask_options(p, kf);
     kf->local[0] = (size_t)f->wg;
     kf->local[1] = kf->local[2] = 1;
@@ -580,9 +589,6 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
                         : 0;
         /* PoCL (Clang inside): software prefetch in the direct decode kernel (see fused.cl; rules.c, PREF) */
         f->sw_prefetch = rules->sw_prefetch;
-        /* 16-bit data: the direct kernel reads it in place (ELEM16); every other kernel is planned for the float32
-         * copies core makes (clattn_cl_plan_reads_dtype says no, and the backend asks for staging) */
-        f->elem16 = f->direct && p->data_type != CLATTN_DTYPE_F32 ? (int)p->data_type : 0;
         f->wg = (int)clattn_min_i64(wg_pref, (int)clattn_pow2_ceil(want_wg));
         while ((size_t)f->wg > lim->max_wg || (size_t)f->wg > lim->max_wi_sizes[0]) f->wg /= 2;
         if (f->wg < 1) f->wg = 1;
@@ -694,12 +700,6 @@ static clattn_status plan_fused(const clattn_cl_rules *rules, const clattn_cl_li
             f->np, f->np > 1 ? "" : ", launched only when keys are split (not for this shape)");
     kf->launched = true;
     return CLATTN_SUCCESS;
-}
-
-bool clattn_cl_plan_reads_dtype(const clattn_cl_plan_cfg *cfg, const clattn_sdpa_problem *p)
-{
-    if (p->data_type == CLATTN_DTYPE_F32) return true;
-    return cfg->fused && !cfg->f.gpu && cfg->f.direct && cfg->f.wg == 1 && cfg->f.elem16 == (int)p->data_type;
 }
 
 const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg)

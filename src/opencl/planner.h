@@ -61,8 +61,6 @@ typedef struct clattn_cl_fused_cfg {
     int np;        /* partitions (1: the fused kernel writes out directly) */
     int64_t nbh;   /* kv pairs per launch */
     int64_t nrr;   /* rows per launch (multiple of BM unless it is all rows of a pair) */
-    int elem16;    /* fused.cl -D ELEM16: 1 / 2 when the direct decode kernel reads the problem's 16-bit q, k, v, out
-                      itself (clattn_dtype F16 / BF16); 0: float32 arrays */
 } clattn_cl_fused_cfg;
 
 /* The kernels a plan builds, by role. */
@@ -106,11 +104,6 @@ typedef struct clattn_cl_plan_cfg {
 /* The plan path cfg takes, as clattn_sdpa_plan_path() reports it ("fused", "fused-gpu", "chain"; with paged
  * K/V "fused-paged", "fused-gpu-paged", "chain-paged"). */
 const char *clattn_cl_plan_path(const clattn_cl_plan_cfg *cfg);
-
-/* Whether the kernels cfg chose for p read p's data type themselves: always for float32; for a 16-bit p only the
- * fused direct decode kernel (CPU devices: fused.cl with -D ELEM16). Otherwise core stages the plan to float32
- * (the backend sets plan->stage_dtype) and plans again. */
-bool clattn_cl_plan_reads_dtype(const clattn_cl_plan_cfg *cfg, const clattn_sdpa_problem *p);
 
 /* Chooses the path, the kernels and the cuts for p (see the top of this file). Errors: what the probe
  * returns; CLATTN_ERROR_OUT_OF_MEMORY when one score row exceeds the workspace limit; UNSUPPORTED when no

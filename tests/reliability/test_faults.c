@@ -18,9 +18,10 @@
  * Variants: chain-plain (GQA, no mask, no probs; desc.kernel_path chain), fused-plain (same, fused),
  * chain-probs (bool mask, kv_lengths, causal bottom-right, probabilities), fused-mask (GQA, additive mask,
  * kv_lengths, softcap, 600 keys: split into key partitions plus the merge kernel on PoCL); fused-mask-f16 and
- * chain-probs-f16: the same two problems with data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16, staged to
- * float32 by src/core/sdpa.c: kernels/convert.cl on OpenCL, src/common/fp16.c on the host), phases plan fused-mask-f16
- * warm + cold (binary cache off: the cold one builds convert.cl from source inside the armed call), plan
+ * chain-probs-f16: the same two problems with data_type CLATTN_DTYPE_F16 (q, k, v, out in binary16: read in place
+ * by the -D ELEM16 builds of the kernels on OpenCL; on the host the fused kernel reads them and the row-by-row
+ * path is staged by src/core/sdpa.c through src/common/fp16.c), phases plan fused-mask-f16
+ * warm + cold (binary cache off: the cold one builds the 16-bit kernels from source inside the armed call), plan
  * chain-probs-f16 cold (binary cache on; not on PoCL, which skips that cache), exec and enqueue of both.
  * On the host, kernel_path chain is the row-by-row path and fused the fused kernel.
  *
@@ -883,8 +884,8 @@ int main(void)
     }
     /* plan create, per variant: the problems with masks (chain-probs, fused-mask) on a new context each
      * time (kernel builds inside the armed call), the plain ones on the persistent context (cached);
-     * fused-mask-f16 both ways (cold: convert.cl is built from source inside the armed call too);
-     * chain-probs-f16 cold: convert.cl through clattn's binary cache (not on PoCL, which skips that cache:
+     * fused-mask-f16 both ways (cold: its -D ELEM16 kernels are built from source inside the armed call);
+     * chain-probs-f16 cold: its 16-bit builds through clattn's binary cache (not on PoCL, which skips that cache:
      * there it would only repeat plan chain-probs cold, about 17 s) */
     static const struct {
         int prob;
