@@ -7,7 +7,7 @@
  *     present, flags consistent with the extension string, the output-struct ABI (an 0.2.0-sized struct,
  *     a larger one, struct_size 0), an index out of range;
  *   - kernel plans from profiles: paths, entries in the kernel table, options, work-groups within the
- *     profile's limits, float16 conversion kernels, every error status;
+ *     profile's limits, 16-bit builds (-D ELEM16, no conversion kernels), every error status;
  *   - kernel plans from the device under test list exactly the kernels and options plan creation
  *     builds there (its first candidate per kernel: plan creation may shrink a tile the driver refuses
  *     after building it, which a listing that builds nothing cannot know), for several shapes and paths.
@@ -245,15 +245,46 @@ static void test_plans_from_profiles(void **state)
     assert_true(clattn_kernel_plan_get(kp, 1)->workspace_bytes > 0);
     clattn_kernel_plan_destroy(kp);
 
-    /* float16: the two conversion kernels first */
+    /* float16: the fused kernel and its merge read and write binary16 in place (-D ELEM16=1), no conversion kernel */
     clattn_sdpa_desc_init(&d, 1, 4, 4, 64, 64, 32, 32);
     d.data_type = CLATTN_DTYPE_F16;
     kp = plan_for("profile:rusticl", &d);
     check_entries(kp, "fused", CLATTN_DEVICE_TYPE_CPU, 1024, 32 * 1024);
-    assert_int_equal(clattn_kernel_plan_count(kp), 4);
-    assert_string_equal(clattn_kernel_plan_get(kp, 0)->entry, "clattn_f16_to_f32");
-    assert_string_equal(clattn_kernel_plan_get(kp, 1)->entry, "clattn_f32_to_f16");
-    assert_string_equal(clattn_kernel_plan_get(kp, 2)->rules, "rusticl");
+    assert_int_equal(clattn_kernel_plan_count(kp), 2);
+    assert_string_equal(clattn_kernel_plan_get(kp, 0)->entry, "clattn_fused");
+    assert_string_equal(clattn_kernel_plan_get(kp, 0)->rules, "rusticl");
+    assert_non_null(strstr(clattn_kernel_plan_get(kp, 0)->options, "-D ELEM16=1"));
+    assert_non_null(strstr(clattn_kernel_plan_get(kp, 1)->options, "-D ELEM16=1"));
+    clattn_kernel_plan_destroy(kp);
+    /* bfloat16 chain: scores (-D ELEM16=2) and weighted sum read/write bf16, softmax stays float32 */
+    clattn_sdpa_desc_init(&d, 1, 4, 4, 64, 64, 32, 32);
+    d.data_type = CLATTN_DTYPE_BF16;
+    d.kernel_path = CLATTN_KERNEL_PATH_CHAIN;
+    kp = plan_for("profile:rusticl", &d);
+    check_entries(kp, "chain", CLATTN_DEVICE_TYPE_CPU, 1024, 32 * 1024);
+    assert_int_equal(clattn_kernel_plan_count(kp), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const clattn_planned_kernel *k = clattn_kernel_plan_get(kp, i);
+        const bool reads16 = strcmp(k->entry, "clattn_scores") == 0 || strcmp(k->entry, "clattn_weighted_sum") == 0;
+        assert_true((strstr(k->options, "-D ELEM16=2") != NULL) == reads16);
+    }
+    clattn_kernel_plan_destroy(kp);
+    /* ... also a chain whose P·V takes several launches over the keys (Lk past the LOOP budget's kchunk): no
+     * conversion kernel either; the partial sums stay float32 in Dv floats per row after S (weighted_sum.cl), so
+     * the workspace is the float32 plan's + 4 * Dv bytes (1 pair, 1 row) */
+    clattn_sdpa_desc_init(&d, 1, 1, 1, 1, 40000, 8, 8);
+    d.kernel_path = CLATTN_KERNEL_PATH_CHAIN;
+    kp = plan_for("profile:rusticl", &d);
+    const uint64_t ws32 = clattn_kernel_plan_get(kp, 0)->workspace_bytes;
+    assert_null(strstr(clattn_kernel_plan_get(kp, 2)->why, "keys in 1 launch(es)")); /* keys split: the case under test */
+    clattn_kernel_plan_destroy(kp);
+    d.data_type = CLATTN_DTYPE_BF16;
+    kp = plan_for("profile:rusticl", &d);
+    check_entries(kp, "chain", CLATTN_DEVICE_TYPE_CPU, 1024, 32 * 1024);
+    assert_int_equal(clattn_kernel_plan_count(kp), 3);
+    assert_string_equal(clattn_kernel_plan_get(kp, 2)->entry, "clattn_weighted_sum");
+    assert_non_null(strstr(clattn_kernel_plan_get(kp, 2)->options, "-D ELEM16=2"));
+    assert_int_equal(clattn_kernel_plan_get(kp, 0)->workspace_bytes, ws32 + 8 * sizeof(float));
     clattn_kernel_plan_destroy(kp);
     clattn_kernel_plan_destroy(NULL);
     assert_int_equal(clattn_kernel_plan_count(NULL), 0);

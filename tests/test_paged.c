@@ -9,8 +9,9 @@
  * sequences of lengths 0, 1, Lk and random in one call, blocks in a random permutation of a NaN-poisoned pool
  * (table entries past each sequence's blocks hold -7 / 1000003: never read), pools separate, interleaved (K and V in
  * one allocation), padded or head-major inside a block; every mask kind with random broadcast dims, both causal
- * alignments, windows, softcap, lse, probs, fp16. Each against the double reference over the gathered K/V
- * (TU_TOL_F32; fp16: 1 ulp + TU_TOL_F32) and against a contiguous clattn call on the gathered K/V; the plan path
+ * alignments, windows, softcap, lse, probs, fp16 and bf16 (on OpenCL also: the 16-bit plan's workspace is the
+ * float32 plan's, nothing staged). Each against the double reference over the gathered K/V
+ * (TU_TOL_F32; fp16 / bf16: 1 ulp + TU_TOL_F32) and against a contiguous clattn call on the gathered K/V; the plan path
  * is the contiguous one's + "-paged" (CLATTN_TEST_EXPECT_PATH). Chunked prefill: a 130-token prompt appended and
  * attended in chunks of 29 (bottom-right causal at each sequence's end) equals one causal call.
  * Append: random pools with every slot poisoned (NaN payload), rows of B sequences appended at positions that
@@ -386,8 +387,21 @@ static const char *const pool_names[POOL_LAYOUTS] = {"separate", "interleaved", 
 typedef struct pcase {
     int64_t B, Hq, Hkv, Lq, D, Dv, bs, mb;
     int layout;
-    bool f16;
+    int f16; /* 0 float32, 1 binary16, 2 bfloat16 (clattn_dtype) */
 } pcase;
+
+/* x rounded to the case's 16-bit type and back (x itself for float32) */
+static float pc_round(const pcase *c, double x)
+{
+    if (c->f16 == 2) return (float)bf16r_to_double(bf16r_from_double(x));
+    if (c->f16 == 1) return (float)f16r_to_double(f16r_from_double(x));
+    return (float)x;
+}
+static uint16_t pc_bits(const pcase *c, double x) /* x in the case's 16-bit type; NaN: the type's poison */
+{
+    if (c->f16 == 2) return isnan(x) ? BF16R_POISON : bf16r_from_double(x);
+    return isnan(x) ? F16R_POISON : f16r_from_double(x);
+}
 
 /* 4-D view of a pool of the layout, row width w floats for the interleaved one, off its element offset */
 static clattn_tensor pool_view(int layout, int64_t nb, int64_t bs, int64_t H, int64_t D, int64_t w, int64_t off,
@@ -426,7 +440,7 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
     char name[200];
     snprintf(name, sizeof name, "case %d: B %lld Hq %lld Hkv %lld Lq %lld D %lld Dv %lld bs %lld max_blocks %lld %s%s", idx,
              (long long)B, (long long)Hq, (long long)Hkv, (long long)Lq, (long long)D, (long long)Dv, (long long)bs,
-             (long long)mb, pool_names[c->layout], c->f16 ? " fp16" : "");
+             (long long)mb, pool_names[c->layout], c->f16 == 1 ? " fp16" : c->f16 == 2 ? " bf16" : "");
     const tu_where w = {"paged", name, seed};
 
     /* lengths: 0, 1 and Lk appear whenever B allows, the rest random */
@@ -467,13 +481,13 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
             for (int64_t h = 0; h < Hkv; h++) {
                 for (int64_t d = 0; d < D; d++) {
                     float x = (float)tu_rng_uniform(r, -1.0, 1.0);
-                    if (c->f16) x = (float)f16r_to_double(f16r_from_double(x));
+                    x = pc_round(c, x);
                     kg[((b * Hkv + h) * Lk + j) * D + d] = x;
                     kpool[tu_index(&kt, blk, j % bs, h, d)] = x;
                 }
                 for (int64_t d = 0; d < Dv; d++) {
                     float x = (float)tu_rng_uniform(r, -1.0, 1.0);
-                    if (c->f16) x = (float)f16r_to_double(f16r_from_double(x));
+                    x = pc_round(c, x);
                     vg[((b * Hkv + h) * Lk + j) * Dv + d] = x;
                     vpool[tu_index(&vt, blk, j % bs, h, d)] = x;
                 }
@@ -483,7 +497,7 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
     float *q = tu_xmalloc((size_t)nq * sizeof(float));
     for (int64_t i = 0; i < nq; i++) {
         q[i] = (float)tu_rng_uniform(r, -1.5, 1.5);
-        if (c->f16) q[i] = (float)f16r_to_double(f16r_from_double(q[i]));
+        q[i] = pc_round(c, q[i]);
     }
 
     /* the desc: features drawn from the case index and the seed */
@@ -511,7 +525,7 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
     }
     d.want_lse = idx % 2;
     d.want_probs = idx % 7 == 6 && !c->f16;
-    d.data_type = c->f16 ? CLATTN_DTYPE_F16 : CLATTN_DTYPE_F32;
+    d.data_type = (clattn_dtype)c->f16; /* CLATTN_DTYPE_F32 0, _F16 1, _BF16 2 */
     /* REDUCED precision (host-fused-avx512bf16 where the CPU has it, else float32): the paged pack must give the
      * contiguous plan's bf16 operands, so the two agree to float32 rounding; the reference within 3e-2 */
     if (idx % 8 == 5) d.precision = CLATTN_PRECISION_REDUCED;
@@ -535,10 +549,10 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
     if (c->f16) {
         qh = tu_xmalloc((size_t)nq * 2), poolh = tu_xmalloc((size_t)npool * 2);
         kgh = tu_xmalloc((size_t)(B * Hkv * Lk * D) * 2), vgh = tu_xmalloc((size_t)(B * Hkv * Lk * Dv) * 2);
-        for (int64_t i = 0; i < nq; i++) qh[i] = f16r_from_double(q[i]);
-        for (int64_t i = 0; i < npool; i++) poolh[i] = isnan(pool[i]) ? F16R_POISON : f16r_from_double(pool[i]);
-        for (int64_t i = 0; i < B * Hkv * Lk * D; i++) kgh[i] = isnan(kg[i]) ? F16R_POISON : f16r_from_double(kg[i]);
-        for (int64_t i = 0; i < B * Hkv * Lk * Dv; i++) vgh[i] = isnan(vg[i]) ? F16R_POISON : f16r_from_double(vg[i]);
+        for (int64_t i = 0; i < nq; i++) qh[i] = pc_bits(c, q[i]);
+        for (int64_t i = 0; i < npool; i++) poolh[i] = pc_bits(c, pool[i]);
+        for (int64_t i = 0; i < B * Hkv * Lk * D; i++) kgh[i] = pc_bits(c, kg[i]);
+        for (int64_t i = 0; i < B * Hkv * Lk * Dv; i++) vgh[i] = pc_bits(c, vg[i]);
         qa = qh, kpa = poolh, kga = kgh, vga = vgh;
     }
     const size_t es = c->f16 ? 2 : 4;
@@ -547,7 +561,8 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
     float *lse[2], *probs[2];
     bool ok = true;
     for (int k = 0; k < 2; k++) {
-        out[k] = c->f16 ? (void *)f16r_alloc(nout, F16R_POISON) : (void *)tu_alloc_bits(nout, TU_POISON_BITS);
+        out[k] = c->f16 ? (void *)f16r_alloc(nout, c->f16 == 2 ? BF16R_POISON : F16R_POISON)
+                        : (void *)tu_alloc_bits(nout, TU_POISON_BITS);
         lse[k] = tu_alloc_bits(nlse, TU_POISON_BITS);
         probs[k] = d.want_probs ? tu_alloc_bits(nprobs, TU_POISON_BITS) : NULL;
         const clattn_sdpa_desc *dk = k == 0 ? &d : &dc;
@@ -559,8 +574,22 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
             break;
         }
         ok &= tu_check_plan_path(plan, dk, &w);
-        if (k == 0) {
-            /* the paged path is the contiguous one's plus -paged (checked against the second plan below) */
+        if (k == 0 && c->f16 && g_backend != TU_HOST) {
+            /* OpenCL reads 16-bit pools in place (-D ELEM16): no staging, the float32 plan's workspace */
+            clattn_sdpa_desc d32 = d;
+            d32.data_type = CLATTN_DTYPE_F32;
+            clattn_sdpa_plan *p32 = NULL;
+            if (clattn_sdpa_plan_create(&p32, g_ctx, &d32) != CLATTN_SUCCESS) {
+                tu_report(&w, "float32 paged plan: %s", clattn_last_error(g_ctx));
+                ok = false;
+            } else if (clattn_sdpa_plan_workspace_size(plan) != clattn_sdpa_plan_workspace_size(p32) ||
+                       strcmp(clattn_sdpa_plan_path(plan), clattn_sdpa_plan_path(p32)) != 0) {
+                tu_report(&w, "16-bit paged plan staged: workspace %zu bytes (%s), float32 plan's %zu (%s)",
+                          clattn_sdpa_plan_workspace_size(plan), clattn_sdpa_plan_path(plan),
+                          clattn_sdpa_plan_workspace_size(p32), clattn_sdpa_plan_path(p32));
+                ok = false;
+            }
+            clattn_sdpa_plan_destroy(p32);
         }
         clattn_sdpa_buffers u;
         clattn_sdpa_buffers_init(&u);
@@ -576,7 +605,8 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
     }
     if (ok) {
         /* vs the double reference */
-        if (c->f16 && d.precision != CLATTN_PRECISION_REDUCED) ok &= f16r_check_view(&w, "paged out", out[0], &d.out, ref);
+        if (c->f16 && d.precision != CLATTN_PRECISION_REDUCED)
+            ok &= h16r_check_view(&w, "paged out", out[0], &d.out, ref, c->f16 == 2);
         else if (!c->f16) ok &= tu_check_view(&w, "paged out", out[0], &d.out, ref, tol_ref);
         if (d.want_lse) {
             const int64_t ld[4] = {B, Hq, Lq, 1};
@@ -587,8 +617,10 @@ static void paged_case(int idx, const pcase *c, uint64_t seed, tu_rng *r)
         /* vs the contiguous call (same kernels, rows read in another order at most) */
         double *other = tu_xmalloc((size_t)nout * sizeof(double));
         for (int64_t i = 0; i < nout; i++)
-            other[i] = c->f16 ? f16r_to_double(((uint16_t *)out[1])[i]) : (double)((float *)out[1])[i];
-        if (c->f16) ok &= f16r_check_view(&w, "paged out vs contiguous", out[0], &d.out, other);
+            other[i] = c->f16 == 2   ? bf16r_to_double(((uint16_t *)out[1])[i])
+                       : c->f16 == 1 ? f16r_to_double(((uint16_t *)out[1])[i])
+                                     : (double)((float *)out[1])[i];
+        if (c->f16) ok &= h16r_check_view(&w, "paged out vs contiguous", out[0], &d.out, other, c->f16 == 2);
         else ok &= tu_check_view(&w, "paged out vs contiguous", out[0], &d.out, other, TU_TOL_F32);
         if (d.want_lse) {
             for (int64_t i = 0; i < nlse; i++) other[i] = lse[1][i];
@@ -629,7 +661,7 @@ static void test_sdpa(void **state)
         c.mb = tu_rng_int(&r, 1, c.bs >= 128 ? 3 : 6);
         if (c.bs * c.mb > 256 && c.Lq > 33) c.Lq = 33; /* keeps the double reference quick */
         c.layout = idx % POOL_LAYOUTS;
-        c.f16 = idx % 3 == 2;
+        c.f16 = idx % 3 != 2 ? 0 : idx % 4 < 2 ? 2 : 1; /* OpenCL's 20: fp16 at 2, 11, 14, bf16 at 5, 8, 17 */
         paged_case(idx, &c, seed, &r);
     }
     printf("paged sdpa: %d cases\n", g_cases_run);

@@ -25,9 +25,10 @@
  *   enqueue the zero-copy clattn_sdpa_enqueue path on caller cl_mem buffers, with a wait list and event
  *   lse     the log-sum-exp output (want_lse) of the chain's softmax, the fused kernel and its partition merge
  *   merge   kernels/merge.cl (clattn_merge_*): float32, float16 and bfloat16, out of place and in place (one
- *           work-item owns each row), against a double-precision merge; and the 16-bit staging kernels of
- *           kernels/convert.cl (an fp16 and a bf16 SDPA call on strided views, against the double reference;
- *           with :cpu that call takes fused.cl's direct decode kernel, which reads the 16-bit arrays in place)
+ *           work-item owns each row), against a double-precision merge; and 16-bit SDPA (fp16 and bf16 calls
+ *           on strided views, prefill and decode shapes, against the double reference): the -D ELEM16 builds
+ *           that read and write the 16-bit arrays in place (fused.cl tiled and direct with :cpu, fused_gpu.cl
+ *           otherwise, the chain in merge.chain)
  *   paged   the paged KV cache (-D CLATTN_PAGED builds of the SDPA kernels, kernels/paged.cl): decode and chunked
  *           prefill on cl_mem pools through a block table (tests/support/paged_cl_case.c), with out-of-range
  *           table entries (their keys must be dropped without any access outside the pools), and the append
@@ -316,21 +317,25 @@ static void test_merge(void **state)
     assert_true(ok);
 }
 
-/* kernels/convert.cl: q, k, v staged from 16-bit views with gaps (k with a padded row stride, out at an
- * offset inside a larger buffer) and out rounded back, for float16 and bfloat16, against the double
- * reference on the rounded inputs; the out buffer's gap elements keep their poison. */
+/* 16-bit SDPA read and written in place (-D ELEM16 builds of every SDPA kernel; kernels/convert.cl only for a
+ * staged plan): q, k, v from 16-bit views with gaps (k with a padded row stride, out at an offset inside a larger
+ * buffer), for float16 and bfloat16, a prefill shape (17 query rows: fused.cl's tiled kernel under :cpu,
+ * fused_gpu.cl's prefill kernel otherwise, or the chain) and a decode shape (1 row: fused.cl's direct kernel /
+ * clattn_decode_gpu), against the double reference on the rounded inputs; the out buffer's gap elements keep
+ * their poison. */
 static void test_dtype16_sdpa(void **state)
 {
     (void)state;
-    enum { B = 1, H = 2, L = 5, LK = 7, D = 8, KS = 11, OFF = 3, NO = OFF + B * H * L * D + 4 };
+    enum { B = 1, H = 2, LMAX = 17, LK = 7, D = 8, KS = 11, OFF = 3, NO = OFF + B * H * LMAX * D + 4 };
     tu_where w = {"oclgrind.merge", "dtype16_sdpa", tu_case_seed("oclgrind.merge", 1)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
-    static float q[B * H * L * D], k[B * H * LK * KS], v[B * H * LK * D], outf[B * H * L * D];
-    static uint16_t q16[B * H * L * D], k16[B * H * LK * KS], v16[B * H * LK * D], out16[NO];
-    static double ro[B * H * L * D];
+    static float q[B * H * LMAX * D], k[B * H * LK * KS], v[B * H * LK * D], outf[B * H * LMAX * D];
+    static uint16_t q16[B * H * LMAX * D], k16[B * H * LK * KS], v16[B * H * LK * D], out16[NO];
+    static double ro[B * H * LMAX * D];
     bool ok = true;
-    for (int bf = 0; bf < 2 && ok; bf++) {
+    for (int c = 0; c < 4 && ok; c++) {
+        const int bf = c % 2, L = c < 2 ? LMAX : 1;
         for (int i = 0; i < B * H * L * D; i++) q[i] = (float)tu_rng_uniform(&r, -1, 1);
         for (int i = 0; i < B * H * LK * KS; i++) k[i] = (float)tu_rng_uniform(&r, -1, 1);
         for (int i = 0; i < B * H * LK * D; i++) v[i] = (float)tu_rng_uniform(&r, -1, 1);
@@ -354,14 +359,15 @@ static void test_dtype16_sdpa(void **state)
         desc.out.offset = OFF;
         ref_sdpa(&desc, q, k, v, NULL, NULL, ro, NULL);
         clattn_status st = clattn_sdpa(g_ctx, &desc, q16, k16, v16, NULL, NULL, out16, NULL);
-        if (st != CLATTN_SUCCESS) tu_report(&w, "%s sdpa: %d %s", bf ? "bf16" : "f16", (int)st, clattn_last_error(g_ctx));
+        if (st != CLATTN_SUCCESS)
+            tu_report(&w, "%s sdpa (L %d): %d %s", bf ? "bf16" : "f16", L, (int)st, clattn_last_error(g_ctx));
         ok = st == CLATTN_SUCCESS;
         for (int i = 0; i < B * H * L * D && ok; i++)
             outf[i] = (float)(bf ? bf16r_to_double(out16[OFF + i]) : f16r_to_double(out16[OFF + i]));
         ok = ok && tu_check_array(&w, bf ? "bf16 out" : "f16 out", outf, ro, B * H * L * D, bf ? 8e-3 : 1e-3);
         for (int i = 0; i < NO && ok; i++)
             if ((i < OFF || i >= OFF + B * H * L * D) && out16[i] != poison) {
-                tu_report(&w, "out gap element %d overwritten: 0x%04x", i, (unsigned)out16[i]);
+                tu_report(&w, "out gap element %d overwritten: 0x%04x (L %d)", i, (unsigned)out16[i], L);
                 ok = false;
             }
     }

@@ -2,7 +2,7 @@
  * f16_ref.h — binary16 helpers for tests with CLATTN_DTYPE_F16 outputs (header only: static inline, so a
  * test can include it without a new source in its target).
  *
- * The fp16 <-> double conversions are independent of the library's (src/common/fp16.c, kernels/convert.cl):
+ * The fp16 <-> double conversions are independent of the library's (src/common/fp16.c, kernels/common.cl):
  * ldexp / nearbyint, round to nearest even in the default rounding mode. Used by tests/test_f16.c and
  * tests/reliability/test_faults.c. Tolerance of f16r_check_view (the same as test_f16.c):
  *   |got - fp16(ref)| <= 1 fp16 ulp at max(|ref|, |got|) + TU_TOL_F32 * max(1, max |ref|)
@@ -134,10 +134,14 @@ static inline void f16r_round_array(float *f, uint16_t *h, int64_t n)
     }
 }
 
-/* The fp16 view t of buf against ref (doubles, C order over t's dims) within the tolerance above. */
-static inline bool f16r_check_view(const tu_where *w, const char *what, const uint16_t *buf, const clattn_tensor *t,
-                                   const double *ref)
+/* The 16-bit view t of buf (binary16, or bfloat16 when bf16) against ref (doubles, C order over t's dims) within
+ * the tolerance above (1 ulp of the type + TU_TOL_F32 x max(1, max |ref|)). */
+static inline bool h16r_check_view(const tu_where *w, const char *what, const uint16_t *buf, const clattn_tensor *t,
+                                   const double *ref, bool bf16)
 {
+    double (*to_double)(uint16_t) = bf16 ? bf16r_to_double : f16r_to_double;
+    uint16_t (*from_double)(double) = bf16 ? bf16r_from_double : f16r_from_double;
+    double (*ulp)(double) = bf16 ? bf16r_ulp : f16r_ulp;
     const int64_t n = t->dims[0] * t->dims[1] * t->dims[2] * t->dims[3];
     double maxabs = 0.0;
     for (int64_t i = 0; i < n; i++)
@@ -150,25 +154,34 @@ static inline bool f16r_check_view(const tu_where *w, const char *what, const ui
             for (int64_t c = 0; c < t->dims[2]; c++)
                 for (int64_t d = 0; d < t->dims[3]; d++, e++) {
                     const uint16_t bits = buf[tu_index(t, a, b, c, d)];
-                    const double got = f16r_to_double(bits), r = ref[e], rh = f16r_to_double(f16r_from_double(r));
+                    const double got = to_double(bits), r = ref[e], rh = to_double(from_double(r));
                     double err = 0.0, bound = 0.0;
                     bool ok;
                     if (isnan(r) || isnan(got)) ok = isnan(r) && isnan(got);
                     else if (isinf(rh) || isinf(got)) ok = got == rh;
                     else {
                         err = fabs(got - rh);
-                        bound = f16r_ulp(fmax(fabs(r), fabs(got))) + tol32;
+                        bound = ulp(fmax(fabs(r), fabs(got))) + tol32;
                         ok = err <= bound;
                     }
                     if (!ok && !bad++)
                         snprintf(first, sizeof first,
-                                 "[%lld,%lld,%lld,%lld] = 0x%04x (%.9g), reference %.12g -> fp16 %.9g, error %.3g > "
+                                 "[%lld,%lld,%lld,%lld] = 0x%04x (%.9g), reference %.12g -> %s %.9g, error %.3g > "
                                  "bound %.3g",
-                                 (long long)a, (long long)b, (long long)c, (long long)d, (unsigned)bits, got, r, rh,
-                                 err, bound);
+                                 (long long)a, (long long)b, (long long)c, (long long)d, (unsigned)bits, got, r,
+                                 bf16 ? "bf16" : "fp16", rh, err, bound);
                 }
-    if (bad) tu_report(w, "%s (fp16): %lld of %lld elements wrong; first %s", what, (long long)bad, (long long)n, first);
+    if (bad)
+        tu_report(w, "%s (%s): %lld of %lld elements wrong; first %s", what, bf16 ? "bf16" : "fp16", (long long)bad,
+                  (long long)n, first);
     return bad == 0;
+}
+
+/* h16r_check_view for binary16. */
+static inline bool f16r_check_view(const tu_where *w, const char *what, const uint16_t *buf, const clattn_tensor *t,
+                                   const double *ref)
+{
+    return h16r_check_view(w, what, buf, t, ref, false);
 }
 
 /* Every element of buf[0..n) outside view t still has the bit pattern bits (compared bitwise). */
