@@ -1,6 +1,6 @@
 /*
  * common.cl — prepended to every other clattn kernel file (scores.cl, softmax.cl, weighted_sum.cl, fused.cl,
- * bias.cl, convert.cl) by src/opencl/program.c.
+ * fused_gpu.cl, bias.cl, merge.cl, paged.cl, ...) by src/opencl/program.c.
  *
  * Holds the constants shared with the host (include/clattn.h enums) and the key-range rule that decides
  * which keys a query row may attend to. Index arithmetic is 64-bit (long) throughout: products such as

@@ -50,13 +50,13 @@ static void set_why(clattn_cl_kernel_choice *k, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Paged K/V (p->paged): the kernels that read K and V are built with -D CLATTN_PAGED=1 -D PAGE_SHIFT=log2(block
- * size) (kernels/common.cl: the address of key j through the block table) and take the table as extra
- * arguments; the contiguous builds are unchanged. Appends those options to k's. */
 /* The options every SDPA kernel that reads q, k, v or writes out takes from the problem (scores.cl,
- * weighted_sum.cl, fused.cl, fused_gpu.cl; not softmax.cl): paged K/V (-D CLATTN_PAGED), and the 16-bit element
- * type (-D ELEM16 = clattn_dtype, common.cl: the arrays are read and written in place). Float32 contiguous
- * problems add nothing, so their builds keep the options they always had. */
+ * weighted_sum.cl, fused.cl, fused_gpu.cl; not softmax.cl), appended to k's:
+ *   paged K/V (p->paged): -D CLATTN_PAGED=1 -D PAGE_SHIFT=log2(block size) (kernels/common.cl: the address of
+ *   key j through the block table; the kernels take the table as extra arguments);
+ *   16-bit q, k, v, out (p->data_type F16 / BF16): -D ELEM16 = clattn_dtype (common.cl ELEM_T / LD1 / LDN / ST1:
+ *   the arrays are read and written in place).
+ * Float32 contiguous problems add nothing, so their builds keep the options (and cached binaries) they had. */
 static void problem_options(const clattn_sdpa_problem *p, clattn_cl_kernel_choice *k)
 {
     if (p->paged) {

@@ -2,7 +2,7 @@
  * OpenCL program assembly, build and per-context cache.
  *
  * A kernel source's program is built from two files: kernels/common.cl, then the source (scores.cl,
- * softmax.cl, weighted_sum.cl, fused.cl, bias.cl, convert.cl), specialised by -D options. Sources are the copies embedded in
+ * softmax.cl, weighted_sum.cl, fused.cl, bias.cl, ...), specialised by -D options. Sources are the copies embedded in
  * the library (clattn_kernel_sources[]) unless CLATTN_KERNEL_DIR names a folder to read them from
  * (development). Built programs are cached on the backend keyed by "common.cl+<source>|<options>", so
  * plans with the same options share one build, and on disk across processes (cache.h: a binary

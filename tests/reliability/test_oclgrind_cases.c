@@ -317,8 +317,8 @@ static void test_merge(void **state)
     assert_true(ok);
 }
 
-/* 16-bit SDPA read and written in place (-D ELEM16 builds of every SDPA kernel; kernels/convert.cl only for a
- * staged plan): q, k, v from 16-bit views with gaps (k with a padded row stride, out at an offset inside a larger
+/* 16-bit SDPA read and written in place (-D ELEM16 builds of every SDPA kernel, no staging): q, k, v from
+ * 16-bit views with gaps (k with a padded row stride, out at an offset inside a larger
  * buffer), for float16 and bfloat16, a prefill shape (17 query rows: fused.cl's tiled kernel under :cpu,
  * fused_gpu.cl's prefill kernel otherwise, or the chain) and a decode shape (1 row: fused.cl's direct kernel /
  * clattn_decode_gpu), against the double reference on the rounded inputs; the out buffer's gap elements keep
