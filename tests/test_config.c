@@ -126,11 +126,8 @@ static bool is_fused_name(const char *p) { return strcmp(p, "fused") == 0 || str
 static void run_case(clattn_context *ctx, clattn_kernel_path kp, const char *what, char *path, size_t cap)
 {
     const sdpa_case c = {"config", 2, 4, 2, 9, 33, 16, 8, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT};
-    tu_where w = {"config", what, tu_case_seed("config", 0)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "config", 0, what);
     d.desc.kernel_path = kp;
     clattn_sdpa_plan *plan = NULL;
     clattn_status st = clattn_sdpa_plan_create(&plan, ctx, &d.desc);

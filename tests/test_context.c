@@ -262,11 +262,8 @@ static void test_from_cl_enqueue(void **state)
     sdpa_case c = {"from_cl_enqueue", .B = 3, .Hq = 4, .Hkv = 2, .Lq = 7, .Lk = 67, .D = 40, .Dv = 40,
                    .lk = TU_BLHD, .lo = TU_PAD, .off_o = 3, .off_q = 2, .mask_kind = CLATTN_MASK_BOOL, .mq = 1,
                    .kvl = 1, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT, .probs = 1};
-    tu_where w = {"context", c.name, tu_case_seed("context", 1)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "context", 1, NULL);
     clattn_sdpa_plan *plan = NULL;
     st = clattn_sdpa_plan_create(&plan, ctx, &d.desc);
     if (st != CLATTN_SUCCESS) fail_msg("plan_create: %d %s", (int)st, clattn_last_error(ctx));

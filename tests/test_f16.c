@@ -537,17 +537,6 @@ static void test_errors(void **state)
 
 /* OpenCL: clattn_sdpa_enqueue with cl_mem buffers of exactly 2 bytes per element a view reaches, after
  * a user event; one byte fewer is INVALID_ARGUMENT. */
-static cl_mem make_mem(cl_context cc, size_t bytes, const void *src)
-{
-    cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(cc, CL_MEM_READ_WRITE | (src ? CL_MEM_COPY_HOST_PTR : 0), bytes, (void *)src, &err);
-    if (err != CL_SUCCESS) {
-        fprintf(stderr, "clCreateBuffer(%zu): %d\n", bytes, (int)err);
-        exit(1);
-    }
-    return m;
-}
-
 static void test_enqueue(void **state)
 {
     (void)state;
@@ -567,11 +556,11 @@ static void test_enqueue(void **state)
     sdpa_data *d = &fd.d;
     clattn_sdpa_plan *plan = NULL;
     assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &d->desc), CLATTN_SUCCESS);
-    cl_mem q = make_mem(cc, (size_t)d->nq * 2, fd.q16), k = make_mem(cc, (size_t)d->nk * 2, fd.k16);
-    cl_mem v = make_mem(cc, (size_t)d->nv * 2, fd.v16), out = make_mem(cc, (size_t)d->no * 2, fd.out16);
-    cl_mem mask = make_mem(cc, (size_t)d->nm, d->mask), kvl = make_mem(cc, (size_t)d->desc.q.dims[0] * 4, d->kvl);
-    cl_mem probs = make_mem(cc, (size_t)d->np * 4, d->probs);
-    cl_mem small = make_mem(cc, (size_t)d->no * 2 - 1, NULL);
+    cl_mem q = tu_cl_mem(cc, (size_t)d->nq * 2, fd.q16), k = tu_cl_mem(cc, (size_t)d->nk * 2, fd.k16);
+    cl_mem v = tu_cl_mem(cc, (size_t)d->nv * 2, fd.v16), out = tu_cl_mem(cc, (size_t)d->no * 2, fd.out16);
+    cl_mem mask = tu_cl_mem(cc, (size_t)d->nm, d->mask), kvl = tu_cl_mem(cc, (size_t)d->desc.q.dims[0] * 4, d->kvl);
+    cl_mem probs = tu_cl_mem(cc, (size_t)d->np * 4, d->probs);
+    cl_mem small = tu_cl_mem(cc, (size_t)d->no * 2 - 1, NULL);
     assert_int_equal(clattn_sdpa_enqueue(plan, q, k, v, mask, kvl, small, probs, 0, NULL, NULL),
                      CLATTN_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(clattn_last_error(g_ctx), "out: cl_mem holds"));
@@ -613,17 +602,7 @@ int main(void)
                                  cmocka_unit_test(test_errors),                  cmocka_unit_test(test_enqueue),
                                  cmocka_unit_test(test_long_keys_chain)};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) tests[n++] = extra[i];
-    /* CLATTN_TEST_ONLY=name1,name2: run only those (e.g. small cases under Oclgrind) */
-    const char *only = getenv("CLATTN_TEST_ONLY");
-    if (only && *only) {
-        size_t kept = 0;
-        for (size_t i = 0; i < n; i++) {
-            const char *p = strstr(only, tests[i].name);
-            const size_t len = strlen(tests[i].name);
-            if (p && (p == only || p[-1] == ',') && (p[len] == '\0' || p[len] == ',')) tests[kept++] = tests[i];
-        }
-        n = kept;
-    }
+    n = tu_tests_only(tests, n); /* CLATTN_TEST_ONLY=name1,name2: run only those (e.g. small cases under Oclgrind) */
     int failed = tu_run_group(DT_NAME, tests, n);
     clattn_context_destroy(g_ctx);
     return failed ? 1 : 0;

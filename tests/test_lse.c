@@ -40,11 +40,8 @@ static sdpa_case shrink_case(const sdpa_case *c)
 
 static bool run_case(const sdpa_case *c, const char *area, int idx, void (*edit)(sdpa_data *))
 {
-    tu_where w = {area, c->name, tu_case_seed(area, idx)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, c, area, idx, NULL);
     if (edit) edit(&d);
     bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
     sdpa_data_free(&d);
@@ -116,11 +113,8 @@ static void test_f16(void **state)
     bool ok = true;
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         const sdpa_case *c = &cs[ci];
-        tu_where w = {"lse", c->name, tu_case_seed("lse", 1003 + (int)ci)};
-        tu_rng r;
-        tu_rng_init(&r, w.seed);
         sdpa_data d;
-        sdpa_data_make(&d, c, &r);
+        tu_where w = sdpa_data_make_seeded(&d, c, "lse", 1003 + (int)ci, NULL);
         d.desc.data_type = CLATTN_DTYPE_F16;
         uint16_t *q16 = f16r_alloc(d.nq, 0x7e0bu), *k16 = f16r_alloc(d.nk, 0x7e0bu), *v16 = f16r_alloc(d.nv, 0x7e0bu);
         uint16_t *o16 = f16r_alloc(d.no, F16R_POISON);
@@ -262,17 +256,6 @@ static void test_errors(void **state)
 }
 
 /* OpenCL: clattn_sdpa_enqueue_buffers with cl_mem buffers, after a user event. */
-static cl_mem make_mem(cl_context cc, size_t bytes, const void *src)
-{
-    cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(cc, CL_MEM_READ_WRITE | (src ? CL_MEM_COPY_HOST_PTR : 0), bytes, (void *)src, &err);
-    if (err != CL_SUCCESS) {
-        fprintf(stderr, "clCreateBuffer(%zu): %d\n", bytes, (int)err);
-        exit(1);
-    }
-    return m;
-}
-
 static void test_enqueue_buffers(void **state)
 {
     (void)state;
@@ -288,23 +271,20 @@ static void test_enqueue_buffers(void **state)
     bool ok = true;
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         const sdpa_case *c = &cs[ci];
-        tu_where w = {"lse", c->name, tu_case_seed("lse", 1010 + (int)ci)};
-        tu_rng r;
-        tu_rng_init(&r, w.seed);
         sdpa_data d;
-        sdpa_data_make(&d, c, &r);
+        tu_where w = sdpa_data_make_seeded(&d, c, "lse", 1010 + (int)ci, NULL);
         clattn_sdpa_plan *plan = NULL;
         assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &d.desc), CLATTN_SUCCESS);
         clattn_sdpa_cl_buffers b;
         clattn_sdpa_cl_buffers_init(&b);
-        b.q = make_mem(cc, (size_t)d.nq * 4, d.q);
-        b.k = make_mem(cc, (size_t)d.nk * 4, d.k);
-        b.v = make_mem(cc, (size_t)d.nv * 4, d.v);
-        b.out = make_mem(cc, (size_t)d.no * 4, d.out);
-        b.lse = make_mem(cc, (size_t)d.nl * 4, d.lse);
-        if (d.mask) b.mask = make_mem(cc, (size_t)d.nm, d.mask);
-        if (d.kvl) b.kv_lengths = make_mem(cc, (size_t)c->B * 4, d.kvl);
-        if (d.probs) b.probs = make_mem(cc, (size_t)d.np * 4, d.probs);
+        b.q = tu_cl_mem(cc, (size_t)d.nq * 4, d.q);
+        b.k = tu_cl_mem(cc, (size_t)d.nk * 4, d.k);
+        b.v = tu_cl_mem(cc, (size_t)d.nv * 4, d.v);
+        b.out = tu_cl_mem(cc, (size_t)d.no * 4, d.out);
+        b.lse = tu_cl_mem(cc, (size_t)d.nl * 4, d.lse);
+        if (d.mask) b.mask = tu_cl_mem(cc, (size_t)d.nm, d.mask);
+        if (d.kvl) b.kv_lengths = tu_cl_mem(cc, (size_t)c->B * 4, d.kvl);
+        if (d.probs) b.probs = tu_cl_mem(cc, (size_t)d.np * 4, d.probs);
         cl_int err = CL_SUCCESS;
         cl_event gate = clCreateUserEvent(cc, &err), done = NULL;
         assert_int_equal(err, CL_SUCCESS);

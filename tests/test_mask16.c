@@ -88,11 +88,8 @@ static bool run_row(const sdpa_case *c, int idx, clattn_dtype t)
 {
     char name[96];
     snprintf(name, sizeof name, "%s/%s", c->name, t == CLATTN_DTYPE_F16 ? "f16" : "bf16");
-    tu_where w = {"mask16", name, tu_case_seed("mask16", 2 * idx + (t == CLATTN_DTYPE_BF16))};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, c, "mask16", 2 * idx + (t == CLATTN_DTYPE_BF16), name);
     uint16_t *m16 = make_mask16(&d, t);
     bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
     float *out32 = dup(d.out, d.no), *probs32 = dup(d.probs, d.np), *lse32 = dup(d.lse, d.nl);
@@ -133,11 +130,8 @@ static void test_bf16_data_f16_mask(void **state)
     sdpa_case c = {"bf16_data_f16_mask", .B = 2, .Hq = 4, .Hkv = 2, .Lq = 7, .Lk = 67, .D = 40, .Dv = 40,
                    .mask_kind = CLATTN_MASK_ADDITIVE, .mq = 1, .mh = 1, .lm = TU_PAD, .off_m = 2,
                    .causal = CLATTN_CAUSAL_BOTTOM_RIGHT};
-    tu_where w = {"mask16", c.name, tu_case_seed("mask16", 1000)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "mask16", 1000, NULL);
     uint16_t *m16 = make_mask16(&d, CLATTN_DTYPE_F16);
     uint16_t *q = f16r_alloc(d.nq, 0x7fc0), *k = f16r_alloc(d.nk, 0x7fc0), *v = f16r_alloc(d.nv, 0x7fc0);
     uint16_t *o32 = f16r_alloc(d.no, 0x7fc1), *o16 = f16r_alloc(d.no, 0x7fc1);
@@ -280,17 +274,6 @@ static void test_paged(void **state)
     assert_true(ok);
 }
 
-static cl_mem make_mem(cl_context cc, size_t bytes, const void *src)
-{
-    cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(cc, CL_MEM_READ_WRITE | (src ? CL_MEM_COPY_HOST_PTR : 0), bytes, (void *)src, &err);
-    if (err != CL_SUCCESS) {
-        fprintf(stderr, "clCreateBuffer(%zu): %d\n", bytes, (int)err);
-        exit(1);
-    }
-    return m;
-}
-
 /* cl_mem masks: 2 bytes per element (one fewer is INVALID_ARGUMENT, naming the mask), and the enqueued
  * 16-bit mask gives the float32 mask's bits. */
 static void test_enqueue(void **state)
@@ -303,11 +286,8 @@ static void test_enqueue(void **state)
     if (clattn_context_get_cl(g_ctx, &cc, &dev, &queue) != CLATTN_SUCCESS || !cc) skip(); /* e.g. a device list */
     sdpa_case c = {"enqueue", .B = 2, .Hq = 2, .Hkv = 2, .Lq = 5, .Lk = 33, .D = 16, .Dv = 16,
                    .mask_kind = CLATTN_MASK_ADDITIVE, .mb = 1, .mq = 1, .lm = TU_PAD, .off_m = 3};
-    tu_where w = {"mask16", c.name, tu_case_seed("mask16", 1001)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "mask16", 1001, NULL);
     uint16_t *m16 = make_mask16(&d, CLATTN_DTYPE_BF16);
     bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
     float *out32 = dup(d.out, d.no);
@@ -315,9 +295,9 @@ static void test_enqueue(void **state)
     clattn_sdpa_plan *plan = NULL;
     assert_int_equal(clattn_sdpa_plan_create(&plan, g_ctx, &d.desc), CLATTN_SUCCESS);
     sdpa_data_poison(&d);
-    cl_mem q = make_mem(cc, (size_t)d.nq * 4, d.q), k = make_mem(cc, (size_t)d.nk * 4, d.k);
-    cl_mem v = make_mem(cc, (size_t)d.nv * 4, d.v), out = make_mem(cc, (size_t)d.no * 4, d.out);
-    cl_mem mask = make_mem(cc, (size_t)d.nm * 2, m16), small = make_mem(cc, (size_t)d.nm * 2 - 1, m16);
+    cl_mem q = tu_cl_mem(cc, (size_t)d.nq * 4, d.q), k = tu_cl_mem(cc, (size_t)d.nk * 4, d.k);
+    cl_mem v = tu_cl_mem(cc, (size_t)d.nv * 4, d.v), out = tu_cl_mem(cc, (size_t)d.no * 4, d.out);
+    cl_mem mask = tu_cl_mem(cc, (size_t)d.nm * 2, m16), small = tu_cl_mem(cc, (size_t)d.nm * 2 - 1, m16);
     assert_int_equal(clattn_sdpa_enqueue(plan, q, k, v, small, NULL, out, NULL, 0, NULL, NULL),
                      CLATTN_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(clattn_last_error(g_ctx), "mask: cl_mem holds"));
@@ -350,17 +330,7 @@ int main(void)
     struct CMUnitTest extra[] = {cmocka_unit_test(test_bf16_data_f16_mask), cmocka_unit_test(test_errors),
                                  cmocka_unit_test(test_enqueue), cmocka_unit_test(test_paged)};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) tests[n++] = extra[i];
-    /* CLATTN_TEST_ONLY=name1,name2: run only those (the small cases under Oclgrind) */
-    const char *only = getenv("CLATTN_TEST_ONLY");
-    if (only && *only) {
-        size_t kept = 0;
-        for (size_t i = 0; i < n; i++) {
-            const char *p = strstr(only, tests[i].name);
-            const size_t len = strlen(tests[i].name);
-            if (p && (p == only || p[-1] == ',') && (p[len] == '\0' || p[len] == ',')) tests[kept++] = tests[i];
-        }
-        n = kept;
-    }
+    n = tu_tests_only(tests, n); /* CLATTN_TEST_ONLY=name1,name2: run only those (the small cases under Oclgrind) */
     int failed = tu_run_group("mask16", tests, n);
     clattn_context_destroy(g_ctx);
     return failed ? 1 : 0;

@@ -232,11 +232,8 @@ static void test_case(void **state)
         printf("  [precision/%s] not on OpenCL (float32 there; see skip_on_backend)\n", c.name);
         return;
     }
-    tu_where w = {"precision", c.name, tu_case_seed("precision", (int)(row - g_rows))};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "precision", (int)(row - g_rows), NULL);
     const bool ok = run_both(&d, &w, NULL, NULL);
     sdpa_data_free(&d);
     assert_true(ok);
@@ -250,11 +247,8 @@ static void test_nan_inf(void **state)
     (void)state;
     const sdpa_case c = {.name = "nan_inf_guarded", .B = 1, .Hq = 2, .Hkv = 2, .Lq = 67, .Lk = 67, .D = 64, .Dv = 64,
                          .causal = CLATTN_CAUSAL_TOP_LEFT, .mask_kind = CLATTN_MASK_BOOL, .density = 1.0};
-    tu_where w = {"precision", c.name, tu_case_seed("precision", 100)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "precision", 100, NULL);
     uint8_t *m = d.mask;
     for (int64_t i = 0; i < c.Lq; i++) m[tu_index(&d.desc.mask, 0, 0, i, 5)] = 0;
     for (int64_t h = 0; h < 2; h++)
@@ -279,11 +273,8 @@ static void test_p_rounding(void **state)
     (void)state;
     const sdpa_case c = {.name = "v_ones_l300", .B = 1, .Hq = 2, .Hkv = 2, .Lq = 300, .Lk = 300, .D = 64, .Dv = 64};
     if (skip_on_backend(&c)) return;
-    tu_where w = {"precision", c.name, tu_case_seed("precision", 101)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "precision", 101, NULL);
     for (int64_t i = 0; i < d.nv; i++) d.v[i] = 1.0f;
     double mean = 0;
     int64_t n = 0;
@@ -312,11 +303,8 @@ static void run_dtype16(clattn_dtype dt)
     const sdpa_case c = {.name = bf ? "bf16_gqa_causal" : "f16_gqa_causal", .B = 1, .Hq = 4, .Hkv = 2, .Lq = 129,
                          .Lk = 129, .D = 80, .Dv = 80, .causal = CLATTN_CAUSAL_BOTTOM_RIGHT,
                          .lk = bf ? TU_COLSTRIDE : TU_CONTIG, .lv = bf ? TU_PAD : TU_CONTIG};
-    tu_where w = {"precision", c.name, tu_case_seed("precision", bf ? 103 : 102)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "precision", bf ? 103 : 102, NULL);
     const int64_t nq = d.nq, nk = d.nk, nv = d.nv, no = d.no;
     uint16_t *q = tu_xmalloc((size_t)nq * 2), *k = tu_xmalloc((size_t)nk * 2), *v = tu_xmalloc((size_t)nv * 2);
     uint16_t *o32 = tu_xmalloc((size_t)no * 2), *ored = tu_xmalloc((size_t)no * 2);

@@ -57,11 +57,8 @@ static void test_case(void **state)
     const case_row *const *row = *state;
     sdpa_case c = shrink_case(&(*row)->c);
     int idx = (int)(row - g_rows);
-    tu_where w = {"sdpa", c.name, tu_case_seed("sdpa", idx)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "sdpa", idx, NULL);
     bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
     sdpa_data_free(&d);
     assert_true(ok);
@@ -119,11 +116,8 @@ static void test_scale_default_equals_explicit(void **state)
 {
     (void)state;
     sdpa_case c = {"scale_default_vs_explicit", SZ(1, 2, 2, 67, 67, 40, 40), .probs = 1};
-    tu_where w = {"sdpa", c.name, tu_case_seed("sdpa", 1002)};
-    tu_rng r;
-    tu_rng_init(&r, w.seed);
     sdpa_data d;
-    sdpa_data_make(&d, &c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, &c, "sdpa", 1002, NULL);
     bool ok = sdpa_data_run(g_ctx, &d, 0, &w) == CLATTN_SUCCESS;
     int64_t n = d.no;
     float *first = malloc((size_t)n * sizeof(float));

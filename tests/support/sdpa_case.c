@@ -358,13 +358,19 @@ clattn_status sdpa_data_run(clattn_context *ctx, sdpa_data *d, int one_shot, con
     return st;
 }
 
-bool sdpa_case_run_checked(clattn_context *ctx, const sdpa_case *c, const char *area, int idx, int one_shot)
+tu_where sdpa_data_make_seeded(sdpa_data *d, const sdpa_case *c, const char *area, int idx, const char *name)
 {
-    tu_where w = {area, c->name, tu_case_seed(area, idx)};
+    const tu_where w = {area, name ? name : c->name, tu_case_seed(area, idx)};
     tu_rng r;
     tu_rng_init(&r, w.seed);
+    sdpa_data_make(d, c, &r);
+    return w;
+}
+
+bool sdpa_case_run_checked(clattn_context *ctx, const sdpa_case *c, const char *area, int idx, int one_shot)
+{
     sdpa_data d;
-    sdpa_data_make(&d, c, &r);
+    tu_where w = sdpa_data_make_seeded(&d, c, area, idx, NULL);
     bool ok = sdpa_data_run(ctx, &d, one_shot, &w) == CLATTN_SUCCESS && sdpa_data_check(&d, &w);
     sdpa_data_free(&d);
     return ok;

@@ -59,6 +59,9 @@ typedef struct sdpa_data {
 
 /* Builds desc and random buffers for case c. */
 void sdpa_data_make(sdpa_data *d, const sdpa_case *c, tu_rng *r);
+/* Builds case c (sdpa_data_make) from the seed of (area, idx) (tu_case_seed); returns where its failures are
+ * reported: area, name (c->name when name is NULL), that seed. */
+tu_where sdpa_data_make_seeded(sdpa_data *d, const sdpa_case *c, const char *area, int idx, const char *name);
 /* New random q/k/v/mask/kv_lengths for the same desc; re-poisons the outputs. */
 void sdpa_data_refill(sdpa_data *d, const sdpa_case *c, tu_rng *r);
 /* Writes d->poison into every element of out and probs. */

@@ -410,6 +410,17 @@ void tu_fill_bits(float *p, int64_t n, uint32_t bits)
     for (int64_t i = 0; i < n; i++) memcpy(&p[i], &bits, sizeof bits);
 }
 
+cl_mem tu_cl_mem(cl_context cc, size_t bytes, const void *src)
+{
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(cc, CL_MEM_READ_WRITE | (src ? CL_MEM_COPY_HOST_PTR : 0), bytes, (void *)src, &err);
+    if (err != CL_SUCCESS) {
+        fprintf(stderr, "clCreateBuffer(%zu): %d\n", bytes, (int)err);
+        exit(1);
+    }
+    return m;
+}
+
 void *tu_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
@@ -593,6 +604,19 @@ bool tu_check_gaps(const tu_where *w, const char *what, const float *buf, int64_
                   what, (long long)bad, (long long)first, first_bits, (double)f, bits);
     }
     return bad == 0;
+}
+
+size_t tu_tests_only(struct CMUnitTest *tests, size_t count)
+{
+    const char *only = getenv("CLATTN_TEST_ONLY");
+    if (!only || !*only) return count;
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *p = strstr(only, tests[i].name);
+        const size_t len = strlen(tests[i].name);
+        if (p && (p == only || p[-1] == ',') && (p[len] == '\0' || p[len] == ',')) tests[kept++] = tests[i];
+    }
+    return kept;
 }
 
 int tu_run_group(const char *name, struct CMUnitTest *tests, size_t count)

@@ -90,6 +90,9 @@ float *tu_alloc_bits(int64_t n, uint32_t bits);
 /* An input buffer for view t: elements of the view uniform in [lo, hi), every gap element (not in
  * the view) NaN so that a read outside the view shows. *n receives the buffer length. */
 float *tu_make_input(tu_rng *r, const clattn_tensor *t, double lo, double hi, int64_t *n);
+/* A read-write cl_mem of bytes bytes on context cc, a copy of src when src is not NULL; exits(1) with
+ * clCreateBuffer's error when it fails (the tests that drive clattn_sdpa_enqueue*). */
+cl_mem tu_cl_mem(cl_context cc, size_t bytes, const void *src);
 
 /* ---- checks ------------------------------------------------------------------------------- */
 
@@ -144,5 +147,8 @@ long tu_plan_path_hits(void);
 /* Runs a dynamically built group with a NULL group state (so each test keeps its prestate). With
  * CLATTN_TEST_EXPECT_PATH set, also fails when plans were checked but none took the promised path. */
 int tu_run_group(const char *name, struct CMUnitTest *tests, size_t count);
+/* CLATTN_TEST_ONLY=name1,name2 (e.g. the small cases under Oclgrind): keeps only the tests of those names, in
+ * their order, at the front of tests and returns how many; count when the variable is unset or empty. */
+size_t tu_tests_only(struct CMUnitTest *tests, size_t count);
 
 #endif /* CLATTN_TEST_UTIL_H */
