@@ -1,12 +1,14 @@
 /*
- * Small helpers the OpenCL paths share (chain.c, fused.c, backend.c): integer rounding, the attention
- * window clamp, and kernel launches chained on one in-order queue against the caller's wait list and
- * event (clattn_sync). Not installed.
+ * Small helpers the OpenCL paths share (chain.c, fused.c, backend.c, merge.c, paged.c): integer rounding, the
+ * attention window clamp, one-kernel plans and their work-group size, and kernel launches chained on one
+ * in-order queue against the caller's wait list and event (clattn_sync). Not installed.
  */
 #ifndef CLATTN_CL_LAUNCH_H
 #define CLATTN_CL_LAUNCH_H
 
 #include "opencl.h"
+
+#include <stdlib.h>
 
 /* Work-groups per launch in grid dims 1 and 2 (CUDA-based OpenCL drivers allow no more). */
 #define CLATTN_CL_MAX_GRID_GROUPS 65535
@@ -29,6 +31,33 @@ static inline size_t clattn_pow2_floor(uint64_t x)
     size_t p = 1;
     while ((uint64_t)p * 2 <= x && p < ((size_t)1 << 30)) p <<= 1;
     return p;
+}
+
+/* A plan of one kernel launched in work-groups of wg items (merge.c, paged.c: their backend_data). */
+typedef struct clattn_cl_kernel_plan {
+    cl_kernel kernel;
+    size_t wg;
+} clattn_cl_kernel_plan;
+
+/* Frees the clattn_cl_kernel_plan at *backend_data (its kernel released) and sets it NULL; nothing when NULL. */
+static inline void clattn_cl_kernel_plan_free(void **backend_data)
+{
+    clattn_cl_kernel_plan *kp = *backend_data;
+    if (!kp) return;
+    if (kp->kernel) clReleaseKernel(kp->kernel);
+    free(kp);
+    *backend_data = NULL;
+}
+
+/* Work-items per group for n items along dim 0: n rounded up to a power of two, at most 64 and at most the
+ * device's work-group and dim-0 work-item limits (each rounded down to a power of two). */
+static inline size_t clattn_cl_wg_fit(const clattn_cl_state *cl, uint64_t n)
+{
+    size_t w = clattn_pow2_ceil(n);
+    if (w > 64) w = 64;
+    if (w > clattn_pow2_floor(cl->max_wg)) w = clattn_pow2_floor(cl->max_wg);
+    if (w > clattn_pow2_floor(cl->max_wi_sizes[0])) w = clattn_pow2_floor(cl->max_wi_sizes[0]);
+    return w;
 }
 
 /* A window size as the kernels take it: -1 (unlimited) when negative or wider than span = Lq + Lk. */

@@ -15,19 +15,10 @@
 
 #define MERGE_MAX_ROWS ((int64_t)1 << 24)
 
-typedef struct cl_merge {
-    cl_kernel kernel;
-    size_t wg;
-} cl_merge;
-
 void clattn_cl_merge_release(clattn_context *ctx, clattn_merge_plan *plan)
 {
     (void)ctx;
-    cl_merge *m = plan ? plan->backend_data : NULL;
-    if (!m) return;
-    if (m->kernel) clReleaseKernel(m->kernel);
-    free(m);
-    plan->backend_data = NULL;
+    if (plan) clattn_cl_kernel_plan_free(&plan->backend_data);
 }
 
 clattn_status clattn_cl_merge_prepare(clattn_context *ctx, clattn_merge_plan *plan)
@@ -35,15 +26,12 @@ clattn_status clattn_cl_merge_prepare(clattn_context *ctx, clattn_merge_plan *pl
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_merge_problem *p = &plan->p;
     clattn_status st = CLATTN_SUCCESS;
-    cl_merge *m = clattn_calloc(1, sizeof *m);
+    clattn_cl_kernel_plan *m = clattn_calloc(1, sizeof *m);
     if (!m) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "merge plan: out of host memory");
     plan->backend_data = m;
     /* rows per work-group: 64, or fewer rows in all, a power of two within the device's limits */
     const int64_t rows = p->B * p->H * p->L;
-    size_t w = clattn_pow2_ceil((uint64_t)rows);
-    if (w > 64) w = 64;
-    if (w > clattn_pow2_floor(cl->max_wg)) w = clattn_pow2_floor(cl->max_wg);
-    if (w > clattn_pow2_floor(cl->max_wi_sizes[0])) w = clattn_pow2_floor(cl->max_wi_sizes[0]);
+    size_t w = clattn_cl_wg_fit(cl, (uint64_t)rows);
     for (;;) {
         char opts[64];
         size_t kwg = 0;
@@ -72,7 +60,7 @@ clattn_status clattn_cl_merge_run(clattn_context *ctx, clattn_merge_plan *plan, 
 {
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_merge_problem *p = &plan->p;
-    cl_merge *m = plan->backend_data;
+    clattn_cl_kernel_plan *m = plan->backend_data;
     clattn_status st = CLATTN_SUCCESS;
     if (sync->event) *(cl_event *)sync->event = NULL;
     if (!m) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "merge_run: plan was not prepared");

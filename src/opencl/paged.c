@@ -19,19 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct cl_append {
-    cl_kernel kernel;
-    size_t wg; /* work-items per group along the columns */
-} cl_append;
-
 void clattn_cl_kv_append_release(clattn_context *ctx, clattn_kv_append_plan *plan)
 {
     (void)ctx;
-    cl_append *a = plan ? plan->backend_data : NULL;
-    if (!a) return;
-    if (a->kernel) clReleaseKernel(a->kernel);
-    free(a);
-    plan->backend_data = NULL;
+    if (plan) clattn_cl_kernel_plan_free(&plan->backend_data);
 }
 
 clattn_status clattn_cl_kv_append_prepare(clattn_context *ctx, clattn_kv_append_plan *plan)
@@ -39,17 +30,14 @@ clattn_status clattn_cl_kv_append_prepare(clattn_context *ctx, clattn_kv_append_
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_kv_append_problem *p = &plan->p;
     clattn_status st = CLATTN_SUCCESS;
-    cl_append *a = clattn_calloc(1, sizeof *a);
+    clattn_cl_kernel_plan *a = clattn_calloc(1, sizeof *a);
     if (!a) return clattn_error(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "kv append plan: out of host memory");
     plan->backend_data = a;
     int shift = 0;
     while (((int64_t)1 << shift) < p->block_size) shift++;
     const size_t es = clattn_kv_elem_size(p->data_type);
     /* columns per work-group: max(D, Dv) rounded up to a power of two, at most 64, within the device's limits */
-    size_t w = clattn_pow2_ceil((uint64_t)clattn_max_i64(p->D, p->Dv));
-    if (w > 64) w = 64;
-    if (w > clattn_pow2_floor(cl->max_wg)) w = clattn_pow2_floor(cl->max_wg);
-    if (w > clattn_pow2_floor(cl->max_wi_sizes[0])) w = clattn_pow2_floor(cl->max_wi_sizes[0]);
+    size_t w = clattn_cl_wg_fit(cl, (uint64_t)clattn_max_i64(p->D, p->Dv));
     char opts[64];
     snprintf(opts, sizeof opts, "-D ELEM=%s -D PAGE_SHIFT=%d", es == 2 ? "ushort" : "uint", shift);
     CLATTN_GOTO_IF(clattn_cl_kernel_create(ctx, cl, "paged.cl", opts, "clattn_kv_append", &a->kernel));
@@ -68,7 +56,7 @@ clattn_status clattn_cl_kv_append_run(clattn_context *ctx, clattn_kv_append_plan
 {
     clattn_cl_state *cl = ctx->backend_data;
     const clattn_kv_append_problem *p = &plan->p;
-    cl_append *a = plan->backend_data;
+    clattn_cl_kernel_plan *a = plan->backend_data;
     clattn_status st = CLATTN_SUCCESS;
     if (sync->event) *(cl_event *)sync->event = NULL;
     if (!a) return clattn_error(ctx, CLATTN_ERROR_INTERNAL, "kv_append_run: plan was not prepared");
