@@ -340,10 +340,12 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
 
         const int nk = (int)min((long)TK, TILE_END - j0); /* keys of this tile inside [jlo, jhi) */
         float ptile[RPW][TK];
-        /* Some weight of a key < nk is 0 (masked or underflow), in any row. A scalar flag: accumulating the
-         * lanes in an intk and testing any() once at the end let Oclgrind 21.10 take the unguarded loop
-         * for a tile holding a masked key (inf in its V row leaked as NaN); per-vector any() is right. */
-        int zero_any = 0;
+        /* Some weight of a key < nk is 0 (masked or underflow), in any row: lanes of zf set to 1 for such keys,
+         * tested once per tile (hmax). Not an intk accumulated and tested with any() once at the end: that let
+         * Oclgrind 21.10 take the unguarded loop for a tile holding a masked key (inf in its V row leaked as
+         * NaN). Not any() per vector either: PoCL 3.1 reduces each any() lane by lane with a chain of
+         * branches, about 4 % of the prefill kernel's time (perf). */
+        floatk zf = (floatk)(0.0f);
 #if CLATTN_PAGED
         /* Paged: keys of a block-table entry outside the pool are not allowed (common.cl). */
         intk pok[NKV];
@@ -406,7 +408,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 const intk valid = x != (floatk)(-INFINITY); /* NaN is "valid": it spreads to the row */
                 const floatk p = select((floatk)(0.0f), exp(x - (floatk)(mnew)), valid);
                 valid_any |= valid;
-                zero_any |= any((p == (floatk)(0.0f)) & (LANES + kc * VK < (intk)(nk)));
+                zf = select(zf, (floatk)(1.0f), (p == (floatk)(0.0f)) & (LANES + kc * VK < (intk)(nk)));
                 lsum += p;
                 vstorek(p, kc, &ptile[t][0]);
             }
@@ -418,7 +420,7 @@ void clattn_fused(__global const ELEM_T *q, long q_off, long q_s0, long q_s1, lo
                 for (int c = 0; c < NDV; c++) acc[t][c] *= alpha;
         }
 
-        if (!zero_any) {
+        if (hmaxk(zf) == 0.0f) {
             /* every weight nonzero: no masked V row in the tile for these rows */
             for (int jj = 0; jj < nk; jj++) {
                 #pragma unroll
