@@ -617,12 +617,12 @@ typedef struct clattn_sdpa_desc {
      *     float32 kernels run, and the float32 result is rounded to binary16 (round-to-nearest-even) into
      *     the out view (only the view's elements are written). Where the widening happens depends on the
      *     path: the host's fused and decode paths (host-fused-portable / -avx2 / -avx512 / -avx512bf16, head
-     *     size D <= 256) and every OpenCL path (chain, fused, fused-gpu and their -paged forms) read the 16-bit
+     *     size D <= 256), its row-by-row path (host-rowwise) and every OpenCL path (chain, fused, fused-gpu and their -paged forms) read the 16-bit
      *     arrays themselves (while loading K/V tiles or rows, in the dot products) and round out from
      *     registers, so clattn_sdpa_plan_workspace_size() equals the float32 plan's (one exception: an
      *     OpenCL chain plan whose P·V takes several launches over the keys, at thousands of keys, keeps its
      *     partial sums in float32 and needs 4 bytes x Dv more per query row of a workspace chunk). The host's
-     *     other paths (host-rowwise, D > 256) get contiguous float32 copies made by the plan in its
+     *     fused paths at D > 256 get contiguous float32 copies made by the plan in its
      *     workspace on each execution, and their workspace size includes them (4 bytes x the elements of the
      *     q, k, v and out views). The results are the same either way. No fp16 arithmetic is used, so no
      *     cl_khr_fp16 is needed (vload_half / vstore_half_rte are core OpenCL 1.2).

@@ -152,11 +152,7 @@ static clattn_status host_sdpa_prepare(clattn_context *ctx, clattn_sdpa_plan *pl
         /* both multiples of 64 bytes */
         hp->thread_floats = hp->fused_plan.thread_bytes / sizeof(float);
         hp->shared_floats = hp->fused_plan.shared_bytes / sizeof(float);
-    } else if (wide) { /* the row-by-row path reads float32 only: staged by core */
-        free(hp);
-        plan->stage_dtype = true;
-        return CLATTN_SUCCESS;
-    } else {
+    } else { /* the row-by-row path reads 16-bit q, k, v and writes out in place (host_ld / host_st) */
         snprintf(plan->path, sizeof plan->path, "host-rowwise");
         s = host_rowwise_plan(ctx, &plan->p, st->num_threads, hp);
     }

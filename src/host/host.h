@@ -14,6 +14,7 @@
 
 #include "backend.h"
 
+#include "fp16.h"
 #include "fused.h"
 #include "pool.h"
 
@@ -47,14 +48,32 @@ typedef struct host_rowwise_args {
     const clattn_sdpa_problem *p;
     const host_plan *hp;
     float *scratch;
-    const float *q, *k, *v;
+    const void *q, *k, *v; /* float, or binary16 / bfloat16 (uint16_t) per p->data_type: read in place (host_ld) */
     const uint8_t *mask_bool;
     const void *mask_add; /* float / uint16_t per p->mask_type (host_mask_add_row) */
     const int32_t *kv_lengths;
     const int32_t *block_table; /* NULL unless p->paged (host_kv_off in fused.h) */
-    float *out, *probs;
+    void *out;                  /* p->data_type, as q (host_st rounds 16-bit results to nearest even) */
+    float *probs;
     float *lse; /* NULL unless want_lse */
 } host_rowwise_args;
+
+/* Element idx of a q / k / v / out array of data type dt, widened exactly to float; and a float stored into one
+ * (16-bit types rounded to nearest, ties to even: common/fp16.h). The row-by-row path reads 16-bit data in place
+ * with these, so its plans need no float32 copies (no staging). */
+static inline float host_ld(const void *base, clattn_dtype dt, int64_t idx)
+{
+    if (dt == CLATTN_DTYPE_F16) return clattn_half_to_float(((const uint16_t *)base)[idx]);
+    if (dt == CLATTN_DTYPE_BF16) return clattn_bf16_to_float(((const uint16_t *)base)[idx]);
+    return ((const float *)base)[idx];
+}
+
+static inline void host_st(void *base, clattn_dtype dt, int64_t idx, float x)
+{
+    if (dt == CLATTN_DTYPE_F16) ((uint16_t *)base)[idx] = clattn_float_to_half(x);
+    else if (dt == CLATTN_DTYPE_BF16) ((uint16_t *)base)[idx] = clattn_float_to_bf16(x);
+    else ((float *)base)[idx] = x;
+}
 
 /* ---- rowwise.c ---------------------------------------------------------------------------------- */
 

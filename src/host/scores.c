@@ -3,6 +3,7 @@
  * then per row scale, softcap and mask.
  *
  *   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   mask: [Bm, Hm, Lqm, Lk] (broadcast dims have stride 0)
+ *   q and k float32, or binary16 / bfloat16 read in place (widened while packing: host_ld)
  *   S: [qb, lds] per-thread scratch, lds = Lk rounded up to HOST_KB
  *
  * Keys are packed transposed in chunks of HOST_KB so the micro-kernels' inner loop runs over keys.
@@ -55,17 +56,18 @@ void host_scores_block(const host_rowwise_args *a, int64_t b, int64_t h, int64_t
     const clattn_sdpa_problem *p = a->p;
     const int64_t D = p->D;
 
-    /* Pack the query rows that attend anywhere. */
-    const float *qbase = a->q + p->q.offset + b * p->q.strides[0] + h * p->q.strides[1];
+    /* Pack the query rows that attend anywhere (16-bit q widened here: read in place, no staging copy). */
+    const clattn_dtype dt = p->data_type;
+    const int64_t qoff = p->q.offset + b * p->q.strides[0] + h * p->q.strides[1];
     for (int64_t r = 0; r < rows; r++) {
         if (hi[r] <= lo[r]) continue;
-        const float *qr = qbase + (i0 + r) * p->q.strides[2];
+        const int64_t qr = qoff + (i0 + r) * p->q.strides[2];
         const int64_t qs3 = p->q.strides[3];
         float *dst = qpack + r * D;
-        if (qs3 == 1)
-            memcpy(dst, qr, (size_t)D * sizeof(float));
+        if (dt == CLATTN_DTYPE_F32 && qs3 == 1)
+            memcpy(dst, (const float *)a->q + qr, (size_t)D * sizeof(float));
         else
-            for (int64_t d = 0; d < D; d++) dst[d] = qr[d * qs3];
+            for (int64_t d = 0; d < D; d++) dst[d] = host_ld(a->q, dt, qr + d * qs3);
     }
 
     /* Scores, chunk by chunk of HOST_KB keys aligned to HOST_KB (so stores stay inside lds). */
@@ -74,8 +76,11 @@ void host_scores_block(const host_rowwise_args *a, int64_t b, int64_t h, int64_t
         for (int c = 0; c < HOST_KB; c++) {
             const int64_t j = j0 + c;
             if (j >= jlo && j < jhi) {
-                const float *kr = a->k + host_kv_off(p, &p->k, a->block_table, b, hk, j);
-                for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = kr[d * ks3];
+                const int64_t kr = host_kv_off(p, &p->k, a->block_table, b, hk, j);
+                if (dt == CLATTN_DTYPE_F32)
+                    for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = ((const float *)a->k)[kr + d * ks3];
+                else
+                    for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = host_ld(a->k, dt, kr + d * ks3);
             } else {
                 for (int64_t d = 0; d < D; d++) kt[d * HOST_KB + c] = 0.0f;
             }

@@ -3,7 +3,7 @@
  * zero-probability keys (masked keys have weight exactly 0, so their V rows are never read).
  *
  *   P: one row w[l, e) of the score scratch   v: [B, Hkv, Lk, Dv] (or a paged pool, host_kv_off)
- *   out: [B, Hq, Lq, Dv]
+ *   out: [B, Hq, Lq, Dv]; v and out float32, or binary16 / bfloat16 read and written in place (host_ld / host_st)
  */
 #include "host.h"
 
@@ -58,22 +58,33 @@ void host_weighted_sum_row(const host_rowwise_args *a, int64_t b, int64_t h, int
 {
     const clattn_sdpa_problem *p = a->p;
     const int64_t Dv = p->Dv;
-    float *orow = a->out + p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
+    const clattn_dtype dt = p->data_type;
+    const int64_t orow = p->out.offset + b * p->out.strides[0] + h * p->out.strides[1] + i * p->out.strides[2];
     const int64_t os3 = p->out.strides[3];
     if (e > l) {
         for (int64_t c = 0; c < Dv; c++) acc[c] = 0.0f;
-        /* runs of evenly spaced V rows: all of [l, e) for contiguous V, a page at a time for a paged cache */
-        for (int64_t j = l; j < e;) {
-            const int64_t run = host_kv_run(p, j), n = e - j < run ? e - j : run;
-            accumulate_pv(w + j, a->v + host_kv_off(p, &p->v, a->block_table, b, hk, j), host_kv_step(p, &p->v),
-                          p->v.strides[3], 0, n, Dv, acc);
-            j += n;
+        if (dt == CLATTN_DTYPE_F32) {
+            /* runs of evenly spaced V rows: all of [l, e) for contiguous V, a page at a time for a paged cache */
+            for (int64_t j = l; j < e;) {
+                const int64_t run = host_kv_run(p, j), n = e - j < run ? e - j : run;
+                accumulate_pv(w + j, (const float *)a->v + host_kv_off(p, &p->v, a->block_table, b, hk, j),
+                              host_kv_step(p, &p->v), p->v.strides[3], 0, n, Dv, acc);
+                j += n;
+            }
+        } else { /* 16-bit V read in place, in key order as above (zero weights skip their rows) */
+            const int64_t vs3 = p->v.strides[3];
+            for (int64_t j = l; j < e; j++) {
+                const float pj = w[j];
+                if (pj == 0.0f) continue;
+                const int64_t vo = host_kv_off(p, &p->v, a->block_table, b, hk, j);
+                for (int64_t c = 0; c < Dv; c++) acc[c] += pj * host_ld(a->v, dt, vo + c * vs3);
+            }
         }
-        if (os3 == 1)
-            memcpy(orow, acc, (size_t)Dv * sizeof(float));
+        if (dt == CLATTN_DTYPE_F32 && os3 == 1)
+            memcpy((float *)a->out + orow, acc, (size_t)Dv * sizeof(float));
         else
-            for (int64_t c = 0; c < Dv; c++) orow[c * os3] = acc[c];
+            for (int64_t c = 0; c < Dv; c++) host_st(a->out, dt, orow + c * os3, acc[c]);
     } else {
-        for (int64_t c = 0; c < Dv; c++) orow[c * os3] = 0.0f;
+        for (int64_t c = 0; c < Dv; c++) host_st(a->out, dt, orow + c * os3, 0.0f);
     }
 }
